@@ -1,0 +1,114 @@
+"""A logical unit: parameters, shared SPC state and dispatch through its opcode table (SAM-5 4.6.4)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hpt.scsi.command import ScsiCommand, ScsiResult
+from hpt.scsi.constants import (
+    INTERNAL_TARGET_FAILURE,
+    INVALID_OPCODE,
+    POWER_ON_RESET,
+    UNRECOVERED_READ_ERROR,
+    WRITE_ERROR,
+    DeviceType,
+    Status,
+)
+from hpt.scsi.opcodes import Access, OpcodeTable
+from hpt.scsi.reservations import Reservations
+from hpt.scsi.sense import SenseError, build_sense
+from hpt.scsi.unit_attention import UnitAttentions
+
+if TYPE_CHECKING:
+    from hpt.scsi.target import ScsiTarget
+    from hpt.store.base import BackingStore
+
+log = logging.getLogger("hpt.scsi")
+
+
+@dataclass(slots=True)
+class LuParams:
+    """What an administrator configures for a logical unit (names follow tgt's LU params)."""
+
+    device_type: DeviceType = DeviceType.DISK
+    block_size: int = 512
+    readonly: bool = False
+    thin: bool = False
+    removable: bool = False
+    vendor: str = "HPT"
+    product: str = "VIRTUAL-DISK"
+    revision: str = "0001"
+    serial: str = ""
+    naa: int | None = None  # 64-bit NAA IEEE Registered (type 5) identifier; derived when None
+    rotation_rate: int = 1  # SBC-4 6.6.3: 1 = non-rotating medium
+    write_cache: bool = True
+    optimal_xfer_blocks: int = 0
+    max_xfer_blocks: int = 0  # 0: no limit beyond the transport's
+
+
+class LogicalUnit:
+    """A LU of any device type: the type's opcode table over the shared SPC state.
+
+    State shared by SPC and the device-type code: unit attentions (``ua``), reservations (``pr``),
+    mode-page state (``d_sense``, ``wce``, ``mode_state``) and the backing ``store``.
+    """
+
+    def __init__(
+        self,
+        lun: int,
+        params: LuParams,
+        table: OpcodeTable,
+        store: BackingStore | None = None,
+        target: ScsiTarget | None = None,
+    ) -> None:
+        self.lun = lun
+        self.params = params
+        self.table = table
+        self.store = store
+        self.target = target
+        self.ua = UnitAttentions(POWER_ON_RESET)
+        self.pr = Reservations(self)
+        self.d_sense = False  # control mode page D_SENSE (SPC-5 7.5.10)
+        self.wce = params.write_cache  # caching mode page WCE (SBC-4 6.5.5)
+        self.mode_state: dict[Any, Any] = {}  # other saved/current mode-page fields, owned by mode.py
+        self.device_state: dict[str, Any] = {}  # per-device-type state (medium, tape position ...)
+
+    # -- geometry ------------------------------------------------------------------------------
+    @property
+    def block_size(self) -> int:
+        return self.params.block_size
+
+    @property
+    def nblocks(self) -> int:
+        return 0 if self.store is None else self.store.size // self.params.block_size
+
+    # -- results -------------------------------------------------------------------------------
+    def check_condition(self, err: SenseError) -> ScsiResult:
+        return ScsiResult(Status.CHECK_CONDITION, err.encode(self.d_sense))
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def execute(self, cmd: ScsiCommand) -> ScsiResult:
+        """Run one command: table lookup, unit attention, reservation check, handler (SAM-5 5.1)."""
+        entry = self.table.lookup(cmd.cdb)
+        key = cmd.nexus.initiator_port
+        if entry is None or not entry.ua_exempt:
+            ua = self.ua.pop(key)
+            if ua is not None:
+                return ScsiResult(Status.CHECK_CONDITION, build_sense(ua, self.d_sense))
+        if entry is None:
+            return self.check_condition(SenseError(INVALID_OPCODE, field=0))
+        if entry.access != Access.ALWAYS and self.pr.conflict(cmd.nexus, entry, cmd.cdb):
+            return ScsiResult(Status.RESERVATION_CONFLICT)
+        try:
+            return entry.handler(self, cmd)
+        except SenseError as err:
+            return self.check_condition(err)
+        except OSError as err:
+            log.error("lun %d %s: backing store error: %s", self.lun, entry.name, err)
+            asc = WRITE_ERROR if entry.access == Access.WRITE else UNRECOVERED_READ_ERROR
+            return self.check_condition(SenseError(asc))
+        except Exception:
+            log.exception("lun %d %s: handler failed", self.lun, entry.name)
+            return self.check_condition(SenseError(INTERNAL_TARGET_FAILURE))

@@ -1,0 +1,56 @@
+"""Unit attention conditions, queued per I_T nexus (SAM-5 5.14, SPC-5 5.14)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from hpt.scsi.constants import Asc
+
+
+class UnitAttentions:
+    """Pending unit attentions per I_T nexus (keyed by initiator port name).
+
+    A nexus the LU has never seen gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED on its first
+    command (SAM-5 6.3.3); ``establish`` queues a condition for all or all-but-one nexuses.
+    """
+
+    def __init__(self, initial: Asc | None) -> None:
+        self._initial = initial
+        self._queues: dict[str, OrderedDict[Asc, None]] = {}
+
+    def _queue(self, nexus_key: str) -> OrderedDict[Asc, None]:
+        q = self._queues.get(nexus_key)
+        if q is None:
+            q = OrderedDict()
+            if self._initial is not None:
+                q[self._initial] = None
+            self._queues[nexus_key] = q
+        return q
+
+    def establish(self, asc: Asc, *, only: str | None = None, exclude: str | None = None) -> None:
+        """Queue ``asc`` for one nexus (``only``), or for every known nexus except ``exclude``."""
+        if only is not None:
+            self._queue(only)[asc] = None
+            return
+        for key, q in self._queues.items():
+            if key != exclude:
+                q[asc] = None
+        # nexuses not seen yet get the initial POWER ON condition, which outranks these
+
+    def peek(self, nexus_key: str) -> Asc | None:
+        q = self._queue(nexus_key)
+        return next(iter(q)) if q else None
+
+    def pop(self, nexus_key: str) -> Asc | None:
+        """Take the oldest condition for this nexus (reported once, SAM-5 5.14)."""
+        q = self._queue(nexus_key)
+        if not q:
+            return None
+        asc, _ = q.popitem(last=False)
+        return asc
+
+    def clear(self, nexus_key: str) -> None:
+        self._queue(nexus_key).clear()
+
+    def forget(self, nexus_key: str) -> None:
+        self._queues.pop(nexus_key, None)

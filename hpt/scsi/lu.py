@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,8 @@ class LogicalUnit:
         self.wce = params.write_cache  # caching mode page WCE (SBC-4 6.5.5)
         self.mode_state: dict[Any, Any] = {}  # other saved/current mode-page fields, owned by mode.py
         self.device_state: dict[str, Any] = {}  # per-device-type state (medium, tape position ...)
+        # one command at a time per LU: makes COMPARE AND WRITE and PR changes atomic across sessions
+        self.lock = threading.Lock()
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -91,6 +94,10 @@ class LogicalUnit:
     # -- dispatch ------------------------------------------------------------------------------
     def execute(self, cmd: ScsiCommand) -> ScsiResult:
         """Run one command: table lookup, unit attention, reservation check, handler (SAM-5 5.1)."""
+        with self.lock:
+            return self._execute(cmd)
+
+    def _execute(self, cmd: ScsiCommand) -> ScsiResult:
         entry = self.table.lookup(cmd.cdb)
         key = cmd.nexus.initiator_port
         if entry is None or not entry.ua_exempt:

@@ -1,0 +1,514 @@
+"""hpt.config: the TOML schema, its validation, and error messages that name the key and the line."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hpt.config import (
+    DEMO_TARGET,
+    Config,
+    ConfigError,
+    demo_config,
+    iscsi_name_error,
+    load_config,
+    parse_config,
+    parse_size,
+)
+from hpt.scsi.constants import DeviceType
+from hpt.scsi.lu import LuParams
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hptd.toml"
+MARK = "# <-"
+
+
+def marked_line(text: str) -> int:
+    """The 1-based number of the line carrying the ``# <-`` marker."""
+    lines = [i for i, line in enumerate(text.splitlines(), 1) if MARK in line]
+    assert len(lines) == 1, "a case marks exactly one line"
+    return lines[0]
+
+
+def expect_error(text: str, where: str, message: str) -> ConfigError:
+    """Parsing fails on the marked line, at key path ``where``, with ``message`` in the text."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.toml")
+    prefix = f"test.toml:{marked_line(text)}: {where}: "
+    assert str(info.value).startswith(prefix), str(info.value)
+    assert message in str(info.value)
+    return info.value
+
+
+def ram_target(extra_target: str = "", extra_lun: str = "") -> str:
+    return f"""
+[[target]]
+name = "iqn.2026-11.org.example:t1"
+{extra_target}
+  [[target.lun]]
+  lun = 1
+  store = "ram"
+  size = "1M"
+  {extra_lun}
+"""
+
+
+# -- the example and the demo ----------------------------------------------------------------------
+
+
+def test_example_covers_every_key() -> None:
+    data = tomllib.loads(EXAMPLE.read_text())
+    from hpt import config as mod
+
+    assert set(data) == set(mod._ROOT_KEYS)
+    assert set(data["daemon"]) == set(mod._DAEMON_KEYS)
+    assert set(data["portal"][0]) == set(mod._PORTAL_KEYS)
+    assert set(data["account"][0]) == set(mod._ACCOUNT_KEYS)
+    assert set(data["discovery"]) == set(mod._DISCOVERY_KEYS)
+    assert set(data["target"][0]) == set(mod._TARGET_KEYS)
+    assert set(data["target"][0]["lun"][0]) == set(mod._LUN_KEYS)
+
+
+def test_example_loads() -> None:
+    config = load_config(EXAMPLE)
+    assert config.daemon.workers == 1
+    assert [p.address for p in config.portals] == ["127.0.0.1:3260", "[::1]:3260"]
+    assert config.accounts["alice"] == "alice-secret-1"
+    assert config.discovery.auth == "chap" and config.discovery.outgoing == "target-user"
+    disk1, scratch = config.targets
+    assert disk1.portal_groups == [1, 2] and scratch.portal_groups == [1]
+    assert config.portals_for(scratch) == config.portals[:1]
+    keys = config.iscsi_for(disk1)
+    assert keys["MaxBurstLength"] == 1048576 and keys["ImmediateData"] is True and keys["InitialR2T"] is False
+    assert keys["HeaderDigest"] == "CRC32C,None"
+    lun1, lun2 = disk1.luns
+    assert (lun1.store, lun1.path, lun1.size) == ("file", "/var/tmp/hpt-disk1.img", 1 << 30)
+    assert (lun2.block_size, lun2.thin, lun2.serial) == (4096, True, "RAMDISK0002")
+    assert scratch.luns[0].store == "null" and scratch.luns[0].size == 16 << 30
+
+
+def test_to_lu_params() -> None:
+    lun = load_config(EXAMPLE).targets[0].luns[1]
+    params = lun.to_lu_params()
+    assert isinstance(params, LuParams)
+    assert params.device_type == DeviceType.DISK
+    assert (params.block_size, params.thin, params.readonly) == (4096, True, False)
+    assert params.naa == 0x6001405ABCDEF0123456789ABCDEF012
+    assert (params.vendor, params.product, params.revision) == ("HPT", "VIRTUAL-DISK", "0001")
+    assert params.serial == "RAMDISK0002"
+    assert load_config(EXAMPLE).targets[0].luns[0].to_lu_params().naa is None
+
+
+def test_demo_config() -> None:
+    config = demo_config()
+    assert isinstance(config, Config)
+    assert [(p.host, p.port) for p in config.portals] == [("127.0.0.1", 3260)]
+    (target,) = config.targets
+    assert target.name == DEMO_TARGET
+    assert target.incoming == [] and target.initiators == [] and target.addresses == []
+    assert target.allows("iqn.1994-05.com.redhat:any", "192.0.2.7")
+    (lun,) = target.luns
+    assert (lun.lun, lun.store, lun.size) == (1, "ram", 1 << 30)
+    assert config.discovery.auth == "none"
+
+
+def test_demo_config_file_and_portal(tmp_path: Path) -> None:
+    config = demo_config("[::1]:3261", str(tmp_path / "demo.img"))
+    assert config.portals[0].address == "[::1]:3261"
+    lun = config.targets[0].luns[0]
+    assert (lun.store, lun.path, lun.size) == ("file", str(tmp_path / "demo.img"), 1 << 30)
+
+
+def test_defaults() -> None:
+    config = parse_config(ram_target())
+    assert (config.daemon.log_level, config.daemon.log_format, config.daemon.workers) == ("info", "text", 1)
+    assert [(p.host, p.port, p.transport, p.group) for p in config.portals] == [("0.0.0.0", 3260, "tcp", 1)]
+    lun = config.targets[0].luns[0]
+    assert (lun.type, lun.block_size, lun.write_cache, lun.rotation_rate) == ("disk", 512, True, 1)
+    assert re.fullmatch(r"[0-9a-f]{16}", lun.serial)
+    again = parse_config(ram_target()).targets[0].luns[0].serial
+    other = parse_config(ram_target().replace("lun = 1", "lun = 2")).targets[0].luns[0].serial
+    assert lun.serial == again != other
+
+
+# -- error messages: file, line, key ---------------------------------------------------------------
+
+
+def test_brief_example_message() -> None:
+    text = (
+        ram_target()
+        + '  [[target.lun]]\n  lun = 2\n  store = "ram"\n  size = 4096\n  block_size = 520 # <-\n'
+    )
+    expect_error(text, "target[0].lun[1].block_size", "must be 512 or 4096, got 520")
+
+
+@given(
+    shape=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=4),
+    data=st.data(),
+)
+def test_line_of_a_bad_value_in_any_table_instance(shape: list[int], data: st.DataObject) -> None:
+    """Any target/LUN instance: the error points at the ``block_size`` line of exactly that LUN."""
+    t = data.draw(st.integers(min_value=0, max_value=len(shape) - 1))
+    if shape[t] == 0:
+        shape[t] = 1
+    lun_index = data.draw(st.integers(min_value=0, max_value=shape[t] - 1))
+    parts = ["[daemon]\nworkers = 1\n"]
+    for ti, nluns in enumerate(shape):
+        parts.append(f'[[target]]\nname = "iqn.2026-11.org.example:t{ti}"\nalias = "a"\n')
+        if ti % 2:
+            parts.append("[target.iscsi]\nImmediateData = true\n")
+        for li in range(nluns):
+            bad = ti == t and li == lun_index
+            size = 'size = "1M"' if li % 2 else "size = 1048576"
+            block = "block_size = 999 # <-" if bad else "block_size = 512"
+            parts.append(f'  [[target.lun]]\n  lun = {li}\n  store = "ram"\n  {size}\n  {block}\n')
+    expect_error("\n".join(parts), f"target[{t}].lun[{lun_index}].block_size", "got 999")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("[daemon]\nlog_levl = 'info' # <-\n", "daemon.log_levl", 'unknown key (did you mean "log_level"?)'),
+        (
+            "[daemon]\nlog_level = 'loud' # <-\n",
+            "daemon.log_level",
+            "must be one of debug, info, warning, error",
+        ),
+        ("[daemon]\nworkers = '2' # <-\n", "daemon.workers", 'must be an integer, got "2"'),
+        ("[daemon]\nworkers = true # <-\n", "daemon.workers", "must be an integer, got true"),
+        ("[daemon]\nworkers = 0 # <-\n", "daemon.workers", "must be 1..256, got 0"),
+        ("[deamon] # <-\nworkers = 1\n", "deamon", 'unknown key (did you mean "daemon"?)'),
+        ("daemon = 3 # <-\n", "daemon", "must be a table ([daemon]), got 3"),
+        (
+            "[[portal]]\naddress = '127.0.0.1:3260'\n[[portal]]\nadress = 'x' # <-\n",
+            "portal[1].adress",
+            "did you mean",
+        ),
+    ],
+)
+def test_table_key_errors(text: str, where: str, message: str) -> None:
+    expect_error(text, where, message)
+
+
+def test_syntax_error_keeps_tomllib_position() -> None:
+    text = "[daemon]\nworkers = 1\nlog_level = # <-\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.toml")
+    assert str(info.value).startswith(f"test.toml:{marked_line(text)}: TOML syntax error: ")
+    assert "line 3, column" in str(info.value)
+
+
+def test_load_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.toml: cannot read"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bin.toml"
+    bad.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad)
+
+
+# -- portals ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "host", "port"),
+    [("10.1.2.3:3261", "10.1.2.3", 3261), ("10.1.2.3", "10.1.2.3", 3260), ("[::1]", "::1", 3260),
+     ("[fe80::1]:860", "fe80::1", 860), ("0.0.0.0:3260", "0.0.0.0", 3260)],
+)  # fmt: skip
+def test_portal_addresses(address: str, host: str, port: int) -> None:
+    (portal,) = parse_config(f'[[portal]]\naddress = "{address}"\n').portals
+    assert (portal.host, portal.port) == (host, port)
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [("::1", "IPv6 addresses go in brackets"), ("localhost:3260", "is not an IPv4 address"),
+     ("1.2.3.4:0", "port must be 1..65535"), ("1.2.3.4:", "port must be"), ("[::zz]:3260", "not an IPv6"),
+     ("1.2.3.4:99999", "port must be")],
+)  # fmt: skip
+def test_bad_portal_addresses(address: str, message: str) -> None:
+    expect_error(f'[[portal]]\naddress = "{address}" # <-\n', "portal[0].address", message)
+
+
+def test_portal_duplicates_and_fields() -> None:
+    text = "[[portal]]\naddress = '127.0.0.1'\n[[portal]]\naddress = '127.0.0.1:3260' # <-\ngroup = 2\n"
+    expect_error(text, "portal[1].address", "127.0.0.1:3260 is listed twice")
+    expect_error("[[portal]]\naddress = '127.0.0.1'\ngroup = 0 # <-\n", "portal[0].group", "must be 1..65535")
+    expect_error(
+        "[[portal]]\naddress = '127.0.0.1'\ntransport = 'rdma' # <-\n", "portal[0].transport", "tcp, iser"
+    )
+    expect_error("[[portal]] # <-\ngroup = 2\n", "portal[0].address", "required")
+
+
+def test_portal_groups() -> None:
+    portals = "[[portal]]\naddress = '127.0.0.1:3260'\n[[portal]]\naddress = '127.0.0.1:3261'\ngroup = 7\n"
+    config = parse_config(portals + ram_target("portal_groups = [7]"))
+    assert config.targets[0].portal_groups == [7]
+    assert [p.port for p in config.portals_for(config.targets[0])] == [3261]
+    assert parse_config(portals + ram_target()).targets[0].portal_groups == [1, 7]
+    expect_error(
+        portals + ram_target("portal_groups = [2] # <-"), "target[0].portal_groups", "no portal has group 2"
+    )
+
+
+# -- accounts and CHAP -----------------------------------------------------------------------------
+
+ACCOUNTS = """
+[[account]]
+name = "alice"
+secret = "alice-secret-1"
+[[account]]
+name = "tgt"
+secret = "target-secret-1"
+"""
+
+
+@pytest.mark.parametrize(("length", "ok"), [(11, False), (12, True), (255, True), (256, False)])
+def test_secret_length(length: int, ok: bool) -> None:
+    text = f'[[account]]\nname = "a"\nsecret = "{"s" * length}" # <-\n'
+    if ok:
+        assert parse_config(text).accounts == {"a": "s" * length}
+    else:
+        expect_error(text, "account[0].secret", f"must be 12..255 bytes (RFC 7143 12.1.3), got {length}")
+
+
+def test_account_errors() -> None:
+    expect_error(ACCOUNTS + '[[account]]\nname = "alice" # <-\nsecret = "another-secret"\n',
+                 "account[2].name", "defined twice")  # fmt: skip
+    expect_error('[[account]] # <-\nname = "x"\n', "account[0].secret", "required")
+
+
+def test_target_chap_references() -> None:
+    config = parse_config(ACCOUNTS + ram_target('incoming = ["alice"]\noutgoing = "tgt"'))
+    assert (config.targets[0].incoming, config.targets[0].outgoing) == (["alice"], "tgt")
+    expect_error(ACCOUNTS + ram_target('incoming = ["bob"] # <-'), "target[0].incoming",
+                 'unknown account "bob" (accounts: alice, tgt)')  # fmt: skip
+    expect_error(ACCOUNTS + ram_target('incoming = ["alice"]\noutgoing = "eve" # <-'), "target[0].outgoing",
+                 'unknown account "eve"')  # fmt: skip
+    expect_error(ACCOUNTS + ram_target('outgoing = "tgt" # <-'), "target[0].outgoing", "needs incoming")
+
+
+def test_mutual_chap_secret_must_differ() -> None:
+    same = ACCOUNTS.replace("target-secret-1", "alice-secret-1")
+    expect_error(same + ram_target('incoming = ["alice"]\noutgoing = "tgt" # <-'), "target[0].outgoing",
+                 'same secret as incoming account "alice"')  # fmt: skip
+    # the clash counts across targets and discovery, not only within one target
+    text = (
+        same
+        + '[discovery]\nauth = "chap"\nincoming = ["alice"]\n'
+        + ram_target('incoming = ["tgt"]\noutgoing = "tgt" # <-')
+    )
+    expect_error(text, "target[0].outgoing", "RFC 7143 12.1.3")
+
+
+def test_discovery() -> None:
+    config = parse_config(ACCOUNTS + '[discovery]\nauth = "chap"\nincoming = ["alice"]\noutgoing = "tgt"\n')
+    assert (config.discovery.auth, config.discovery.incoming, config.discovery.outgoing) == (
+        "chap", ["alice"], "tgt")  # fmt: skip
+    expect_error(ACCOUNTS + '[discovery]\nauth = "none" # <-\nincoming = ["alice"]\n', "discovery.auth",
+                 'set auth = "chap"')  # fmt: skip
+    expect_error(ACCOUNTS + '[discovery] # <-\nauth = "chap"\n', "discovery.incoming", "at least one")
+    expect_error(ACCOUNTS + '[discovery]\nauth = "chap"\nincoming = ["zed"] # <-\n', "discovery.incoming",
+                 'unknown account "zed"')  # fmt: skip
+
+
+# -- targets ---------------------------------------------------------------------------------------
+
+
+def test_duplicate_target_names() -> None:
+    text = ram_target() + '[[target]]\nname = "iqn.2026-11.org.example:t1" # <-\n'
+    expect_error(text, "target[1].name", "duplicate target name (also target[0])")
+
+
+def test_target_name_validation() -> None:
+    expect_error(
+        '[[target]]\nname = "disk1" # <-\n', "target[0].name", 'must start with "iqn.", "eui." or "naa."'
+    )
+    expect_error('[[target]]\nname = "iqn.2026-11.org.Example:d" # <-\n', "target[0].name",
+                 'did you mean "iqn.2026-11.org.example:d"')  # fmt: skip
+    expect_error("[[target]] # <-\nalias = 'x'\n", "target[0].name", "required")
+    expect_error(ram_target('initiators = ["iqn.bad"] # <-'), "target[0].initiators", '"iqn.bad": expected')
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["iqn.2026-11.org.example:disk1", "iqn.1994-05.com.redhat:5ab8fd2a1b", "iqn.2001-04.com.example",
+     "eui.02004567A425678D", "naa.52004567BA64678D", "naa.62004567BA64678D72004567BA64678D"],
+)  # fmt: skip
+def test_valid_iscsi_names(name: str) -> None:
+    assert iscsi_name_error(name) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["iqn.26-11.org.example", "iqn.2026-13.org.example", "iqn.2026-11.", "iqn.2026-11.org.ex ample",
+     "eui.02004567A425678", "naa.1234", "iqn.2026-11.org.example:" + "x" * 200, "IQN.2026-11.org.example"],
+)  # fmt: skip
+def test_invalid_iscsi_names(name: str) -> None:
+    assert iscsi_name_error(name)
+
+
+def test_acl() -> None:
+    text = ram_target(
+        'initiators = ["iqn.1994-05.com.redhat:c1"]\naddresses = ["127.0.0.0/8", "::1", "10.1.0.0/16"]'
+    )
+    target = parse_config(text).targets[0]
+    assert target.addresses[1] == ipaddress.ip_network("::1/128")
+    assert target.allows("iqn.1994-05.com.redhat:c1", "127.0.0.5")
+    assert target.allows("IQN.1994-05.com.redhat:C1", "::1")
+    assert target.allows("iqn.1994-05.com.redhat:c1", "::ffff:10.1.2.3")
+    assert not target.allows("iqn.1994-05.com.redhat:c2", "127.0.0.5")
+    assert not target.allows("iqn.1994-05.com.redhat:c1", "10.2.0.1")
+    assert not target.allows("iqn.1994-05.com.redhat:c1", "::2")
+    only_names = parse_config(ram_target('initiators = ["iqn.1994-05.com.redhat:c1"]')).targets[0]
+    assert only_names.allows("iqn.1994-05.com.redhat:c1", "203.0.113.9")
+
+
+@pytest.mark.parametrize(
+    ("cidr", "message"),
+    [("127.0.0.1/8", 'did you mean "127.0.0.0/8"'), ("10.0.0.0/33", "is not a CIDR network"),
+     ("example.org", "is not a CIDR network")],
+)  # fmt: skip
+def test_bad_cidr(cidr: str, message: str) -> None:
+    expect_error(ram_target(f'addresses = ["::1/128", "{cidr}"] # <-'), "target[0].addresses", message)
+
+
+# -- iSCSI keys ------------------------------------------------------------------------------------
+
+
+def test_iscsi_overrides_merge() -> None:
+    text = "[iscsi]\nMaxBurstLength = 1048576\nInitialR2T = 'No'\n" + ram_target(
+        "[target.iscsi]\nInitialR2T = true\nDataDigest = ['None', 'crc32c']"
+    )
+    config = parse_config(text)
+    assert config.iscsi == {"MaxBurstLength": 1048576, "InitialR2T": False}
+    assert config.iscsi_for(config.targets[0]) == {
+        "MaxBurstLength": 1048576, "InitialR2T": True, "DataDigest": "None,CRC32C"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("MaxBurstLen = 65536", 'unknown iSCSI key (did you mean "MaxBurstLength"?)'),
+     ("maxrecvdatasegmentlength = 8192", 'did you mean "MaxRecvDataSegmentLength"'),
+     ("MaxBurstLength = 511", "must be 512..16777215, got 511"),
+     ("MaxBurstLength = '1M'", 'must be an integer, got "1M"'),
+     ("ImmediateData = 1", 'must be true/false (or "Yes"/"No"), got 1'),
+     ("HeaderDigest = 'MD5'", '"MD5" is not one of CRC32C, None'),
+     ("ErrorRecoveryLevel = 3", "must be 0..2"),
+     ("MaxOutstandingUnexpectedPDUs = 1", "must be 2..4294967295 or 0"),
+     ("OFMarker = false", "obsolete key (RFC 7143 13.25)")],
+)  # fmt: skip
+def test_bad_iscsi_keys(line: str, message: str) -> None:
+    key = line.split(" ")[0]
+    expect_error(f"[iscsi]\n{line} # <-\n", f"iscsi.{key}", message)
+    expect_error(ram_target(f"[target.iscsi]\n{line} # <-"), f"target[0].iscsi.{key}", message)
+
+
+def test_iscsi_value_accepted_forms() -> None:
+    keys = parse_config("[iscsi]\nMaxOutstandingUnexpectedPDUs = 0\nTaskReporting = 'FastAbort'\n").iscsi
+    assert keys == {"MaxOutstandingUnexpectedPDUs": 0, "TaskReporting": "FastAbort"}
+
+
+def test_first_burst_not_above_max_burst() -> None:
+    text = "[iscsi]\nMaxBurstLength = 65536\n" + ram_target("[target.iscsi]\nFirstBurstLength = 131072 # <-")
+    expect_error(text, "target[0].iscsi.FirstBurstLength", "exceeds MaxBurstLength 65536 (RFC 7143 13.14)")
+    text = "[iscsi]\nMaxBurstLength = 65536\nFirstBurstLength = 65537 # <-\n"
+    expect_error(text, "iscsi.FirstBurstLength", "exceeds")
+
+
+# -- LUNs ------------------------------------------------------------------------------------------
+
+
+def test_duplicate_lun_numbers() -> None:
+    text = ram_target() + '  [[target.lun]]\n  lun = 1 # <-\n  store = "ram"\n  size = "1M"\n'
+    expect_error(text, "target[0].lun[1].lun", "LUN 1 is defined twice (also lun[0])")
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "message"),
+    [("sise = 1 # <-", "sise", 'unknown key (did you mean "size"?)'),
+     ("lun = 16384 # <-", "lun", "must be 0..16383"),
+     ('type = "tape" # <-', "type", 'device type "tape" is not supported yet'),
+     ('type = "dvd" # <-', "type", "must be one of disk, tape"),
+     ('store = "ramdisk" # <-', "store", 'did you mean "ram"'),
+     ('vendor = "TOO-LONG-VENDOR" # <-', "vendor", "at most 8 printable ASCII"),
+     ('product = "pröduct" # <-', "product", "printable ASCII"),
+     ('revision = "12345" # <-', "revision", "at most 4"),
+     ('wwn = "0x1234" # <-', "wwn", "16 hex digits (NAA 2, 3 or 5) or 32 (NAA 6)"),
+     ('wwn = "0x6001405abcdef012" # <-', "wwn", "16 hex digits"),
+     ("rotation_rat = 7200 # <-", "rotation_rat", 'unknown key (did you mean "rotation_rate"?)'),
+     ("rotation_rate = 100 # <-", "rotation_rate", "1025..65534 rpm"),
+     ("readonly = 'yes' # <-", "readonly", 'must be true or false, got "yes"'),
+     ('path = "/tmp/x.img" # <-', "path", 'only for store = "file" (store is "ram")'),
+     ("direct = true # <-", "direct", 'only for store = "file"')],
+)  # fmt: skip
+def test_bad_lun_values(extra: str, where: str, message: str) -> None:
+    base = ram_target()
+    existing = re.search(rf"^  {extra.split(' ')[0]} = .*$", base, re.M)
+    text = base.replace(existing[0], f"  {extra}") if existing else ram_target(extra_lun=extra)
+    expect_error(text, f"target[0].lun[0].{where}", message)
+
+
+def test_sizes_and_paths(tmp_path: Path) -> None:
+    expect_error(ram_target().replace('size = "1M"', 'size = "1Q" # <-'), "target[0].lun[0].size", "K/M/G/T")
+    expect_error(ram_target().replace('size = "1M"', "size = 1000 # <-"), "target[0].lun[0].size",
+                 "not a multiple of block_size 512")  # fmt: skip
+    expect_error(ram_target().replace('size = "1M"', "lun2 = 0 # <-"), "target[0].lun[0].lun2", "unknown")
+    no_size = '[[target]]\nname = "iqn.2026-11.org.example:t"\n[[target.lun]] # <-\nlun = 1\nstore = "ram"\n'
+    expect_error(no_size, "target[0].lun[0].size", 'required for store = "ram"')
+    (tmp_path / "cfg").mkdir()
+    existing = tmp_path / "cfg" / "disk.img"
+    existing.write_bytes(bytes(4096))
+    config_file = tmp_path / "cfg" / "hptd.toml"
+    file_lun = ram_target().replace('store = "ram"\n  size = "1M"', 'store = "file"\n  path = "disk.img"')
+    config_file.write_text(file_lun)
+    lun = load_config(config_file).targets[0].luns[0]
+    assert (lun.path, lun.size) == (str(existing), None)
+    missing = file_lun.replace('path = "disk.img"', 'path = "new.img"')
+    missing = missing.replace("[[target.lun]]", "[[target.lun]] # <-")
+    config_file.write_text(missing)
+    with pytest.raises(ConfigError, match=rf"hptd\.toml:{marked_line(missing)}: target\[0\]\.lun\[0\]\.size: "
+                       "required because .*new.img does not exist yet"):  # fmt: skip
+        load_config(config_file)
+    config_file.write_text(missing.replace('path = "new.img"', 'path = "new.img"\n  size = "64K"'))
+    assert load_config(config_file).targets[0].luns[0].size == 65536
+    nodir = file_lun.replace('path = "disk.img"', 'path = "no/such/dir.img"\n  size = "1M"')
+    config_file.write_text(nodir)
+    with pytest.raises(ConfigError, match=r"directory .*no/such does not exist"):
+        load_config(config_file)
+    no_path = ram_target().replace('store = "ram"\n  size = "1M"', 'store = "file"')
+    expect_error(no_path.replace("[[target.lun]]", "[[target.lun]] # <-"), "target[0].lun[0].path",
+                 'required for store = "file"')  # fmt: skip
+
+
+def test_inline_lun_array_points_at_its_key() -> None:
+    text = '[[target]]\nname = "iqn.2026-11.org.example:t"\nlun = [{lun = 1, store = "ram", size = 1}] # <-\n'
+    expect_error(text, "target[0].lun[0].size", "not a multiple of block_size")
+
+
+@pytest.mark.parametrize("suffix,shift", [("", 0), ("K", 10), ("M", 20), ("G", 30), ("T", 40)])
+@given(n=st.integers(min_value=1, max_value=1 << 20))
+def test_parse_size(suffix: str, shift: int, n: int) -> None:
+    assert parse_size(f"{n}{suffix}") == n << shift
+    assert parse_size(f"{n}{suffix.lower()}iB" if suffix else str(n)) == n << shift
+    assert parse_size(n) == n
+
+
+@pytest.mark.parametrize("value", ["", "G", "-1G", "1.5G", "0", 0, -4, True, 1.0])
+def test_parse_size_rejects(value: object) -> None:
+    with pytest.raises(ValueError):
+        parse_size(value)  # type: ignore[arg-type]
+
+
+def test_multiline_values_do_not_confuse_line_numbers() -> None:
+    text = (
+        '[[target]]\nname = "iqn.2026-11.org.example:t"\nalias = """\n[[target]]\nname = "x"\n"""\n'
+        'addresses = [\n  "127.0.0.0/8",\n  "::1",\n]\n'
+        '  [[target.lun]]\n  lun = 3\n  store = "ram"\n  size = "1M"\n  block_size = 2048 # <-\n'
+    )
+    expect_error(text, "target[0].lun[0].block_size", "got 2048")

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs hpt and what it needs to run on a Debian 12 machine (as root). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for p in python3 python3-pip python3-dev gcc; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+PY=${PYTHON:-python3}
+"$PY" -m pip install -q --disable-pip-version-check --break-system-packages -e . 2>&1 | grep -v -e "^WARNING: Running pip as" -e "^\[notice\]" || true
+command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+"$PY" -c "import hpt.native.ring" || { echo "hpt: native ring module did not build" >&2; exit 1; }
+echo "hpt installed: $(command -v hptd || echo "$PY -m hpt.daemon")"

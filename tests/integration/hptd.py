@@ -1,0 +1,84 @@
+"""Starting and stopping hptd (and tools) for integration tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def need(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} not installed (Debian package {package}; ci/test.sh installs it)")
+    return path
+
+
+@dataclass
+class Hptd:
+    proc: subprocess.Popen[str]
+    port: int
+    log: Path
+
+    def url(self, iqn: str, lun: int = 1, auth: str = "") -> str:
+        return f"iscsi://{auth}127.0.0.1:{self.port}/{iqn}/{lun}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("hptd did not stop within 30 s of SIGTERM") from None
+        return self.proc.returncode
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False) -> Hptd:
+    """Start hptd on a free loopback port; ``config_text`` may use ``{port}`` and ``{tmp}``."""
+    port = free_port()
+    log = tmp / f"hptd-{port}.log"
+    if demo:
+        args = ["--demo", "--portal", f"127.0.0.1:{port}"]
+    else:
+        cfg = tmp / f"hptd-{port}.toml"
+        cfg.write_text((config_text or "").replace("{port}", str(port)).replace("{tmp}", str(tmp)))
+        args = ["--config", str(cfg)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    fh = log.open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "hpt.daemon", *args], stdout=subprocess.PIPE,
+                            stderr=fh, text=True, env=env, cwd=tmp)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"hptd exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return Hptd(proc, port, log)
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"hptd did not listen on {port} within 30 s:\n{log.read_text()}")

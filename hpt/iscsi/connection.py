@@ -1,0 +1,685 @@
+"""The sans-I/O target side of one iSCSI connection (RFC 7143).
+
+No sockets, threads or clocks in here. A driver (TCP, iSER) moves bytes:
+
+* ``expect()`` returns the writable view the next bytes belong in (the header buffer, or a slice of
+  the ring slot a Data-Out / immediate-data segment lands in), the driver fills it (``recv_into``)
+  and reports the count with ``received(n)``; ``receive_bytes(data)`` does the same from a
+  ``bytes`` object and ``receive_pdu(header, data)`` takes a whole PDU (iSER SEND messages).
+* Commands whose data is complete wait in ``ready``; the driver runs each through the SCSI core
+  and hands the result back with ``complete(task, result)``.
+* ``data_to_send()`` returns the buffers to write (headers, slot views, padding, digests) for one
+  ``sendmsg``; the driver calls ``output_sent()`` once they are on the wire, which frees the slots.
+* ``closing`` tells the driver to flush and close (logout, protocol error, reinstatement).
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hpt.iscsi import pdu as P
+from hpt.iscsi.digest import digest_bytes, digest_ok
+from hpt.iscsi.login import LoginHandler
+from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
+from hpt.iscsi.session import Session
+from hpt.iscsi.task import Task
+from hpt.iscsi.text import encode_text, parse_text
+from hpt.scsi.command import ScsiCommand, ScsiResult
+from hpt.scsi.constants import Status
+from hpt.scsi.lun import decode_lun
+
+if TYPE_CHECKING:
+    from hpt.iscsi.context import IscsiContext
+    from hpt.native.ring import Ring
+
+log = logging.getLogger("hpt.iscsi")
+
+_PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
+_LARGE = 1 << 20  # buffers above this come from mmap (lazily zeroed) instead of a bytearray
+_MAX_BUFFER = 64 << 20  # largest data buffer one command may claim; above: CHECK CONDITION
+_HDR_MAX = BHS_LEN + 1020 + 4
+
+
+class ProtocolError(Exception):
+    """A violation that ends the connection at ERL 0 (RFC 7143 7.1.4.3 / 7.12)."""
+
+    def __init__(self, message: str, reason: int = RejectReason.PROTOCOL_ERROR) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Connection:
+    """One target-side iSCSI connection, from the first Login Request to close."""
+
+    def __init__(self, context: IscsiContext, ring: Ring, *, peer: str = "", local: str = "",
+                 transport: str = "tcp", shutdown: Callable[[str], None] | None = None) -> None:
+        self.context = context
+        self.ring = ring
+        self.peer = peer
+        self.local = local
+        self.transport = transport
+        self.shutdown_cb = shutdown
+        self.session: Session | None = None
+        self.cid = 0
+        self.statsn = 0
+        self.full_feature = False
+        self.closing = False
+        self.close_reason = ""
+        self.ready: list[Task] = []
+        self.tasks: dict[int, Task] = {}  # ITT -> task waiting for data or execution
+        # CmdSN -> command waiting for the gap before it to fill
+        self._pending: dict[int, Task | tuple[Pdu, Callable[[Pdu], None]]] = {}
+        self._out: list[bytes | bytearray | memoryview] = []
+        self._release: list[Task] = []
+        self._sent_release: list[Task] = []
+        # negotiated per connection (login fills these in)
+        self.hd = 0  # header digest length (0 or 4)
+        self.dd = 0
+        self.max_recv_dsl = 8192  # what we accept per PDU (RFC 7143 13.12: 8192 during login)
+        self.max_xmit_dsl = 8192  # what the initiator accepts
+        self.login = LoginHandler(self)
+        self._text_in: bytearray | None = None
+        self._text_out: list[bytes] = []
+        self._text_ttt = 0
+        self._ttt = 0
+        self._ping_ttt: int | None = None
+        # receive state
+        self._hdr = bytearray(_HDR_MAX)
+        self._hdrview = memoryview(self._hdr)
+        self._trail = bytearray(8)
+        self._rbuf: memoryview = self._hdrview[: BHS_LEN]
+        self._got = 0
+        self._stage = 0  # 0 header, 1 header rest, 2 data, 3 padding+digest
+        self._pdu: Pdu | None = None
+        self._sink: memoryview | None = None
+        self._sink_task: Task | None = None
+
+    # ------------------------------------------------------------------------------- input
+    def expect(self) -> memoryview:
+        """The buffer the next incoming bytes go into (fill from its start; any amount up to its length)."""
+        return self._rbuf[self._got:]
+
+    def received(self, n: int) -> None:
+        """``n`` bytes were written at the start of the view ``expect()`` returned."""
+        self._got += n
+        if self._got < len(self._rbuf):
+            return
+        try:
+            self._stage_done()
+        except ProtocolError as err:
+            self._protocol_error(err, self._pdu)
+
+    def receive_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes (tests, tools): copies them into the buffers ``expect()`` names."""
+        view = memoryview(data)
+        while len(view) and not self.closing:
+            buf = self.expect()
+            n = min(len(buf), len(view))
+            buf[:n] = view[:n]
+            view = view[n:]
+            self.received(n)
+
+    def receive_pdu(self, header: bytes | memoryview, data: bytes | memoryview = b"") -> None:
+        """Feed one whole PDU (a message transport such as iSER: RFC 7145 7.3, no digests, no padding)."""
+        self.receive_bytes(bytes(header) + bytes(data) + _PAD[P.pad_len(len(data))])
+
+    def _restart(self) -> None:
+        self._stage = 0
+        self._got = 0
+        self._rbuf = self._hdrview[: BHS_LEN + self.hd]
+        self._pdu = None
+        self._sink = None
+        self._sink_task = None
+
+    def _stage_done(self) -> None:
+        if self._stage == 0:
+            pdu = self._pdu = Pdu(self._hdrview)
+            have = BHS_LEN + self.hd
+            need = BHS_LEN + pdu.ahs_len + self.hd
+            if need > have:
+                self._stage, self._got, self._rbuf = 1, 0, self._hdrview[have:need]
+                return
+            self._header_done()
+        elif self._stage == 1:
+            self._header_done()
+        elif self._stage == 2:
+            pad = P.pad_len(len(self._sink)) if self._sink is not None else 0
+            if pad + self.dd:
+                self._stage, self._got = 3, 0
+                self._rbuf = memoryview(self._trail)[: pad + self.dd]
+                return
+            self._pdu_done()
+        else:
+            self._pdu_done()
+
+    def _header_done(self) -> None:
+        pdu = self._pdu
+        assert pdu is not None
+        alen = pdu.ahs_len
+        if alen:
+            pdu.ahs = bytes(self._hdr[BHS_LEN: BHS_LEN + alen])
+        if self.hd and not digest_ok(self._hdr[BHS_LEN + alen: BHS_LEN + alen + 4], self._hdrview[: BHS_LEN + alen]):
+            # the header cannot be trusted, not even its lengths: the connection must go (RFC 7143 7.8)
+            raise ProtocolError("header digest error")
+        if pdu.dsl:
+            if pdu.dsl > self.max_recv_dsl:
+                raise ProtocolError(f"data segment {pdu.dsl} > MaxRecvDataSegmentLength {self.max_recv_dsl}")
+            self._sink = self._data_sink(pdu)
+            self._stage, self._got, self._rbuf = 2, 0, self._sink
+            return
+        self._pdu_done()
+
+    def _pdu_done(self) -> None:
+        pdu = self._pdu
+        assert pdu is not None
+        task = self._sink_task
+        if self._sink is not None:
+            if self.dd:
+                pad = P.pad_len(len(self._sink))
+                if not digest_ok(self._trail[pad: pad + 4], self._sink, self._trail[:pad]):
+                    if task is not None and pdu.opcode == Opcode.SCSI_CMD:
+                        self._free(task)
+                    self._data_digest_error(pdu)
+                    self._restart()
+                    return
+            pdu.data = self._sink
+        self._dispatch(pdu, task)
+        self._restart()  # after dispatch: a login that just ended switches the digest lengths
+
+    # ------------------------------------------------------------------------------- data sinks
+    def _data_sink(self, pdu: Pdu) -> memoryview:
+        """Where a data segment goes: a task's buffer for immediate data and Data-Out, else a fresh buffer."""
+        op = pdu.opcode
+        if op == Opcode.SCSI_CMD and self.full_feature and pdu.write_bit:
+            task = self._new_task(pdu)
+            if pdu.dsl > task.edtl or task.buf is None:
+                self._free(task)
+                raise ProtocolError("immediate data beyond the expected data transfer length")
+            self._sink_task = task
+            return task.buf[: pdu.dsl]
+        if op == Opcode.DATA_OUT and self.full_feature:
+            task = self.tasks.get(pdu.itt)
+            if task is not None and task.buf is not None and pdu.offset + pdu.dsl <= task.edtl:
+                self._sink_task = task
+                return task.buf[pdu.offset: pdu.offset + pdu.dsl]
+            # unknown task or out of range: read the bytes to keep the stream in step, then reject
+            return memoryview(bytearray(pdu.dsl))
+        return memoryview(bytearray(pdu.dsl))
+
+    def _alloc(self, n: int) -> tuple[int, memoryview]:
+        if n <= self.ring.slot_size:
+            idx = self.ring.try_alloc()
+            if idx >= 0:
+                return idx, self.ring.view(idx)[:n]
+        if n <= _LARGE:
+            return -1, memoryview(bytearray(n))
+        return -1, memoryview(mmap.mmap(-1, n))
+
+    def _free(self, task: Task) -> None:
+        if task.slot >= 0:
+            self.ring.free(task.slot)
+            task.slot = -1
+        task.buf = None
+
+    # ------------------------------------------------------------------------------- output
+    def _emit(self, hdr: bytearray, data: bytes | bytearray | memoryview | None = None) -> None:
+        out = self._out
+        if self.hd:
+            hdr += digest_bytes(hdr)
+        out.append(hdr)
+        if data is not None and len(data):
+            pad = _PAD[-len(data) & 3]
+            out.append(data)
+            if pad:
+                out.append(pad)
+            if self.dd:
+                out.append(digest_bytes(data, pad))
+
+    def data_to_send(self) -> list[bytes | bytearray | memoryview]:
+        """Buffers to write, in order; call ``output_sent()`` when they are written."""
+        out = self._out
+        self._out = []
+        self._sent_release.extend(self._release)
+        self._release = []
+        return out
+
+    def output_sent(self) -> None:
+        for task in self._sent_release:
+            self._free(task)
+        self._sent_release = []
+
+    def next_statsn(self) -> int:
+        sn = self.statsn
+        self.statsn = (sn + 1) & 0xFFFFFFFF
+        return sn
+
+    def _window(self) -> tuple[int, int]:
+        s = self.session
+        return (s.exp_cmdsn, s.max_cmdsn) if s is not None else (0, 0)
+
+    # ------------------------------------------------------------------------------- errors
+    def close(self, reason: str) -> None:
+        """Ask the driver to flush and close this connection."""
+        if not self.closing:
+            self.closing = True
+            self.close_reason = reason
+            log.info("connection %s closing: %s", self.peer, reason)
+
+    def kill(self, reason: str) -> None:
+        """Close from outside (session reinstatement, target reset, shutdown)."""
+        self.close(reason)
+        if self.shutdown_cb is not None:
+            self.shutdown_cb(reason)
+
+    def reject(self, pdu: Pdu | None, reason: int) -> None:
+        exp, mx = self._window()
+        hdr = P.reject(reason, self.next_statsn(), exp, mx)
+        self._emit(hdr, pdu.bhs if pdu is not None else bytes(BHS_LEN))
+
+    def _protocol_error(self, err: ProtocolError, pdu: Pdu | None) -> None:
+        log.warning("connection %s: protocol error: %s", self.peer, err)
+        if self.full_feature:
+            self.reject(pdu, err.reason)
+        self.close(f"protocol error: {err}")
+        self._restart()
+
+    def _data_digest_error(self, pdu: Pdu) -> None:
+        """RFC 7143 7.8: Reject the PDU; at ERL 0 the command cannot be recovered, so the connection ends."""
+        log.warning("connection %s: data digest error on %r", self.peer, pdu)
+        self.reject(pdu, RejectReason.DATA_DIGEST_ERROR)
+        self.close("data digest error")
+
+    # ------------------------------------------------------------------------------- dispatch
+    def _dispatch(self, pdu: Pdu, task: Task | None) -> None:
+        op = pdu.opcode
+        if not self.full_feature:
+            if op == Opcode.LOGIN_REQ:
+                self.login.receive(pdu)
+            else:
+                # RFC 7143 6.1: only Login Requests before the full feature phase
+                self.login.fail_invalid(pdu)
+            return
+        s = self.session
+        assert s is not None
+        if op == Opcode.SCSI_CMD:
+            self._scsi_command(pdu, task)
+        elif op == Opcode.DATA_OUT:
+            self._data_out(pdu, task)
+        elif op == Opcode.NOP_OUT:
+            self._ordered(pdu, self._nop_out)
+        elif op == Opcode.TASK_MGMT_REQ:
+            self._ordered(pdu, self._tmf)
+        elif op == Opcode.TEXT_REQ:
+            self._ordered(pdu, self._text)
+        elif op == Opcode.LOGOUT_REQ:
+            self._ordered(pdu, self._logout)
+        elif op == Opcode.SNACK_REQ:
+            # SNACK needs ErrorRecoveryLevel > 0 (RFC 7143 11.16); hpt negotiates 0
+            self.reject(pdu, RejectReason.PROTOCOL_ERROR)
+        elif op == Opcode.LOGIN_REQ:
+            self.reject(pdu, RejectReason.PROTOCOL_ERROR)
+        else:
+            self.reject(pdu, RejectReason.COMMAND_NOT_SUPPORTED)
+
+    def _ordered(self, pdu: Pdu, handler: Callable[[Pdu], None]) -> None:
+        """Deliver a non-SCSI request in CmdSN order (immediate ones at once; RFC 7143 4.2.2.1)."""
+        s = self.session
+        assert s is not None
+        if pdu.immediate:
+            handler(pdu)
+            return
+        sn = pdu.cmdsn
+        if not s.in_window(sn):
+            log.debug("CmdSN %d outside [%d, %d]: ignored", sn, s.exp_cmdsn, s.max_cmdsn)
+            return
+        if sn != s.exp_cmdsn:
+            self._pending[sn] = (pdu, handler)
+            return
+        s.exp_cmdsn = (sn + 1) & 0xFFFFFFFF
+        handler(pdu)
+        self._drain_pending()
+
+    def _drain_pending(self) -> None:
+        s = self.session
+        assert s is not None
+        while self._pending:
+            item = self._pending.pop(s.exp_cmdsn, None)
+            if item is None:
+                return
+            s.exp_cmdsn = (s.exp_cmdsn + 1) & 0xFFFFFFFF
+            if isinstance(item, Task):
+                self._start_task(item)
+            else:
+                item[1](item[0])
+
+    # ------------------------------------------------------------------------------- SCSI commands
+    def _new_task(self, pdu: Pdu) -> Task:
+        edtl = pdu.edtl
+        task = Task(pdu, decode_lun(pdu.lun))
+        if edtl and edtl <= _MAX_BUFFER:
+            task.slot, task.buf = self._alloc(edtl)
+        return task
+
+    def _scsi_command(self, pdu: Pdu, task: Task | None) -> None:
+        s = self.session
+        assert s is not None
+        if task is None:
+            task = self._new_task(pdu)
+        if s.session_type != "Normal" or s.scsi_target is None:
+            self._free(task)
+            self.reject(pdu, RejectReason.PROTOCOL_ERROR)
+            return
+        if pdu.itt in self.tasks:
+            self._free(task)
+            self.reject(pdu, RejectReason.TASK_IN_PROGRESS)
+            return
+        task.received = pdu.dsl
+        if pdu.immediate:
+            self._start_task(task)
+            return
+        sn = pdu.cmdsn
+        if not s.in_window(sn):
+            log.debug("CmdSN %d outside [%d, %d]: ignored", sn, s.exp_cmdsn, s.max_cmdsn)
+            self._free(task)
+            return
+        if sn != s.exp_cmdsn:
+            self._pending[sn] = task
+            return
+        s.exp_cmdsn = (sn + 1) & 0xFFFFFFFF
+        self._start_task(task)
+        if self._pending:
+            self._drain_pending()
+
+    def _start_task(self, task: Task) -> None:
+        pdu_w = task.write
+        if task.edtl > _MAX_BUFFER:
+            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, _too_large_sense()))
+            return
+        if not pdu_w or task.received >= task.edtl:
+            self.ready.append(task)
+            return
+        # more write data to come: unsolicited Data-Out first, then R2Ts (RFC 7143 4.2.2.x, 13.10-13.11)
+        sp = self.session.params  # type: ignore[union-attr]
+        self.tasks[task.itt] = task
+        if not sp.initial_r2t and not task.final:
+            task.unsol_end = min(sp.first_burst_length, task.edtl)
+        else:
+            task.unsol_end = task.received
+        task.unsol_next = task.received
+        task.r2t_next = task.unsol_end
+        self._send_r2ts(task)
+
+    def _send_r2ts(self, task: Task) -> None:
+        sp = self.session.params  # type: ignore[union-attr]
+        exp, mx = self._window()
+        while len(task.r2ts) < sp.max_outstanding_r2t and task.r2t_next < task.edtl:
+            length = min(sp.max_burst_length, task.edtl - task.r2t_next)
+            self._ttt = ttt = (self._ttt + 1) & 0x7FFFFFFF
+            task.r2ts[ttt] = [task.r2t_next, task.r2t_next + length, 0]
+            self._emit(P.r2t(task.lun_raw, task.itt, ttt, self.statsn, exp, mx, task.r2tsn, task.r2t_next, length))
+            task.r2tsn += 1
+            task.r2t_next += length
+
+    def _data_out(self, pdu: Pdu, task: Task | None) -> None:
+        if task is None or task.itt != pdu.itt:
+            if pdu.itt not in self.tasks:
+                self._protocol_error(ProtocolError(f"Data-Out for unknown ITT {pdu.itt:#x}",
+                                                   RejectReason.INVALID_PDU_FIELD), pdu)
+            else:
+                self._protocol_error(ProtocolError("Data-Out beyond the expected data transfer length"), pdu)
+            return
+        end = pdu.offset + pdu.dsl
+        if pdu.ttt == RSVD_TAG:
+            if pdu.offset != task.unsol_next or end > task.unsol_end or pdu.datasn != task.unsol_datasn:
+                self._protocol_error(ProtocolError(
+                    f"unsolicited Data-Out offset {pdu.offset} DataSN {pdu.datasn}: expected "
+                    f"{task.unsol_next} / {task.unsol_datasn}"), pdu)
+                return
+            task.unsol_next = end
+            task.unsol_datasn += 1
+        else:
+            r = task.r2ts.get(pdu.ttt)
+            if r is None or pdu.offset != r[0] or end > r[1] or pdu.datasn != r[2]:
+                self._protocol_error(ProtocolError(
+                    f"Data-Out TTT {pdu.ttt:#x} offset {pdu.offset} DataSN {pdu.datasn} does not match its R2T"),
+                    pdu)
+                return
+            r[0] = end
+            r[2] += 1
+            if pdu.final:
+                if end != r[1]:
+                    self._protocol_error(ProtocolError("R2T sequence ended early"), pdu)
+                    return
+                del task.r2ts[pdu.ttt]
+        task.received += pdu.dsl
+        if task.received >= task.edtl and not task.r2ts:
+            del self.tasks[task.itt]
+            self.ready.append(task)
+        elif pdu.final and pdu.ttt != RSVD_TAG:
+            self._send_r2ts(task)
+
+    def pop_ready(self) -> list[Task]:
+        ready = self.ready
+        self.ready = []
+        return ready
+
+    def command_for(self, task: Task) -> ScsiCommand:
+        """The SCSI core's view of a ready task."""
+        buf = task.buf
+        return ScsiCommand(
+            task.lun, task.cdb, self.session.nexus,  # type: ignore[union-attr]
+            tag=task.itt, attr=task.attr,
+            data_out=buf if task.write else None,
+            data_in=buf if task.read else None,
+            expected_in=task.edtl if task.read else 0,
+            expected_out=task.edtl if task.write else 0,
+        )
+
+    def execute_ready(self) -> None:
+        """Run every ready task through the SCSI target synchronously (the simple driver policy)."""
+        target = self.session.scsi_target if self.session is not None else None
+        for task in self.pop_ready():
+            if target is None:
+                break
+            self.complete(task, target.execute(self.command_for(task)))
+
+    def complete(self, task: Task, result: ScsiResult) -> None:
+        """Send the result: Data-In with piggybacked status, or a SCSI Response (RFC 7143 11.4, 11.7)."""
+        if task.aborted:
+            self._free(task)
+            return
+        if task.read and result.in_len and result.status == Status.GOOD and task.buf is not None:
+            self._send_data_in(task, result)
+        else:
+            self._respond_status(task, result)
+
+    def _residual(self, task: Task, result: ScsiResult) -> tuple[int, int]:
+        edtl = task.edtl
+        if task.read:
+            want = result.in_len
+        elif task.write:
+            want = edtl if result.out_len is None else result.out_len
+        else:
+            want = result.in_len
+        if want > edtl:
+            return 0x04, want - edtl
+        if want < edtl:
+            return 0x02, edtl - want
+        return 0, 0
+
+    def _send_data_in(self, task: Task, result: ScsiResult) -> None:
+        s = self.session
+        assert s is not None and task.buf is not None
+        flags, resid = self._residual(task, result)
+        total = min(result.in_len, task.edtl)
+        seg = self.max_xmit_dsl
+        burst = s.params.max_burst_length
+        buf = task.buf
+        exp, mx = s.exp_cmdsn, s.max_cmdsn
+        lun = task.lun_raw
+        itt = task.itt
+        datasn = 0
+        off = 0
+        emit = self._emit
+        while off < total:
+            n = min(seg, total - off, burst - off % burst)
+            off2 = off + n
+            if off2 >= total:
+                hdr = P.data_in(itt, 0x81 | flags, result.status, lun, self.next_statsn(), exp, mx, datasn, off,
+                                resid, n)
+            else:
+                hdr = P.data_in(itt, 0x80 if off2 % burst == 0 else 0, 0, lun, 0, exp, mx, datasn, off, 0, n)
+            emit(hdr, buf[off:off2])
+            datasn += 1
+            off = off2
+        self._release.append(task)
+
+    def _respond_status(self, task: Task, result: ScsiResult) -> None:
+        s = self.session
+        assert s is not None
+        flags, resid = self._residual(task, result)
+        sense = result.sense
+        data = len(sense).to_bytes(2, "big") + sense if sense else None
+        hdr = P.scsi_response(task.itt, flags, 0, result.status, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
+                              0, resid, len(data) if data else 0)
+        self._emit(hdr, data)
+        self._free(task)
+
+    # ------------------------------------------------------------------------------- other requests
+    def _nop_out(self, pdu: Pdu) -> None:
+        """NOP-Out: answer a ping (valid ITT) with NOP-In echoing its data (RFC 7143 11.18)."""
+        s = self.session
+        assert s is not None
+        if pdu.itt == RSVD_TAG:
+            if pdu.ttt != RSVD_TAG and pdu.ttt == self._ping_ttt:
+                self._ping_ttt = None
+            return
+        data = bytes(pdu.data)
+        self._emit(P.nop_in(pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
+                            len(data)), data)
+
+    def ping(self) -> bool:
+        """Queue a NOP-In ping (keepalive); False when the previous ping is still unanswered."""
+        s = self.session
+        if s is None or not self.full_feature:
+            return True
+        if self._ping_ttt is not None:
+            return False
+        self._ttt = self._ping_ttt = (self._ttt + 1) & 0x7FFFFFFF
+        self._emit(P.nop_in(bytes(8), RSVD_TAG, self._ping_ttt, self.statsn, s.exp_cmdsn, s.max_cmdsn, 0))
+        return True
+
+    def _tmf(self, pdu: Pdu) -> None:
+        from hpt.iscsi.tmf import handle_tmf
+
+        s = self.session
+        assert s is not None
+        response = handle_tmf(self, pdu)
+        self._emit(P.tmf_response(response, pdu.itt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn))
+
+    def abort_tasks(self, match: Callable[[Task], bool]) -> int:
+        """Drop the tasks (waiting for data or CmdSN order) that ``match``; returns how many."""
+        n = 0
+        for itt, task in list(self.tasks.items()):
+            if match(task):
+                task.aborted = True
+                del self.tasks[itt]
+                self._free(task)
+                n += 1
+        for sn, item in list(self._pending.items()):
+            if isinstance(item, Task) and match(item):
+                del self._pending[sn]
+                self._free(item)
+                n += 1
+        return n
+
+    def _text(self, pdu: Pdu) -> None:
+        """Text Request in the full feature phase: SendTargets and continuation (RFC 7143 11.10)."""
+        s = self.session
+        assert s is not None
+        if pdu.ttt != RSVD_TAG:
+            if pdu.ttt != self._text_ttt or not self._text_out:
+                self.reject(pdu, RejectReason.INVALID_PDU_FIELD)
+                return
+            self._send_text_piece(pdu)
+            return
+        self._text_in = (self._text_in or bytearray()) + bytes(pdu.data)
+        if pdu.cont:
+            self._emit(P.text_response(0, pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn,
+                                       s.max_cmdsn, 0))
+            return
+        raw, self._text_in = bytes(self._text_in), None
+        try:
+            pairs = parse_text(raw)
+        except ValueError:
+            self.reject(pdu, RejectReason.PROTOCOL_ERROR)
+            return
+        reply: list[tuple[str, str]] = []
+        for key, value in pairs:
+            if key == "SendTargets":
+                reply.extend(self.context.send_targets(self, value))
+            else:
+                reply.append((key, "NotUnderstood"))
+        text = encode_text(reply)
+        seg = self.max_xmit_dsl
+        self._text_out = [text[i: i + seg] for i in range(0, len(text), seg)] or [b""]
+        self._send_text_piece(pdu)
+
+    def _send_text_piece(self, pdu: Pdu) -> None:
+        s = self.session
+        assert s is not None
+        piece = self._text_out.pop(0)
+        if self._text_out:
+            self._ttt = self._text_ttt = (self._ttt + 1) & 0x7FFFFFFF
+            flags, ttt = 0x40, self._text_ttt
+        else:
+            flags, ttt = 0x80, RSVD_TAG
+        self._emit(P.text_response(flags, pdu.lun, pdu.itt, ttt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
+                                   len(piece)), piece)
+
+    def _logout(self, pdu: Pdu) -> None:
+        """Logout (RFC 7143 11.14): close the session or this connection; recovery removal needs ERL 2."""
+        s = self.session
+        assert s is not None
+        reason = pdu.reason
+        response = 0
+        if reason == 2:
+            response = 3  # cleanup failed: connection recovery is not supported at ERL 0
+        self.abort_tasks(lambda t: True)
+        self._emit(P.logout_response(response, pdu.itt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
+                                     s.params.default_time2wait, s.params.default_time2retain))
+        if response == 0:
+            self.close("logout")
+            if reason == 0 or len(s.connections) <= 1:
+                self.context.sessions.remove(s)
+
+    # ------------------------------------------------------------------------------- teardown
+    def connection_lost(self) -> None:
+        """The transport is gone: drop pending tasks, leave the session (RFC 7143 6.3.4)."""
+        self.abort_tasks(lambda t: True)
+        for task in self.ready:
+            self._free(task)
+        self.ready = []
+        self.output_sent()
+        for task in self._release:
+            self._free(task)
+        self._release = []
+        s = self.session
+        if s is not None:
+            if self.kill in s.connections:
+                s.connections.remove(self.kill)
+            if not s.connections:
+                self.context.sessions.remove(s)
+                if s.scsi_target is not None and s.session_type == "Normal":
+                    self.context.nexus_lost(s)
+        self.closing = True
+
+
+def _too_large_sense() -> bytes:
+    from hpt.scsi.constants import INVALID_FIELD_IN_CDB
+    from hpt.scsi.sense import build_sense
+
+    return build_sense(INVALID_FIELD_IN_CDB)

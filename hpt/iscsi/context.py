@@ -1,0 +1,37 @@
+"""What the sans-I/O iSCSI core asks of the daemon around it: targets, policies and sessions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from hpt.iscsi.connection import Connection
+    from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
+    from hpt.iscsi.session import Session, SessionTable
+    from hpt.scsi.target import ScsiTarget
+
+
+class IscsiContext(Protocol):
+    """Implemented by the daemon (``hpt.server``) and by test fixtures."""
+
+    sessions: SessionTable
+    portal_group_tag: int
+
+    def policies(self, conn: Connection, session_type: str, initiator_name: str,
+                 target_name: str) -> tuple[TargetPolicy, AuthPolicy]:
+        """Policies for a login; raises LoginError for an unknown target or an ACL refusal."""
+        ...
+
+    def scsi_target(self, target_name: str) -> ScsiTarget | None: ...
+
+    def send_targets(self, conn: Connection, value: str) -> list[tuple[str, str]]:
+        """The SendTargets answer for this connection's initiator (ACL-filtered, RFC 7143 Appendix C)."""
+        ...
+
+    def nexus_lost(self, session: Session) -> None:
+        """The session's last connection is gone (SAM-5 I_T nexus loss)."""
+        ...
+
+    def drop_target_sessions(self, target_name: str) -> None:
+        """Close every session of a target (TARGET COLD RESET)."""
+        ...

@@ -1,0 +1,42 @@
+"""A SCSI task as the iSCSI layer tracks it: tags, buffer, and write-data progress (RFC 7143 4.2.2, 11.3)."""
+
+from __future__ import annotations
+
+from hpt.iscsi.pdu import Pdu
+from hpt.scsi.command import TaskAttr
+
+
+class Task:
+    """One SCSI Command PDU from arrival to response.
+
+    ``buf`` is the data buffer (a ring-slot view when it fits) shared by Data-Out reception,
+    the SCSI core and Data-In transmission; ``slot`` is its ring index (-1 when not from the ring).
+    """
+
+    __slots__ = ("itt", "lun", "lun_raw", "cdb", "attr", "edtl", "read", "write", "final", "cmdsn",
+                 "immediate", "slot", "buf", "received", "unsol_next", "unsol_end", "unsol_datasn",
+                 "r2t_next", "r2tsn", "r2ts", "aborted")
+
+    def __init__(self, pdu: Pdu, lun: int) -> None:
+        self.itt = pdu.itt
+        self.lun = lun
+        self.lun_raw = pdu.lun
+        self.cdb = pdu.cdb()
+        attr = pdu.attr
+        self.attr = TaskAttr(attr) if attr <= 4 else TaskAttr.SIMPLE
+        self.edtl = pdu.edtl
+        self.read = pdu.read_bit
+        self.write = pdu.write_bit
+        self.final = pdu.final
+        self.cmdsn = pdu.cmdsn
+        self.immediate = pdu.immediate
+        self.slot = -1
+        self.buf: memoryview | None = None
+        self.received = 0
+        self.unsol_next = 0
+        self.unsol_end = 0
+        self.unsol_datasn = 0
+        self.r2t_next = 0
+        self.r2tsn = 0
+        self.r2ts: dict[int, list[int]] = {}  # TTT -> [next offset, end offset, next DataSN]
+        self.aborted = False

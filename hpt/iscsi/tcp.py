@@ -1,0 +1,190 @@
+"""The iSCSI/TCP driver: sockets in, the sans-I/O :class:`Connection` in the middle, sockets out.
+
+One thread per connection with a blocking socket: ``recv_into`` fills exactly the buffer the core
+names (header, or the ring slot that Data-Out lands in) with MSG_WAITALL, commands run through the
+SCSI core in that thread, and each batch of replies leaves with one ``sendmsg`` of header + slot
+views. A kernel receive timeout (SO_RCVTIMEO) paces NOP-In keepalives without a second thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hpt.iscsi.connection import Connection
+
+if TYPE_CHECKING:
+    from hpt.iscsi.context import IscsiContext
+    from hpt.native.ring import Ring
+
+log = logging.getLogger("hpt.iscsi.tcp")
+
+_IOV_MAX = 1024
+
+
+def sendmsg_all(sock: socket.socket, bufs: list[bytes | bytearray | memoryview]) -> None:
+    """Write every buffer with as few ``sendmsg`` calls as the kernel allows (partial writes resumed)."""
+    while bufs:
+        batch = bufs[:_IOV_MAX]
+        sent = sock.sendmsg(batch)
+        total = sum(len(b) for b in batch)
+        if sent == total:
+            bufs = bufs[_IOV_MAX:]
+            continue
+        rest: list[bytes | bytearray | memoryview] = []
+        for i, b in enumerate(batch):
+            n = len(b)
+            if sent >= n:
+                sent -= n
+                continue
+            rest.append(memoryview(b)[sent:])
+            rest.extend(batch[i + 1:])
+            break
+        bufs = rest + bufs[_IOV_MAX:]
+
+
+class TcpConnection:
+    """Runs one accepted socket until the peer or the core closes it."""
+
+    def __init__(self, sock: socket.socket, context: IscsiContext, ring: Ring, *, nop_interval: float = 15.0,
+                 nop_count: int = 3, on_exit: Callable[[TcpConnection], None] | None = None) -> None:
+        self.sock = sock
+        peer = sock.getpeername()
+        local = sock.getsockname()
+        self.conn = Connection(context, ring, peer=f"{peer[0]}:{peer[1]}", local=f"{local[0]}:{local[1]}",
+                               shutdown=self._shutdown)
+        self.nop_interval = nop_interval
+        self.nop_count = nop_count
+        self.on_exit = on_exit
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if nop_interval > 0:
+            sec = int(nop_interval)
+            usec = int((nop_interval - sec) * 1e6)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", sec, usec))
+        self.thread = threading.Thread(target=self.run, name=f"iscsi {self.conn.peer}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _shutdown(self, reason: str) -> None:
+        """Stop reading; what is already queued still goes out (reinstatement, reset, SIGTERM)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+
+    def run(self) -> None:
+        conn = self.conn
+        sock = self.sock
+        recv_into = sock.recv_into
+        waitall = socket.MSG_WAITALL
+        missed = 0
+        try:
+            while not conn.closing:
+                buf = conn.expect()
+                try:
+                    n = recv_into(buf, len(buf), waitall)
+                except (BlockingIOError, TimeoutError):
+                    # idle for nop_interval: ping, and give up after nop_count unanswered pings
+                    if conn.ping():
+                        missed = 0
+                    else:
+                        missed += 1
+                        if missed >= self.nop_count:
+                            conn.close("NOP-In ping not answered")
+                    self._flush()
+                    continue
+                if n == 0:
+                    conn.close("peer closed the connection")
+                    break
+                conn.received(n)
+                if conn.ready:
+                    conn.execute_ready()
+                if conn._out:
+                    self._flush()
+            self._flush()
+        except (ConnectionError, OSError) as err:
+            log.info("connection %s: %s", conn.peer, err)
+        except Exception:
+            log.exception("connection %s: internal error, closing", conn.peer)
+        finally:
+            conn.connection_lost()
+            try:
+                sock.close()
+            except OSError:
+                pass
+            if self.on_exit is not None:
+                self.on_exit(self)
+
+    def _flush(self) -> None:
+        out = self.conn.data_to_send()
+        if out:
+            sendmsg_all(self.sock, out)
+        self.conn.output_sent()
+
+
+class TcpPortal:
+    """A listening socket that hands each accepted connection to a :class:`TcpConnection` thread."""
+
+    def __init__(self, host: str, port: int, context: IscsiContext, ring: Ring, *,
+                 nop_interval: float = 15.0, nop_count: int = 3) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(128)
+        self.address = self.sock.getsockname()
+        self.context = context
+        self.ring = ring
+        self.nop_interval = nop_interval
+        self.nop_count = nop_count
+        self.connections: set[TcpConnection] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self.thread = threading.Thread(target=self._accept_loop, name=f"portal {host}:{port}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._stopping:
+            try:
+                sock, _ = self.sock.accept()
+            except OSError:
+                if self._stopping:
+                    return
+                continue
+            try:
+                tc = TcpConnection(sock, self.context, self.ring, nop_interval=self.nop_interval,
+                                   nop_count=self.nop_count, on_exit=self._exited)
+            except OSError as err:
+                log.info("accept: %s", err)
+                sock.close()
+                continue
+            with self._lock:
+                self.connections.add(tc)
+            tc.start()
+
+    def _exited(self, tc: TcpConnection) -> None:
+        with self._lock:
+            self.connections.discard(tc)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, let each connection finish its command in hand and flush, then close."""
+        self._stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self._lock:
+            conns = list(self.connections)
+        for tc in conns:
+            tc.conn.close("target shutting down")
+            tc._shutdown("target shutting down")
+        for tc in conns:
+            tc.thread.join(timeout)

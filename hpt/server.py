@@ -1,0 +1,156 @@
+"""The target server: builds SCSI targets and LUs from a :class:`Config`, answers the iSCSI core's
+questions (policies, ACLs, CHAP secrets, SendTargets) and runs the TCP portals."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import TYPE_CHECKING
+
+from hpt.config import Config, PortalConfig, TargetConfig
+from hpt.iscsi.errors import LoginError
+from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
+from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
+from hpt.iscsi.session import Session, SessionTable
+from hpt.iscsi.tcp import TcpPortal
+from hpt.native.ring import Ring
+from hpt.scsi.sbc import make_disk
+from hpt.scsi.target import ScsiTarget
+from hpt.store import open_store
+
+if TYPE_CHECKING:
+    from hpt.iscsi.connection import Connection
+
+log = logging.getLogger("hpt.server")
+
+RING_SLOT = 1 << 20  # one slot holds the largest usual burst (Linux max_sectors_kb defaults to 512 KiB)
+RING_SLOTS = 256
+
+
+def _host_of(address: str) -> str:
+    host = address.rsplit(":", 1)[0]
+    return host.strip("[]")
+
+
+class Server:
+    """Everything one hptd process serves."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.sessions = SessionTable()
+        self.ring = Ring(RING_SLOT, RING_SLOTS)
+        self.targets: dict[str, ScsiTarget] = {}
+        self.target_configs: dict[str, TargetConfig] = {t.name: t for t in config.targets}
+        for tc in config.targets:
+            self.targets[tc.name] = self._build_target(tc)
+        self.portals: list[TcpPortal] = []
+
+    # ------------------------------------------------------------------------------ building
+    def _build_target(self, tc: TargetConfig) -> ScsiTarget:
+        target = ScsiTarget(tc.name)
+        for lc in tc.luns:
+            if lc.type != "disk":
+                raise ValueError(f"target {tc.name} lun {lc.lun}: device type {lc.type!r} is not served yet")
+            store = open_store(lc.store, lc.path or None, lc.size, lc.readonly, lc.direct)
+            params = lc.to_lu_params()
+            lu = make_disk(lc.lun, params, store, target)
+            target.add_lu(lu)
+            log.info("target %s lun %d: %s %s, %d bytes, block %d%s%s", tc.name, lc.lun, lc.type, lc.store,
+                     store.size, lc.block_size, ", thin" if lc.thin else "", ", read-only" if lc.readonly else "")
+        return target
+
+    def start(self) -> None:
+        for pc in self.config.portals:
+            if pc.transport != "tcp":
+                log.warning("portal %s: transport %s is not available in this build; portal not started",
+                            pc.address, pc.transport)
+                continue
+            portal = TcpPortal(pc.host, pc.port, _PortalContext(self, pc), self.ring)
+            portal.start()
+            self.portals.append(portal)
+            log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
+
+    def stop(self) -> None:
+        for portal in self.portals:
+            portal.stop()
+        self.portals = []
+        for target in self.targets.values():
+            for lun in target.luns():
+                lu = target.lu(lun)
+                if lu is not None and lu.store is not None:
+                    lu.store.close()
+
+    # ------------------------------------------------------------------------------ policies
+    def target_policy(self, overrides: dict[str, object]) -> TargetPolicy:
+        return TargetPolicy.from_overrides({k: v for k, v in overrides.items()})
+
+    def auth_policy(self, incoming: list[str], outgoing: str) -> AuthPolicy:
+        accounts = self.config.accounts
+        allowed = set(incoming)
+
+        def secret_for(user: str) -> bytes | None:
+            return accounts[user].encode() if user in allowed and user in accounts else None
+
+        mutual = (outgoing, accounts[outgoing].encode()) if outgoing else None
+        return AuthPolicy(chap_required=bool(incoming), secret_for=secret_for, mutual=mutual)
+
+    def allowed_targets(self, initiator_name: str, peer: str, group: int) -> list[TargetConfig]:
+        host = _host_of(peer)
+        return [t for t in self.config.targets
+                if group in (t.portal_groups or [group]) and t.allows(initiator_name, host)]
+
+
+class _PortalContext:
+    """The :class:`IscsiContext` one portal group gives its connections."""
+
+    def __init__(self, server: Server, portal: PortalConfig) -> None:
+        self.server = server
+        self.portal = portal
+        self.portal_group_tag = portal.group
+        self.sessions: SessionTable = server.sessions
+
+    def policies(self, conn: Connection, session_type: str, initiator_name: str,
+                 target_name: str) -> tuple[TargetPolicy, AuthPolicy]:
+        srv = self.server
+        cfg = srv.config
+        if session_type == "Discovery":
+            disc = cfg.discovery
+            incoming = disc.incoming if disc.auth == "chap" else []
+            return srv.target_policy(cfg.iscsi), srv.auth_policy(incoming, disc.outgoing)
+        tc = srv.target_configs.get(target_name)
+        if tc is None or (tc.portal_groups and self.portal.group not in tc.portal_groups):
+            raise LoginError(2, 3, f"target {target_name!r} not found")
+        if not tc.allows(initiator_name, _host_of(conn.peer)):
+            raise LoginError(2, 2, f"initiator {initiator_name} at {conn.peer} not allowed on {target_name}")
+        return srv.target_policy(cfg.iscsi_for(tc)), srv.auth_policy(tc.incoming, tc.outgoing)
+
+    def scsi_target(self, target_name: str) -> ScsiTarget | None:
+        return self.server.targets.get(target_name)
+
+    def send_targets(self, conn: Connection, value: str) -> list[tuple[str, str]]:
+        srv = self.server
+        session = conn.session
+        assert session is not None
+        local_host = _host_of(conn.local)
+        entries = []
+        for tc in srv.allowed_targets(session.initiator_name, conn.peer, self.portal.group):
+            portals = []
+            for pc in srv.config.portals:
+                if tc.portal_groups and pc.group not in tc.portal_groups:
+                    continue
+                host = pc.host
+                if ipaddress.ip_address(host).is_unspecified:
+                    host = local_host  # a wildcard portal answers with the address this connection reached
+                portals.append((host, pc.port, pc.group))
+            entries.append(TargetEntry(tc.name, portals))
+        return sendtargets_response(value, entries, session_type=session.session_type,
+                                    current_target=session.target_name or None)
+
+    def nexus_lost(self, session: Session) -> None:
+        if session.scsi_target is not None:
+            session.scsi_target.nexus_lost(session.nexus)
+
+    def drop_target_sessions(self, target_name: str) -> None:
+        for s in self.sessions.all():
+            if s.target_name == target_name:
+                s.close("target cold reset")

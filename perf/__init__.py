@@ -1,0 +1,1 @@
+"""End-to-end performance harness: hptd against Debian's tgtd, measured with fio's libiscsi engine."""

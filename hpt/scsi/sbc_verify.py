@@ -1,0 +1,180 @@
+"""VERIFY, WRITE AND VERIFY and COMPARE AND WRITE (SBC-4 5.30-5.32, 5.43-5.45, 5.3).
+
+Comparisons read the medium and compare with C-speed buffer compares; a miscompare ends the
+command with MISCOMPARE, MISCOMPARE DURING VERIFY OPERATION and the offset of the first differing
+byte of the Data-Out buffer in the INFORMATION field.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hpt.scsi.cdb import FUA, lba_len10, lba_len12, lba_len16, u64
+from hpt.scsi.command import ScsiCommand, ScsiResult
+from hpt.scsi.constants import INVALID_FIELD_IN_CDB, MISCOMPARE_DURING_VERIFY
+from hpt.scsi.sbc_common import (
+    MAX_CAW_BLOCKS,
+    atomic_lock,
+    check_no_protection,
+    check_range,
+    check_ready,
+    check_transfer,
+    check_writable,
+    data_out,
+    data_out_exact,
+    first_difference,
+    out_result,
+)
+from hpt.scsi.sbc_rw import write_blocks
+from hpt.scsi.sense import SenseError
+
+if TYPE_CHECKING:
+    from hpt.scsi.lu import LogicalUnit
+    from hpt.store.base import BackingStore
+
+_CHUNK = 1 << 20  # medium scans read at most this much at a time
+
+
+def _compare(store: BackingStore, offset: int, expected: memoryview, base: int = 0) -> None:
+    """Read ``len(expected)`` bytes at ``offset`` and raise MISCOMPARE at the first difference.
+
+    ``base`` is added to the reported offset (the position of ``expected`` in the Data-Out buffer).
+    """
+    current = bytearray(len(expected))
+    store.read_into(offset, memoryview(current))
+    diff = first_difference(memoryview(current), expected)
+    if diff >= 0:
+        raise SenseError(MISCOMPARE_DURING_VERIFY, info=base + diff)
+
+
+def _scan(store: BackingStore, offset: int, length: int, block: memoryview | None, bs: int) -> None:
+    """Read ``length`` bytes in chunks; compare every block with ``block`` when it is given."""
+    chunk = max(bs, _CHUNK // bs * bs)
+    pattern = memoryview(bytes(block) * (chunk // bs)) if block is not None else None
+    buf = memoryview(bytearray(min(chunk, length)))
+    done = 0
+    while done < length:
+        n = min(chunk, length - done)
+        view = buf[:n]
+        store.read_into(offset + done, view)
+        if pattern is not None:
+            diff = first_difference(view, pattern[:n])
+            if diff >= 0:
+                raise SenseError(MISCOMPARE_DURING_VERIFY, info=done + diff)
+        done += n
+
+
+def verify_blocks(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: int) -> ScsiResult:
+    """VERIFY with BYTCHK 00b (medium check), 01b (compare n blocks) or 11b (compare one block to each).
+
+    BYTCHK 10b is reserved. Unmapped blocks compare as zeroes (VBULS, SBC-4 6.6.2).
+    """
+    cdb = cmd.cdb
+    check_no_protection(cdb)
+    bytchk = (cdb[1] >> 1) & 0x03
+    if bytchk == 2:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=2)
+    check_ready(lu)
+    check_range(lu, lba, n)
+    store = lu.store
+    assert store is not None
+    bs = lu.params.block_size
+    offset = lba * bs
+    if bytchk == 0:
+        _scan(store, offset, n * bs, None, bs)
+        return out_result(cmd, 0)
+    if bytchk == 1:
+        check_transfer(lu, n, len_field)
+        needed = n * bs
+        data = data_out(cmd, needed)
+        if len(data):
+            _compare(store, offset, data)
+        return out_result(cmd, needed)
+    needed = bs if n else 0
+    block = data_out(cmd, needed)
+    if len(block) == bs:
+        _scan(store, offset, n * bs, block, bs)
+    elif len(block):  # part of the one block arrived: compare that part with the first block
+        _compare(store, offset, block)
+    return out_result(cmd, needed)
+
+
+def verify10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 5.30 VERIFY(10)."""
+    lba, n = lba_len10(cmd.cdb)
+    return verify_blocks(lu, cmd, lba, n, 7)
+
+
+def verify12(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 5.31 VERIFY(12)."""
+    lba, n = lba_len12(cmd.cdb)
+    return verify_blocks(lu, cmd, lba, n, 6)
+
+
+def verify16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 5.32 VERIFY(16)."""
+    lba, n = lba_len16(cmd.cdb)
+    return verify_blocks(lu, cmd, lba, n, 10)
+
+
+def write_and_verify(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: int) -> ScsiResult:
+    """Write durably, then with BYTCHK set read the blocks back and compare (SBC-4 5.43)."""
+    cdb = cmd.cdb
+    check_no_protection(cdb)
+    result = write_blocks(lu, cmd, lba, n, 2, len_field, FUA)
+    if cdb[1] & 0x02:
+        data = data_out(cmd, n * lu.params.block_size)
+        if len(data):
+            assert lu.store is not None
+            _compare(lu.store, lba * lu.params.block_size, data)
+    return result
+
+
+def write_verify10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 5.43 WRITE AND VERIFY(10)."""
+    lba, n = lba_len10(cmd.cdb)
+    return write_and_verify(lu, cmd, lba, n, 7)
+
+
+def write_verify12(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 5.44 WRITE AND VERIFY(12)."""
+    lba, n = lba_len12(cmd.cdb)
+    return write_and_verify(lu, cmd, lba, n, 6)
+
+
+def write_verify16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 5.45 WRITE AND VERIFY(16)."""
+    lba, n = lba_len16(cmd.cdb)
+    return write_and_verify(lu, cmd, lba, n, 10)
+
+
+def compare_and_write(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 5.3 COMPARE AND WRITE: compare n blocks with the first half of the Data-Out buffer and,
+    only if all are equal, write the second half; the two steps are one atomic operation.
+
+    NUMBER OF LOGICAL BLOCKS 0 does nothing. More than MAX_CAW_BLOCKS (the Block Limits VPD
+    MAXIMUM COMPARE AND WRITE LENGTH) is INVALID FIELD IN CDB. The Data-Out buffer must hold
+    exactly 2 * n blocks.
+    """
+    cdb = cmd.cdb
+    check_no_protection(cdb)
+    lba, n = u64(cdb, 2), cdb[13]
+    check_ready(lu)
+    if n > MAX_CAW_BLOCKS:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=13)
+    check_range(lu, lba, n)
+    check_writable(lu)
+    bs = lu.params.block_size
+    nbytes = n * bs
+    if not n:
+        return out_result(cmd, 0)
+    data = data_out_exact(cmd, 2 * nbytes)
+    store = lu.store
+    assert store is not None
+    offset = lba * bs
+    with atomic_lock(lu):
+        _compare(store, offset, data[:nbytes])
+        store.write_from(offset, data[nbytes:])
+    if cdb[1] & FUA or not lu.wce:
+        store.sync(offset, nbytes)
+    return out_result(cmd, 2 * nbytes)

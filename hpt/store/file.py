@@ -1,0 +1,204 @@
+"""A file or block device as backing store: preadv/pwritev straight into the command's buffers.
+
+Sparse regular files are created with their size when missing. Deallocation punches holes
+(fallocate PUNCH_HOLE|KEEP_SIZE), zeroing uses ZERO_RANGE, and SEEK_DATA/SEEK_HOLE tell mapped
+from deallocated ranges. With ``direct`` the file is opened O_DIRECT; a buffer, offset or length
+that is not aligned goes through an aligned bounce buffer (read-modify-write for writes).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import mmap
+import os
+import stat
+import threading
+
+from hpt.store.base import BackingStore
+
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+FALLOC_FL_ZERO_RANGE = 0x10
+DIRECT_ALIGN = 4096  # O_DIRECT alignment of buffers, offsets and lengths (safe for 512e and 4Kn devices)
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_fallocate = _libc.fallocate
+_fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+_fallocate.restype = ctypes.c_int
+_UNSUPPORTED = (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL)
+
+
+def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    """Linux fallocate(2) (os.posix_fallocate cannot punch holes); raises OSError on failure."""
+    if _fallocate(fd, mode, offset, length) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def buffer_address(buf: memoryview) -> int | None:
+    """The address of a writable buffer, None for a read-only one."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    except (TypeError, ValueError):  # read-only, or empty
+        return None
+
+
+class FileStore(BackingStore):
+    """A regular file (sparse) or a block device."""
+
+    def __init__(self, path: str, size: int | None = None, readonly: bool = False,
+                 direct: bool = False) -> None:
+        flags = (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC | (os.O_DIRECT if direct else 0)
+        if not os.path.exists(path):
+            if readonly:
+                raise ValueError(f"{path}: no such file (a read-only store does not create one)")
+            if size is None:
+                raise ValueError(f"{path}: no such file; give a size to create it")
+            flags |= os.O_CREAT | os.O_EXCL
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as err:
+            if direct and err.errno == errno.EINVAL:
+                raise ValueError(f"{path}: the file system refuses O_DIRECT") from err
+            raise ValueError(f"{path}: {err.strerror}") from err
+        try:
+            self._init(fd, path, size, readonly, direct)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _init(self, fd: int, path: str, size: int | None, readonly: bool, direct: bool) -> None:
+        st = os.fstat(fd)
+        block_device = stat.S_ISBLK(st.st_mode)
+        if not block_device and not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path}: not a regular file or block device")
+        actual = os.lseek(fd, 0, os.SEEK_END) if block_device else st.st_size
+        if size is None:
+            size = actual
+        if size <= 0:
+            raise ValueError(f"{path}: size must be positive, not {size}")
+        if size > actual:
+            if block_device or readonly:
+                what = "device" if block_device else "read-only file"
+                raise ValueError(f"{path} holds {actual} bytes; a {what} cannot grow to {size}")
+            os.ftruncate(fd, size)  # sparse: nothing is allocated
+        if direct and size % DIRECT_ALIGN:
+            raise ValueError(f"{path}: O_DIRECT needs a size that is a multiple of {DIRECT_ALIGN}, "
+                             f"not {size}")
+        self._fd = fd
+        self.path = path
+        self.size = size
+        self.readonly = readonly
+        self.direct = direct
+        self.block_device = block_device
+        self.supports_discard = not readonly
+        self._rmw_lock = threading.Lock()
+
+    # -- data ----------------------------------------------------------------------------------
+    def _aligned(self, offset: int, buf: memoryview) -> bool:
+        if (offset | len(buf)) % DIRECT_ALIGN:
+            return False
+        address = buffer_address(buf)
+        return address is not None and address % DIRECT_ALIGN == 0
+
+    def read_into(self, offset: int, buf: memoryview) -> None:
+        if self.direct and not self._aligned(offset, buf):
+            self._bounce_read(offset, buf)
+            return
+        want = len(buf)
+        got = os.preadv(self._fd, [buf], offset)
+        while got < want:  # short read: a signal, or a file shorter than the store (reads as zeroes)
+            n = os.preadv(self._fd, [buf[got:]], offset + got)
+            if n == 0:
+                buf[got:] = bytes(want - got)
+                return
+            got += n
+
+    def write_from(self, offset: int, buf: memoryview) -> None:
+        if self.direct and not self._aligned(offset, buf):
+            self._bounce_write(offset, buf)
+            return
+        want = len(buf)
+        done = os.pwritev(self._fd, [buf], offset)
+        while done < want:
+            done += os.pwritev(self._fd, [buf[done:]], offset + done)
+
+    def _span(self, offset: int, length: int) -> tuple[int, mmap.mmap]:
+        """The aligned span around offset..offset+length and a page-aligned bounce buffer for it."""
+        start = offset - offset % DIRECT_ALIGN
+        end = -(-(offset + length) // DIRECT_ALIGN) * DIRECT_ALIGN
+        return start, mmap.mmap(-1, end - start)
+
+    def _bounce_read(self, offset: int, buf: memoryview) -> None:
+        start, bounce = self._span(offset, len(buf))
+        view = memoryview(bounce)
+        try:
+            self.read_into(start, view)
+            buf[:] = view[offset - start:offset - start + len(buf)]
+        finally:
+            view.release()
+            bounce.close()
+
+    def _bounce_write(self, offset: int, buf: memoryview) -> None:
+        start, bounce = self._span(offset, len(buf))
+        view = memoryview(bounce)
+        try:
+            with self._rmw_lock:
+                if offset != start or len(view) != len(buf):
+                    self.read_into(start, view)  # the partial head and tail units keep their data
+                view[offset - start:offset - start + len(buf)] = buf
+                self.write_from(start, view)
+        finally:
+            view.release()
+            bounce.close()
+
+    def sync(self, offset: int = 0, length: int = 0) -> None:
+        """fdatasync: the only call that makes data durable (sync_file_range writes back without
+        flushing metadata or the device cache, see sync_file_range(2)), so ranges sync it all."""
+        os.fdatasync(self._fd)
+
+    # -- provisioning --------------------------------------------------------------------------
+    def discard(self, offset: int, length: int) -> None:
+        """Punch a hole; where the file system cannot, write zeroes instead."""
+        try:
+            fallocate(self._fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)
+        except OSError as err:
+            if err.errno not in _UNSUPPORTED:
+                raise
+            self.supports_discard = False
+            super().write_zeroes(offset, length)
+
+    def write_zeroes(self, offset: int, length: int) -> None:
+        """Zero a range and keep it allocated (ZERO_RANGE), or write zeroes where that is unsupported."""
+        try:
+            fallocate(self._fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length)
+        except OSError as err:
+            if err.errno not in _UNSUPPORTED:
+                raise
+            super().write_zeroes(offset, length)
+
+    def mapped_extent(self, offset: int) -> tuple[bool, int]:
+        """SEEK_DATA/SEEK_HOLE: whether ``offset`` holds data, and how far that lasts."""
+        size = self.size
+        try:
+            data = os.lseek(self._fd, offset, os.SEEK_DATA)
+        except OSError as err:
+            if err.errno == errno.ENXIO:  # no data from offset to the end of the file
+                return False, size - offset
+            return True, size - offset  # no SEEK_DATA here: report everything mapped
+        if data > offset:
+            return False, min(data, size) - offset
+        hole = os.lseek(self._fd, offset, os.SEEK_HOLE)
+        return True, min(hole, size) - offset
+
+    def prefetch(self, offset: int, length: int) -> None:
+        """Start reading a range into the page cache (PRE-FETCH); a no-op with O_DIRECT."""
+        if not self.direct:
+            os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_WILLNEED)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)

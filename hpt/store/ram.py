@@ -1,0 +1,84 @@
+"""An anonymous private mapping as backing store, thin by nature.
+
+Pages cost memory only once written. Deallocation drops whole pages (MADV_DONTNEED makes them
+read back as zeroes) and zeroes partial ones. One byte per page records whether it was written
+since it was last deallocated, so GET LBA STATUS reports the truth at C speed (bytearray.find).
+"""
+
+from __future__ import annotations
+
+import mmap
+
+from hpt.store.base import BackingStore
+
+PAGE = mmap.PAGESIZE
+
+
+class RamStore(BackingStore):
+    """``size`` bytes of memory; every byte reads as zero until written."""
+
+    supports_discard = True
+
+    def __init__(self, size: int, readonly: bool = False) -> None:
+        if size <= 0:
+            raise ValueError(f"ram store size must be positive, not {size}")
+        self.size = size
+        self.readonly = readonly
+        self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self._view = memoryview(self._map)
+        pages = -(-size // PAGE)
+        self._mapped = bytearray(pages)  # 1: page written since its last deallocation
+        self._ones = memoryview(b"\x01" * pages)
+        self._zeros = memoryview(bytes(pages))
+
+    def _mark(self, offset: int, length: int, value: memoryview) -> None:
+        first, end = offset // PAGE, -(-(offset + length) // PAGE)
+        self._mapped[first:end] = value[:end - first]
+
+    def read_into(self, offset: int, buf: memoryview) -> None:
+        buf[:] = self._view[offset:offset + len(buf)]
+
+    def write_from(self, offset: int, buf: memoryview) -> None:
+        n = len(buf)
+        self._view[offset:offset + n] = buf
+        self._mark(offset, n, self._ones)
+
+    def sync(self, offset: int = 0, length: int = 0) -> None:
+        """Memory is as durable as it gets: nothing to do."""
+
+    def _zero(self, offset: int, length: int) -> tuple[int, int]:
+        """Zero offset..offset+length: whole pages are dropped, the partial ends are written over.
+
+        Returns the range of whole pages dropped, as (first byte, end byte).
+        """
+        end = offset + length
+        first = -(-offset // PAGE) * PAGE
+        last = max(first, end - end % PAGE if end < self.size else end)
+        if last > first:
+            self._map.madvise(mmap.MADV_DONTNEED, first, last - first)
+        for lo, hi in ((offset, min(first, end)), (max(last, offset), end)):
+            if hi > lo:
+                self._view[lo:hi] = bytes(hi - lo)
+        return first, last
+
+    def discard(self, offset: int, length: int) -> None:
+        """Deallocate: dropped whole pages become unmapped; partial pages stay mapped, zeroed."""
+        first, last = self._zero(offset, length)
+        if last > first:
+            self._mark(first, last - first, self._zeros)
+
+    def write_zeroes(self, offset: int, length: int) -> None:
+        """Zero a range that stays mapped (the dropped pages cost no memory until written)."""
+        self._zero(offset, length)
+        self._mark(offset, length, self._ones)
+
+    def mapped_extent(self, offset: int) -> tuple[bool, int]:
+        page = offset // PAGE
+        mapped = self._mapped[page]
+        nxt = self._mapped.find(0 if mapped else 1, page)
+        end = self.size if nxt < 0 else min(nxt * PAGE, self.size)
+        return bool(mapped), end - offset
+
+    def close(self) -> None:
+        self._view.release()
+        self._map.close()

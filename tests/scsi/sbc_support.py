@@ -1,0 +1,111 @@
+"""Helpers for the SBC tests: a disk LU over a RAM store, CDB builders and a reply wrapper."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from hpt.scsi.command import Nexus, ScsiCommand, ScsiResult
+from hpt.scsi.constants import Asc, Status
+from hpt.scsi.lu import LogicalUnit, LuParams
+from hpt.scsi.opcodes import OpcodeTable
+from hpt.scsi.sbc import SBC_ENTRIES, disk_table
+from hpt.scsi.sense import parse_sense
+from hpt.store.base import BackingStore
+from hpt.store.ram import RamStore
+
+NEXUS = Nexus("iqn.1994-05.com.example:a,i,0x1", "iqn.2024-01.org.hpt:t,t,0x1", "iqn.1994-05.com.example:a")
+OTHER = Nexus("iqn.1994-05.com.example:b,i,0x2", "iqn.2024-01.org.hpt:t,t,0x1", "iqn.1994-05.com.example:b")
+BS = 512
+NBLOCKS = 2048  # 1 MiB
+
+
+class RecordingStore(RamStore):
+    """A RAM store that records its sync calls."""
+
+    def __init__(self, size: int, readonly: bool = False) -> None:
+        super().__init__(size, readonly)
+        self.syncs: list[tuple[int, int]] = []
+
+    def sync(self, offset: int = 0, length: int = 0) -> None:
+        self.syncs.append((offset, length))
+
+
+@dataclass
+class Reply:
+    result: ScsiResult
+    data: bytes
+
+    @property
+    def status(self) -> int:
+        return self.result.status
+
+    @property
+    def asc(self) -> Asc:
+        assert self.result.status == Status.CHECK_CONDITION, self.result
+        return parse_sense(self.result.sense)
+
+    @property
+    def sks(self) -> tuple[int, int | None]:
+        """(field pointer, bit or None) of the fixed-format sense-key specific bytes."""
+        sense = self.result.sense
+        assert sense[15] & 0x80, "no sense-key specific data"
+        bit = sense[15] & 0x07 if sense[15] & 0x08 else None
+        return struct.unpack_from(">H", sense, 16)[0], bit
+
+    @property
+    def info(self) -> int | None:
+        sense = self.result.sense
+        return struct.unpack_from(">I", sense, 3)[0] if sense[0] & 0x80 else None
+
+
+class Disk:
+    """A disk LU with the SBC table only (SPC commands are tested on their own), or with
+    ``spc=True`` the full disk table ``make_disk`` builds."""
+
+    def __init__(self, store: BackingStore | None = None, *, spc: bool = False, **params: object) -> None:
+        self.store = store if store is not None else RecordingStore(NBLOCKS * BS)
+        lu_params = LuParams(**params)  # type: ignore[arg-type]
+        table = disk_table(lu_params) if spc else OpcodeTable(SBC_ENTRIES)
+        self.lu = LogicalUnit(0, lu_params, table, self.store)
+        for nexus in (NEXUS, OTHER):
+            self.lu.ua.clear(nexus.initiator_port)
+
+    def run(self, cdb: bytes, data: bytes | None = None, *, alloc: int = 0, expected_out: int | None = None,
+            nexus: Nexus = NEXUS) -> Reply:
+        buf = bytearray(alloc)
+        cmd = ScsiCommand(0, cdb, nexus, data_out=None if data is None else memoryview(bytearray(data)),
+                          data_in=memoryview(buf) if alloc else None, expected_in=alloc,
+                          expected_out=len(data or b"") if expected_out is None else expected_out)
+        result = self.lu.execute(cmd)
+        return Reply(result, bytes(buf[:min(result.in_len, alloc)]))
+
+    def write(self, lba: int, data: bytes) -> None:
+        reply = self.run(cdb16(0x8A, lba, len(data) // BS), data)
+        assert reply.status == Status.GOOD, reply.result
+
+    def read(self, lba: int, n: int) -> bytes:
+        reply = self.run(cdb16(0x88, lba, n), alloc=n * BS)
+        assert reply.status == Status.GOOD, reply.result
+        return reply.data
+
+
+def cdb6(op: int, lba: int, n: int) -> bytes:
+    return struct.pack(">BBHBx", op, lba >> 16 & 0x1F, lba & 0xFFFF, n & 0xFF)
+
+
+def cdb10(op: int, lba: int, n: int, b1: int = 0) -> bytes:
+    return struct.pack(">BBIxHx", op, b1, lba & 0xFFFFFFFF, n)
+
+
+def cdb12(op: int, lba: int, n: int, b1: int = 0) -> bytes:
+    return struct.pack(">BBIIxx", op, b1, lba & 0xFFFFFFFF, n)
+
+
+def cdb16(op: int, lba: int, n: int, b1: int = 0) -> bytes:
+    return struct.pack(">BBQIxx", op, b1, lba & 0xFFFFFFFFFFFFFFFF, n)
+
+
+def sa16(sa: int, lba: int, alloc: int) -> bytes:
+    """SERVICE ACTION IN(16) (9Eh): READ CAPACITY(16) 10h, GET LBA STATUS 12h."""
+    return struct.pack(">BBQIxx", 0x9E, sa, lba, alloc)

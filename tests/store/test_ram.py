@@ -1,0 +1,78 @@
+"""RamStore: round trips, page-granular deallocation and the allocation map behind GET LBA STATUS."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from hpt.store.ram import PAGE, RamStore
+
+
+def read(store: RamStore, offset: int, n: int) -> bytes:
+    buf = bytearray(n)
+    store.read_into(offset, memoryview(buf))
+    return bytes(buf)
+
+
+def test_fresh_store_reads_zero_and_is_unmapped() -> None:
+    s = RamStore(16 * PAGE)
+    assert read(s, 0, 16 * PAGE) == bytes(16 * PAGE)
+    assert s.mapped_extent(0) == (False, 16 * PAGE)
+    assert s.mapped_extent(5 * PAGE + 3) == (False, 11 * PAGE - 3)
+
+
+def test_round_trip_marks_touched_pages() -> None:
+    s = RamStore(16 * PAGE)
+    data = os.urandom(PAGE + 10)
+    s.write_from(2 * PAGE - 5, memoryview(data))
+    assert read(s, 2 * PAGE - 5, len(data)) == data
+    assert s.mapped_extent(0) == (False, PAGE)
+    assert s.mapped_extent(PAGE) == (True, 3 * PAGE)  # pages 1..3 hold some of the data
+    assert s.mapped_extent(4 * PAGE) == (False, 12 * PAGE)
+
+
+def test_discard_drops_whole_pages_and_zeroes_partial_ones() -> None:
+    s = RamStore(8 * PAGE)
+    s.write_from(0, memoryview(b"\xee" * 8 * PAGE))
+    s.discard(PAGE // 2, 3 * PAGE)  # half a page, two whole pages, half a page
+    assert read(s, 0, 8 * PAGE) == b"\xee" * (PAGE // 2) + bytes(3 * PAGE) + b"\xee" * (4 * PAGE + PAGE // 2)
+    assert s.mapped_extent(0) == (True, PAGE)
+    assert s.mapped_extent(PAGE) == (False, 2 * PAGE)
+    assert s.mapped_extent(3 * PAGE) == (True, 5 * PAGE)
+
+
+def test_discard_inside_one_page_keeps_it_mapped() -> None:
+    s = RamStore(2 * PAGE)
+    s.write_from(0, memoryview(b"\x01" * PAGE))
+    s.discard(10, 20)
+    assert read(s, 0, 40) == b"\x01" * 10 + bytes(20) + b"\x01" * 10
+    assert s.mapped_extent(0) == (True, PAGE)
+
+
+def test_discard_to_an_unaligned_end_of_store() -> None:
+    size = 3 * PAGE + 100
+    s = RamStore(size)
+    s.write_from(0, memoryview(b"\x02" * size))
+    s.discard(PAGE, size - PAGE)
+    assert read(s, 0, size) == b"\x02" * PAGE + bytes(size - PAGE)
+    assert s.mapped_extent(PAGE) == (False, size - PAGE)
+
+
+def test_write_zeroes_keeps_pages_mapped() -> None:
+    s = RamStore(4 * PAGE)
+    s.write_from(0, memoryview(b"\x03" * 4 * PAGE))
+    s.write_zeroes(100, 2 * PAGE)
+    assert read(s, 0, 4 * PAGE) == b"\x03" * 100 + bytes(2 * PAGE) + b"\x03" * (2 * PAGE - 100)
+    assert s.mapped_extent(0) == (True, 4 * PAGE)
+    fresh = RamStore(4 * PAGE)
+    fresh.write_zeroes(PAGE, PAGE)
+    assert fresh.mapped_extent(PAGE) == (True, PAGE)
+
+
+def test_sync_close_and_bad_size() -> None:
+    s = RamStore(PAGE)
+    s.sync()
+    s.close()
+    with pytest.raises(ValueError, match="positive"):
+        RamStore(0)

@@ -8,8 +8,8 @@
     log_format = "text"         # text|json
     workers = 1                 # sessions are spread over this many worker processes
 
-    [iscsi]                     # iSCSI key overrides for every target (RFC 7143 section 13 names)
-    MaxBurstLength = 1048576
+    [iscsi]                     # iSCSI key overrides for every target (RFC 7143 section 13 names),
+    MaxBurstLength = 1048576    # validated by hpt.iscsi.negotiation.TargetPolicy.from_overrides
 
     [[portal]]
     address = "127.0.0.1:3260"  # IPv4 "a.b.c.d:port", IPv6 "[::1]:3260", port optional (3260)
@@ -68,10 +68,12 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hpt.iscsi.keys import KEYS, Kind
+from hpt.iscsi.negotiation import TargetPolicy
 from hpt.scsi.constants import DeviceType
 from hpt.scsi.lu import LuParams
 
@@ -288,74 +290,24 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _IQN = re.compile(rf"iqn\.\d{{4}}-(?:0[1-9]|1[0-2])\.{_LABEL}(?:\.{_LABEL})*(?::[a-z0-9.:-]*)?")
 
 
-# -- iSCSI keys an administrator may override ------------------------------------------------------
+# -- iSCSI key overrides: validated by the key table (hpt/iscsi/keys.py) through TargetPolicy -----
+
+_POLICY_FIELDS = {f.name for f in fields(TargetPolicy)}
+CONFIGURABLE_KEYS = tuple(k for k, kd in KEYS.items() if kd.field in _POLICY_FIELDS and k != "TargetAlias")
 
 
-@dataclass(frozen=True, slots=True)
-class _KeySpec:
-    kind: str  # "bool" | "number" | "list"
-    lo: int = 0
-    hi: int = 0
-    choices: tuple[str, ...] = ()
-    also: int | None = None  # one more number allowed outside lo..hi
-
-
-_SEGMENT = _KeySpec("number", 512, 2**24 - 1)
-_DIGEST = _KeySpec("list", choices=("CRC32C", "None"))
-_BOOL = _KeySpec("bool")
-_ISCSI_KEYS: dict[str, _KeySpec] = {
-    "HeaderDigest": _DIGEST,  # RFC 7143 13.1
-    "DataDigest": _DIGEST,
-    "MaxConnections": _KeySpec("number", 1, 65535),  # 13.2
-    "InitialR2T": _BOOL,  # 13.10
-    "ImmediateData": _BOOL,  # 13.11
-    "MaxRecvDataSegmentLength": _SEGMENT,  # 13.12
-    "MaxBurstLength": _SEGMENT,  # 13.13
-    "FirstBurstLength": _SEGMENT,  # 13.14
-    "DefaultTime2Wait": _KeySpec("number", 0, 3600),  # 13.15
-    "DefaultTime2Retain": _KeySpec("number", 0, 3600),  # 13.16
-    "MaxOutstandingR2T": _KeySpec("number", 1, 65535),  # 13.17
-    "DataPDUInOrder": _BOOL,  # 13.18
-    "DataSequenceInOrder": _BOOL,  # 13.19
-    "ErrorRecoveryLevel": _KeySpec("number", 0, 2),  # 13.20
-    "TaskReporting": _KeySpec("list", choices=("RFC3720", "ResponseFence", "FastAbort")),  # 13.23
-    "iSCSIProtocolLevel": _KeySpec("number", 0, 31),  # 13.24, RFC 7144
-    "RDMAExtensions": _BOOL,  # RFC 7145 6 (iSER)
-    "TargetRecvDataSegmentLength": _SEGMENT,
-    "InitiatorRecvDataSegmentLength": _SEGMENT,
-    "MaxOutstandingUnexpectedPDUs": _KeySpec("number", 2, 2**32 - 1, also=0),
-}
-_OBSOLETE_KEYS = ("IFMarker", "OFMarker", "IFMarkInt", "OFMarkInt")  # RFC 7143 13.25
-
-
-def _iscsi_value(name: str, value: object) -> IscsiValue:
-    """The normalized value of an iSCSI key override; ValueError says what is wrong with it."""
-    if name in _OBSOLETE_KEYS:
-        raise ValueError("obsolete key (RFC 7143 13.25): markers are not supported")
-    spec = _ISCSI_KEYS.get(name)
-    if spec is None:
-        raise ValueError(f"unknown iSCSI key{_did_you_mean(name, _ISCSI_KEYS)}")
-    if spec.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value in ("Yes", "No"):
-            return value == "Yes"
-        raise ValueError(f'must be true/false (or "Yes"/"No"), got {_show(value)}')
-    if spec.kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be an integer, got {_show(value)}")
-        if not (spec.lo <= value <= spec.hi or value == spec.also):
-            extra = f" or {spec.also}" if spec.also is not None else ""
-            raise ValueError(f"must be {spec.lo}..{spec.hi}{extra}, got {value}")
-        return value
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
-        raise ValueError(f"must be a list of {'/'.join(spec.choices)}, got {_show(value)}")
-    canon = {c.lower(): c for c in spec.choices}
-    bad = [v for v in items if v.lower() not in canon]
-    if bad:
-        raise ValueError(f'"{bad[0]}" is not one of {", ".join(spec.choices)}')
-    return ",".join(canon[v.lower()] for v in items)
+def _iscsi_key_problem(name: str) -> str | None:
+    """Why ``name`` cannot be set in an ``[iscsi]`` table, or None."""
+    if name in CONFIGURABLE_KEYS:
+        return None
+    kd = KEYS.get(name)
+    if name == "TargetAlias":
+        return "set the target's alias key instead"
+    if kd is None:
+        return f"not an iSCSI key a target can configure{_did_you_mean(name, CONFIGURABLE_KEYS)}"
+    if kd.kind is Kind.OBSOLETE:
+        return f"obsolete key ({kd.section})"
+    return f"not configurable: it is negotiated or declared per login ({kd.section})"
 
 
 # -- line numbers ----------------------------------------------------------------------------------
@@ -576,13 +528,13 @@ def _build(doc: _Doc, data: dict[str, Any]) -> Config:
             log_format=daemon.text("log_format", "text", LOG_FORMATS),
             workers=daemon.integer("workers", 1, 1, 256),
         ),
-        iscsi=_iscsi_table(root),
+        iscsi=_iscsi_values(iscsi := _iscsi_table(root)),
         portals=_portals(root),
         accounts=_accounts(root),
         discovery=DiscoveryConfig(),
         targets=[],
     )
-    _check_bursts(root.table("iscsi", tuple(config.iscsi)), config.iscsi)
+    _check_iscsi([iscsi], config.iscsi)
     auth = _Auth(config.accounts)
     disc = root.table("discovery", _DISCOVERY_KEYS)
     config.discovery = DiscoveryConfig(
@@ -598,7 +550,7 @@ def _build(doc: _Doc, data: dict[str, Any]) -> Config:
     groups = sorted({p.group for p in config.portals})
     seen: dict[str, int] = {}
     for i, table in enumerate(root.array("target", _TARGET_KEYS)):
-        target = _target(table, groups, auth, config.iscsi)
+        target = _target(table, groups, auth, iscsi, config.iscsi)
         if target.name in seen:
             raise table.fail("name", f"duplicate target name (also target[{seen[target.name]}])")
         seen[target.name] = i
@@ -607,24 +559,37 @@ def _build(doc: _Doc, data: dict[str, Any]) -> Config:
     return config
 
 
-def _iscsi_table(parent: _Table) -> dict[str, IscsiValue]:
+def _iscsi_table(parent: _Table) -> _Table:
+    """An ``[iscsi]`` table: key names checked here, values by :func:`_check_iscsi`."""
     raw = parent.data.get("iscsi")
     table = parent.table("iscsi", tuple(raw) if isinstance(raw, dict) else ())
-    out: dict[str, IscsiValue] = {}
     for name, value in table.data.items():
-        try:
-            out[name] = _iscsi_value(name, value)
-        except ValueError as err:
-            raise table.fail(name, str(err)) from None
-    return out
+        problem = _iscsi_key_problem(name)
+        if problem:
+            raise table.fail(name, problem)
+        if isinstance(value, dict) or (
+            isinstance(value, list) and not all(isinstance(v, str) for v in value)
+        ):
+            raise table.fail(name, f"must be a number, true/false, or text, got {_show(value)}")
+    return table
 
 
-def _check_bursts(table: _Table, keys: dict[str, IscsiValue]) -> None:
-    """RFC 7143 13.14: FirstBurstLength MUST NOT exceed MaxBurstLength."""
-    first, most = keys.get("FirstBurstLength"), keys.get("MaxBurstLength")
-    if isinstance(first, int) and isinstance(most, int) and first > most:
-        key = "FirstBurstLength" if "FirstBurstLength" in table.data else "MaxBurstLength"
-        raise table.fail(key, f"FirstBurstLength {first} exceeds MaxBurstLength {most} (RFC 7143 13.14)")
+def _iscsi_values(table: _Table) -> dict[str, IscsiValue]:
+    """The overrides as given, an array of list values joined into the key's text form (``"CRC32C,None"``)."""
+    return {k: ",".join(v) if isinstance(v, list) else v for k, v in table.data.items()}
+
+
+def _check_iscsi(tables: Sequence[_Table], overrides: dict[str, IscsiValue]) -> None:
+    """Validate the overrides in force (later tables win) as hpt's login negotiation will use them;
+    an error points at the key it names in the last table that sets it."""
+    try:
+        TargetPolicy.from_overrides(overrides)
+    except ValueError as err:
+        message = str(err)
+        name = next((k for k in overrides if message.startswith(k)), None)
+        name = name or next((k for k in overrides if k in message), None)
+        table = next((t for t in reversed(tables) if name in t.data), tables[-1])
+        raise table.fail(name, message.removeprefix(f"{name}: ")) from None
 
 
 def _portals(root: _Table) -> list[PortalConfig]:
@@ -728,7 +693,7 @@ class _Auth:
 
 
 def _target(
-    table: _Table, groups: list[int], auth: _Auth, global_keys: dict[str, IscsiValue]
+    table: _Table, groups: list[int], auth: _Auth, global_table: _Table, global_keys: dict[str, IscsiValue]
 ) -> TargetConfig:
     table.required("name")
     name = table.text("name")
@@ -742,7 +707,7 @@ def _target(
         addresses=_networks(table),
         incoming=table.texts("incoming"),
         outgoing=table.text("outgoing"),
-        iscsi=_iscsi_table(table),
+        iscsi=_iscsi_values(iscsi := _iscsi_table(table)),
     )
     wanted = table.integers("portal_groups", 1, 65535)
     for group in wanted or ():
@@ -754,7 +719,7 @@ def _target(
         if problem:
             raise table.fail("initiators", f'"{initiator}": {problem}')
     auth.check(table, target.incoming, target.outgoing)
-    _check_bursts(table.table("iscsi", tuple(target.iscsi)), global_keys | target.iscsi)
+    _check_iscsi([global_table, iscsi], global_keys | target.iscsi)
     numbers: dict[int, int] = {}
     for i, lun_table in enumerate(table.array("lun", _LUN_KEYS)):
         lun = _lun(lun_table, name)

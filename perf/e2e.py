@@ -31,6 +31,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hpt.config import parse_size  # noqa: E402
+from hpt.iscsi.keys import KEYS  # noqa: E402
+from hpt.iscsi.negotiation import TargetPolicy  # noqa: E402
 from perf import fio  # noqa: E402
 from perf.peers import Daemon, Hptd, KeyValue, Tgtd  # noqa: E402
 from perf.report import Sample, ratios, summarize, table  # noqa: E402
@@ -38,14 +40,9 @@ from perf.report import Sample, ratios, summarize, table  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 SHM = Path("/dev/shm")
 TARGETS = ("tgt", "hpt")
-# What --matched-keys offers from both targets: large segments and unsolicited data, as hpt is meant to run.
-MATCHED_KEYS: dict[str, KeyValue] = {
-    "MaxRecvDataSegmentLength": 262144,
-    "FirstBurstLength": 262144,
-    "MaxBurstLength": 1048576,
-    "InitialR2T": False,
-    "ImmediateData": True,
-}
+# --matched-keys: both targets offer hpt's own defaults for the keys where tgt's defaults differ most.
+MATCHED = ("MaxRecvDataSegmentLength", "FirstBurstLength", "MaxBurstLength", "InitialR2T", "ImmediateData")
+MATCHED_KEYS: dict[str, KeyValue] = {name: getattr(TargetPolicy(), str(KEYS[name].field)) for name in MATCHED}
 TGT_DEFAULTS_NOTE = (
     "note: tgt runs at its Debian defaults (MaxRecvDataSegmentLength 8192, InitialR2T=Yes,\n"
     "      FirstBurstLength 65536). The team's baseline notes (baseline.md) found these defaults cost tgt\n"
@@ -69,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--matched-keys",
         action="store_true",
-        help="offer " + ", ".join(f"{k}={v}" for k, v in MATCHED_KEYS.items()) + " from both targets",
+        help="both targets offer hpt's defaults: " + ", ".join(f"{k}={v}" for k, v in MATCHED_KEYS.items()),
     )
     ap.add_argument(
         "--iscsi",

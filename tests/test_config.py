@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpt.config import (
@@ -21,6 +21,7 @@ from hpt.config import (
     parse_config,
     parse_size,
 )
+from hpt.iscsi.negotiation import TargetPolicy
 from hpt.scsi.constants import DeviceType
 from hpt.scsi.lu import LuParams
 
@@ -147,6 +148,7 @@ def test_brief_example_message() -> None:
     expect_error(text, "target[0].lun[1].block_size", "must be 512 or 4096, got 520")
 
 
+@settings(deadline=None)  # no timing: the machine is shared
 @given(
     shape=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=4),
     data=st.data(),
@@ -382,26 +384,36 @@ def test_bad_cidr(cidr: str, message: str) -> None:
 
 
 def test_iscsi_overrides_merge() -> None:
-    text = "[iscsi]\nMaxBurstLength = 1048576\nInitialR2T = 'No'\n" + ram_target(
-        "[target.iscsi]\nInitialR2T = true\nDataDigest = ['None', 'crc32c']"
+    text = "[iscsi]\nMaxBurstLength = 524288\nInitialR2T = 'No'\n" + ram_target(
+        "[target.iscsi]\nInitialR2T = true\nDataDigest = ['None', 'CRC32C']"
     )
     config = parse_config(text)
-    assert config.iscsi == {"MaxBurstLength": 1048576, "InitialR2T": False}
-    assert config.iscsi_for(config.targets[0]) == {
-        "MaxBurstLength": 1048576, "InitialR2T": True, "DataDigest": "None,CRC32C"}  # fmt: skip
+    assert config.iscsi == {"MaxBurstLength": 524288, "InitialR2T": "No"}
+    merged = config.iscsi_for(config.targets[0])
+    assert merged == {"MaxBurstLength": 524288, "InitialR2T": True, "DataDigest": "None,CRC32C"}
+    policy = TargetPolicy.from_overrides(merged)
+    assert (policy.max_burst_length, policy.initial_r2t, policy.data_digest) == (
+        524288,
+        True,
+        ("None", "CRC32C"),
+    )
 
 
 @pytest.mark.parametrize(
     ("line", "message"),
-    [("MaxBurstLen = 65536", 'unknown iSCSI key (did you mean "MaxBurstLength"?)'),
+    [("MaxBurstLen = 65536", 'not an iSCSI key a target can configure (did you mean "MaxBurstLength"?)'),
      ("maxrecvdatasegmentlength = 8192", 'did you mean "MaxRecvDataSegmentLength"'),
-     ("MaxBurstLength = 511", "must be 512..16777215, got 511"),
-     ("MaxBurstLength = '1M'", 'must be an integer, got "1M"'),
-     ("ImmediateData = 1", 'must be true/false (or "Yes"/"No"), got 1'),
-     ("HeaderDigest = 'MD5'", '"MD5" is not one of CRC32C, None'),
-     ("ErrorRecoveryLevel = 3", "must be 0..2"),
-     ("MaxOutstandingUnexpectedPDUs = 1", "must be 2..4294967295 or 0"),
-     ("OFMarker = false", "obsolete key (RFC 7143 13.25)")],
+     ("MaxBurstLength = 511", "511 is outside 512..16777215"),
+     ("MaxBurstLength = '1M'", "'1M' is not a number"),
+     ("ImmediateData = 1", "must be Yes/No or a boolean, got 1"),
+     ("HeaderDigest = 'MD5'", "'MD5' is not one of CRC32C, None"),
+     ("HeaderDigest = [1]", "must be a number, true/false, or text, got an array"),
+     ("ErrorRecoveryLevel = 3", "3 is outside 0..2"),
+     ("ErrorRecoveryLevel = 1", "hpt supports at most 0"),
+     ("MaxOutstandingUnexpectedPDUs = 1", "1 is outside 2..4294967295 or 0"),
+     ("OFMarker = false", "obsolete key (RFC 7143 13.25)"),
+     ("TargetName = 'iqn.2026-11.org.example:x'", "not configurable"),
+     ("TargetAlias = 'x'", "set the target's alias key instead")],
 )  # fmt: skip
 def test_bad_iscsi_keys(line: str, message: str) -> None:
     key = line.split(" ")[0]
@@ -410,15 +422,25 @@ def test_bad_iscsi_keys(line: str, message: str) -> None:
 
 
 def test_iscsi_value_accepted_forms() -> None:
-    keys = parse_config("[iscsi]\nMaxOutstandingUnexpectedPDUs = 0\nTaskReporting = 'FastAbort'\n").iscsi
-    assert keys == {"MaxOutstandingUnexpectedPDUs": 0, "TaskReporting": "FastAbort"}
+    text = "[iscsi]\nMaxOutstandingUnexpectedPDUs = 0\nHeaderDigest = 'CRC32C,None'\nImmediateData = 'Yes'\n"
+    keys = parse_config(text).iscsi
+    assert keys == {"MaxOutstandingUnexpectedPDUs": 0, "HeaderDigest": "CRC32C,None", "ImmediateData": "Yes"}
 
 
 def test_first_burst_not_above_max_burst() -> None:
-    text = "[iscsi]\nMaxBurstLength = 65536\n" + ram_target("[target.iscsi]\nFirstBurstLength = 131072 # <-")
+    """RFC 7143 13.14, checked on the keys in force: the error names the line that breaks it."""
+    text = "[iscsi]\nMaxBurstLength = 65536\nFirstBurstLength = 4096\n" + ram_target(
+        "[target.iscsi]\nFirstBurstLength = 131072 # <-"
+    )
     expect_error(text, "target[0].iscsi.FirstBurstLength", "exceeds MaxBurstLength 65536 (RFC 7143 13.14)")
     text = "[iscsi]\nMaxBurstLength = 65536\nFirstBurstLength = 65537 # <-\n"
     expect_error(text, "iscsi.FirstBurstLength", "exceeds")
+    # hpt's own FirstBurstLength default is larger than this MaxBurstLength
+    expect_error(
+        "[iscsi]\nMaxBurstLength = 65536 # <-\n", "iscsi.MaxBurstLength", "exceeds MaxBurstLength 65536"
+    )
+    text = "[iscsi]\nFirstBurstLength = 65536\n" + ram_target("[target.iscsi]\nMaxBurstLength = 65536")
+    assert parse_config(text).targets[0].iscsi == {"MaxBurstLength": 65536}
 
 
 # -- LUNs ------------------------------------------------------------------------------------------
@@ -492,6 +514,7 @@ def test_inline_lun_array_points_at_its_key() -> None:
 
 
 @pytest.mark.parametrize("suffix,shift", [("", 0), ("K", 10), ("M", 20), ("G", 30), ("T", 40)])
+@settings(deadline=None)
 @given(n=st.integers(min_value=1, max_value=1 << 20))
 def test_parse_size(suffix: str, shift: int, n: int) -> None:
     assert parse_size(f"{n}{suffix}") == n << shift

@@ -19,6 +19,8 @@ ETH_P_FIP = 0x8914
 FIP_OP_VN2VN = 5
 FIP_VN2VN_SUBCODES = {1: "probe request", 2: "probe reply", 3: "claim notification", 4: "claim response",
                       5: "beacon"}
+FIP_DESC_NAME = 4
+FIP_DESC_VN_ID = 11
 _GLOBAL = struct.Struct("<IHHiIII")
 _RECORD = struct.Struct("<IIII")
 _MAGICS = {0xA1B2C3D4: "<", 0xD4C3B2A1: ">", 0xA1B23C4D: "<", 0x4D3CB2A1: ">"}
@@ -50,6 +52,34 @@ class Frame:
             return None
         op, subcode = struct.unpack_from(">H x B", self.data, 16)
         return op, subcode
+
+    def fip_descriptors(self) -> dict[int, bytes]:
+        """FIP descriptors by type (FC-BB-6 7.8.2): value bytes after the 2-byte type/length header."""
+        if self.fip() is None:
+            return {}
+        words = struct.unpack_from(">H", self.data, 20)[0]
+        end = min(len(self.data), 24 + 4 * words)
+        found: dict[int, bytes] = {}
+        offset = 24
+        while offset + 2 <= end:
+            kind, length = self.data[offset], self.data[offset + 1]
+            if length == 0:
+                break
+            found.setdefault(kind, self.data[offset + 2:offset + 4 * length])
+            offset += 4 * length
+        return found
+
+    def fip_node_name(self) -> str | None:
+        """The WWNN of the Name descriptor (type 4) of a FIP frame, e.g. ``10:00:52:54:00:bb:00:02``."""
+        value = self.fip_descriptors().get(FIP_DESC_NAME)
+        return _mac(value[2:10]) if value is not None and len(value) >= 10 else None
+
+    def fip_vn_port(self) -> tuple[str, int, str] | None:
+        """(VN_Port MAC, FC_ID, WWPN) of the VN_Port ID descriptor (type 11) of a FIP frame."""
+        value = self.fip_descriptors().get(FIP_DESC_VN_ID)
+        if value is None or len(value) < 18:
+            return None
+        return _mac(value[0:6]), int.from_bytes(value[7:10], "big"), _mac(value[10:18])
 
     def fc_header(self) -> tuple[int, int, int, int] | None:
         """(R_CTL, D_ID, S_ID, TYPE) of the FC frame in an FCoE frame, None for any other frame."""

@@ -1,0 +1,127 @@
+"""TEST UNIT READY, REQUEST SENSE, SEND DIAGNOSTIC, RECEIVE DIAGNOSTIC RESULTS and
+REPORT TARGET PORT GROUPS (SPC-5 6.47, 6.39, 6.42, 6.29, 6.36)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from hpt.scsi import spc
+from hpt.scsi.alua import AluaState
+from hpt.scsi.constants import (
+    INVALID_FIELD_IN_CDB,
+    INVALID_FIELD_IN_PARAMETER_LIST,
+    MEDIUM_NOT_PRESENT,
+    MODE_PARAMETERS_CHANGED,
+    NO_ADDITIONAL_SENSE,
+    PARAMETER_LIST_LENGTH_ERROR,
+    DeviceType,
+)
+from hpt.scsi.lu import LogicalUnit
+from hpt.scsi.sense import SenseError, parse_sense
+from hpt.scsi.target import ScsiTarget
+
+from .conftest import TARGET_NAME, TUR, Initiator, make_lu, make_nexus
+
+
+def test_test_unit_ready(a: Initiator) -> None:
+    assert a.run(TUR).good
+
+
+def test_ready_check(monkeypatch: pytest.MonkeyPatch, a: Initiator, lu: LogicalUnit) -> None:
+    monkeypatch.setattr(spc, "READY_CHECKS", {})
+
+    def no_medium(unit: LogicalUnit) -> None:
+        if unit.device_state.get("unloaded"):
+            raise SenseError(MEDIUM_NOT_PRESENT)
+
+    spc.register_ready_check(DeviceType.DISK, no_medium)
+    assert a.run(TUR).good
+    lu.device_state["unloaded"] = True
+    assert a.run(TUR).asc == MEDIUM_NOT_PRESENT
+
+
+def request_sense(desc: bool = False, alloc: int = 252) -> bytes:
+    return bytes((0x03, 1 if desc else 0, 0, 0, alloc, 0))
+
+
+def test_request_sense_reports_unit_attention_once(a: Initiator, lu: LogicalUnit) -> None:
+    lu.ua.establish(MODE_PARAMETERS_CHANGED, only=a.port)
+    r = a.run(request_sense())
+    assert r.good and len(r.data) == 18 and parse_sense(r.data) == MODE_PARAMETERS_CHANGED
+    r = a.run(request_sense())
+    assert r.good and parse_sense(r.data) == NO_ADDITIONAL_SENSE
+    assert a.run(TUR).good
+
+
+def test_request_sense_descriptor_format_and_allocation(a: Initiator) -> None:
+    r = a.run(request_sense(desc=True))
+    assert r.data[0] == 0x72 and parse_sense(r.data) == NO_ADDITIONAL_SENSE
+    assert len(a.run(request_sense(alloc=8)).data) == 8
+
+
+def diag(selftest: bool = False, pf: bool = False, code: int = 0, length: int = 0) -> bytes:
+    b1 = code << 5 | (0x10 if pf else 0) | (0x04 if selftest else 0)
+    return struct.pack(">BBxHB", 0x1D, b1, length, 0)
+
+
+def test_send_diagnostic(a: Initiator) -> None:
+    assert a.run(diag(selftest=True)).good
+    assert a.run(diag()).good
+    page0 = bytes(4)
+    assert a.run(diag(pf=True, length=4), page0).good
+
+
+@pytest.mark.parametrize(("cdb", "sks"), [
+    (diag(selftest=True, code=1), (1, 7, True)),
+    (diag(code=5), (1, 7, True)),
+    (diag(selftest=True, length=4), (3, None, True)),
+    (diag(length=4), (1, 4, True)),
+])
+def test_send_diagnostic_bad_cdb(a: Initiator, cdb: bytes, sks: tuple[int, int | None, bool]) -> None:
+    r = a.run(cdb, bytes(4))
+    assert r.asc == INVALID_FIELD_IN_CDB and r.sks == sks
+
+
+def test_send_diagnostic_bad_parameters(a: Initiator) -> None:
+    r = a.run(diag(pf=True, length=4), bytes((0x80, 0, 0, 0)))
+    assert r.asc == INVALID_FIELD_IN_PARAMETER_LIST and r.sks == (0, None, False)
+    assert a.run(diag(pf=True, length=4), bytes((0, 0, 0, 4))).asc == PARAMETER_LIST_LENGTH_ERROR
+    assert a.run(diag(pf=True, length=2), bytes(2)).asc == PARAMETER_LIST_LENGTH_ERROR
+    assert a.run(diag(pf=True, length=8), bytes(4)).asc == PARAMETER_LIST_LENGTH_ERROR
+
+
+def test_receive_diagnostic_results(a: Initiator) -> None:
+    assert a.run(bytes((0x1C, 1, 0, 0, 255, 0))).data == bytes((0, 0, 0, 1, 0))
+    assert a.run(bytes((0x1C, 0, 0, 0, 255, 0))).data == bytes((0, 0, 0, 1, 0))
+    r = a.run(bytes((0x1C, 1, 0x80, 0, 255, 0)))
+    assert r.asc == INVALID_FIELD_IN_CDB and r.sks[0] == 2
+
+
+def rtpg(fmt: int = 0, alloc: int = 4096) -> bytes:
+    return struct.pack(">BBxxxxIxB", 0xA3, fmt << 5 | 0x0A, alloc, 0)
+
+
+def test_report_target_port_groups() -> None:
+    t = ScsiTarget(TARGET_NAME, relative_port_ids=(1, 2), port_group_id=7)
+    t.add_lu(make_lu(0))
+    ini = Initiator(t, make_nexus("iqn.x", 1))
+    ini.clear_ua()
+    d = ini.run(rtpg(alloc=4)).data
+    assert len(d) == 4
+    full = struct.unpack_from(">I", d)[0] + 4
+    d = ini.run(rtpg(alloc=full)).data
+    assert len(d) == full == 4 + 8 + 8
+    assert d[4] & 0x0F == AluaState.ACTIVE_OPTIMIZED and d[5] & 0x01  # AO_SUP
+    assert struct.unpack_from(">H", d, 6)[0] == 7 and d[11] == 2
+    assert struct.unpack_from(">2xH2xH", d, 12) == (1, 2)
+
+
+def test_report_target_port_groups_state_and_extended_header(a: Initiator) -> None:
+    a.target.alua_state = AluaState.STANDBY
+    d = a.run(rtpg(fmt=1)).data
+    assert struct.unpack_from(">I", d)[0] == len(d) - 4 and d[4] >> 4 & 7 == 1
+    assert d[8] & 0x0F == AluaState.STANDBY and d[9] == 0x05  # S_SUP AO_SUP
+    r = a.run(rtpg(fmt=2))
+    assert r.asc == INVALID_FIELD_IN_CDB and r.sks == (1, 7, True)

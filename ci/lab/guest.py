@@ -131,6 +131,8 @@ class Guest:
         self.spec = spec
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        self.finished: float | None = None
+        self.timed_out = False
         self.share = spec.workdir / "share"
         self.console_log = spec.workdir / "console.log"
 
@@ -173,6 +175,7 @@ class Guest:
     def start(self) -> None:
         """Boot the guest in the background."""
         self._write_script()
+        self.finished, self.timed_out = None, False
         self.started = time.monotonic()
         # ``ip netns exec`` execs QEMU in place, so the PID below is QEMU's own.
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -190,24 +193,41 @@ class Guest:
             proc.kill()
             proc.wait()
 
-    def wait(self, deadline: float | None = None) -> GuestResult:
+    def poll(self) -> bool:
+        """True once the guest has powered off or run past its timeout (QEMU is then ended)."""
+        proc = self.proc
+        if proc is None:
+            raise RuntimeError("guest not started")
+        if self.finished is not None:
+            return True
+        now = time.monotonic()
+        if proc.poll() is None and now < self.started + self.spec.timeout:
+            return False
+        self.timed_out = proc.poll() is None
+        self.finished = now
+        self.kill()
+        return True
+
+    def wait(self) -> GuestResult:
         """Wait until the guest powers off or the timeout passes, end QEMU and return the result."""
         proc = self.proc
         if proc is None:
             raise RuntimeError("guest not started")
-        limit = deadline if deadline is not None else self.started + self.spec.timeout
-        timed_out = False
         try:
-            proc.wait(timeout=max(0.0, limit - time.monotonic()))
+            proc.wait(timeout=max(0.0, self.started + self.spec.timeout - time.monotonic()))
         except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            self.kill()
-        seconds = time.monotonic() - self.started
+            pass
+        self.poll()
+        return self.result()
+
+    def result(self) -> GuestResult:
+        """The result once ``poll()`` returned True; the console log is kept only on failure."""
+        if self.finished is None:
+            raise RuntimeError("guest still running")
         result = GuestResult(
             name=self.spec.name, rc=_read_int(self.share / "rc"), output=_read_text(self.share / "out.log"),
-            seconds=seconds, guest_seconds=_read_float(self.share / "finished"), timed_out=timed_out,
-            console_log=self.console_log,
+            seconds=self.finished - self.started, guest_seconds=_read_float(self.share / "finished"),
+            timed_out=self.timed_out, console_log=self.console_log,
         )
         _keep_console(result)
         return result
@@ -232,7 +252,9 @@ def run_guests(specs: Sequence[GuestSpec]) -> list[GuestResult]:
     try:
         for guest in guests:
             guest.start()
-        return [guest.wait() for guest in guests]
+        while not all([guest.poll() for guest in guests]):
+            time.sleep(0.1)
+        return [guest.result() for guest in guests]
     finally:
         for guest in guests:
             guest.kill()

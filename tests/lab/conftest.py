@@ -221,7 +221,7 @@ incoming = ["{CHAP_USER}"]
 
 
 @functools.cache
-def _hptd_missing() -> str | None:
+def hptd_missing() -> str | None:
     """Why hptd cannot be used yet, or None once ``python -m hpt.daemon --help`` works."""
     done = subprocess.run([sys.executable, "-m", "hpt.daemon", "--help"], capture_output=True, text=True,
                           cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
@@ -231,7 +231,7 @@ def _hptd_missing() -> str | None:
 @pytest.fixture
 def hptd_target(tmp_path: Path) -> Iterator[Callable[[bool], IscsiTarget]]:
     """Factory: hptd on 127.0.0.1 (``--demo`` without CHAP, a TOML config with CHAP)."""
-    reason = _hptd_missing()
+    reason = hptd_missing()
     if reason:
         pytest.skip(f"lab: {reason}")
     daemons = []

@@ -65,9 +65,10 @@ def standard_inquiry(lu: LogicalUnit, nexus: Nexus) -> bytes:
     if transport is not None:
         versions += (transport,)
     versions += COMMAND_SET_VERSIONS.get(device_type, ())
-    ports = 1 if lu.target is None else len(lu.target.relative_port_ids)
-    return standard_data(lu.params, peripheral=device_type, tpgs=TPGS_IMPLICIT, multiport=ports > 1,
-                         versions=versions)
+    target = lu.target
+    ports = 1 if target is None else len(target.relative_port_ids)
+    tpgs = TPGS_IMPLICIT if target is None else target.tpgs
+    return standard_data(lu.params, peripheral=device_type, tpgs=tpgs, multiport=ports > 1, versions=versions)
 
 
 def _cdb_fields(cmd: ScsiCommand) -> tuple[bool, int, int]:

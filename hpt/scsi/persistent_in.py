@@ -69,7 +69,5 @@ def persistent_reserve_in(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     if build is None:
         raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=4)
     (alloc,) = struct.unpack_from(">H", cdb, 7)
-    with lu.pr.lock:
-        lu.pr.ports[cmd.nexus.initiator_port] = cmd.nexus
-        data = build(lu.pr)
-    return cmd.reply(data, alloc)
+    lu.pr.ports[cmd.nexus.initiator_port] = cmd.nexus
+    return cmd.reply(build(lu.pr), alloc)

@@ -326,11 +326,10 @@ def persistent_reserve_out(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     _check_length(length, sa, spec_i_pt)
     key, sa_key = struct.unpack_from(">QQ", data, 0)
     pr = lu.pr
-    with pr.lock:
-        pr.ports[cmd.nexus.initiator_port] = cmd.nexus
-        req = _Request(lu, cmd.nexus, pr.find(cmd.nexus), key, sa_key, cdb[2] & 0x0F, cdb[2] >> 4, data)
-        try:
-            _run(req, sa, spec_i_pt, all_tg_pt, aptpl)
-        except ReservationConflict:
-            return ScsiResult(Status.RESERVATION_CONFLICT)
+    pr.ports[cmd.nexus.initiator_port] = cmd.nexus
+    req = _Request(lu, cmd.nexus, pr.find(cmd.nexus), key, sa_key, cdb[2] & 0x0F, cdb[2] >> 4, data)
+    try:
+        _run(req, sa, spec_i_pt, all_tg_pt, aptpl)
+    except ReservationConflict:
+        return ScsiResult(Status.RESERVATION_CONFLICT)
     return GOOD

@@ -7,7 +7,6 @@ persistent reservations; persistent reservations follow SPC-5 5.13 (commands: ``
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -43,13 +42,12 @@ class Reservations:
     """Reservation state of one LU and the RESERVATION CONFLICT rule for each command.
 
     ``spc2_holder``: initiator port holding an SPC-2 RESERVE. Persistent reservations:
-    ``registrations``, ``reservation``, ``generation`` (PRGENERATION) and ``aptpl``; ``lock``
-    serialises PERSISTENT RESERVE commands and task management.
+    ``registrations``, ``reservation``, ``generation`` (PRGENERATION) and ``aptpl``. Callers hold
+    the LU's lock (commands and task management are serialised per LU).
     """
 
     def __init__(self, lu: LogicalUnit) -> None:
         self.lu = lu
-        self.lock = threading.RLock()
         self.spc2_holder: str | None = None
         self.registrations: list[Registration] = []
         self.reservation: PersistentReservation | None = None

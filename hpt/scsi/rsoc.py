@@ -53,10 +53,15 @@ def _timeouts() -> bytes:
     return struct.pack(">HxxII", 0x0A, NOMINAL_TIMEOUT, RECOMMENDED_TIMEOUT)
 
 
+def reported(table: OpcodeTable) -> list[OpcodeEntry]:
+    """The entries to report: a plain entry that only fronts its opcode's service actions is left out."""
+    return [e for e in table if e.service_action is not None or not table.has_service_actions(e.opcode)]
+
+
 def _all_commands(table: OpcodeTable, rctd: bool) -> bytes:
     """Reporting option 000b: one command descriptor per opcode and service action (6.35.3)."""
     out = bytearray()
-    for e in table:
+    for e in reported(table):
         flags = (0x01 if e.service_action is not None else 0) | (0x02 if rctd else 0)
         out += struct.pack(">BxHxBH", e.opcode, e.service_action or 0, flags, len(usage_of(e)))
         if rctd:

@@ -109,8 +109,14 @@ SPC_ENTRIES: list[OpcodeEntry] = [
     _e("RESERVE(10)", reservations.reserve, C, 0x56, 0x13, 0, 0, 0, 0, 0, 0, 0),
     _e("RELEASE(10)", reservations.release, C, 0x57, 0x13, 0, 0, 0, 0, 0, 0, 0),
     _e("MODE SENSE(10)", mode.mode_sense, R, 0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF),
+    # PERSISTENT RESERVE IN/OUT: one entry per service action for REPORT SUPPORTED OPERATION CODES,
+    # and a plain entry in front of them that dispatch finds first, so that an unsupported service
+    # action ends with INVALID FIELD IN CDB rather than INVALID COMMAND OPERATION CODE (which
+    # libiscsi reads as "PERSISTENT RESERVE not implemented").
+    _e("PERSISTENT RESERVE IN", persistent_in.persistent_reserve_in, R, 0x5E, 0x1F, *bytes(5), 0xFF, 0xFF),
     *(_e(f"PERSISTENT RESERVE IN/{sa:02X}h", persistent_in.persistent_reserve_in, R,
          0x5E, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, sa=sa) for sa in _PR_IN_SAS),
+    _e("PERSISTENT RESERVE OUT", persistent_out.persistent_reserve_out, W, 0x5F, 0x1F, 0xFF, 0, 0, *_FF4),
     *(_e(f"PERSISTENT RESERVE OUT/{sa:02X}h", persistent_out.persistent_reserve_out, W,
          0x5F, 0, 0xFF, 0, 0, *_FF4, sa=sa) for sa in range(persistent_out.REGISTER_AND_MOVE + 1)),
     _e("REPORT LUNS", report_luns.report_luns, A, 0xA0, 0, 0xFF, 0, 0, 0, *_FF4, 0, exempt=True),

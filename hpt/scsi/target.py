@@ -15,7 +15,6 @@ from hpt.scsi.alua import DEFAULT_PORT_GROUP, TPGS_IMPLICIT, AluaState
 from hpt.scsi.command import Nexus, ScsiCommand, ScsiResult
 from hpt.scsi.constants import (
     BUS_DEVICE_RESET_FUNCTION,
-    BUS_RESET,
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
     I_T_NEXUS_LOSS,
     LUN_NOT_SUPPORTED,
@@ -141,7 +140,9 @@ class ScsiTarget:
         lu = self._lus.get(lun)
         if lu is None:
             return TmfResult.INCORRECT_LUN
-        if control_tst(lu) == TST_SHARED:
+        with lu.lock:
+            if control_tst(lu) != TST_SHARED:
+                return TmfResult.FUNCTION_COMPLETE
             if cleared_ports is None:
                 lu.ua.establish(COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, exclude=nexus.initiator_port)
             else:
@@ -159,32 +160,33 @@ class ScsiTarget:
 
     def target_reset(self, cold: bool = False) -> TmfResult:
         """TARGET WARM/COLD RESET (RFC 7143 11.5.1): a hard reset of every LU (SAM-5 6.3.2); the
-        unit attention is SCSI BUS RESET OCCURRED (warm) or POWER ON OCCURRED (cold)."""
-        asc = POWER_ON_OCCURRED if cold else BUS_RESET
+        unit attention is BUS DEVICE RESET FUNCTION OCCURRED (the target reset function, warm) or
+        POWER ON OCCURRED (cold)."""
+        asc = POWER_ON_OCCURRED if cold else BUS_DEVICE_RESET_FUNCTION
         for lu in self._lus.values():
             self._reset_lu(lu, asc)
         return TmfResult.FUNCTION_COMPLETE
 
     def _reset_lu(self, lu: LogicalUnit, asc: Asc) -> None:
         """SPC-2 reservations go, persistent ones stay, mode pages return to their defaults."""
-        with lu.pr.lock:
+        with lu.lock:
             lu.pr.reset()
-        reset_mode_pages(lu)
-        for hook in _RESET_HOOKS:
-            hook(lu, None)
-        lu.ua.establish(asc)
+            reset_mode_pages(lu)
+            for hook in _RESET_HOOKS:
+                hook(lu, None)
+            lu.ua.establish(asc)
 
     def nexus_lost(self, nexus: Nexus) -> None:
         """I_T nexus loss (SAM-5 6.3.4): release its SPC-2 reservations; the initiator port's
         pending conditions give way to I_T NEXUS LOSS OCCURRED (LUICLR, SPC-5 7.7.7)."""
         port = nexus.initiator_port
         for lu in self._lus.values():
-            with lu.pr.lock:
+            with lu.lock:
                 lu.pr.nexus_lost(port)
-            for hook in _RESET_HOOKS:
-                hook(lu, port)
-            lu.ua.clear(port)
-            lu.ua.establish(I_T_NEXUS_LOSS, only=port)
+                for hook in _RESET_HOOKS:
+                    hook(lu, port)
+                lu.ua.clear(port)
+                lu.ua.establish(I_T_NEXUS_LOSS, only=port)
 
     def abort_preempted(self, lun: int, initiator_ports: set[str]) -> None:
         """PREEMPT AND ABORT removed these initiator ports' registrations: let the transport

@@ -13,7 +13,6 @@ from hpt.scsi.constants import (
     INSUFFICIENT_REGISTRATION_RESOURCES,
     INVALID_FIELD_IN_CDB,
     INVALID_FIELD_IN_PARAMETER_LIST,
-    INVALID_OPCODE,
     INVALID_RELEASE_OF_PR,
     PARAMETER_LIST_LENGTH_ERROR,
     REGISTRATIONS_PREEMPTED,
@@ -126,10 +125,15 @@ def test_registration_limit(a: Initiator, lu: LogicalUnit) -> None:
 
 
 def test_unknown_service_actions(a: Initiator, lu: LogicalUnit) -> None:
-    assert prout(a, 8).asc == INVALID_OPCODE  # REPLACE LOST RESERVATION is not offered
-    assert prin(a, 4).asc == INVALID_OPCODE
+    """libiscsi PrinServiceactionRange: SA 0..3 work, 4..1Fh fail with INVALID FIELD IN CDB (not
+    INVALID COMMAND OPERATION CODE, which would read as "PERSISTENT RESERVE IN not implemented")."""
     for sa in range(4):
         assert prin(a, sa).good
+    for sa in range(4, 0x20):
+        r = prin(a, sa)
+        assert r.asc == INVALID_FIELD_IN_CDB and r.sks == (1, 4, True)
+    r = prout(a, 8)  # REPLACE LOST RESERVATION is not offered
+    assert r.asc == INVALID_FIELD_IN_CDB and r.sks == (1, 4, True)
     cmd = ScsiCommand(0, bytes((0x5E, 7, 0, 0, 0, 0, 0, 0, 8, 0)), a.nexus, data_in=memoryview(bytearray(8)),
                       expected_in=8)
     with pytest.raises(SenseError) as err:  # the handler itself, as another table could reach it

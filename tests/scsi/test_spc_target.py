@@ -9,7 +9,6 @@ import pytest
 from hpt.scsi import target as target_module
 from hpt.scsi.constants import (
     BUS_DEVICE_RESET_FUNCTION,
-    BUS_RESET,
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
     I_T_NEXUS_LOSS,
     INVALID_FIELD_IN_CDB,
@@ -127,7 +126,7 @@ def test_lu_reset(a: Initiator, b: Initiator, lu: LogicalUnit) -> None:
     assert a.target.lu_reset(9) == TmfResult.INCORRECT_LUN
 
 
-@pytest.mark.parametrize(("cold", "asc"), [(False, BUS_RESET), (True, POWER_ON_OCCURRED)])
+@pytest.mark.parametrize(("cold", "asc"), [(False, BUS_DEVICE_RESET_FUNCTION), (True, POWER_ON_OCCURRED)])
 def test_target_reset(a: Initiator, three_luns: ScsiTarget, cold: bool, asc: object) -> None:
     assert three_luns.target_reset(cold=cold) == TmfResult.FUNCTION_COMPLETE
     for lun in three_luns.luns():

@@ -62,9 +62,9 @@ class _Request:
     def pr(self) -> Reservations:
         return self.lu.pr
 
-    def registered(self, check_key: bool = True) -> Registration:
+    def registered(self) -> Registration:
         """The issuer's registration; RESERVATION CONFLICT if none or its key differs."""
-        if self.reg is None or (check_key and self.reg.key != self.key):
+        if self.reg is None or self.reg.key != self.key:
             raise ReservationConflict
         return self.reg
 
@@ -110,17 +110,16 @@ def _specified_ports(req: _Request, all_tg_pt: bool) -> list[Registration]:
     end = BASIC_LENGTH + 4 + tid_len
     if end > len(data):
         raise SenseError(PARAMETER_LIST_LENGTH_ERROR)
-    own = initiator_identity(req.nexus)
+    own, rtpi = initiator_identity(req.nexus), req.nexus.rtpi
     seen: list[TransportId] = []
     out: list[Registration] = []
     off = BASIC_LENGTH + 4
     while off < end:
         tid, n = decode_transport_id(data[:end], off)
-        probe = Registration(0, tid.name, tid.isid, req.nexus.rtpi, all_tg_pt)
-        if tid in seen or probe.matches(own, req.nexus.rtpi) or any(
-            probe.isid is not None and r.matches((tid.name, probe.isid), req.nexus.rtpi)
-            for r in req.pr.registrations
-        ):
+        names_issuer = Registration(0, tid.name, tid.isid, rtpi).matches(own, rtpi)
+        isid = tid.isid
+        taken = isid is not None and any(r.matches((tid.name, isid), rtpi) for r in req.pr.registrations)
+        if tid in seen or names_issuer or taken:  # each I_T nexus once, none registered yet
             raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=off, in_cdb=False)
         seen.append(tid)
         out.append(req.new_registration(req.sa_key, (tid.name, tid.isid), "", all_tg_pt, tid.protocol))

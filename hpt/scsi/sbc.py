@@ -19,6 +19,7 @@ from hpt.scsi.constants import DeviceType
 from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.opcodes import Access, OpcodeEntry, OpcodeTable
 from hpt.scsi.sbc_common import check_ready
+from hpt.scsi.sbc_medium import release_prevention
 
 if TYPE_CHECKING:
     from hpt.scsi.target import ScsiTarget
@@ -77,13 +78,23 @@ SBC_ENTRIES: list[OpcodeEntry] = [
 THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)
 
 
+_hooked = False
+
+
 def _spc_entries() -> list[OpcodeEntry]:
-    """SPC_ENTRIES from hpt.scsi.spc when that module exists (it is built alongside this one),
-    whose TEST UNIT READY then reports an unloaded medium through ``check_ready``."""
+    """SPC_ENTRIES from hpt.scsi.spc when that module exists (it is built alongside this one).
+
+    The first call also tells the SPC layer about the removable medium: TEST UNIT READY reports an
+    unloaded one (``check_ready``), resets and I_T nexus loss drop PREVENTs (``release_prevention``).
+    """
+    global _hooked
     if importlib.util.find_spec("hpt.scsi.spc") is None:
         return []
     spc = importlib.import_module("hpt.scsi.spc")
-    spc.register_ready_check(DeviceType.DISK, check_ready)
+    if not _hooked:
+        spc.register_ready_check(DeviceType.DISK, check_ready)
+        importlib.import_module("hpt.scsi.target").register_reset_hook(release_prevention)
+        _hooked = True
     return list(spc.SPC_ENTRIES)
 
 

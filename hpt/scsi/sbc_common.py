@@ -5,7 +5,6 @@ The limits are the ones the Block Limits VPD page (SBC-4 6.6.4) advertises, owne
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from hpt.scsi import vpd
@@ -15,8 +14,6 @@ from hpt.scsi.constants import (
     LBA_OUT_OF_RANGE,
     MEDIUM_NOT_PRESENT,
     WRITE_PROTECTED,
-    Asc,
-    SenseKey,
     Status,
 )
 from hpt.scsi.sense import SenseError
@@ -35,13 +32,9 @@ WSNZ = vpd.WRITE_SAME_NON_ZERO  # WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is 
 NO_LIMIT = 0xFFFFFFFF
 PREFETCH_CACHE_BYTES = 64 << 20  # PRE-FETCH answers CONDITION MET up to this much (SBC-4 5.10)
 
-# SBC sense codes the shared table (hpt.scsi.constants) does not carry.
-INVALID_FIELD_IN_CIU = Asc(SenseKey.ILLEGAL_REQUEST, 0x0E, 0x03)  # data-out length does not fit the CDB
-
 # lu.device_state keys owned by the SBC layer.
 MEDIUM_REMOVED = "sbc.medium_removed"  # True after START STOP UNIT unloaded a removable medium
 PREVENTERS = "sbc.preventers"  # set of initiator ports holding PREVENT MEDIUM REMOVAL
-ATOMIC_LOCK = "sbc.atomic_lock"  # serialises read-compare/modify-write commands
 
 
 def check_ready(lu: LogicalUnit) -> None:
@@ -90,30 +83,9 @@ def data_out(cmd: ScsiCommand, nbytes: int) -> memoryview:
     return buf if len(buf) == nbytes else buf[:nbytes]
 
 
-def data_out_exact(cmd: ScsiCommand, nbytes: int) -> memoryview:
-    """The write data of a command that cannot run on part of it (COMPARE AND WRITE, WRITE SAME).
-
-    A Data-Out buffer shorter or longer than the command needs ends it with INVALID FIELD IN
-    COMMAND INFORMATION UNIT (SPC-5 4.4.2; libiscsi *InvalidDataOutSize expects a failure).
-    """
-    buf = cmd.data_out
-    have = 0 if buf is None else len(buf)
-    if buf is None or have < nbytes or cmd.expected_out > nbytes:
-        raise SenseError(INVALID_FIELD_IN_CIU)
-    return buf if have == nbytes else buf[:nbytes]
-
-
 def out_result(cmd: ScsiCommand, needed: int) -> ScsiResult:
     """GOOD, with ``out_len`` when the Data-Out length differs from what the CDB needed (residual)."""
     return GOOD if cmd.expected_out == needed else ScsiResult(Status.GOOD, out_len=needed)
-
-
-def atomic_lock(lu: LogicalUnit) -> threading.Lock:
-    """The LU's lock for read-then-write commands (COMPARE AND WRITE, ORWRITE)."""
-    lock = lu.device_state.get(ATOMIC_LOCK)
-    if lock is None:
-        lock = lu.device_state.setdefault(ATOMIC_LOCK, threading.Lock())
-    return lock
 
 
 _ZEROS = memoryview(bytes(1 << 16))

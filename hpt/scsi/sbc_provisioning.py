@@ -18,6 +18,8 @@ from hpt.scsi.constants import (
     INVALID_OPCODE,
     LBA_OUT_OF_RANGE,
     PARAMETER_LIST_LENGTH_ERROR,
+    Asc,
+    SenseKey,
 )
 from hpt.scsi.sbc_common import (
     MAX_UNMAP_DESCRIPTORS,
@@ -30,7 +32,6 @@ from hpt.scsi.sbc_common import (
     check_ready,
     check_writable,
     data_out,
-    data_out_exact,
     is_zero,
     out_result,
 )
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from hpt.store.base import BackingStore
 
 _UNMAP_DESC = struct.Struct(">QI4x")
+INVALID_FIELD_IN_CIU = Asc(SenseKey.ILLEGAL_REQUEST, 0x0E, 0x03)  # not in hpt.scsi.constants yet
 _PATTERN_CHUNK = 1 << 20
 
 ANCHOR = 0x10  # WRITE SAME byte 1 bit 4 (UNMAP: byte 1 bit 0)
@@ -99,6 +101,19 @@ def unmap(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     return out_result(cmd, plen)
 
 
+def one_block(cmd: ScsiCommand, bs: int) -> memoryview:
+    """The one block of write data WRITE SAME replicates.
+
+    A Data-Out buffer shorter or longer than one block ends the command with INVALID FIELD IN
+    COMMAND INFORMATION UNIT (SPC-5 4.4.2): no CDB field holds its length, and writing a guessed
+    pattern over many blocks is worse than failing (libiscsi WriteSame*.InvalidDataOutSize).
+    """
+    buf = cmd.data_out
+    if buf is None or len(buf) < bs or cmd.expected_out > bs:
+        raise SenseError(INVALID_FIELD_IN_CIU)
+    return buf if len(buf) == bs else buf[:bs]
+
+
 def _fill(store: BackingStore, offset: int, length: int, block: memoryview) -> None:
     """Write ``block`` repeatedly over ``length`` bytes, a chunk of copies at a time."""
     bs = len(block)
@@ -138,7 +153,7 @@ def write_same(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: i
         raise SenseError(INVALID_FIELD_IN_CDB, field=len_field)
     bs = lu.params.block_size
     needed = 0 if ndob else bs
-    block = data_out_exact(cmd, needed) if needed else memoryview(b"")
+    block = one_block(cmd, bs) if needed else memoryview(b"")
     store = lu.store
     assert store is not None
     offset, length = lba * bs, n * bs

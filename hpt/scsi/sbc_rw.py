@@ -13,7 +13,6 @@ from hpt.scsi.cdb import FUA, lba_len6, lba_len10, lba_len12, lba_len16
 from hpt.scsi.command import ScsiCommand, ScsiResult
 from hpt.scsi.constants import Status
 from hpt.scsi.sbc_common import (
-    atomic_lock,
     check_no_protection,
     check_range,
     check_ready,
@@ -135,8 +134,8 @@ def write16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 def orwrite16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """SBC-4 5.8 ORWRITE(16): OR the Data-Out buffer into the blocks, atomically per command.
 
-    ORPROTECT other than 0 is rejected like WRPROTECT; the read-OR-write runs under the LU's
-    atomic lock so a concurrent COMPARE AND WRITE or ORWRITE cannot interleave.
+    ORPROTECT other than 0 is rejected like WRPROTECT. The LU runs one command at a time
+    (``LogicalUnit.execute``), so no other command sees the blocks between the read and the write.
     """
     cdb = cmd.cdb
     check_no_protection(cdb)
@@ -154,10 +153,9 @@ def orwrite16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
         assert store is not None
         offset = lba * bs
         old = bytearray(m)
-        with atomic_lock(lu):
-            store.read_into(offset, memoryview(old))
-            merged = (int.from_bytes(old, "big") | int.from_bytes(new, "big")).to_bytes(m, "big")
-            store.write_from(offset, memoryview(merged))
+        store.read_into(offset, memoryview(old))
+        merged = (int.from_bytes(old, "big") | int.from_bytes(new, "big")).to_bytes(m, "big")
+        store.write_from(offset, memoryview(merged))
         if cdb[1] & FUA or not lu.wce:
             store.sync(offset, m)
     return out_result(cmd, nbytes)

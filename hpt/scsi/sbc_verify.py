@@ -10,18 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hpt.scsi.cdb import FUA, lba_len10, lba_len12, lba_len16, u64
-from hpt.scsi.command import ScsiCommand, ScsiResult
+from hpt.scsi.command import GOOD, ScsiCommand, ScsiResult
 from hpt.scsi.constants import INVALID_FIELD_IN_CDB, MISCOMPARE_DURING_VERIFY
 from hpt.scsi.sbc_common import (
     MAX_CAW_BLOCKS,
-    atomic_lock,
     check_no_protection,
     check_range,
     check_ready,
     check_transfer,
     check_writable,
     data_out,
-    data_out_exact,
     first_difference,
     out_result,
 )
@@ -152,9 +150,10 @@ def compare_and_write(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """SBC-4 5.3 COMPARE AND WRITE: compare n blocks with the first half of the Data-Out buffer and,
     only if all are equal, write the second half; the two steps are one atomic operation.
 
-    NUMBER OF LOGICAL BLOCKS 0 does nothing. More than MAX_CAW_BLOCKS (the Block Limits VPD
-    MAXIMUM COMPARE AND WRITE LENGTH) is INVALID FIELD IN CDB. The Data-Out buffer must hold
-    exactly 2 * n blocks.
+    NUMBER OF LOGICAL BLOCKS 0 with no Data-Out buffer does nothing. More than MAX_CAW_BLOCKS
+    (the Block Limits VPD MAXIMUM COMPARE AND WRITE LENGTH), or a Data-Out buffer other than
+    2 * n blocks (e.g. 256 blocks wrapped to 0 in the one-byte field), is INVALID FIELD IN CDB
+    pointing at NUMBER OF LOGICAL BLOCKS: a partial compare and write is never attempted.
     """
     cdb = cmd.cdb
     check_no_protection(cdb)
@@ -166,15 +165,17 @@ def compare_and_write(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     check_writable(lu)
     bs = lu.params.block_size
     nbytes = n * bs
+    data = cmd.data_out
+    if len(data or b"") != 2 * nbytes or cmd.expected_out != 2 * nbytes:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=13)
     if not n:
-        return out_result(cmd, 0)
-    data = data_out_exact(cmd, 2 * nbytes)
+        return GOOD
+    assert data is not None
     store = lu.store
     assert store is not None
     offset = lba * bs
-    with atomic_lock(lu):
-        _compare(store, offset, data[:nbytes])
-        store.write_from(offset, data[nbytes:])
+    _compare(store, offset, data[:nbytes])  # atomic: the LU runs one command at a time
+    store.write_from(offset, data[nbytes:])
     if cdb[1] & FUA or not lu.wce:
         store.sync(offset, nbytes)
     return out_result(cmd, 2 * nbytes)

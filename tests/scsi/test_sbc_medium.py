@@ -135,3 +135,21 @@ def test_test_unit_ready_reports_the_unloaded_medium() -> None:
     assert disk.run(bytes(6)).status == Status.GOOD
     disk.run(ssu(LOEJ))
     assert disk.run(bytes(6)).asc == MEDIUM_NOT_PRESENT
+
+
+@pytest.mark.parametrize("event", ["nexus_lost", "lu_reset", "target_reset"])
+def test_target_events_release_prevention(event) -> None:
+    disk = Disk(removable=True, spc=True)
+    target_mod = pytest.importorskip("hpt.scsi.target")
+    target = target_mod.ScsiTarget("iqn.2024-01.org.hpt:t")
+    target.add_lu(disk.lu)
+    disk.run(prevent(1))
+    assert disk.run(ssu(LOEJ)).asc == MEDIUM_REMOVAL_PREVENTED
+    if event == "nexus_lost":
+        target.nexus_lost(NEXUS)
+    elif event == "lu_reset":
+        target.lu_reset(disk.lu.lun)
+    else:
+        target.target_reset()
+    disk.lu.ua.clear(NEXUS.initiator_port)
+    assert disk.run(ssu(LOEJ)).status == Status.GOOD

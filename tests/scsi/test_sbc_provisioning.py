@@ -17,7 +17,7 @@ from hpt.scsi.constants import (
     Status,
 )
 from hpt.scsi.sbc_capacity import DEALLOCATED, MAPPED
-from hpt.scsi.sbc_common import INVALID_FIELD_IN_CIU
+from hpt.scsi.sbc_provisioning import INVALID_FIELD_IN_CIU
 from hpt.store.ram import PAGE
 from tests.scsi.sbc_support import BS, NBLOCKS, Disk, RecordingStore, cdb10, cdb16, sa16
 

@@ -14,7 +14,7 @@ from hpt.scsi.constants import (
     WRITE_PROTECTED,
     Status,
 )
-from hpt.scsi.sbc_common import INVALID_FIELD_IN_CIU, MAX_CAW_BLOCKS, first_difference
+from hpt.scsi.sbc_common import MAX_CAW_BLOCKS, first_difference
 from tests.scsi.sbc_support import BS, NBLOCKS, Disk, RecordingStore, cdb10, cdb12, cdb16
 
 VERIFIES = [(0x2F, cdb10), (0xAF, cdb12), (0x8F, cdb16)]
@@ -184,11 +184,12 @@ def test_compare_and_write_limits() -> None:
     assert Disk(readonly=True).run(caw(0, 1), bytes(2 * BS)).asc == WRITE_PROTECTED
 
 
-@pytest.mark.parametrize("size", [0, BS, 3 * BS, 4 * BS])
-def test_compare_and_write_needs_exactly_two_n_blocks(size) -> None:
+@pytest.mark.parametrize(("n", "size"), [(1, 0), (1, BS), (1, 3 * BS), (1, 4 * BS), (0, 2 * BS)])
+def test_compare_and_write_needs_exactly_two_n_blocks(n, size) -> None:
+    """256 blocks wrap to 0 in the one-byte field: a buffer with a zero count is refused too."""
     disk = Disk()
-    reply = disk.run(caw(0, 1), bytes(size))
-    assert reply.asc == INVALID_FIELD_IN_CIU
+    reply = disk.run(caw(0, n), bytes(size))
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (13, None)
     assert disk.read(0, 1) == bytes(BS)
 
 

@@ -1,12 +1,16 @@
-"""CDB field decoders for the block commands (SBC-4 5.x CDB layouts, SPC-5 4.2.5).
+"""CDB field decoders for the block commands (SBC-4 CDB layouts, SPC-5 CDB formats).
 
-Every decoder takes the CDB (bytes or memoryview) and returns plain ints. The structs are
-compiled once: these run for every READ and WRITE, so they stay lean (no checks, no copies).
+The decoders take the CDB (bytes or memoryview) and return plain ints. The structs are compiled
+once: they run for every READ and WRITE, so they stay lean (no checks, no copies). A
+:class:`CdbForm` says where one CDB size keeps its LBA and length, so a handler written once
+serves READ (6/10/12/16), VERIFY (10/12/16) and the other families.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -16,6 +20,7 @@ _LBA_LEN12 = struct.Struct(">II")  # bytes 2..5 LBA, 6..9 TRANSFER LENGTH
 _LBA_LEN16 = struct.Struct(">QI")  # bytes 2..9 LBA, 10..13 TRANSFER LENGTH
 
 Cdb = bytes | bytearray | memoryview
+FUA = 0x08  # byte 1 bit 3 of the 10/12/16-byte forms: force unit access (SBC-4 READ (10))
 
 
 def u16(cdb: Cdb, offset: int) -> int:
@@ -31,7 +36,7 @@ def u64(cdb: Cdb, offset: int) -> int:
 
 
 def lba_len6(cdb: Cdb) -> tuple[int, int]:
-    """READ(6)/WRITE(6): 21-bit LBA, 8-bit length where 0 means 256 blocks (SBC-4 5.14, 5.39)."""
+    """READ(6)/WRITE(6): 21-bit LBA, 8-bit length where 0 means 256 blocks (SBC-4 READ (6), WRITE (6))."""
     return (cdb[1] & 0x1F) << 16 | cdb[2] << 8 | cdb[3], cdb[4] or 256
 
 
@@ -50,4 +55,20 @@ def lba_len16(cdb: Cdb) -> tuple[int, int]:
     return _LBA_LEN16.unpack_from(cdb, 2)  # type: ignore[return-value]
 
 
-FUA = 0x08  # byte 1 bit 3 of the 10/12/16-byte forms: force unit access (SBC-4 5.15)
+@dataclass(frozen=True, slots=True)
+class CdbForm:
+    """One CDB size of a command family: its decoder and the byte offsets of its LBA and length
+    fields (for sense-key specific field pointers). ``flags``: byte 1 carries the PROTECT field,
+    DPO and FUA (every form but the 6-byte one)."""
+
+    size: int
+    decode: Callable[[Cdb], tuple[int, int]]
+    lba_field: int
+    len_field: int
+    flags: bool
+
+
+FORM6 = CdbForm(6, lba_len6, 1, 4, False)
+FORM10 = CdbForm(10, lba_len10, 2, 7, True)
+FORM12 = CdbForm(12, lba_len12, 2, 6, True)
+FORM16 = CdbForm(16, lba_len16, 2, 10, True)

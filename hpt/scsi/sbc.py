@@ -1,9 +1,9 @@
 """The direct-access block device (SBC-4): its opcode table and the disk LU factory.
 
 Every SBC opcode hpt implements is listed here once, with its handler, reservation access
-(SPC-5 5.13.1, SBC-4 4.17 table 13) and REPORT SUPPORTED OPERATION CODES usage map
-(SPC-5 6.35.3: the opcode, then a one for every CDB bit the handler evaluates; reserved and
-ignored bits, and fields hpt only rejects when non-zero, are zero).
+(the SPC-5 and SBC-4 reservation tables) and CDB USAGE DATA for REPORT SUPPORTED OPERATION CODES
+(SPC-5: the opcode, then a one for every CDB bit the handler evaluates; reserved and ignored
+bits, and fields hpt only rejects when non-zero, are zero).
 """
 
 from __future__ import annotations
@@ -11,15 +11,21 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
-from hpt.scsi import sbc_capacity, sbc_medium, sbc_misc, sbc_provisioning, sbc_rw, sbc_verify
+from hpt.scsi import sbc_capacity as cap
+from hpt.scsi import sbc_medium as medium
+from hpt.scsi import sbc_misc as misc
+from hpt.scsi import sbc_provisioning as prov
+from hpt.scsi import sbc_rw as rw
+from hpt.scsi import sbc_verify as verify
+from hpt.scsi.cdb import FORM6, FORM10, FORM12, FORM16, CdbForm
 from hpt.scsi.command import ScsiResult
 from hpt.scsi.constants import DeviceType
 from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.opcodes import Access, OpcodeEntry, OpcodeTable
 from hpt.scsi.sbc_common import check_ready
-from hpt.scsi.sbc_medium import release_prevention
 
 if TYPE_CHECKING:
     from hpt.scsi.target import ScsiTarget
@@ -29,50 +35,51 @@ R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
 
 
 def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Access,
-           service_action: int | None = None) -> OpcodeEntry:
-    """An entry whose opcode and CDB length come from its usage map (hex, one byte per CDB byte)."""
+           form: CdbForm | None = None, *, sa: int | None = None) -> OpcodeEntry:
+    """An entry whose opcode and CDB length come from its usage map (hex, one byte per CDB byte);
+    a handler written for several CDB sizes gets its ``form`` bound as first argument."""
     data = bytes.fromhex(usage)
-    return OpcodeEntry(data[0], name, handler, len(data), access, service_action, data)
+    bound = handler if form is None else partial(handler, form)
+    return OpcodeEntry(data[0], name, bound, len(data), access, sa, data)
 
 
 SBC_ENTRIES: list[OpcodeEntry] = [
-    _entry("04 37 00 00 00 00", "FORMAT UNIT", sbc_misc.format_unit, W),
-    _entry("08 1f ff ff ff 00", "READ(6)", sbc_rw.read6, R),
-    _entry("0a 1f ff ff ff 00", "WRITE(6)", sbc_rw.write6, W),
-    _entry("1b 00 00 00 f7 00", "START STOP UNIT", sbc_medium.start_stop_unit, W),
-    _entry("1e 00 00 00 03 00", "PREVENT ALLOW MEDIUM REMOVAL", sbc_medium.prevent_allow, W),
-    _entry("25 00 ff ff ff ff 00 00 01 00", "READ CAPACITY(10)", sbc_capacity.read_capacity10, A),
-    _entry("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", sbc_rw.read10, R),
-    _entry("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", sbc_rw.write10, W),
-    _entry("2e 12 ff ff ff ff 00 ff ff 00", "WRITE AND VERIFY(10)", sbc_verify.write_verify10, W),
-    _entry("2f 16 ff ff ff ff 00 ff ff 00", "VERIFY(10)", sbc_verify.verify10, R),
-    _entry("34 00 ff ff ff ff 00 ff ff 00", "PRE-FETCH(10)", sbc_misc.prefetch10, R),
-    _entry("35 00 ff ff ff ff 00 ff ff 00", "SYNCHRONIZE CACHE(10)", sbc_misc.sync_cache10, W),
-    _entry("37 00 1f 00 00 00 00 ff ff 00", "READ DEFECT DATA(10)", sbc_misc.read_defect_data10, R),
-    _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", sbc_provisioning.write_same10, W),
-    _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", sbc_provisioning.unmap, W),
-    _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", sbc_rw.read16, R),
+    _entry("04 37 00 00 00 00", "FORMAT UNIT", misc.format_unit, W),
+    _entry("08 1f ff ff ff 00", "READ(6)", rw.read_blocks, R, FORM6),
+    _entry("0a 1f ff ff ff 00", "WRITE(6)", rw.write_blocks, W, FORM6),
+    _entry("1b 00 00 00 f7 00", "START STOP UNIT", medium.start_stop_unit, W),
+    _entry("1e 00 00 00 03 00", "PREVENT ALLOW MEDIUM REMOVAL", medium.prevent_allow, W),
+    _entry("25 00 ff ff ff ff 00 00 01 00", "READ CAPACITY(10)", cap.read_capacity10, A),
+    _entry("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", rw.read_blocks, R, FORM10),
+    _entry("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", rw.write_blocks, W, FORM10),
+    _entry("2e 12 ff ff ff ff 00 ff ff 00", "WRITE AND VERIFY(10)", verify.write_and_verify, W, FORM10),
+    _entry("2f 16 ff ff ff ff 00 ff ff 00", "VERIFY(10)", verify.verify_blocks, R, FORM10),
+    _entry("34 00 ff ff ff ff 00 ff ff 00", "PRE-FETCH(10)", misc.prefetch, R, FORM10),
+    _entry("35 00 ff ff ff ff 00 ff ff 00", "SYNCHRONIZE CACHE(10)", misc.synchronize_cache, W, FORM10),
+    _entry("37 00 1f 00 00 00 00 ff ff 00", "READ DEFECT DATA(10)", misc.read_defect_data10, R),
+    _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", prov.write_same, W, FORM10),
+    _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", prov.unmap, W),
+    _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16),
     _entry("89 18 ff ff ff ff ff ff ff ff 00 00 00 ff 00 00", "COMPARE AND WRITE",
-           sbc_verify.compare_and_write, W),
-    _entry("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", sbc_rw.write16, W),
-    _entry("8b 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "ORWRITE(16)", sbc_rw.orwrite16, W),
+           verify.compare_and_write, W),
+    _entry("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", rw.write_blocks, W, FORM16),
+    _entry("8b 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "ORWRITE(16)", rw.orwrite16, W),
     _entry("8e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(16)",
-           sbc_verify.write_verify16, W),
-    _entry("8f 16 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "VERIFY(16)", sbc_verify.verify16, R),
-    _entry("90 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "PRE-FETCH(16)", sbc_misc.prefetch16, R),
+           verify.write_and_verify, W, FORM16),
+    _entry("8f 16 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "VERIFY(16)", verify.verify_blocks, R, FORM16),
+    _entry("90 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "PRE-FETCH(16)", misc.prefetch, R, FORM16),
     _entry("91 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "SYNCHRONIZE CACHE(16)",
-           sbc_misc.sync_cache16, W),
-    _entry("93 09 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE SAME(16)",
-           sbc_provisioning.write_same16, W),
+           misc.synchronize_cache, W, FORM16),
+    _entry("93 09 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE SAME(16)", prov.write_same, W, FORM16),
     _entry("9e 10 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "READ CAPACITY(16)",
-           sbc_capacity.read_capacity16, A, 0x10),
+           cap.read_capacity16, A, sa=0x10),
     _entry("9e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "GET LBA STATUS",
-           sbc_capacity.get_lba_status, R, 0x12),
-    _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", sbc_rw.read12, R),
-    _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", sbc_rw.write12, W),
-    _entry("ae 12 ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(12)", sbc_verify.write_verify12, W),
-    _entry("af 16 ff ff ff ff ff ff ff ff 00 00", "VERIFY(12)", sbc_verify.verify12, R),
-    _entry("b7 1f 00 00 00 00 ff ff ff ff 00 00", "READ DEFECT DATA(12)", sbc_misc.read_defect_data12, R),
+           cap.get_lba_status, R, sa=0x12),
+    _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", rw.read_blocks, R, FORM12),
+    _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", rw.write_blocks, W, FORM12),
+    _entry("ae 12 ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(12)", verify.write_and_verify, W, FORM12),
+    _entry("af 16 ff ff ff ff ff ff ff ff 00 00", "VERIFY(12)", verify.verify_blocks, R, FORM12),
+    _entry("b7 1f 00 00 00 00 ff ff ff ff 00 00", "READ DEFECT DATA(12)", misc.read_defect_data12, R),
 ]
 
 THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)
@@ -93,7 +100,7 @@ def _spc_entries() -> list[OpcodeEntry]:
     spc = importlib.import_module("hpt.scsi.spc")
     if not _hooked:
         spc.register_ready_check(DeviceType.DISK, check_ready)
-        importlib.import_module("hpt.scsi.target").register_reset_hook(release_prevention)
+        importlib.import_module("hpt.scsi.target").register_reset_hook(medium.release_prevention)
         _hooked = True
     return list(spc.SPC_ENTRIES)
 

@@ -1,4 +1,4 @@
-"""READ CAPACITY (10/16) and GET LBA STATUS (SBC-4 5.20, 5.21, 5.6).
+"""READ CAPACITY (10/16) and GET LBA STATUS (SBC-4 READ CAPACITY (10), READ CAPACITY (16), GET LBA STATUS).
 
 Capacity data: one physical block per logical block (LOGICAL BLOCKS PER PHYSICAL BLOCK
 EXPONENT 0), LOWEST ALIGNED LBA 0, no protection. A thin LU sets LBPME and LBPRZ: every store
@@ -27,7 +27,7 @@ _LBAS_DESC = struct.Struct(">QIB3x")  # LBA, NUMBER OF LOGICAL BLOCKS, PROVISION
 
 LBPME = 0x8000
 LBPRZ = 0x4000
-MAPPED, DEALLOCATED = 0, 1  # SBC-4 table 50 provisioning status
+MAPPED, DEALLOCATED = 0, 1  # GET LBA STATUS descriptor PROVISIONING STATUS
 MAX_LBA_STATUS_DESCRIPTORS = 256  # per GET LBA STATUS response
 _MAX_DESC_BLOCKS = 0xFFFFFFFF
 
@@ -37,9 +37,9 @@ def _last_lba(lu: LogicalUnit) -> int:
 
 
 def read_capacity10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.20: last LBA (FFFFFFFFh when it does not fit: use READ CAPACITY(16)) and block length.
+    """SBC-4 READ CAPACITY (10): last LBA (FFFFFFFFh when it does not fit) and block length.
 
-    The LBA field must be zero unless PMI is set (SBC-3 5.15; both fields are obsolete in SBC-4).
+    The LBA field must be zero unless PMI is set (SBC-3; both fields are obsolete in SBC-4).
     """
     cdb = cmd.cdb
     check_ready(lu)
@@ -49,7 +49,7 @@ def read_capacity10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 def read_capacity16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.21: 32 bytes of capacity data cut to the ALLOCATION LENGTH (bytes 10..13)."""
+    """SBC-4 READ CAPACITY (16): 32 bytes of capacity data cut to the ALLOCATION LENGTH (bytes 10..13)."""
     check_ready(lu)
     flags = LBPME | LBPRZ if lu.params.thin else 0
     data = _RC16.pack(_last_lba(lu), lu.params.block_size, 0, 0, flags)
@@ -86,7 +86,7 @@ def lba_runs(store: BackingStore, bs: int, lba: int, end: int, limit: int) -> li
 
 
 def get_lba_status(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.6: provisioning status from STARTING LOGICAL BLOCK ADDRESS (bytes 2..9) onwards.
+    """SBC-4 GET LBA STATUS: provisioning status from STARTING LOGICAL BLOCK ADDRESS (bytes 2..9) onwards.
 
     A starting LBA past the last one is LOGICAL BLOCK ADDRESS OUT OF RANGE (compared as
     integers, so 2**63 and 2**64-1 cannot wrap). A fully provisioned LU reports one mapped run.

@@ -1,6 +1,6 @@
-"""Checks, limits and buffers shared by the block-command handlers (SBC-4 4.x, 5.x).
+"""Checks, limits and buffers shared by the block-command handlers (SBC-4 clauses 4 and 5).
 
-The limits are the ones the Block Limits VPD page (SBC-4 6.6.4) advertises, owned by ``hpt.scsi.vpd``.
+The limits are the ones the Block Limits VPD page (SBC-4) advertises, owned by ``hpt.scsi.vpd``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from hpt.scsi.constants import (
 from hpt.scsi.sense import SenseError
 
 if TYPE_CHECKING:
+    from hpt.scsi.cdb import CdbForm
     from hpt.scsi.command import ScsiCommand
     from hpt.scsi.lu import LogicalUnit
 
@@ -30,7 +31,7 @@ MAX_UNMAP_DESCRIPTORS = vpd.MAX_UNMAP_BLOCK_DESCRIPTORS  # per UNMAP command
 MAX_WRITE_SAME_BLOCKS = vpd.MAX_WRITE_SAME_BLOCKS  # MAXIMUM WRITE SAME LENGTH
 WSNZ = vpd.WRITE_SAME_NON_ZERO  # WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is rejected
 NO_LIMIT = 0xFFFFFFFF
-PREFETCH_CACHE_BYTES = 64 << 20  # PRE-FETCH answers CONDITION MET up to this much (SBC-4 5.10)
+PREFETCH_CACHE_BYTES = 64 << 20  # PRE-FETCH answers CONDITION MET up to this much (SBC-4 PRE-FETCH)
 
 # lu.device_state keys owned by the SBC layer.
 MEDIUM_REMOVED = "sbc.medium_removed"  # True after START STOP UNIT unloaded a removable medium
@@ -38,13 +39,13 @@ PREVENTERS = "sbc.preventers"  # set of initiator ports holding PREVENT MEDIUM R
 
 
 def check_ready(lu: LogicalUnit) -> None:
-    """NOT READY, MEDIUM NOT PRESENT while a removable medium is unloaded (SBC-4 4.13)."""
+    """NOT READY, MEDIUM NOT PRESENT while a removable medium is unloaded (SBC-4 removable medium model)."""
     if lu.device_state.get(MEDIUM_REMOVED):
         raise SenseError(MEDIUM_NOT_PRESENT)
 
 
 def check_range(lu: LogicalUnit, lba: int, nblocks: int, field: int = 2) -> None:
-    """LOGICAL BLOCK ADDRESS OUT OF RANGE unless lba..lba+nblocks lies on the medium (SBC-4 4.5).
+    """LOGICAL BLOCK ADDRESS OUT OF RANGE unless lba..lba+nblocks lies on the medium (SBC-4 logical blocks).
 
     Python integers do not wrap, so an LBA near 2**64 plus a length cannot slip past the check.
     """
@@ -53,7 +54,7 @@ def check_range(lu: LogicalUnit, lba: int, nblocks: int, field: int = 2) -> None
 
 
 def check_transfer(lu: LogicalUnit, nblocks: int, field: int) -> None:
-    """INVALID FIELD IN CDB when a transfer exceeds MAXIMUM TRANSFER LENGTH (SBC-4 6.6.4)."""
+    """INVALID FIELD IN CDB when a transfer exceeds MAXIMUM TRANSFER LENGTH (SBC-4 Block Limits VPD page)."""
     limit = lu.params.max_xfer_blocks
     if limit and nblocks > limit:
         raise SenseError(INVALID_FIELD_IN_CDB, field=field)
@@ -66,16 +67,30 @@ def check_no_protection(cdb: bytes | memoryview) -> None:
 
 
 def check_writable(lu: LogicalUnit) -> None:
-    """DATA PROTECT, WRITE PROTECTED on a read-only LU or store (SBC-4 4.11)."""
+    """DATA PROTECT, WRITE PROTECTED on a read-only LU or store (SBC-4 write protection)."""
     if lu.params.readonly or lu.store is None or lu.store.readonly:
         raise SenseError(WRITE_PROTECTED)
+
+
+def checked_blocks(form: CdbForm, lu: LogicalUnit, cdb: bytes | memoryview, transfer: bool = True
+                   ) -> tuple[int, int]:
+    """Decode LBA and length and run the checks every medium access shares: no protection
+    information, medium present, range on the medium and (``transfer``) MAXIMUM TRANSFER LENGTH."""
+    if form.flags:
+        check_no_protection(cdb)
+    lba, n = form.decode(cdb)
+    check_ready(lu)
+    check_range(lu, lba, n, form.lba_field)
+    if transfer:
+        check_transfer(lu, n, form.len_field)
+    return lba, n
 
 
 def data_out(cmd: ScsiCommand, nbytes: int) -> memoryview:
     """The write data the command may use: what arrived, cut to what the CDB asks for.
 
     When the initiator sent less than the CDB's transfer length (iSCSI overflow), only the bytes
-    received are processed (FCP-4 9.4.2 a; libiscsi iSCSIResiduals expects this).
+    received are processed (FCP-4 FCP_DL overflow rule a; libiscsi iSCSIResiduals expects this).
     """
     buf = cmd.data_out
     if buf is None:

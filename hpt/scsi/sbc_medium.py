@@ -1,4 +1,4 @@
-"""Removable medium: START STOP UNIT and PREVENT ALLOW MEDIUM REMOVAL (SBC-4 5.25, 5.15).
+"""Removable medium: START STOP UNIT and PREVENT ALLOW MEDIUM REMOVAL (SBC-4).
 
 A removable LU (``LuParams.removable``) can unload its medium; commands that need it then end
 with NOT READY, MEDIUM NOT PRESENT (``sbc_common.check_ready``). Removal is prevented while any
@@ -40,7 +40,7 @@ def release_prevention(lu: LogicalUnit, nexus_key: str | None = None) -> None:
 
 
 def start_stop_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.25: load/unload a removable medium; START and power conditions need no action here.
+    """SBC-4 START STOP UNIT: load/unload a removable medium; START and power conditions need no action here.
 
     A POWER CONDITION other than 0 makes the device server ignore LOEJ and START. Stopping without
     NO_FLUSH writes the cache out first. Loading or unloading while removal is prevented fails with
@@ -66,7 +66,8 @@ def start_stop_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 def prevent_allow(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.15: PREVENT 01b holds the medium for this I_T nexus, 00b releases its hold.
+    """SBC-4 PREVENT ALLOW MEDIUM REMOVAL: PREVENT 01b holds the medium for this I_T nexus,
+    00b releases its hold.
 
     10b and 11b are obsolete; a LU without removable medium accepts only 00b.
     """

@@ -1,7 +1,6 @@
 """Cache and medium housekeeping: SYNCHRONIZE CACHE, PRE-FETCH, FORMAT UNIT, READ DEFECT DATA.
 
-SBC-4 5.35/5.36 (SYNCHRONIZE CACHE 10/16), 5.10/5.11 (PRE-FETCH 10/16), 5.4 (FORMAT UNIT),
-5.18/5.19 (READ DEFECT DATA 10/12).
+SBC-4 SYNCHRONIZE CACHE (10/16), PRE-FETCH (10/16), FORMAT UNIT and READ DEFECT DATA (10/12).
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from hpt.scsi.cdb import lba_len10, lba_len16, u16, u32
+from hpt.scsi.cdb import CdbForm, u16, u32
 from hpt.scsi.command import GOOD, ScsiCommand, ScsiResult
 from hpt.scsi.constants import (
     INVALID_FIELD_IN_CDB,
@@ -17,7 +16,7 @@ from hpt.scsi.constants import (
     PARAMETER_LIST_LENGTH_ERROR,
     Status,
 )
-from hpt.scsi.sbc_common import PREFETCH_CACHE_BYTES, check_range, check_ready, check_writable, out_result
+from hpt.scsi.sbc_common import PREFETCH_CACHE_BYTES, check_ready, check_writable, checked_blocks, out_result
 from hpt.scsi.sense import SenseError
 
 if TYPE_CHECKING:
@@ -27,57 +26,38 @@ _DEFECT10 = struct.Struct(">xBH")  # flags|format, DEFECT LIST LENGTH 0
 _DEFECT12 = struct.Struct(">xBHI")  # flags|format, GENERATION CODE, DEFECT LIST LENGTH 0
 
 
-def _byte_range(lu: LogicalUnit, lba: int, n: int) -> tuple[int, int]:
-    """Check lba..lba+n (n 0: up to the last LBA) and return it as (offset, length) in bytes."""
-    check_ready(lu)
-    check_range(lu, lba, n)
+def _byte_range(form: CdbForm, lu: LogicalUnit, cdb: bytes | memoryview) -> tuple[int, int]:
+    """The checked range (length 0: up to the last LBA) as (offset, length) in bytes."""
+    lba, n = checked_blocks(form, lu, cdb, transfer=False)
     bs = lu.params.block_size
     return lba * bs, (n or lu.nblocks - lba) * bs
 
 
-def synchronize_cache(lu: LogicalUnit, lba: int, n: int) -> ScsiResult:
-    """Make the range durable (fdatasync for a file); IMMED needs no special handling."""
-    offset, length = _byte_range(lu, lba, n)
+def synchronize_cache(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 SYNCHRONIZE CACHE (10/16): make the range durable (fdatasync for a file); IMMED
+    needs no special handling."""
+    offset, length = _byte_range(form, lu, cmd.cdb)
     if length and lu.store is not None:
         lu.store.sync(offset, length)
     return GOOD
 
 
-def sync_cache10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.35 SYNCHRONIZE CACHE(10)."""
-    return synchronize_cache(lu, *lba_len10(cmd.cdb))
-
-
-def sync_cache16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.36 SYNCHRONIZE CACHE(16)."""
-    return synchronize_cache(lu, *lba_len16(cmd.cdb))
-
-
-def prefetch(lu: LogicalUnit, lba: int, n: int) -> ScsiResult:
-    """Ask the store to read the range ahead; CONDITION MET when it fits in the cache (SBC-4 5.10).
+def prefetch(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 PRE-FETCH (10/16): ask the store to read the range ahead; CONDITION MET when it fits
+    in the cache.
 
     The cache is the host's page cache; PREFETCH_CACHE_BYTES is what a PRE-FETCH may claim of it.
     Larger ranges are still read ahead but answer GOOD.
     """
-    offset, length = _byte_range(lu, lba, n)
+    offset, length = _byte_range(form, lu, cmd.cdb)
     advise = getattr(lu.store, "prefetch", None)
     if advise is not None and length:
         advise(offset, length)
     return ScsiResult(Status.CONDITION_MET) if length <= PREFETCH_CACHE_BYTES else GOOD
 
 
-def prefetch10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.10 PRE-FETCH(10)."""
-    return prefetch(lu, *lba_len10(cmd.cdb))
-
-
-def prefetch16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.11 PRE-FETCH(16)."""
-    return prefetch(lu, *lba_len16(cmd.cdb))
-
-
 def format_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.4 FORMAT UNIT: a virtual medium needs no formatting; the data is kept.
+    """SBC-4 FORMAT UNIT: a virtual medium needs no formatting; the data is kept.
 
     Protection information (FMTPINFO, PROTECTION FIELD USAGE), defect lists and initialization
     patterns are not supported. With FMTDATA the 4-byte (or LONGLIST 8-byte) parameter list
@@ -108,12 +88,12 @@ def format_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 def read_defect_data10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.18 READ DEFECT DATA(10): the requested lists are valid and empty."""
+    """SBC-4 READ DEFECT DATA (10): the requested lists are valid and empty."""
     flags = cmd.cdb[2] & 0x1F
     return cmd.reply(_DEFECT10.pack(flags, 0), u16(cmd.cdb, 7))
 
 
 def read_defect_data12(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.19 READ DEFECT DATA(12): the requested lists are valid and empty."""
+    """SBC-4 READ DEFECT DATA (12): the requested lists are valid and empty."""
     flags = cmd.cdb[1] & 0x1F
     return cmd.reply(_DEFECT12.pack(flags, 0, 0), u32(cmd.cdb, 6))

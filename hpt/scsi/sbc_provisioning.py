@@ -1,4 +1,4 @@
-"""Logical block provisioning: UNMAP and WRITE SAME (10/16) (SBC-4 4.7, 5.28, 5.46, 5.47).
+"""Logical block provisioning: UNMAP and WRITE SAME (10/16) (SBC-4 logical block provisioning).
 
 Only a thin-provisioned LU (``LuParams.thin``) deallocates: UNMAP, and WRITE SAME with the UNMAP
 bit when the block to write is all zeroes (what a deallocated block reads back as, LBPRZ).
@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from hpt.scsi.cdb import lba_len10, lba_len16, u16
+from hpt.scsi.cdb import CdbForm, u16
 from hpt.scsi.command import ScsiCommand, ScsiResult
 from hpt.scsi.constants import (
     INVALID_FIELD_IN_CDB,
@@ -27,10 +27,9 @@ from hpt.scsi.sbc_common import (
     MAX_WRITE_SAME_BLOCKS,
     NO_LIMIT,
     WSNZ,
-    check_no_protection,
-    check_range,
     check_ready,
     check_writable,
+    checked_blocks,
     data_out,
     is_zero,
     out_result,
@@ -60,7 +59,7 @@ def deallocate(store: BackingStore, offset: int, length: int) -> None:
 
 
 def unmap(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.28 UNMAP: deallocate the ranges of the parameter list's block descriptors.
+    """SBC-4 UNMAP: deallocate the ranges of the parameter list's block descriptors.
 
     The whole list is checked before anything is deallocated: more descriptors than
     MAX_UNMAP_DESCRIPTORS or more blocks than MAX_UNMAP_LBA_COUNT is INVALID FIELD IN PARAMETER
@@ -105,7 +104,7 @@ def one_block(cmd: ScsiCommand, bs: int) -> memoryview:
     """The one block of write data WRITE SAME replicates.
 
     A Data-Out buffer shorter or longer than one block ends the command with INVALID FIELD IN
-    COMMAND INFORMATION UNIT (SPC-5 4.4.2): no CDB field holds its length, and writing a guessed
+    COMMAND INFORMATION UNIT (SPC-5 Annex F): no CDB field holds its length, and writing a guessed
     pattern over many blocks is worse than failing (libiscsi WriteSame*.InvalidDataOutSize).
     """
     buf = cmd.data_out
@@ -125,8 +124,8 @@ def _fill(store: BackingStore, offset: int, length: int, block: memoryview) -> N
         offset += n
 
 
-def write_same(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: int, ndob: int) -> ScsiResult:
-    """SBC-4 5.46/5.47: write one block (or zeroes with NDOB) to n blocks.
+def write_same(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 WRITE SAME (10/16): write one block (or zeroes with NDOB, 16 only) to n blocks.
 
     n 0 means up to the last LBA, unless WSNZ (Block Limits VPD) rejects it. With UNMAP set on a
     thin LU a zero block deallocates the range instead of writing it. ANCHOR (no ANC_SUP), the
@@ -135,9 +134,8 @@ def write_same(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: i
     """
     cdb = cmd.cdb
     flags = cdb[1]
-    check_no_protection(cdb)
-    check_ready(lu)
-    check_range(lu, lba, n)
+    ndob = form.size == 16 and flags & NDOB
+    lba, n = checked_blocks(form, lu, cdb, transfer=False)
     check_writable(lu)
     if flags & ANCHOR:
         raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=4)
@@ -147,10 +145,10 @@ def write_same(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: i
         raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=3)
     if not n:
         if WSNZ:
-            raise SenseError(INVALID_FIELD_IN_CDB, field=len_field)
+            raise SenseError(INVALID_FIELD_IN_CDB, field=form.len_field)
         n = lu.nblocks - lba
     if MAX_WRITE_SAME_BLOCKS and n > MAX_WRITE_SAME_BLOCKS:
-        raise SenseError(INVALID_FIELD_IN_CDB, field=len_field)
+        raise SenseError(INVALID_FIELD_IN_CDB, field=form.len_field)
     bs = lu.params.block_size
     needed = 0 if ndob else bs
     block = one_block(cmd, bs) if needed else memoryview(b"")
@@ -168,15 +166,3 @@ def write_same(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: i
         if not lu.wce:
             store.sync(offset, length)
     return out_result(cmd, needed)
-
-
-def write_same10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.46 WRITE SAME(10)."""
-    lba, n = lba_len10(cmd.cdb)
-    return write_same(lu, cmd, lba, n, 7, 0)
-
-
-def write_same16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.47 WRITE SAME(16), with NDOB (byte 1 bit 0)."""
-    lba, n = lba_len16(cmd.cdb)
-    return write_same(lu, cmd, lba, n, 10, cmd.cdb[1] & NDOB)

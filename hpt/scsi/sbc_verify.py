@@ -1,4 +1,4 @@
-"""VERIFY, WRITE AND VERIFY and COMPARE AND WRITE (SBC-4 5.30-5.32, 5.43-5.45, 5.3).
+"""VERIFY, WRITE AND VERIFY and COMPARE AND WRITE (SBC-4).
 
 Comparisons read the medium and compare with C-speed buffer compares; a miscompare ends the
 command with MISCOMPARE, MISCOMPARE DURING VERIFY OPERATION and the offset of the first differing
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hpt.scsi.cdb import FUA, lba_len10, lba_len12, lba_len16, u64
+from hpt.scsi.cdb import FUA, CdbForm, u64
 from hpt.scsi.command import GOOD, ScsiCommand, ScsiResult
 from hpt.scsi.constants import INVALID_FIELD_IN_CDB, MISCOMPARE_DURING_VERIFY
 from hpt.scsi.sbc_common import (
@@ -17,8 +17,8 @@ from hpt.scsi.sbc_common import (
     check_no_protection,
     check_range,
     check_ready,
-    check_transfer,
     check_writable,
+    checked_blocks,
     data_out,
     first_difference,
     out_result,
@@ -33,16 +33,13 @@ if TYPE_CHECKING:
 _CHUNK = 1 << 20  # medium scans read at most this much at a time
 
 
-def _compare(store: BackingStore, offset: int, expected: memoryview, base: int = 0) -> None:
-    """Read ``len(expected)`` bytes at ``offset`` and raise MISCOMPARE at the first difference.
-
-    ``base`` is added to the reported offset (the position of ``expected`` in the Data-Out buffer).
-    """
+def _compare(store: BackingStore, offset: int, expected: memoryview) -> None:
+    """Read ``len(expected)`` bytes at ``offset``; MISCOMPARE with the offset of the first difference."""
     current = bytearray(len(expected))
     store.read_into(offset, memoryview(current))
     diff = first_difference(memoryview(current), expected)
     if diff >= 0:
-        raise SenseError(MISCOMPARE_DURING_VERIFY, info=base + diff)
+        raise SenseError(MISCOMPARE_DURING_VERIFY, info=diff)
 
 
 def _scan(store: BackingStore, offset: int, length: int, block: memoryview | None, bs: int) -> None:
@@ -62,18 +59,18 @@ def _scan(store: BackingStore, offset: int, length: int, block: memoryview | Non
         done += n
 
 
-def verify_blocks(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: int) -> ScsiResult:
-    """VERIFY with BYTCHK 00b (medium check), 01b (compare n blocks) or 11b (compare one block to each).
+def verify_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 VERIFY (10/12/16) with BYTCHK 00b (medium check), 01b (compare n blocks) or 11b
+    (compare one block with each).
 
-    BYTCHK 10b is reserved. Unmapped blocks compare as zeroes (VBULS, SBC-4 6.6.2).
+    BYTCHK 10b is reserved. Unmapped blocks compare as zeroes (VBULS in the SBC-4 Block Device
+    Characteristics VPD page).
     """
     cdb = cmd.cdb
-    check_no_protection(cdb)
     bytchk = (cdb[1] >> 1) & 0x03
     if bytchk == 2:
         raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=2)
-    check_ready(lu)
-    check_range(lu, lba, n)
+    lba, n = checked_blocks(form, lu, cdb, transfer=bytchk == 1)
     store = lu.store
     assert store is not None
     bs = lu.params.block_size
@@ -82,7 +79,6 @@ def verify_blocks(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field
         _scan(store, offset, n * bs, None, bs)
         return out_result(cmd, 0)
     if bytchk == 1:
-        check_transfer(lu, n, len_field)
         needed = n * bs
         data = data_out(cmd, needed)
         if len(data):
@@ -97,30 +93,12 @@ def verify_blocks(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field
     return out_result(cmd, needed)
 
 
-def verify10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.30 VERIFY(10)."""
-    lba, n = lba_len10(cmd.cdb)
-    return verify_blocks(lu, cmd, lba, n, 7)
-
-
-def verify12(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.31 VERIFY(12)."""
-    lba, n = lba_len12(cmd.cdb)
-    return verify_blocks(lu, cmd, lba, n, 6)
-
-
-def verify16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.32 VERIFY(16)."""
-    lba, n = lba_len16(cmd.cdb)
-    return verify_blocks(lu, cmd, lba, n, 10)
-
-
-def write_and_verify(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_field: int) -> ScsiResult:
-    """Write durably, then with BYTCHK set read the blocks back and compare (SBC-4 5.43)."""
-    cdb = cmd.cdb
-    check_no_protection(cdb)
-    result = write_blocks(lu, cmd, lba, n, 2, len_field, FUA)
-    if cdb[1] & 0x02:
+def write_and_verify(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """SBC-4 WRITE AND VERIFY (10/12/16): write durably, then with BYTCHK set read the blocks back
+    and compare."""
+    result = write_blocks(form, lu, cmd, durable=True)
+    if cmd.cdb[1] & 0x02:
+        lba, n = form.decode(cmd.cdb)
         data = data_out(cmd, n * lu.params.block_size)
         if len(data):
             assert lu.store is not None
@@ -128,26 +106,8 @@ def write_and_verify(lu: LogicalUnit, cmd: ScsiCommand, lba: int, n: int, len_fi
     return result
 
 
-def write_verify10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.43 WRITE AND VERIFY(10)."""
-    lba, n = lba_len10(cmd.cdb)
-    return write_and_verify(lu, cmd, lba, n, 7)
-
-
-def write_verify12(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.44 WRITE AND VERIFY(12)."""
-    lba, n = lba_len12(cmd.cdb)
-    return write_and_verify(lu, cmd, lba, n, 6)
-
-
-def write_verify16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.45 WRITE AND VERIFY(16)."""
-    lba, n = lba_len16(cmd.cdb)
-    return write_and_verify(lu, cmd, lba, n, 10)
-
-
 def compare_and_write(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 5.3 COMPARE AND WRITE: compare n blocks with the first half of the Data-Out buffer and,
+    """SBC-4 COMPARE AND WRITE: compare n blocks with the first half of the Data-Out buffer and,
     only if all are equal, write the second half; the two steps are one atomic operation.
 
     NUMBER OF LOGICAL BLOCKS 0 with no Data-Out buffer does nothing. More than MAX_CAW_BLOCKS

@@ -160,23 +160,25 @@ class FileStore(BackingStore):
         os.fdatasync(self._fd)
 
     # -- provisioning --------------------------------------------------------------------------
-    def discard(self, offset: int, length: int) -> None:
-        """Punch a hole; where the file system cannot, write zeroes instead."""
+    def _fallocate(self, mode: int, offset: int, length: int) -> bool:
+        """fallocate(2) on the file; False where the file system does not support ``mode``."""
         try:
-            fallocate(self._fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)
+            fallocate(self._fd, mode, offset, length)
         except OSError as err:
             if err.errno not in _UNSUPPORTED:
                 raise
+            return False
+        return True
+
+    def discard(self, offset: int, length: int) -> None:
+        """Punch a hole; where the file system cannot, write zeroes instead."""
+        if not self._fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length):
             self.supports_discard = False
             super().write_zeroes(offset, length)
 
     def write_zeroes(self, offset: int, length: int) -> None:
         """Zero a range and keep it allocated (ZERO_RANGE), or write zeroes where that is unsupported."""
-        try:
-            fallocate(self._fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length)
-        except OSError as err:
-            if err.errno not in _UNSUPPORTED:
-                raise
+        if not self._fallocate(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length):
             super().write_zeroes(offset, length)
 
     def mapped_extent(self, offset: int) -> tuple[bool, int]:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
-from hpt.scsi.command import Nexus, ScsiCommand, ScsiResult
-from hpt.scsi.constants import Asc, Status
+from hpt.scsi.command import Nexus, ScsiCommand
+from hpt.scsi.constants import Status
 from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.opcodes import OpcodeTable
 from hpt.scsi.sbc import SBC_ENTRIES, disk_table
-from hpt.scsi.sense import parse_sense
 from hpt.store.base import BackingStore
 from hpt.store.ram import RamStore
+from tests.scsi.conftest import Reply as SpcReply
 
 NEXUS = Nexus("iqn.1994-05.com.example:a,i,0x1", "iqn.2024-01.org.hpt:t,t,0x1", "iqn.1994-05.com.example:a")
 OTHER = Nexus("iqn.1994-05.com.example:b,i,0x2", "iqn.2024-01.org.hpt:t,t,0x1", "iqn.1994-05.com.example:b")
@@ -31,27 +30,8 @@ class RecordingStore(RamStore):
         self.syncs.append((offset, length))
 
 
-@dataclass
-class Reply:
-    result: ScsiResult
-    data: bytes
-
-    @property
-    def status(self) -> int:
-        return self.result.status
-
-    @property
-    def asc(self) -> Asc:
-        assert self.result.status == Status.CHECK_CONDITION, self.result
-        return parse_sense(self.result.sense)
-
-    @property
-    def sks(self) -> tuple[int, int | None]:
-        """(field pointer, bit or None) of the fixed-format sense-key specific bytes."""
-        sense = self.result.sense
-        assert sense[15] & 0x80, "no sense-key specific data"
-        bit = sense[15] & 0x07 if sense[15] & 0x08 else None
-        return struct.unpack_from(">H", sense, 16)[0], bit
+class Reply(SpcReply):
+    """The SPC tests' reply, plus the INFORMATION field of fixed-format sense."""
 
     @property
     def info(self) -> int | None:

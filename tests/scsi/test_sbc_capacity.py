@@ -43,7 +43,7 @@ def test_read_capacity10_caps_at_ffffffff() -> None:
 def test_read_capacity10_lba_needs_pmi() -> None:
     disk = Disk()
     reply = disk.run(struct.pack(">BxIxxBx", 0x25, 5, 0), alloc=8)
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (2, None)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (2, None, True)
     assert disk.run(struct.pack(">BxIxxBx", 0x25, 5, 1), alloc=8).status == Status.GOOD
 
 
@@ -103,7 +103,7 @@ def test_get_lba_status_starts_at_the_requested_lba() -> None:
 @pytest.mark.parametrize("thin", [False, True])
 def test_get_lba_status_beyond_end(lba, thin) -> None:
     reply = Disk(thin=thin).run(sa16(0x12, lba, 24), alloc=24)
-    assert reply.asc == LBA_OUT_OF_RANGE and reply.sks == (2, None)
+    assert reply.asc == LBA_OUT_OF_RANGE and reply.sks == (2, None, True)
 
 
 def test_get_lba_status_last_lba() -> None:

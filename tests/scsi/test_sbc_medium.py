@@ -80,17 +80,17 @@ def test_stop_flushes_unless_no_flush() -> None:
 def test_fixed_lu_rejects_loej_and_prevent() -> None:
     disk = Disk()
     reply = disk.run(ssu(LOEJ))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (4, 1)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (4, 1, True)
     assert disk.run(ssu(START)).status == Status.GOOD
     reply = disk.run(prevent(1))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (4, 1)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (4, 1, True)
     assert disk.run(prevent(0)).status == Status.GOOD
 
 
 @pytest.mark.parametrize("value", [2, 3])
 def test_obsolete_prevent_values(value) -> None:
     reply = Disk(removable=True).run(prevent(value))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (4, 1)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (4, 1, True)
 
 
 def test_prevent_blocks_eject_and_load_from_every_nexus() -> None:

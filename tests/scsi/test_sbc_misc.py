@@ -83,7 +83,7 @@ def test_format_unit_keeps_data() -> None:
 @pytest.mark.parametrize(("b1", "bit"), [(0x40, 7), (0x80, 7), (0x01, 2), (0x07, 2)])
 def test_format_unit_rejects_protection_and_defect_list_format(b1, bit) -> None:
     reply = Disk().run(format_cdb(b1))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, bit)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, bit, True)
 
 
 def test_format_unit_with_parameter_list_header() -> None:
@@ -106,7 +106,7 @@ def test_format_unit_with_parameter_list_header() -> None:
 )
 def test_format_unit_parameter_list_errors(b1, header, field, bit) -> None:
     reply = Disk().run(format_cdb(b1), header)
-    assert reply.asc == INVALID_FIELD_IN_PARAMETER_LIST and reply.sks == (field, bit)
+    assert reply.asc == INVALID_FIELD_IN_PARAMETER_LIST and reply.sks == (field, bit, False)
 
 
 def test_format_unit_short_header_and_write_protect() -> None:

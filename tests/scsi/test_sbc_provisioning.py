@@ -79,7 +79,7 @@ def test_unmap_empty_lists() -> None:
 @pytest.mark.parametrize("plen", [1, 7])
 def test_unmap_parameter_list_too_short(plen) -> None:
     reply = Disk(thin=True).run(unmap_cdb(plen), bytes(plen))
-    assert reply.asc == PARAMETER_LIST_LENGTH_ERROR and reply.sks == (7, None)
+    assert reply.asc == PARAMETER_LIST_LENGTH_ERROR and reply.sks == (7, None, True)
 
 
 def test_unmap_ignores_an_incomplete_descriptor_and_a_long_block_descriptor_length() -> None:
@@ -107,11 +107,10 @@ def test_unmap_limits(monkeypatch) -> None:
     disk = Disk(thin=True)
     plist = unmap_list((0, 1), (1, 1), (2, 1))
     reply = disk.run(unmap_cdb(len(plist)), plist)
-    assert reply.asc == INVALID_FIELD_IN_PARAMETER_LIST and reply.sks == (2, None)
-    assert reply.result.sense[15] & 0x40 == 0  # the field is in the parameter list, not the CDB
+    assert reply.asc == INVALID_FIELD_IN_PARAMETER_LIST and reply.sks == (2, None, False)
     plist = unmap_list((0, 6), (10, 5))
     reply = disk.run(unmap_cdb(len(plist)), plist)
-    assert reply.asc == INVALID_FIELD_IN_PARAMETER_LIST and reply.sks == (32, None)
+    assert reply.asc == INVALID_FIELD_IN_PARAMETER_LIST and reply.sks == (32, None, False)
     plist = unmap_list((0, 6), (10, 4))
     assert disk.run(unmap_cdb(len(plist)), plist).status == Status.GOOD
 
@@ -119,7 +118,7 @@ def test_unmap_limits(monkeypatch) -> None:
 def test_unmap_anchor_and_write_protect() -> None:
     plist = unmap_list((0, 1))
     reply = Disk(thin=True).run(unmap_cdb(len(plist), 0x01), plist)
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 0)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 0, True)
     assert Disk(thin=True, readonly=True).run(unmap_cdb(len(plist)), plist).asc == WRITE_PROTECTED
 
 
@@ -166,25 +165,25 @@ def test_write_same_nonzero_block_with_unmap_is_written() -> None:
 
 def test_write_same_unmap_on_fully_provisioned_lu() -> None:
     reply = Disk().run(cdb10(0x41, 0, 1, UNMAP_BIT), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 3)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 3, True)
 
 
 @pytest.mark.parametrize(("b1", "bit"), [(ANCHOR_BIT, 4), (ANCHOR_BIT | UNMAP_BIT, 4), (0x04, 2), (0x02, 2)])
 def test_write_same_anchor_and_obsolete_bits(b1, bit) -> None:
     reply = Disk(thin=True).run(cdb16(0x93, 0, 1, b1), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, bit)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, bit, True)
 
 
 @pytest.mark.parametrize("protect", range(1, 8))
 def test_write_same_wrprotect(protect) -> None:
     reply = Disk().run(cdb10(0x41, 0, 1, protect << 5), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 7)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 7, True)
 
 
 def test_write_same_zero_blocks_rejected_with_wsnz(monkeypatch) -> None:
     disk = Disk()
     reply = disk.run(cdb10(0x41, 0, 0), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (7, None)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (7, None, True)
     monkeypatch.setattr(sbc_provisioning, "WSNZ", False)
     assert disk.run(cdb16(0x93, NBLOCKS - 3, 0), b"\x07" * BS).status == Status.GOOD
     assert disk.read(NBLOCKS - 4, 4) == bytes(BS) + b"\x07" * 3 * BS
@@ -195,7 +194,7 @@ def test_write_same_maximum_length(monkeypatch) -> None:
     disk = Disk()
     assert disk.run(cdb16(0x93, 0, 16), bytes(BS)).status == Status.GOOD
     reply = disk.run(cdb16(0x93, 0, 17), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (10, None)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (10, None, True)
 
 
 @pytest.mark.parametrize(("op", "build"), [(0x41, cdb10), (0x93, cdb16)])

@@ -46,7 +46,7 @@ def test_read6_write6_and_length_zero_means_256() -> None:
 def test_read6_twenty_one_bit_lba_beyond_end() -> None:
     reply = Disk().run(cdb6(0x08, 0x1FFFFF, 1), alloc=BS)
     assert reply.asc == LBA_OUT_OF_RANGE
-    assert reply.sks == (1, None)
+    assert reply.sks == (1, None, True)
 
 
 @pytest.mark.parametrize(("op", "build", "_f"), READS + WRITES)
@@ -56,7 +56,7 @@ def test_beyond_end_of_medium(op, build, _f, lba, n) -> None:
     data = bytes(n * BS) if op in (0x2A, 0xAA, 0x8A) else None
     reply = disk.run(build(op, lba, n), data, alloc=n * BS)
     assert reply.asc == LBA_OUT_OF_RANGE
-    assert reply.sks == (2, None)
+    assert reply.sks == (2, None, True)
 
 
 @pytest.mark.parametrize("lba", [2**63, 2**64 - 1, 2**64 - 2])
@@ -78,7 +78,7 @@ def test_rd_wr_protect_rejected(op, build, _f, protect) -> None:
     disk = Disk()
     reply = disk.run(build(op, 0, 1, protect << 5), bytes(BS), alloc=BS)
     assert reply.asc == INVALID_FIELD_IN_CDB
-    assert reply.sks == (1, 7)
+    assert reply.sks == (1, 7, True)
 
 
 @pytest.mark.parametrize("flags", [0x10, 0x08, 0x18, 0x02, 0x1A])
@@ -111,7 +111,7 @@ def test_maximum_transfer_length(op, build, len_field) -> None:
     assert disk.run(build(op, 0, 8), bytes(8 * BS), alloc=8 * BS).status == Status.GOOD
     reply = disk.run(build(op, 0, 9), bytes(9 * BS), alloc=9 * BS)
     assert reply.asc == INVALID_FIELD_IN_CDB
-    assert reply.sks == (len_field, None)
+    assert reply.sks == (len_field, None, True)
 
 
 @pytest.mark.parametrize(("op", "build", "_f"), [*WRITES, (0x0A, lambda op, lba, n: cdb6(op, lba, n), 4)])

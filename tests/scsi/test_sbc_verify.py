@@ -79,9 +79,9 @@ def test_verify_bytchk3_scans_in_chunks(monkeypatch) -> None:
 def test_verify_reserved_bytchk_and_protect() -> None:
     disk = Disk()
     reply = disk.run(cdb10(0x2F, 0, 1, 0x04), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 2)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 2, True)
     reply = disk.run(cdb10(0x2F, 0, 1, 0x20 | BYTCHK1), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 7)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 7, True)
 
 
 @pytest.mark.parametrize(("op", "build"), VERIFIES)
@@ -173,7 +173,7 @@ def test_compare_and_write_maximum_length(monkeypatch) -> None:
     assert disk.run(caw(0, 255), bytes(2 * 255 * BS)).status == Status.GOOD
     monkeypatch.setattr(sbc_verify, "MAX_CAW_BLOCKS", 4)
     reply = disk.run(caw(0, 5), bytes(10 * BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (13, None)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (13, None, True)
 
 
 def test_compare_and_write_limits() -> None:
@@ -189,7 +189,7 @@ def test_compare_and_write_needs_exactly_two_n_blocks(n, size) -> None:
     """256 blocks wrap to 0 in the one-byte field: a buffer with a zero count is refused too."""
     disk = Disk()
     reply = disk.run(caw(0, n), bytes(size))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (13, None)
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (13, None, True)
     assert disk.read(0, 1) == bytes(BS)
 
 

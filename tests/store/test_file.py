@@ -218,3 +218,24 @@ def test_direct_needs_an_aligned_size(tmp_path: Path) -> None:
     except OSError as err:  # pragma: no cover - depends on the file system
         if err.errno != errno.EINVAL:
             raise
+
+
+def test_without_fallocate_support_zeroes_are_written(store: FileStore, monkeypatch) -> None:
+    def unsupported(fd: int, mode: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "not supported")
+
+    monkeypatch.setattr("hpt.store.file.fallocate", unsupported)
+    store.write_from(0, memoryview(b"u" * 8192))
+    store.discard(0, 4096)
+    store.write_zeroes(4096, 100)
+    assert read(store, 0, 8192) == bytes(4196) + b"u" * 3996
+    assert not store.supports_discard
+
+
+def test_fallocate_errors_other_than_unsupported_propagate(store: FileStore, monkeypatch) -> None:
+    def full(fd: int, mode: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "no space")
+
+    monkeypatch.setattr("hpt.store.file.fallocate", full)
+    with pytest.raises(OSError, match="no space"):
+        store.write_zeroes(0, 4096)

@@ -55,17 +55,33 @@ class Server:
             params = lc.to_lu_params()
             lu = make_disk(lc.lun, params, store, target)
             target.add_lu(lu)
-            log.info("target %s lun %d: %s %s, %d bytes, block %d%s%s", tc.name, lc.lun, lc.type, lc.store,
-                     store.size, lc.block_size, ", thin" if lc.thin else "", ", read-only" if lc.readonly else "")
+            log.info(
+                "target %s lun %d: %s %s, %d bytes, block %d%s%s",
+                tc.name,
+                lc.lun,
+                lc.type,
+                lc.store,
+                store.size,
+                lc.block_size,
+                ", thin" if lc.thin else "",
+                ", read-only" if lc.readonly else "",
+            )
         return target
+
+    def context_for(self, portal: PortalConfig) -> _PortalContext:
+        """The iSCSI core's view of the server through one portal (its portal group)."""
+        return _PortalContext(self, portal)
 
     def start(self) -> None:
         for pc in self.config.portals:
             if pc.transport != "tcp":
-                log.warning("portal %s: transport %s is not available in this build; portal not started",
-                            pc.address, pc.transport)
+                log.warning(
+                    "portal %s: transport %s is not available in this build; portal not started",
+                    pc.address,
+                    pc.transport,
+                )
                 continue
-            portal = TcpPortal(pc.host, pc.port, _PortalContext(self, pc), self.ring)
+            portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring)
             portal.start()
             self.portals.append(portal)
             log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
@@ -96,8 +112,11 @@ class Server:
 
     def allowed_targets(self, initiator_name: str, peer: str, group: int) -> list[TargetConfig]:
         host = _host_of(peer)
-        return [t for t in self.config.targets
-                if group in (t.portal_groups or [group]) and t.allows(initiator_name, host)]
+        return [
+            t
+            for t in self.config.targets
+            if group in (t.portal_groups or [group]) and t.allows(initiator_name, host)
+        ]
 
 
 class _PortalContext:
@@ -109,8 +128,9 @@ class _PortalContext:
         self.portal_group_tag = portal.group
         self.sessions: SessionTable = server.sessions
 
-    def policies(self, conn: Connection, session_type: str, initiator_name: str,
-                 target_name: str) -> tuple[TargetPolicy, AuthPolicy]:
+    def policies(
+        self, conn: Connection, session_type: str, initiator_name: str, target_name: str
+    ) -> tuple[TargetPolicy, AuthPolicy]:
         srv = self.server
         cfg = srv.config
         if session_type == "Discovery":
@@ -143,8 +163,9 @@ class _PortalContext:
                     host = local_host  # a wildcard portal answers with the address this connection reached
                 portals.append((host, pc.port, pc.group))
             entries.append(TargetEntry(tc.name, portals))
-        return sendtargets_response(value, entries, session_type=session.session_type,
-                                    current_target=session.target_name or None)
+        return sendtargets_response(
+            value, entries, session_type=session.session_type, current_target=session.target_name or None
+        )
 
     def nexus_lost(self, session: Session) -> None:
         if session.scsi_target is not None:

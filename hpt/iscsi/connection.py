@@ -54,8 +54,16 @@ class ProtocolError(Exception):
 class Connection:
     """One target-side iSCSI connection, from the first Login Request to close."""
 
-    def __init__(self, context: IscsiContext, ring: Ring, *, peer: str = "", local: str = "",
-                 transport: str = "tcp", shutdown: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        context: IscsiContext,
+        ring: Ring,
+        *,
+        peer: str = "",
+        local: str = "",
+        transport: str = "tcp",
+        shutdown: Callable[[str], None] | None = None,
+    ) -> None:
         self.context = context
         self.ring = ring
         self.peer = peer
@@ -90,7 +98,7 @@ class Connection:
         self._hdr = bytearray(_HDR_MAX)
         self._hdrview = memoryview(self._hdr)
         self._trail = bytearray(8)
-        self._rbuf: memoryview = self._hdrview[: BHS_LEN]
+        self._rbuf: memoryview = self._hdrview[:BHS_LEN]
         self._got = 0
         self._stage = 0  # 0 header, 1 header rest, 2 data, 3 padding+digest
         self._pdu: Pdu | None = None
@@ -100,7 +108,7 @@ class Connection:
     # ------------------------------------------------------------------------------- input
     def expect(self) -> memoryview:
         """The buffer the next incoming bytes go into (fill from its start; any amount up to its length)."""
-        return self._rbuf[self._got:]
+        return self._rbuf[self._got :]
 
     def received(self, n: int) -> None:
         """``n`` bytes were written at the start of the view ``expect()`` returned."""
@@ -160,8 +168,10 @@ class Connection:
         assert pdu is not None
         alen = pdu.ahs_len
         if alen:
-            pdu.ahs = bytes(self._hdr[BHS_LEN: BHS_LEN + alen])
-        if self.hd and not digest_ok(self._hdr[BHS_LEN + alen: BHS_LEN + alen + 4], self._hdrview[: BHS_LEN + alen]):
+            pdu.ahs = bytes(self._hdr[BHS_LEN : BHS_LEN + alen])
+        if self.hd and not digest_ok(
+            self._hdr[BHS_LEN + alen : BHS_LEN + alen + 4], self._hdrview[: BHS_LEN + alen]
+        ):
             # the header cannot be trusted, not even its lengths: the connection must go (RFC 7143 7.8)
             raise ProtocolError("header digest error")
         if pdu.dsl:
@@ -179,7 +189,7 @@ class Connection:
         if self._sink is not None:
             if self.dd:
                 pad = P.pad_len(len(self._sink))
-                if not digest_ok(self._trail[pad: pad + 4], self._sink, self._trail[:pad]):
+                if not digest_ok(self._trail[pad : pad + 4], self._sink, self._trail[:pad]):
                     if task is not None and pdu.opcode == Opcode.SCSI_CMD:
                         self._free(task)
                     self._data_digest_error(pdu)
@@ -204,7 +214,7 @@ class Connection:
             task = self.tasks.get(pdu.itt)
             if task is not None and task.buf is not None and pdu.offset + pdu.dsl <= task.edtl:
                 self._sink_task = task
-                return task.buf[pdu.offset: pdu.offset + pdu.dsl]
+                return task.buf[pdu.offset : pdu.offset + pdu.dsl]
             # unknown task or out of range: read the bytes to keep the stream in step, then reject
             return memoryview(bytearray(pdu.dsl))
         return memoryview(bytearray(pdu.dsl))
@@ -419,33 +429,45 @@ class Connection:
             length = min(sp.max_burst_length, task.edtl - task.r2t_next)
             self._ttt = ttt = (self._ttt + 1) & 0x7FFFFFFF
             task.r2ts[ttt] = [task.r2t_next, task.r2t_next + length, 0]
-            self._emit(P.r2t(task.lun_raw, task.itt, ttt, self.statsn, exp, mx, task.r2tsn, task.r2t_next, length))
+            self._emit(
+                P.r2t(task.lun_raw, task.itt, ttt, self.statsn, exp, mx, task.r2tsn, task.r2t_next, length)
+            )
             task.r2tsn += 1
             task.r2t_next += length
 
     def _data_out(self, pdu: Pdu, task: Task | None) -> None:
         if task is None or task.itt != pdu.itt:
             if pdu.itt not in self.tasks:
-                self._protocol_error(ProtocolError(f"Data-Out for unknown ITT {pdu.itt:#x}",
-                                                   RejectReason.INVALID_PDU_FIELD), pdu)
+                self._protocol_error(
+                    ProtocolError(f"Data-Out for unknown ITT {pdu.itt:#x}", RejectReason.INVALID_PDU_FIELD),
+                    pdu,
+                )
             else:
                 self._protocol_error(ProtocolError("Data-Out beyond the expected data transfer length"), pdu)
             return
         end = pdu.offset + pdu.dsl
         if pdu.ttt == RSVD_TAG:
             if pdu.offset != task.unsol_next or end > task.unsol_end or pdu.datasn != task.unsol_datasn:
-                self._protocol_error(ProtocolError(
-                    f"unsolicited Data-Out offset {pdu.offset} DataSN {pdu.datasn}: expected "
-                    f"{task.unsol_next} / {task.unsol_datasn}"), pdu)
+                self._protocol_error(
+                    ProtocolError(
+                        f"unsolicited Data-Out offset {pdu.offset} DataSN {pdu.datasn}: expected "
+                        f"{task.unsol_next} / {task.unsol_datasn}"
+                    ),
+                    pdu,
+                )
                 return
             task.unsol_next = end
             task.unsol_datasn += 1
         else:
             r = task.r2ts.get(pdu.ttt)
             if r is None or pdu.offset != r[0] or end > r[1] or pdu.datasn != r[2]:
-                self._protocol_error(ProtocolError(
-                    f"Data-Out TTT {pdu.ttt:#x} offset {pdu.offset} DataSN {pdu.datasn} does not match its R2T"),
-                    pdu)
+                self._protocol_error(
+                    ProtocolError(
+                        f"Data-Out TTT {pdu.ttt:#x} offset {pdu.offset} DataSN {pdu.datasn}"
+                        " does not match its R2T"
+                    ),
+                    pdu,
+                )
                 return
             r[0] = end
             r[2] += 1
@@ -470,8 +492,11 @@ class Connection:
         """The SCSI core's view of a ready task."""
         buf = task.buf
         return ScsiCommand(
-            task.lun, task.cdb, self.session.nexus,  # type: ignore[union-attr]
-            tag=task.itt, attr=task.attr,
+            task.lun,
+            task.cdb,
+            self.session.nexus,  # type: ignore[union-attr]
+            tag=task.itt,
+            attr=task.attr,
             data_out=buf if task.write else None,
             data_in=buf if task.read else None,
             expected_in=task.edtl if task.read else 0,
@@ -528,8 +553,9 @@ class Connection:
             n = min(seg, total - off, burst - off % burst)
             off2 = off + n
             if off2 >= total:
-                hdr = P.data_in(itt, 0x81 | flags, result.status, lun, self.next_statsn(), exp, mx, datasn, off,
-                                resid, n)
+                hdr = P.data_in(
+                    itt, 0x81 | flags, result.status, lun, self.next_statsn(), exp, mx, datasn, off, resid, n
+                )
             else:
                 hdr = P.data_in(itt, 0x80 if off2 % burst == 0 else 0, 0, lun, 0, exp, mx, datasn, off, 0, n)
             emit(hdr, buf[off:off2])
@@ -543,8 +569,18 @@ class Connection:
         flags, resid = self._residual(task, result)
         sense = result.sense
         data = len(sense).to_bytes(2, "big") + sense if sense else None
-        hdr = P.scsi_response(task.itt, flags, 0, result.status, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
-                              0, resid, len(data) if data else 0)
+        hdr = P.scsi_response(
+            task.itt,
+            flags,
+            0,
+            result.status,
+            self.next_statsn(),
+            s.exp_cmdsn,
+            s.max_cmdsn,
+            0,
+            resid,
+            len(data) if data else 0,
+        )
         self._emit(hdr, data)
         self._free(task)
 
@@ -558,8 +594,10 @@ class Connection:
                 self._ping_ttt = None
             return
         data = bytes(pdu.data)
-        self._emit(P.nop_in(pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
-                            len(data)), data)
+        self._emit(
+            P.nop_in(pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn, len(data)),
+            data,
+        )
 
     def ping(self) -> bool:
         """Queue a NOP-In ping (keepalive); False when the previous ping is still unanswered."""
@@ -608,8 +646,11 @@ class Connection:
             return
         self._text_in = (self._text_in or bytearray()) + bytes(pdu.data)
         if pdu.cont:
-            self._emit(P.text_response(0, pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn,
-                                       s.max_cmdsn, 0))
+            self._emit(
+                P.text_response(
+                    0, pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn, 0
+                )
+            )
             return
         raw, self._text_in = bytes(self._text_in), None
         try:
@@ -625,7 +666,7 @@ class Connection:
                 reply.append((key, "NotUnderstood"))
         text = encode_text(reply)
         seg = self.max_xmit_dsl
-        self._text_out = [text[i: i + seg] for i in range(0, len(text), seg)] or [b""]
+        self._text_out = [text[i : i + seg] for i in range(0, len(text), seg)] or [b""]
         self._send_text_piece(pdu)
 
     def _send_text_piece(self, pdu: Pdu) -> None:
@@ -637,8 +678,12 @@ class Connection:
             flags, ttt = 0x40, self._text_ttt
         else:
             flags, ttt = 0x80, RSVD_TAG
-        self._emit(P.text_response(flags, pdu.lun, pdu.itt, ttt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
-                                   len(piece)), piece)
+        self._emit(
+            P.text_response(
+                flags, pdu.lun, pdu.itt, ttt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn, len(piece)
+            ),
+            piece,
+        )
 
     def _logout(self, pdu: Pdu) -> None:
         """Logout (RFC 7143 11.14): close the session or this connection; recovery removal needs ERL 2."""
@@ -649,8 +694,17 @@ class Connection:
         if reason == 2:
             response = 3  # cleanup failed: connection recovery is not supported at ERL 0
         self.abort_tasks(lambda t: True)
-        self._emit(P.logout_response(response, pdu.itt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
-                                     s.params.default_time2wait, s.params.default_time2retain))
+        self._emit(
+            P.logout_response(
+                response,
+                pdu.itt,
+                self.next_statsn(),
+                s.exp_cmdsn,
+                s.max_cmdsn,
+                s.params.default_time2wait,
+                s.params.default_time2retain,
+            )
+        )
         if response == 0:
             self.close("logout")
             if reason == 0 or len(s.connections) <= 1:

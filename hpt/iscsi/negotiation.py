@@ -355,6 +355,8 @@ class LoginNegotiator:
     def _begin(self, pairs: list[tuple[str, str]], pdu: _Pdu) -> list[tuple[str, str]]:
         """On the first request: read the names, look the policies up, and start the response with
         TargetPortalGroupTag (RFC 7143 13.9) and TargetAlias. Returns the pairs left to answer."""
+        if len({key for key, _ in pairs}) != len(pairs):
+            raise _error("a key is given twice in one request (RFC 7143 6.3)")
         if self._policy is not None:
             return pairs
         given = dict(pairs)
@@ -552,7 +554,9 @@ class LoginNegotiator:
     def _declare_and_offer(self, pdu: _Pdu) -> None:
         """The target's own declarations and offers, each once (RFC 7143 6.2, 13.12)."""
         assert self._policy is not None
-        if not self._rdma and "MaxRecvDataSegmentLength" not in self._declared:
+        # a key answered in this response (e.g. the initiator's MaxRecvDataSegmentLength=Reject)
+        # is declared in the next one: one key appears once a response
+        if not self._rdma and "MaxRecvDataSegmentLength" not in self._declared | set(pdu.answers):
             pdu.answers["MaxRecvDataSegmentLength"] = str(self._policy.max_recv_data_segment_length)
             self._declared.add("MaxRecvDataSegmentLength")
         for kd in KEYS.values():
@@ -567,7 +571,7 @@ class LoginNegotiator:
 
     def _should_offer(self, kd: KeyDef) -> bool:
         if not kd.offer or kd.name in self._received or kd.name in self._declared or kd.name in self._values:
-            return False
+            return False  # (every key the initiator sent is in _received, so never in this response)
         if (self._discovery and kd.discovery_irrelevant) or (kd.use is Use.LO and not self.leading):
             return False
         if kd.rdma_only and not self._rdma:

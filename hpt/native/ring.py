@@ -44,7 +44,9 @@ class Ring:
         self.nslots = lib.ring_nslots(self._base)
         off = lib.ring_data_offset(self._base)
         whole = memoryview(self._map)
-        self._views = [whole[off + i * self.slot_size: off + (i + 1) * self.slot_size] for i in range(self.nslots)]
+        self._views = [
+            whole[off + i * self.slot_size : off + (i + 1) * self.slot_size] for i in range(self.nslots)
+        ]
 
     def alloc(self) -> int:
         """A free slot index; raises RingExhausted when none is free."""

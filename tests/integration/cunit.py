@@ -1,4 +1,4 @@
-"""Reading libiscsi's iscsi-test-cu (CUnit) output: a test counts as passed only if it ran without [SKIPPED]."""
+"""Reading iscsi-test-cu (CUnit) output: a test passes only if it ran without [SKIPPED]."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def parse_cunit(text: str) -> CunitResult:
         m = _TEST.match(line)
         if m:
             current = f"{suite}.{m.group(1)}"
-            body = [line[m.end():]]
+            body = [line[m.end() :]]
         elif current is not None:
             body.append(line)
         if current is None:

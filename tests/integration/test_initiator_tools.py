@@ -83,9 +83,15 @@ def test_chap_wrong_secret_is_refused(hptd: Hptd) -> None:
 
 def test_mutual_chap(hptd: Hptd) -> None:
     need("iscsi-inq", "libiscsi-bin")
-    good = hptd.url(MUTUAL, auth="alice%alice-secret-1234@") + "?target_user=target-user&target_password=target-secret-5678"
+    good = (
+        hptd.url(MUTUAL, auth="alice%alice-secret-1234@")
+        + "?target_user=target-user&target_password=target-secret-5678"
+    )
     r = run("iscsi-inq", good)
     assert r.returncode == 0, r.stderr
-    bad = hptd.url(MUTUAL, auth="alice%alice-secret-1234@") + "?target_user=target-user&target_password=not-the-secret"
+    bad = (
+        hptd.url(MUTUAL, auth="alice%alice-secret-1234@")
+        + "?target_user=target-user&target_password=not-the-secret"
+    )
     r = run("iscsi-inq", bad)
     assert r.returncode != 0, "the initiator accepted a target that proved the wrong secret"

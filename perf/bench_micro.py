@@ -1,0 +1,68 @@
+"""Microbenchmarks of the hot paths (pytest-benchmark).
+
+Run: ``python -m pytest perf/bench_micro.py --benchmark-enable -q`` (they are not part of the test suite).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from hpt.iscsi import pdu as P
+from hpt.iscsi.pdu import Opcode, Pdu
+from hpt.scsi.lun import encode_lun
+
+LUN1 = encode_lun(1)
+CMD = P.initiator_pdu(Opcode.SCSI_CMD, 0xC1, LUN1, 7, w20=4096, w24=1, w28=1)
+CMD[32:42] = struct.pack(">BBIBHB", 0x28, 0, 1234, 0, 8, 0)
+
+
+def test_parse_scsi_command(benchmark: pytest.FixtureRequest) -> None:
+    bhs = memoryview(bytes(CMD))
+
+    def parse() -> tuple[int, bytes]:
+        p = Pdu(bhs)
+        return p.edtl, p.cdb()
+
+    assert benchmark(parse) == (4096, bytes(CMD[32:48]))
+
+
+def test_build_data_in(benchmark: pytest.FixtureRequest) -> None:
+    hdr = benchmark(P.data_in, 7, 0x81, 0, LUN1, 5, 2, 130, 0, 0, 0, 4096)
+    assert len(hdr) == 48 and hdr[0] == Opcode.DATA_IN
+
+
+def _server_and_initiator():  # type: ignore[no-untyped-def]
+    from hpt.config import parse_config
+    from hpt.iscsi.connection import Connection
+    from hpt.server import Server
+    from tests.iscsi.initiator import Initiator
+
+    srv = Server(parse_config('[[portal]]\naddress = "127.0.0.1:3260"\n[[target]]\nname = "iqn.2026-11.org.hpt:b"\n'
+                              '[[target.lun]]\nlun = 1\nstore = "ram"\nsize = "64M"\n'))
+    conn = Connection(srv.context_for(srv.config.portals[0]), srv.ring, peer="127.0.0.1:1", local="127.0.0.1:2")
+    ini = Initiator(conn)
+    ini.login("iqn.2026-11.org.hpt:b")
+    ini.scsi(bytes(6))  # consume the power-on unit attention
+    return srv, conn, ini
+
+
+def test_read_4k_through_the_core(benchmark: pytest.FixtureRequest) -> None:
+    """One 4 KiB READ(10): header in, SCSI core, RAM store, Data-In + status out (no sockets)."""
+    srv, conn, ini = _server_and_initiator()
+    hdr = bytearray(CMD)
+    s = conn.session
+
+    def one() -> int:
+        hdr[24:28] = s.exp_cmdsn.to_bytes(4, "big")
+        buf = conn.expect()
+        buf[:48] = hdr
+        conn.received(48)
+        conn.execute_ready()
+        out = conn.data_to_send()
+        conn.output_sent()
+        return len(out)
+
+    assert benchmark(one) == 2  # header + slot view
+    srv.stop()

@@ -1,0 +1,224 @@
+"""The sans-I/O connection driven with PDUs alone: login, SCSI reads/writes, R2T, errors (RFC 7143)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import pytest
+
+from hpt.config import parse_config
+from hpt.iscsi.connection import Connection
+from hpt.iscsi.pdu import RSVD_TAG, Opcode, RejectReason, TmfFunction, TmfResponse
+from hpt.scsi.constants import Status
+from hpt.server import Server
+
+from .initiator import Initiator, sense_of
+
+TARGET = "iqn.2026-11.org.hpt.test:disk"
+CONFIG = f"""
+[[portal]]
+address = "127.0.0.1:3260"
+
+[[target]]
+name = "{TARGET}"
+initiators = ["iqn.2026-11.org.hpt.test:initiator"]
+  [[target.lun]]
+  lun = 1
+  store = "ram"
+  size = "4M"
+"""
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server(parse_config(CONFIG))
+    yield srv
+    srv.stop()
+
+
+def make_conn(server: Server) -> Connection:
+    return Connection(server.context_for(server.config.portals[0]), server.ring, peer="127.0.0.1:40000",
+                      local="127.0.0.1:3260")
+
+
+@pytest.fixture
+def ini(server: Server) -> Initiator:
+    i = Initiator(make_conn(server))
+    r = i.login(TARGET)
+    assert r.pdu.w36 >> 16 == 0, r.text
+    assert r.pdu.b1 & 0x83 == 0x83  # T bit, NSG = full feature phase
+    assert r.pdu.tsih != 0
+    assert i.conn.full_feature
+    # the first command of a new I_T nexus reports POWER ON, RESET (SAM-5 6.3.3)
+    rsp = i.scsi(bytes(6))[-1]
+    assert rsp.pdu.b3 == Status.CHECK_CONDITION and sense_of(rsp)[12] == 0x29
+    return i
+
+
+def read10(lba: int, blocks: int) -> bytes:
+    return struct.pack(">BBIBHB", 0x28, 0, lba, 0, blocks, 0)
+
+
+def write10(lba: int, blocks: int) -> bytes:
+    return struct.pack(">BBIBHB", 0x2A, 0, lba, 0, blocks, 0)
+
+
+def test_login_unknown_target_is_not_found(server: Server) -> None:
+    i = Initiator(make_conn(server))
+    r = i.login("iqn.2026-11.org.hpt.test:nope")
+    assert r.pdu.opcode == Opcode.LOGIN_RSP
+    assert (r.pdu.w36 >> 24, (r.pdu.w36 >> 16) & 0xFF) == (2, 3)
+    assert i.conn.closing
+
+
+def test_login_acl_refuses_other_initiator(server: Server) -> None:
+    i = Initiator(make_conn(server), name="iqn.2026-11.org.hpt.test:stranger")
+    r = i.login(TARGET)
+    assert (r.pdu.w36 >> 24, (r.pdu.w36 >> 16) & 0xFF) == (2, 2)
+
+
+def test_non_login_pdu_during_login_fails(server: Server) -> None:
+    i = Initiator(make_conn(server))
+    r = i.nop_out()
+    assert r[-1].pdu.opcode == Opcode.LOGIN_RSP
+    assert (r[-1].pdu.w36 >> 16) == 0x020B
+    assert i.conn.closing
+
+
+def test_inquiry_data_in_with_piggybacked_status(ini: Initiator) -> None:
+    r = ini.scsi(bytes([0x12, 0, 0, 0, 96, 0]), read=96)
+    assert len(r) == 1 and r[0].pdu.opcode == Opcode.DATA_IN
+    assert r[0].pdu.b1 & 0x81 == 0x81  # F and S
+    assert r[0].pdu.b3 == Status.GOOD
+    assert r[0].data[8:16].rstrip() == b"HPT"
+
+
+def test_write_immediate_then_r2t_and_read_back(ini: Initiator) -> None:
+    payload = bytes(range(256)) * 32  # 16 blocks of 512
+    itt = ini.itt + 1
+    r = ini.scsi(write10(8, 16), write=payload, immediate=1024)
+    r2ts = [x for x in r if x.pdu.opcode == Opcode.R2T]
+    assert r2ts, r
+    for r2t in r2ts:
+        off, length = r2t.pdu.w40, r2t.pdu.w44
+        assert off >= 1024
+        replies = ini.data_out(itt, r2t.pdu.w20, off, payload[off: off + length], datasn=0)
+    assert replies[-1].pdu.opcode == Opcode.SCSI_RSP
+    assert replies[-1].pdu.b3 == Status.GOOD
+    r = ini.scsi(read10(8, 16), read=len(payload))
+    got = b"".join(x.data for x in r if x.pdu.opcode == Opcode.DATA_IN)
+    assert got == payload
+    assert [x.pdu.w36 for x in r] == list(range(len(r)))  # DataSN 0, 1, ...
+
+
+def test_read_overflow_and_underflow_residuals(ini: Initiator) -> None:
+    r = ini.scsi(read10(0, 2), read=512)  # the CDB asks for 1024 bytes, the initiator expects 512
+    last = r[-1].pdu
+    assert last.b1 & 0x04 and last.w44 == 512  # O bit, residual 512
+    assert sum(len(x.data) for x in r) == 512
+    r = ini.scsi(read10(0, 1), read=1024)
+    last = r[-1].pdu
+    assert last.b1 & 0x02 and last.w44 == 512  # U bit
+
+
+def test_bad_datasn_is_rejected_and_connection_closes(ini: Initiator) -> None:
+    itt = ini.itt + 1
+    r = ini.scsi(write10(0, 2), write=bytes(1024))
+    r2t = [x for x in r if x.pdu.opcode == Opcode.R2T][0]
+    r = ini.data_out(itt, r2t.pdu.w20, 0, bytes(512), datasn=5, final=False)
+    assert r[-1].pdu.opcode == Opcode.REJECT
+    assert r[-1].pdu.b2 == RejectReason.PROTOCOL_ERROR
+    assert ini.conn.closing
+
+
+def test_cmdsn_beyond_window_is_ignored(ini: Initiator) -> None:
+    s = ini.conn.session
+    assert s is not None
+    r = ini.scsi(bytes(6), cmdsn=s.max_cmdsn + 1)
+    assert r == []
+    r = ini.scsi(bytes(6))  # TEST UNIT READY with the expected CmdSN still works
+    assert r[-1].pdu.opcode == Opcode.SCSI_RSP
+
+
+def test_unit_attention_reported_once(ini: Initiator) -> None:
+    assert ini.scsi(bytes(6))[-1].pdu.b3 == Status.GOOD
+
+
+def test_nop_out_ping_is_echoed(ini: Initiator) -> None:
+    r = ini.nop_out(b"hello")
+    assert r[-1].pdu.opcode == Opcode.NOP_IN
+    assert r[-1].data == b"hello"
+    assert r[-1].pdu.w20 == RSVD_TAG
+
+
+def test_abort_task_waiting_for_data(ini: Initiator) -> None:
+    itt = ini.itt + 1
+    ini.scsi(write10(0, 4), write=bytes(2048))
+    assert itt in ini.conn.tasks
+    r = ini.tmf(TmfFunction.ABORT_TASK, rtt=itt)
+    assert r[-1].pdu.opcode == Opcode.TASK_MGMT_RSP
+    assert r[-1].pdu.b2 == TmfResponse.FUNCTION_COMPLETE
+    assert itt not in ini.conn.tasks
+    r = ini.tmf(TmfFunction.ABORT_TASK, rtt=itt)
+    assert r[-1].pdu.b2 == TmfResponse.TASK_DOES_NOT_EXIST
+
+
+def test_lu_reset_and_unknown_lun(ini: Initiator) -> None:
+    assert ini.tmf(TmfFunction.LOGICAL_UNIT_RESET)[-1].pdu.b2 == TmfResponse.FUNCTION_COMPLETE
+    assert ini.tmf(TmfFunction.LOGICAL_UNIT_RESET, lun=9)[-1].pdu.b2 == TmfResponse.LUN_DOES_NOT_EXIST
+    assert ini.tmf(TmfFunction.CLEAR_ACA)[-1].pdu.b2 == TmfResponse.NOT_SUPPORTED
+
+
+def test_unknown_opcode_is_rejected(ini: Initiator) -> None:
+    from hpt.iscsi import pdu as P
+
+    ini.send(P.initiator_pdu(0x1C, 0x80, bytes(8), 77))
+    r = ini.replies()
+    assert r[-1].pdu.opcode == Opcode.REJECT
+    assert r[-1].pdu.b2 == RejectReason.COMMAND_NOT_SUPPORTED
+
+
+def test_logout_closes(ini: Initiator) -> None:
+    r = ini.logout()
+    assert r[-1].pdu.opcode == Opcode.LOGOUT_RSP and r[-1].pdu.b2 == 0
+    assert ini.conn.closing
+
+
+def test_discovery_sendtargets(server: Server) -> None:
+    i = Initiator(make_conn(server))
+    r = i.login(None, discovery=True)
+    assert r.pdu.w36 >> 16 == 0, r.text
+    r = i.text([("SendTargets", "All")])
+    assert r[-1].pdu.opcode == Opcode.TEXT_RSP
+    pairs = r[-1].data.split(b"\0")
+    assert f"TargetName={TARGET}".encode() in pairs
+    assert b"TargetAddress=127.0.0.1:3260,1" in pairs
+
+
+def test_digests_on(server: Server) -> None:
+    i = Initiator(make_conn(server))
+    i.hd = i.dd = True
+    r = i.login(TARGET)
+    assert r.pdu.w36 >> 16 == 0
+    assert i.hd and i.dd and i.conn.hd == 4 and i.conn.dd == 4
+    assert i.scsi(bytes(6))[-1].pdu.b3 == Status.CHECK_CONDITION  # power-on unit attention, with digests
+    payload = b"\xa5" * 512
+    itt = i.itt + 1
+    r = i.scsi(write10(1, 1), write=payload, immediate=512)
+    assert r[-1].pdu.opcode == Opcode.SCSI_RSP, r
+    assert itt not in i.conn.tasks
+    r = i.scsi(read10(1, 1), read=512)
+    assert r[-1].data == payload
+
+
+def test_bad_header_digest_closes(server: Server) -> None:
+    i = Initiator(make_conn(server))
+    i.hd = True
+    i.login(TARGET)
+    assert i.conn.hd == 4
+    from hpt.iscsi import pdu as P
+
+    hdr = P.initiator_pdu(Opcode.NOP_OUT, 0x80, bytes(8), 5, w20=RSVD_TAG, immediate=True)
+    i.conn.receive_bytes(bytes(hdr) + b"\0\0\0\0")
+    assert i.conn.closing

@@ -158,7 +158,8 @@ class Guest:
             argv += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none"]
         for index, nic in enumerate(spec.nics):
             argv += ["-netdev", nic.netdev(f"n{index}"),
-                     "-device", f"virtio-net-pci,netdev=n{index},mac={nic.mac}"]
+                     # romfile= : no PXE option ROM (the kernel is booted directly; ipxe-qemu not needed).
+                     "-device", f"virtio-net-pci,netdev=n{index},mac={nic.mac},romfile="]
         if spec.netns:
             argv = ["ip", "netns", "exec", spec.netns, *argv]
         return argv

@@ -41,6 +41,7 @@ class LabRecord:
     image_built_now: bool = False
     guests: list[dict[str, object]] = field(default_factory=list)
     test_seconds: dict[str, float] = field(default_factory=dict)
+    lab_tests: set[str] = field(default_factory=set)
 
 
 RECORD = LabRecord()
@@ -254,8 +255,12 @@ def hptd_target(tmp_path: Path) -> Iterator[Callable[[bool], IscsiTarget]]:
 # --- timing records ------------------------------------------------------------------------------------
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    RECORD.lab_tests.update(item.nodeid for item in items if item.get_closest_marker("lab"))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if "lab" in report.keywords and report.nodeid.startswith("tests/lab/"):
+    if report.nodeid in RECORD.lab_tests:
         RECORD.test_seconds[report.nodeid] = RECORD.test_seconds.get(report.nodeid, 0.0) + report.duration
 
 

@@ -9,6 +9,7 @@ import pytest
 from hpt.scsi.constants import INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, Status
 from hpt.scsi.sbc_capacity import DEALLOCATED, MAPPED, lba_runs
 from hpt.store.base import BackingStore
+from hpt.store.file import FileStore
 from hpt.store.ram import PAGE, RamStore
 from tests.scsi.sbc_support import BS, NBLOCKS, Disk, sa16
 
@@ -144,3 +145,19 @@ def test_lba_runs_merge_and_limit() -> None:
     assert lba_runs(store, bs, 0, 8, 2) == [(0, 1, DEALLOCATED), (1, 1, MAPPED)]
     assert lba_runs(store, bs, 0, 8, 10) == [(0, 1, DEALLOCATED), (1, 1, MAPPED), (2, 1, DEALLOCATED),
                                              (3, 1, MAPPED), (4, 4, DEALLOCATED)]
+
+
+def test_get_lba_status_over_a_sparse_file(tmp_path) -> None:
+    store = FileStore(str(tmp_path / "thin.img"), 1 << 20)
+    try:
+        disk = Disk(store, thin=True, block_size=4096)
+        data = b"\x42" * 4 * 4096
+        assert disk.run(struct.pack(">BBQIxx", 0x8A, 0, 8, 4), data).status == Status.GOOD
+        assert descriptors(disk.run(sa16(0x12, 0, 1024), alloc=1024).data) == [
+            (0, 8, DEALLOCATED), (8, 4, MAPPED), (12, 256 - 12, DEALLOCATED)]
+        unmap = struct.pack(">HH4xQI4x", 22, 16, 9, 2)
+        assert disk.run(struct.pack(">BB5xHx", 0x42, 0, len(unmap)), unmap).status == Status.GOOD
+        assert descriptors(disk.run(sa16(0x12, 8, 1024), alloc=1024).data)[:3] == [
+            (8, 1, MAPPED), (9, 2, DEALLOCATED), (11, 1, MAPPED)]
+    finally:
+        store.close()

@@ -28,8 +28,9 @@ from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
 from hpt.iscsi.text import encode_text, parse_text
 from hpt.scsi.command import ScsiCommand, ScsiResult
-from hpt.scsi.constants import Status
+from hpt.scsi.constants import DATA_PHASE_ERROR, INVALID_FIELD_IN_CDB, Status
 from hpt.scsi.lun import decode_lun
+from hpt.scsi.sense import build_sense
 
 if TYPE_CHECKING:
     from hpt.iscsi.context import IscsiContext
@@ -406,7 +407,7 @@ class Connection:
     def _start_task(self, task: Task) -> None:
         pdu_w = task.write
         if task.edtl > _MAX_BUFFER:
-            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, _too_large_sense()))
+            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
             return
         if not pdu_w or task.received >= task.edtl:
             self.ready.append(task)
@@ -419,6 +420,7 @@ class Connection:
         else:
             task.unsol_end = task.received
         task.unsol_next = task.received
+        task.unsol_done = task.unsol_next >= task.unsol_end
         task.r2t_next = task.unsol_end
         self._send_r2ts(task)
 
@@ -435,53 +437,63 @@ class Connection:
             task.r2tsn += 1
             task.r2t_next += length
 
-    def _data_out(self, pdu: Pdu, task: Task | None) -> None:
-        if task is None or task.itt != pdu.itt:
-            if pdu.itt not in self.tasks:
-                self._protocol_error(
-                    ProtocolError(f"Data-Out for unknown ITT {pdu.itt:#x}", RejectReason.INVALID_PDU_FIELD),
-                    pdu,
-                )
-            else:
-                self._protocol_error(ProtocolError("Data-Out beyond the expected data transfer length"), pdu)
+    def _data_out(self, pdu: Pdu, placed: Task | None) -> None:
+        """SCSI Data-Out (RFC 7143 11.7): check it against its unsolicited burst or R2T sequence.
+
+        A Data-Out for an unknown task is rejected. A DataSN, offset or length that does not fit
+        fails its command with CHECK CONDITION once the initiator has sent the rest of the burst
+        (ERL 0 cannot recover the data; the connection stays up, RFC 7143 7.1.4.1, 11.4.7.2).
+        """
+        task = self.tasks.get(pdu.itt)
+        if task is None:
+            self.reject(pdu, RejectReason.INVALID_PDU_FIELD)
             return
         end = pdu.offset + pdu.dsl
+        ok = placed is task
         if pdu.ttt == RSVD_TAG:
-            if pdu.offset != task.unsol_next or end > task.unsol_end or pdu.datasn != task.unsol_datasn:
-                self._protocol_error(
-                    ProtocolError(
-                        f"unsolicited Data-Out offset {pdu.offset} DataSN {pdu.datasn}: expected "
-                        f"{task.unsol_next} / {task.unsol_datasn}"
-                    ),
-                    pdu,
-                )
-                return
+            ok = (
+                ok
+                and pdu.offset == task.unsol_next
+                and end <= task.unsol_end
+                and pdu.datasn == task.unsol_datasn
+            )
             task.unsol_next = end
             task.unsol_datasn += 1
+            if pdu.final or end >= task.unsol_end:
+                task.unsol_done = True
         else:
             r = task.r2ts.get(pdu.ttt)
-            if r is None or pdu.offset != r[0] or end > r[1] or pdu.datasn != r[2]:
-                self._protocol_error(
-                    ProtocolError(
-                        f"Data-Out TTT {pdu.ttt:#x} offset {pdu.offset} DataSN {pdu.datasn}"
-                        " does not match its R2T"
-                    ),
-                    pdu,
-                )
-                return
-            r[0] = end
-            r[2] += 1
-            if pdu.final:
-                if end != r[1]:
-                    self._protocol_error(ProtocolError("R2T sequence ended early"), pdu)
-                    return
-                del task.r2ts[pdu.ttt]
-        task.received += pdu.dsl
-        if task.received >= task.edtl and not task.r2ts:
+            if r is None:
+                ok = False
+            else:
+                ok = ok and pdu.offset == r[0] and end <= r[1] and pdu.datasn == r[2]
+                r[0] = end
+                r[2] += 1
+                if pdu.final or end >= r[1]:
+                    ok = ok and end == r[1]
+                    del task.r2ts[pdu.ttt]
+        if ok:
+            task.received += pdu.dsl
+        elif task.error is None:
+            task.error = DATA_PHASE_ERROR
+            log.warning(
+                "connection %s: ITT %#x: Data-Out TTT %#x offset %d DataSN %d out of sequence",
+                self.peer,
+                pdu.itt,
+                pdu.ttt,
+                pdu.offset,
+                pdu.datasn,
+            )
+        if not task.unsol_done or task.r2ts:
+            return
+        if task.error is not None:
+            del self.tasks[task.itt]
+            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(task.error)))
+        elif task.r2t_next < task.edtl:
+            self._send_r2ts(task)
+        else:
             del self.tasks[task.itt]
             self.ready.append(task)
-        elif pdu.final and pdu.ttt != RSVD_TAG:
-            self._send_r2ts(task)
 
     def pop_ready(self) -> list[Task]:
         ready = self.ready
@@ -730,10 +742,3 @@ class Connection:
                 if s.scsi_target is not None and s.session_type == "Normal":
                     self.context.nexus_lost(s)
         self.closing = True
-
-
-def _too_large_sense() -> bytes:
-    from hpt.scsi.constants import INVALID_FIELD_IN_CDB
-    from hpt.scsi.sense import build_sense
-
-    return build_sense(INVALID_FIELD_IN_CDB)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hpt.iscsi.pdu import Pdu
 from hpt.scsi.command import TaskAttr
+from hpt.scsi.constants import Asc
 
 
 class Task:
@@ -13,9 +14,31 @@ class Task:
     the SCSI core and Data-In transmission; ``slot`` is its ring index (-1 when not from the ring).
     """
 
-    __slots__ = ("itt", "lun", "lun_raw", "cdb", "attr", "edtl", "read", "write", "final", "cmdsn",
-                 "immediate", "slot", "buf", "received", "unsol_next", "unsol_end", "unsol_datasn",
-                 "r2t_next", "r2tsn", "r2ts", "aborted")
+    __slots__ = (
+        "itt",
+        "lun",
+        "lun_raw",
+        "cdb",
+        "attr",
+        "edtl",
+        "read",
+        "write",
+        "final",
+        "cmdsn",
+        "immediate",
+        "slot",
+        "buf",
+        "received",
+        "unsol_next",
+        "unsol_end",
+        "unsol_datasn",
+        "r2t_next",
+        "r2tsn",
+        "r2ts",
+        "aborted",
+        "unsol_done",
+        "error",
+    )
 
     def __init__(self, pdu: Pdu, lun: int) -> None:
         self.itt = pdu.itt
@@ -40,3 +63,7 @@ class Task:
         self.r2tsn = 0
         self.r2ts: dict[int, list[int]] = {}  # TTT -> [next offset, end offset, next DataSN]
         self.aborted = False
+        self.unsol_done = True
+        self.error: Asc | None = (
+            None  # set when a Data-Out broke sequence: the command ends in CHECK CONDITION
+        )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # Block limits the SBC commands honour (SBC-4 6.6.4); 0xFFFFFFFF and 0 mean "no limit".
 MAX_CAW_BLOCKS = 255  # MAXIMUM COMPARE AND WRITE LENGTH
 MAX_UNMAP_LBA_COUNT = 0xFFFFFFFF
-MAX_UNMAP_BLOCK_DESCRIPTORS = 0xFFFFFFFF
+MAX_UNMAP_BLOCK_DESCRIPTORS = 4095  # the most a 16-bit UNMAP parameter list length holds (SBC-4 5.32)
 MAX_WRITE_SAME_BLOCKS = 0
 WRITE_SAME_NON_ZERO = True  # WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected
 UNMAP_GRANULARITY_BYTES = 4096  # hole-punch granularity of file stores

@@ -122,14 +122,24 @@ def test_read_overflow_and_underflow_residuals(ini: Initiator) -> None:
     assert last.b1 & 0x02 and last.w44 == 512  # U bit
 
 
-def test_bad_datasn_is_rejected_and_connection_closes(ini: Initiator) -> None:
+def test_bad_datasn_fails_the_command_and_keeps_the_connection(ini: Initiator) -> None:
     itt = ini.itt + 1
     r = ini.scsi(write10(0, 2), write=bytes(1024))
     r2t = [x for x in r if x.pdu.opcode == Opcode.R2T][0]
-    r = ini.data_out(itt, r2t.pdu.w20, 0, bytes(512), datasn=5, final=False)
-    assert r[-1].pdu.opcode == Opcode.REJECT
-    assert r[-1].pdu.b2 == RejectReason.PROTOCOL_ERROR
-    assert ini.conn.closing
+    assert ini.data_out(itt, r2t.pdu.w20, 0, bytes(512), datasn=5, final=False) == []
+    r = ini.data_out(itt, r2t.pdu.w20, 512, bytes(512), datasn=1, final=True)
+    rsp = r[-1]
+    assert rsp.pdu.opcode == Opcode.SCSI_RSP and rsp.pdu.b3 == Status.CHECK_CONDITION
+    sense = sense_of(rsp)
+    assert (sense[2] & 0xF, sense[12], sense[13]) == (0xB, 0x4B, 0)  # ABORTED COMMAND, DATA PHASE ERROR
+    assert not ini.conn.closing
+    assert ini.scsi(bytes(6))[-1].pdu.b3 == Status.GOOD
+
+
+def test_data_out_for_unknown_task_is_rejected(ini: Initiator) -> None:
+    r = ini.data_out(0x4242, 7, 0, bytes(512), datasn=0)
+    assert r[-1].pdu.opcode == Opcode.REJECT and r[-1].pdu.b2 == RejectReason.INVALID_PDU_FIELD
+    assert not ini.conn.closing
 
 
 def test_cmdsn_beyond_window_is_ignored(ini: Initiator) -> None:

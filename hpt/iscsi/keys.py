@@ -3,8 +3,8 @@
 One row a key: how it is negotiated (:class:`Kind`), its legal range or values, default, scope, use,
 who may send it, whether it is irrelevant in Discovery sessions or without RDMAExtensions, and the
 attribute that holds it in ``TargetPolicy`` / ``SessionParams`` / ``ConnParams``. Keys not in the
-table (including the X- private and X# public extension keys, RFC 7143 13.22/13.25-13.26, such as
-X#NodeArchitecture) are answered NotUnderstood.
+table, including every X- (private) and X# (public) extension key such as X#NodeArchitecture, are
+answered NotUnderstood.
 """
 
 from __future__ import annotations

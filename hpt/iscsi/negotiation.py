@@ -18,6 +18,7 @@ from hpt.iscsi.errors import (
     INITIATOR_ERROR,
     MISSING_PARAMETER,
     SESSION_TYPE_UNSUPPORTED,
+    TARGET_ERROR,
     LoginError,
     TextError,
 )
@@ -378,7 +379,10 @@ class LoginNegotiator:
                 self._names[key] = given[key]
         self._names.setdefault("SessionType", session_type)
         lookup_target = target if session_type == NORMAL and target else ""
-        self._policy, self._auth = self._lookup(session_type, initiator, lookup_target)
+        try:
+            self._policy, self._auth = self._lookup(session_type, initiator, lookup_target)
+        except ValueError as err:  # a target configuration TargetPolicy/AuthPolicy refuses
+            raise LoginError(*TARGET_ERROR, f"target configuration: {err}") from None
         if session_type == NORMAL:
             pdu.answers["TargetPortalGroupTag"] = str(self.portal_group_tag)
             self._declared.add("TargetPortalGroupTag")
@@ -410,7 +414,7 @@ class LoginNegotiator:
             return
         if not self._note(kd, key, value):
             return
-        if kd is None:  # unknown, X- and X# keys (RFC 7143 6.2, 13.22)
+        if kd is None:  # unknown, X- and X# keys (RFC 7143 6.2)
             pdu.answers[key] = NOT_UNDERSTOOD
             return
         answer = self._judge(kd, value)

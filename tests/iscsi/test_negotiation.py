@@ -10,6 +10,7 @@ from hpt.iscsi.errors import (
     INITIATOR_ERROR,
     MISSING_PARAMETER,
     SESSION_TYPE_UNSUPPORTED,
+    TARGET_ERROR,
     LoginError,
     LoginStatus,
     TextError,
@@ -95,6 +96,15 @@ def test_lookup_refusal_ends_login() -> None:
 
     negotiator = LoginNegotiator(refuse, leading=True, portal_group_tag=1)
     fails(FORBIDDEN, negotiator.security_step, NAMES)
+
+
+def test_bad_target_configuration_is_a_target_error() -> None:
+    def misconfigured(*_: str) -> tuple[TargetPolicy, AuthPolicy]:
+        return TargetPolicy.from_overrides({"ErrorRecoveryLevel": 2}), AuthPolicy(False, dict().get)
+
+    negotiator = LoginNegotiator(misconfigured, leading=True, portal_group_tag=1)
+    error = fails(TARGET_ERROR, negotiator.operational_step, NAMES)
+    assert "ErrorRecoveryLevel" in str(error)
 
 
 def test_constructor_checks() -> None:

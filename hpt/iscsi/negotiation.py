@@ -44,8 +44,24 @@ TRANSPORTS = ("tcp", "iser")
 NORMAL, DISCOVERY = "Normal", "Discovery"
 
 
-def _default(name: str) -> object:
-    return KEYS[name].default
+def _as_int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _as_str(value: object) -> str:
+    assert isinstance(value, str)
+    return value
+
+
+def _int(name: str) -> int:
+    """A numerical key's RFC default."""
+    return _as_int(KEYS[name].default)
+
+
+def _bool(name: str) -> bool:
+    """A boolean key's RFC default."""
+    return KEYS[name].default is True
 
 
 # ------------------------------------------------------------------------------------------ policy
@@ -188,21 +204,21 @@ class SessionParams:
     target_name: str | None = None
     target_alias: str | None = None
     target_portal_group_tag: int = 0
-    max_connections: int = _default("MaxConnections")  # type: ignore[assignment]
-    initial_r2t: bool = _default("InitialR2T")  # type: ignore[assignment]
-    immediate_data: bool = _default("ImmediateData")  # type: ignore[assignment]
-    max_burst_length: int = _default("MaxBurstLength")  # type: ignore[assignment]
-    first_burst_length: int = _default("FirstBurstLength")  # type: ignore[assignment]
-    default_time2wait: int = _default("DefaultTime2Wait")  # type: ignore[assignment]
-    default_time2retain: int = _default("DefaultTime2Retain")  # type: ignore[assignment]
-    max_outstanding_r2t: int = _default("MaxOutstandingR2T")  # type: ignore[assignment]
-    data_pdu_in_order: bool = _default("DataPDUInOrder")  # type: ignore[assignment]
-    data_sequence_in_order: bool = _default("DataSequenceInOrder")  # type: ignore[assignment]
-    error_recovery_level: int = _default("ErrorRecoveryLevel")  # type: ignore[assignment]
-    task_reporting: str = _default("TaskReporting")  # type: ignore[assignment]
-    iscsi_protocol_level: int = _default("iSCSIProtocolLevel")  # type: ignore[assignment]
-    rdma_extensions: bool = _default("RDMAExtensions")  # type: ignore[assignment]
-    max_outstanding_unexpected_pdus: int = _default("MaxOutstandingUnexpectedPDUs")  # type: ignore[assignment]
+    max_connections: int = _int("MaxConnections")
+    initial_r2t: bool = _bool("InitialR2T")
+    immediate_data: bool = _bool("ImmediateData")
+    max_burst_length: int = _int("MaxBurstLength")
+    first_burst_length: int = _int("FirstBurstLength")
+    default_time2wait: int = _int("DefaultTime2Wait")
+    default_time2retain: int = _int("DefaultTime2Retain")
+    max_outstanding_r2t: int = _int("MaxOutstandingR2T")
+    data_pdu_in_order: bool = _bool("DataPDUInOrder")
+    data_sequence_in_order: bool = _bool("DataSequenceInOrder")
+    error_recovery_level: int = _int("ErrorRecoveryLevel")
+    task_reporting: str = _as_str(KEYS["TaskReporting"].default)
+    iscsi_protocol_level: int = _int("iSCSIProtocolLevel")
+    rdma_extensions: bool = _bool("RDMAExtensions")
+    max_outstanding_unexpected_pdus: int = _int("MaxOutstandingUnexpectedPDUs")
 
 
 @dataclass(frozen=True)
@@ -217,11 +233,11 @@ class ConnParams:
 
     header_digest: bool = False
     data_digest: bool = False
-    max_recv_data_segment_length: int = _default("MaxRecvDataSegmentLength")  # type: ignore[assignment]
-    max_xmit_data_segment_length: int = _default("MaxRecvDataSegmentLength")  # type: ignore[assignment]
+    max_recv_data_segment_length: int = _int("MaxRecvDataSegmentLength")
+    max_xmit_data_segment_length: int = _int("MaxRecvDataSegmentLength")
     rdma_extensions: bool = False
-    target_recv_dsl: int = _default("TargetRecvDataSegmentLength")  # type: ignore[assignment]
-    initiator_recv_dsl: int = _default("InitiatorRecvDataSegmentLength")  # type: ignore[assignment]
+    target_recv_dsl: int = _int("TargetRecvDataSegmentLength")
+    initiator_recv_dsl: int = _int("InitiatorRecvDataSegmentLength")
 
 
 # ------------------------------------------------------------------------------------------ negotiator
@@ -393,9 +409,10 @@ class LoginNegotiator:
 
     # ---------------------------------------------------------------------------------- one key
     def _note(self, kd: KeyDef | None, key: str, value: str) -> bool:
-        """Record a key from the initiator. Returns False for a harmless re-declaration (same
-        value; any value of MaxRecvDataSegmentLength, see conformance notes on RFC 7143 6.3);
-        any other repeat is a negotiation reset, an initiator error (RFC 7143 6.3)."""
+        """Record a key from the initiator. Returns False for a harmless re-declaration: the same
+        value again, or MaxRecvDataSegmentLength with any value (UNH-IOL's reading of RFC 7143 6.3,
+        recorded in SPDK's Calsoft notes). Any other repeat is a negotiation reset, an initiator
+        error (RFC 7143 6.3)."""
         previous = self._received.get(key)
         self._received[key] = value
         if previous is None:
@@ -547,11 +564,11 @@ class LoginNegotiator:
         MaxBurstLength (RFC 7143 13.14)."""
         if pdu.answers.get("FirstBurstLength") in (None, REJECT, IRRELEVANT):
             return
-        if self._value("InitialR2T") and not self._value("ImmediateData"):
+        if self._bool("InitialR2T") and not self._bool("ImmediateData"):
             pdu.answers["FirstBurstLength"] = IRRELEVANT
             self._values.pop("FirstBurstLength", None)
             return
-        first = min(self._value("FirstBurstLength"), self._value("MaxBurstLength"))  # type: ignore[type-var]
+        first = min(self._int("FirstBurstLength"), self._int("MaxBurstLength"))
         self._values["FirstBurstLength"] = first
         pdu.answers["FirstBurstLength"] = str(first)
 
@@ -567,7 +584,7 @@ class LoginNegotiator:
             if self._should_offer(kd):
                 wanted = self._wanted(kd)
                 if kd.name == "FirstBurstLength":
-                    wanted = min(wanted, self._value("MaxBurstLength"))  # type: ignore[type-var]
+                    wanted = min(_as_int(wanted), self._int("MaxBurstLength"))
                 text = ",".join(wanted) if isinstance(wanted, tuple) else kd.format(wanted)  # type: ignore[arg-type]
                 pdu.answers[kd.name] = text
                 self._offered[kd.name] = text
@@ -583,20 +600,26 @@ class LoginNegotiator:
         wanted = self._wanted(kd)
         if kd.kind is Kind.LIST:
             return kd.default not in wanted  # type: ignore[operator]
-        if kd.name == "FirstBurstLength" and self._value("InitialR2T") and not self._value("ImmediateData"):
+        if kd.name == "FirstBurstLength" and self._bool("InitialR2T") and not self._bool("ImmediateData"):
             return False
         return wanted != kd.default
 
     def _value(self, name: str) -> object:
         return self._values.get(name, KEYS[name].default)
 
+    def _int(self, name: str) -> int:
+        return _as_int(self._value(name))
+
+    def _bool(self, name: str) -> bool:
+        return self._value(name) is True
+
     # ---------------------------------------------------------------------------------- result
     def result(self) -> tuple[SessionParams, ConnParams]:
         """The negotiated values (defaults where nothing was negotiated). On a non-leading
         connection the session-wide values belong to the leading connection's negotiation."""
-        v = self._value
+        v, n, b = self._value, self._int, self._bool
         policy = self._policy
-        rdma = self._rdma and v("RDMAExtensions") is True
+        rdma = self._rdma and b("RDMAExtensions")
         session = SessionParams(
             session_type=self.session_type,
             initiator_name=self.initiator_name,
@@ -604,27 +627,26 @@ class LoginNegotiator:
             target_name=self.target_name,
             target_alias=policy.target_alias if policy is not None and self.session_type == NORMAL else None,
             target_portal_group_tag=self.portal_group_tag,
-            max_connections=v("MaxConnections"),  # type: ignore[arg-type]
-            initial_r2t=v("InitialR2T"),  # type: ignore[arg-type]
-            immediate_data=v("ImmediateData"),  # type: ignore[arg-type]
-            max_burst_length=v("MaxBurstLength"),  # type: ignore[arg-type]
-            first_burst_length=min(v("FirstBurstLength"), v("MaxBurstLength")),  # type: ignore[type-var]
-            default_time2wait=v("DefaultTime2Wait"),  # type: ignore[arg-type]
-            default_time2retain=v("DefaultTime2Retain"),  # type: ignore[arg-type]
-            max_outstanding_r2t=v("MaxOutstandingR2T"),  # type: ignore[arg-type]
-            data_pdu_in_order=v("DataPDUInOrder"),  # type: ignore[arg-type]
-            data_sequence_in_order=v("DataSequenceInOrder"),  # type: ignore[arg-type]
-            error_recovery_level=v("ErrorRecoveryLevel"),  # type: ignore[arg-type]
-            task_reporting=v("TaskReporting"),  # type: ignore[arg-type]
-            iscsi_protocol_level=v("iSCSIProtocolLevel"),  # type: ignore[arg-type]
+            max_connections=n("MaxConnections"),
+            initial_r2t=b("InitialR2T"),
+            immediate_data=b("ImmediateData"),
+            max_burst_length=n("MaxBurstLength"),
+            first_burst_length=min(n("FirstBurstLength"), n("MaxBurstLength")),
+            default_time2wait=n("DefaultTime2Wait"),
+            default_time2retain=n("DefaultTime2Retain"),
+            max_outstanding_r2t=n("MaxOutstandingR2T"),
+            data_pdu_in_order=b("DataPDUInOrder"),
+            data_sequence_in_order=b("DataSequenceInOrder"),
+            error_recovery_level=n("ErrorRecoveryLevel"),
+            task_reporting=_as_str(v("TaskReporting")),
+            iscsi_protocol_level=n("iSCSIProtocolLevel"),
             rdma_extensions=rdma,
-            max_outstanding_unexpected_pdus=v("MaxOutstandingUnexpectedPDUs"),  # type: ignore[arg-type]
+            max_outstanding_unexpected_pdus=n("MaxOutstandingUnexpectedPDUs"),
         )
-        default_dsl: int = KEYS["MaxRecvDataSegmentLength"].default  # type: ignore[assignment]
-        own = policy.max_recv_data_segment_length if policy and "MaxRecvDataSegmentLength" in self._declared \
-            else default_dsl
-        target_dsl: int = v("TargetRecvDataSegmentLength")  # type: ignore[assignment]
-        initiator_dsl: int = v("InitiatorRecvDataSegmentLength")  # type: ignore[assignment]
+        default_dsl = _int("MaxRecvDataSegmentLength")
+        declared = policy is not None and "MaxRecvDataSegmentLength" in self._declared
+        own = policy.max_recv_data_segment_length if policy is not None and declared else default_dsl
+        target_dsl, initiator_dsl = n("TargetRecvDataSegmentLength"), n("InitiatorRecvDataSegmentLength")
         conn = ConnParams(
             header_digest=v("HeaderDigest") == "CRC32C",
             data_digest=v("DataDigest") == "CRC32C",

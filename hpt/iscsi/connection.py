@@ -24,6 +24,7 @@ from hpt.iscsi import pdu as P
 from hpt.iscsi.digest import digest_bytes, digest_ok
 from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
+from hpt.iscsi.sendtargets import chunk_text, text_request_answers
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
 from hpt.iscsi.text import encode_text, parse_text
@@ -42,6 +43,7 @@ _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 _LARGE = 1 << 20  # buffers above this come from mmap (lazily zeroed) instead of a bytearray
 _MAX_BUFFER = 64 << 20  # largest data buffer one command may claim; above: CHECK CONDITION
 _HDR_MAX = BHS_LEN + 1020 + 4
+_MAX_TEXT = 64 * 1024  # a Text Request's accumulated key=value data beyond this is refused
 
 
 class ProtocolError(Exception):
@@ -248,6 +250,11 @@ class Connection:
                 out.append(pad)
             if self.dd:
                 out.append(digest_bytes(data, pad))
+
+    @property
+    def pending_output(self) -> int:
+        """How many buffers wait for ``data_to_send()``."""
+        return len(self._out)
 
     def data_to_send(self) -> list[bytes | bytearray | memoryview]:
         """Buffers to write, in order; call ``output_sent()`` when they are written."""
@@ -657,6 +664,10 @@ class Connection:
             self._send_text_piece(pdu)
             return
         self._text_in = (self._text_in or bytearray()) + bytes(pdu.data)
+        if len(self._text_in) > _MAX_TEXT:
+            self._text_in = None
+            self.reject(pdu, RejectReason.PROTOCOL_ERROR)
+            return
         if pdu.cont:
             self._emit(
                 P.text_response(
@@ -670,15 +681,8 @@ class Connection:
         except ValueError:
             self.reject(pdu, RejectReason.PROTOCOL_ERROR)
             return
-        reply: list[tuple[str, str]] = []
-        for key, value in pairs:
-            if key == "SendTargets":
-                reply.extend(self.context.send_targets(self, value))
-            else:
-                reply.append((key, "NotUnderstood"))
-        text = encode_text(reply)
-        seg = self.max_xmit_dsl
-        self._text_out = [text[i : i + seg] for i in range(0, len(text), seg)] or [b""]
+        reply = text_request_answers(pairs, lambda value: self.context.send_targets(self, value))
+        self._text_out = chunk_text(encode_text(reply), self.max_xmit_dsl)
         self._send_text_piece(pdu)
 
     def _send_text_piece(self, pdu: Pdu) -> None:

@@ -82,12 +82,22 @@ class TcpConnection:
         sock = self.sock
         recv_into = sock.recv_into
         waitall = socket.MSG_WAITALL
+        dontwait = socket.MSG_DONTWAIT
         missed = 0
         try:
             while not conn.closing:
                 buf = conn.expect()
                 try:
-                    n = recv_into(buf, len(buf), waitall)
+                    if conn.pending_output:
+                        # replies are queued: take what is already here, and send them only when
+                        # nothing more is waiting (one sendmsg for a whole burst of commands)
+                        try:
+                            n = recv_into(buf, len(buf), dontwait)
+                        except BlockingIOError:
+                            self._flush()
+                            continue
+                    else:
+                        n = recv_into(buf, len(buf), waitall)
                 except (BlockingIOError, TimeoutError):
                     # idle for nop_interval: ping, and give up after nop_count unanswered pings
                     if conn.ping():
@@ -104,7 +114,7 @@ class TcpConnection:
                 conn.received(n)
                 if conn.ready:
                     conn.execute_ready()
-                if conn._out:
+                if conn.pending_output > 256:
                     self._flush()
             self._flush()
         except (ConnectionError, OSError) as err:

@@ -6,7 +6,6 @@
     [daemon]
     log_level = "info"          # debug|info|warning|error
     log_format = "text"         # text|json
-    workers = 1                 # sessions are spread over this many worker processes
 
     [iscsi]                     # iSCSI key overrides for every target (RFC 7143 section 13 names),
     MaxBurstLength = 1048576    # validated by hpt.iscsi.negotiation.TargetPolicy.from_overrides
@@ -106,7 +105,6 @@ class ConfigError(ValueError):
 class DaemonConfig:
     log_level: str = "info"
     log_format: str = "text"
-    workers: int = 1
 
 
 @dataclass(slots=True)
@@ -508,7 +506,7 @@ class _Table:
 # -- building the configuration --------------------------------------------------------------------
 
 _ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target")
-_DAEMON_KEYS = ("log_level", "log_format", "workers")
+_DAEMON_KEYS = ("log_level", "log_format")
 _PORTAL_KEYS = ("address", "transport", "group")
 _ACCOUNT_KEYS = ("name", "secret")
 _DISCOVERY_KEYS = ("auth", "incoming", "outgoing")
@@ -526,7 +524,6 @@ def _build(doc: _Doc, data: dict[str, Any]) -> Config:
         daemon=DaemonConfig(
             log_level=daemon.text("log_level", "info", LOG_LEVELS),
             log_format=daemon.text("log_format", "text", LOG_FORMATS),
-            workers=daemon.integer("workers", 1, 1, 256),
         ),
         iscsi=_iscsi_values(iscsi := _iscsi_table(root)),
         portals=_portals(root),

@@ -39,9 +39,15 @@ def _server_and_initiator():  # type: ignore[no-untyped-def]
     from hpt.server import Server
     from tests.iscsi.initiator import Initiator
 
-    srv = Server(parse_config('[[portal]]\naddress = "127.0.0.1:3260"\n[[target]]\nname = "iqn.2026-11.org.hpt:b"\n'
-                              '[[target.lun]]\nlun = 1\nstore = "ram"\nsize = "64M"\n'))
-    conn = Connection(srv.context_for(srv.config.portals[0]), srv.ring, peer="127.0.0.1:1", local="127.0.0.1:2")
+    srv = Server(
+        parse_config(
+            '[[portal]]\naddress = "127.0.0.1:3260"\n[[target]]\nname = "iqn.2026-11.org.hpt:b"\n'
+            '[[target.lun]]\nlun = 1\nstore = "ram"\nsize = "64M"\n'
+        )
+    )
+    conn = Connection(
+        srv.context_for(srv.config.portals[0]), srv.ring, peer="127.0.0.1:1", local="127.0.0.1:2"
+    )
     ini = Initiator(conn)
     ini.login("iqn.2026-11.org.hpt:b")
     ini.scsi(bytes(6))  # consume the power-on unit attention

@@ -75,7 +75,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="an iSCSI key both targets offer (repeatable; after --matched-keys)",
     )
-    ap.add_argument("--hpt-workers", type=int, help="hptd [daemon] workers (default: hptd's own)")
     ap.add_argument("--fio", type=Path, default=fio.FIO, help="fio built with libiscsi (default %(default)s)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="directory for the JSON results")
     args = ap.parse_args(argv)
@@ -126,7 +125,7 @@ def fill_random(path: Path, size: int) -> None:
 def make_daemon(name: str, workdir: Path, lun_file: Path, args: argparse.Namespace) -> Daemon:
     if name == "tgt":
         return Tgtd(workdir, lun_file, args.keys)
-    return Hptd(workdir, lun_file, args.keys, args.hpt_workers)
+    return Hptd(workdir, lun_file, args.keys)
 
 
 def measure(
@@ -228,7 +227,6 @@ def write_results(
             "reps": args.reps,
             "size": args.size,
             "iscsi_keys": args.keys,
-            "hpt_workers": args.hpt_workers,
         },
         "tgt_at_debian_defaults": "tgt" in args.targets and not args.keys,
         "samples": [s.as_dict() for s in samples],

@@ -205,9 +205,8 @@ class Hptd(Daemon):
 
     name = "hpt"
 
-    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue], workers: int | None) -> None:
+    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue]) -> None:
         super().__init__(workdir, lun_file, keys)
-        self.workers = workers
         self.config_path = workdir / "hptd.toml"
 
     def version(self) -> str:
@@ -222,8 +221,6 @@ class Hptd(Daemon):
     def config_text(self) -> str:
         """The hptd configuration (docs/config.md) for this run."""
         lines = ["[daemon]", 'log_level = "warning"']
-        if self.workers is not None:
-            lines.append(f"workers = {self.workers}")
         if self.keys:
             lines.append("\n[iscsi]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in self.keys.items()]

@@ -77,7 +77,7 @@ def test_example_covers_every_key() -> None:
 
 def test_example_loads() -> None:
     config = load_config(EXAMPLE)
-    assert config.daemon.workers == 1
+    assert config.daemon.log_format == "text"
     assert [p.address for p in config.portals] == ["127.0.0.1:3260", "[::1]:3260"]
     assert config.accounts["alice"] == "alice-secret-1"
     assert config.discovery.auth == "chap" and config.discovery.outgoing == "target-user"
@@ -127,7 +127,7 @@ def test_demo_config_file_and_portal(tmp_path: Path) -> None:
 
 def test_defaults() -> None:
     config = parse_config(ram_target())
-    assert (config.daemon.log_level, config.daemon.log_format, config.daemon.workers) == ("info", "text", 1)
+    assert (config.daemon.log_level, config.daemon.log_format) == ("info", "text")
     assert [(p.host, p.port, p.transport, p.group) for p in config.portals] == [("0.0.0.0", 3260, "tcp", 1)]
     lun = config.targets[0].luns[0]
     assert (lun.type, lun.block_size, lun.write_cache, lun.rotation_rate) == ("disk", 512, True, 1)
@@ -159,7 +159,7 @@ def test_line_of_a_bad_value_in_any_table_instance(shape: list[int], data: st.Da
     if shape[t] == 0:
         shape[t] = 1
     lun_index = data.draw(st.integers(min_value=0, max_value=shape[t] - 1))
-    parts = ["[daemon]\nworkers = 1\n"]
+    parts = ['[daemon]\nlog_level = "info"\n']
     for ti, nluns in enumerate(shape):
         parts.append(f'[[target]]\nname = "iqn.2026-11.org.example:t{ti}"\nalias = "a"\n')
         if ti % 2:
@@ -181,10 +181,18 @@ def test_line_of_a_bad_value_in_any_table_instance(shape: list[int], data: st.Da
             "daemon.log_level",
             "must be one of debug, info, warning, error",
         ),
-        ("[daemon]\nworkers = '2' # <-\n", "daemon.workers", 'must be an integer, got "2"'),
-        ("[daemon]\nworkers = true # <-\n", "daemon.workers", "must be an integer, got true"),
-        ("[daemon]\nworkers = 0 # <-\n", "daemon.workers", "must be 1..256, got 0"),
-        ("[deamon] # <-\nworkers = 1\n", "deamon", 'unknown key (did you mean "daemon"?)'),
+        (
+            "[[portal]]\naddress = '127.0.0.1'\ngroup = '2' # <-\n",
+            "portal[0].group",
+            'must be an integer, got "2"',
+        ),
+        (
+            "[[portal]]\naddress = '127.0.0.1'\ngroup = true # <-\n",
+            "portal[0].group",
+            "must be an integer, got true",
+        ),
+        ("[[portal]]\naddress = '127.0.0.1'\ngroup = 0 # <-\n", "portal[0].group", "must be 1..65535, got 0"),
+        ("[deamon] # <-\nlog_level = 'info'\n", "deamon", 'unknown key (did you mean "daemon"?)'),
         ("daemon = 3 # <-\n", "daemon", "must be a table ([daemon]), got 3"),
         (
             "[[portal]]\naddress = '127.0.0.1:3260'\n[[portal]]\nadress = 'x' # <-\n",
@@ -198,7 +206,7 @@ def test_table_key_errors(text: str, where: str, message: str) -> None:
 
 
 def test_syntax_error_keeps_tomllib_position() -> None:
-    text = "[daemon]\nworkers = 1\nlog_level = # <-\n"
+    text = '[daemon]\nlog_format = "text"\nlog_level = # <-\n'
     with pytest.raises(ConfigError) as info:
         parse_config(text, "test.toml")
     assert str(info.value).startswith(f"test.toml:{marked_line(text)}: TOML syntax error: ")

@@ -175,9 +175,12 @@ class TcpPortal:
                 log.info("accept: %s", err)
                 sock.close()
                 continue
-            with self._lock:
+            with self._lock:  # started under the lock: stop() never sees an unstarted thread
+                if self._stopping:
+                    sock.close()
+                    return
                 self.connections.add(tc)
-            tc.start()
+                tc.start()
 
     def _exited(self, tc: TcpConnection) -> None:
         with self._lock:

@@ -28,17 +28,25 @@ class Ring:
         else:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fresh = os.fstat(fd).st_size == 0
+                size = os.fstat(fd).st_size
+                fresh = size == 0
                 if fresh:
                     os.ftruncate(fd, total)
-                self._map = mmap.mmap(fd, total, flags=mmap.MAP_SHARED)
+                elif size < 4096:
+                    raise ValueError(f"{path}: not an hpt ring")
+                self._map = mmap.mmap(fd, total if fresh else size, flags=mmap.MAP_SHARED)
             finally:
                 os.close(fd)
         self._base = ffi.from_buffer(self._map)
         if fresh:
             if lib.ring_init(self._base, slot_size, nslots) != 0:
                 raise ValueError(f"bad ring geometry: slot_size={slot_size} nslots={nslots}")
-        elif lib.ring_check(self._base) != 0:
+        elif (
+            lib.ring_check(self._base) != 0
+            or lib.ring_bytes(lib.ring_slot_size(self._base), lib.ring_nslots(self._base)) > len(self._map)
+        ):
+            self._base = None
+            self._map.close()
             raise ValueError(f"{path}: not an hpt ring")
         self.slot_size = lib.ring_slot_size(self._base)
         self.nslots = lib.ring_nslots(self._base)

@@ -1,0 +1,94 @@
+"""The zero-copy ring: slot allocation, exhaustion, and sharing one pool across processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+
+from hpt.native.ring import Ring, RingExhausted
+
+
+def test_alloc_every_slot_then_exhausted() -> None:
+    r = Ring(4096, 8)
+    got = [r.alloc() for _ in range(8)]
+    assert sorted(got) == list(range(8))
+    assert r.in_use == 8
+    assert r.try_alloc() == -1
+    with pytest.raises(RingExhausted):
+        r.alloc()
+    r.free(got[3])
+    assert r.alloc() == got[3]
+    r.close()
+
+
+def test_slots_are_disjoint_writable_views() -> None:
+    r = Ring(512, 4)
+    a, b = r.alloc(), r.alloc()
+    va, vb = r.view(a), r.view(b)
+    assert len(va) == len(vb) == 512
+    va[:] = b"\x11" * 512
+    vb[:] = b"\x22" * 512
+    assert bytes(va) == b"\x11" * 512 and bytes(vb) == b"\x22" * 512
+    del va, vb
+    r.close()
+
+
+def test_free_out_of_range_and_bad_geometry() -> None:
+    r = Ring(512, 2)
+    with pytest.raises(ValueError):
+        r.free(2)
+    r.close()
+    with pytest.raises(ValueError):
+        Ring(100, 2)  # slots must be multiples of 512 bytes
+
+
+def _child(path: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
+    r = Ring(512, 4, path=path)
+    idx = r.alloc()
+    r.view(idx)[:5] = b"child"
+    q.put(idx)
+    r.close()
+
+
+def test_shared_between_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "ring")
+    r = Ring(512, 4, path=path)
+    mine = r.alloc()
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(path, q))
+    p.start()
+    theirs = q.get(timeout=60)
+    p.join(60)
+    assert p.exitcode == 0
+    assert theirs != mine  # one free list for both processes
+    assert r.in_use == 2
+    assert bytes(r.view(theirs)[:5]) == b"child"  # the same memory
+    r.close()
+
+
+def test_reopening_a_foreign_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "junk"
+    path.write_bytes(b"\xff" * 8192)
+    with pytest.raises(ValueError, match="not an hpt ring"):
+        Ring(512, 4, path=str(path))
+
+
+def test_reopening_uses_the_rings_own_geometry(tmp_path: Path) -> None:
+    path = str(tmp_path / "ring")
+    first = Ring(1024, 3, path=path)
+    second = Ring(512, 64, path=path)  # geometry comes from the mapping, not the arguments
+    assert (second.slot_size, second.nslots) == (1024, 3)
+    second.close()
+    first.close()
+
+
+def test_truncated_ring_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ring"
+    Ring(4096, 16, path=str(path)).close()
+    with path.open("r+b") as f:
+        f.truncate(8192)
+    with pytest.raises(ValueError, match="not an hpt ring"):
+        Ring(4096, 16, path=str(path))

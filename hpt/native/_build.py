@@ -1,22 +1,14 @@
 """cffi API-mode build of the zero-copy ring (run by setuptools at install: ``cffi_modules`` in setup.py)."""
 
+from pathlib import Path
+
 from cffi import FFI
 
+HEADER = Path(__file__).with_name("ringbuf.h")
+
 ffi = FFI()
-ffi.cdef(
-    """
-    size_t ring_header_bytes(uint32_t nslots);
-    size_t ring_bytes(uint32_t slot_size, uint32_t nslots);
-    int ring_init(void *base, uint32_t slot_size, uint32_t nslots);
-    int ring_check(const void *base);
-    uint64_t ring_data_offset(const void *base);
-    uint32_t ring_slot_size(const void *base);
-    uint32_t ring_nslots(const void *base);
-    uint64_t ring_in_use(const void *base);
-    int64_t ring_alloc(void *base);
-    int ring_free(void *base, uint32_t idx);
-    """
-)
+# the declarations are the header's own, less its #include lines (cffi's cdef has no preprocessor)
+ffi.cdef("\n".join(line for line in HEADER.read_text().splitlines() if not line.startswith("#")))
 ffi.set_source(
     "hpt.native._ringbuf",
     '#include "ringbuf.h"',

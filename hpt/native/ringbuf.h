@@ -1,3 +1,4 @@
+/* hpt zero-copy buffer ring: the C interface (ringbuf.c; loaded through cffi by hpt/native/ring.py). */
 #include <stdint.h>
 #include <stddef.h>
 size_t ring_header_bytes(uint32_t nslots);

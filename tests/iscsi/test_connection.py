@@ -38,8 +38,12 @@ def server() -> Iterator[Server]:
 
 
 def make_conn(server: Server) -> Connection:
-    return Connection(server.context_for(server.config.portals[0]), server.ring, peer="127.0.0.1:40000",
-                      local="127.0.0.1:3260")
+    return Connection(
+        server.context_for(server.config.portals[0]),
+        server.ring,
+        peer="127.0.0.1:40000",
+        local="127.0.0.1:3260",
+    )
 
 
 @pytest.fixture
@@ -103,7 +107,7 @@ def test_write_immediate_then_r2t_and_read_back(ini: Initiator) -> None:
     for r2t in r2ts:
         off, length = r2t.pdu.w40, r2t.pdu.w44
         assert off >= 1024
-        replies = ini.data_out(itt, r2t.pdu.w20, off, payload[off: off + length], datasn=0)
+        replies = ini.data_out(itt, r2t.pdu.w20, off, payload[off : off + length], datasn=0)
     assert replies[-1].pdu.opcode == Opcode.SCSI_RSP
     assert replies[-1].pdu.b3 == Status.GOOD
     r = ini.scsi(read10(8, 16), read=len(payload))
@@ -231,4 +235,61 @@ def test_bad_header_digest_closes(server: Server) -> None:
 
     hdr = P.initiator_pdu(Opcode.NOP_OUT, 0x80, bytes(8), 5, w20=RSVD_TAG, immediate=True)
     i.conn.receive_bytes(bytes(hdr) + b"\0\0\0\0")
+    assert i.conn.closing
+
+
+def test_session_reinstatement_closes_the_old_connection(server: Server, ini: Initiator) -> None:
+    old = ini.conn
+    killed: list[str] = []
+    old.shutdown_cb = killed.append
+    again = Initiator(make_conn(server), isid=ini.isid)
+    r = again.login(TARGET)
+    assert r.pdu.w36 >> 16 == 0
+    assert old.closing and killed == ["session reinstatement"]
+    assert again.conn.session is not old.session
+    assert server.sessions.all() == [again.conn.session]
+
+
+def test_login_to_unknown_tsih_and_adding_a_connection(server: Server, ini: Initiator) -> None:
+    other = Initiator(make_conn(server), isid=0x23D000000099)
+    keys = [("InitiatorName", other.name), ("TargetName", TARGET), ("AuthMethod", "None")]
+    r = other.login_pdu(keys, 0, 1, tsih=0x7777)[-1]
+    assert r.pdu.w36 >> 16 == 0x020A  # session does not exist
+    assert ini.conn.session is not None
+    third = Initiator(make_conn(server), isid=ini.isid)
+    r = third.login_pdu(keys, 0, 1, tsih=ini.conn.session.tsih)[-1]
+    assert r.pdu.w36 >> 16 == 0x0206  # MaxConnections is 1: too many connections
+
+
+def test_login_text_split_over_continuation_pdus(server: Server) -> None:
+    i = Initiator(make_conn(server))
+    from hpt.iscsi.text import encode_text
+
+    text = encode_text(
+        [("InitiatorName", i.name), ("SessionType", "Normal"), ("TargetName", TARGET), ("AuthMethod", "None")]
+    )
+    cut = len(text) // 2
+    from hpt.iscsi import pdu as P
+
+    lun = i.isid.to_bytes(6, "big") + bytes(2)
+    hdr = P.initiator_pdu(Opcode.LOGIN_REQ, 0x40 | 0x01, lun, 1, w24=1, immediate=True)  # C bit, CSG 0
+    i.send(hdr, text[:cut])
+    r = i.replies()[-1]
+    assert r.pdu.opcode == Opcode.LOGIN_RSP and r.data == b"" and not r.pdu.b1 & 0x80
+    hdr = P.initiator_pdu(Opcode.LOGIN_REQ, 0x80 | 0x01, lun, 1, w24=1, immediate=True)  # T, CSG 0 -> NSG 1
+    i.send(hdr, text[cut:])
+    r = i.replies()[-1]
+    assert r.pdu.w36 >> 16 == 0 and r.pdu.b1 & 0x80
+    assert r.text["AuthMethod"] == "None"
+
+
+def test_login_with_unsupported_version(server: Server) -> None:
+    i = Initiator(make_conn(server))
+    from hpt.iscsi import pdu as P
+
+    lun = i.isid.to_bytes(6, "big") + bytes(2)
+    hdr = P.initiator_pdu(Opcode.LOGIN_REQ, 0x81, lun, 1, w24=1, immediate=True, b2=2, b3=1)
+    i.send(hdr, b"InitiatorName=iqn.2026-11.org.hpt.test:initiator\0")
+    r = i.replies()[-1]
+    assert r.pdu.w36 >> 16 == 0x0205
     assert i.conn.closing

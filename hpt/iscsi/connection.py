@@ -11,14 +11,26 @@ No sockets, threads or clocks in here. A driver (TCP, iSER) moves bytes:
 * ``data_to_send()`` returns the buffers to write (headers, slot views, padding, digests) for one
   ``sendmsg``; the driver calls ``output_sent()`` once they are on the wire, which frees the slots.
 * ``closing`` tells the driver to flush and close (logout, protocol error, reinstatement).
+
+A message transport (``transport="iser"``) gets each PDU to send as a :class:`SendPdu` from
+``requests()`` instead. Once RDMAExtensions=Yes is negotiated (RFC 7145 7.2: iSER-assisted mode) data
+never travels in Data-In, R2T or solicited Data-Out PDUs: ``requests()`` also yields
+:class:`RdmaWrite` ("write this task's buffer[:n] to the initiator's Read STag/VA, then send this SCSI
+Response"; the driver calls ``release(task)`` when both are done) and :class:`RdmaRead` ("read n bytes at
+offset from the Write STag/VA into the task's buffer"; the driver calls ``rdma_read_done(task)``). The
+STags come with each SCSI Command: ``receive_pdu(header, data, remote=iser_header)``. Those tasks'
+buffers are ring slots, the driver's registered pool; when none is free the task waits and the driver
+calls ``retry_starved()`` after freeing slots (patient allocation).
 """
 
 from __future__ import annotations
 
 import logging
 import mmap
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from hpt.iscsi import pdu as P
 from hpt.iscsi.digest import digest_bytes, digest_ok
@@ -44,6 +56,52 @@ _LARGE = 1 << 20  # buffers above this come from mmap (lazily zeroed) instead of
 _MAX_BUFFER = 64 << 20  # largest data buffer one command may claim; above: CHECK CONDITION
 _HDR_MAX = BHS_LEN + 1020 + 4
 _MAX_TEXT = 64 * 1024  # a Text Request's accumulated key=value data beyond this is refused
+
+
+class RemoteBuffers(Protocol):
+    """The initiator's advertised buffers that come with a SCSI Command over iSER (RFC 7145 9.2)."""
+
+    @property
+    def write_stag(self) -> int | None: ...
+    @property
+    def write_va(self) -> int: ...
+    @property
+    def read_stag(self) -> int | None: ...
+    @property
+    def read_va(self) -> int: ...
+
+
+@dataclass(slots=True)
+class SendPdu:
+    """One PDU for one SEND message (RFC 7145 7.3.1: no digests, no padding)."""
+
+    header: bytearray
+    data: bytes | bytearray | memoryview | None = None
+
+
+@dataclass(slots=True)
+class RdmaWrite:
+    """RDMA-Write ``task.buf[:length]`` to (``stag``, ``va``), then SEND ``response`` (RFC 7145 7.3.5)."""
+
+    task: Task
+    length: int
+    stag: int
+    va: int
+    response: SendPdu
+
+
+@dataclass(slots=True)
+class RdmaRead:
+    """RDMA-Read ``length`` bytes from (``stag``, ``va``) into ``task.buf[offset:]`` (RFC 7145 7.3.6)."""
+
+    task: Task
+    offset: int
+    length: int
+    stag: int
+    va: int
+
+
+Request = SendPdu | RdmaWrite | RdmaRead
 
 
 class ProtocolError(Exception):
@@ -107,6 +165,13 @@ class Connection:
         self._pdu: Pdu | None = None
         self._sink: memoryview | None = None
         self._sink_task: Task | None = None
+        # message transports (iSER): per-PDU output, and the iSER-assisted data path
+        self.messages = transport == "iser"
+        self.rdma = False  # RDMAExtensions=Yes negotiated: data moves by RDMA (RFC 7145 7.2)
+        self._reqs: list[Request] = []
+        self._remote: RemoteBuffers | None = None  # the iSER header of the PDU being received
+        self._buffers: dict[Task, RemoteBuffers] = {}
+        self._starved: deque[Task] = deque()  # waiting for a registered ring slot
 
     # ------------------------------------------------------------------------------- input
     def expect(self) -> memoryview:
@@ -133,9 +198,26 @@ class Connection:
             view = view[n:]
             self.received(n)
 
-    def receive_pdu(self, header: bytes | memoryview, data: bytes | memoryview = b"") -> None:
-        """Feed one whole PDU (a message transport such as iSER: RFC 7145 7.3, no digests, no padding)."""
-        self.receive_bytes(bytes(header) + bytes(data) + _PAD[P.pad_len(len(data))])
+    def receive_pdu(self, header: bytes | bytearray | memoryview, data: bytes | bytearray | memoryview = b"",
+                    *, remote: RemoteBuffers | None = None) -> None:
+        """Feed one whole PDU (a message transport such as iSER: RFC 7145 7.3, no digests, no padding).
+
+        ``remote`` is the iSER header that came with it: a SCSI Command's STags and base offsets.
+        """
+        if len(header) < BHS_LEN or int.from_bytes(header[5:8], "big") != len(data):
+            self._protocol_error(ProtocolError(f"message of {len(header)}+{len(data)} bytes does not hold "
+                                               "exactly one PDU"), None)
+            return
+        self._remote = remote
+        try:
+            self.receive_bytes(header)
+            if len(data):
+                self.receive_bytes(data)
+                pad = P.pad_len(len(data))
+                if pad:
+                    self.receive_bytes(_PAD[pad])
+        finally:
+            self._remote = None
 
     def _restart(self) -> None:
         self._stage = 0
@@ -232,6 +314,8 @@ class Connection:
         return -1, memoryview(mmap.mmap(-1, n))
 
     def _free(self, task: Task) -> None:
+        if self._buffers:
+            self._buffers.pop(task, None)
         if task.slot >= 0:
             self.ring.free(task.slot)
             task.slot = -1
@@ -239,6 +323,9 @@ class Connection:
 
     # ------------------------------------------------------------------------------- output
     def _emit(self, hdr: bytearray, data: bytes | bytearray | memoryview | None = None) -> None:
+        if self.messages:
+            self._reqs.append(SendPdu(hdr, data))
+            return
         out = self._out
         if self.hd:
             hdr += digest_bytes(hdr)
@@ -253,8 +340,8 @@ class Connection:
 
     @property
     def pending_output(self) -> int:
-        """How many buffers wait for ``data_to_send()``."""
-        return len(self._out)
+        """How many buffers wait for ``data_to_send()`` (or requests for ``requests()``)."""
+        return len(self._out) + len(self._reqs)
 
     def data_to_send(self) -> list[bytes | bytearray | memoryview]:
         """Buffers to write, in order; call ``output_sent()`` when they are written."""
@@ -263,6 +350,15 @@ class Connection:
         self._sent_release.extend(self._release)
         self._release = []
         return out
+
+    def requests(self) -> list[Request]:
+        """Message transports: the SENDs and RDMA operations to post, in order; call ``output_sent()``
+        once posted (SENDs are copied out), and ``release`` / ``rdma_read_done`` as RDMA operations end."""
+        reqs = self._reqs
+        self._reqs = []
+        self._sent_release.extend(self._release)
+        self._release = []
+        return reqs
 
     def output_sent(self) -> None:
         for task in self._sent_release:
@@ -316,6 +412,8 @@ class Connection:
         if not self.full_feature:
             if op == Opcode.LOGIN_REQ:
                 self.login.receive(pdu)
+                if self.full_feature and self.messages and self.session is not None:
+                    self.rdma = self.session.params.rdma_extensions
             else:
                 # RFC 7143 6.1: only Login Requests before the full feature phase
                 self.login.fail_invalid(pdu)
@@ -379,6 +477,8 @@ class Connection:
         task = Task(pdu, decode_lun(pdu.lun))
         if edtl and edtl <= _MAX_BUFFER:
             task.slot, task.buf = self._alloc(edtl)
+        if self._remote is not None:
+            self._buffers[task] = self._remote
         return task
 
     def _scsi_command(self, pdu: Pdu, task: Task | None) -> None:
@@ -416,6 +516,10 @@ class Connection:
         if task.edtl > _MAX_BUFFER:
             self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
             return
+        if self.rdma and not self._take_slot(task):
+            if task.buf is not None:
+                self._starved.append(task)
+            return
         if not pdu_w or task.received >= task.edtl:
             self.ready.append(task)
             return
@@ -429,7 +533,10 @@ class Connection:
         task.unsol_next = task.received
         task.unsol_done = task.unsol_next >= task.unsol_end
         task.r2t_next = task.unsol_end
-        self._send_r2ts(task)
+        if self.rdma:
+            self._rdma_fetch(task)
+        else:
+            self._send_r2ts(task)
 
     def _send_r2ts(self, task: Task) -> None:
         sp = self.session.params  # type: ignore[union-attr]
@@ -491,6 +598,10 @@ class Connection:
                 pdu.offset,
                 pdu.datasn,
             )
+        self._write_progress(task)
+
+    def _write_progress(self, task: Task) -> None:
+        """Once no write data is outstanding: fail the command, solicit more, or make it ready."""
         if not task.unsol_done or task.r2ts:
             return
         if task.error is not None:
@@ -536,7 +647,10 @@ class Connection:
             self._free(task)
             return
         if task.read and result.in_len and result.status == Status.GOOD and task.buf is not None:
-            self._send_data_in(task, result)
+            if self.rdma:
+                self._rdma_write(task, result)
+            else:
+                self._send_data_in(task, result)
         else:
             self._respond_status(task, result)
 
@@ -583,6 +697,11 @@ class Connection:
         self._release.append(task)
 
     def _respond_status(self, task: Task, result: ScsiResult) -> None:
+        self._emit(*self._status_pdu(task, result))
+        self._free(task)
+
+    def _status_pdu(self, task: Task, result: ScsiResult) -> tuple[bytearray, bytes | None]:
+        """The SCSI Response PDU for a result (RFC 7143 11.4)."""
         s = self.session
         assert s is not None
         flags, resid = self._residual(task, result)
@@ -600,7 +719,81 @@ class Connection:
             resid,
             len(data) if data else 0,
         )
-        self._emit(hdr, data)
+        return hdr, data
+
+    # ------------------------------------------------------------------------------- iSER-assisted data
+    def _take_slot(self, task: Task) -> bool:
+        """RDMA moves data only to and from ring slots (the registered pool): move the task into one.
+
+        False when no slot is free (the task waits for ``retry_starved``) or its buffer cannot be one.
+        """
+        buf = task.buf
+        if buf is None or task.slot >= 0:
+            return True
+        if task.edtl > self.ring.slot_size:
+            log.warning("connection %s: ITT %#x: %d bytes exceed one registered buffer (%d)",
+                        self.peer, task.itt, task.edtl, self.ring.slot_size)
+            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
+            return False
+        idx = self.ring.try_alloc()
+        if idx < 0:
+            return False
+        view = self.ring.view(idx)[: task.edtl]
+        view[: task.received] = buf[: task.received]  # immediate data that landed before a slot was free
+        task.slot, task.buf = idx, view
+        return True
+
+    def retry_starved(self) -> None:
+        """Ring slots were freed: resume the tasks waiting for one, oldest first."""
+        while self._starved:
+            task = self._starved[0]
+            if task.aborted:
+                self._starved.popleft()
+                continue
+            if not self._take_slot(task) and task.buf is not None:
+                return  # still no free slot
+            self._starved.popleft()
+            if task.buf is not None:  # else it was answered (too large for a slot)
+                self._start_task(task)
+
+    def _rdma_fetch(self, task: Task) -> None:
+        """Solicited write data: one RDMA Read of the rest from the Write STag (RFC 7145 7.3.6)."""
+        remote = self._buffers.get(task)
+        if remote is None or remote.write_stag is None:
+            log.warning("connection %s: ITT %#x: solicited write data but no Write STag", self.peer, task.itt)
+            task.error = INVALID_FIELD_IN_CDB
+        else:
+            offset, length = task.r2t_next, task.edtl - task.r2t_next
+            task.r2ts[RSVD_TAG] = [offset, task.edtl, 0]
+            self._reqs.append(RdmaRead(task, offset, length, remote.write_stag, remote.write_va))
+        task.r2t_next = task.edtl
+        self._write_progress(task)
+
+    def rdma_read_done(self, task: Task, ok: bool = True) -> None:
+        """The driver's RDMA Read for ``task`` completed (``ok``) or was flushed."""
+        r = task.r2ts.pop(RSVD_TAG, None)
+        if task.aborted or not ok:
+            if self.tasks.get(task.itt) is task:
+                del self.tasks[task.itt]
+            self._free(task)
+            return
+        if r is not None:
+            task.received += r[1] - r[0]
+        self._write_progress(task)
+
+    def _rdma_write(self, task: Task, result: ScsiResult) -> None:
+        """Read data: RDMA Write to the Read STag chained with the SCSI Response (RFC 7145 7.3.5)."""
+        remote = self._buffers.get(task)
+        if remote is None or remote.read_stag is None or task.slot < 0:
+            log.warning("connection %s: ITT %#x: read data but no Read STag", self.peer, task.itt)
+            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
+            return
+        hdr, data = self._status_pdu(task, result)
+        n = min(result.in_len, task.edtl)
+        self._reqs.append(RdmaWrite(task, n, remote.read_stag, remote.read_va, SendPdu(hdr, data)))
+
+    def release(self, task: Task) -> None:
+        """An :class:`RdmaWrite` and its response are done (or flushed): the task's slot is free again."""
         self._free(task)
 
     # ------------------------------------------------------------------------------- other requests
@@ -644,8 +837,13 @@ class Connection:
             if match(task):
                 task.aborted = True
                 del self.tasks[itt]
-                self._free(task)
+                if RSVD_TAG not in task.r2ts:  # an RDMA Read in flight still owns the slot
+                    self._free(task)
                 n += 1
+        for task in [t for t in self._starved if match(t)]:
+            task.aborted = True
+            self._free(task)
+            n += 1
         for sn, item in list(self._pending.items()):
             if isinstance(item, Task) and match(item):
                 del self._pending[sn]
@@ -728,11 +926,18 @@ class Connection:
 
     # ------------------------------------------------------------------------------- teardown
     def connection_lost(self) -> None:
-        """The transport is gone: drop pending tasks, leave the session (RFC 7143 6.3.4)."""
+        """The transport is gone: drop pending tasks, leave the session (RFC 7143 6.3.4).
+
+        A message transport calls this once its queue pair is gone, so no RDMA still owns a slot.
+        """
+        for task in self.tasks.values():
+            task.r2ts.pop(RSVD_TAG, None)
         self.abort_tasks(lambda t: True)
         for task in self.ready:
             self._free(task)
         self.ready = []
+        self._starved.clear()
+        self._buffers.clear()
         self.output_sent()
         for task in self._release:
             self._free(task)

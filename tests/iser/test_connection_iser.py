@@ -1,0 +1,235 @@
+"""The sans-I/O connection in iSER-assisted mode (RFC 7145 7): login over messages, data by RDMA requests.
+
+No verbs here: :class:`IserInitiator` carries out the target's RDMA requests against its own buffers.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+
+import pytest
+
+from hpt.config import parse_config
+from hpt.iscsi.connection import Connection, RdmaRead, RdmaWrite, SendPdu
+from hpt.iscsi.pdu import Opcode, TmfFunction, TmfResponse
+from hpt.iser.header import IserHeader
+from hpt.native.ring import Ring
+from hpt.scsi.constants import Status
+from hpt.server import Server
+from tests.iscsi.initiator import sense_of
+
+from .iser_initiator import IserInitiator
+
+TARGET = "iqn.2026-11.org.hpt.test:iser"
+CONFIG = f"""
+[[portal]]
+address = "127.0.0.1:3260"
+transport = "iser"
+
+[[target]]
+name = "{TARGET}"
+initiators = ["iqn.2026-11.org.hpt.test:initiator"]
+  [[target.lun]]
+  lun = 1
+  store = "ram"
+  size = "4M"
+"""
+ISER_KEYS = [("RDMAExtensions", "Yes"), ("TargetRecvDataSegmentLength", "8192"),
+             ("InitiatorRecvDataSegmentLength", "8192"), ("MaxOutstandingUnexpectedPDUs", "16")]
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server(parse_config(CONFIG))
+    yield srv
+    srv.stop()
+
+
+def connect(server: Server, ring: Ring | None = None) -> IserInitiator:
+    conn = Connection(server.context_for(server.config.portals[0]), ring or server.ring,
+                      peer="10.0.2.15:40000", local="10.0.2.15:3260", transport="iser")
+    return IserInitiator(conn)
+
+
+def login(ini: IserInitiator, extra: list[tuple[str, str]] = ISER_KEYS) -> None:
+    r = ini.login(TARGET, extra)
+    assert r.pdu.w36 >> 16 == 0, r.text
+    assert ini.conn.full_feature
+    rsp = ini.scsi(bytes(6))[-1]  # clears the POWER ON unit attention
+    assert rsp.pdu.b3 == Status.CHECK_CONDITION
+
+
+@pytest.fixture
+def ini(server: Server) -> IserInitiator:
+    i = connect(server)
+    login(i)
+    return i
+
+
+def rw10(op: int, lba: int, blocks: int) -> bytes:
+    return struct.pack(">BBIBHB", op, 0, lba, 0, blocks, 0)
+
+
+def opcodes(replies: list) -> list[int]:  # type: ignore[type-arg]
+    return [r.pdu.opcode for r in replies]
+
+
+def test_login_switches_to_iser_assisted_mode(server: Server) -> None:
+    i = connect(server)
+    r = i.login(TARGET, ISER_KEYS)
+    assert r.pdu.w36 >> 16 == 0
+    conn = i.conn
+    assert conn.rdma and conn.messages
+    assert conn.session is not None and conn.session.params.rdma_extensions
+    # the iSER keys replace MaxRecvDataSegmentLength (RFC 7145 6)
+    assert conn.max_recv_dsl == 8192 and conn.max_xmit_dsl == 8192
+    assert conn.session.params.max_outstanding_unexpected_pdus == 16
+    assert conn.data_to_send() == []  # everything leaves as SEND messages
+
+
+def test_login_without_rdma_extensions_is_refused_on_an_iser_portal(server: Server) -> None:
+    i = connect(server)
+    r = i.login(TARGET, [("RDMAExtensions", "No")])
+    assert r.pdu.w36 >> 24 != 0  # a login error
+    assert i.conn.closing and not i.conn.rdma
+
+
+def test_write_then_read_moves_data_by_rdma_only(ini: IserInitiator) -> None:
+    data = os.urandom(65536)
+    replies = ini.write_cmd(rw10(0x2A, 8, 128), data)
+    assert opcodes(replies) == [Opcode.SCSI_RSP] and replies[0].pdu.b3 == Status.GOOD
+    (rd,) = ini.rdma_reads
+    assert (rd.offset, rd.length) == (0, 65536)
+    replies, got = ini.read_cmd(rw10(0x28, 8, 128), 65536)
+    assert opcodes(replies) == [Opcode.SCSI_RSP] and replies[0].pdu.b3 == Status.GOOD
+    assert got == data
+    (wr,) = ini.rdma_writes
+    assert wr.length == 65536 and wr.response.header[0] & 0x3F == Opcode.SCSI_RSP
+    assert ini.conn.ring.in_use == 0  # every slot back after release / completion
+
+
+def test_immediate_data_then_rdma_read_of_the_rest(ini: IserInitiator) -> None:
+    data = os.urandom(32768)
+    replies = ini.write_cmd(rw10(0x2A, 0, 64), data, unsolicited=4096, immediate=4096)
+    assert replies[-1].pdu.b3 == Status.GOOD
+    (rd,) = ini.rdma_reads
+    assert (rd.offset, rd.length) == (4096, 32768 - 4096)
+    _, got = ini.read_cmd(rw10(0x28, 0, 64), 32768)
+    assert got == data
+
+
+def test_unsolicited_data_out_and_rdma_read_in_either_order(server: Server) -> None:
+    ini = connect(server)
+    login(ini, [*ISER_KEYS, ("FirstBurstLength", "16384")])
+    data = os.urandom(50 * 512)
+    itt = ini.itt + 1
+    ini.auto_read = False
+    assert ini.write_cmd(rw10(0x2A, 16, 50), data, unsolicited=16384, final=False) == []
+    # unsolicited Data-Out PDUs still arrive as SENDs (RFC 7145 7.3.4); one RDMA Read fetches the rest
+    (rd,) = ini.held_reads
+    assert (rd.offset, rd.length) == (16384, len(data) - 16384)
+    ini.complete_read(rd)
+    assert ini.replies() == []  # the unsolicited data is still missing
+    assert ini.data_out(itt, 0xFFFFFFFF, 0, data[:8192], 0, final=False) == []
+    replies = ini.data_out(itt, 0xFFFFFFFF, 8192, data[8192:16384], 1, final=True)
+    assert opcodes(replies) == [Opcode.SCSI_RSP] and replies[0].pdu.b3 == Status.GOOD
+    _, got = ini.read_cmd(rw10(0x28, 16, 50), len(data))
+    assert got == data
+
+
+def test_rdma_read_finishing_last_completes_the_write(server: Server) -> None:
+    ini = connect(server)
+    login(ini, [*ISER_KEYS, ("FirstBurstLength", "8192")])
+    data = os.urandom(32 * 512)
+    itt = ini.itt + 1
+    ini.auto_read = False
+    ini.write_cmd(rw10(0x2A, 0, 32), data, unsolicited=8192, final=False)
+    assert ini.data_out(itt, 0xFFFFFFFF, 0, data[:8192], 0, final=True) == []
+    (rd,) = ini.held_reads
+    ini.complete_read(rd)
+    (rsp,) = ini.replies()
+    assert rsp.pdu.b3 == Status.GOOD
+    _, got = ini.read_cmd(rw10(0x28, 0, 32), len(data))
+    assert got == data
+
+
+def test_read_without_read_stag_fails_the_command(ini: IserInitiator) -> None:
+    ini.remote = IserHeader()
+    (rsp,) = ini.scsi(rw10(0x28, 0, 1), read=512)
+    assert rsp.pdu.b3 == Status.CHECK_CONDITION and sense_of(rsp)[12] == 0x24
+    assert ini.rdma_writes == [] and ini.conn.ring.in_use == 0
+
+
+def test_write_without_write_stag_fails_the_command(ini: IserInitiator) -> None:
+    ini.remote = IserHeader()
+    (rsp,) = ini.scsi(rw10(0x2A, 0, 1), write=bytes(512))
+    assert rsp.pdu.b3 == Status.CHECK_CONDITION and sense_of(rsp)[12] == 0x24
+    assert ini.rdma_reads == [] and ini.conn.ring.in_use == 0
+
+
+def test_no_free_slot_parks_the_command_until_one_is_released(server: Server) -> None:
+    ring = Ring(65536, 1)
+    i = connect(server, ring)
+    login(i)
+    i.auto_read = False
+    assert i.write_cmd(rw10(0x2A, 0, 8), bytes(range(256)) * 16) == []
+    assert ring.in_use == 1
+    second = os.urandom(4096)
+    assert i.write_cmd(rw10(0x2A, 8, 8), second) == []
+    assert len(i.held_reads) == 1  # the second write waits for a slot: no RDMA Read yet
+    i.complete_read(i.held_reads.pop())
+    assert [r.pdu.b3 for r in i.replies()] == [Status.GOOD]
+    i.conn.retry_starved()
+    i.replies()
+    (rd,) = i.held_reads
+    i.complete_read(rd)
+    assert [r.pdu.b3 for r in i.replies()] == [Status.GOOD]
+    _, got = i.read_cmd(rw10(0x28, 8, 8), 4096)
+    assert got == second and ring.in_use == 0
+
+
+def test_abort_keeps_the_slot_until_the_rdma_read_ends(ini: IserInitiator) -> None:
+    ini.auto_read = False
+    itt = ini.itt + 1
+    assert ini.write_cmd(rw10(0x2A, 0, 8), bytes(4096)) == []
+    (rd,) = ini.held_reads
+    (rsp,) = ini.tmf(TmfFunction.ABORT_TASK, rtt=itt)
+    assert rsp.pdu.b2 == TmfResponse.FUNCTION_COMPLETE
+    assert ini.conn.ring.in_use == 1  # the HCA may still write into it
+    ini.conn.rdma_read_done(rd.task, ok=False)
+    assert ini.replies() == [] and ini.conn.ring.in_use == 0
+
+
+def test_nop_text_and_logout_leave_as_messages(ini: IserInitiator) -> None:
+    (nop,) = ini.nop_out(b"ping")
+    assert nop.pdu.opcode == Opcode.NOP_IN and nop.data == b"ping"
+    (text,) = ini.text([("SendTargets", "All")])
+    assert text.pdu.opcode == Opcode.TEXT_RSP and TARGET in text.data.decode()
+    (out,) = ini.logout()
+    assert out.pdu.opcode == Opcode.LOGOUT_RSP and ini.conn.closing
+
+
+def test_message_that_is_not_one_pdu_closes_the_connection(ini: IserInitiator) -> None:
+    from hpt.iscsi import pdu as P
+
+    hdr = P.initiator_pdu(Opcode.NOP_OUT, 0x80, bytes(8), 99, w20=0xFFFFFFFF, w24=ini.cmdsn, immediate=True)
+    P.set_dsl(hdr, 10)
+    ini.conn.receive_pdu(hdr, b"short")
+    assert ini.conn.closing
+    reqs = ini.conn.requests()
+    assert [r.header[0] & 0x3F for r in reqs if isinstance(r, SendPdu)] == [Opcode.REJECT]
+
+
+def test_connection_lost_frees_parked_and_pending_tasks(server: Server) -> None:
+    ring = Ring(65536, 1)
+    i = connect(server, ring)
+    login(i)
+    i.auto_read = False
+    i.write_cmd(rw10(0x2A, 0, 8), bytes(4096))
+    i.write_cmd(rw10(0x2A, 8, 8), bytes(4096))  # parked: no slot
+    (rd,) = i.held_reads
+    i.conn.connection_lost()  # the driver tore the QP down first: no RDMA can still be running
+    assert ring.in_use == 0
+    assert not any(isinstance(r, (RdmaRead, RdmaWrite)) for r in i.conn.requests())

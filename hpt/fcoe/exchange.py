@@ -1,0 +1,308 @@
+"""FCP exchanges of a target port (FCP-4 4.4, 9): commands, write data bursts, data-in, responses.
+
+One exchange per FCP_CMND. A read runs at once and leaves as FCP_DATA frames cut to the remote
+port's receive size (relative offsets, one sequence) then FCP_RSP. A write asks for its data with
+FCP_XFER_RDY bursts, gathers FCP_DATA frames by relative offset into one buffer (a ring slot when it
+fits) and runs when the last byte is in. The SCSI core runs commands synchronously, so the only
+exchanges that stay open are writes waiting for data; those are what ABTS and task management abort.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hpt.fcoe import fcp
+from hpt.fcoe.fcp import FcpCmnd
+from hpt.fcoe.frame import (
+    EOF_N,
+    EOF_T,
+    F_END_SEQ,
+    F_EX_CTX,
+    F_LAST_SEQ,
+    F_REL_OFF,
+    F_SEQ_INIT,
+    R_CTL_DATA,
+    R_CTL_RSP,
+    R_CTL_XFER_RDY,
+    SOF_I3,
+    SOF_N3,
+    TYPE_FCP,
+    FcHeader,
+)
+from hpt.fcoe.rport import RemotePort
+from hpt.native.ring import Ring
+from hpt.scsi.command import ScsiCommand, ScsiResult
+from hpt.scsi.constants import DATA_PHASE_ERROR, Status
+from hpt.scsi.sense import build_sense
+from hpt.scsi.target import ScsiTarget, TmfResult
+
+log = logging.getLogger("hpt.fcoe")
+
+MAX_BURST = 1 << 20  # bytes asked for per FCP_XFER_RDY
+MAX_TRANSFER = 32 << 20  # FCP_DL limit (Linux libfc: max_sectors 0xffff)
+
+#: ``emit(rport, header, payload parts, sof, eof)`` sends one FC frame.
+Emit = Callable[[RemotePort, FcHeader, list[bytes | memoryview], int, int], None]
+
+
+@dataclass(slots=True)
+class Exchange:
+    """An FCP exchange waiting for write data (FCP-4 4.4)."""
+
+    rport: RemotePort
+    ox_id: int
+    rx_id: int
+    cmnd: FcpCmnd
+    buffer: memoryview
+    slot: int  # ring slot holding ``buffer``, -1 for a heap buffer
+    received: int = 0  # bytes of data in so far (the next relative offset expected)
+    burst_end: int = 0
+    seq_id: int = -1  # the initiator's current data sequence
+    seq_cnt: int = 0  # its next expected SEQ_CNT
+
+
+class FcpEngine:
+    """The FCP exchanges of one local port, executing on one :class:`ScsiTarget`."""
+
+    def __init__(
+        self,
+        target: ScsiTarget,
+        ring: Ring | None,
+        emit: Emit,
+        local_id: Callable[[], int],
+        counters: dict[str, int],
+    ) -> None:
+        self.target = target
+        self.ring = ring
+        self.emit = emit
+        self.local_id = local_id
+        self.counters = counters
+        self.open: dict[tuple[int, int], Exchange] = {}  # by (initiator port ID, OX_ID)
+        self.release: list[int] = []  # ring slots to free once the frames queued so far are sent
+        self._rx_id = 0
+
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    def _next_rx_id(self) -> int:
+        while True:
+            self._rx_id = (self._rx_id + 1) % 0xFFFF
+            if all(ex.rx_id != self._rx_id for ex in self.open.values()):
+                return self._rx_id
+
+    # -- buffers -------------------------------------------------------------------------------
+    def _buffer(self, length: int) -> tuple[memoryview, int]:
+        if self.ring is not None and 0 < length <= self.ring.slot_size:
+            slot = self.ring.try_alloc()
+            if slot >= 0:
+                return self.ring.view(slot)[:length], slot
+        return memoryview(bytearray(length)), -1
+
+    def _free(self, slot: int) -> None:
+        if slot >= 0 and self.ring is not None:
+            self.ring.free(slot)
+
+    # -- frames out ----------------------------------------------------------------------------
+    def _header(
+        self,
+        rport: RemotePort,
+        r_ctl: int,
+        f_ctl: int,
+        ox_id: int,
+        rx_id: int,
+        seq_id: int,
+        seq_cnt: int = 0,
+        parameter: int = 0,
+    ) -> FcHeader:
+        return FcHeader(
+            r_ctl,
+            rport.port_id,
+            self.local_id(),
+            TYPE_FCP,
+            F_EX_CTX | f_ctl,
+            seq_id,
+            seq_cnt,
+            ox_id,
+            rx_id,
+            parameter,
+        )
+
+    def _respond(self, rport: RemotePort, ox_id: int, rx_id: int, payload: bytes) -> None:
+        hdr = self._header(rport, R_CTL_RSP, F_LAST_SEQ | F_END_SEQ, ox_id, rx_id, rport.next_seq_id())
+        self.emit(rport, hdr, [payload], SOF_I3, EOF_T)
+
+    def _xfer_rdy(self, ex: Exchange) -> None:
+        length = min(MAX_BURST, ex.cmnd.dl - ex.received)
+        ex.burst_end = ex.received + length
+        hdr = self._header(
+            ex.rport, R_CTL_XFER_RDY, F_END_SEQ | F_SEQ_INIT, ex.ox_id, ex.rx_id, ex.rport.next_seq_id()
+        )
+        self.emit(ex.rport, hdr, [fcp.xfer_rdy(ex.received, length)], SOF_I3, EOF_T)
+
+    def _data_in(self, rport: RemotePort, ox_id: int, rx_id: int, data: memoryview) -> None:
+        seq_id, size = rport.next_seq_id(), rport.max_payload
+        count = max(1, -(-len(data) // size))
+        for i in range(count):
+            chunk = data[i * size : (i + 1) * size]
+            last = i == count - 1
+            hdr = self._header(
+                rport, R_CTL_DATA, F_REL_OFF | (F_END_SEQ if last else 0), ox_id, rx_id, seq_id, i, i * size
+            )
+            self.emit(rport, hdr, [chunk], SOF_I3 if i == 0 else SOF_N3, EOF_T if last else EOF_N)
+
+    # -- commands ------------------------------------------------------------------------------
+    def command(self, rport: RemotePort, hdr: FcHeader, cmnd: FcpCmnd) -> None:
+        """FCP_CMND (FCP-4 9.2): task management, or a command that runs now or after its data."""
+        rx_id = self._next_rx_id()
+        key = (rport.port_id, hdr.ox_id)
+        if key in self.open:
+            self._count("fcp_duplicate_ox_id")
+            self._abort(self.open[key])
+        if cmnd.tmf:
+            self._respond(rport, hdr.ox_id, rx_id, fcp.rsp(Status.GOOD, rsp_code=self._tmf(rport, cmnd)))
+            return
+        if cmnd.dl > MAX_TRANSFER:
+            self._count("fcp_too_long")
+            self._respond(
+                rport, hdr.ox_id, rx_id, fcp.rsp(Status.GOOD, resid=cmnd.dl, rsp_code=fcp.RSP_BAD_FIELDS)
+            )
+            return
+        buffer, slot = self._buffer(cmnd.dl)
+        if cmnd.write and cmnd.dl:
+            ex = Exchange(rport, hdr.ox_id, rx_id, cmnd, buffer, slot)
+            self.open[key] = ex
+            self._xfer_rdy(ex)
+            return
+        self._execute(rport, hdr.ox_id, rx_id, cmnd, buffer, slot)
+
+    def _execute(
+        self, rport: RemotePort, ox_id: int, rx_id: int, cmnd: FcpCmnd, buffer: memoryview, slot: int
+    ) -> None:
+        cmd = ScsiCommand(
+            cmnd.lun,
+            cmnd.cdb,
+            rport.nexus,
+            tag=ox_id,
+            attr=cmnd.attr,
+            data_out=buffer if cmnd.write else None,
+            data_in=buffer if cmnd.read else None,
+            expected_in=cmnd.dl if cmnd.read else 0,
+            expected_out=cmnd.dl if cmnd.write else 0,
+        )
+        try:
+            result = self.target.execute(cmd)
+        except Exception:  # a fault in a device handler fails this command only
+            log.exception("LUN %d: command %s failed", cmnd.lun, bytes(cmnd.cdb[:1]).hex())
+            self._count("scsi_internal_error")
+            result = ScsiResult(Status.BUSY)
+        self._finish(rport, ox_id, rx_id, cmnd, buffer, slot, result)
+
+    def _finish(
+        self,
+        rport: RemotePort,
+        ox_id: int,
+        rx_id: int,
+        cmnd: FcpCmnd,
+        buffer: memoryview,
+        slot: int,
+        result: ScsiResult,
+    ) -> None:
+        ok = result.status in (Status.GOOD, Status.CONDITION_MET)
+        if cmnd.read:
+            sent = min(result.in_len, cmnd.dl) if ok else 0
+            if sent:
+                self._data_in(rport, ox_id, rx_id, buffer[:sent])
+            resid = cmnd.dl - result.in_len if result.in_len > cmnd.dl else cmnd.dl - sent
+        elif cmnd.write:
+            resid = 0 if result.out_len is None else cmnd.dl - result.out_len
+        else:
+            resid = cmnd.dl  # FCP_DL without a data direction: nothing moves
+        self._respond(rport, ox_id, rx_id, fcp.rsp(result.status, result.sense, resid))
+        if slot >= 0:
+            if cmnd.read:
+                self.release.append(slot)  # its views are in the frames queued above
+            else:
+                self._free(slot)
+
+    # -- write data ----------------------------------------------------------------------------
+    def data(self, rport: RemotePort, hdr: FcHeader, payload: memoryview) -> None:
+        """FCP_DATA from the initiator (FCP-4 9.4): continuously increasing offsets, in-order SEQ_CNT."""
+        ex = self.open.get((rport.port_id, hdr.ox_id))
+        if ex is None or hdr.rx_id not in (ex.rx_id, 0xFFFF):
+            self._count("fcp_data_unknown_exchange")
+            return
+        offset = hdr.parameter if hdr.f_ctl & F_REL_OFF else ex.received
+        in_order = hdr.seq_cnt == ex.seq_cnt if hdr.seq_id == ex.seq_id else True
+        fill = hdr.f_ctl & 0x3
+        length = len(payload) - fill if hdr.f_ctl & F_END_SEQ else len(payload)
+        if not in_order or offset != ex.received or offset + length > ex.burst_end:
+            self._count("fcp_data_out_of_order")
+            del self.open[(rport.port_id, ex.ox_id)]
+            self._respond(
+                rport,
+                ex.ox_id,
+                ex.rx_id,
+                fcp.rsp(Status.CHECK_CONDITION, build_sense(DATA_PHASE_ERROR), ex.cmnd.dl),
+            )
+            self._free(ex.slot)
+            return
+        ex.seq_id, ex.seq_cnt = hdr.seq_id, (hdr.seq_cnt + 1) & 0xFFFF
+        ex.buffer[offset : offset + length] = payload[:length]
+        ex.received += length
+        if ex.received < ex.burst_end:
+            return
+        if ex.received < ex.cmnd.dl:
+            self._xfer_rdy(ex)
+            return
+        del self.open[(rport.port_id, ex.ox_id)]
+        self._execute(rport, ex.ox_id, ex.rx_id, ex.cmnd, ex.buffer, ex.slot)
+
+    # -- aborts --------------------------------------------------------------------------------
+    def _abort(self, ex: Exchange) -> None:
+        self.open.pop((ex.rport.port_id, ex.ox_id), None)
+        self._free(ex.slot)
+        self._count("exchanges_aborted")
+
+    def abort(self, rport: RemotePort, ox_id: int) -> Exchange | None:
+        """ABTS (FC-LS-3 4.2.2): drop the exchange; returns it, None when it is not open."""
+        ex = self.open.get((rport.port_id, ox_id))
+        if ex is not None:
+            self._abort(ex)
+        return ex
+
+    def abort_all(self, rport: RemotePort | None = None, lun: int | None = None) -> list[str]:
+        """Abort the open exchanges of ``rport`` (None: every port) on ``lun`` (None: every LUN);
+        returns the initiator port names whose tasks went."""
+        victims = [
+            ex
+            for ex in self.open.values()
+            if (rport is None or ex.rport is rport) and (lun is None or ex.cmnd.lun == lun)
+        ]
+        for ex in victims:
+            self._abort(ex)
+        return [ex.rport.nexus.initiator_port for ex in victims]
+
+    def find(self, s_id: int, ox_id: int) -> Exchange | None:
+        return self.open.get((s_id, ox_id))
+
+    def _tmf(self, rport: RemotePort, cmnd: FcpCmnd) -> int:
+        """Task management (FCP-4 9.2.2.3 on SAM-5 7) through the SCSI core; the FCP_RSP_INFO code."""
+        flags, lun, target = cmnd.tmf, cmnd.lun, self.target
+        self._count("task_management")
+        if flags == fcp.TMF_ABORT_TASK_SET:
+            self.abort_all(rport, lun)
+            result = target.abort_task_set(lun, rport.nexus)
+        elif flags == fcp.TMF_CLEAR_TASK_SET:
+            cleared = self.abort_all(None, lun)
+            result = target.clear_task_set(lun, rport.nexus, cleared)
+        elif flags == fcp.TMF_LU_RESET:
+            self.abort_all(None, lun)
+            result = target.lu_reset(lun)
+        elif flags == fcp.TMF_TARGET_RESET:
+            self.abort_all()
+            result = target.target_reset()
+        else:
+            return fcp.RSP_TMF_NOT_SUPPORTED
+        return fcp.RSP_INCORRECT_LUN if result == TmfResult.INCORRECT_LUN else fcp.RSP_COMPLETE

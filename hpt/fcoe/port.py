@@ -1,0 +1,439 @@
+"""A local FCoE VN2VN target port, sans-I/O: FIP addressing, FC logins, ELS/BLS and FCP on one
+:class:`ScsiTarget`.
+
+The driver feeds received Ethernet frames (:meth:`FcoePort.receive`) and the clock
+(:meth:`FcoePort.tick`), sends what :meth:`FcoePort.take_output` gives (each frame a scatter list
+of buffers) and then calls :meth:`FcoePort.transmitted` so that ring slots lent to data frames go
+back. Every malformed or unexpected frame is dropped or rejected as FC-LS-3 says and counted in
+``counters``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import struct
+from collections.abc import Iterable
+
+from hpt.fcoe import els, fip
+from hpt.fcoe.exchange import FcpEngine
+from hpt.fcoe.fcp import decode_cmnd
+from hpt.fcoe.fip import FipFrame, decode_fip
+from hpt.fcoe.frame import (
+    EOF_T,
+    ETH_P_FCOE,
+    ETH_P_FIP,
+    F_END_SEQ,
+    F_EX_CTX,
+    F_FIRST_SEQ,
+    F_LAST_SEQ,
+    F_SEQ_INIT,
+    FC_HLEN,
+    FC_MAX_PAYLOAD,
+    FCOE_HLEN,
+    R_CTL_ABTS,
+    R_CTL_BA_ACC,
+    R_CTL_BA_RJT,
+    R_CTL_CMND,
+    R_CTL_DATA,
+    R_CTL_ELS_REP,
+    R_CTL_ELS_REQ,
+    SOF_I3,
+    TRAILER_LEN,
+    TYPE_BLS,
+    TYPE_ELS,
+    TYPE_FCP,
+    UNASSIGNED_ID,
+    FcFrame,
+    FcHeader,
+    FrameError,
+    decode_fcoe,
+    encode_fcoe,
+    wwn_str,
+)
+from hpt.fcoe.rport import RemotePort, make_rport
+from hpt.fcoe.vn2vn import State, Vn2vn
+from hpt.native.ring import Ring
+from hpt.scsi.target import ScsiTarget
+
+log = logging.getLogger("hpt.fcoe")
+
+Frame = list[bytes | memoryview]
+ELS_REPLY_F_CTL = F_EX_CTX | F_LAST_SEQ | F_END_SEQ | F_SEQ_INIT
+MAX_PENDING_REQUESTS = 64
+
+
+class FcoePort:
+    """One VN2VN ENode with one VN_Port serving ``target``'s LUNs to the initiators in ``initiators``
+    (WWPNs; empty: any)."""
+
+    def __init__(
+        self,
+        name: str,
+        enode_mac: bytes,
+        wwnn: int,
+        wwpn: int,
+        target: ScsiTarget,
+        ring: Ring | None = None,
+        *,
+        mtu: int = 9000,
+        initiators: Iterable[int] = (),
+        vlan: int = 0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.enode_mac = enode_mac
+        self.wwnn = wwnn
+        self.wwpn = wwpn
+        self.target = target
+        self.allowed = frozenset(initiators)
+        self.max_payload = min(FC_MAX_PAYLOAD, mtu - FCOE_HLEN - FC_HLEN - TRAILER_LEN) & ~3
+        if self.max_payload < 256:
+            raise ValueError(f"{name}: MTU {mtu} is too small for FCoE")
+        self.counters: dict[str, int] = {}
+        self.vn = Vn2vn(
+            enode_mac,
+            wwnn,
+            wwpn,
+            self.max_payload + FCOE_HLEN + FC_HLEN + TRAILER_LEN,
+            rng,
+            vlan,
+            self.counters,
+        )
+        self.rports: dict[int, RemotePort] = {}
+        self.requests: dict[int, tuple[int, int]] = {}  # our OX_ID: (ELS command, remote port ID)
+        self.engine = FcpEngine(target, ring, self._emit, lambda: self.vn.port_id, self.counters)
+        self.out: list[Frame] = []
+        self._in_flight: list[int] = []
+        self._ox_id = 0
+
+    # -- driver interface ----------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        self.vn.start(now)
+        self._collect()
+
+    def tick(self, now: float) -> float:
+        """Run the timers; returns the time of the next one."""
+        deadline = self.vn.tick(now)
+        self._collect()
+        return deadline
+
+    def receive(self, data: bytes | memoryview, now: float) -> None:
+        """One Ethernet frame (FIP or FCoE) from the wire."""
+        try:
+            ethertype = struct.unpack_from(">H", data, 12)[0] if len(data) >= 14 else -1
+            if ethertype == ETH_P_FIP:
+                self._fip(decode_fip(data), now)
+            elif ethertype == ETH_P_FCOE:
+                self._fcoe(decode_fcoe(data))
+            else:
+                self._count("not_fcoe")
+        except FrameError as err:
+            self._count(err.reason)
+            log.debug("%s: dropped frame: %s", self.name, err)
+        self._collect()
+
+    def take_output(self) -> list[Frame]:
+        """The frames to send now; call :meth:`transmitted` once they are sent."""
+        out, self.out = self.out, []
+        self._in_flight += self.engine.release
+        self.engine.release = []
+        return out
+
+    def transmitted(self) -> None:
+        """The frames last taken are on the wire: their ring slots are free again."""
+        for slot in self._in_flight:
+            self.engine._free(slot)
+        self._in_flight = []
+
+    def stop(self) -> None:
+        """Log out every remote port (LOGO) and forget them."""
+        for rport in list(self.rports.values()):
+            self._request(rport.port_id, els.logo(self.vn.port_id, self.wwpn))
+            self._drop(rport, "port stopping")
+
+    def status(self) -> dict[str, object]:
+        """What hptd reports about this port."""
+        return {
+            "name": self.name,
+            "wwpn": wwn_str(self.wwpn),
+            "port_id": f"{self.vn.port_id:06x}",
+            "state": self.vn.state.value,
+            "peers": len(self.vn.peers),
+            "rports": [
+                {"wwpn": wwn_str(r.wwpn), "port_id": f"{r.port_id:06x}", "state": r.state}
+                for r in self.rports.values()
+            ],
+            "counters": dict(self.counters),
+        }
+
+    # -- internals -----------------------------------------------------------------------------
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    def _collect(self) -> None:
+        self.out += [[frame] for frame in self.vn.out]
+        self.vn.out = []
+        for event, peer in self.vn.events:
+            rport = self.rports.get(peer.port_id)
+            if event == "gone" and rport is not None:
+                self._drop(rport, "peer gone")
+            elif event == "up":
+                log.info("%s: VN2VN peer %s at %06x", self.name, wwn_str(peer.wwpn), peer.port_id)
+        self.vn.events = []
+
+    def _emit(
+        self, rport: RemotePort, header: FcHeader, parts: list[bytes | memoryview], sof: int, eof: int
+    ) -> None:
+        self._emit_to(rport.mac, header, parts, sof, eof)
+
+    def _emit_to(
+        self, dst_mac: bytes, header: FcHeader, parts: list[bytes | memoryview], sof: int, eof: int
+    ) -> None:
+        fill = -sum(len(p) for p in parts) % 4
+        if fill:  # FC-FS-4 10.1: fill bytes end the last frame of a sequence
+            parts = [*parts, bytes(fill)]
+            header.f_ctl |= fill
+        self.out.append(encode_fcoe(dst_mac, self.vn.vn_mac, header, parts, sof, eof))
+
+    def _allowed(self, wwpn: int) -> bool:
+        return not self.allowed or wwpn in self.allowed
+
+    def _drop(self, rport: RemotePort, why: str) -> None:
+        if self.rports.pop(rport.port_id, None) is None:
+            return
+        self.engine.abort_all(rport)
+        self.target.nexus_lost(rport.nexus)
+        log.info(
+            "%s: remote port %s (%06x) logged out: %s", self.name, wwn_str(rport.wwpn), rport.port_id, why
+        )
+
+    # -- FIP -----------------------------------------------------------------------------------
+    def _fip(self, frame: FipFrame, now: float) -> None:
+        if frame.op in (fip.OP_VN2VN, fip.OP_VLAN):
+            self.vn.receive(frame, now)
+        elif frame.op == fip.OP_LS and frame.subcode == fip.LS_REQUEST:
+            self._fip_els(frame)
+        else:
+            self._count("fip_unsupported")
+
+    def _fip_els(self, frame: FipFrame) -> None:
+        """An ELS carried in FIP (FC-BB-6 7.8.9.7): in VN2VN, the FLOGI between VN_Ports."""
+        found = frame.els()
+        if found is None or len(found[1]) < FC_HLEN + 4 or found[0] != fip.DESC_FLOGI:
+            self._count("fip_els_unsupported")
+            return
+        hdr = FcHeader.unpack(found[1])
+        payload = memoryview(found[1])[FC_HLEN:]
+        if hdr.r_ctl != R_CTL_ELS_REQ or payload[0] != els.FLOGI or hdr.d_id != self.vn.port_id:
+            self._count("fip_els_unsupported")
+            return
+        reply_hdr, reply = self._flogi(hdr, payload)
+        descs = [fip.els_desc(fip.DESC_FLOGI, reply_hdr.pack() + reply), fip.mac_desc(self.vn.vn_mac)]
+        self.out.append([fip.encode_fip(frame.src_mac, self.enode_mac, fip.OP_LS, fip.LS_REPLY, descs)])
+
+    def _flogi(self, hdr: FcHeader, payload: memoryview) -> tuple[FcHeader, bytes]:
+        """FLOGI between VN_Ports (FC-BB-6 7.8.7; as in point-to-point, FC-LS-3 6.2): LS_ACC with this
+        port's parameters; the port with the higher WWPN then sends PLOGI (as Linux libfc expects)."""
+        reply_hdr = self._reply_header(hdr, R_CTL_ELS_REP, TYPE_ELS)
+        try:
+            login = els.decode_login(payload)
+        except FrameError:
+            self._count("bad_els")
+            return reply_hdr, els.ls_rjt(els.RJT_PROTOCOL, els.EXPL_INVALID_LENGTH)
+        if not self._allowed(login.wwpn):
+            self._count("initiator_not_allowed")
+            return reply_hdr, els.ls_rjt(els.RJT_UNABLE, els.EXPL_INSUFFICIENT_RESOURCES)
+        if self.wwpn > login.wwpn:
+            self._request(hdr.s_id, els.encode_login(els.PLOGI, self.wwpn, self.wwnn, self.max_payload))
+        return reply_hdr, els.encode_login(els.LS_ACC, self.wwpn, self.wwnn, self.max_payload, fabric=True)
+
+    # -- FC frames -----------------------------------------------------------------------------
+    def _fcoe(self, frame: FcFrame) -> None:
+        hdr = frame.header
+        if (
+            self.vn.state not in (State.CLAIM, State.UP)
+            or hdr.d_id != self.vn.port_id
+            or frame.dst_mac != self.vn.vn_mac
+        ):
+            self._count("not_for_us")
+            return
+        if hdr.s_id not in self.vn.peers or frame.src_mac != fip.vn_mac(hdr.s_id):
+            self._count("unknown_peer")
+            return
+        kind = (hdr.r_ctl, hdr.type)
+        rport = self.rports.get(hdr.s_id)
+        if kind == (R_CTL_ELS_REQ, TYPE_ELS):
+            self._els_request(hdr, frame.payload, rport)
+        elif kind == (R_CTL_ELS_REP, TYPE_ELS):
+            self._els_reply(hdr, frame.payload)
+        elif kind == (R_CTL_ABTS, TYPE_BLS):
+            self._abts(hdr, rport)
+        elif hdr.type == TYPE_FCP and hdr.r_ctl in (R_CTL_CMND, R_CTL_DATA):
+            if rport is None or not rport.prli:
+                # FC-LS-3 6.3: frames from a port without a login are discarded and answered with LOGO.
+                self._count("fcp_not_logged_in")
+                self._request(hdr.s_id, els.logo(self.vn.port_id, self.wwpn))
+            elif hdr.r_ctl == R_CTL_CMND:
+                self.engine.command(rport, hdr, decode_cmnd(frame.payload))
+            else:
+                self.engine.data(rport, hdr, frame.payload)
+        else:
+            self._count("unsupported_frame")
+
+    def _reply_header(
+        self, req: FcHeader, r_ctl: int, fc_type: int, f_ctl: int = ELS_REPLY_F_CTL
+    ) -> FcHeader:
+        return FcHeader(r_ctl, req.s_id, self.vn.port_id, fc_type, f_ctl, 0, 0, req.ox_id, req.rx_id)
+
+    def _reply(
+        self, req: FcHeader, r_ctl: int, fc_type: int, payload: bytes, f_ctl: int = ELS_REPLY_F_CTL
+    ) -> None:
+        self._emit_to(
+            fip.vn_mac(req.s_id), self._reply_header(req, r_ctl, fc_type, f_ctl), [payload], SOF_I3, EOF_T
+        )
+
+    def _request(self, port_id: int, payload: bytes) -> None:
+        """An ELS request from this port (a new exchange it originates)."""
+        self._ox_id = (self._ox_id + 1) % UNASSIGNED_ID
+        if len(self.requests) >= MAX_PENDING_REQUESTS:
+            self.requests.pop(next(iter(self.requests)))
+        self.requests[self._ox_id] = (payload[0], port_id)
+        hdr = FcHeader(
+            R_CTL_ELS_REQ,
+            port_id,
+            self.vn.port_id,
+            TYPE_ELS,
+            F_FIRST_SEQ | F_END_SEQ | F_SEQ_INIT,
+            0,
+            0,
+            self._ox_id,
+            UNASSIGNED_ID,
+        )
+        self._emit_to(fip.vn_mac(port_id), hdr, [payload], SOF_I3, EOF_T)
+
+    # -- ELS -----------------------------------------------------------------------------------
+    def _els_request(self, hdr: FcHeader, payload: memoryview, rport: RemotePort | None) -> None:
+        if len(payload) < 4:
+            self._count("bad_els")
+            self._reply(hdr, R_CTL_ELS_REP, TYPE_ELS, els.ls_rjt(els.RJT_PROTOCOL, els.EXPL_INVALID_LENGTH))
+            return
+        cmd = payload[0]
+        self._count(f"els_{els.NAMES.get(cmd, 'unknown')}")
+        try:
+            reply = self._els_answer(cmd, hdr, payload, rport)
+        except FrameError as err:
+            self._count(err.reason)
+            reply = els.ls_rjt(els.RJT_PROTOCOL, els.EXPL_INVALID_LENGTH)
+        self._reply(hdr, R_CTL_ELS_REP, TYPE_ELS, reply)
+
+    def _els_answer(self, cmd: int, hdr: FcHeader, payload: memoryview, rport: RemotePort | None) -> bytes:
+        """The reply to one ELS request (FC-LS-3 4.3)."""
+        if cmd == els.FLOGI:
+            return self._flogi(hdr, payload)[1]
+        if cmd == els.PLOGI:
+            return self._plogi(hdr, payload)
+        if cmd in (els.LOGO, els.RSCN):
+            if cmd == els.LOGO and rport is not None:
+                self._drop(rport, "LOGO")
+            return els.ls_acc()
+        if cmd == els.RTV:
+            return els.rtv_acc()
+        if cmd not in (els.PRLI, els.PRLO, els.ADISC, els.RRQ, els.REC):
+            return els.ls_rjt(els.RJT_NOT_SUPPORTED)
+        if rport is None:
+            return els.ls_rjt(els.RJT_UNABLE, els.EXPL_LOGIN_REQUIRED)
+        if cmd == els.PRLI:
+            return self._prli(rport, payload)
+        if cmd == els.PRLO:
+            return self._prlo(rport, payload)
+        if cmd == els.ADISC:
+            return els.adisc_acc(self.wwpn, self.wwnn, self.vn.port_id)
+        if cmd == els.RRQ:
+            return els.ls_acc()
+        return self._rec(rport, payload)
+
+    def _plogi(self, hdr: FcHeader, payload: memoryview) -> bytes:
+        """PLOGI (FC-LS-3 4.3.26): an implicit logout of an earlier login, then LS_ACC."""
+        login = els.decode_login(payload)
+        if not self._allowed(login.wwpn):
+            self._count("initiator_not_allowed")
+            log.warning("%s: PLOGI from %s refused (not in initiators)", self.name, wwn_str(login.wwpn))
+            return els.ls_rjt(els.RJT_UNABLE, els.EXPL_INSUFFICIENT_RESOURCES)
+        if not login.class3 or login.rx_size < 256:
+            return els.ls_rjt(els.RJT_UNABLE, els.EXPL_NONE)
+        self._login(hdr.s_id, login)
+        return els.encode_login(els.LS_ACC, self.wwpn, self.wwnn, self.max_payload)
+
+    def _login(self, port_id: int, login: els.Login) -> None:
+        old = self.rports.get(port_id)
+        if old is not None:
+            self._drop(old, "new PLOGI")
+        size = min(self.max_payload, login.rx_size) & ~3
+        self.rports[port_id] = make_rport(port_id, login.wwpn, login.wwnn, size, self.wwpn)
+        log.info("%s: remote port %s (%06x) logged in", self.name, wwn_str(login.wwpn), port_id)
+
+    def _prli(self, rport: RemotePort, payload: memoryview) -> bytes:
+        """PRLI (FCP-4 6.3): an image pair for type 8 with this port as target, never initiator."""
+        pages = []
+        for page in els.decode_pages(payload):
+            if page.fc4_type == fip.FC4_TYPE_FCP and page.params & els.FCP_SPPF_INIT_FCN:
+                rport.prli = True
+                pages.append(
+                    els.ServicePage(
+                        page.fc4_type,
+                        els.SPP_EST_IMAGE_PAIR | els.SPP_RESP_ACCEPTED,
+                        els.FCP_SPPF_TARG_FCN | els.FCP_SPPF_RD_XRDY_DIS,
+                    )
+                )
+            else:
+                pages.append(els.ServicePage(page.fc4_type, els.SPP_RESP_INVALID_PARAMS, 0))
+        if rport.prli:
+            log.info("%s: remote port %s: FCP image pair established", self.name, wwn_str(rport.wwpn))
+        return els.encode_pages(els.LS_ACC, pages)
+
+    def _prlo(self, rport: RemotePort, payload: memoryview) -> bytes:
+        """PRLO (FC-LS-3 4.3.22): the image pair goes, with its tasks."""
+        pages = els.decode_pages(payload)
+        if rport.prli and any(p.fc4_type == fip.FC4_TYPE_FCP for p in pages):
+            rport.prli = False
+            self.engine.abort_all(rport)
+            self.target.nexus_lost(rport.nexus)
+        return els.encode_pages(
+            els.LS_ACC, [els.ServicePage(p.fc4_type, els.SPP_RESP_ACCEPTED, 0) for p in pages]
+        )
+
+    def _rec(self, rport: RemotePort, payload: memoryview) -> bytes:
+        """REC (FC-LS-3 4.3.25): the state of an exchange this port still holds open."""
+        originator, ox_id, _rx_id = els.rec_request(payload)
+        ex = self.engine.find(originator, ox_id)
+        if ex is None:
+            return els.ls_rjt(els.RJT_LOGICAL, els.EXPL_INVALID_OX_RX)
+        return els.rec_acc(ox_id, ex.rx_id, originator, self.vn.port_id, ex.received, 0)
+
+    def _els_reply(self, hdr: FcHeader, payload: memoryview) -> None:
+        """The answer to an ELS this port sent: an accepted PLOGI logs the remote port in."""
+        request = self.requests.pop(hdr.ox_id, None)
+        if request is None or len(payload) < 4:
+            self._count("els_reply_unexpected")
+            return
+        cmd, port_id = request
+        if cmd != els.PLOGI or port_id != hdr.s_id:
+            return
+        if payload[0] != els.LS_ACC:
+            log.warning("%s: PLOGI to %06x rejected", self.name, port_id)
+            return
+        self._login(port_id, els.decode_login(payload))
+
+    # -- BLS -----------------------------------------------------------------------------------
+    def _abts(self, hdr: FcHeader, rport: RemotePort | None) -> None:
+        """ABTS (FC-LS-3 4.2.2): abort the command's exchange, BA_ACC; BA_RJT for an unknown one."""
+        self._count("abts")
+        ex = self.engine.abort(rport, hdr.ox_id) if rport is not None else None
+        f_ctl = F_EX_CTX | F_LAST_SEQ | F_END_SEQ
+        if ex is not None:
+            self._reply(hdr, R_CTL_BA_ACC, TYPE_BLS, els.ba_acc(hdr.ox_id, ex.rx_id), f_ctl)
+        else:
+            self._reply(
+                hdr, R_CTL_BA_RJT, TYPE_BLS, els.ba_rjt(els.BA_RJT_LOGICAL, els.BA_EXPL_INVALID_OX_RX), f_ctl
+            )

@@ -74,6 +74,13 @@ class Server:
 
     def start(self) -> None:
         for pc in self.config.portals:
+            if pc.transport == "iser":
+                from hpt.iser.start import start_iser_portal
+
+                iser = start_iser_portal(pc, self.context_for(pc), self.ring)
+                if iser is not None:
+                    self.portals.append(iser)  # type: ignore[arg-type]
+                continue
             if pc.transport != "tcp":
                 log.warning(
                     "portal %s: transport %s is not available in this build; portal not started",

@@ -743,6 +743,11 @@ class Connection:
         task.slot, task.buf = idx, view
         return True
 
+    @property
+    def starved(self) -> int:
+        """How many tasks wait for a registered ring slot."""
+        return len(self._starved)
+
     def retry_starved(self) -> None:
         """Ring slots were freed: resume the tasks waiting for one, oldest first."""
         while self._starved:

@@ -1,0 +1,297 @@
+"""One iSER connection: an RC queue pair, its message buffers, and the sans-I/O iSCSI core between them.
+
+Receives: every RECV holds one iSER header + PDU (RFC 7145 7.3); it goes to ``Connection.receive_pdu``
+with the header's STags and the buffer is re-posted with the rest of its completion batch.
+Sends: the core's requests become work requests posted in one chain per flush: a SEND per PDU, an RDMA
+Write chained with the SEND of its SCSI Response (RFC 7145 7.3.5), an RDMA Read for solicited write data
+(7.3.6). What finds no free send buffer, send-queue slot or Read credit waits in order for completions.
+Teardown moves the QP to the error state and waits for every outstanding work request to flush.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from hpt.iscsi.connection import Connection, RdmaRead, RdmaWrite, Request, SendPdu
+from hpt.iscsi.pdu import BHS_LEN
+from hpt.iscsi.task import Task
+from hpt.iser.header import (
+    CONTROL_HEADER,
+    ISER_HDR_LEN,
+    Hello,
+    IserFormatError,
+    IserHeader,
+    IserOpcode,
+    answer_hello,
+)
+from hpt.iser.memory import MessageBuffers
+
+if TYPE_CHECKING:
+    from hpt.iser.portal import Device
+
+log = logging.getLogger("hpt.iser")
+
+RECV, SEND, SEND_RELEASE, WRITE, READ = 1, 2, 3, 4, 5  # work request kinds (bits 28-31 of wr_id)
+HEADERS = ISER_HDR_LEN + BHS_LEN
+AHS_ROOM = 256
+SEND_DATA = 8192 + 256  # largest data segment the target sends (text pieces, sense, NOP-In echo)
+SEND_BUFFERS = 256
+RECV_BUFFERS = 64
+
+
+def wr_id(conn_id: int, kind: int, idx: int) -> int:
+    return conn_id << 32 | kind << 28 | idx
+
+
+class IserConnection:
+    """The driver side of one iSER connection (created on the CM connect request)."""
+
+    def __init__(self, conn_id: int, device: Device, cmid: Any, core: Connection, recv_data: int,
+                 read_depth: int) -> None:
+        self.id = conn_id
+        self.device = device
+        self.cmid = cmid
+        self.core = core
+        self.read_depth = read_depth
+        v = device.v
+        self.recv = MessageBuffers(device.pd, RECV_BUFFERS, HEADERS + AHS_ROOM + recv_data, v.mr.MR,
+                                   v.enums.IBV_ACCESS_LOCAL_WRITE)
+        self.recv_data = recv_data
+        self.send = MessageBuffers(device.pd, SEND_BUFFERS, HEADERS + AHS_ROOM + SEND_DATA, v.mr.MR,
+                                   v.enums.IBV_ACCESS_LOCAL_WRITE)
+        self.sq_room = 2 * SEND_BUFFERS + read_depth
+        cap = v.qp.QPCap(max_send_wr=self.sq_room, max_recv_wr=RECV_BUFFERS, max_send_sge=1, max_recv_sge=1)
+        init = v.qp.QPInitAttr(qp_type=v.enums.IBV_QPT_RC, scq=device.cq, rcq=device.cq, cap=cap,
+                               sq_sig_all=0)
+        self.qp = v.qp.QP(device.pd, init)
+        self.reads_out = 0
+        self._send_task: dict[int, Task] = {}  # send buffer -> task released when its SEND completes
+        self._reads: dict[int, Task] = {}
+        self._read_token = 0
+        self._inflight: set[int] = set()  # wr_ids that will still complete (or flush)
+        self._recv_posted = 0
+        self._repost: list[int] = []
+        self._backlog: deque[Request] = deque()
+        self.established = False
+        self.draining = False
+        self.gone = False
+
+    # ------------------------------------------------------------------------------ setup
+    def to_rts(self, depth: int) -> None:
+        """INIT, RTR, RTS with the attributes the CM computed (an external QP: rdma_init_qp_attr)."""
+        e = self.device.v.enums
+        for state in (e.IBV_QPS_INIT, e.IBV_QPS_RTR, e.IBV_QPS_RTS):
+            attr, mask = self.cmid.init_qp_attr(state)
+            if state == e.IBV_QPS_RTS and mask & e.IBV_QP_MAX_QP_RD_ATOMIC:
+                attr.max_rd_atomic = depth
+            self.qp.modify(attr, mask)
+
+    def post_receives(self, indices: list[int]) -> None:
+        """Post RECVs for these buffers in one chained call."""
+        if not indices or self.draining:
+            return
+        wr = self.device.v.wr
+        head = None
+        keep = []
+        for idx in reversed(indices):
+            sge = wr.SGE(self.recv.addr(idx), self.recv.size, self.recv.lkey)
+            head = wr.RecvWR(wr_id(self.id, RECV, idx), 1, [sge], next_wr=head)
+            keep.append(head)
+        assert head is not None
+        self.qp.post_recv(head)
+        for idx in indices:
+            self._inflight.add(wr_id(self.id, RECV, idx))
+        self._recv_posted += len(indices)
+
+    def start(self) -> None:
+        self.post_receives(list(range(RECV_BUFFERS)))
+
+    # ------------------------------------------------------------------------------ completions
+    def completion(self, kind: int, idx: int, ok: bool, byte_len: int, status: str) -> None:
+        wid = wr_id(self.id, kind, idx)
+        self._inflight.discard(wid)
+        if kind == RECV:
+            self._recv_posted -= 1
+            if ok and not self.draining:
+                self._received(idx, byte_len)
+                self._repost.append(idx)
+        elif kind in (SEND, SEND_RELEASE):
+            self.sq_room += 2 if kind == SEND_RELEASE else 1
+            self._inflight.discard(wr_id(self.id, WRITE, idx))
+            task = self._send_task.pop(idx, None)
+            if task is not None:
+                self.core.release(task)
+            self.send.give(idx)
+        elif kind == READ:
+            self.sq_room += 1
+            self.reads_out -= 1
+            task = self._reads.pop(idx, None)
+            if task is not None:
+                self.core.rdma_read_done(task, ok and not self.draining)
+        if not ok and not self.draining:
+            self.close(f"work request failed: {status}")
+
+    def _received(self, idx: int, n: int) -> None:
+        msg = self.recv.view(idx)[:n]
+        try:
+            hdr = IserHeader.decode(msg)
+        except IserFormatError as err:
+            self.close(f"bad iSER message: {err}")
+            return
+        if hdr.opcode == IserOpcode.HELLO:
+            self._hello(msg)
+            return
+        if hdr.opcode != IserOpcode.CONTROL or n < HEADERS:
+            self.close(f"unexpected iSER message (opcode {hdr.opcode}, {n} bytes)")
+            return
+        bhs_end = HEADERS + msg[ISER_HDR_LEN + 4] * 4
+        dsl = int.from_bytes(msg[ISER_HDR_LEN + 5 : ISER_HDR_LEN + 8], "big")
+        self.core.receive_pdu(msg[ISER_HDR_LEN:bhs_end], msg[bhs_end : bhs_end + dsl], remote=hdr)
+        if self.core.full_feature and self.core.max_recv_dsl > self.recv_data:
+            self.core.close(f"TargetRecvDataSegmentLength {self.core.max_recv_dsl} > receive buffers")
+        self.core.max_xmit_dsl = min(self.core.max_xmit_dsl, SEND_DATA - AHS_ROOM)
+
+    def _hello(self, msg: memoryview) -> None:
+        """iWARP's iSER Hello (RFC 7145 5.1.3): answer with HelloReply; a reject ends the connection."""
+        try:
+            reply = answer_hello(Hello.decode(msg), self.read_depth)
+        except IserFormatError as err:
+            self.close(f"bad iSER Hello: {err}")
+            return
+        self._backlog.append(SendPdu(bytearray(reply.encode()), None))  # encoded header, no PDU
+        if reply.reject:
+            self.core.close("iSER Hello: no common version")
+
+    # ------------------------------------------------------------------------------ output
+    def pump(self) -> None:
+        """Run ready commands, post what the core asks for, re-post receive buffers; close when done."""
+        core = self.core
+        if self.draining:
+            return
+        if core.ready:
+            core.execute_ready()
+        if self._repost:
+            self.post_receives(self._repost)
+            self._repost = []
+        if core.pending_output:
+            self._backlog.extend(core.requests())
+        if self._backlog:
+            self._post_backlog()
+        core.output_sent()
+        if core.closing and not self._backlog and len(self._inflight) == self._recv_posted:
+            self.close(core.close_reason or "closed")  # the last SEND (a Logout Response) has completed
+
+    def _post_backlog(self) -> None:
+        wr = self.device.v.wr
+        e = self.device.v.enums
+        ring = self.device.ring_mr
+        chain: list[Any] = []
+        while self._backlog:
+            req = self._backlog[0]
+            if isinstance(req, RdmaRead):
+                if self.reads_out >= self.read_depth or self.sq_room < 1:
+                    break
+                self._backlog.popleft()
+                self._read_token = token = (self._read_token + 1) & 0xFFFFFFF
+                self._reads[token] = req.task
+                sge = wr.SGE(ring.slot_addr[req.task.slot] + req.offset, req.length, ring.lkey)
+                w = wr.SendWR(wr_id(self.id, READ, token), e.IBV_WR_RDMA_READ, 1, sg=[sge],
+                              send_flags=e.IBV_SEND_SIGNALED)
+                w.set_wr_rdma(req.stag, req.va)
+                chain.append(w)
+                self.reads_out += 1
+                self.sq_room -= 1
+                continue
+            pdu = req.response if isinstance(req, RdmaWrite) else req
+            need = 2 if isinstance(req, RdmaWrite) else 1
+            if self.sq_room < need or not self.send.available:
+                break
+            idx = self._fill(pdu)
+            if idx < 0:
+                self._backlog.popleft()
+                continue
+            self._backlog.popleft()
+            if isinstance(req, RdmaWrite):
+                sge = wr.SGE(ring.slot_addr[req.task.slot], req.length, ring.lkey)
+                w = wr.SendWR(wr_id(self.id, WRITE, idx), e.IBV_WR_RDMA_WRITE, 1, sg=[sge], send_flags=0)
+                w.set_wr_rdma(req.stag, req.va)
+                chain.append(w)
+                self._inflight.add(wr_id(self.id, WRITE, idx))
+                self._send_task[idx] = req.task
+            kind = SEND_RELEASE if isinstance(req, RdmaWrite) else SEND
+            sge = wr.SGE(self.send.addr(idx), self._filled, self.send.lkey)
+            chain.append(wr.SendWR(wr_id(self.id, kind, idx), e.IBV_WR_SEND, 1, sg=[sge],
+                                   send_flags=e.IBV_SEND_SIGNALED))
+            self.sq_room -= need
+        if not chain:
+            return
+        for a, b in zip(chain, chain[1:], strict=False):
+            a.next_wr = b
+        self.qp.post_send(chain[0])
+        for w in chain:
+            self._inflight.add(w.wr_id)
+
+    _filled = 0
+
+    def _fill(self, pdu: SendPdu) -> int:
+        """Copy the iSER header, the PDU header and its data into a send buffer; -1 if it cannot fit."""
+        data = pdu.data if pdu.data is not None else b""
+        hdr = pdu.header
+        bare = len(hdr) == ISER_HDR_LEN and not data  # a Hello Reply: already an iSER header
+        n = len(hdr) + len(data) + (0 if bare else ISER_HDR_LEN)
+        if n > self.send.size:
+            log.warning("connection %s: PDU of %d bytes exceeds the send buffers; dropped", self.core.peer, n)
+            self.core.close("PDU larger than the send buffers")
+            return -1
+        idx = self.send.take()
+        buf = self.send.view(idx)
+        off = 0
+        if not bare:
+            buf[:ISER_HDR_LEN] = CONTROL_HEADER
+            off = ISER_HDR_LEN
+        buf[off : off + len(hdr)] = hdr
+        off += len(hdr)
+        buf[off : off + len(data)] = data
+        self._filled = off + len(data)
+        return idx
+
+    # ------------------------------------------------------------------------------ teardown
+    def close(self, reason: str) -> None:
+        """Disconnect and flush: the QP goes to the error state; ``finished`` once nothing is outstanding."""
+        if self.draining:
+            return
+        self.draining = True
+        log.info("iSER connection %s closing: %s", self.core.peer, reason)
+        self.core.close(reason)
+        try:
+            self.cmid.disconnect()
+        except Exception as err:  # noqa: BLE001 - already disconnected by the peer
+            log.debug("disconnect %s: %s", self.core.peer, err)
+        e = self.device.v.enums
+        try:
+            self.qp.modify(self.device.v.qp.QPAttr(qp_state=e.IBV_QPS_ERR), e.IBV_QP_STATE)
+        except Exception as err:  # noqa: BLE001
+            log.warning("connection %s: QP to error state: %s", self.core.peer, err)
+            self._inflight.clear()
+
+    @property
+    def finished(self) -> bool:
+        return self.draining and not self._inflight
+
+    def destroy(self) -> None:
+        """Everything has flushed: hand the tasks back to the core and free the verbs objects."""
+        if self.gone:
+            return
+        self.gone = True
+        for task in self._send_task.values():
+            self.core.release(task)
+        self._send_task.clear()
+        self._reads.clear()
+        self.core.connection_lost()
+        for obj in (self.qp, self.recv, self.send, self.cmid):
+            try:
+                obj.close()
+            except Exception as err:  # noqa: BLE001
+                log.debug("close %r: %s", obj, err)

@@ -1,0 +1,302 @@
+"""An iSER portal: an RDMA CM listener and one event loop thread for all its connections.
+
+The loop polls the CM event channel, the completion channel and a wake-up pipe (RFC 7145 5 for the
+connection setup); completions are polled in batches from one CQ per device (wr_id = connection,
+kind, index), the commands they make ready run through the SCSI core in the same thread, and each
+connection posts its replies in one chain. The device's PD, CQ and the registered ring are shared
+by every connection of the portal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import threading
+import time
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from hpt.iscsi.connection import Connection
+from hpt.iser.cm import CmPrivateData, reply_private_data
+from hpt.iser.endpoint import IserConnection
+from hpt.iser.memory import RegisteredRing
+from hpt.iser.verbs import (
+    CM_DEVICE,
+    COMP_CHANNEL,
+    IserUnavailable,
+    cm_id_addresses,
+    event_cm_id,
+    load,
+    with_new_fd,
+)
+
+if TYPE_CHECKING:
+    from hpt.iscsi.context import IscsiContext
+    from hpt.native.ring import Ring
+
+log = logging.getLogger("hpt.iser")
+
+CQ_ENTRIES = 4096
+POLL_BATCH = 64
+READ_DEPTH = 4  # RDMA Reads in flight per connection (initiator depth)
+RNR_RETRY_FOREVER = 7
+DRAIN_TIMEOUT = 10.0
+
+
+class Device:
+    """The verbs objects one portal's connections share: PD, completion channel, CQ, registered ring."""
+
+    def __init__(self, v: ModuleType, listener: Any, ring: Ring) -> None:
+        self.v = v
+        self.ctx = listener.context
+        self.pd = listener.pd
+        if self.ctx is None or self.pd is None:
+            raise IserUnavailable("the portal address is not on an RDMA device")
+        self.cc, self.cc_fd = with_new_fd(lambda: v.cq.CompChannel(self.ctx), COMP_CHANNEL)
+        self.cq = v.cq.CQ(self.ctx, CQ_ENTRIES, None, self.cc, 0)
+        self.cq.req_notify()
+        self.ring_mr = RegisteredRing(self.pd, ring, v.mr.MR, v.enums.IBV_ACCESS_LOCAL_WRITE)
+        self.unacked = 0
+
+    def close(self) -> None:
+        if self.unacked:
+            self.cq.ack_events(self.unacked)
+        for obj in (self.ring_mr, self.cq, self.cc):
+            obj.close()
+
+
+class IserPortal:
+    """Listens on ``host:port`` (a specific address of an RDMA device) and runs its connections."""
+
+    def __init__(self, host: str, port: int, context: IscsiContext, ring: Ring, *,
+                 recv_data: int = 262144) -> None:
+        v = self.v = load()
+        ce = v.cm_enums
+        self.context = context
+        self.ring = ring
+        self.recv_data = recv_data
+        self.address = (host, port)
+        try:
+            self.channel, self.cm_fd = with_new_fd(v.cmid.CMEventChannel, CM_DEVICE)
+            self.listener = v.cmid.CMID(creator=self.channel, port_space=ce.RDMA_PS_TCP)
+            where = v.cmid.AddrInfo(src=host, src_service=str(port), port_space=ce.RDMA_PS_TCP,
+                                    flags=ce.RAI_PASSIVE)
+            self.listener.bind_addr(where)
+            self.device = Device(v, self.listener, ring)
+            self.listener.listen(128)
+        except IserUnavailable:
+            raise
+        except Exception as err:  # pyverbs raises PyverbsRDMAError / PyverbsError with errno text
+            raise IserUnavailable(f"no RDMA listener on {host}:{port}: {err}") from None
+        self.conns: dict[int, IserConnection] = {}
+        self.by_cm_id: dict[int, IserConnection] = {}
+        self._drain_since: dict[int, float] = {}
+        self._next_id = 1
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self.thread = threading.Thread(target=self._run, name=f"iser portal {host}:{port}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self, _reason: str = "") -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------------------ the loop
+    def _run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.cm_fd, selectors.EVENT_READ, self._cm_events)
+        sel.register(self.device.cc_fd, selectors.EVENT_READ, self._completions)
+        sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
+        try:
+            while not self._stopping:
+                busy = any(c.core.starved or c.draining for c in self.conns.values())
+                for key, _ in sel.select(0.01 if busy else 1.0):
+                    key.data()
+                self._service()
+            self._shutdown()
+        except Exception:
+            log.exception("iSER portal %s:%d: internal error", *self.address)
+        finally:
+            sel.close()
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _service(self) -> None:
+        now = time.monotonic()
+        for conn in list(self.conns.values()):
+            if conn.draining:
+                since = self._drain_since.setdefault(conn.id, now)
+                if conn.finished or now - since > DRAIN_TIMEOUT:
+                    self._destroy(conn)
+                continue
+            self._guarded(conn, conn.core.retry_starved if conn.core.starved else None)
+
+    def _guarded(self, conn: IserConnection, step: Any = None) -> None:
+        """Run ``step`` then ``pump`` for one connection; an internal error closes only that connection."""
+        try:
+            if step is not None:
+                step()
+            conn.pump()
+        except Exception:
+            log.exception("iSER connection %s: internal error, closing", conn.core.peer)
+            conn.close("internal error")
+
+    def _destroy(self, conn: IserConnection) -> None:
+        self.conns.pop(conn.id, None)
+        self._drain_since.pop(conn.id, None)
+        for key, c in list(self.by_cm_id.items()):
+            if c is conn:
+                del self.by_cm_id[key]
+        conn.destroy()
+        log.info("iSER connection %s gone", conn.core.peer)
+
+    # ------------------------------------------------------------------------------ completions
+    def _completions(self) -> None:
+        dev = self.device
+        ok_status = self.v.enums.IBV_WC_SUCCESS
+        try:
+            dev.cc.get_cq_event(dev.cq)
+            dev.unacked += 1
+        except Exception:  # noqa: BLE001 - nothing pending (the fd is non-blocking)
+            pass
+        if dev.unacked >= 64:
+            dev.cq.ack_events(dev.unacked)
+            dev.unacked = 0
+        touched: dict[int, IserConnection] = {}
+        armed = False
+        while True:
+            n, wcs = dev.cq.poll(POLL_BATCH)
+            for wc in wcs:
+                wid = wc.wr_id
+                conn = self.conns.get(wid >> 32)
+                if conn is None:
+                    continue
+                ok = wc.status == ok_status
+                try:
+                    conn.completion((wid >> 28) & 0xF, wid & 0xFFFFFFF, ok, wc.byte_len, str(wc.status))
+                except Exception:
+                    log.exception("iSER connection %s: internal error, closing", conn.core.peer)
+                    conn.close("internal error")
+                touched[conn.id] = conn
+            if n:
+                continue
+            if armed:
+                break
+            dev.cq.req_notify()  # re-arm only after an empty poll, then poll once more for the race
+            armed = True
+        for conn in touched.values():
+            if not conn.draining:
+                self._guarded(conn)
+
+    # ------------------------------------------------------------------------------ connection manager
+    def _cm_events(self) -> None:
+        cmid = self.v.cmid
+        ce = self.v.cm_enums
+        while True:
+            try:
+                ev = cmid.CMEvent(self.channel)
+            except Exception:  # noqa: BLE001 - EAGAIN: no more events
+                return
+            kind = ev.event_type
+            cm_id = event_cm_id(ev)
+            try:
+                if kind == ce.RDMA_CM_EVENT_CONNECT_REQUEST:
+                    self._connect_request(ev, cm_id)
+                elif kind == ce.RDMA_CM_EVENT_ESTABLISHED:
+                    conn = self.by_cm_id.get(cm_id or 0)
+                    if conn is not None:
+                        conn.established = True
+                        log.info("iSER connection %s established", conn.core.peer)
+                elif kind == ce.RDMA_CM_EVENT_DEVICE_REMOVAL:
+                    log.error("iSER portal %s:%d: RDMA device removed", *self.address)
+                    for conn in list(self.conns.values()):
+                        conn.close("RDMA device removed")
+                elif kind in (ce.RDMA_CM_EVENT_DISCONNECTED, ce.RDMA_CM_EVENT_REJECTED,
+                              ce.RDMA_CM_EVENT_CONNECT_ERROR, ce.RDMA_CM_EVENT_UNREACHABLE,
+                              ce.RDMA_CM_EVENT_TIMEWAIT_EXIT):
+                    conn = self.by_cm_id.get(cm_id or 0)
+                    if conn is not None:
+                        conn.close(f"peer: {ev.event_str()}")
+                    elif cm_id is None:
+                        log.warning("iSER: %s for an unknown connection", ev.event_str())
+            except Exception:
+                log.exception("iSER portal %s:%d: %s", *self.address, ev.event_str())
+            finally:
+                ev.ack_cm_event()
+
+    def _connect_request(self, ev: Any, cm_id: int | None) -> None:
+        v = self.v
+        child = v.cmid.CMID(creator=ev, listen_id=self.listener)
+        request = CmPrivateData.decode(ev.private_data)
+        local, peer = cm_id_addresses(cm_id) if cm_id else ("unknown", "unknown")
+        if self._stopping:
+            child.reject()
+            return
+        conn_id = self._next_id
+        self._next_id += 1
+        core = Connection(self.context, self.ring, peer=peer, local=local, transport="iser",
+                          shutdown=self.wake)
+        try:
+            conn = IserConnection(conn_id, self.device, child, core, self.recv_data, READ_DEPTH)
+        except Exception as err:
+            log.warning("iSER connect request from %s refused: %s", peer, err)
+            child.reject()
+            return
+        try:
+            conn.to_rts(READ_DEPTH)
+            conn.start()
+            param = v.cmid.ConnParam(resources=READ_DEPTH, depth=READ_DEPTH, rnr_retry=RNR_RETRY_FOREVER,
+                                     qp_num=conn.qp.qp_num, data_len=4)
+            param.set_private_data(reply_private_data(request))
+            child.accept(param)
+        except Exception as err:
+            log.warning("iSER connect request from %s failed: %s", peer, err)
+            conn.draining = True
+            conn.destroy()
+            return
+        self.conns[conn_id] = conn
+        if cm_id:
+            self.by_cm_id[cm_id] = conn
+        log.info("iSER connect request from %s accepted (%s)", peer,
+                 "no iSER private data" if request is None else request)
+
+    # ------------------------------------------------------------------------------ stop
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close every connection, wait for their flushes, release the device."""
+        self._stopping = True
+        self.wake()
+        self.thread.join(timeout)
+
+    def _shutdown(self) -> None:
+        for conn in list(self.conns.values()):
+            conn.core.close("target shutting down")
+            conn.pump()
+            conn.close("target shutting down")
+        deadline = time.monotonic() + 2.0
+        while self.conns and time.monotonic() < deadline:
+            self._completions()
+            for conn in list(self.conns.values()):
+                if conn.finished:
+                    self._destroy(conn)
+            time.sleep(0.01)
+        for conn in list(self.conns.values()):
+            self._destroy(conn)
+        try:
+            self.device.close()
+            self.listener.close()
+            self.channel.close()
+        except Exception as err:  # noqa: BLE001
+            log.debug("iSER portal close: %s", err)
+        os.close(self._wake_r)
+        os.close(self._wake_w)

@@ -61,6 +61,7 @@ class Exchange:
     burst_end: int = 0
     seq_id: int = -1  # the initiator's current data sequence
     seq_cnt: int = 0  # its next expected SEQ_CNT
+    seq_open: bool = False  # a data sequence has started and not ended
 
 
 class FcpEngine:
@@ -234,7 +235,8 @@ class FcpEngine:
             self._count("fcp_data_unknown_exchange")
             return
         offset = hdr.parameter if hdr.f_ctl & F_REL_OFF else ex.received
-        in_order = hdr.seq_cnt == ex.seq_cnt if hdr.seq_id == ex.seq_id else True
+        # Within a sequence SEQ_CNT counts up by one (FC-FS-4 9.11); a new one may start anywhere.
+        in_order = not ex.seq_open or (hdr.seq_id, hdr.seq_cnt) == (ex.seq_id, ex.seq_cnt)
         fill = hdr.f_ctl & 0x3
         length = len(payload) - fill if hdr.f_ctl & F_END_SEQ else len(payload)
         if not in_order or offset != ex.received or offset + length > ex.burst_end:
@@ -249,6 +251,7 @@ class FcpEngine:
             self._free(ex.slot)
             return
         ex.seq_id, ex.seq_cnt = hdr.seq_id, (hdr.seq_cnt + 1) & 0xFFFF
+        ex.seq_open = not hdr.f_ctl & F_END_SEQ
         ex.buffer[offset : offset + length] = payload[:length]
         ex.received += length
         if ex.received < ex.burst_end:

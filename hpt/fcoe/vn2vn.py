@@ -153,7 +153,8 @@ class Vn2vn:
             del self.peers[peer.port_id]
             self._count("peers_aged_out")
             self.events.append(("gone", peer))
-        return self.deadline
+        expiries = [p.last_seen + PEER_TIMEOUT for p in self.peers.values()]
+        return min([self.deadline, *(t + 1e-3 for t in expiries)])
 
     # -- receiving -----------------------------------------------------------------------------
     def receive(self, frame: FipFrame, now: float) -> None:

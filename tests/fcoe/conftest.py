@@ -1,0 +1,121 @@
+"""Fixtures for the FCoE tests: a disk target, a sans-I/O port on a virtual clock, the project's
+reference capture."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from ci.lab.pcap import Frame, read_pcap
+from hpt.fcoe.frame import parse_mac
+from hpt.fcoe.port import FcoePort
+from hpt.native.ring import Ring
+from hpt.scsi.lu import LuParams
+from hpt.scsi.sbc import make_disk
+from hpt.scsi.target import ScsiTarget
+from hpt.store import open_store
+from tests.fcoe.initiator import Initiator
+
+CAPTURE = Path(__file__).resolve().parents[1] / "data" / "fcoe-vn2vn-lio.pcap.gz"
+TARGET_MAC = "52:54:00:aa:00:01"
+INITIATOR_MAC = "52:54:00:bb:00:02"
+TARGET_WWNN, TARGET_WWPN = 0x1000525400AA0001, 0x2000525400AA0001
+DISK_BYTES = 8 << 20
+
+
+class PortLink:
+    """Drives a sans-I/O :class:`FcoePort` on a virtual clock: frames sent are received at once;
+    ``recv`` advances the clock to the port's next timer while nothing is queued, up to ``horizon``
+    seconds past the last frame sent."""
+
+    def __init__(self, port: FcoePort, horizon: float = 30.0) -> None:
+        self.port = port
+        self.now = 0.0
+        self.horizon = horizon
+        self.limit = horizon
+        self.queue: deque[bytes] = deque()
+        port.start(self.now)
+        self._drain()
+
+    def _drain(self) -> None:
+        for frame in self.port.take_output():
+            self.queue.append(b"".join(bytes(part) for part in frame))
+        self.port.transmitted()
+
+    def send(self, frame: bytes) -> None:
+        self.port.receive(frame, self.now)
+        self._drain()
+        self.limit = self.now + self.horizon
+
+    def recv(self) -> bytes | None:
+        while not self.queue:
+            deadline = self.port.tick(self.now)
+            self._drain()
+            if self.queue:
+                break
+            if deadline > self.limit:
+                return None
+            self.now = max(self.now, deadline)
+        return self.queue.popleft()
+
+
+def make_target(luns: int = 1) -> ScsiTarget:
+    target = ScsiTarget("fcoe-test")
+    for lun in range(luns):
+        target.add_lu(make_disk(lun, LuParams(), open_store("ram", None, DISK_BYTES, False, False), target))
+    return target
+
+
+def make_port(
+    target: ScsiTarget, ring: Ring | None = None, mac: str = TARGET_MAC, wwpn: int = TARGET_WWPN, **kw: object
+) -> FcoePort:
+    return FcoePort("test", parse_mac(mac), TARGET_WWNN, wwpn, target, ring, rng=random.Random(7), **kw)  # type: ignore[arg-type]
+
+
+def free_slots(ring: Ring) -> int:
+    taken = []
+    while (slot := ring.try_alloc()) >= 0:
+        taken.append(slot)
+    for slot in taken:
+        ring.free(slot)
+    return len(taken)
+
+
+@pytest.fixture
+def ring() -> Ring:
+    return Ring(256 * 1024, 8)
+
+
+@pytest.fixture
+def target() -> ScsiTarget:
+    return make_target()
+
+
+@pytest.fixture
+def port(target: ScsiTarget, ring: Ring) -> FcoePort:
+    return make_port(target, ring)
+
+
+@pytest.fixture
+def link(port: FcoePort) -> PortLink:
+    return PortLink(port)
+
+
+@pytest.fixture
+def initiator(link: PortLink) -> Initiator:
+    return Initiator(link, INITIATOR_MAC)
+
+
+@pytest.fixture
+def logged_in(initiator: Initiator) -> Initiator:
+    initiator.login()
+    initiator.clear_unit_attention()
+    return initiator
+
+
+@pytest.fixture(scope="session")
+def capture() -> list[Frame]:
+    return list(read_pcap(CAPTURE))

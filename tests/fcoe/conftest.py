@@ -62,10 +62,10 @@ class PortLink:
         return self.queue.popleft()
 
 
-def make_target(luns: int = 1) -> ScsiTarget:
+def make_target(luns: int = 1, store: str = "ram", size: int = DISK_BYTES) -> ScsiTarget:
     target = ScsiTarget("fcoe-test")
     for lun in range(luns):
-        target.add_lu(make_disk(lun, LuParams(), open_store("ram", None, DISK_BYTES, False, False), target))
+        target.add_lu(make_disk(lun, LuParams(), open_store(store, None, size, False, False), target))
     return target
 
 

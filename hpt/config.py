@@ -194,6 +194,19 @@ class TargetConfig:
 
 
 @dataclass(slots=True)
+class FcoePortConfig:
+    """An FCoE port (``[[fcoe_port]]``) exposing one target's LUNs; WWNs None: derived from the MAC."""
+
+    interface: str
+    wwnn: int | None = None
+    wwpn: int | None = None
+    mode: str = "vn2vn"
+    vlan: int = 0
+    targets: list[str] = field(default_factory=list)
+    initiators: list[int] = field(default_factory=list)  # allowed initiator WWPNs; empty: any
+
+
+@dataclass(slots=True)
 class Config:
     daemon: DaemonConfig
     iscsi: dict[str, IscsiValue]
@@ -201,6 +214,7 @@ class Config:
     accounts: dict[str, str]
     discovery: DiscoveryConfig
     targets: list[TargetConfig]
+    fcoe_ports: list[FcoePortConfig] = field(default_factory=list)
 
     def iscsi_for(self, target: TargetConfig) -> dict[str, IscsiValue]:
         """The key overrides in force for ``target``: the global ``[iscsi]`` table, then the target's."""
@@ -505,7 +519,7 @@ class _Table:
 
 # -- building the configuration --------------------------------------------------------------------
 
-_ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target")
+_ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port")
 _DAEMON_KEYS = ("log_level", "log_format")
 _PORTAL_KEYS = ("address", "transport", "group")
 _ACCOUNT_KEYS = ("name", "secret")
@@ -514,6 +528,8 @@ _TARGET_KEYS = (
     "name", "alias", "portal_groups", "initiators", "addresses", "incoming", "outgoing", "iscsi", "lun",
 )  # fmt: skip
 _LUN_KEYS = tuple(LunConfig.__dataclass_fields__)
+_FCOE_PORT_KEYS = tuple(FcoePortConfig.__dataclass_fields__)
+FCOE_MODES = ("vn2vn", "fabric")
 _DEFAULT_PORTAL = "0.0.0.0:3260"  # tgtd's default: every IPv4 address
 
 
@@ -553,6 +569,7 @@ def _build(doc: _Doc, data: dict[str, Any]) -> Config:
         seen[target.name] = i
         config.targets.append(target)
     auth.check_secrets()
+    config.fcoe_ports = _fcoe_ports(root, seen)
     return config
 
 
@@ -823,3 +840,54 @@ def _wwn(table: _Table) -> str:
     if not ok:
         raise table.fail("wwn", f'must be "0x" + 16 hex digits (NAA 2, 3 or 5) or 32 (NAA 6), got "{text}"')
     return "0x" + digits.lower()
+
+
+# -- FCoE ports ------------------------------------------------------------------------------------
+
+
+def _port_wwn(table: _Table, key: str, text: str) -> int:
+    from hpt.fcoe.frame import parse_wwn
+
+    try:
+        return parse_wwn(text)
+    except ValueError:
+        raise table.fail(key, f'"{text}" is not a world wide name (e.g. "20:00:52:54:00:aa:00:01")') from None
+
+
+def _fcoe_port(table: _Table, targets: dict[str, int]) -> FcoePortConfig:
+    """One ``[[fcoe_port]]``: an interface, its names, mode and VLAN, the target and the initiator ACL."""
+    table.required("interface")
+    interface = table.text("interface")
+    if not 0 < len(interface) <= 15 or any(c in interface for c in "/ \t:") or interface in (".", ".."):
+        raise table.fail("interface", f'"{interface}" is not a network interface name')
+    wwnn, wwpn = (_port_wwn(table, k, text) if (text := table.text(k)) else None for k in ("wwnn", "wwpn"))
+    table.required("targets")
+    port_targets = table.texts("targets")
+    if len(port_targets) != 1:
+        raise table.fail("targets", "must name exactly one target (an FC port is one SCSI target port)")
+    for name in port_targets:
+        if name not in targets:
+            raise table.fail("targets", f'unknown target "{name}"{_did_you_mean(name, targets)}')
+    return FcoePortConfig(
+        interface=interface,
+        wwnn=wwnn,
+        wwpn=wwpn,
+        mode=table.text("mode", "vn2vn", FCOE_MODES),
+        vlan=table.integer("vlan", 0, 0, 4094),
+        targets=port_targets,
+        initiators=[_port_wwn(table, "initiators", text) for text in table.texts("initiators")],
+    )
+
+
+def _fcoe_ports(root: _Table, targets: dict[str, int]) -> list[FcoePortConfig]:
+    ports: list[FcoePortConfig] = []
+    seen: dict[tuple[str, int], int] = {}
+    for i, table in enumerate(root.array("fcoe_port", _FCOE_PORT_KEYS)):
+        port = _fcoe_port(table, targets)
+        key = (port.interface, port.vlan)
+        if key in seen:
+            where = f"{port.interface} VLAN {port.vlan}"
+            raise table.fail("interface", f"{where} is used twice (also fcoe_port[{seen[key]}])")
+        seen[key] = i
+        ports.append(port)
+    return ports

@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hpt.config import Config, PortalConfig, TargetConfig
+from hpt.fcoe.service import start_fcoe_ports, stop_fcoe_ports
 from hpt.iscsi.errors import LoginError
 from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
 from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
@@ -19,6 +20,7 @@ from hpt.scsi.target import ScsiTarget
 from hpt.store import open_store
 
 if TYPE_CHECKING:
+    from hpt.fcoe.packet import PacketDriver
     from hpt.iscsi.connection import Connection
 
 log = logging.getLogger("hpt.server")
@@ -44,6 +46,7 @@ class Server:
         for tc in config.targets:
             self.targets[tc.name] = self._build_target(tc)
         self.portals: list[TcpPortal] = []
+        self.fcoe_ports: list[PacketDriver] = []
 
     # ------------------------------------------------------------------------------ building
     def _build_target(self, tc: TargetConfig) -> ScsiTarget:
@@ -92,8 +95,11 @@ class Server:
             portal.start()
             self.portals.append(portal)
             log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
+        self.fcoe_ports = start_fcoe_ports(self)
 
     def stop(self) -> None:
+        stop_fcoe_ports(self.fcoe_ports)
+        self.fcoe_ports = []
         for portal in self.portals:
             portal.stop()
         self.portals = []

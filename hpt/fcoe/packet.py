@@ -1,0 +1,126 @@
+"""The FCoE port's raw Ethernet driver: AF_PACKET sockets bound to FIP (0x8914) and FCoE (0x8906) on
+one interface, one thread per port (packet(7)).
+
+Received frames go to the sans-I/O :class:`FcoePort`; what it answers leaves with one ``sendmsg`` per
+frame, data frames as scatter lists of header bytes and ring slot views.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+
+from hpt.fcoe.fip import ALL_VN2VN_MACS
+from hpt.fcoe.frame import ETH_P_FCOE, ETH_P_FIP, parse_mac
+from hpt.fcoe.port import FcoePort
+
+log = logging.getLogger("hpt.fcoe")
+
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_MULTICAST = 0
+PACKET_OUTGOING = 4
+RECV_SIZE = 9216
+
+
+def interface_mac(interface: str) -> bytes:
+    """The interface's MAC address (sysfs); raises OSError when there is no such interface."""
+    return parse_mac(Path(f"/sys/class/net/{interface}/address").read_text().strip())
+
+
+def interface_mtu(interface: str) -> int:
+    return int(Path(f"/sys/class/net/{interface}/mtu").read_text())
+
+
+def open_socket(interface: str, ethertype: int) -> socket.socket:
+    """An AF_PACKET raw socket for one ethertype on ``interface``, receiving ALL-VN2VN-MACs too."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ethertype))
+    try:
+        sock.bind((interface, ethertype))
+        ifindex = socket.if_nametoindex(interface)
+        mreq = struct.pack("iHH8s", ifindex, PACKET_MR_MULTICAST, 6, ALL_VN2VN_MACS)
+        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class PacketDriver:
+    """Runs one :class:`FcoePort` on ``interface`` in its own thread."""
+
+    def __init__(self, port: FcoePort, interface: str) -> None:
+        self.port = port
+        self.interface = interface
+        self.socks = [open_socket(interface, ETH_P_FIP), open_socket(interface, ETH_P_FCOE)]
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"fcoe-{interface}", daemon=True)
+        self.send_errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Log out the remote ports, stop the thread and close the sockets."""
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        self._thread.join(timeout)
+        for sock in self.socks:
+            sock.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _flush(self) -> None:
+        sock = self.socks[1]
+        for frame in self.port.take_output():
+            try:
+                sock.sendmsg(frame)
+            except OSError as err:  # e.g. ENOBUFS, or the link went down: the peer retries
+                self.send_errors += 1
+                log.debug("%s: send failed: %s", self.interface, err)
+        self.port.transmitted()
+
+    def _run(self) -> None:
+        port = self.port
+        buf = bytearray(RECV_SIZE)
+        view = memoryview(buf)
+        port.start(time.monotonic())
+        self._flush()
+        deadline = port.tick(time.monotonic())
+        while not self._stopping:
+            timeout = max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([*self.socks, self._wake_r], [], [], timeout)
+            for sock in ready:
+                if sock is self._wake_r:
+                    continue
+                self._drain(sock, view)  # type: ignore[arg-type]
+            deadline = port.tick(time.monotonic())
+            self._flush()
+        port.stop()
+        self._flush()
+
+    def _drain(self, sock: socket.socket, view: memoryview) -> None:
+        while True:
+            try:
+                n, addr = sock.recvfrom_into(view)
+            except BlockingIOError:
+                return
+            except OSError as err:
+                log.warning("%s: receive failed: %s", self.interface, err)
+                return
+            if addr[2] == PACKET_OUTGOING:  # our own frames, looped back to packet sockets
+                continue
+            try:
+                self.port.receive(view[:n], time.monotonic())
+            except Exception:  # a bug must not take the port down: count it, drop the frame
+                log.exception("%s: frame handling failed", self.interface)
+                self.port.counters["internal_error"] = self.port.counters.get("internal_error", 0) + 1
+            self._flush()

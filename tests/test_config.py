@@ -543,3 +543,49 @@ def test_multiline_values_do_not_confuse_line_numbers() -> None:
         '  [[target.lun]]\n  lun = 3\n  store = "ram"\n  size = "1M"\n  block_size = 2048 # <-\n'
     )
     expect_error(text, "target[0].lun[0].block_size", "got 2048")
+
+
+# -- FCoE ports ------------------------------------------------------------------------------------
+
+FCOE_TARGET = 'targets = ["iqn.2026-11.org.example:t1"]'
+
+
+def test_example_fcoe_port() -> None:
+    from hpt import config as mod
+
+    assert set(tomllib.loads(EXAMPLE.read_text())["fcoe_port"][0]) == set(mod._FCOE_PORT_KEYS)
+    (port,) = load_config(EXAMPLE).fcoe_ports
+    assert (port.interface, port.wwnn, port.wwpn, port.mode, port.vlan) == (
+        "eth1", None, 0x2000525400AA0001, "vn2vn", 0)
+    assert port.targets == ["iqn.2026-11.org.example:disk1"] and port.initiators == [0x2000525400BB0002]
+
+
+def test_fcoe_port_defaults() -> None:
+    config = parse_config(ram_target() + f'[[fcoe_port]]\ninterface = "veth0"\n{FCOE_TARGET}\n')
+    (port,) = config.fcoe_ports
+    assert (port.wwnn, port.wwpn, port.mode, port.vlan, port.initiators) == (None, None, "vn2vn", 0, [])
+
+
+PORT = '[[fcoe_port]]\ninterface = "veth0"\n'
+TWICE = PORT + FCOE_TARGET + '\n[[fcoe_port]]\ninterface = "veth0" # <-\n' + FCOE_TARGET
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "message"),
+    [
+        ("[[fcoe_port]] # <-\n" + FCOE_TARGET, "interface", "required"),
+        ('[[fcoe_port]] # <-\ninterface = "veth0"', "targets", "required"),
+        ('[[fcoe_port]]\ninterface = "a/b" # <-\n' + FCOE_TARGET, "interface", "not a network interface"),
+        (PORT + 'targets = ["iqn.2026-11.org.example:t2"] # <-', "targets", "unknown target"),
+        (PORT + "targets = [] # <-", "targets", "exactly one target"),
+        (PORT + 'wwpn = "20:00:00" # <-\n' + FCOE_TARGET, "wwpn", "not a world wide name"),
+        (PORT + 'initiators = ["x"] # <-\n' + FCOE_TARGET, "initiators", "world wide name"),
+        (PORT + 'mode = "loop" # <-\n' + FCOE_TARGET, "mode", "vn2vn, fabric"),
+        (PORT + "vlan = 4095 # <-\n" + FCOE_TARGET, "vlan", "0..4094"),
+        (PORT + "port = 1 # <-\n" + FCOE_TARGET, "port", "unknown key"),
+        (TWICE, "1].interface", "used twice"),
+    ],
+)
+def test_fcoe_port_errors(body: str, where: str, message: str) -> None:
+    path = f"fcoe_port[{where}" if where.startswith("1]") else f"fcoe_port[0].{where}"
+    expect_error(ram_target() + body + "\n", path, message)

@@ -27,6 +27,7 @@ from hpt.iser.header import (
     answer_hello,
 )
 from hpt.iser.memory import MessageBuffers
+from hpt.iser.verbs import drop_cm_id
 
 if TYPE_CHECKING:
     from hpt.iser.portal import Device
@@ -48,11 +49,12 @@ def wr_id(conn_id: int, kind: int, idx: int) -> int:
 class IserConnection:
     """The driver side of one iSER connection (created on the CM connect request)."""
 
-    def __init__(self, conn_id: int, device: Device, cmid: Any, core: Connection, recv_data: int,
-                 read_depth: int) -> None:
+    def __init__(self, conn_id: int, device: Device, cmid: Any, cm_id: int | None, core: Connection,
+                 recv_data: int, read_depth: int) -> None:
         self.id = conn_id
         self.device = device
         self.cmid = cmid
+        self.cm_id = cm_id
         self.core = core
         self.read_depth = read_depth
         v = device.v
@@ -290,8 +292,9 @@ class IserConnection:
         self._send_task.clear()
         self._reads.clear()
         self.core.connection_lost()
-        for obj in (self.qp, self.recv, self.send, self.cmid):
+        for obj in (self.qp, self.recv, self.send):
             try:
                 obj.close()
             except Exception as err:  # noqa: BLE001
                 log.debug("close %r: %s", obj, err)
+        drop_cm_id(self.cmid, self.cm_id)

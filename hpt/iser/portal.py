@@ -26,6 +26,7 @@ from hpt.iser.verbs import (
     COMP_CHANNEL,
     IserUnavailable,
     cm_id_addresses,
+    drop_cm_id,
     event_cm_id,
     load,
     with_new_fd,
@@ -241,17 +242,17 @@ class IserPortal:
         request = CmPrivateData.decode(ev.private_data)
         local, peer = cm_id_addresses(cm_id) if cm_id else ("unknown", "unknown")
         if self._stopping:
-            child.reject()
+            self._refuse(child, cm_id)
             return
         conn_id = self._next_id
         self._next_id += 1
         core = Connection(self.context, self.ring, peer=peer, local=local, transport="iser",
                           shutdown=self.wake)
         try:
-            conn = IserConnection(conn_id, self.device, child, core, self.recv_data, READ_DEPTH)
+            conn = IserConnection(conn_id, self.device, child, cm_id, core, self.recv_data, READ_DEPTH)
         except Exception as err:
             log.warning("iSER connect request from %s refused: %s", peer, err)
-            child.reject()
+            self._refuse(child, cm_id)
             return
         try:
             conn.to_rts(READ_DEPTH)
@@ -270,6 +271,14 @@ class IserPortal:
             self.by_cm_id[cm_id] = conn
         log.info("iSER connect request from %s accepted (%s)", peer,
                  "no iSER private data" if request is None else request)
+
+    @staticmethod
+    def _refuse(child: Any, cm_id: int | None) -> None:
+        try:
+            child.reject()
+        except Exception as err:  # noqa: BLE001
+            log.debug("reject: %s", err)
+        drop_cm_id(child, cm_id)
 
     # ------------------------------------------------------------------------------ stop
     def stop(self, timeout: float = 10.0) -> None:

@@ -4,7 +4,8 @@ pyverbs 44 gives the RDMA CM event channel and the completion channel no file de
 CM events do not say which connection they are for. The fds are found as the files each constructor
 opens (``/dev/infiniband/rdma_cm``, ``anon_inode:[infinibandevent]``), made non-blocking and polled by the
 portal's event loop; an event's ``rdma_cm_id`` pointer is read from the event structure, checked
-against the event type stored next to it.
+against the event type stored next to it. Closing a connection's CMID in pyverbs 44 also invalidates
+the listener's device context and PD (it shares them), so ``drop_cm_id`` destroys the id itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ COMP_CHANNEL = "anon_inode:[infinibandevent]"
 # CPython object layout of pyverbs' CMEvent: PyObject head (16), __weakref__, logger, vtable, event
 _EVENT_PTR_OFFSET = 40
 _EVENT_TYPE_OFFSET = 16  # struct rdma_cm_event { rdma_cm_id *id; rdma_cm_id *listen_id; enum event; ... }
+_CMID_ID_OFFSET = 40  # pyverbs CMID: the same head, then ``rdma_cm_id *id``
+_kept: list[Any] = []  # CMIDs whose id could not be destroyed safely: never deallocated
 
 
 class IserUnavailable(Exception):
@@ -102,3 +105,17 @@ def cm_id_addresses(cm_id: int) -> tuple[str, str]:
     """(local, peer) ``host:port`` of a connection's ``rdma_cm_id`` (``route.addr`` src and dst)."""
     base = cm_id + _ROUTE_ADDR
     return _sockaddr(base), _sockaddr(base + _STORAGE)
+
+
+def drop_cm_id(cmid: Any, cm_id: int | None) -> None:
+    """Destroy a connection's ``rdma_cm_id`` without pyverbs closing the listener's shared context and PD."""
+    slot = ctypes.c_void_p.from_address(id(cmid) + _CMID_ID_OFFSET)
+    if not cm_id or slot.value != cm_id:
+        _kept.append(cmid)
+        return
+    lib = ctypes.CDLL("librdmacm.so.1", use_errno=True)
+    lib.rdma_destroy_id.argtypes = [ctypes.c_void_p]
+    if lib.rdma_destroy_id(cm_id) != 0:
+        _kept.append(cmid)
+        return
+    slot.value = None  # pyverbs' close() has nothing left to do

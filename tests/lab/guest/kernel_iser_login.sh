@@ -1,0 +1,17 @@
+# The kernel ib_iser initiator: discovery over TCP (:3261), login over iSER ($GUEST_ADDR:3260), sg3 checks
+# and a verified O_DIRECT pattern of $IO_MIB MiB. After hptd_iser_start.sh.
+iscsi_start "$INITIATOR_IQN"
+modprobe ib_iser
+iscsiadm -m discovery -t sendtargets -p "$GUEST_ADDR:3261" | grep " $TARGET_IQN\$"
+portal="$GUEST_ADDR:3260"
+iscsiadm -m node -o delete > /dev/null 2>&1 || true
+iscsiadm -m node -o new -T "$TARGET_IQN" -p "$portal" -I iser > /dev/null
+iscsiadm -m node -T "$TARGET_IQN" -p "$portal" -I iser --login
+iscsiadm -m session | tee /tmp/sessions
+grep -q "^iser: " /tmp/sessions
+wait_for 30 iscsi_disk "$TARGET_IQN"
+disk=$(iscsi_disk "$TARGET_IQN")
+log "logged in over iSER to hptd, LUN at $disk"
+scsi_checks "$disk"
+verify_disk "$disk" "$IO_MIB"
+log "hptd iSER verified $IO_MIB MiB"

@@ -1,0 +1,196 @@
+"""The iSER endpoint over fake verbs: RECV parsing, SEND/RDMA work request chains, completions, teardown.
+
+The fake QP records work requests; the test plays the HCA and the initiator: it copies message bytes
+into posted receive buffers, reads SENDs out of the registered send buffers, and carries out RDMA Writes
+and Reads against its own memory, all through real addresses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+
+from hpt.config import parse_config
+from hpt.iscsi.connection import Connection
+from hpt.iscsi.pdu import Opcode, Pdu
+from hpt.iser.endpoint import RECV, RECV_BUFFERS, SEND, IserConnection
+from hpt.iser.header import ISER_HDR_LEN, Hello, HelloReply, IserHeader
+from hpt.iser.memory import RegisteredRing
+from hpt.scsi.constants import Status
+from hpt.server import Server
+from tests.iscsi.initiator import Initiator, Reply
+
+from .fake_verbs import ENUMS, MR, VERBS, FakeCmid
+from .test_connection_iser import CONFIG, ISER_KEYS, TARGET, rw10
+
+
+@dataclass
+class Wire(Initiator):
+    """An initiator whose PDUs travel as RECVs into ``ep`` and whose replies are the SENDs it posts."""
+
+    ep: IserConnection
+    remote: IserHeader = field(default_factory=IserHeader)
+    memory: dict[int, bytearray] = field(default_factory=dict)  # rkey -> buffer (VA = its address)
+    ops: list[int] = field(default_factory=list)  # opcodes of the work requests seen, in order
+
+    def __post_init__(self) -> None:
+        super().__init__(self.ep.core)
+
+    def send(self, hdr: bytearray, data: bytes = b"") -> None:
+        from hpt.iscsi import pdu as P
+
+        P.set_dsl(hdr, len(data))
+        self.deliver(self.remote.encode() + bytes(hdr) + data)
+        self.remote = IserHeader()
+
+    def deliver(self, msg: bytes) -> None:
+        wr = self.ep.qp.recvs.pop(0)
+        assert len(msg) <= wr.sg[0].length
+        ctypes.memmove(wr.sg[0].addr, msg, len(msg))
+        self.ep.completion(RECV, wr.wr_id & 0xFFFFFFF, True, len(msg), "")
+        self.ep.pump()
+
+    def replies(self) -> list[Reply]:
+        out: list[Reply] = []
+        qp = self.ep.qp
+        while qp.sends:
+            wr = qp.sends.pop(0)
+            self.ops.append(wr.opcode)
+            sge = wr.sg[0]
+            kind, idx = (wr.wr_id >> 28) & 0xF, wr.wr_id & 0xFFFFFFF
+            if wr.opcode == ENUMS.IBV_WR_SEND:
+                msg = ctypes.string_at(sge.addr, sge.length)
+                assert IserHeader.decode(msg) == IserHeader()
+                pdu = Pdu(msg[ISER_HDR_LEN : ISER_HDR_LEN + 48])
+                out.append(Reply(pdu, msg[ISER_HDR_LEN + 48 :]))
+                if pdu.opcode in (Opcode.SCSI_RSP, Opcode.LOGIN_RSP, Opcode.TEXT_RSP, Opcode.LOGOUT_RSP):
+                    self.expstatsn = (pdu.w24 + 1) & 0xFFFFFFFF
+            elif wr.opcode == ENUMS.IBV_WR_RDMA_WRITE:
+                assert wr.send_flags == 0 and wr.next_wr is not None  # unsignaled, chained with its response
+                buf = self.memory[wr.rkey]
+                start = wr.remote_addr - ctypes.addressof(ctypes.c_char.from_buffer(buf))
+                buf[start : start + sge.length] = ctypes.string_at(sge.addr, sge.length)
+                continue  # completes with its SEND
+            else:
+                buf = self.memory[wr.rkey]
+                start = wr.remote_addr - ctypes.addressof(ctypes.c_char.from_buffer(buf))
+                ctypes.memmove(sge.addr, bytes(buf[start : start + sge.length]), sge.length)
+            self.ep.completion(kind, idx, True, 0, "")
+            self.ep.pump()
+        return out
+
+    def register(self, data: bytes) -> tuple[int, int]:
+        rkey = 0x500 + len(self.memory)
+        buf = self.memory[rkey] = bytearray(data)
+        return rkey, ctypes.addressof(ctypes.c_char.from_buffer(buf))
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server(parse_config(CONFIG))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def wire(server: Server) -> Wire:
+    device = SimpleNamespace(v=VERBS, pd=object(), cq=object(),
+                             ring_mr=RegisteredRing(object(), server.ring, MR, 1))
+    core = Connection(server.context_for(server.config.portals[0]), server.ring, peer="10.0.2.15:4000",
+                      local="10.0.2.15:3260", transport="iser")
+    ep = IserConnection(1, device, FakeCmid(), None, core, 8192, 4)  # type: ignore[arg-type]
+    ep.to_rts(4)
+    assert ep.qp.states == [ENUMS.IBV_QPS_INIT, ENUMS.IBV_QPS_RTR, ENUMS.IBV_QPS_RTS]
+    ep.start()
+    assert len(ep.qp.recvs) == RECV_BUFFERS
+    return Wire(ep)
+
+
+def login(w: Wire) -> None:
+    r = w.login(TARGET, ISER_KEYS)
+    assert r.pdu.w36 >> 16 == 0 and w.ep.core.rdma
+    w.scsi(bytes(6))  # clears the POWER ON unit attention
+
+
+def test_login_write_read_over_work_requests(wire: Wire) -> None:
+    login(wire)
+    data = os.urandom(16384)
+    rkey, va = wire.register(data)
+    wire.remote = IserHeader(write_stag=rkey, write_va=va)
+    (rsp,) = wire.scsi(rw10(0x2A, 0, 32), write=data)
+    assert rsp.pdu.opcode == Opcode.SCSI_RSP and rsp.pdu.b3 == Status.GOOD
+    assert ENUMS.IBV_WR_RDMA_READ in wire.ops
+    rkey, va = wire.register(bytes(16384))
+    wire.remote = IserHeader(read_stag=rkey, read_va=va)
+    wire.ops.clear()
+    (rsp,) = wire.scsi(rw10(0x28, 0, 32), read=16384)
+    assert rsp.pdu.b3 == Status.GOOD
+    assert wire.ops == [ENUMS.IBV_WR_RDMA_WRITE, ENUMS.IBV_WR_SEND]
+    assert bytes(wire.memory[rkey]) == data
+    assert wire.ep.core.ring.in_use == 0  # released when the chained SEND completed
+    assert len(wire.ep.qp.recvs) == RECV_BUFFERS  # every receive buffer re-posted
+
+
+def test_logout_disconnects_after_the_response_is_sent(wire: Wire) -> None:
+    login(wire)
+    (out,) = wire.logout()
+    assert out.pdu.opcode == Opcode.LOGOUT_RSP
+    ep = wire.ep
+    assert ep.draining and ep.cmid.disconnected and ep.qp.states[-1] == ENUMS.IBV_QPS_ERR
+    assert not ep.finished  # the posted receives still have to flush
+    for wr in list(ep.qp.recvs):
+        ep.completion(RECV, wr.wr_id & 0xFFFFFFF, False, 0, "WR_FLUSH_ERR")
+    assert ep.finished
+    ep.destroy()
+    assert ep.qp.closed and ep.core.closing
+
+
+def test_failed_work_request_closes_the_connection(wire: Wire) -> None:
+    login(wire)
+    wire.ep.completion(SEND, 0, False, 0, "RETRY_EXC_ERR")
+    assert wire.ep.draining and "RETRY_EXC_ERR" in wire.ep.core.close_reason
+
+
+def test_bad_messages_close_the_connection(wire: Wire) -> None:
+    wire.deliver(b"\x10" + bytes(10))  # shorter than an iSER header
+    assert wire.ep.draining and "bad iSER message" in wire.ep.core.close_reason
+
+
+def test_hello_gets_a_hello_reply(wire: Wire) -> None:
+    wire.deliver(Hello(1, 1, 8).encode())
+    wr = wire.ep.qp.sends.pop(0)
+    assert HelloReply.decode(ctypes.string_at(wr.sg[0].addr, wr.sg[0].length)) == HelloReply(1, 1, 4)
+
+
+def test_rdma_reads_wait_for_read_credits(wire: Wire) -> None:
+    login(wire)
+    ep = wire.ep
+    reads = []
+    for lba in range(6):
+        rkey, va = wire.register(bytes(512))
+        wire.remote = IserHeader(write_stag=rkey, write_va=va)
+        hdr_itt = wire.itt + 1
+        wire.send(*_write_pdu(wire, lba))
+        reads.append(hdr_itt)
+    posted = [wr for wr in ep.qp.sends if wr.opcode == ENUMS.IBV_WR_RDMA_READ]
+    assert len(posted) == 4 and ep.reads_out == 4  # the read depth; two wait in order
+    assert len(wire.replies()) == 6  # completing reads lets the others go out
+    assert ep.reads_out == 0 and ep.core.ring.in_use == 0
+
+
+def _write_pdu(w: Wire, lba: int) -> tuple[bytearray, bytes]:
+    from hpt.iscsi import pdu as P
+    from hpt.scsi.lun import encode_lun
+
+    w.itt += 1
+    hdr = P.initiator_pdu(Opcode.SCSI_CMD, 0x80 | 0x20 | 1, encode_lun(1), w.itt, w20=512, w24=w.cmdsn,
+                          w28=w.expstatsn)
+    hdr[32:48] = rw10(0x2A, lba, 1).ljust(16, b"\0")
+    w.cmdsn += 1
+    return hdr, b""
+

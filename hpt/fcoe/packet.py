@@ -27,6 +27,9 @@ PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_MULTICAST = 0
 PACKET_OUTGOING = 4
 RECV_SIZE = 9216
+SO_RCVBUFFORCE = 33
+#: Receive buffer: a 1 MiB write burst is ~500 frames of ~4 KiB kernel memory each.
+RCVBUF_BYTES = 8 << 20
 
 
 def interface_mac(interface: str) -> bytes:
@@ -46,11 +49,20 @@ def open_socket(interface: str, ethertype: int) -> socket.socket:
         ifindex = socket.if_nametoindex(interface)
         mreq = struct.pack("iHH8s", ifindex, PACKET_MR_MULTICAST, 6, ALL_VN2VN_MACS)
         sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+        set_receive_buffer(sock, RCVBUF_BYTES)
         sock.setblocking(False)
     except OSError:
         sock.close()
         raise
     return sock
+
+
+def set_receive_buffer(sock: socket.socket, size: int) -> None:
+    """Raise the socket's receive buffer, past net.core.rmem_max when allowed (CAP_NET_ADMIN)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 class PacketDriver:

@@ -61,6 +61,10 @@ log = logging.getLogger("hpt.fcoe")
 Frame = list[bytes | memoryview]
 ELS_REPLY_F_CTL = F_EX_CTX | F_LAST_SEQ | F_END_SEQ | F_SEQ_INIT
 MAX_PENDING_REQUESTS = 64
+#: This port's PLOGI (sent when its WWPN is the higher) waits a little after the FLOGI accept, so
+#: that it does not overtake it (Linux answers a PLOGI with LS_RJT "logical busy" until then), and
+#: is retried after a reject.
+PLOGI_DELAY, PLOGI_RETRY, PLOGI_TRIES = 0.05, 1.0, 5
 
 
 class FcoePort:
@@ -106,6 +110,9 @@ class FcoePort:
         self.out: list[Frame] = []
         self._in_flight: list[int] = []
         self._ox_id = 0
+        self.now = 0.0
+        self.plogi_due: dict[int, tuple[float, int]] = {}  # remote port ID: (when, tries left)
+        self._plogi_tries: dict[int, int] = {}  # PLOGIs in flight: retries left after a reject
 
     # -- driver interface ----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -114,12 +121,18 @@ class FcoePort:
 
     def tick(self, now: float) -> float:
         """Run the timers; returns the time of the next one."""
+        self.now = now
         deadline = self.vn.tick(now)
+        for port_id, (when, tries) in list(self.plogi_due.items()):
+            if when <= now:
+                del self.plogi_due[port_id]
+                self._send_plogi(port_id, tries - 1)
         self._collect()
-        return deadline
+        return min([deadline, *(when for when, _ in self.plogi_due.values())])
 
     def receive(self, data: bytes | memoryview, now: float) -> None:
         """One Ethernet frame (FIP or FCoE) from the wire."""
+        self.now = now
         try:
             ethertype = struct.unpack_from(">H", data, 12)[0] if len(data) >= 14 else -1
             if ethertype == ETH_P_FIP:
@@ -245,7 +258,7 @@ class FcoePort:
             self._count("initiator_not_allowed")
             return reply_hdr, els.ls_rjt(els.RJT_UNABLE, els.EXPL_INSUFFICIENT_RESOURCES)
         if self.wwpn > login.wwpn:
-            self._request(hdr.s_id, els.encode_login(els.PLOGI, self.wwpn, self.wwnn, self.max_payload))
+            self.plogi_due[hdr.s_id] = (self.now + PLOGI_DELAY, PLOGI_TRIES)
         return reply_hdr, els.encode_login(els.LS_ACC, self.wwpn, self.wwnn, self.max_payload, fabric=True)
 
     # -- FC frames -----------------------------------------------------------------------------
@@ -421,9 +434,18 @@ class FcoePort:
         if cmd != els.PLOGI or port_id != hdr.s_id:
             return
         if payload[0] != els.LS_ACC:
-            log.warning("%s: PLOGI to %06x rejected", self.name, port_id)
+            tries = self._plogi_tries.pop(port_id, 0)
+            log.info("%s: PLOGI to %06x rejected%s", self.name, port_id, ", retrying" if tries else "")
+            if tries:
+                self.plogi_due[port_id] = (self.now + PLOGI_RETRY, tries)
             return
+        self._plogi_tries.pop(port_id, None)
         self._login(port_id, els.decode_login(payload))
+
+    def _send_plogi(self, port_id: int, tries_left: int) -> None:
+        if port_id in self.vn.peers and port_id not in self.rports:
+            self._plogi_tries[port_id] = tries_left
+            self._request(port_id, els.encode_login(els.PLOGI, self.wwpn, self.wwnn, self.max_payload))
 
     # -- BLS -----------------------------------------------------------------------------------
     def _abts(self, hdr: FcHeader, rport: RemotePort | None) -> None:

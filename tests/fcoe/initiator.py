@@ -120,6 +120,12 @@ class Initiator:
             )
             self.send(self.fc(FC(r_ctl=0x23, type=1, f_ctl=0x990000, ox_id=pkt[FC].ox_id, rx_id=0xFFFF), acc))
 
+    def target_plogi(self) -> Packet:
+        return self.expect(
+            lambda p: FC in p and p[FC].r_ctl == 0x22 and ELS_Login in p and p[ELS_Login].cmd == 0x03,
+            "target PLOGI",
+        )
+
     def fc_reply(self, ox_id: int, what: str) -> Packet:
         return self.expect(
             lambda p: (
@@ -186,6 +192,8 @@ class Initiator:
         self.flogi()
         if self.target_wwpn < self.wwpn:
             assert self.plogi()[FC].r_ctl == 0x23
+        else:  # Linux libfc: the higher WWPN sends PLOGI, the other waits for it (PLOGI_WAIT)
+            self.on_unexpected(self.target_plogi())
         prli = as_layer(self.prli(), ELS_PRLI)
         assert prli.cmd == 0x02 and prli.flags & 0x0F == 1
 

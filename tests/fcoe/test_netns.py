@@ -8,11 +8,9 @@ import ctypes
 import os
 import select
 import shutil
-import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,17 +21,16 @@ import pytest
 from ci.lab.netns import NetNamespace
 from hpt.fcoe.packet import set_receive_buffer
 from hpt.scsi.constants import Status
+from tests.fcoe.hptd import fcoe_config, running_hptd
 from tests.fcoe.initiator import Initiator
 from tests.fcoe.layers import FC
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 CLONE_NEWNET = 0x40000000
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 INITIATOR_MAC = "52:54:00:bb:00:02"
-TARGET_NAME = "iqn.2026-11.org.hpt:fcoe"
 
 
 class SocketLink:
@@ -99,48 +96,8 @@ def namespace() -> Iterator[NetNamespace]:
 
 @pytest.fixture
 def hptd(namespace: NetNamespace, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    config = tmp_path / "hptd.toml"
-    config.write_text(f"""
-[[portal]]
-address = "127.0.0.1:3260"
-
-[[target]]
-name = "{TARGET_NAME}"
-  [[target.lun]]
-  lun = 0
-  store = "ram"
-  size = "16M"
-
-[[fcoe_port]]
-interface = "fc0"
-targets = ["{TARGET_NAME}"]
-initiators = ["20:00:{INITIATOR_MAC}"]
-""")
-    log = tmp_path / "hptd.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        namespace.exec_argv([sys.executable, "-m", "hpt.daemon", "--config", str(config)]),
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    assert proc.stdout is not None
-    ready = proc.stdout.readline().strip()
-    assert ready == TARGET_NAME, f"hptd did not start: {log.read_text()}"
-    try:
+    with running_hptd(namespace, tmp_path, fcoe_config("fc0", [f"20:00:{INITIATOR_MAC}"])) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        text = log.read_text()
-        assert "Traceback" not in text, text
 
 
 def test_scapy_initiator_against_hptd(namespace: NetNamespace, hptd: subprocess.Popen[str]) -> None:
@@ -165,5 +122,3 @@ def test_scapy_initiator_against_hptd(namespace: NetNamespace, hptd: subprocess.
         assert ini.abts(ox)[FC].r_ctl == 0x84
         assert ini.scsi(bytes(6)).status == Status.GOOD
         assert bytes(ini.logo()[FC].payload)[0] == 0x02
-    hptd.send_signal(signal.SIGTERM)
-    assert hptd.wait(timeout=30) == 0

@@ -54,6 +54,20 @@ def test_target_with_higher_wwpn_sends_plogi(target, ring: Ring) -> None:  # typ
     assert ini.scsi(TEST_UNIT_READY).status == Status.GOOD
 
 
+def test_target_plogi_is_retried_after_a_busy_reject(target, ring: Ring) -> None:  # type: ignore[no-untyped-def]
+    port = make_port(target, ring, wwpn=0x2000FFFFFFFFFFFF)
+    ini = Initiator(PortLink(port), INITIATOR_MAC)
+    ini.fip_login()
+    ini.flogi()
+    first = ini.target_plogi()
+    rjt = ELS_LS_RJT(reason=0x0E)  # logical busy, as Linux answers a PLOGI that overtook the FLOGI accept
+    ini.send(ini.fc(FC(r_ctl=0x23, type=1, f_ctl=0x990000, ox_id=first[FC].ox_id, rx_id=0xFFFF), rjt))
+    second = ini.target_plogi()
+    assert second[FC].ox_id != first[FC].ox_id and not port.rports
+    ini.on_unexpected(second)
+    assert as_layer(ini.prli(), ELS_PRLI).flags & 0x0F == 1 and port.rports[2].state == "ready"
+
+
 def test_inquiry_and_read_capacity(logged_in: Initiator) -> None:
     inq = logged_in.scsi(INQUIRY, read=96)
     assert inq.status == Status.GOOD and inq.data[8:16].rstrip() == b"HPT"

@@ -1,6 +1,7 @@
 """hptd's iSER transport in guests over soft-RoCE (rxe0), against Debian's tgtd --lld iser in the same setup.
 
-* the kernel ib_iser initiator logs in to hptd, checks the LUN, verifies an O_DIRECT pattern and logs out;
+* the kernel ib_iser initiator logs in to hptd, checks the LUN, verifies an O_DIRECT pattern and logs out,
+  and hptd exits 0 on SIGTERM;
 * libiscsi's iscsi-test-cu over an iser:// URL, hptd and tgtd side by side: libiscsi 1.19's own iSER code
   crashes in a few suites against both targets, so the bar is tgtd's score on the same run (real passes,
   no more failures, the same crashing suites, hptd alive);
@@ -35,13 +36,15 @@ def iser_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.lab
 def test_kernel_iser_initiator_against_hptd(lab: Lab) -> None:
-    script = guest_script("rxe_up.sh", "hptd_iser_start.sh", "kernel_iser_login.sh", "iser_logout.sh")
+    script = guest_script("rxe_up.sh", "hptd_iser_start.sh", "kernel_iser_login.sh", "iser_logout.sh",
+                          "target_stop.sh")
     result = lab.run_one(script, name="hptd-iser", env=iser_env(), nics=[UserNet()], memory_mib=MEMORY_MIB)
     out = result.output
     assert "logged in over iSER to hptd, LUN at /dev/sd" in out
     assert "Device Identification VPD page" in out
     assert "hptd iSER verified 8 MiB" in out
     assert "logged out" in out
+    assert "target exited with status 0" in out  # SIGTERM: the iSER portal and the device are released
     assert "iSER connect request from 10.0.2.15:" in out  # hptd's own log: the CM path, not TCP
 
 

@@ -40,6 +40,8 @@ AHS_ROOM = 256
 SEND_DATA = 8192 + 256  # largest data segment the target sends (text pieces, sense, NOP-In echo)
 SEND_BUFFERS = 256
 RECV_BUFFERS = 64
+NOP_INTERVAL = 15.0  # idle seconds before a NOP-In ping (as the TCP driver)
+NOP_COUNT = 3  # unanswered pings before the connection is given up
 
 
 def wr_id(conn_id: int, kind: int, idx: int) -> int:
@@ -79,6 +81,8 @@ class IserConnection:
         self.established = False
         self.draining = False
         self.gone = False
+        self.last_heard = 0.0  # monotonic time of the last message received (set by the portal)
+        self._missed = 0
 
     # ------------------------------------------------------------------------------ setup
     def to_rts(self, depth: int) -> None:
@@ -154,6 +158,18 @@ class IserConnection:
         if self.core.full_feature and self.core.max_recv_dsl > self.recv_data:
             self.core.close(f"TargetRecvDataSegmentLength {self.core.max_recv_dsl} > receive buffers")
         self.core.max_xmit_dsl = min(self.core.max_xmit_dsl, SEND_DATA - AHS_ROOM)
+
+    def keepalive(self, now: float) -> None:
+        """Ping an idle full-feature connection; give it up after NOP_COUNT unanswered pings."""
+        if self.draining or now - self.last_heard < NOP_INTERVAL:
+            return
+        self.last_heard = now
+        if self.core.ping():
+            self._missed = 0
+        else:
+            self._missed += 1
+            if self._missed >= NOP_COUNT:
+                self.close("NOP-In ping not answered")
 
     def _hello(self, msg: memoryview) -> None:
         """iWARP's iSER Hello (RFC 7145 5.1.3): answer with HelloReply; a reject ends the connection."""

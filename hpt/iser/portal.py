@@ -141,6 +141,7 @@ class IserPortal:
                 if conn.finished or now - since > DRAIN_TIMEOUT:
                     self._destroy(conn)
                 continue
+            conn.keepalive(now)
             self._guarded(conn, conn.core.retry_starved if conn.core.starved else None)
 
     def _guarded(self, conn: IserConnection, step: Any = None) -> None:
@@ -176,6 +177,7 @@ class IserPortal:
             dev.unacked = 0
         touched: dict[int, IserConnection] = {}
         armed = False
+        now = time.monotonic()
         while True:
             n, wcs = dev.cq.poll(POLL_BATCH)
             for wc in wcs:
@@ -184,6 +186,7 @@ class IserPortal:
                 if conn is None:
                     continue
                 ok = wc.status == ok_status
+                conn.last_heard = now
                 try:
                     conn.completion((wid >> 28) & 0xF, wid & 0xFFFFFFF, ok, wc.byte_len, str(wc.status))
                 except Exception:
@@ -266,6 +269,7 @@ class IserPortal:
             conn.draining = True
             conn.destroy()
             return
+        conn.last_heard = time.monotonic()
         self.conns[conn_id] = conn
         if cm_id:
             self.by_cm_id[cm_id] = conn

@@ -18,7 +18,7 @@ import pytest
 from hpt.config import parse_config
 from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode, Pdu
-from hpt.iser.endpoint import RECV, RECV_BUFFERS, SEND, IserConnection
+from hpt.iser.endpoint import NOP_COUNT, NOP_INTERVAL, RECV, RECV_BUFFERS, SEND, IserConnection
 from hpt.iser.header import ISER_HDR_LEN, Hello, HelloReply, IserHeader
 from hpt.iser.memory import RegisteredRing
 from hpt.scsi.constants import Status
@@ -148,6 +148,23 @@ def test_logout_disconnects_after_the_response_is_sent(wire: Wire) -> None:
     assert ep.finished
     ep.destroy()
     assert ep.qp.closed and ep.core.closing
+
+
+def test_idle_connection_is_pinged_then_given_up(wire: Wire) -> None:
+    login(wire)
+    ep = wire.ep
+    ep.last_heard = 100.0
+    ep.keepalive(100.0 + NOP_INTERVAL / 2)
+    assert not ep.qp.sends  # not idle long enough
+    ep.keepalive(100.0 + NOP_INTERVAL)
+    ep.pump()
+    (ping,) = wire.replies()
+    assert ping.pdu.opcode == Opcode.NOP_IN and ping.pdu.itt == 0xFFFFFFFF
+    now = 100.0 + NOP_INTERVAL
+    for _ in range(NOP_COUNT):  # the initiator never answers
+        now += NOP_INTERVAL
+        ep.keepalive(now)
+    assert ep.draining and "NOP-In" in ep.core.close_reason
 
 
 def test_failed_work_request_closes_the_connection(wire: Wire) -> None:

@@ -70,6 +70,9 @@ def test_iscsi_test_cu_over_iser_hptd_and_tgtd(lab: Lab) -> None:
     assert ours["passed"] >= theirs["passed"], f"hptd {ours['passed']} passes, tgtd {theirs['passed']}"
     assert ours["failed"] <= theirs["failed"], f"hptd {results['cunit-hptd'].failed()}"
     assert _crashed(hptd.output) <= _crashed(tgtd.output), "iscsi-test-cu crashed only against hptd"
+    # every connection, including those of the crashed runs (RDMA CM DISCONNECTED), was torn down
+    accepted = len(re.findall(r"iSER connect request from \S+ accepted", hptd.output))
+    assert accepted >= 50 and len(re.findall(r"iSER connection \S+ gone", hptd.output)) == accepted
 
 
 def _mb_per_s(output: str, target: str, direction: str) -> float:

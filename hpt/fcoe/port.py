@@ -61,6 +61,7 @@ log = logging.getLogger("hpt.fcoe")
 Frame = list[bytes | memoryview]
 ELS_REPLY_F_CTL = F_EX_CTX | F_LAST_SEQ | F_END_SEQ | F_SEQ_INIT
 MAX_PENDING_REQUESTS = 64
+FABRIC_F_PORT = 0xFFFFFE  # FC-FS-4 table 31: the F_Port Controller a fabric LOGO is sent to
 #: This port's PLOGI (sent when its WWPN is the higher) waits a little after the FLOGI accept, so
 #: that it does not overtake it (Linux answers a PLOGI with LS_RJT "logical busy" until then), and
 #: is retried after a reject.
@@ -231,18 +232,32 @@ class FcoePort:
             self._count("fip_unsupported")
 
     def _fip_els(self, frame: FipFrame) -> None:
-        """An ELS carried in FIP (FC-BB-6 7.8.9.7): in VN2VN, the FLOGI between VN_Ports."""
+        """An ELS carried in FIP (FC-BB-6 7.8.9.7). In VN2VN: FLOGI between VN_Ports, and the LOGO
+        Linux sends in FIP when its FCoE interface goes away."""
         found = frame.els()
-        if found is None or len(found[1]) < FC_HLEN + 4 or found[0] != fip.DESC_FLOGI:
+        if found is None or len(found[1]) < FC_HLEN + 4 or found[0] not in (fip.DESC_FLOGI, fip.DESC_LOGO):
             self._count("fip_els_unsupported")
             return
+        kind = found[0]
         hdr = FcHeader.unpack(found[1])
         payload = memoryview(found[1])[FC_HLEN:]
-        if hdr.r_ctl != R_CTL_ELS_REQ or payload[0] != els.FLOGI or hdr.d_id != self.vn.port_id:
+        wanted = els.FLOGI if kind == fip.DESC_FLOGI else els.LOGO
+        if (
+            hdr.r_ctl != R_CTL_ELS_REQ
+            or payload[0] != wanted
+            or hdr.d_id not in (self.vn.port_id, FABRIC_F_PORT)
+        ):
             self._count("fip_els_unsupported")
             return
-        reply_hdr, reply = self._flogi(hdr, payload)
-        descs = [fip.els_desc(fip.DESC_FLOGI, reply_hdr.pack() + reply), fip.mac_desc(self.vn.vn_mac)]
+        if kind == fip.DESC_FLOGI:
+            reply_hdr, reply = self._flogi(hdr, payload)
+        else:
+            self._count("els_LOGO")
+            rport = self.rports.get(hdr.s_id)
+            if rport is not None:
+                self._drop(rport, "LOGO")
+            reply_hdr, reply = self._reply_header(hdr, R_CTL_ELS_REP, TYPE_ELS), els.ls_acc()
+        descs = [fip.els_desc(kind, reply_hdr.pack() + reply), fip.mac_desc(self.vn.vn_mac)]
         self.out.append([fip.encode_fip(frame.src_mac, self.enode_mac, fip.OP_LS, fip.LS_REPLY, descs)])
 
     def _flogi(self, hdr: FcHeader, payload: memoryview) -> tuple[FcHeader, bytes]:

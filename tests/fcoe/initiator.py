@@ -156,10 +156,17 @@ class Initiator:
 
     def flogi(self) -> Packet:
         """FLOGI in FIP (FC-BB-6 7.8.9.7) to the target VN_Port; returns the FIP reply."""
-        ox = self.next_ox()
-        fc = FC(r_ctl=0x22, d_id=self.target_id, s_id=self.port_id, type=1, f_ctl=0x290000, ox_id=ox)
         login = ELS_Login(cmd=0x04, wwpn=self.wwpn, wwnn=self.wwnn, concurrent_seqs=0, rel_off=0, e_d_tov=0)
-        desc = FIPDesc(type=7, value=bytes(2) + bytes(fc / login))
+        return self.fip_els(7, self.target_id, login)
+
+    def fip_logo(self) -> Packet:
+        """LOGO in FIP to the F_Port Controller, as Linux sends when its FCoE interface is destroyed."""
+        return self.fip_els(9, 0xFFFFFE, struct.pack(">B3xIQ", 0x05, self.port_id, self.wwpn))
+
+    def fip_els(self, kind: int, d_id: int, payload: Packet | bytes) -> Packet:
+        ox = self.next_ox()
+        fc = FC(r_ctl=0x22, d_id=d_id, s_id=self.port_id, type=1, f_ctl=0x290000, ox_id=ox)
+        desc = FIPDesc(type=kind, value=bytes(2) + bytes(fc / payload))
         self.send(
             Ether(dst=self.target_enode, src=self.mac)
             / FIP(op=2, subcode=1, descriptors=[desc, mac_d(self.vn_mac)])

@@ -216,6 +216,13 @@ def test_logo_ends_the_nexus(logged_in: Initiator, port: FcoePort) -> None:
     assert logged_in.expect(lambda p: FC in p and p[FC].r_ctl == 0x22, "LOGO")[FC].s_id == 1
 
 
+def test_logo_in_fip_ends_the_login(logged_in: Initiator, port: FcoePort) -> None:
+    reply = logged_in.fip_logo()[FIP]
+    desc = reply.descriptors[0]
+    assert (reply.subcode, desc.type, bytes(desc.value)[2], bytes(desc.value)[2 + 24]) == (2, 9, 0x23, 0x02)
+    assert not port.rports
+
+
 def test_prlo_ends_the_image_pair(logged_in: Initiator, port: FcoePort) -> None:
     acc = as_layer(logged_in.els(ELS_PRLI(cmd=0x21, flags=0, params=0), "PRLO"), ELS_PRLI)
     assert acc.cmd == 0x02 and acc.flags & 0x0F == 1

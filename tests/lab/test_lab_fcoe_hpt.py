@@ -61,7 +61,9 @@ log "fcoe interface destroyed"
 """
 
 
-def run_initiator(lab: Lab, tmp_path: Path, luns: int, size: str, seq_mib: int) -> tuple[str, str]:
+def run_initiator(
+    lab: Lab, tmp_path: Path, luns: int, size: str, seq_mib: int, timeout: float = 240.0
+) -> tuple[str, str]:
     """Boot the initiator guest against hptd; returns the guest's output and hptd's log."""
     env = {"PEER_TIMEOUT": "120", "LUNS": str(luns), "VERIFY_MIB": "4", "SEQ_MIB": str(seq_mib)}
     with NetNamespace("hptfcl") as ns:
@@ -75,6 +77,7 @@ def run_initiator(lab: Lab, tmp_path: Path, luns: int, size: str, seq_mib: int) 
                 env=env,
                 netns=ns.name,
                 nics=[TapNet(TAP, INITIATOR_MAC)],
+                timeout=timeout,
             )
             result = lab.run(spec)[0]
     return result.output, (tmp_path / "hptd.log").read_text()
@@ -91,7 +94,9 @@ def test_open_fcoe_initiator_against_hptd(lab: Lab, tmp_path: Path) -> None:
 
 @pytest.mark.lab
 def test_open_fcoe_two_luns_sequential(lab: Lab, tmp_path: Path) -> None:
-    output, _log = run_initiator(lab, tmp_path, luns=2, size=f"{max(SEQ_MIB, 64)}M", seq_mib=SEQ_MIB)
+    output, _log = run_initiator(
+        lab, tmp_path, luns=2, size=f"{max(SEQ_MIB, 64)}M", seq_mib=SEQ_MIB, timeout=240.0 + SEQ_MIB
+    )
     assert len(set(re.findall(r"LUN at (/dev/sd[a-z]+)", output))) == 2, output
     rates = re.findall(r"sequential (write|read) (\S+): (\d+) MiB in (\d+) ms", output)
     assert len(rates) == 4, output

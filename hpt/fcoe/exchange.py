@@ -101,7 +101,7 @@ class FcpEngine:
                 return self.ring.view(slot)[:length], slot
         return memoryview(bytearray(length)), -1
 
-    def _free(self, slot: int) -> None:
+    def free(self, slot: int) -> None:
         if slot >= 0 and self.ring is not None:
             self.ring.free(slot)
 
@@ -225,7 +225,7 @@ class FcpEngine:
             if cmnd.read:
                 self.release.append(slot)  # its views are in the frames queued above
             else:
-                self._free(slot)
+                self.free(slot)
 
     # -- write data ----------------------------------------------------------------------------
     def data(self, rport: RemotePort, hdr: FcHeader, payload: memoryview) -> None:
@@ -248,7 +248,7 @@ class FcpEngine:
                 ex.rx_id,
                 fcp.rsp(Status.CHECK_CONDITION, build_sense(DATA_PHASE_ERROR), ex.cmnd.dl),
             )
-            self._free(ex.slot)
+            self.free(ex.slot)
             return
         ex.seq_id, ex.seq_cnt = hdr.seq_id, (hdr.seq_cnt + 1) & 0xFFFF
         ex.seq_open = not hdr.f_ctl & F_END_SEQ
@@ -265,7 +265,7 @@ class FcpEngine:
     # -- aborts --------------------------------------------------------------------------------
     def _abort(self, ex: Exchange) -> None:
         self.open.pop((ex.rport.port_id, ex.ox_id), None)
-        self._free(ex.slot)
+        self.free(ex.slot)
         self._count("exchanges_aborted")
 
     def abort(self, rport: RemotePort, ox_id: int) -> Exchange | None:

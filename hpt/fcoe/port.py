@@ -157,7 +157,7 @@ class FcoePort:
     def transmitted(self) -> None:
         """The frames last taken are on the wire: their ring slots are free again."""
         for slot in self._in_flight:
-            self.engine._free(slot)
+            self.engine.free(slot)
         self._in_flight = []
 
     def stop(self) -> None:

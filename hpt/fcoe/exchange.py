@@ -102,6 +102,7 @@ class FcpEngine:
         return memoryview(bytearray(length)), -1
 
     def free(self, slot: int) -> None:
+        """Give a ring slot back (-1, a heap buffer, needs nothing)."""
         if slot >= 0 and self.ring is not None:
             self.ring.free(slot)
 

@@ -622,8 +622,9 @@ def _portals(root: _Table) -> list[PortalConfig]:
             host, port, table.text("transport", "tcp", TRANSPORTS), table.integer("group", 1, 1, 65535)
         )
         for other in portals:
-            if (other.host, other.port) == (host, port):
-                raise table.fail("address", f"{portal.address} is listed twice")
+            # TCP ports and RDMA CM ports are separate spaces: iSCSI and iSER may share 3260
+            if (other.host, other.port, other.transport) == (host, port, portal.transport):
+                raise table.fail("address", f"{portal.address} ({portal.transport}) is listed twice")
         portals.append(portal)
     return portals
 

@@ -247,7 +247,14 @@ def test_bad_portal_addresses(address: str, message: str) -> None:
 
 def test_portal_duplicates_and_fields() -> None:
     text = "[[portal]]\naddress = '127.0.0.1'\n[[portal]]\naddress = '127.0.0.1:3260' # <-\ngroup = 2\n"
-    expect_error(text, "portal[1].address", "127.0.0.1:3260 is listed twice")
+    expect_error(text, "portal[1].address", "127.0.0.1:3260 (tcp) is listed twice")
+    both = parse_config(
+        "[[portal]]\naddress = '127.0.0.1'\n[[portal]]\naddress = '127.0.0.1'\ntransport = 'iser'\n"
+    )
+    assert [(p.address, p.transport) for p in both.portals] == [
+        ("127.0.0.1:3260", "tcp"),
+        ("127.0.0.1:3260", "iser"),
+    ]
     expect_error("[[portal]]\naddress = '127.0.0.1'\ngroup = 0 # <-\n", "portal[0].group", "must be 1..65535")
     expect_error(
         "[[portal]]\naddress = '127.0.0.1'\ntransport = 'rdma' # <-\n", "portal[0].transport", "tcp, iser"
@@ -556,7 +563,12 @@ def test_example_fcoe_port() -> None:
     assert set(tomllib.loads(EXAMPLE.read_text())["fcoe_port"][0]) == set(mod._FCOE_PORT_KEYS)
     (port,) = load_config(EXAMPLE).fcoe_ports
     assert (port.interface, port.wwnn, port.wwpn, port.mode, port.vlan) == (
-        "eth1", None, 0x2000525400AA0001, "vn2vn", 0)
+        "eth1",
+        None,
+        0x2000525400AA0001,
+        "vn2vn",
+        0,
+    )
     assert port.targets == ["iqn.2026-11.org.example:disk1"] and port.initiators == [0x2000525400BB0002]
 
 

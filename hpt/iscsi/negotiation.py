@@ -41,6 +41,11 @@ from hpt.iscsi.text import MAX_VALUE_BYTES
 __all__ = ["AuthPolicy", "ConnParams", "LoginNegotiator", "SessionParams", "TargetPolicy"]
 
 TRANSPORTS = ("tcp", "iser")
+# Unless configured, iSER sessions want every write's data by RDMA Read rather than in SEND messages
+# (as tgt's iSER does): InitialR2T=Yes, ImmediateData=No. Unsolicited data arrives in receive buffers
+# and costs a copy each; measured in the soft-RoCE lab, writes ran at 0.44x tgtd with TCP's defaults
+# and 0.88x with these.
+ISER_DEFAULTS = {"InitialR2T": True, "ImmediateData": False}
 NORMAL, DISCOVERY = "Normal", "Discovery"
 
 
@@ -95,6 +100,7 @@ class TargetPolicy:
     initiator_recv_data_segment_length: int = 262144
     max_outstanding_unexpected_pdus: int = 0  # 0: no limit
     target_alias: str | None = None
+    configured: frozenset[str] = frozenset()  # key names the administrator set (from_overrides)
 
     # what this implementation can run, narrower than the RFC ranges
     SUPPORTED = {"max_connections": 1, "error_recovery_level": 0}
@@ -136,8 +142,10 @@ class TargetPolicy:
                 changes[kd.field] = _coerce(kd, value)
             except ValueError as err:
                 raise ValueError(f"{name}: {err}") from None
+        base = base or cls()
+        changes["configured"] = base.configured | frozenset(overrides)
         try:
-            return replace(base or cls(), **changes)
+            return replace(base, **changes)
         except ValueError as err:
             raise ValueError(str(err)) from None
 
@@ -496,6 +504,8 @@ class LoginNegotiator:
             return ("None",)  # iSER: the RDMA transport has its own CRC (RFC 7145 6)
         if kd.name == "RDMAExtensions" and not self._rdma:
             return False
+        if self._rdma and kd.name in ISER_DEFAULTS and kd.name not in self._policy.configured:
+            return ISER_DEFAULTS[kd.name]
         return self._policy.wanted(kd)
 
     def _take_answer(self, kd: KeyDef, value: str) -> None:

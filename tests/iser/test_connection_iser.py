@@ -47,6 +47,14 @@ def server() -> Iterator[Server]:
     srv.stop()
 
 
+@pytest.fixture
+def server_unsolicited() -> Iterator[Server]:
+    """A target configured to take unsolicited data on iSER too (not the iSER default)."""
+    srv = Server(parse_config("[iscsi]\nInitialR2T = false\nImmediateData = true\n" + CONFIG))
+    yield srv
+    srv.stop()
+
+
 def connect(server: Server, ring: Ring | None = None) -> IserInitiator:
     conn = Connection(server.context_for(server.config.portals[0]), ring or server.ring,
                       peer="10.0.2.15:40000", local="10.0.2.15:3260", transport="iser")
@@ -120,8 +128,8 @@ def test_immediate_data_then_rdma_read_of_the_rest(ini: IserInitiator) -> None:
     assert got == data
 
 
-def test_unsolicited_data_out_and_rdma_read_in_either_order(server: Server) -> None:
-    ini = connect(server)
+def test_unsolicited_data_out_and_rdma_read_in_either_order(server_unsolicited: Server) -> None:
+    ini = connect(server_unsolicited)
     login(ini, [*ISER_KEYS, ("FirstBurstLength", "16384")])
     data = os.urandom(50 * 512)
     itt = ini.itt + 1
@@ -139,8 +147,8 @@ def test_unsolicited_data_out_and_rdma_read_in_either_order(server: Server) -> N
     assert got == data
 
 
-def test_rdma_read_finishing_last_completes_the_write(server: Server) -> None:
-    ini = connect(server)
+def test_rdma_read_finishing_last_completes_the_write(server_unsolicited: Server) -> None:
+    ini = connect(server_unsolicited)
     login(ini, [*ISER_KEYS, ("FirstBurstLength", "8192")])
     data = os.urandom(32 * 512)
     itt = ini.itt + 1
@@ -233,3 +241,11 @@ def test_connection_lost_frees_parked_and_pending_tasks(server: Server) -> None:
     i.conn.connection_lost()  # the driver tore the QP down first: no RDMA can still be running
     assert ring.in_use == 0
     assert not any(isinstance(r, (RdmaRead, RdmaWrite)) for r in i.conn.requests())
+
+
+def test_iser_defaults_fetch_all_write_data_by_rdma_read(server: Server) -> None:
+    ini = connect(server)
+    r = ini.login(TARGET, ISER_KEYS)
+    assert r.pdu.w36 >> 16 == 0
+    params = ini.conn.session.params
+    assert (params.initial_r2t, params.immediate_data) == (True, False)

@@ -29,17 +29,16 @@ import logging
 import mmap
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
+from hpt.iscsi.control import ControlRequests
 from hpt.iscsi.digest import digest_bytes, digest_ok
 from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
-from hpt.iscsi.sendtargets import chunk_text, text_request_answers
+from hpt.iscsi.rdma import RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
-from hpt.iscsi.text import encode_text, parse_text
 from hpt.scsi.command import ScsiCommand, ScsiResult
 from hpt.scsi.constants import DATA_PHASE_ERROR, INVALID_FIELD_IN_CDB, Status
 from hpt.scsi.lun import decode_lun
@@ -55,53 +54,6 @@ _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 _LARGE = 1 << 20  # buffers above this come from mmap (lazily zeroed) instead of a bytearray
 _MAX_BUFFER = 64 << 20  # largest data buffer one command may claim; above: CHECK CONDITION
 _HDR_MAX = BHS_LEN + 1020 + 4
-_MAX_TEXT = 64 * 1024  # a Text Request's accumulated key=value data beyond this is refused
-
-
-class RemoteBuffers(Protocol):
-    """The initiator's advertised buffers that come with a SCSI Command over iSER (RFC 7145 9.2)."""
-
-    @property
-    def write_stag(self) -> int | None: ...
-    @property
-    def write_va(self) -> int: ...
-    @property
-    def read_stag(self) -> int | None: ...
-    @property
-    def read_va(self) -> int: ...
-
-
-@dataclass(slots=True)
-class SendPdu:
-    """One PDU for one SEND message (RFC 7145 7.3.1: no digests, no padding)."""
-
-    header: bytearray
-    data: bytes | bytearray | memoryview | None = None
-
-
-@dataclass(slots=True)
-class RdmaWrite:
-    """RDMA-Write ``task.buf[:length]`` to (``stag``, ``va``), then SEND ``response`` (RFC 7145 7.3.5)."""
-
-    task: Task
-    length: int
-    stag: int
-    va: int
-    response: SendPdu
-
-
-@dataclass(slots=True)
-class RdmaRead:
-    """RDMA-Read ``length`` bytes from (``stag``, ``va``) into ``task.buf[offset:]`` (RFC 7145 7.3.6)."""
-
-    task: Task
-    offset: int
-    length: int
-    stag: int
-    va: int
-
-
-Request = SendPdu | RdmaWrite | RdmaRead
 
 
 class ProtocolError(Exception):
@@ -112,7 +64,7 @@ class ProtocolError(Exception):
         self.reason = reason
 
 
-class Connection:
+class Connection(ControlRequests):
     """One target-side iSCSI connection, from the first Login Request to close."""
 
     def __init__(
@@ -801,40 +753,7 @@ class Connection:
         """An :class:`RdmaWrite` and its response are done (or flushed): the task's slot is free again."""
         self._free(task)
 
-    # ------------------------------------------------------------------------------- other requests
-    def _nop_out(self, pdu: Pdu) -> None:
-        """NOP-Out: answer a ping (valid ITT) with NOP-In echoing its data (RFC 7143 11.18)."""
-        s = self.session
-        assert s is not None
-        if pdu.itt == RSVD_TAG:
-            if pdu.ttt != RSVD_TAG and pdu.ttt == self._ping_ttt:
-                self._ping_ttt = None
-            return
-        data = bytes(pdu.data)
-        self._emit(
-            P.nop_in(pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn, len(data)),
-            data,
-        )
-
-    def ping(self) -> bool:
-        """Queue a NOP-In ping (keepalive); False when the previous ping is still unanswered."""
-        s = self.session
-        if s is None or not self.full_feature:
-            return True
-        if self._ping_ttt is not None:
-            return False
-        self._ttt = self._ping_ttt = (self._ttt + 1) & 0x7FFFFFFF
-        self._emit(P.nop_in(bytes(8), RSVD_TAG, self._ping_ttt, self.statsn, s.exp_cmdsn, s.max_cmdsn, 0))
-        return True
-
-    def _tmf(self, pdu: Pdu) -> None:
-        from hpt.iscsi.tmf import handle_tmf
-
-        s = self.session
-        assert s is not None
-        response = handle_tmf(self, pdu)
-        self._emit(P.tmf_response(response, pdu.itt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn))
-
+    # ------------------------------------------------------------------------------- tasks
     def abort_tasks(self, match: Callable[[Task], bool]) -> int:
         """Drop the tasks (waiting for data or CmdSN order) that ``match``; returns how many."""
         n = 0
@@ -855,79 +774,6 @@ class Connection:
                 self._free(item)
                 n += 1
         return n
-
-    def _text(self, pdu: Pdu) -> None:
-        """Text Request in the full feature phase: SendTargets and continuation (RFC 7143 11.10)."""
-        s = self.session
-        assert s is not None
-        if pdu.ttt != RSVD_TAG:
-            if pdu.ttt != self._text_ttt or not self._text_out:
-                self.reject(pdu, RejectReason.INVALID_PDU_FIELD)
-                return
-            self._send_text_piece(pdu)
-            return
-        self._text_in = (self._text_in or bytearray()) + bytes(pdu.data)
-        if len(self._text_in) > _MAX_TEXT:
-            self._text_in = None
-            self.reject(pdu, RejectReason.PROTOCOL_ERROR)
-            return
-        if pdu.cont:
-            self._emit(
-                P.text_response(
-                    0, pdu.lun, pdu.itt, RSVD_TAG, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn, 0
-                )
-            )
-            return
-        raw, self._text_in = bytes(self._text_in), None
-        try:
-            pairs = parse_text(raw)
-        except ValueError:
-            self.reject(pdu, RejectReason.PROTOCOL_ERROR)
-            return
-        reply = text_request_answers(pairs, lambda value: self.context.send_targets(self, value))
-        self._text_out = chunk_text(encode_text(reply), self.max_xmit_dsl)
-        self._send_text_piece(pdu)
-
-    def _send_text_piece(self, pdu: Pdu) -> None:
-        s = self.session
-        assert s is not None
-        piece = self._text_out.pop(0)
-        if self._text_out:
-            self._ttt = self._text_ttt = (self._ttt + 1) & 0x7FFFFFFF
-            flags, ttt = 0x40, self._text_ttt
-        else:
-            flags, ttt = 0x80, RSVD_TAG
-        self._emit(
-            P.text_response(
-                flags, pdu.lun, pdu.itt, ttt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn, len(piece)
-            ),
-            piece,
-        )
-
-    def _logout(self, pdu: Pdu) -> None:
-        """Logout (RFC 7143 11.14): close the session or this connection; recovery removal needs ERL 2."""
-        s = self.session
-        assert s is not None
-        reason = pdu.reason
-        response = 0
-        if reason == 2:
-            response = 3  # cleanup failed: connection recovery is not supported at ERL 0
-        self.abort_tasks(lambda t: True)
-        self._emit(
-            P.logout_response(
-                response,
-                pdu.itt,
-                self.next_statsn(),
-                s.exp_cmdsn,
-                s.max_cmdsn,
-                s.params.default_time2wait,
-                s.params.default_time2retain,
-            )
-        )
-        if response == 0:
-            self.close("logout")
-            if reason == 0 or len(s.connections) <= 1:
-                self.context.sessions.remove(s)
 
     # ------------------------------------------------------------------------------- teardown
     def connection_lost(self) -> None:

@@ -12,6 +12,7 @@ import logging
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,8 @@ class TcpConnection:
         self.nop_interval = nop_interval
         self.nop_count = nop_count
         self.on_exit = on_exit
+        # the connection's thread holds this while it works on the core; others take it to reach in
+        self.lock = threading.Lock()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if nop_interval > 0:
             sec = int(nop_interval)
@@ -80,6 +83,7 @@ class TcpConnection:
     def run(self) -> None:
         conn = self.conn
         sock = self.sock
+        lock = self.lock
         recv_into = sock.recv_into
         waitall = socket.MSG_WAITALL
         dontwait = socket.MSG_DONTWAIT
@@ -94,41 +98,57 @@ class TcpConnection:
                         try:
                             n = recv_into(buf, len(buf), dontwait)
                         except BlockingIOError:
-                            self._flush()
+                            with lock:
+                                self._flush()
                             continue
                     else:
                         n = recv_into(buf, len(buf), waitall)
                 except (BlockingIOError, TimeoutError):
                     # idle for nop_interval: ping, and give up after nop_count unanswered pings
-                    if conn.ping():
-                        missed = 0
-                    else:
-                        missed += 1
-                        if missed >= self.nop_count:
-                            conn.close("NOP-In ping not answered")
-                    self._flush()
+                    with lock:
+                        if conn.ping():
+                            missed = 0
+                        else:
+                            missed += 1
+                            if missed >= self.nop_count:
+                                conn.close("NOP-In ping not answered")
+                        self._flush()
                     continue
                 if n == 0:
                     conn.close("peer closed the connection")
                     break
-                conn.received(n)
-                if conn.ready:
-                    conn.execute_ready()
-                if conn.pending_output > 256:
-                    self._flush()
-            self._flush()
+                with lock:
+                    conn.received(n)
+                    if conn.ready:
+                        conn.execute_ready()
+                    if conn.pending_output > 256:
+                        self._flush()
+            with lock:
+                self._flush()
         except (ConnectionError, OSError) as err:
             log.info("connection %s: %s", conn.peer, err)
         except Exception:
             log.exception("connection %s: internal error, closing", conn.peer)
         finally:
-            conn.connection_lost()
+            with lock:
+                conn.connection_lost()
             try:
                 sock.close()
             except OSError:
                 pass
             if self.on_exit is not None:
                 self.on_exit(self)
+
+    def request_logout(self, seconds: int) -> bool:
+        """Ask the initiator to log out (target shutdown); safe from any thread."""
+        with self.lock:
+            if not self.conn.request_logout(seconds):
+                return False
+            try:
+                self._flush()
+            except OSError:
+                return False
+            return True
 
     def _flush(self) -> None:
         out = self.conn.data_to_send()
@@ -186,8 +206,10 @@ class TcpPortal:
         with self._lock:
             self.connections.discard(tc)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop accepting, let each connection finish its command in hand and flush, then close."""
+    def stop(self, timeout: float = 10.0, logout_grace: int = 2) -> None:
+        """Stop accepting; ask each logged-in initiator to log out (Async event 1) and give it
+        ``logout_grace`` seconds; then each remaining connection finishes the command in hand,
+        flushes, and closes."""
         self._stopping = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -196,8 +218,13 @@ class TcpPortal:
         self.sock.close()
         with self._lock:
             conns = list(self.connections)
+        asked = [tc for tc in conns if tc.request_logout(logout_grace)]
+        deadline = time.monotonic() + logout_grace + 1
+        for tc in asked:
+            tc.thread.join(max(0.0, deadline - time.monotonic()))
         for tc in conns:
-            tc.conn.close("target shutting down")
-            tc._shutdown("target shutting down")
+            if tc.thread.is_alive():
+                tc.conn.close("target shutting down")
+                tc._shutdown("target shutting down")
         for tc in conns:
             tc.thread.join(timeout)

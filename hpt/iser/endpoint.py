@@ -14,8 +14,9 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from hpt.iscsi.connection import Connection, RdmaRead, RdmaWrite, Request, SendPdu
+from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import BHS_LEN
+from hpt.iscsi.rdma import RdmaRead, RdmaWrite, Request, SendPdu
 from hpt.iscsi.task import Task
 from hpt.iser.header import (
     CONTROL_HEADER,

@@ -293,3 +293,13 @@ def test_login_with_unsupported_version(server: Server) -> None:
     r = i.replies()[-1]
     assert r.pdu.w36 >> 16 == 0x0205
     assert i.conn.closing
+
+
+def test_target_asks_for_logout(ini: Initiator) -> None:
+    assert ini.conn.request_logout(3)
+    r = ini.replies()[-1]
+    assert r.pdu.opcode == Opcode.ASYNC_MSG
+    assert (r.pdu.w36 >> 24, r.pdu.w44 >> 16) == (1, 3)  # AsyncEvent 1, Parameter3 = seconds to log out
+    r = ini.logout()
+    assert r[-1].pdu.opcode == Opcode.LOGOUT_RSP and ini.conn.closing
+    assert not ini.conn.request_logout(3)  # nothing left to ask

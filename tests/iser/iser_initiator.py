@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hpt.iscsi.connection import Connection, RdmaRead, RdmaWrite, SendPdu
+from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode, Pdu
+from hpt.iscsi.rdma import RdmaRead, RdmaWrite, SendPdu
 from hpt.iser.header import IserHeader
 from tests.iscsi.initiator import Initiator, Reply
 

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from hpt.config import parse_config
-from hpt.iscsi.connection import Connection, RdmaRead, RdmaWrite, SendPdu
+from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode, TmfFunction, TmfResponse
+from hpt.iscsi.rdma import RdmaRead, RdmaWrite, SendPdu
 from hpt.iser.header import IserHeader
 from hpt.native.ring import Ring
 from hpt.scsi.constants import Status

@@ -1,0 +1,58 @@
+"""What the iSCSI core asks of a message transport in iSER-assisted mode (RFC 7145 7.3).
+
+The core never touches verbs: it returns these requests from ``Connection.requests()`` and the iSER
+driver (``hpt/iser/endpoint.py``) carries them out with SEND, RDMA Write and RDMA Read work requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from hpt.iscsi.task import Task
+
+
+class RemoteBuffers(Protocol):
+    """The initiator's advertised buffers that come with a SCSI Command over iSER (RFC 7145 9.2)."""
+
+    @property
+    def write_stag(self) -> int | None: ...
+    @property
+    def write_va(self) -> int: ...
+    @property
+    def read_stag(self) -> int | None: ...
+    @property
+    def read_va(self) -> int: ...
+
+
+@dataclass(slots=True)
+class SendPdu:
+    """One PDU for one SEND message (RFC 7145 7.3.1: no digests, no padding)."""
+
+    header: bytearray
+    data: bytes | bytearray | memoryview | None = None
+
+
+@dataclass(slots=True)
+class RdmaWrite:
+    """RDMA-Write ``task.buf[:length]`` to (``stag``, ``va``), then SEND ``response`` (RFC 7145 7.3.5)."""
+
+    task: Task
+    length: int
+    stag: int
+    va: int
+    response: SendPdu
+
+
+@dataclass(slots=True)
+class RdmaRead:
+    """RDMA-Read ``length`` bytes from (``stag``, ``va``) into ``task.buf[offset:]`` (RFC 7145 7.3.6)."""
+
+    task: Task
+    offset: int
+    length: int
+    stag: int
+    va: int
+
+
+Request = SendPdu | RdmaWrite | RdmaRead

@@ -289,6 +289,9 @@ class FcoePort:
         if hdr.s_id not in self.vn.peers or frame.src_mac != fip.vn_mac(hdr.s_id):
             self._count("unknown_peer")
             return
+        # A peer busy sending FC frames is alive even when its beacons are late (a loaded guest
+        # delays Linux's beacon timer behind I/O).
+        self.vn.peers[hdr.s_id].last_seen = self.now
         kind = (hdr.r_ctl, hdr.type)
         rport = self.rports.get(hdr.s_id)
         if kind == (R_CTL_ELS_REQ, TYPE_ELS):

@@ -239,6 +239,15 @@ def test_peer_ages_out_after_two_and_a_half_beacon_periods(logged_in: Initiator,
     assert not port.rports and not port.vn.peers and port.counters["peers_aged_out"] == 1
 
 
+def test_fc_traffic_keeps_a_peer_alive_without_beacons(logged_in: Initiator, port: FcoePort) -> None:
+    link = logged_in.link
+    assert isinstance(link, PortLink)
+    for _ in range(4):  # 4 x 8 s of virtual time without a beacon from the initiator
+        link.now += 8.0
+        assert logged_in.scsi(TEST_UNIT_READY).status == Status.GOOD
+    assert port.rports and "peers_aged_out" not in port.counters
+
+
 @pytest.mark.parametrize(
     ("mangle", "counter"),
     [

@@ -20,6 +20,9 @@ from .conftest import Lab, guest_script
 INITIATOR_MAC = "52:54:00:bb:00:02"
 INITIATOR_WWPN = f"20:00:{INITIATOR_MAC}"
 TAP = "taphpt"
+# hptd's WWPN is 20:00:<tap MAC>: lower than the initiator's, the initiator sends PLOGI; higher, hptd
+# does (Linux libfc waits for it).
+TAP_LOW, TAP_HIGH = "52:54:00:aa:00:01", "52:54:00:cc:00:01"
 SEQ_MIB = int(os.environ.get("HPT_LAB_FCOE_SEQ_MIB", "1024"))
 
 INITIATOR_SCRIPT = r"""
@@ -79,13 +82,20 @@ def rates(output: str, who: str) -> list[str]:
 
 
 def run_initiator(
-    lab: Lab, tmp_path: Path, luns: int, size: str, seq_mib: int, timeout: float = 240.0
+    lab: Lab,
+    tmp_path: Path,
+    luns: int,
+    size: str,
+    seq_mib: int,
+    timeout: float = 240.0,
+    tap_mac: str = TAP_LOW,
 ) -> tuple[str, str]:
-    """Boot the initiator guest against hptd; returns the guest's output and hptd's log."""
+    """Boot the initiator guest against hptd (its WWPN derived from ``tap_mac``); returns the
+    guest's output and hptd's log."""
     env = {"PEER_TIMEOUT": "120", "LUNS": str(luns), "VERIFY_MIB": "4", "SEQ_MIB": str(seq_mib)}
     with NetNamespace("hptfcl") as ns:
         ns.ip("tuntap", "add", "dev", TAP, "mode", "tap")
-        ns.ip("link", "set", TAP, "mtu", "9000", "up")
+        ns.ip("link", "set", TAP, "address", tap_mac, "mtu", "9000", "up")
         config = fcoe_config(TAP, [INITIATOR_WWPN], luns, size, tmp_path)
         with running_hptd(ns, tmp_path, config):
             spec = lab.spec(
@@ -102,7 +112,7 @@ def run_initiator(
 
 @pytest.mark.lab
 def test_open_fcoe_initiator_against_hptd(lab: Lab, tmp_path: Path) -> None:
-    output, log = run_initiator(lab, tmp_path, luns=1, size="64M", seq_mib=0)
+    output, log = run_initiator(lab, tmp_path, luns=1, size="64M", seq_mib=0, tap_mac=TAP_HIGH)
     assert re.search(r"LUN at /dev/sd[a-z]", output), output
     assert "FCP Target" in output and "Online" in output
     assert "fcoe interface destroyed" in output

@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"hptd: cannot start: {err}", file=sys.stderr)
         return 1
-    if not server.portals:
-        print("hptd: no portal could be started", file=sys.stderr)
+    if not server.serving:
+        print("hptd: no portal or FCoE port could be started", file=sys.stderr)
         server.stop()
         return 1
     for tc in config.targets:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hpt.config import Config, PortalConfig, TargetConfig
 from hpt.fcoe.service import start_fcoe_ports, stop_fcoe_ports
@@ -34,6 +34,12 @@ def _host_of(address: str) -> str:
     return host.strip("[]")
 
 
+class Listener(Protocol):
+    """A started iSCSI portal (TCP or iSER)."""
+
+    def stop(self) -> None: ...
+
+
 class Server:
     """Everything one hptd process serves."""
 
@@ -45,7 +51,7 @@ class Server:
         self.target_configs: dict[str, TargetConfig] = {t.name: t for t in config.targets}
         for tc in config.targets:
             self.targets[tc.name] = self._build_target(tc)
-        self.portals: list[TcpPortal] = []
+        self.portals: list[Listener] = []
         self.fcoe_ports: list[PacketDriver] = []
 
     # ------------------------------------------------------------------------------ building
@@ -77,25 +83,25 @@ class Server:
 
     def start(self) -> None:
         for pc in self.config.portals:
-            if pc.transport == "iser":
-                from hpt.iser.start import start_iser_portal
-
-                iser = start_iser_portal(pc, self.context_for(pc), self.ring)
-                if iser is not None:
-                    self.portals.append(iser)  # type: ignore[arg-type]
-                continue
-            if pc.transport != "tcp":
-                log.warning(
-                    "portal %s: transport %s is not available in this build; portal not started",
-                    pc.address,
-                    pc.transport,
-                )
-                continue
-            portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring)
-            portal.start()
-            self.portals.append(portal)
-            log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
+            portal = self._start_portal(pc)
+            if portal is not None:
+                self.portals.append(portal)
         self.fcoe_ports = start_fcoe_ports(self)
+
+    def _start_portal(self, pc: PortalConfig) -> Listener | None:
+        if pc.transport == "iser":
+            from hpt.iser.start import start_iser_portal
+
+            return start_iser_portal(pc, self.context_for(pc), self.ring)
+        portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring)
+        portal.start()
+        log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
+        return portal
+
+    @property
+    def serving(self) -> bool:
+        """True when at least one portal or FCoE port is up."""
+        return bool(self.portals or self.fcoe_ports)
 
     def stop(self) -> None:
         stop_fcoe_ports(self.fcoe_ports)

@@ -159,6 +159,8 @@ class Pdu:
         """The CDB, with an Extended CDB AHS appended when present (RFC 7143 11.2.2.3)."""
         cdb = self.bhs[32:48]
         ahs = self.ahs
+        if not ahs:
+            return cdb
         while len(ahs) >= 4:
             length, kind = struct.unpack_from(">HB", ahs)
             if kind == 1:

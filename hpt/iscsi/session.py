@@ -60,7 +60,8 @@ class Session:
 
     def in_window(self, cmdsn: int) -> bool:
         """ExpCmdSN <= CmdSN <= MaxCmdSN: commands outside it are silently ignored (RFC 7143 4.2.2.1)."""
-        return sn_le(self.exp_cmdsn, cmdsn) and sn_le(cmdsn, self.max_cmdsn)
+        # the window is queue_depth wide, far below 2**31, so one modular difference decides it
+        return ((cmdsn - self.exp_cmdsn) & 0xFFFFFFFF) < self.queue_depth
 
     def close(self, reason: str) -> None:
         for close in list(self.connections):

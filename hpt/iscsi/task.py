@@ -6,6 +6,8 @@ from hpt.iscsi.pdu import Pdu
 from hpt.scsi.command import TaskAttr
 from hpt.scsi.constants import Asc
 
+_ATTRS = tuple(TaskAttr)  # indexed by the ATTR field: an enum call per command costs a microsecond
+
 
 class Task:
     """One SCSI Command PDU from arrival to response.
@@ -46,7 +48,7 @@ class Task:
         self.lun_raw = pdu.lun
         self.cdb = pdu.cdb()
         attr = pdu.attr
-        self.attr = TaskAttr(attr) if attr <= 4 else TaskAttr.SIMPLE
+        self.attr = _ATTRS[attr] if attr <= 4 else TaskAttr.SIMPLE
         self.edtl = pdu.edtl
         self.read = pdu.read_bit
         self.write = pdu.write_bit

@@ -121,6 +121,11 @@ def test_open_fcoe_initiator_against_hptd(lab: Lab, tmp_path: Path) -> None:
 
 
 @pytest.mark.lab
+@pytest.mark.xfail(
+    reason="known fault, issue 3 open: under a sustained 1 GiB write the guest's virtio-net transmit queue "
+    "stalls (NETDEV WATCHDOG) in some runs and the initiator gets I/O errors",
+    strict=False,
+)
 def test_open_fcoe_two_luns_sequential(lab: Lab, tmp_path: Path) -> None:
     output, _log = run_initiator(
         lab, tmp_path, luns=2, size=f"{max(SEQ_MIB, 64)}M", seq_mib=SEQ_MIB, timeout=240.0 + SEQ_MIB

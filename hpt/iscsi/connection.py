@@ -52,7 +52,7 @@ log = logging.getLogger("hpt.iscsi")
 
 _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 _LARGE = 1 << 20  # buffers above this come from mmap (lazily zeroed) instead of a bytearray
-_MAX_BUFFER = 64 << 20  # largest data buffer one command may claim; above: CHECK CONDITION
+_MAX_BUFFER = 1 << 30  # largest data buffer one command may claim (lazily mapped); above: CHECK CONDITION
 _HDR_MAX = BHS_LEN + 1020 + 4
 
 

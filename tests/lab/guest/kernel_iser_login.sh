@@ -1,5 +1,6 @@
 # The kernel ib_iser initiator: discovery over TCP (:3261), login over iSER ($GUEST_ADDR:3260), sg3 checks
-# and a verified O_DIRECT pattern of $IO_MIB MiB. After hptd_iser_start.sh.
+# and a verified O_DIRECT pattern of $IO_MIB MiB. After hptd_iser_start.sh or tgtd_iser_start.sh
+# ($TARGET_KIND names the target in the log, default hptd).
 iscsi_start "$INITIATOR_IQN"
 modprobe ib_iser
 iscsiadm -m discovery -t sendtargets -p "$GUEST_ADDR:3261" | grep " $TARGET_IQN\$"
@@ -11,7 +12,7 @@ iscsiadm -m session | tee /tmp/sessions
 grep -q "^iser: " /tmp/sessions
 wait_for 30 iscsi_disk "$TARGET_IQN"
 disk=$(iscsi_disk "$TARGET_IQN")
-log "logged in over iSER to hptd, LUN at $disk"
+log "logged in over iSER to ${TARGET_KIND:-hptd}, LUN at $disk"
 scsi_checks "$disk"
 verify_disk "$disk" "$IO_MIB"
-log "hptd iSER verified $IO_MIB MiB"
+log "${TARGET_KIND:-hptd} iSER verified $IO_MIB MiB"

@@ -17,15 +17,6 @@ if TYPE_CHECKING:
     from hpt.scsi.target import ScsiTarget
 
 
-def sn_lt(a: int, b: int) -> bool:
-    """Serial number arithmetic a < b on 32 bits (RFC 1982, RFC 7143 4.2.2.1)."""
-    return a != b and ((b - a) & 0xFFFFFFFF) < 0x80000000
-
-
-def sn_le(a: int, b: int) -> bool:
-    return a == b or sn_lt(a, b)
-
-
 class Session:
     """One iSCSI session (normal or discovery) and its command window.
 

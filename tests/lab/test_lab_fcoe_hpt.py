@@ -21,10 +21,20 @@ INITIATOR_MAC = "52:54:00:bb:00:02"
 INITIATOR_WWPN = f"20:00:{INITIATOR_MAC}"
 TAP = "taphpt"
 # hptd's WWPN is 20:00:<tap MAC>: lower than the initiator's, the initiator sends PLOGI; higher, hptd
-# does (Linux libfc waits for it). The sequential test runs with the higher one: with the lower one,
-# sustained 1 GiB writes have stalled the guest's virtio transmit queue (cause not found yet).
+# does (Linux libfc waits for it). The sequential test runs with the higher one (the first stalls of
+# the link, LAB_LINK_STALL below, were seen with the lower one).
 TAP_LOW, TAP_HIGH = "52:54:00:aa:00:01", "52:54:00:cc:00:01"
 SEQ_MIB = int(os.environ.get("HPT_LAB_FCOE_SEQ_MIB", "1024"))
+# A known lab fault (issue 3): in some runs the FCoE link between a TCG guest's virtio NIC and its
+# peer dies part-way through a sustained 1 GiB transfer: against hptd on the tap the guest logged
+# NETDEV WATCHDOG on its transmit queue; against LIO tcm_fc in a second guest (no hpt code on the link)
+# the remote port timed out near the end of the 1 GiB read and the disk went offline. So the fault lies
+# in the lab's emulated link rather than in a target; a passing run shows as XPASS.
+LAB_LINK_STALL = pytest.mark.xfail(
+    reason="known lab fault, issue 3: the emulated virtio-net/tap link of a TCG guest sometimes dies under a "
+    "sustained 1 GiB FCoE transfer (seen with LIO tcm_fc as the target too)",
+    strict=False,
+)
 
 INITIATOR_SCRIPT = r"""
 modprobe sd_mod
@@ -121,11 +131,7 @@ def test_open_fcoe_initiator_against_hptd(lab: Lab, tmp_path: Path) -> None:
 
 
 @pytest.mark.lab
-@pytest.mark.xfail(
-    reason="known fault, issue 3 open: under a sustained 1 GiB write the guest's virtio-net transmit queue "
-    "stalls (NETDEV WATCHDOG) in some runs and the initiator gets I/O errors",
-    strict=False,
-)
+@LAB_LINK_STALL
 def test_open_fcoe_two_luns_sequential(lab: Lab, tmp_path: Path) -> None:
     output, _log = run_initiator(
         lab, tmp_path, luns=2, size=f"{max(SEQ_MIB, 64)}M", seq_mib=SEQ_MIB, timeout=240.0 + SEQ_MIB
@@ -137,6 +143,7 @@ def test_open_fcoe_two_luns_sequential(lab: Lab, tmp_path: Path) -> None:
 
 
 @pytest.mark.lab
+@LAB_LINK_STALL
 def test_open_fcoe_lio_tcm_fc_sequential_for_comparison(lab: Lab, tmp_path: Path) -> None:
     """The same initiator script and transfer against LIO tcm_fc (one LUN) in a second guest."""
     sync = tmp_path / "sync"

@@ -18,6 +18,7 @@ def test_guest_returns_output_and_exit_status(lab: Lab) -> None:
     assert result.rc == 7
     assert "from the guest: 10.0.2.100" in result.output
     assert "init=/sbin/lab-init" in result.output
+    assert "--- kernel warnings (dmesg) ---" in result.output  # a failed run carries the kernel's warnings
     assert result.console_log.is_file(), "console log not kept for a failing run"
     assert not result.timed_out
 

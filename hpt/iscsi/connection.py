@@ -36,11 +36,11 @@ from hpt.iscsi.control import ControlRequests
 from hpt.iscsi.digest import digest_bytes, digest_ok
 from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
-from hpt.iscsi.rdma import RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
+from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
 from hpt.scsi.command import ScsiCommand, ScsiResult
-from hpt.scsi.constants import DATA_PHASE_ERROR, INVALID_FIELD_IN_CDB, Status
+from hpt.scsi.constants import DATA_PHASE_ERROR, INSUFFICIENT_RESOURCES, INVALID_FIELD_IN_CDB, Asc, Status
 from hpt.scsi.lun import decode_lun
 from hpt.scsi.sense import build_sense
 
@@ -76,9 +76,11 @@ class Connection(ControlRequests):
         local: str = "",
         transport: str = "tcp",
         shutdown: Callable[[str], None] | None = None,
+        large: LargeBuffers | None = None,
     ) -> None:
         self.context = context
         self.ring = ring
+        self.large = large  # iSER: registered buffers for commands larger than a ring slot
         self.peer = peer
         self.local = local
         self.transport = transport
@@ -271,6 +273,9 @@ class Connection(ControlRequests):
         if task.slot >= 0:
             self.ring.free(task.slot)
             task.slot = -1
+        elif task.large >= 0:
+            self.large.free(task.large)  # type: ignore[union-attr]
+            task.large = -1
         task.buf = None
 
     # ------------------------------------------------------------------------------- output
@@ -675,25 +680,41 @@ class Connection(ControlRequests):
 
     # ------------------------------------------------------------------------------- iSER-assisted data
     def _take_slot(self, task: Task) -> bool:
-        """RDMA moves data only to and from ring slots (the registered pool): move the task into one.
+        """RDMA moves data only to and from registered memory: move the task into a ring slot, or into
+        one of the driver's large registered buffers when it needs more than a slot.
 
-        False when no slot is free (the task waits for ``retry_starved``) or its buffer cannot be one.
+        False when none is free (the task waits for ``retry_starved``) or its buffer cannot be one.
         """
         buf = task.buf
-        if buf is None or task.slot >= 0:
+        if buf is None or task.slot >= 0 or task.large >= 0:
             return True
-        if task.edtl > self.ring.slot_size:
-            log.warning("connection %s: ITT %#x: %d bytes exceed one registered buffer (%d)",
-                        self.peer, task.itt, task.edtl, self.ring.slot_size)
-            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
-            return False
-        idx = self.ring.try_alloc()
-        if idx < 0:
-            return False
-        view = self.ring.view(idx)[: task.edtl]
-        view[: task.received] = buf[: task.received]  # immediate data that landed before a slot was free
-        task.slot, task.buf = idx, view
+        large = task.edtl > self.ring.slot_size
+        if large and (self.large is None or task.edtl > self.large.limit):
+            return self._refuse(task, INVALID_FIELD_IN_CDB, "exceed the largest registered buffer")
+        if large:
+            assert self.large is not None
+            idx = self.large.alloc(task.edtl)
+            if idx < -1:
+                return self._refuse(task, INSUFFICIENT_RESOURCES, "could not be registered")
+            if idx < 0:
+                return False
+            view = self.large.view(idx)[: task.edtl]
+            task.large = idx
+        else:
+            idx = self.ring.try_alloc()
+            if idx < 0:
+                return False
+            view = self.ring.view(idx)[: task.edtl]
+            task.slot = idx
+        view[: task.received] = buf[: task.received]  # immediate data that landed before a buffer was free
+        task.buf = view
         return True
+
+    def _refuse(self, task: Task, asc: Asc, why: str) -> bool:
+        """Answer a task that can get no registered buffer with CHECK CONDITION; always False."""
+        log.warning("connection %s: ITT %#x: %d bytes %s", self.peer, task.itt, task.edtl, why)
+        self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(asc)))
+        return False
 
     @property
     def starved(self) -> int:
@@ -701,16 +722,16 @@ class Connection(ControlRequests):
         return len(self._starved)
 
     def retry_starved(self) -> None:
-        """Ring slots were freed: resume the tasks waiting for one, oldest first."""
+        """Registered buffers were freed: resume the tasks waiting for one, oldest first."""
         while self._starved:
             task = self._starved[0]
             if task.aborted:
                 self._starved.popleft()
                 continue
             if not self._take_slot(task) and task.buf is not None:
-                return  # still no free slot
+                return  # still no free buffer
             self._starved.popleft()
-            if task.buf is not None:  # else it was answered (too large for a slot)
+            if task.buf is not None:  # else it was answered (too large for any buffer)
                 self._start_task(task)
 
     def _rdma_fetch(self, task: Task) -> None:
@@ -741,7 +762,7 @@ class Connection(ControlRequests):
     def _rdma_write(self, task: Task, result: ScsiResult) -> None:
         """Read data: RDMA Write to the Read STag chained with the SCSI Response (RFC 7145 7.3.5)."""
         remote = self._buffers.get(task)
-        if remote is None or remote.read_stag is None or task.slot < 0:
+        if remote is None or remote.read_stag is None or (task.slot < 0 and task.large < 0):
             log.warning("connection %s: ITT %#x: read data but no Read STag", self.peer, task.itt)
             self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
             return

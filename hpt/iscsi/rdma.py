@@ -25,6 +25,21 @@ class RemoteBuffers(Protocol):
     def read_va(self) -> int: ...
 
 
+class LargeBuffers(Protocol):
+    """Registered buffers for commands larger than one ring slot, allocated per command by the driver.
+
+    ``alloc`` returns a handle; -1 when the pool's byte budget is in use (the task waits, like a task
+    waiting for a slot); -2 when the buffer cannot be registered. A request above ``limit`` bytes is
+    never made.
+    """
+
+    @property
+    def limit(self) -> int: ...
+    def alloc(self, size: int) -> int: ...
+    def view(self, handle: int) -> memoryview: ...
+    def free(self, handle: int) -> None: ...
+
+
 @dataclass(slots=True)
 class SendPdu:
     """One PDU for one SEND message (RFC 7145 7.3.1: no digests, no padding)."""

@@ -13,7 +13,8 @@ class Task:
     """One SCSI Command PDU from arrival to response.
 
     ``buf`` is the data buffer (a ring-slot view when it fits) shared by Data-Out reception,
-    the SCSI core and Data-In transmission; ``slot`` is its ring index (-1 when not from the ring).
+    the SCSI core and Data-In transmission; ``slot`` is its ring index (-1 when not from the ring) and
+    ``large`` its handle in an iSER driver's ``LargeBuffers`` (-1 when not from there).
     """
 
     __slots__ = (
@@ -29,6 +30,7 @@ class Task:
         "cmdsn",
         "immediate",
         "slot",
+        "large",
         "buf",
         "received",
         "unsol_next",
@@ -56,6 +58,7 @@ class Task:
         self.cmdsn = pdu.cmdsn
         self.immediate = pdu.immediate
         self.slot = -1
+        self.large = -1
         self.buf: memoryview | None = None
         self.received = 0
         self.unsol_next = 0

@@ -205,7 +205,6 @@ class IserConnection:
     def _post_backlog(self) -> None:
         wr = self.device.v.wr
         e = self.device.v.enums
-        ring = self.device.ring_mr
         chain: list[Any] = []
         while self._backlog:
             req = self._backlog[0]
@@ -215,7 +214,7 @@ class IserConnection:
                 self._backlog.popleft()
                 self._read_token = token = (self._read_token + 1) & 0xFFFFFFF
                 self._reads[token] = req.task
-                sge = wr.SGE(ring.slot_addr[req.task.slot] + req.offset, req.length, ring.lkey)
+                sge = self._data_sge(req.task, req.offset, req.length)
                 w = wr.SendWR(wr_id(self.id, READ, token), e.IBV_WR_RDMA_READ, 1, sg=[sge],
                               send_flags=e.IBV_SEND_SIGNALED)
                 w.set_wr_rdma(req.stag, req.va)
@@ -233,7 +232,7 @@ class IserConnection:
                 continue
             self._backlog.popleft()
             if isinstance(req, RdmaWrite):
-                sge = wr.SGE(ring.slot_addr[req.task.slot], req.length, ring.lkey)
+                sge = self._data_sge(req.task, 0, req.length)
                 w = wr.SendWR(wr_id(self.id, WRITE, idx), e.IBV_WR_RDMA_WRITE, 1, sg=[sge], send_flags=0)
                 w.set_wr_rdma(req.stag, req.va)
                 chain.append(w)
@@ -251,6 +250,15 @@ class IserConnection:
         self.qp.post_send(chain[0])
         for w in chain:
             self._inflight.add(w.wr_id)
+
+    def _data_sge(self, task: Task, offset: int, length: int) -> Any:
+        """The scatter entry of ``task.buf[offset:offset + length]``: its ring slot or its large buffer."""
+        device = self.device
+        if task.slot >= 0:
+            ring = device.ring_mr
+            return device.v.wr.SGE(ring.slot_addr[task.slot] + offset, length, ring.lkey)
+        large = device.large
+        return device.v.wr.SGE(large.addr(task.large) + offset, length, large.lkey(task.large))
 
     _filled = 0
 

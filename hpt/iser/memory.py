@@ -1,4 +1,5 @@
-"""Registered memory for one RDMA device: the ring's slots (data) and fixed-size message buffers.
+"""Registered memory for one RDMA device: the ring's slots (data), larger per-command buffers, and
+fixed-size message buffers.
 
 The ring is registered once (tgt's "pool per device", but made of the slots the SCSI core fills), so
 read data goes store -> slot -> RDMA Write with no copy. Message buffers hold what SEND and RECV carry:
@@ -7,11 +8,14 @@ the iSER header, the BHS and a data segment (RFC 7145 7.3).
 
 from __future__ import annotations
 
+import logging
 import mmap
 from typing import Any
 
 from hpt.iser.verbs import address_of
 from hpt.native.ring import Ring
+
+log = logging.getLogger("hpt.iser")
 
 
 class RegisteredRing:
@@ -64,3 +68,85 @@ class MessageBuffers:
         self.mr.close()
         self._view.release()
         self._map.close()
+
+
+LARGE_LIMIT = 256 << 20  # largest single command buffer (a 64 Ki-block WRITE of 4 KiB blocks)
+LARGE_BUDGET = 512 << 20  # registered bytes all large buffers of one device may pin at once
+LARGE_MIN = 2 << 20  # smallest size class (the ring's slots hold up to 1 MiB)
+
+
+class RegisteredBuffers:
+    """Buffers for commands larger than a ring slot, registered per device and kept for reuse.
+
+    Sizes are rounded up to a power of two so the kernel initiator's usual large I/O finds an already
+    registered buffer; freed buffers stay registered until the byte budget needs room. ``alloc`` returns
+    -1 while the budget is in use by live commands (the task waits, as for a ring slot) and -2 when the
+    registration fails. Implements the core's ``LargeBuffers``.
+    """
+
+    limit = LARGE_LIMIT
+
+    def __init__(self, pd: Any, mr_class: Any, access: int, budget: int = LARGE_BUDGET) -> None:
+        self.pd, self.mr_class, self.access, self.budget = pd, mr_class, access, budget
+        self.pinned = 0
+        self._bufs: dict[int, tuple[mmap.mmap, memoryview, Any]] = {}  # handle -> (mapping, view, MR)
+        self._idle: dict[int, list[int]] = {}  # size class -> handles of free buffers
+        self._next = 0
+
+    @staticmethod
+    def size_class(size: int) -> int:
+        return max(LARGE_MIN, 1 << (size - 1).bit_length())
+
+    def alloc(self, size: int) -> int:
+        cls = self.size_class(size)
+        idle = self._idle.get(cls)
+        if idle:
+            return idle.pop()
+        while self.pinned + cls > self.budget and self._evict_one():
+            pass
+        if self.pinned + cls > self.budget:
+            return -1
+        mapping = mmap.mmap(-1, cls)
+        view = memoryview(mapping)
+        try:
+            mr = self.mr_class(self.pd, cls, self.access, address=address_of(view))
+        except Exception as err:  # noqa: BLE001 - pyverbs raises PyverbsRDMAError (e.g. ENOMEM)
+            log.warning("cannot register a %d-byte buffer: %s", cls, err)
+            view.release()
+            mapping.close()
+            return -2
+        self._next = handle = self._next + 1
+        self._bufs[handle] = (mapping, view, mr)
+        self.pinned += cls
+        return handle
+
+    def view(self, handle: int) -> memoryview:
+        return self._bufs[handle][1]
+
+    def addr(self, handle: int) -> int:
+        return address_of(self._bufs[handle][1])
+
+    def lkey(self, handle: int) -> int:
+        return int(self._bufs[handle][2].lkey)
+
+    def free(self, handle: int) -> None:
+        self._idle.setdefault(len(self._bufs[handle][0]), []).append(handle)
+
+    def _evict_one(self) -> bool:
+        for handles in self._idle.values():
+            if handles:
+                self._release(handles.pop())
+                return True
+        return False
+
+    def _release(self, handle: int) -> None:
+        mapping, view, mr = self._bufs.pop(handle)
+        self.pinned -= len(mapping)
+        mr.close()
+        view.release()
+        mapping.close()
+
+    def close(self) -> None:
+        for handle in list(self._bufs):
+            self._release(handle)
+        self._idle.clear()

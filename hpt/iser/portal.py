@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hpt.iscsi.connection import Connection
 from hpt.iser.cm import CmPrivateData, reply_private_data
 from hpt.iser.endpoint import IserConnection
-from hpt.iser.memory import RegisteredRing
+from hpt.iser.memory import RegisteredBuffers, RegisteredRing
 from hpt.iser.verbs import (
     CM_DEVICE,
     COMP_CHANNEL,
@@ -58,12 +58,13 @@ class Device:
         self.cq = v.cq.CQ(self.ctx, CQ_ENTRIES, None, self.cc, 0)
         self.cq.req_notify()
         self.ring_mr = RegisteredRing(self.pd, ring, v.mr.MR, v.enums.IBV_ACCESS_LOCAL_WRITE)
+        self.large = RegisteredBuffers(self.pd, v.mr.MR, v.enums.IBV_ACCESS_LOCAL_WRITE)
         self.unacked = 0
 
     def close(self) -> None:
         if self.unacked:
             self.cq.ack_events(self.unacked)
-        for obj in (self.ring_mr, self.cq, self.cc):
+        for obj in (self.large, self.ring_mr, self.cq, self.cc):
             obj.close()
 
 
@@ -250,7 +251,7 @@ class IserPortal:
         conn_id = self._next_id
         self._next_id += 1
         core = Connection(self.context, self.ring, peer=peer, local=local, transport="iser",
-                          shutdown=self.wake)
+                          shutdown=self.wake, large=self.device.large)
         try:
             conn = IserConnection(conn_id, self.device, child, cm_id, core, self.recv_data, READ_DEPTH)
         except Exception as err:

@@ -16,11 +16,13 @@ from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode, TmfFunction, TmfResponse
 from hpt.iscsi.rdma import RdmaRead, RdmaWrite, SendPdu
 from hpt.iser.header import IserHeader
+from hpt.iser.memory import LARGE_MIN, RegisteredBuffers
 from hpt.native.ring import Ring
 from hpt.scsi.constants import Status
 from hpt.server import Server
 from tests.iscsi.initiator import sense_of
 
+from .fake_verbs import MR
 from .iser_initiator import IserInitiator
 
 TARGET = "iqn.2026-11.org.hpt.test:iser"
@@ -56,9 +58,10 @@ def server_unsolicited() -> Iterator[Server]:
     srv.stop()
 
 
-def connect(server: Server, ring: Ring | None = None) -> IserInitiator:
+def connect(server: Server, ring: Ring | None = None,
+            large: RegisteredBuffers | None = None) -> IserInitiator:
     conn = Connection(server.context_for(server.config.portals[0]), ring or server.ring,
-                      peer="10.0.2.15:40000", local="10.0.2.15:3260", transport="iser")
+                      peer="10.0.2.15:40000", local="10.0.2.15:3260", transport="iser", large=large)
     return IserInitiator(conn)
 
 
@@ -250,3 +253,82 @@ def test_iser_defaults_fetch_all_write_data_by_rdma_read(server: Server) -> None
     assert r.pdu.w36 >> 16 == 0
     params = ini.conn.session.params
     assert (params.initial_r2t, params.immediate_data) == (True, False)
+
+
+SMALL_SLOTS = 65536  # ring slots of 64 KiB: a 128 KiB command needs a large buffer
+
+
+def large_setup(server: Server, budget: int = 1 << 30,
+                mr: type = MR) -> tuple[IserInitiator, RegisteredBuffers]:
+    large = RegisteredBuffers(object(), mr, 1, budget=budget)
+    i = connect(server, Ring(SMALL_SLOTS, 4), large)
+    login(i)
+    return i, large
+
+
+def test_commands_larger_than_a_slot_use_large_registered_buffers(server: Server) -> None:
+    i, large = large_setup(server)
+    data = os.urandom(2 * SMALL_SLOTS)
+    replies = i.write_cmd(rw10(0x2A, 0, 256), data)
+    assert [r.pdu.b3 for r in replies] == [Status.GOOD]
+    assert large.pinned == LARGE_MIN and i.conn.ring.in_use == 0  # it went through a large buffer
+    replies, got = i.read_cmd(rw10(0x28, 0, 256), len(data))
+    assert [r.pdu.b3 for r in replies] == [Status.GOOD] and got == data
+    assert large.pinned == LARGE_MIN and i.conn.ring.in_use == 0  # one buffer, registered once
+
+
+def test_large_buffer_budget_in_use_parks_the_command(server: Server) -> None:
+    i, _ = large_setup(server, budget=LARGE_MIN)
+    i.auto_read = False
+    first, second = os.urandom(2 * SMALL_SLOTS), os.urandom(2 * SMALL_SLOTS)
+    assert i.write_cmd(rw10(0x2A, 0, 256), first) == []
+    assert i.write_cmd(rw10(0x2A, 256, 256), second) == []
+    assert len(i.held_reads) == 1 and i.conn.starved == 1  # the budget holds one 2 MiB buffer
+    i.complete_read(i.held_reads.pop())
+    assert [r.pdu.b3 for r in i.replies()] == [Status.GOOD]
+    i.conn.retry_starved()
+    i.replies()
+    i.complete_read(i.held_reads.pop())
+    assert [r.pdu.b3 for r in i.replies()] == [Status.GOOD]
+    i.auto_read = True
+    _, got = i.read_cmd(rw10(0x28, 0, 512), 4 * SMALL_SLOTS)
+    assert got == first + second
+
+
+class FailingMR(MR):
+    def __init__(self, *args: object, **kw: object) -> None:
+        raise OSError(12, "Cannot allocate memory")
+
+
+def test_large_buffer_that_cannot_be_registered_fails_the_command(server: Server) -> None:
+    i, large = large_setup(server, mr=FailingMR)
+    replies = i.write_cmd(rw10(0x2A, 0, 256), bytes(2 * SMALL_SLOTS))
+    assert [r.pdu.b3 for r in replies] == [Status.CHECK_CONDITION]
+    assert sense_of(replies[0])[12:14] == bytes([0x55, 0x03])  # INSUFFICIENT RESOURCES
+    assert large.pinned == 0 and i.rdma_reads == []
+
+
+def test_command_above_the_large_buffer_limit_fails(server: Server) -> None:
+    i, large = large_setup(server)
+    large.limit = 2 * SMALL_SLOTS - 512
+    replies, _ = i.read_cmd(rw10(0x28, 0, 256), 2 * SMALL_SLOTS)
+    assert [r.pdu.b3 for r in replies] == [Status.CHECK_CONDITION]
+    assert sense_of(replies[0])[12:14] == bytes([0x24, 0x00])  # INVALID FIELD IN CDB
+    assert i.rdma_writes == [] and large.pinned == 0
+
+
+def test_registered_buffers_round_up_reuse_and_evict_idle_ones() -> None:
+    large = RegisteredBuffers(object(), MR, 1, budget=4 * LARGE_MIN)
+    a = large.alloc(LARGE_MIN + 1)  # size class 2 x LARGE_MIN
+    assert len(large.view(a)) == 2 * LARGE_MIN and large.lkey(a) == MR(None, 0, 0).lkey
+    b = large.alloc(100)
+    assert large.pinned == 3 * LARGE_MIN
+    assert large.alloc(2 * LARGE_MIN) == -1  # over budget while both are in use: wait
+    large.free(a)
+    assert large.alloc(2 * LARGE_MIN) == a  # the idle buffer of that class, not a new registration
+    large.free(a)
+    large.free(b)
+    c = large.alloc(4 * LARGE_MIN)  # needs the whole budget: idle buffers are deregistered for it
+    assert c not in (a, b) and large.pinned == 4 * LARGE_MIN
+    large.close()
+    assert large.pinned == 0

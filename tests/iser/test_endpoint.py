@@ -20,7 +20,7 @@ from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode, Pdu
 from hpt.iser.endpoint import NOP_COUNT, NOP_INTERVAL, RECV, RECV_BUFFERS, SEND, IserConnection
 from hpt.iser.header import ISER_HDR_LEN, Hello, HelloReply, IserHeader
-from hpt.iser.memory import RegisteredRing
+from hpt.iser.memory import LARGE_MIN, RegisteredBuffers, RegisteredRing
 from hpt.scsi.constants import Status
 from hpt.server import Server
 from tests.iscsi.initiator import Initiator, Reply
@@ -100,9 +100,10 @@ def server() -> Iterator[Server]:
 @pytest.fixture
 def wire(server: Server) -> Wire:
     device = SimpleNamespace(v=VERBS, pd=object(), cq=object(),
-                             ring_mr=RegisteredRing(object(), server.ring, MR, 1))
+                             ring_mr=RegisteredRing(object(), server.ring, MR, 1),
+                             large=RegisteredBuffers(object(), MR, 1))
     core = Connection(server.context_for(server.config.portals[0]), server.ring, peer="10.0.2.15:4000",
-                      local="10.0.2.15:3260", transport="iser")
+                      local="10.0.2.15:3260", transport="iser", large=device.large)
     ep = IserConnection(1, device, FakeCmid(), None, core, 8192, 4)  # type: ignore[arg-type]
     ep.to_rts(4)
     assert ep.qp.states == [ENUMS.IBV_QPS_INIT, ENUMS.IBV_QPS_RTR, ENUMS.IBV_QPS_RTS]
@@ -134,6 +135,23 @@ def test_login_write_read_over_work_requests(wire: Wire) -> None:
     assert bytes(wire.memory[rkey]) == data
     assert wire.ep.core.ring.in_use == 0  # released when the chained SEND completed
     assert len(wire.ep.qp.recvs) == RECV_BUFFERS  # every receive buffer re-posted
+
+
+def test_commands_larger_than_a_ring_slot_move_through_a_registered_large_buffer(wire: Wire) -> None:
+    login(wire)
+    n = wire.ep.core.ring.slot_size + 65536
+    data = os.urandom(n)
+    rkey, va = wire.register(data)
+    wire.remote = IserHeader(write_stag=rkey, write_va=va)
+    (rsp,) = wire.scsi(rw10(0x2A, 0, n // 512), write=data)
+    assert rsp.pdu.b3 == Status.GOOD
+    rkey, va = wire.register(bytes(n))
+    wire.remote = IserHeader(read_stag=rkey, read_va=va)
+    (rsp,) = wire.scsi(rw10(0x28, 0, n // 512), read=n)
+    assert rsp.pdu.b3 == Status.GOOD and bytes(wire.memory[rkey]) == data
+    large = wire.ep.device.large
+    assert large.pinned == LARGE_MIN  # the read reused the registered buffer the write had freed
+    assert wire.ep.core.ring.in_use == 0
 
 
 def test_logout_disconnects_after_the_response_is_sent(wire: Wire) -> None:

@@ -16,15 +16,15 @@ import threading
 import time
 from pathlib import Path
 
-from hpt.fcoe.fip import ALL_VN2VN_MACS
+from hpt.fcoe.fip import ALL_ENODE_MACS, ALL_VN2VN_MACS
 from hpt.fcoe.frame import ETH_P_FCOE, ETH_P_FIP, parse_mac
 from hpt.fcoe.port import FcoePort
 
 log = logging.getLogger("hpt.fcoe")
 
 SOL_PACKET = 263
-PACKET_ADD_MEMBERSHIP = 1
-PACKET_MR_MULTICAST = 0
+PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP = 1, 2
+PACKET_MR_MULTICAST, PACKET_MR_UNICAST = 0, 3
 PACKET_OUTGOING = 4
 RECV_SIZE = 9216
 SO_RCVBUFFORCE = 33
@@ -42,19 +42,26 @@ def interface_mtu(interface: str) -> int:
 
 
 def open_socket(interface: str, ethertype: int) -> socket.socket:
-    """An AF_PACKET raw socket for one ethertype on ``interface``, receiving ALL-VN2VN-MACs too."""
+    """An AF_PACKET raw socket for one ethertype on ``interface``, receiving ALL-VN2VN-MACs and
+    ALL-ENodes-MACs (FCF advertisements) too."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ethertype))
     try:
         sock.bind((interface, ethertype))
-        ifindex = socket.if_nametoindex(interface)
-        mreq = struct.pack("iHH8s", ifindex, PACKET_MR_MULTICAST, 6, ALL_VN2VN_MACS)
-        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+        for group in (ALL_VN2VN_MACS, ALL_ENODE_MACS):
+            membership(sock, interface, PACKET_ADD_MEMBERSHIP, PACKET_MR_MULTICAST, group)
         set_receive_buffer(sock, RCVBUF_BYTES)
         sock.setblocking(False)
     except OSError:
         sock.close()
         raise
     return sock
+
+
+def membership(sock: socket.socket, interface: str, action: int, kind: int, mac: bytes) -> None:
+    """Add or drop a MAC address the interface receives for this socket (packet(7) membership):
+    a multicast group, or a unicast address such as a fabric-granted FPMA."""
+    mreq = struct.pack("iHH8s", socket.if_nametoindex(interface), kind, 6, mac)
+    sock.setsockopt(SOL_PACKET, action, mreq)
 
 
 def set_receive_buffer(sock: socket.socket, size: int) -> None:
@@ -76,6 +83,20 @@ class PacketDriver:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"fcoe-{interface}", daemon=True)
         self.send_errors = 0
+        self._unicast = bytes(6)  # the FPMA the interface was told to receive, in fabric mode
+
+    def _sync_unicast(self) -> None:
+        """In fabric mode, have the NIC receive the FPMA the port was granted (and no old one)."""
+        if self.port.fabric is None or self.port.local_mac == self._unicast:
+            return
+        old, new = self._unicast, self.port.local_mac
+        for action, mac in ((PACKET_DROP_MEMBERSHIP, old), (PACKET_ADD_MEMBERSHIP, new)):
+            if any(mac):
+                try:
+                    membership(self.socks[1], self.interface, action, PACKET_MR_UNICAST, mac)
+                except OSError as err:
+                    log.warning("%s: unicast filter for %s: %s", self.interface, mac.hex(":"), err)
+        self._unicast = new
 
     def start(self) -> None:
         self._thread.start()
@@ -99,6 +120,7 @@ class PacketDriver:
                 self.send_errors += 1
                 log.debug("%s: send failed: %s", self.interface, err)
         self.port.transmitted()
+        self._sync_unicast()
 
     def _run(self) -> None:
         port = self.port

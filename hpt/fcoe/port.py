@@ -1,5 +1,8 @@
-"""A local FCoE VN2VN target port, sans-I/O: FIP addressing, FC logins, ELS/BLS and FCP on one
-:class:`ScsiTarget`.
+"""A local FCoE target port, sans-I/O: FIP addressing (VN2VN, or fabric login behind an FCF), FC
+logins, ELS/BLS and FCP on one :class:`ScsiTarget`.
+
+In VN2VN mode FC frames go to the peers' VN MACs; in fabric mode every FC frame goes to the
+selected FCF's MAC from the FPMA the fabric granted, and the port ID is the one of the FLOGI accept.
 
 The driver feeds received Ethernet frames (:meth:`FcoePort.receive`) and the clock
 (:meth:`FcoePort.tick`), sends what :meth:`FcoePort.take_output` gives (each frame a scatter list
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 
 from hpt.fcoe import els, fip
 from hpt.fcoe.exchange import FcpEngine
+from hpt.fcoe.fabric import Fabric
 from hpt.fcoe.fcp import decode_cmnd
 from hpt.fcoe.fip import FipFrame, decode_fip
 from hpt.fcoe.frame import (
@@ -49,8 +53,10 @@ from hpt.fcoe.frame import (
     FrameError,
     decode_fcoe,
     encode_fcoe,
+    mac_str,
     wwn_str,
 )
+from hpt.fcoe.nameserver import DIRECTORY_SERVER
 from hpt.fcoe.rport import RemotePort, make_rport
 from hpt.fcoe.vn2vn import State, Vn2vn
 from hpt.native.ring import Ring
@@ -69,8 +75,8 @@ PLOGI_DELAY, PLOGI_RETRY, PLOGI_TRIES = 0.05, 1.0, 5
 
 
 class FcoePort:
-    """One VN2VN ENode with one VN_Port serving ``target``'s LUNs to the initiators in ``initiators``
-    (WWPNs; empty: any)."""
+    """One ENode with one VN_Port serving ``target``'s LUNs to the initiators in ``initiators``
+    (WWPNs; empty: any); ``mode`` is ``"vn2vn"`` or ``"fabric"``."""
 
     def __init__(
         self,
@@ -85,6 +91,7 @@ class FcoePort:
         initiators: Iterable[int] = (),
         vlan: int = 0,
         rng: random.Random | None = None,
+        mode: str = "vn2vn",
     ) -> None:
         self.name = name
         self.enode_mac = enode_mac
@@ -96,18 +103,21 @@ class FcoePort:
         if self.max_payload < 256:
             raise ValueError(f"{name}: MTU {mtu} is too small for FCoE")
         self.counters: dict[str, int] = {}
-        self.vn = Vn2vn(
-            enode_mac,
-            wwnn,
-            wwpn,
-            self.max_payload + FCOE_HLEN + FC_HLEN + TRAILER_LEN,
-            rng,
-            vlan,
-            self.counters,
-        )
+        max_size = self.max_payload + FCOE_HLEN + FC_HLEN + TRAILER_LEN
+        self.vn: Vn2vn | None = None
+        self.fabric: Fabric | None = None
+        self.fip_machine: Vn2vn | Fabric
+        if mode == "vn2vn":
+            self.vn = self.fip_machine = Vn2vn(enode_mac, wwnn, wwpn, max_size, rng, vlan, self.counters)
+        elif mode == "fabric":
+            enode = fip.Enode(enode_mac, wwnn, wwpn, max_size)
+            symbolic = f"hpt {target.name} {name}"
+            self.fabric = self.fip_machine = Fabric(enode, self.max_payload, symbolic, self.counters)
+        else:
+            raise ValueError(f"{name}: unknown FCoE mode {mode!r}")
         self.rports: dict[int, RemotePort] = {}
         self.requests: dict[int, tuple[int, int]] = {}  # our OX_ID: (ELS command, remote port ID)
-        self.engine = FcpEngine(target, ring, self._emit, lambda: self.vn.port_id, self.counters)
+        self.engine = FcpEngine(target, ring, self._emit, lambda: self.port_id, self.counters)
         self.out: list[Frame] = []
         self._in_flight: list[int] = []
         self._ox_id = 0
@@ -115,15 +125,31 @@ class FcoePort:
         self.plogi_due: dict[int, tuple[float, int]] = {}  # remote port ID: (when, tries left)
         self._plogi_tries: dict[int, int] = {}  # PLOGIs in flight: retries left after a reject
 
+    @property
+    def port_id(self) -> int:
+        """This VN_Port's FC_ID (0 before the fabric login)."""
+        return self.fip_machine.port_id
+
+    @property
+    def local_mac(self) -> bytes:
+        """The source MAC of this port's FC frames: its VN MAC, or the FPMA granted by the fabric."""
+        return self.fip_machine.vn_mac
+
+    def _mac_of(self, port_id: int) -> bytes:
+        """Where FC frames for ``port_id`` go: its VN MAC, or in fabric mode the FCF."""
+        if self.fabric is not None:
+            return self.fabric.fcf.mac if self.fabric.fcf is not None else bytes(6)
+        return fip.vn_mac(port_id)
+
     # -- driver interface ----------------------------------------------------------------------
     def start(self, now: float) -> None:
-        self.vn.start(now)
+        self.fip_machine.start(now)
         self._collect()
 
     def tick(self, now: float) -> float:
         """Run the timers; returns the time of the next one."""
         self.now = now
-        deadline = self.vn.tick(now)
+        deadline = self.fip_machine.tick(now)
         for port_id, (when, tries) in list(self.plogi_due.items()):
             if when <= now:
                 del self.plogi_due[port_id]
@@ -161,33 +187,48 @@ class FcoePort:
         self._in_flight = []
 
     def stop(self) -> None:
-        """Log out every remote port (LOGO) and forget them."""
+        """Log out every remote port (LOGO) and forget them; in fabric mode then log out of the fabric."""
         for rport in list(self.rports.values()):
-            self._request(rport.port_id, els.logo(self.vn.port_id, self.wwpn))
+            self._request(rport.port_id, els.logo(self.port_id, self.wwpn))
             self._drop(rport, "port stopping")
+        if self.fabric is not None:
+            self.fabric.stop(self.now)
+            self._collect()
 
     def status(self) -> dict[str, object]:
         """What hptd reports about this port."""
-        return {
+        status: dict[str, object] = {
             "name": self.name,
+            "mode": "vn2vn" if self.vn is not None else "fabric",
             "wwpn": wwn_str(self.wwpn),
-            "port_id": f"{self.vn.port_id:06x}",
-            "state": self.vn.state.value,
-            "peers": len(self.vn.peers),
-            "rports": [
-                {"wwpn": wwn_str(r.wwpn), "port_id": f"{r.port_id:06x}", "state": r.state}
-                for r in self.rports.values()
-            ],
-            "counters": dict(self.counters),
+            "port_id": f"{self.port_id:06x}",
+            "state": self.fip_machine.state.value,
         }
+        if self.vn is not None:
+            status["peers"] = len(self.vn.peers)
+        elif self.fabric is not None:
+            status["fcf"] = fcf_status(self.fabric)
+        status["rports"] = [
+            {"wwpn": wwn_str(r.wwpn), "port_id": f"{r.port_id:06x}", "state": r.state}
+            for r in self.rports.values()
+        ]
+        status["counters"] = dict(self.counters)
+        return status
 
     # -- internals -----------------------------------------------------------------------------
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
 
     def _collect(self) -> None:
-        self.out += [[frame] for frame in self.vn.out]
-        self.vn.out = []
+        self.out += [[frame] for frame in self.fip_machine.out]
+        self.fip_machine.out = []
+        if self.fabric is not None:
+            if "logout" in self.fabric.events:  # the VN_Port is gone: so are its logins
+                for rport in list(self.rports.values()):
+                    self._drop(rport, "fabric login lost")
+            self.fabric.events = []
+            return
+        assert self.vn is not None
         for event, peer in self.vn.events:
             rport = self.rports.get(peer.port_id)
             if event == "gone" and rport is not None:
@@ -199,7 +240,7 @@ class FcoePort:
     def _emit(
         self, rport: RemotePort, header: FcHeader, parts: list[bytes | memoryview], sof: int, eof: int
     ) -> None:
-        self._emit_to(rport.mac, header, parts, sof, eof)
+        self._emit_to(self._mac_of(rport.port_id), header, parts, sof, eof)
 
     def _emit_to(
         self, dst_mac: bytes, header: FcHeader, parts: list[bytes | memoryview], sof: int, eof: int
@@ -208,7 +249,7 @@ class FcoePort:
         if fill:  # FC-FS-4 10.1: fill bytes end the last frame of a sequence
             parts = [*parts, bytes(fill)]
             header.f_ctl |= fill
-        self.out.append(encode_fcoe(dst_mac, self.vn.vn_mac, header, parts, sof, eof))
+        self.out.append(encode_fcoe(dst_mac, self.local_mac, header, parts, sof, eof))
 
     def _allowed(self, wwpn: int) -> bool:
         return not self.allowed or wwpn in self.allowed
@@ -224,8 +265,10 @@ class FcoePort:
 
     # -- FIP -----------------------------------------------------------------------------------
     def _fip(self, frame: FipFrame, now: float) -> None:
-        if frame.op in (fip.OP_VN2VN, fip.OP_VLAN):
-            self.vn.receive(frame, now)
+        if self.fabric is not None:
+            self.fabric.receive(frame, now)
+        elif frame.op in (fip.OP_VN2VN, fip.OP_VLAN):
+            self.fip_machine.receive(frame, now)
         elif frame.op == fip.OP_LS and frame.subcode == fip.LS_REQUEST:
             self._fip_els(frame)
         else:
@@ -245,7 +288,7 @@ class FcoePort:
         if (
             hdr.r_ctl != R_CTL_ELS_REQ
             or payload[0] != wanted
-            or hdr.d_id not in (self.vn.port_id, FABRIC_F_PORT)
+            or hdr.d_id not in (self.port_id, FABRIC_F_PORT)
         ):
             self._count("fip_els_unsupported")
             return
@@ -257,7 +300,7 @@ class FcoePort:
             if rport is not None:
                 self._drop(rport, "LOGO")
             reply_hdr, reply = self._reply_header(hdr, R_CTL_ELS_REP, TYPE_ELS), els.ls_acc()
-        descs = [fip.els_desc(kind, reply_hdr.pack() + reply), fip.mac_desc(self.vn.vn_mac)]
+        descs = [fip.els_desc(kind, reply_hdr.pack() + reply), fip.mac_desc(self.local_mac)]
         self.out.append([fip.encode_fip(frame.src_mac, self.enode_mac, fip.OP_LS, fip.LS_REPLY, descs)])
 
     def _flogi(self, hdr: FcHeader, payload: memoryview) -> tuple[FcHeader, bytes]:
@@ -279,19 +322,11 @@ class FcoePort:
     # -- FC frames -----------------------------------------------------------------------------
     def _fcoe(self, frame: FcFrame) -> None:
         hdr = frame.header
-        if (
-            self.vn.state not in (State.CLAIM, State.UP)
-            or hdr.d_id != self.vn.port_id
-            or frame.dst_mac != self.vn.vn_mac
-        ):
-            self._count("not_for_us")
+        if not self._from_known_port(frame):
             return
-        if hdr.s_id not in self.vn.peers or frame.src_mac != fip.vn_mac(hdr.s_id):
-            self._count("unknown_peer")
+        if self.fabric is not None and hdr.s_id == DIRECTORY_SERVER:
+            self.fabric.receive_fc(hdr, frame.payload, self.now)
             return
-        # A peer busy sending FC frames is alive even when its beacons are late (a loaded guest
-        # delays Linux's beacon timer behind I/O).
-        self.vn.peers[hdr.s_id].last_seen = self.now
         kind = (hdr.r_ctl, hdr.type)
         rport = self.rports.get(hdr.s_id)
         if kind == (R_CTL_ELS_REQ, TYPE_ELS):
@@ -304,7 +339,7 @@ class FcoePort:
             if rport is None or not rport.prli:
                 # FC-LS-3 6.3: frames from a port without a login are discarded and answered with LOGO.
                 self._count("fcp_not_logged_in")
-                self._request(hdr.s_id, els.logo(self.vn.port_id, self.wwpn))
+                self._request(hdr.s_id, els.logo(self.port_id, self.wwpn))
             elif hdr.r_ctl == R_CTL_CMND:
                 self.engine.command(rport, hdr, decode_cmnd(frame.payload))
             else:
@@ -312,16 +347,41 @@ class FcoePort:
         else:
             self._count("unsupported_frame")
 
+    def _from_known_port(self, frame: FcFrame) -> bool:
+        """An FC frame for this VN_Port from a peer it knows (VN2VN) or through its FCF (fabric)."""
+        hdr = frame.header
+        here = hdr.d_id == self.port_id and frame.dst_mac == self.local_mac
+        if self.fabric is not None:
+            fcf = self.fabric.fcf
+            if not (here and self.fabric.logged_in and fcf is not None):
+                self._count("not_for_us")
+                return False
+            if frame.src_mac != fcf.mac:
+                self._count("not_from_fcf")
+                return False
+            return True
+        assert self.vn is not None
+        if not (here and self.vn.state in (State.CLAIM, State.UP)):
+            self._count("not_for_us")
+            return False
+        if hdr.s_id not in self.vn.peers or frame.src_mac != fip.vn_mac(hdr.s_id):
+            self._count("unknown_peer")
+            return False
+        # A peer busy sending FC frames is alive even when its beacons are late (a loaded guest
+        # delays Linux's beacon timer behind I/O).
+        self.vn.peers[hdr.s_id].last_seen = self.now
+        return True
+
     def _reply_header(
         self, req: FcHeader, r_ctl: int, fc_type: int, f_ctl: int = ELS_REPLY_F_CTL
     ) -> FcHeader:
-        return FcHeader(r_ctl, req.s_id, self.vn.port_id, fc_type, f_ctl, 0, 0, req.ox_id, req.rx_id)
+        return FcHeader(r_ctl, req.s_id, self.port_id, fc_type, f_ctl, 0, 0, req.ox_id, req.rx_id)
 
     def _reply(
         self, req: FcHeader, r_ctl: int, fc_type: int, payload: bytes, f_ctl: int = ELS_REPLY_F_CTL
     ) -> None:
         self._emit_to(
-            fip.vn_mac(req.s_id), self._reply_header(req, r_ctl, fc_type, f_ctl), [payload], SOF_I3, EOF_T
+            self._mac_of(req.s_id), self._reply_header(req, r_ctl, fc_type, f_ctl), [payload], SOF_I3, EOF_T
         )
 
     def _request(self, port_id: int, payload: bytes) -> None:
@@ -333,7 +393,7 @@ class FcoePort:
         hdr = FcHeader(
             R_CTL_ELS_REQ,
             port_id,
-            self.vn.port_id,
+            self.port_id,
             TYPE_ELS,
             F_FIRST_SEQ | F_END_SEQ | F_SEQ_INIT,
             0,
@@ -341,7 +401,7 @@ class FcoePort:
             self._ox_id,
             UNASSIGNED_ID,
         )
-        self._emit_to(fip.vn_mac(port_id), hdr, [payload], SOF_I3, EOF_T)
+        self._emit_to(self._mac_of(port_id), hdr, [payload], SOF_I3, EOF_T)
 
     # -- ELS -----------------------------------------------------------------------------------
     def _els_request(self, hdr: FcHeader, payload: memoryview, rport: RemotePort | None) -> None:
@@ -379,7 +439,7 @@ class FcoePort:
         if cmd == els.PRLO:
             return self._prlo(rport, payload)
         if cmd == els.ADISC:
-            return els.adisc_acc(self.wwpn, self.wwnn, self.vn.port_id)
+            return els.adisc_acc(self.wwpn, self.wwnn, self.port_id)
         if cmd == els.RRQ:
             return els.ls_acc()
         return self._rec(rport, payload)
@@ -440,7 +500,7 @@ class FcoePort:
         ex = self.engine.find(originator, ox_id)
         if ex is None:
             return els.ls_rjt(els.RJT_LOGICAL, els.EXPL_INVALID_OX_RX)
-        return els.rec_acc(ox_id, ex.rx_id, originator, self.vn.port_id, ex.received, 0)
+        return els.rec_acc(ox_id, ex.rx_id, originator, self.port_id, ex.received, 0)
 
     def _els_reply(self, hdr: FcHeader, payload: memoryview) -> None:
         """The answer to an ELS this port sent: an accepted PLOGI logs the remote port in."""
@@ -461,7 +521,7 @@ class FcoePort:
         self._login(port_id, els.decode_login(payload))
 
     def _send_plogi(self, port_id: int, tries_left: int) -> None:
-        if port_id in self.vn.peers and port_id not in self.rports:
+        if self.vn is not None and port_id in self.vn.peers and port_id not in self.rports:
             self._plogi_tries[port_id] = tries_left
             self._request(port_id, els.encode_login(els.PLOGI, self.wwpn, self.wwnn, self.max_payload))
 
@@ -477,3 +537,17 @@ class FcoePort:
             self._reply(
                 hdr, R_CTL_BA_RJT, TYPE_BLS, els.ba_rjt(els.BA_RJT_LOGICAL, els.BA_EXPL_INVALID_OX_RX), f_ctl
             )
+
+
+def fcf_status(fabric: Fabric) -> dict[str, object]:
+    """The selected FCF as hptd reports it (MAC, switch and fabric names, login state)."""
+    fcf = fabric.fcf
+    if fcf is None:
+        return {"mac": "", "name": "", "fabric": "", "state": fabric.state.value, "known": len(fabric.fcfs)}
+    return {
+        "mac": mac_str(fcf.mac),
+        "name": wwn_str(fcf.switch_name),
+        "fabric": wwn_str(fcf.fabric_name),
+        "priority": fcf.priority,
+        "state": fabric.state.value,
+    }

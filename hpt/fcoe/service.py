@@ -39,27 +39,23 @@ def build_port(server: Server, pc: FcoePortConfig) -> FcoePort:
         mtu=interface_mtu(pc.interface),
         initiators=pc.initiators,
         vlan=pc.vlan,
+        mode=pc.mode,
     )
 
 
 def start_fcoe_ports(server: Server) -> list[PacketDriver]:
-    """Start every configured VN2VN port; raises OSError (e.g. no such interface, no CAP_NET_RAW)."""
+    """Start every configured port, VN2VN or fabric; raises OSError (e.g. no such interface, no
+    CAP_NET_RAW)."""
     drivers: list[PacketDriver] = []
     try:
         for pc in server.config.fcoe_ports:
-            if pc.mode != "vn2vn":
-                log.warning(
-                    "fcoe_port %s: %s mode is not available in this build; port not started",
-                    pc.interface,
-                    pc.mode,
-                )
-                continue
             port = build_port(server, pc)
             driver = PacketDriver(port, pc.interface)
             driver.start()
             drivers.append(driver)
             log.info(
-                "FCoE VN2VN port on %s: WWPN %s, WWNN %s, target %s",
+                "FCoE %s port on %s: WWPN %s, WWNN %s, target %s",
+                "VN2VN" if pc.mode == "vn2vn" else "fabric",
                 pc.interface,
                 wwn_str(port.wwpn),
                 wwn_str(port.wwnn),

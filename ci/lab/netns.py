@@ -6,6 +6,7 @@ else: the namespace has no route out. Deleting the namespace removes its bridge 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -58,6 +59,13 @@ class NetNamespace:
         self.taps.append(name)
         self.ip("link", "set", name, "mtu", str(MTU), "master", BRIDGE, "up")
         return name
+
+    def drops(self) -> dict[str, dict[str, int]]:
+        """Per link of the namespace, the frames the kernel dropped (``rx``/``tx``) so far."""
+        out = subprocess.run(["ip", "-n", self.name, "-s", "-j", "link", "show"], check=True,
+                             capture_output=True, text=True).stdout
+        return {link["ifname"]: {way: link["stats64"][way]["dropped"] for way in ("rx", "tx")}
+                for link in json.loads(out) if "stats64" in link}
 
     def capture(self, path: Path, interface: str = BRIDGE, expression: str = "") -> subprocess.Popen[bytes]:
         """Start tcpdump on ``interface`` writing full frames to ``path``; ``stop_captures`` ends it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,28 @@ def test_namespace_and_taps_removed_even_on_error() -> None:
         raise RuntimeError("boom")
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert name not in names
+
+
+# Holds tap "tapd" open without reading it, as a stalled guest would (TUNSETIFF: IFF_TAP | IFF_NO_PI).
+_HOLD_TAP = ("import fcntl, os, struct, time; fd = os.open('/dev/net/tun', os.O_RDWR); "
+             "fcntl.ioctl(fd, 0x400454CA, struct.pack('16sH', b'tapd', 0x1002)); print('open', flush=True); "
+             "time.sleep(60)")
+_FLOOD = ("import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('br0', 0)); "
+          "[s.send(bytes.fromhex('020000000002020000000001' '88b5') + bytes(1000)) for _ in range(50)]")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_namespace_counts_frames_dropped_on_a_tap() -> None:
+    with NetNamespace() as ns:
+        ns.add_tap("tapd")
+        ns.ip("link", "set", "tapd", "txqueuelen", "4")
+        assert ns.drops()["tapd"] == {"rx": 0, "tx": 0}
+        holder = subprocess.Popen(ns.exec_argv([sys.executable, "-c", _HOLD_TAP]), stdout=subprocess.PIPE)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == b"open\n"
+            # 50 frames to an unknown MAC: the bridge floods them to the tap, whose queue holds 4
+            subprocess.run(ns.exec_argv([sys.executable, "-c", _FLOOD]), check=True)
+            assert ns.drops()["tapd"]["tx"] > 0
+        finally:
+            holder.kill()
+            holder.wait()

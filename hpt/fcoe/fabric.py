@@ -176,7 +176,9 @@ class Fabric:
     def _next_deadline(self) -> float:
         times = [fcf.lost_at for fcf in self.fcfs]
         if self.state is State.SOLICIT:
-            times += [self.select_at, self.solicit_at]
+            times.append(self.select_at)
+            if not any(f.usable for f in self.fcfs):
+                times.append(self.solicit_at)
         elif self.state is State.FLOGI:
             times.append(self.flogi_at)
         elif self.logged_in:

@@ -201,6 +201,15 @@ class Initiator:
             assert self.plogi()[FC].r_ctl == 0x23
         else:  # Linux libfc: the higher WWPN sends PLOGI, the other waits for it (PLOGI_WAIT)
             self.on_unexpected(self.target_plogi())
+        self.process_login()
+
+    def fabric_login(self, target_id: int) -> None:
+        """Behind an FCF (the fabric logins are the emulator's): PLOGI and PRLI to ``target_id``."""
+        self.target_id = target_id
+        assert as_layer(self.plogi(), ELS_Login).cmd == 0x02
+        self.process_login()
+
+    def process_login(self) -> None:
         prli = as_layer(self.prli(), ELS_PRLI)
         assert prli.cmd == 0x02 and prli.flags & 0x0F == 1
 

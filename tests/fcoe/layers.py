@@ -28,11 +28,14 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw, bind_layers
 
 ALL_VN2VN = "01:10:18:01:00:04"
+ALL_ENODES, ALL_FCFS = "01:10:18:01:00:01", "01:10:18:01:00:02"
+FLAG_FPMA, FLAG_AVAILABLE, FLAG_SOLICITED, FLAG_FCF = 0x8000, 0x0004, 0x0002, 0x0001
 SOF_I3, SOF_N3, EOF_N, EOF_T = 0x2E, 0x36, 0x41, 0x42
 
 
-def vn_mac(port_id: int) -> str:
-    return ":".join(f"{b:02x}" for b in (0x0EFD00 << 24 | port_id).to_bytes(6, "big"))
+def vn_mac(port_id: int, fc_map: int = 0x0EFD00) -> str:
+    """A VN2VN MAC (FC-MAP 0E-FD-00) or, with the fabric's FC-MAP, an FPMA."""
+    return ":".join(f"{b:02x}" for b in (fc_map << 24 | port_id).to_bytes(6, "big"))
 
 
 # -- FIP ---------------------------------------------------------------------------------------------
@@ -81,9 +84,9 @@ def name_d(wwnn: int) -> FIPDesc:
     return FIPDesc(type=4, value=bytes(2) + wwnn.to_bytes(8, "big"))
 
 
-def vn_id_d(port_id: int, wwpn: int) -> FIPDesc:
-    mac = bytes.fromhex(vn_mac(port_id).replace(":", ""))
-    return FIPDesc(type=11, value=mac + b"\0" + port_id.to_bytes(3, "big") + wwpn.to_bytes(8, "big"))
+def vn_id_d(port_id: int, wwpn: int, mac: str | None = None) -> FIPDesc:
+    raw = bytes.fromhex((mac or vn_mac(port_id)).replace(":", ""))
+    return FIPDesc(type=11, value=raw + b"\0" + port_id.to_bytes(3, "big") + wwpn.to_bytes(8, "big"))
 
 
 def fc4_d(features: int = 0x2) -> FIPDesc:
@@ -96,6 +99,56 @@ def fc4_d(features: int = 0x2) -> FIPDesc:
 
 def size_d(size: int = 2158) -> FIPDesc:
     return FIPDesc(type=6, value=struct.pack(">H", size))
+
+
+def priority_d(priority: int) -> FIPDesc:
+    return FIPDesc(type=1, value=bytes((0, priority)))
+
+
+def fabric_d(fabric_name: int, fc_map: int = 0x0EFC00, vf_id: int = 0) -> FIPDesc:
+    return FIPDesc(
+        type=5,
+        value=struct.pack(">HB", vf_id, 0) + fc_map.to_bytes(3, "big") + fabric_name.to_bytes(8, "big"),
+    )
+
+
+def fka_d(period_ms: int = 8000, no_keep_alive: bool = False) -> FIPDesc:
+    return FIPDesc(type=12, value=struct.pack(">BBI", 0, int(no_keep_alive), period_ms))
+
+
+def advertisement(
+    fcf: str,
+    switch_name: int,
+    fabric_name: int,
+    priority: int = 128,
+    period_ms: int = 8000,
+    flags: int = FLAG_FPMA | FLAG_AVAILABLE | FLAG_FCF,
+    dst: str = ALL_ENODES,
+    fc_map: int = 0x0EFC00,
+    no_keep_alive: bool = False,
+) -> Ether:
+    """A Discovery Advertisement (FC-BB-6 7.8.3); add FLAG_SOLICITED to ``flags`` for a solicited one."""
+    descs = [
+        priority_d(priority),
+        mac_d(fcf),
+        name_d(switch_name),
+        fabric_d(fabric_name, fc_map),
+        fka_d(period_ms, no_keep_alive),
+    ]
+    return Ether(dst=dst, src=fcf) / FIP(op=1, subcode=2, flags=flags, descriptors=descs)
+
+
+def clear_virtual_links(fcf: str, switch_name: int, dst: str, vn_ids: list[FIPDesc]) -> Ether:
+    """Clear Virtual Links (FIP op 3, subcode 2) naming the VN_Ports in ``vn_ids`` (none: all)."""
+    return Ether(dst=dst, src=fcf) / FIP(
+        op=3, subcode=2, descriptors=[mac_d(fcf), name_d(switch_name), *vn_ids]
+    )
+
+
+def fip_els_reply(fcf: str, dst: str, kind: int, fc_frame: bytes, mac: str = "00:00:00:00:00:00") -> Ether:
+    """An ELS reply carried in FIP (op 2, subcode 2): the FC frame, then the MAC descriptor."""
+    descs = [FIPDesc(type=kind, value=bytes(2) + fc_frame), mac_d(mac)]
+    return Ether(dst=dst, src=fcf) / FIP(op=2, subcode=2, flags=FLAG_FPMA, descriptors=descs)
 
 
 def vn2vn(
@@ -157,6 +210,8 @@ class FC(Packet):
             return {0x06: FCP_CMND, 0x05: FCP_XFER_RDY, 0x07: FCP_RSP}.get(self.r_ctl, Raw)
         if self.type == 0x01 and payload:
             return ELS_CLASSES.get(payload[0], ELS)
+        if self.type == 0x20:
+            return CT
         return Raw
 
 
@@ -254,6 +309,26 @@ class ELS_LOGO(Packet):
         X3BytesField("reserved", 0),
         XIntField("port_id", 0),
         XLELongField("wwpn", 0),
+    ]
+
+
+class CT(Packet):
+    """The CT_IU preamble (FC-GS-7 4.3.2); the request or response body follows as payload."""
+
+    name = "CT"
+    fields_desc = [
+        XByteField("revision", 1),
+        X3BytesField("in_id", 0),
+        XByteField("gs_type", 0xFC),
+        XByteField("gs_subtype", 0x02),
+        XByteField("options", 0),
+        XByteField("reserved", 0),
+        XShortField("cmd", 0),
+        ShortField("max_size", 0),
+        XByteField("fragment", 0),
+        XByteField("reason", 0),
+        XByteField("explanation", 0),
+        XByteField("vendor", 0),
     ]
 
 

@@ -38,22 +38,22 @@ class PortLink:
         self.limit = horizon
         self.queue: deque[bytes] = deque()
         port.start(self.now)
-        self._drain()
+        self.drain()
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
         for frame in self.port.take_output():
             self.queue.append(b"".join(bytes(part) for part in frame))
         self.port.transmitted()
 
     def send(self, frame: bytes) -> None:
         self.port.receive(frame, self.now)
-        self._drain()
+        self.drain()
         self.limit = self.now + self.horizon
 
     def recv(self) -> bytes | None:
         while not self.queue:
             deadline = self.port.tick(self.now)
-            self._drain()
+            self.drain()
             if self.queue:
                 break
             if deadline > self.limit:

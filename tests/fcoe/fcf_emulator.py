@@ -13,20 +13,8 @@ from dataclasses import dataclass, field
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
+from tests.fcoe import layers as ly
 from tests.fcoe.initiator import Link
-from tests.fcoe.layers import (
-    CT,
-    FC,
-    FIP,
-    FLAG_SOLICITED,
-    ELS_Login,
-    FCoE,
-    advertisement,
-    clear_virtual_links,
-    fip_els_reply,
-    vn_id_d,
-    vn_mac,
-)
 
 FCF_MAC = "52:54:00:fc:f0:01"
 SWITCH_NAME, FABRIC_NAME = 0x2001525400FCF001, 0x1001525400FCF001
@@ -55,7 +43,7 @@ class FcfEmulator:
         self.priority = priority
         self.seen = Seen()
         self.enode = ""
-        self.target_fpma = vn_mac(TARGET_ID, FC_MAP)
+        self.target_fpma = ly.vn_mac(TARGET_ID, FC_MAP)
         self.logged_in = False
         self.to_initiator: deque[bytes] = deque()
 
@@ -63,14 +51,14 @@ class FcfEmulator:
         self.link.send(bytes(pkt))
 
     def advertise(self, solicited: bool = False, dst: str | None = None) -> None:
-        flags = 0x8005 | (FLAG_SOLICITED if solicited else 0)
+        flags = 0x8005 | (ly.FLAG_SOLICITED if solicited else 0)
         kw = {"dst": dst} if dst else {}
-        self.send(advertisement(FCF_MAC, SWITCH_NAME, FABRIC_NAME, self.priority, flags=flags, **kw))
+        self.send(ly.advertisement(FCF_MAC, SWITCH_NAME, FABRIC_NAME, self.priority, flags=flags, **kw))
 
     def clear_virtual_links(self, port_id: int | None = TARGET_ID, wwpn: int = 0) -> None:
         """CVL to the target naming its VN_Port (``port_id`` None: naming none, i.e. all)."""
-        vn_ids = [] if port_id is None else [vn_id_d(port_id, wwpn, vn_mac(port_id, FC_MAP))]
-        self.send(clear_virtual_links(FCF_MAC, SWITCH_NAME, self.enode, vn_ids))
+        vn_ids = [] if port_id is None else [ly.vn_id_d(port_id, wwpn, ly.vn_mac(port_id, FC_MAP))]
+        self.send(ly.clear_virtual_links(FCF_MAC, SWITCH_NAME, self.enode, vn_ids))
         self.logged_in = False
 
     # -- the target's frames -------------------------------------------------------------------
@@ -80,9 +68,9 @@ class FcfEmulator:
         if raw is None:
             return False
         pkt = Ether(raw)
-        if FIP in pkt:
+        if ly.FIP in pkt:
             self._fip(pkt)
-        elif FC in pkt:
+        elif ly.FC in pkt:
             self._fc(raw, pkt)
         return True
 
@@ -92,7 +80,7 @@ class FcfEmulator:
                 raise AssertionError(f"FCF emulator: no {what}")
 
     def _fip(self, pkt: Packet) -> None:
-        fip = pkt[FIP]
+        fip = pkt[ly.FIP]
         if (fip.op, fip.subcode) == (1, 1):
             self.seen.solicitations.append(pkt)
             self.enode = pkt.src
@@ -103,28 +91,28 @@ class FcfEmulator:
             self.seen.keep_alives.append(pkt)
 
     def _fip_els(self, pkt: Packet) -> None:
-        desc = pkt[FIP].descriptors[0]
-        request = FC(bytes(desc.value)[2:])
-        reply = FC(r_ctl=0x23, s_id=0xFFFFFE, type=1, f_ctl=0x990000, ox_id=request.ox_id, rx_id=0x0001)
+        desc = pkt[ly.FIP].descriptors[0]
+        request = ly.FC(bytes(desc.value)[2:])
+        reply = ly.FC(r_ctl=0x23, s_id=0xFFFFFE, type=1, f_ctl=0x990000, ox_id=request.ox_id, rx_id=0x0001)
         if desc.type == 7:  # FLOGI
             self.seen.flogis.append(pkt)
             if self.flogi_rejects:
                 self.flogi_rejects -= 1
                 rjt = struct.pack(">B3xxBBx", 0x01, 0x09, 0x00)
-                self.send(fip_els_reply(FCF_MAC, pkt.src, 7, bytes(reply) + rjt))
+                self.send(ly.fip_els_reply(FCF_MAC, pkt.src, 7, bytes(reply) + rjt))
                 return
             reply.d_id = TARGET_ID
-            acc = ELS_Login(cmd=0x02, wwpn=SWITCH_NAME, wwnn=FABRIC_NAME, features=0x1000)
-            self.send(fip_els_reply(FCF_MAC, pkt.src, 7, bytes(reply / acc), self.target_fpma))
+            acc = ly.ELS_Login(cmd=0x02, wwpn=SWITCH_NAME, wwnn=FABRIC_NAME, features=0x1000)
+            self.send(ly.fip_els_reply(FCF_MAC, pkt.src, 7, bytes(reply / acc), self.target_fpma))
             self.logged_in = True
         elif desc.type == 9:  # LOGO
             self.seen.logos.append(pkt)
             reply.d_id = request.s_id
-            self.send(fip_els_reply(FCF_MAC, pkt.src, 9, bytes(reply) + b"\x02\0\0\0", self.target_fpma))
+            self.send(ly.fip_els_reply(FCF_MAC, pkt.src, 9, bytes(reply) + b"\x02\0\0\0", self.target_fpma))
             self.logged_in = False
 
     def _fc(self, raw: bytes, pkt: Packet) -> None:
-        fc = pkt[FC]
+        fc = pkt[ly.FC]
         assert pkt.dst == FCF_MAC and pkt.src == self.target_fpma, pkt.summary()
         if fc.d_id == DIRECTORY:
             self._name_server(fc)
@@ -133,7 +121,7 @@ class FcfEmulator:
 
     def _name_server(self, fc: Packet) -> None:
         payload = bytes(fc.payload)
-        reply = FC(
+        reply = ly.FC(
             r_ctl=0x23 if fc.type == 1 else 0x03,
             d_id=fc.s_id,
             s_id=DIRECTORY,
@@ -144,11 +132,11 @@ class FcfEmulator:
         )
         if fc.type == 1 and payload[0] == 0x03:
             self.seen.ns.append("PLOGI")
-            body: bytes | Packet = ELS_Login(cmd=0x02, wwpn=0x20FFFFFC00000000, wwnn=0x10FFFFFC00000000)
+            body: bytes | Packet = ly.ELS_Login(cmd=0x02, wwpn=0x20FFFFFC00000000, wwnn=0x10FFFFFC00000000)
         else:
-            self.seen.ns.append(f"{CT(payload).cmd:04x}")
-            body = CT(cmd=0x8002)
-        frame = Ether(dst=self.target_fpma, src=FCF_MAC) / FCoE() / reply / body
+            self.seen.ns.append(f"{ly.CT(payload).cmd:04x}")
+            body = ly.CT(cmd=0x8002)
+        frame = Ether(dst=self.target_fpma, src=FCF_MAC) / ly.FCoE() / reply / body
         self.send(frame)
 
     # -- the initiator's side ------------------------------------------------------------------

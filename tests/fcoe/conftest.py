@@ -3,12 +3,16 @@ reference capture."""
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ci.lab.netns import NetNamespace
 from ci.lab.pcap import Frame, read_pcap
 from hpt.fcoe.frame import parse_mac
 from hpt.fcoe.port import FcoePort
@@ -114,6 +118,19 @@ def logged_in(initiator: Initiator) -> Initiator:
     initiator.login()
     initiator.clear_unit_attention()
     return initiator
+
+
+@pytest.fixture
+def namespace() -> Iterator[NetNamespace]:
+    """A network namespace with a veth pair: fc0 (hptd's end) and fc1 (the test's, MAC INITIATOR_MAC)."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("network namespaces need root and iproute2 (not available here)")
+    with NetNamespace("hptfc") as ns:
+        ns.ip("link", "add", "fc0", "mtu", "9000", "type", "veth", "peer", "name", "fc1", "mtu", "9000")
+        ns.ip("link", "set", "fc1", "address", INITIATOR_MAC)
+        for dev in ("fc0", "fc1"):
+            ns.ip("link", "set", dev, "up")
+        yield ns
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ Alives and FIP LOGO, sends Clear Virtual Links, and relays FC frames between the
 from __future__ import annotations
 
 import struct
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -37,8 +38,13 @@ class Seen:
 class FcfEmulator:
     """One FCF with one target ENode on ``link``; the target gets FC_ID ``TARGET_ID``."""
 
-    def __init__(self, link: Link, flogi_rejects: int = 0, priority: int = 128) -> None:
+    def __init__(
+        self, link: Link, flogi_rejects: int = 0, priority: int = 128, readvertise: float | None = None
+    ) -> None:
         self.link = link
+        self.readvertise = readvertise  # real seconds between multicast advertisements (None: never)
+        self.advertised = time.monotonic()
+        self.target_wwpn = 0
         self.flogi_rejects = flogi_rejects
         self.priority = priority
         self.seen = Seen()
@@ -53,6 +59,7 @@ class FcfEmulator:
     def advertise(self, solicited: bool = False, dst: str | None = None) -> None:
         flags = 0x8005 | (ly.FLAG_SOLICITED if solicited else 0)
         kw = {"dst": dst} if dst else {}
+        self.advertised = time.monotonic()
         self.send(ly.advertisement(FCF_MAC, SWITCH_NAME, FABRIC_NAME, self.priority, flags=flags, **kw))
 
     def clear_virtual_links(self, port_id: int | None = TARGET_ID, wwpn: int = 0) -> None:
@@ -64,6 +71,8 @@ class FcfEmulator:
     # -- the target's frames -------------------------------------------------------------------
     def pump(self) -> bool:
         """Handle one frame from the target; False when none came (the link timed out)."""
+        if self.readvertise is not None and time.monotonic() - self.advertised > self.readvertise:
+            self.advertise()
         raw = self.link.recv()
         if raw is None:
             return False
@@ -96,6 +105,7 @@ class FcfEmulator:
         reply = ly.FC(r_ctl=0x23, s_id=0xFFFFFE, type=1, f_ctl=0x990000, ox_id=request.ox_id, rx_id=0x0001)
         if desc.type == 7:  # FLOGI
             self.seen.flogis.append(pkt)
+            self.target_wwpn = ly.ELS_Login(bytes(request.payload)).wwpn
             if self.flogi_rejects:
                 self.flogi_rejects -= 1
                 rjt = struct.pack(">B3xxBBx", 0x01, 0x09, 0x00)

@@ -17,10 +17,15 @@ TARGET_NAME = "iqn.2026-11.org.hpt:fcoe"
 
 
 def fcoe_config(
-    interface: str, initiators: list[str], luns: int = 1, size: str = "16M", directory: Path | None = None
+    interface: str,
+    initiators: list[str],
+    luns: int = 1,
+    size: str = "16M",
+    directory: Path | None = None,
+    mode: str = "vn2vn",
 ) -> str:
     """A configuration with one target of ``luns`` LUNs (RAM, or sparse files in ``directory``) and
-    one VN2VN port on ``interface`` for the ``initiators`` WWPNs."""
+    one port (``mode`` VN2VN or fabric) on ``interface`` for the ``initiators`` WWPNs."""
     tables = []
     for n in range(luns):
         store = f'store = "file"\n  path = "{directory / f"lun{n}.img"}"' if directory else 'store = "ram"'
@@ -28,7 +33,8 @@ def fcoe_config(
     allowed = ", ".join(f'"{wwpn}"' for wwpn in initiators)
     return (
         f'[[portal]]\naddress = "127.0.0.1:3260"\n\n[[target]]\nname = "{TARGET_NAME}"\n{"".join(tables)}\n'
-        f'[[fcoe_port]]\ninterface = "{interface}"\ntargets = ["{TARGET_NAME}"]\ninitiators = [{allowed}]\n'
+        f'[[fcoe_port]]\ninterface = "{interface}"\nmode = "{mode}"\ntargets = ["{TARGET_NAME}"]\n'
+        f"initiators = [{allowed}]\n"
     )
 
 

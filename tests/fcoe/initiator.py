@@ -291,6 +291,13 @@ class Initiator:
     def scsi(self, cdb: bytes, lun: int = 0, read: int = 0, data_out: bytes = b"") -> Reply:
         return self.response(self.command(cdb, lun, read, data_out), data_out)
 
+    def check_disk(self, size: int) -> None:
+        """INQUIRY names hpt and READ CAPACITY(16) gives ``size`` bytes of 512-byte blocks."""
+        inquiry = self.scsi(bytes([0x12, 0, 0, 0, 96, 0]), read=96)
+        assert inquiry.status == 0 and inquiry.data[8:11] == b"HPT"
+        capacity = self.scsi(bytes([0x9E, 0x10]) + bytes(8) + struct.pack(">I", 32) + bytes(2), read=32)
+        assert struct.unpack_from(">QI", capacity.data) == (size // 512 - 1, 512)
+
     def clear_unit_attention(self, lun: int = 0) -> None:
         """TEST UNIT READY until GOOD: a fresh LU reports POWER ON OCCURRED first (SAM-5 5.14)."""
         for _ in range(3):

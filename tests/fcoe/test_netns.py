@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes
 import os
 import select
-import shutil
 import socket
 import struct
 import subprocess
@@ -83,18 +82,6 @@ def socket_in_namespace(namespace: str, interface: str) -> socket.socket:
 
 
 @pytest.fixture
-def namespace() -> Iterator[NetNamespace]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("network namespaces need root and iproute2 (not available here)")
-    with NetNamespace("hptfc") as ns:
-        ns.ip("link", "add", "fc0", "mtu", "9000", "type", "veth", "peer", "name", "fc1", "mtu", "9000")
-        ns.ip("link", "set", "fc1", "address", INITIATOR_MAC)
-        for dev in ("fc0", "fc1"):
-            ns.ip("link", "set", dev, "up")
-        yield ns
-
-
-@pytest.fixture
 def hptd(namespace: NetNamespace, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     with running_hptd(namespace, tmp_path, fcoe_config("fc0", [f"20:00:{INITIATOR_MAC}"])) as proc:
         yield proc
@@ -106,10 +93,7 @@ def test_scapy_initiator_against_hptd(namespace: NetNamespace, hptd: subprocess.
         ini = Initiator(SocketLink(sock), INITIATOR_MAC, port_id=0x000002)
         ini.login()
         ini.clear_unit_attention()
-        inquiry = ini.scsi(bytes([0x12, 0, 0, 0, 96, 0]), read=96)
-        assert inquiry.status == Status.GOOD and inquiry.data[8:11] == b"HPT"
-        capacity = ini.scsi(bytes([0x9E, 0x10]) + bytes(8) + struct.pack(">I", 32) + bytes(2), read=32)
-        assert struct.unpack_from(">QI", capacity.data) == ((16 << 20) // 512 - 1, 512)
+        ini.check_disk(16 << 20)
         data = os.urandom(256 * 1024)
         blocks = len(data) // 512
         write = ini.scsi(struct.pack(">BBIBHB", 0x2A, 0, 64, 0, blocks, 0), data_out=data)

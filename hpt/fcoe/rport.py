@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hpt.fcoe.fip import vn_mac
 from hpt.scsi.command import Nexus
 
 PROTOCOL_FCP = 0  # SPC-5 7.6.1
@@ -26,10 +25,6 @@ class RemotePort:
     nexus: Nexus
     prli: bool = False
     seq_id: int = field(default=0)
-
-    @property
-    def mac(self) -> bytes:
-        return vn_mac(self.port_id)
 
     @property
     def state(self) -> str:

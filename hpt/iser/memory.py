@@ -118,6 +118,7 @@ class RegisteredBuffers:
         self._next = handle = self._next + 1
         self._bufs[handle] = (mapping, view, mr)
         self.pinned += cls
+        log.info("registered a %d-byte buffer for large commands (%d bytes registered)", cls, self.pinned)
         return handle
 
     def view(self, handle: int) -> memoryview:

@@ -38,11 +38,16 @@ def iser_env(**extra: str) -> dict[str, str]:
 def test_kernel_iser_initiator_against_hptd(lab: Lab) -> None:
     script = guest_script("rxe_up.sh", "hptd_iser_start.sh", "kernel_iser_login.sh", "iser_logout.sh",
                           "target_stop.sh")
-    result = lab.run_one(script, name="hptd-iser", env=iser_env(), nics=[UserNet()], memory_mib=MEMORY_MIB)
+    result = lab.run_one(script, name="hptd-iser", env=iser_env(ISER_MAX_KB="2048"), nics=[UserNet()],
+                         memory_mib=MEMORY_MIB)
     out = result.output
     assert "logged in over iSER to hptd, LUN at /dev/sd" in out
     assert "Device Identification VPD page" in out
     assert "hptd iSER verified 8 MiB" in out
+    # commands of up to 2 MiB: larger than a 1 MiB ring slot, they went through a registered large buffer
+    large = re.search(r"hptd iSER verified 8 MiB in commands of (\d+) KiB", out)
+    assert large and int(large.group(1)) > 1024, out
+    assert "registered a 2097152-byte buffer for large commands" in out
     assert "logged out" in out
     assert "target exited with status 0" in out  # SIGTERM: the iSER portal and the device are released
     assert "iSER connect request from 10.0.2.15:" in out  # hptd's own log: the CM path, not TCP

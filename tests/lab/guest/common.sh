@@ -14,11 +14,13 @@ wait_for() {
     done
 }
 
-# verify_disk DEVICE MIB: write MIB MiB of random data with O_DIRECT, read it back, compare checksums.
+# verify_disk DEVICE MIB [BS_MIB]: write MIB MiB of random data with O_DIRECT in BS_MIB MiB blocks
+# (default 1), read it back, compare checksums.
 verify_disk() {
+    bs=${3:-1}
     head -c "$(( $2 * 1048576 ))" /dev/urandom > /tmp/pattern
-    dd if=/tmp/pattern of="$1" bs=1M count="$2" oflag=direct status=none
-    dd if="$1" of=/tmp/readback bs=1M count="$2" iflag=direct status=none
+    dd if=/tmp/pattern of="$1" bs="${bs}M" count="$(( $2 / bs ))" oflag=direct status=none
+    dd if="$1" of=/tmp/readback bs="${bs}M" count="$(( $2 / bs ))" iflag=direct status=none
     want=$(sha256sum < /tmp/pattern | cut -d' ' -f1)
     got=$(sha256sum < /tmp/readback | cut -d' ' -f1)
     log "pattern $want, read back $got"

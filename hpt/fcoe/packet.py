@@ -26,6 +26,9 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP = 1, 2
 PACKET_MR_MULTICAST, PACKET_MR_UNICAST = 0, 3
 PACKET_OUTGOING = 4
+PACKET_STATISTICS = 6
+#: How often the driver reads the sockets' drop counts into the port's counters.
+STATS_PERIOD = 1.0
 RECV_SIZE = 9216
 SO_RCVBUFFORCE = 33
 #: Receive buffer: a 1 MiB write burst is ~500 frames of ~4 KiB kernel memory each.
@@ -70,6 +73,13 @@ def set_receive_buffer(sock: socket.socket, size: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
     except PermissionError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def socket_drops(sock: socket.socket) -> int:
+    """Frames the kernel dropped for ``sock`` (receive buffer full) since the last call (packet(7)
+    PACKET_STATISTICS: struct tpacket_stats, reset by reading)."""
+    _packets, drops = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+    return int(drops)
 
 
 class PacketDriver:
@@ -129,6 +139,7 @@ class PacketDriver:
         port.start(time.monotonic())
         self._flush()
         deadline = port.tick(time.monotonic())
+        stats_due = time.monotonic() + STATS_PERIOD
         while not self._stopping:
             timeout = max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select([*self.socks, self._wake_r], [], [], timeout)
@@ -136,10 +147,24 @@ class PacketDriver:
                 if sock is self._wake_r:
                     continue
                 self._drain(sock, view)  # type: ignore[arg-type]
-            deadline = port.tick(time.monotonic())
+            now = time.monotonic()
+            deadline = port.tick(now)
             self._flush()
+            if now >= stats_due:
+                self._count_drops()
+                stats_due = now + STATS_PERIOD
         port.stop()
         self._flush()
+        self._count_drops()
+
+    def _count_drops(self) -> None:
+        """Add the frames the kernel dropped before hptd read them to the port's ``socket_drops``."""
+        drops = sum(socket_drops(sock) for sock in self.socks)
+        if drops:
+            counters = self.port.counters
+            counters["socket_drops"] = counters.get("socket_drops", 0) + drops
+            log.warning("%s: the kernel dropped %d received frames (receive buffer full)",
+                        self.interface, drops)
 
     def _drain(self, sock: socket.socket, view: memoryview) -> None:
         while True:

@@ -73,17 +73,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for tc in config.targets:
         print(tc.name, flush=True)
-    stop = threading.Event()
+    stop, report, wake = threading.Event(), threading.Event(), threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping", signum)
         stop.set()
+        wake.set()
+
+    def on_status(_signum: int, _frame: object) -> None:
+        report.set()
+        wake.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, on_status)  # log what is served now: portals, sessions, FCoE ports
     log.info("hptd ready")
     while not stop.is_set():
-        stop.wait(1.0)
+        wake.wait(1.0)
+        wake.clear()
+        if report.is_set():
+            report.clear()
+            log.info("status %s", json.dumps(server.status(), sort_keys=True))
     started = time.monotonic()
     server.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from hpt.config import Config, PortalConfig, TargetConfig
@@ -27,6 +28,16 @@ log = logging.getLogger("hpt.server")
 
 RING_SLOT = 1 << 20  # one slot holds the largest usual burst (Linux max_sectors_kb defaults to 512 KiB)
 RING_SLOTS = 256
+
+
+def _snapshot(status: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """``status()`` of a port another thread is changing: retried if a table changed under it."""
+    for _ in range(3):
+        try:
+            return status()
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return {"error": "busy"}
 
 
 def _host_of(address: str) -> str:
@@ -52,6 +63,7 @@ class Server:
         for tc in config.targets:
             self.targets[tc.name] = self._build_target(tc)
         self.portals: list[Listener] = []
+        self.portal_configs: list[PortalConfig] = []  # the started portals' configurations, in order
         self.fcoe_ports: list[PacketDriver] = []
 
     # ------------------------------------------------------------------------------ building
@@ -86,6 +98,7 @@ class Server:
             portal = self._start_portal(pc)
             if portal is not None:
                 self.portals.append(portal)
+                self.portal_configs.append(pc)
         self.fcoe_ports = start_fcoe_ports(self)
 
     def _start_portal(self, pc: PortalConfig) -> Listener | None:
@@ -109,11 +122,25 @@ class Server:
         for portal in self.portals:
             portal.stop()
         self.portals = []
+        self.portal_configs = []
         for target in self.targets.values():
             for lun in target.luns():
                 lu = target.lu(lun)
                 if lu is not None and lu.store is not None:
                     lu.store.close()
+
+    def status(self) -> dict[str, object]:
+        """What hptd serves now: portals, iSCSI sessions, and FCoE ports with their remote ports."""
+        return {
+            "portals": [{"address": pc.address, "transport": pc.transport, "group": pc.group}
+                        for pc in self.portal_configs],
+            "sessions": [
+                {"initiator": s.initiator_name, "isid": f"{s.isid:012x}", "tsih": s.tsih,
+                 "target": s.target_name or None, "type": s.session_type, "connections": len(s.connections)}
+                for s in self.sessions.all()
+            ],
+            "fcoe_ports": [_snapshot(driver.port.status) for driver in self.fcoe_ports],
+        }
 
     # ------------------------------------------------------------------------------ policies
     def target_policy(self, overrides: dict[str, object]) -> TargetPolicy:

@@ -23,6 +23,7 @@ from hpt.scsi.constants import Status
 from tests.fcoe.hptd import fcoe_config, running_hptd
 from tests.fcoe.initiator import Initiator
 from tests.fcoe.layers import FC
+from tests.integration.hptd import request_status
 
 pytestmark = pytest.mark.integration
 
@@ -87,11 +88,16 @@ def hptd(namespace: NetNamespace, tmp_path: Path) -> Iterator[subprocess.Popen[s
         yield proc
 
 
-def test_scapy_initiator_against_hptd(namespace: NetNamespace, hptd: subprocess.Popen[str]) -> None:
+def test_scapy_initiator_against_hptd(
+    namespace: NetNamespace, hptd: subprocess.Popen[str], tmp_path: Path
+) -> None:
     sock = socket_in_namespace(namespace.name, "fc1")
     with sock:
         ini = Initiator(SocketLink(sock), INITIATOR_MAC, port_id=0x000002)
         ini.login()
+        (port,) = request_status(hptd, tmp_path / "hptd.log")["fcoe_ports"]  # SIGUSR1: what hptd shows
+        assert (port["name"], port["mode"], port["state"], port["peers"]) == ("fc0", "vn2vn", "up", 1)
+        assert port["rports"] == [{"wwpn": f"20:00:{INITIATOR_MAC}", "port_id": "000002", "state": "ready"}]
         ini.clear_unit_attention()
         ini.check_disk(16 << 20)
         data = os.urandom(256 * 1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,20 @@ def need(tool: str, package: str) -> str:
     if path is None:
         pytest.skip(f"{tool} not installed (Debian package {package}; ci/test.sh installs it)")
     return path
+
+
+def request_status(proc: subprocess.Popen[str], log: Path, timeout: float = 15.0) -> dict[str, Any]:
+    """Send hptd SIGUSR1 and return the status report it logs (the first one after the signal)."""
+    seen = log.read_text(errors="replace").count(" status {")
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reports = [line for line in log.read_text(errors="replace").splitlines() if " status {" in line]
+        if len(reports) > seen:
+            doc: dict[str, Any] = json.loads(reports[seen].split(" status ", 1)[1])
+            return doc
+        time.sleep(0.1)
+    raise AssertionError(f"hptd logged no status within {timeout} s of SIGUSR1")
 
 
 @dataclass

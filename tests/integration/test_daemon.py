@@ -15,7 +15,7 @@ import pytest
 
 from hpt.config import DEMO_TARGET
 
-from .hptd import REPO, need, start_hptd
+from .hptd import REPO, need, request_status, start_hptd
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +96,23 @@ def test_sigterm_with_io_in_flight_stops_cleanly(tmp_path: Path) -> None:
     finally:
         load.kill()
         load.wait()
+
+
+def test_sigusr1_logs_portals_and_sessions(tmp_path: Path) -> None:
+    perf = need("iscsi-perf", "libiscsi-bin")
+    d = start_hptd(tmp_path, demo=True)
+    idle = request_status(d.proc, d.log)
+    assert idle["portals"] == [{"address": f"127.0.0.1:{d.port}", "transport": "tcp", "group": 1}]
+    assert idle["sessions"] == [] and idle["fcoe_ports"] == []
+    load = subprocess.Popen([perf, d.url(DEMO_TARGET)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        sessions: list[dict[str, object]] = []
+        while not sessions and time.monotonic() < deadline:
+            sessions = request_status(d.proc, d.log)["sessions"]
+        assert [(s["target"], s["type"], s["connections"]) for s in sessions] == [(DEMO_TARGET, "Normal", 1)]
+        assert d.alive()
+    finally:
+        load.kill()
+        load.wait()
+    assert d.stop() == 0

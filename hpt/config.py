@@ -621,6 +621,9 @@ def _portals(root: _Table) -> list[PortalConfig]:
         portal = PortalConfig(
             host, port, table.text("transport", "tcp", TRANSPORTS), table.integer("group", 1, 1, 65535)
         )
+        if portal.transport == "iser" and ipaddress.ip_address(host).is_unspecified:
+            # an RDMA CM listener on a wildcard address belongs to no device: no PD to register the ring in
+            raise table.fail("address", f"an iSER portal needs the address of an RDMA device, not {host}")
         for other in portals:
             # TCP ports and RDMA CM ports are separate spaces: iSCSI and iSER may share 3260
             if (other.host, other.port, other.transport) == (host, port, portal.transport):

@@ -260,6 +260,9 @@ def test_portal_duplicates_and_fields() -> None:
         "[[portal]]\naddress = '127.0.0.1'\ntransport = 'rdma' # <-\n", "portal[0].transport", "tcp, iser"
     )
     expect_error("[[portal]] # <-\ngroup = 2\n", "portal[0].address", "required")
+    for wildcard in ("0.0.0.0", "[::]"):
+        expect_error(f"[[portal]]\naddress = '{wildcard}' # <-\ntransport = 'iser'\n", "portal[0].address",
+                     "an iSER portal needs the address of an RDMA device")
 
 
 def test_portal_groups() -> None:

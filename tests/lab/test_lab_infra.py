@@ -77,7 +77,7 @@ def test_command_in_namespace_on_taps(tmp_path: Path, monkeypatch: pytest.Monkey
     assert argv[:4] == ["ip", "netns", "exec", "ns1"]
     assert argv[argv.index("-accel") + 1] == "kvm"
     assert "tap,id=n0,ifname=tap1,script=no,downscript=no" in argv
-    assert "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,romfile=" in argv
+    assert "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,romfile=,event_idx=off" in argv
     assert f"local,path={tmp_path},mount_tag=sync,security_model=none" in argv
     assert not any(arg.startswith("lab.ip") for arg in " ".join(argv).split()), "tap guests get no address"
 

@@ -7,9 +7,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hpt.scsi.command import ScsiCommand, ScsiResult
+from hpt.scsi.command import ScsiCommand, ScsiResult, TaskAttr
 from hpt.scsi.constants import (
     INTERNAL_TARGET_FAILURE,
+    INVALID_FIELD_IN_CDB,
     INVALID_OPCODE,
     POWER_ON_RESET,
     UNRECOVERED_READ_ERROR,
@@ -17,7 +18,7 @@ from hpt.scsi.constants import (
     DeviceType,
     Status,
 )
-from hpt.scsi.opcodes import Access, OpcodeTable
+from hpt.scsi.opcodes import NACA, Access, OpcodeTable, control_offset
 from hpt.scsi.reservations import Reservations
 from hpt.scsi.sense import SenseError, build_sense
 from hpt.scsi.unit_attention import UnitAttentions
@@ -99,6 +100,14 @@ class LogicalUnit:
 
     def _execute(self, cmd: ScsiCommand) -> ScsiResult:
         entry = self.table.lookup(cmd.cdb)
+        # NormACA is 0: the ACA task attribute and the NACA bit are refused before a unit attention is
+        # reported (SAM-5 5.2, 8.6.5; as LIO does)
+        if cmd.attr == TaskAttr.ACA:
+            return self.check_condition(SenseError(INVALID_FIELD_IN_CDB))
+        if entry is not None:
+            ctrl = control_offset(entry)
+            if ctrl < len(cmd.cdb) and cmd.cdb[ctrl] & NACA:
+                return self.check_condition(SenseError(INVALID_FIELD_IN_CDB, field=ctrl, bit=2))
         key = cmd.nexus.initiator_port
         if entry is None or not entry.ua_exempt:
             ua = self.ua.pop(key)

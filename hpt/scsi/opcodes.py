@@ -44,6 +44,14 @@ class OpcodeEntry:
     ua_exempt: bool = False
 
 
+NACA = 0x04  # CONTROL byte bit 2 (SAM-5 5.2): ACA on CHECK CONDITION, which hpt does not support
+
+
+def control_offset(entry: OpcodeEntry) -> int:
+    """Offset of the CDB's CONTROL byte (SPC-5 4.2.5): the last byte; byte 1 if variable-length."""
+    return 1 if entry.opcode == VARIABLE_LENGTH else entry.cdb_len - 1
+
+
 def service_action_of(cdb: bytes | memoryview) -> int | None:
     op = cdb[0]
     if op in SA_IN_BYTE1:

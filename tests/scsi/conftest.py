@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hpt.scsi.command import GOOD, Nexus, ScsiCommand, ScsiResult
+from hpt.scsi.command import GOOD, Nexus, ScsiCommand, ScsiResult, TaskAttr
 from hpt.scsi.constants import Asc, Status
 from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.opcodes import Access, OpcodeEntry, OpcodeTable
@@ -115,10 +115,10 @@ class Initiator:
         return self.nexus.initiator_port
 
     def run(self, cdb: bytes | Iterable[int], data: bytes | None = None, *, alloc: int = 4096,
-            lun: int = 0) -> Reply:
+            lun: int = 0, attr: TaskAttr = TaskAttr.SIMPLE) -> Reply:
         buf = bytearray(alloc)
         out = None if data is None else memoryview(bytearray(data))
-        cmd = ScsiCommand(lun, bytes(cdb), self.nexus, data_out=out, data_in=memoryview(buf),
+        cmd = ScsiCommand(lun, bytes(cdb), self.nexus, attr=attr, data_out=out, data_in=memoryview(buf),
                           expected_in=alloc, expected_out=0 if data is None else len(data))
         result = self.target.execute(cmd)
         return Reply(result, bytes(buf[: min(result.in_len, alloc)]))

@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from hpt.scsi import target as target_module
+from hpt.scsi.command import TaskAttr
 from hpt.scsi.constants import (
     BUS_DEVICE_RESET_FUNCTION,
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
@@ -116,6 +117,18 @@ def test_first_command_reports_power_on(target: ScsiTarget) -> None:
     fresh = Initiator(target, make_nexus("iqn.new", 1))
     assert fresh.run(TUR).asc == POWER_ON_RESET
     assert fresh.run(TUR).good
+
+
+def test_aca_attribute_and_naca_bit_are_refused_without_taking_the_unit_attention(target: ScsiTarget) -> None:
+    """NormACA is 0 (SAM-5 5.2, 8.6.5): ACA and NACA=1 end in INVALID FIELD IN CDB."""
+    fresh = Initiator(target, make_nexus("iqn.new", 1))
+    assert fresh.run(TUR, attr=TaskAttr.ACA).asc == INVALID_FIELD_IN_CDB
+    naca = fresh.run(bytes((0, 0, 0, 0, 0, 0x04)))  # TEST UNIT READY, CONTROL byte NACA
+    assert naca.asc == INVALID_FIELD_IN_CDB and naca.sks == (5, 2, True)
+    r10 = fresh.run(bytes((0x12, 0, 0, 0, 96, 0x04)))  # INQUIRY too: the check precedes the opcode's own
+    assert r10.asc == INVALID_FIELD_IN_CDB and r10.sks == (5, 2, True)
+    assert fresh.run(TUR).asc == POWER_ON_RESET  # still pending: the refused commands did not report it
+    assert fresh.run(TUR, attr=TaskAttr.HEAD_OF_QUEUE).good
 
 
 # -- task management ---------------------------------------------------------------------------

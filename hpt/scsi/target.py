@@ -185,8 +185,7 @@ class ScsiTarget:
                 lu.pr.nexus_lost(port)
                 for hook in _RESET_HOOKS:
                     hook(lu, port)
-                lu.ua.clear(port)
-                lu.ua.establish(I_T_NEXUS_LOSS, only=port)
+                lu.ua.nexus_lost(port, I_T_NEXUS_LOSS)
 
     def abort_preempted(self, lun: int, initiator_ports: set[str]) -> None:
         """PREEMPT AND ABORT removed these initiator ports' registrations: let the transport

@@ -6,6 +6,11 @@ from collections import OrderedDict
 
 from hpt.scsi.constants import Asc
 
+#: Lost nexuses whose queue (I_T NEXUS LOSS OCCURRED) is kept for their return; the oldest beyond this
+#: are forgotten (they would get POWER ON instead): initiators that pick a new ISID per session, such
+#: as libiscsi, would otherwise grow the table without end.
+MAX_LOST = 1024
+
 
 class UnitAttentions:
     """Pending unit attentions per I_T nexus (keyed by initiator port name).
@@ -17,6 +22,7 @@ class UnitAttentions:
     def __init__(self, initial: Asc | None) -> None:
         self._initial = initial
         self._queues: dict[str, OrderedDict[Asc, None]] = {}
+        self._lost: OrderedDict[str, None] = OrderedDict()  # lost nexuses, oldest first
 
     def _queue(self, nexus_key: str) -> OrderedDict[Asc, None]:
         q = self._queues.get(nexus_key)
@@ -43,6 +49,8 @@ class UnitAttentions:
 
     def pop(self, nexus_key: str) -> Asc | None:
         """Take the oldest condition for this nexus (reported once, SAM-5 5.14)."""
+        if self._lost:
+            self._lost.pop(nexus_key, None)  # back in use: no longer a candidate to forget
         q = self._queue(nexus_key)
         if not q:
             return None
@@ -54,3 +62,20 @@ class UnitAttentions:
 
     def forget(self, nexus_key: str) -> None:
         self._queues.pop(nexus_key, None)
+        self._lost.pop(nexus_key, None)
+
+    def nexus_lost(self, nexus_key: str, asc: Asc) -> None:
+        """The nexus is gone: its queue holds only ``asc`` (I_T NEXUS LOSS OCCURRED) for its return;
+        the oldest lost nexuses beyond ``MAX_LOST`` are forgotten."""
+        q = self._queue(nexus_key)
+        q.clear()
+        q[asc] = None
+        self._lost.pop(nexus_key, None)
+        self._lost[nexus_key] = None
+        while len(self._lost) > MAX_LOST:
+            oldest, _ = self._lost.popitem(last=False)
+            self._queues.pop(oldest, None)
+
+    def __len__(self) -> int:
+        """How many nexuses have a queue."""
+        return len(self._queues)

@@ -181,3 +181,23 @@ def test_reset_hooks(monkeypatch: pytest.MonkeyPatch, a: Initiator, lu: LogicalU
     a.target.target_reset()
     a.target.nexus_lost(a.nexus)
     assert calls == [(0, None), (0, None), (0, a.port)]
+
+
+def test_lost_nexuses_are_remembered_up_to_a_bound(target: ScsiTarget, lu: LogicalUnit,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Initiators with a new ISID per session do not grow the unit attention table without end."""
+    from hpt.scsi import unit_attention
+
+    monkeypatch.setattr(unit_attention, "MAX_LOST", 3)
+    live = Initiator(target, make_nexus("iqn.live", 1))
+    live.run(TUR)
+    target.nexus_lost(live.nexus)  # lost, then back: no longer a candidate to forget
+    assert live.run(TUR).asc == I_T_NEXUS_LOSS
+    gone = [Initiator(target, make_nexus("iqn.gone", isid)) for isid in range(10)]
+    for ini in gone:
+        ini.run(TUR)
+        target.nexus_lost(ini.nexus)
+    assert len(lu.ua) == 1 + 3  # the live nexus and the three most recently lost
+    assert gone[-1].run(TUR).asc == I_T_NEXUS_LOSS  # remembered
+    assert gone[0].run(TUR).asc == POWER_ON_RESET  # forgotten: a new nexus to the LU
+    assert live.run(TUR).good

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from hpt.scsi.constants import (
     INVALID_FIELD_IN_CDB,
     INVALID_OPCODE,
     POWER_ON_RESET,
+    SPACE_ALLOCATION_FAILED_WRITE_PROTECT,
     UNRECOVERED_READ_ERROR,
     WRITE_ERROR,
     DeviceType,
@@ -123,6 +125,9 @@ class LogicalUnit:
             return self.check_condition(err)
         except OSError as err:
             log.error("lun %d %s: backing store error: %s", self.lun, entry.name, err)
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                # the store could not allocate the blocks (SBC-4 4.7.3, thin provisioning resource exhaustion)
+                return self.check_condition(SenseError(SPACE_ALLOCATION_FAILED_WRITE_PROTECT))
             asc = WRITE_ERROR if entry.access == Access.WRITE else UNRECOVERED_READ_ERROR
             return self.check_condition(SenseError(asc))
         except Exception:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from hpt.scsi.constants import (
     INVALID_FIELD_IN_CDB,
     LBA_OUT_OF_RANGE,
+    SPACE_ALLOCATION_FAILED_WRITE_PROTECT,
+    UNRECOVERED_READ_ERROR,
+    WRITE_ERROR,
     WRITE_PROTECTED,
     Status,
 )
@@ -206,3 +212,31 @@ def test_orwrite_fua_syncs() -> None:
     store = RecordingStore(NBLOCKS * BS)
     Disk(store).run(cdb16(0x8B, 3, 1, 0x08), bytes(BS))
     assert store.syncs == [(3 * BS, BS)]
+
+
+class FailingStore(RecordingStore):
+    """A store whose writes fail with ``write_errno`` and reads with EIO."""
+
+    def __init__(self, write_errno: int) -> None:
+        super().__init__(NBLOCKS * BS)
+        self.write_errno = write_errno
+
+    def write_from(self, offset: int, buf: memoryview) -> None:
+        raise OSError(self.write_errno, os.strerror(self.write_errno))
+
+    def read_into(self, offset: int, buf: memoryview) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+
+@pytest.mark.parametrize(
+    ("write_errno", "asc"),
+    [(errno.ENOSPC, SPACE_ALLOCATION_FAILED_WRITE_PROTECT),
+     (errno.EDQUOT, SPACE_ALLOCATION_FAILED_WRITE_PROTECT),
+     (errno.EIO, WRITE_ERROR)],
+)  # fmt: skip
+def test_store_errors_map_to_sense(write_errno: int, asc: object) -> None:
+    """A full file system (thin provisioning's resource exhaustion, SBC-4 4.7.3) is DATA PROTECT 27h/07h,
+    not a medium error; other store failures are WRITE ERROR / UNRECOVERED READ ERROR."""
+    disk = Disk(FailingStore(write_errno))
+    assert disk.run(cdb10(0x2A, 0, 1), bytes(BS)).asc == asc
+    assert disk.run(cdb10(0x28, 0, 1), alloc=BS).asc == UNRECOVERED_READ_ERROR

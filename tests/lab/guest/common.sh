@@ -63,3 +63,18 @@ fcoe_vn2vn_up() {
     echo 1 > "$ctlr/enabled"
     log "fcoe $ctlr enabled, port_name $(cat /sys/class/fc_host/host*/port_name)"
 }
+
+# fcoe_fabric_up: open-fcoe on eth0 in fabric mode (FIP discovery of an FCF, FLOGI, name server),
+# with libfc's and libfcoe's debug messages in the kernel log.
+fcoe_fabric_up() {
+    echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6
+    ip link set eth0 mtu 2500 up
+    modprobe fcoe
+    echo 0x07 > /sys/module/libfc/parameters/debug_logging
+    echo 0x03 > /sys/module/libfcoe/parameters/debug_logging
+    echo eth0 > /sys/bus/fcoe/ctlr_create
+    ctlr=$(ls -d /sys/bus/fcoe/devices/ctlr_* | head -n 1)
+    echo fabric > "$ctlr/mode"
+    echo 1 > "$ctlr/enabled"
+    log "fcoe $ctlr enabled (fabric), port_name $(cat /sys/class/fc_host/host*/port_name)"
+}

@@ -21,6 +21,7 @@ from hpt.scsi.lu import LuParams
 from hpt.scsi.sbc import make_disk
 from hpt.scsi.target import ScsiTarget
 from hpt.store import open_store
+from tests.fcoe.fcf_switch import FcfHarness
 from tests.fcoe.initiator import Initiator
 
 CAPTURE = Path(__file__).resolve().parents[1] / "data" / "fcoe-vn2vn-lio.pcap.gz"
@@ -77,6 +78,13 @@ def make_port(
     target: ScsiTarget, ring: Ring | None = None, mac: str = TARGET_MAC, wwpn: int = TARGET_WWPN, **kw: object
 ) -> FcoePort:
     return FcoePort("test", parse_mac(mac), TARGET_WWNN, wwpn, target, ring, rng=random.Random(7), **kw)  # type: ignore[arg-type]
+
+
+def fabric_port(target: ScsiTarget, ring: Ring) -> tuple[FcoePort, FcfHarness]:
+    """A port in fabric mode on link 0 of the test FCF, both on the port's virtual clock."""
+    port = make_port(target, ring, mode="fabric")
+    link = PortLink(port)
+    return port, FcfHarness(link, clock=lambda: link.now)
 
 
 def free_slots(ring: Ring) -> int:

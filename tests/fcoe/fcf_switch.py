@@ -6,8 +6,9 @@ Keep Alives, runs the name server (PLOGI, registrations, GPN_FT/GID_FT/GPN_ID/GN
 5.2), the fabric controller (SCR) and an accepting management server, and switches every other FC
 frame by D_ID: Ethernet source the FCF's MAC, destination the FPMA of the N_Port with that D_ID.
 
-``FcfSwitch`` is sans-I/O (frames in with ``receive``, out in ``out`` as (link, frame)); ``FcfThread``
-runs it on AF_PACKET sockets.
+It also sends Clear Virtual Links (FC-BB-6 7.8.6) on demand. ``FcfSwitch`` is sans-I/O (frames in
+with ``receive``, out in ``out`` as (link, frame)); ``FcfThread`` runs it on AF_PACKET sockets, and
+``FcfHarness`` in process with hptd on link 0 (any ``Link``) and a scapy ENode on link 1.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from tests.fcoe import layers as ly
+from tests.fcoe.initiator import Initiator, Link
 
 FCF_MAC = "52:54:00:fc:f0:02"
 SWITCH_NAME, FABRIC_NAME = 0x2001525400FCF002, 0x1001525400FCF002
 FC_MAP = 0x0EFC00
-DOMAIN = 0x020000  # FC_IDs 020001, 020002, ... in FLOGI order
+DOMAIN = 0x020000  # FC_IDs 020001, 020002, ... in the order ENodes first log in
+TARGET_ID, INITIATOR_ID = DOMAIN + 1, DOMAIN + 2  # in FcfHarness: hptd logs in first, the scapy ENode after
 FKA_MS = 4000
 DIRECTORY, CONTROLLER, MANAGEMENT, F_PORT = 0xFFFFFC, 0xFFFFFD, 0xFFFFFA, 0xFFFFFE
 R_CTL_ELS_REP, R_CTL_CT_REP = 0x23, 0x03
@@ -71,8 +75,16 @@ class Log:
     """What the fabric saw, for assertions: FIP and service requests as short strings, in order."""
 
     events: list[str] = field(default_factory=list)
+    links: list[int] = field(default_factory=list, repr=False)  # the link of each event
     switched: int = 0
     dropped: int = 0
+
+    def add(self, link: int, event: str) -> None:
+        self.events.append(event)
+        self.links.append(link)
+
+    def on(self, link: int) -> list[str]:
+        return [event for event, at in zip(self.events, self.links, strict=True) if at == link]
 
 
 class FcfSwitch:
@@ -82,6 +94,7 @@ class FcfSwitch:
         self.links = links
         self.fka = fka_ms / 1000
         self.ports: dict[int, NPort] = {}
+        self.assigned: dict[str, int] = {}  # ENode MAC -> its FC_ID, kept across logins
         self.out: list[tuple[int, bytes]] = []
         self.log = Log()
         self.advertise_at = 0.0
@@ -118,13 +131,13 @@ class FcfSwitch:
         if kind == (1, 1):  # Discovery Solicitation (FC-BB-6 7.8.3)
             mac = fip.desc(2)
             enode = mac[:6].hex(":") if mac else pkt.src
-            self.log.events.append(f"solicitation {enode}")
+            self.log.add(link, f"solicitation {enode}")
             self._advertise(link, enode)
         elif kind == (2, 1):  # ELS request in FIP (FC-BB-6 7.8.9.7)
             self._fip_els(link, pkt)
         elif kind == (3, 1):  # Keep Alive (FC-BB-6 7.8.6): the ENode's, or a VN_Port's with its ID
             who = "vn_port" if fip.desc(11) else "enode"
-            self.log.events.append(f"keep-alive {who} {pkt.src}")
+            self.log.add(link, f"keep-alive {who} {pkt.src}")
 
     def _fip_els(self, link: int, pkt: Packet) -> None:
         desc = pkt[ly.FIP].descriptors[0]
@@ -139,10 +152,9 @@ class FcfSwitch:
         )
         if desc.type == 7:  # FLOGI: an FC_ID and its FPMA (FC-BB-6 7.8.9.7, table 47)
             login = ly.ELS_Login(bytes(request.payload))
-            port = next((p for p in self.ports.values() if p.enode == pkt.src), None)
-            port_id = port.port_id if port else DOMAIN + len(self.ports) + 1
+            port_id = self.assigned.setdefault(pkt.src, DOMAIN + len(self.assigned) + 1)
             self.ports[port_id] = NPort(link, pkt.src, port_id, login.wwpn, login.wwnn)
-            self.log.events.append(f"flogi {pkt.src} {port_id:06x}")
+            self.log.add(link, f"flogi {pkt.src} {port_id:06x}")
             reply.d_id = port_id
             # FLOGI LS_ACC (FC-LS-3 6.6.3): F_Port bit, R_A_TOV in place of the PLOGI sequence fields.
             acc = ly.ELS_Login(
@@ -156,13 +168,24 @@ class FcfSwitch:
             frame = ly.fip_els_reply(FCF_MAC, pkt.src, 7, bytes(reply / acc), ly.vn_mac(port_id, FC_MAP))
         elif desc.type == 9:  # LOGO (FC-BB-6 7.8.9.9)
             gone = self.ports.pop(request.s_id, None)
-            self.log.events.append(f"logo {pkt.src} {request.s_id:06x}" + ("" if gone else " unknown"))
+            self.log.add(link, f"logo {pkt.src} {request.s_id:06x}" + ("" if gone else " unknown"))
             reply.d_id = request.s_id
             frame = ly.fip_els_reply(FCF_MAC, pkt.src, 9, bytes(reply) + b"\x02\0\0\0", pkt.src)
         else:
-            self.log.events.append(f"fip els {desc.type} ignored")
+            self.log.add(link, f"fip els {desc.type} ignored")
             return
         self.out.append((link, bytes(frame)))
+
+    def clear_virtual_links(self, enode: NPort, port_id: int, wwpn: int) -> None:
+        """Clear Virtual Links (FC-BB-6 7.8.6) to ``enode``'s ENode naming the VN_Port ``port_id``;
+        the fabric forgets that N_Port if it is the ENode's."""
+        vn_id = ly.vn_id_d(port_id, wwpn, ly.vn_mac(port_id, FC_MAP))
+        self.out.append(
+            (enode.link, bytes(ly.clear_virtual_links(FCF_MAC, SWITCH_NAME, enode.enode, [vn_id])))
+        )
+        if port_id in self.ports and self.ports[port_id].enode == enode.enode:
+            del self.ports[port_id]
+        self.log.add(enode.link, f"cvl {enode.enode} {port_id:06x}")
 
     # -- FC ------------------------------------------------------------------------------------
     def _fc(self, link: int, raw: bytes) -> None:
@@ -186,7 +209,7 @@ class FcfSwitch:
         """Well-known addresses (FC-FS-4 table 31): ELS and CT requests answered by the fabric."""
         payload = bytes(fc.payload)
         if fc.type == TYPE_ELS:
-            body = self._els(fc.d_id, payload)
+            body = self._els(src.link, fc.d_id, payload)
             r_ctl = R_CTL_ELS_REP
         elif fc.type == TYPE_CT and len(payload) >= 16:
             body = self._ct(src, payload)
@@ -206,10 +229,10 @@ class FcfSwitch:
         frame = Ether(dst=src.fpma, src=FCF_MAC) / ly.FCoE() / reply / body
         self.out.append((src.link, bytes(frame)))
 
-    def _els(self, d_id: int, payload: bytes) -> bytes:
+    def _els(self, link: int, d_id: int, payload: bytes) -> bytes:
         names = {0x03: "PLOGI", 0x05: "LOGO", 0x62: "SCR"}
         name = names.get(payload[0], f"ELS {payload[0]:02x}")
-        self.log.events.append(f"{name} {d_id:06x}")
+        self.log.add(link, f"{name} {d_id:06x}")
         if payload[0] == 0x03:  # the service's N_Port login (FC-LS-3 4.3.7)
             return bytes(ly.ELS_Login(cmd=0x02, wwpn=0x2000 << 48 | d_id, wwnn=0x1000 << 48 | d_id))
         if payload[0] in (0x05, 0x62):
@@ -220,7 +243,7 @@ class FcfSwitch:
         """FC-GS-7 4.3: the reply CT_IU echoes the request's GS type and subtype."""
         req = ly.CT(payload[:16])
         body = payload[16:]
-        self.log.events.append(f"CT {req.gs_type:02x} {req.cmd:04x}")
+        self.log.add(src.link, f"CT {req.gs_type:02x} {req.cmd:04x}")
         answer: bytes | None = b""
         if req.gs_type == 0xFC:
             answer = self._name_server(src, req.cmd, body)
@@ -322,3 +345,91 @@ class FcfThread:
             with self.lock:
                 self.switch.receive(link, data, time.monotonic())
                 self._flush()
+
+
+HPTD, ENODE = 0, 1  # FcfHarness's links
+NAME_SERVER = ("PLOGI fffffc", "CT fc ")  # events of requests to the name server
+
+
+class FcfHarness:
+    """``FcfSwitch`` with hptd on link 0 (a sans-I/O port on a virtual clock, or a raw socket) and an
+    in-process scapy ENode on link 1, for which this is the ``Link``: what it sends leaves its FPMA
+    (``fpma``) for the FCF, what the switch sends it waits in ``to_enode``."""
+
+    def __init__(self, hptd: Link, clock: Callable[[], float] = time.monotonic) -> None:
+        self.switch = FcfSwitch(2)
+        self.hptd = hptd
+        self.clock = clock
+        self.to_enode: deque[bytes] = deque()
+        self.fpma = ""
+
+    def deliver(self) -> None:
+        for link, frame in self.switch.out:
+            if link == HPTD:
+                self.hptd.send(frame)
+            else:
+                self.to_enode.append(frame)
+        self.switch.out.clear()
+
+    def pump(self) -> bool:
+        """One frame from hptd through the switch; False when hptd has nothing more to say."""
+        self.switch.tick(self.clock())
+        self.deliver()
+        frame = self.hptd.recv()
+        if frame is None:
+            return False
+        self.switch.receive(HPTD, frame, self.clock())
+        self.deliver()
+        return True
+
+    def run_until(self, done: Callable[[], bool], what: str) -> None:
+        while not done():
+            assert self.pump(), f"FCF: no {what}; {self.switch.log}"
+
+    def seen(self, *kinds: str) -> list[str]:
+        """hptd's events at the FCF that start with one of ``kinds``, in order."""
+        return [event for event in self.switch.log.on(HPTD) if event.startswith(kinds)]
+
+    def clear_virtual_links(self, port_id: int, wwpn: int) -> None:
+        """CVL to hptd's ENode naming the VN_Port ``port_id`` (``TARGET_ID``: hptd's own)."""
+        self.switch.clear_virtual_links(self.switch.ports[TARGET_ID], port_id, wwpn)
+        self.deliver()
+
+    # -- the scapy ENode on link 1: a Link for Initiator, FCoE frames from its FPMA to the FCF
+    def send(self, frame: bytes) -> None:
+        raw = bytes.fromhex(FCF_MAC.replace(":", "") + self.fpma.replace(":", "")) + frame[12:]
+        self.switch.receive(ENODE, raw, self.clock())
+        self.deliver()
+
+    def recv(self) -> bytes | None:
+        while not self.to_enode:
+            if not self.pump():
+                return None
+        return self.to_enode.popleft()
+
+    def fip(self, pkt: Packet) -> Packet:
+        """A FIP frame from the ENode; the switch's answer."""
+        self.to_enode.clear()
+        self.switch.receive(ENODE, bytes(pkt), self.clock())
+        self.deliver()
+        return Ether(self.to_enode.popleft())
+
+    def fip_els(self, kind: int, fc_frame: bytes, src: str, mac: str) -> Packet:
+        """An ELS in FIP (FC-BB-6 7.8.9.7: the FC frame, then a MAC descriptor); the FIP reply."""
+        descs = [ly.FIPDesc(type=kind, value=bytes(2) + fc_frame), ly.mac_d(mac)]
+        return self.fip(Ether(dst=FCF_MAC, src=src) / ly.FIP(op=2, subcode=1, descriptors=descs))
+
+    def flogi(self, ini: Initiator, ox_id: int = 0x10) -> Packet:
+        """The ENode's FIP FLOGI; its N_Port takes the FC_ID and FPMA granted. The FIP reply."""
+        login = ly.ELS_Login(cmd=0x04, wwpn=ini.wwpn, wwnn=ini.wwnn)
+        fc = ly.FC(r_ctl=0x22, d_id=F_PORT, type=TYPE_ELS, ox_id=ox_id)
+        reply = self.fip_els(7, bytes(fc / login), ini.mac, "00:00:00:00:00:00")
+        ini.port_id = ly.FC(reply[ly.FIP].desc(7)[2:]).d_id  # type: ignore[index]
+        self.fpma = ly.vn_mac(ini.port_id, FC_MAP)
+        return reply
+
+    def initiator(self, mac: str) -> Initiator:
+        """A scapy initiator on link 1, logged in to the fabric (FIP FLOGI)."""
+        ini = Initiator(self, mac, port_id=0)
+        self.flogi(ini)
+        return ini

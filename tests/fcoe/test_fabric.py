@@ -14,7 +14,7 @@ from hpt.fcoe import fip, nameserver
 from hpt.fcoe.fabric import FLOGI_TIMEOUT, FLOGI_TRIES, SELECT_DELAY, VN_KEEP_ALIVE, Fabric, State
 from hpt.fcoe.fip import Enode, decode_fip
 from hpt.fcoe.frame import decode_fcoe, parse_mac
-from tests.fcoe.fcf_emulator import FABRIC_NAME, FC_MAP, FCF_MAC, SWITCH_NAME, TARGET_ID
+from tests.fcoe.fcf_switch import FABRIC_NAME, FC_MAP, FCF_MAC, SWITCH_NAME, TARGET_ID
 from tests.fcoe.layers import (
     CT,
     FC,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import struct
-from collections import deque
 
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
@@ -15,81 +14,31 @@ from hpt.native.ring import Ring
 from hpt.scsi.constants import Status
 from hpt.scsi.target import ScsiTarget
 from tests.fcoe import layers as ly
-from tests.fcoe.conftest import INITIATOR_MAC, TARGET_MAC, TARGET_WWNN, TARGET_WWPN, PortLink, make_port
+from tests.fcoe.conftest import INITIATOR_MAC, TARGET_MAC, TARGET_WWNN, TARGET_WWPN, fabric_port
 from tests.fcoe.fcf_switch import (
     CONTROLLER,
     DIRECTORY,
-    FC_MAP,
-    FCF_MAC,
     GFF_ID,
     GID_FT,
     GNN_ID,
     GPN_FT,
     RFT_ID,
+    FcfHarness,
     FcfSwitch,
 )
 from tests.fcoe.initiator import Initiator
 
 
-class Harness:
+def harness(target: ScsiTarget, ring: Ring) -> FcfHarness:
     """hptd's port on link 0 (virtual clock), the scapy ENode's frames from link 1 in ``to_enode``."""
-
-    def __init__(self, target: ScsiTarget, ring: Ring) -> None:
-        self.switch = FcfSwitch(2)
-        self.hptd = PortLink(make_port(target, ring, mode="fabric"))
-        self.to_enode: deque[bytes] = deque()
-        self.fpma = ""
-
-    def deliver(self) -> None:
-        for link, frame in self.switch.out:
-            if link == 0:
-                self.hptd.send(frame)
-            else:
-                self.to_enode.append(frame)
-        self.switch.out.clear()
-
-    def pump(self) -> bool:
-        """One frame from hptd through the switch; False when hptd has nothing more to say."""
-        self.switch.tick(self.hptd.now)
-        self.deliver()
-        frame = self.hptd.recv()
-        if frame is None:
-            return False
-        self.switch.receive(0, frame, self.hptd.now)
-        self.deliver()
-        return True
-
-    # -- the scapy ENode on link 1: a Link for Initiator, FCoE frames from its FPMA to the FCF
-    def send(self, frame: bytes) -> None:
-        raw = bytes.fromhex(FCF_MAC.replace(":", "") + self.fpma.replace(":", "")) + frame[12:]
-        self.switch.receive(1, raw, self.hptd.now)
-        self.deliver()
-
-    def recv(self) -> bytes | None:
-        while not self.to_enode:
-            if not self.pump():
-                return None
-        return self.to_enode.popleft()
-
-    def fip(self, pkt: Packet) -> Packet:
-        """A FIP frame from the ENode; the switch's answer."""
-        self.to_enode.clear()
-        self.switch.receive(1, bytes(pkt), self.hptd.now)
-        self.deliver()
-        return Ether(self.to_enode.popleft())
-
-    def fip_els(self, kind: int, fc_frame: bytes, mac: str) -> Packet:
-        """An ELS in FIP (FC-BB-6 7.8.9.7: the FC frame, then a MAC descriptor); the FIP reply."""
-        descs = [ly.FIPDesc(type=kind, value=bytes(2) + fc_frame), ly.mac_d(mac)]
-        return self.fip(Ether(dst=FCF_MAC, src=INITIATOR_MAC) / ly.FIP(op=2, subcode=1, descriptors=descs))
+    return fabric_port(target, ring)[1]
 
 
-def registered(h: Harness) -> None:
-    while "CT fc 0218" not in h.switch.log.events:  # RSPN_ID, hptd's last registration
-        assert h.pump(), h.switch.log
+def registered(h: FcfHarness) -> None:
+    h.run_until(lambda: "CT fc 0218" in h.switch.log.events, "RSPN_ID")  # hptd's last registration
 
 
-def enode_login(h: Harness) -> Initiator:
+def enode_login(h: FcfHarness) -> Initiator:
     """Solicitation, FIP FLOGI (FC-BB-6 7.8.9.7), name server PLOGI and RFT_ID, SCR."""
     adv = h.fip(
         Ether(dst=ly.ALL_FCFS, src=INITIATOR_MAC)
@@ -101,13 +50,10 @@ def enode_login(h: Harness) -> Initiator:
     )
     assert adv.dst == INITIATOR_MAC and adv[ly.FIP].flags & ly.FLAG_SOLICITED
     ini = Initiator(h, INITIATOR_MAC, port_id=0)
-    login = ly.ELS_Login(cmd=0x04, wwpn=ini.wwpn, wwnn=ini.wwnn)
-    fc = ly.FC(r_ctl=0x22, d_id=0xFFFFFE, type=1, ox_id=0x10)
-    reply = h.fip_els(7, bytes(fc / login), "00:00:00:00:00:00")
+    reply = h.flogi(ini, ox_id=0x10)
     acc = ly.FC(reply[ly.FIP].desc(7)[2:])  # type: ignore[index]
     assert acc.ox_id == 0x10 and ly.ELS_Login(bytes(acc.payload)).features & 0x1000  # F_Port
-    ini.port_id = acc.d_id
-    h.fpma = ly.vn_mac(ini.port_id, FC_MAP)
+    assert ini.port_id == acc.d_id
     assert reply[ly.FIP].desc(2)[:6].hex(":") == h.fpma  # type: ignore[index]
     ini.target_id = DIRECTORY
     assert bytes(ini.plogi()[ly.FC].payload)[0] == 0x02
@@ -126,7 +72,7 @@ def ct(ini: Initiator, cmd: int, body: bytes) -> Packet:
 
 
 def test_two_enodes_log_in_discover_each_other_and_switch_fcp(target: ScsiTarget, ring: Ring) -> None:
-    h = Harness(target, ring)
+    h = harness(target, ring)
     registered(h)
     hptd = h.switch.port_for(TARGET_WWPN)
     assert hptd is not None and hptd.enode == TARGET_MAC and hptd.has_type(8)
@@ -156,12 +102,12 @@ def test_two_enodes_log_in_discover_each_other_and_switch_fcp(target: ScsiTarget
     assert h.switch.log.switched > 64 and h.switch.log.dropped == 0
 
     logo = ly.FC(r_ctl=0x22, d_id=0xFFFFFE, s_id=ini.port_id, type=1, ox_id=0x11)
-    reply = h.fip_els(9, bytes(logo) + struct.pack(">B3xIQ", 5, ini.port_id, ini.wwpn), h.fpma)
+    reply = h.fip_els(9, bytes(logo) + struct.pack(">B3xIQ", 5, ini.port_id, ini.wwpn), INITIATOR_MAC, h.fpma)
     assert reply[ly.FIP].desc(9)[2 + 24] == 0x02 and h.switch.port_for(ini.wwpn) is None  # type: ignore[index]
 
 
 def test_frames_from_unknown_sources_or_to_unknown_ports_are_dropped(target: ScsiTarget, ring: Ring) -> None:
-    h = Harness(target, ring)
+    h = harness(target, ring)
     registered(h)
     ini = enode_login(h)
     ini.target_id = 0x0200FF  # nobody

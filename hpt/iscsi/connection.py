@@ -688,11 +688,9 @@ class Connection(ControlRequests):
         buf = task.buf
         if buf is None or task.slot >= 0 or task.large >= 0:
             return True
-        large = task.edtl > self.ring.slot_size
-        if large and (self.large is None or task.edtl > self.large.limit):
-            return self._refuse(task, INVALID_FIELD_IN_CDB, "exceed the largest registered buffer")
-        if large:
-            assert self.large is not None
+        if task.edtl > self.ring.slot_size:
+            if self.large is None or task.edtl > self.large.limit:
+                return self._refuse(task, INVALID_FIELD_IN_CDB, "exceed the largest registered buffer")
             idx = self.large.alloc(task.edtl)
             if idx < -1:
                 return self._refuse(task, INSUFFICIENT_RESOURCES, "could not be registered")

@@ -89,7 +89,8 @@ class RegisteredBuffers:
     def __init__(self, pd: Any, mr_class: Any, access: int, budget: int = LARGE_BUDGET) -> None:
         self.pd, self.mr_class, self.access, self.budget = pd, mr_class, access, budget
         self.pinned = 0
-        self._bufs: dict[int, tuple[mmap.mmap, memoryview, Any]] = {}  # handle -> (mapping, view, MR)
+        # handle -> (mapping, view, MR, address of its first byte)
+        self._bufs: dict[int, tuple[mmap.mmap, memoryview, Any, int]] = {}
         self._idle: dict[int, list[int]] = {}  # size class -> handles of free buffers
         self._next = 0
 
@@ -108,15 +109,16 @@ class RegisteredBuffers:
             return -1
         mapping = mmap.mmap(-1, cls)
         view = memoryview(mapping)
+        address = address_of(view)
         try:
-            mr = self.mr_class(self.pd, cls, self.access, address=address_of(view))
+            mr = self.mr_class(self.pd, cls, self.access, address=address)
         except Exception as err:  # noqa: BLE001 - pyverbs raises PyverbsRDMAError (e.g. ENOMEM)
             log.warning("cannot register a %d-byte buffer: %s", cls, err)
             view.release()
             mapping.close()
             return -2
         self._next = handle = self._next + 1
-        self._bufs[handle] = (mapping, view, mr)
+        self._bufs[handle] = (mapping, view, mr, address)
         self.pinned += cls
         log.info("registered a %d-byte buffer for large commands (%d bytes registered)", cls, self.pinned)
         return handle
@@ -125,7 +127,7 @@ class RegisteredBuffers:
         return self._bufs[handle][1]
 
     def addr(self, handle: int) -> int:
-        return address_of(self._bufs[handle][1])
+        return self._bufs[handle][3]
 
     def lkey(self, handle: int) -> int:
         return int(self._bufs[handle][2].lkey)
@@ -141,7 +143,7 @@ class RegisteredBuffers:
         return False
 
     def _release(self, handle: int) -> None:
-        mapping, view, mr = self._bufs.pop(handle)
+        mapping, view, mr, _address = self._bufs.pop(handle)
         self.pinned -= len(mapping)
         mr.close()
         view.release()

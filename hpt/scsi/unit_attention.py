@@ -67,9 +67,8 @@ class UnitAttentions:
     def nexus_lost(self, nexus_key: str, asc: Asc) -> None:
         """The nexus is gone: its queue holds only ``asc`` (I_T NEXUS LOSS OCCURRED) for its return;
         the oldest lost nexuses beyond ``MAX_LOST`` are forgotten."""
-        q = self._queue(nexus_key)
-        q.clear()
-        q[asc] = None
+        self.clear(nexus_key)
+        self.establish(asc, only=nexus_key)
         self._lost.pop(nexus_key, None)
         self._lost[nexus_key] = None
         while len(self._lost) > MAX_LOST:

@@ -11,7 +11,7 @@ import pytest
 
 from hpt.iscsi import pdu as P
 from hpt.iscsi.pdu import Opcode, Pdu
-from hpt.scsi.lun import encode_lun
+from hpt.scsi.core.lun import encode_lun
 
 LUN1 = encode_lun(1)
 CMD = P.initiator_pdu(Opcode.SCSI_CMD, 0xC1, LUN1, 7, w20=4096, w24=1, w28=1)
@@ -34,9 +34,9 @@ def test_build_data_in(benchmark: pytest.FixtureRequest) -> None:
 
 
 def _server_and_initiator():  # type: ignore[no-untyped-def]
-    from hpt.config import parse_config
+    from hpt.daemon.config import parse_config
+    from hpt.daemon.server import Server
     from hpt.iscsi.connection import Connection
-    from hpt.server import Server
     from tests.iscsi.initiator import Initiator
 
     srv = Server(

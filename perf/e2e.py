@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hpt.config import parse_size  # noqa: E402
+from hpt.daemon.config import parse_size  # noqa: E402
 from hpt.iscsi.keys import KEYS  # noqa: E402
 from hpt.iscsi.negotiation import TargetPolicy  # noqa: E402
 from perf import fio  # noqa: E402

@@ -240,7 +240,7 @@ class Hptd(Daemon):
     def start(self) -> None:
         if importlib.util.find_spec("hpt.daemon") is None:
             raise RuntimeError("hpt: hpt.daemon is not available in this checkout")
-        from hpt.config import ConfigError, parse_config
+        from hpt.daemon.config import ConfigError, parse_config
 
         text = self.config_text()
         try:

@@ -1,4 +1,4 @@
-"""hpt.config: the TOML schema, its validation, and error messages that name the key and the line."""
+"""hpt.daemon.config: the TOML schema, its validation, and error messages that name the key and the line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpt.config import (
+from hpt.daemon.config import (
     DEMO_TARGET,
     Config,
     ConfigError,
@@ -22,7 +22,7 @@ from hpt.config import (
     parse_size,
 )
 from hpt.iscsi.negotiation import TargetPolicy
-from hpt.scsi.constants import DeviceType
+from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.lu import LuParams
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hptd.toml"
@@ -64,7 +64,7 @@ name = "iqn.2026-11.org.example:t1"
 
 def test_example_covers_every_key() -> None:
     data = tomllib.loads(EXAMPLE.read_text())
-    from hpt import config as mod
+    from hpt.daemon import config as mod
 
     assert set(data) == set(mod._ROOT_KEYS)
     assert set(data["daemon"]) == set(mod._DAEMON_KEYS)
@@ -561,7 +561,7 @@ FCOE_TARGET = 'targets = ["iqn.2026-11.org.example:t1"]'
 
 
 def test_example_fcoe_port() -> None:
-    from hpt import config as mod
+    from hpt.daemon import config as mod
 
     assert set(tomllib.loads(EXAMPLE.read_text())["fcoe_port"][0]) == set(mod._FCOE_PORT_KEYS)
     (port,) = load_config(EXAMPLE).fcoe_ports

@@ -33,9 +33,9 @@ from hpt.fcoe.frame import (
 )
 from hpt.fcoe.rport import RemotePort
 from hpt.native.ring import Ring
-from hpt.scsi.command import ScsiCommand, ScsiResult
-from hpt.scsi.constants import DATA_PHASE_ERROR, Status
-from hpt.scsi.sense import build_sense
+from hpt.scsi.core.command import ScsiCommand, ScsiResult
+from hpt.scsi.core.constants import DATA_PHASE_ERROR, Status
+from hpt.scsi.core.sense import build_sense
 from hpt.scsi.target import ScsiTarget, TmfResult
 
 log = logging.getLogger("hpt.fcoe")

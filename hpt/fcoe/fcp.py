@@ -6,8 +6,8 @@ import struct
 from dataclasses import dataclass
 
 from hpt.fcoe.frame import FrameError
-from hpt.scsi.command import TaskAttr
-from hpt.scsi.lun import decode_lun
+from hpt.scsi.core.command import TaskAttr
+from hpt.scsi.core.lun import decode_lun
 
 # FCP-4 table 24: TASK MANAGEMENT FLAGS.
 TMF_ABORT_TASK_SET = 0x02

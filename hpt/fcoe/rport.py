@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hpt.scsi.command import Nexus
+from hpt.scsi.core.command import Nexus
 
 PROTOCOL_FCP = 0  # SPC-5 7.6.1
 

@@ -39,10 +39,16 @@ from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
-from hpt.scsi.command import ScsiCommand, ScsiResult
-from hpt.scsi.constants import DATA_PHASE_ERROR, INSUFFICIENT_RESOURCES, INVALID_FIELD_IN_CDB, Asc, Status
-from hpt.scsi.lun import decode_lun
-from hpt.scsi.sense import build_sense
+from hpt.scsi.core.command import ScsiCommand, ScsiResult
+from hpt.scsi.core.constants import (
+    DATA_PHASE_ERROR,
+    INSUFFICIENT_RESOURCES,
+    INVALID_FIELD_IN_CDB,
+    Asc,
+    Status,
+)
+from hpt.scsi.core.lun import decode_lun
+from hpt.scsi.core.sense import build_sense
 
 if TYPE_CHECKING:
     from hpt.iscsi.context import IscsiContext

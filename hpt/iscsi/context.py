@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class IscsiContext(Protocol):
-    """Implemented by the daemon (``hpt.server``) and by test fixtures."""
+    """Implemented by the daemon (``hpt.daemon.server``) and by test fixtures."""
 
     sessions: SessionTable
     portal_group_tag: int

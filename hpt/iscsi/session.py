@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hpt.scsi.command import Nexus
+from hpt.scsi.core.command import Nexus
 
 if TYPE_CHECKING:
     from hpt.iscsi.negotiation import SessionParams

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hpt.iscsi.pdu import Pdu
-from hpt.scsi.command import TaskAttr
-from hpt.scsi.constants import Asc
+from hpt.scsi.core.command import TaskAttr
+from hpt.scsi.core.constants import Asc
 
 _ATTRS = tuple(TaskAttr)  # indexed by the ATTR field: an enum call per command costs a microsecond
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hpt.iscsi.pdu import Pdu, TmfFunction, TmfResponse
-from hpt.scsi.lun import decode_lun
+from hpt.scsi.core.lun import decode_lun
 
 if TYPE_CHECKING:
     from hpt.iscsi.connection import Connection

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hpt.scsi.command import ScsiCommand, ScsiResult, TaskAttr
-from hpt.scsi.constants import (
+from hpt.scsi.core.command import ScsiCommand, ScsiResult, TaskAttr
+from hpt.scsi.core.constants import (
     INTERNAL_TARGET_FAILURE,
     INVALID_FIELD_IN_CDB,
     INVALID_OPCODE,
@@ -20,10 +20,10 @@ from hpt.scsi.constants import (
     DeviceType,
     Status,
 )
-from hpt.scsi.opcodes import NACA, Access, OpcodeTable, control_offset
-from hpt.scsi.reservations import Reservations
-from hpt.scsi.sense import SenseError, build_sense
-from hpt.scsi.unit_attention import UnitAttentions
+from hpt.scsi.core.opcodes import NACA, Access, OpcodeTable, control_offset
+from hpt.scsi.core.sense import SenseError, build_sense
+from hpt.scsi.core.unit_attention import UnitAttentions
+from hpt.scsi.pr.reservations import Reservations
 
 if TYPE_CHECKING:
     from hpt.scsi.target import ScsiTarget

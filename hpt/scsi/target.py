@@ -11,9 +11,8 @@ import logging
 from collections.abc import Callable, Iterable
 from enum import IntEnum
 
-from hpt.scsi.alua import DEFAULT_PORT_GROUP, TPGS_IMPLICIT, AluaState
-from hpt.scsi.command import Nexus, ScsiCommand, ScsiResult
-from hpt.scsi.constants import (
+from hpt.scsi.core.command import Nexus, ScsiCommand, ScsiResult
+from hpt.scsi.core.constants import (
     BUS_DEVICE_RESET_FUNCTION,
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
     I_T_NEXUS_LOSS,
@@ -23,11 +22,12 @@ from hpt.scsi.constants import (
     Asc,
     Status,
 )
-from hpt.scsi.inquiry import absent_lun_inquiry
+from hpt.scsi.core.sense import SenseError, build_sense
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.mode import control_tst, reset_mode_pages
-from hpt.scsi.report_luns import clear_luns_changed, lun_inventory
-from hpt.scsi.sense import SenseError, build_sense
+from hpt.scsi.spc.alua import DEFAULT_PORT_GROUP, TPGS_IMPLICIT, AluaState
+from hpt.scsi.spc.inquiry import absent_lun_inquiry
+from hpt.scsi.spc.mode import control_tst, reset_mode_pages
+from hpt.scsi.spc.report_luns import clear_luns_changed, lun_inventory
 
 log = logging.getLogger("hpt.scsi")
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ci.lab.pcap import Frame
 from hpt.fcoe import els, fcp
 from hpt.fcoe.frame import FrameError, decode_fcoe
-from hpt.scsi.command import TaskAttr
+from hpt.scsi.core.command import TaskAttr
 from tests.fcoe.layers import FCP_CMND, FCP_RSP
 
 

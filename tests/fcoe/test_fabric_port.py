@@ -11,7 +11,7 @@ from scapy.layers.l2 import Ether
 
 from hpt.fcoe.port import FcoePort
 from hpt.native.ring import Ring
-from hpt.scsi.constants import Status
+from hpt.scsi.core.constants import Status
 from hpt.scsi.target import ScsiTarget
 from tests.fcoe.conftest import INITIATOR_MAC, TARGET_MAC, TARGET_WWPN, PortLink, fabric_port
 from tests.fcoe.fcf_switch import FC_MAP, FCF_MAC, INITIATOR_ID, NAME_SERVER, TARGET_ID, FcfHarness

@@ -11,7 +11,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from hpt.native.ring import Ring
-from hpt.scsi.constants import Status
+from hpt.scsi.core.constants import Status
 from hpt.scsi.target import ScsiTarget
 from tests.fcoe import layers as ly
 from tests.fcoe.conftest import INITIATOR_MAC, TARGET_MAC, TARGET_WWNN, TARGET_WWPN, fabric_port

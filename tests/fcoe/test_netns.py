@@ -19,7 +19,7 @@ import pytest
 
 from ci.lab.netns import NetNamespace
 from hpt.fcoe.packet import set_receive_buffer
-from hpt.scsi.constants import Status
+from hpt.scsi.core.constants import Status
 from tests.fcoe.hptd import fcoe_config, running_hptd
 from tests.fcoe.initiator import Initiator
 from tests.fcoe.layers import FC

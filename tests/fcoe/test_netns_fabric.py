@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ci.lab.netns import NetNamespace
-from hpt.scsi.constants import Status
+from hpt.scsi.core.constants import Status
 from tests.fcoe.conftest import INITIATOR_MAC
 from tests.fcoe.fcf_switch import INITIATOR_ID, NAME_SERVER, TARGET_ID, FcfHarness
 from tests.fcoe.hptd import fcoe_config, running_hptd

@@ -12,7 +12,7 @@ from scapy.layers.l2 import Ether
 from hpt.fcoe import exchange
 from hpt.fcoe.port import FcoePort
 from hpt.native.ring import Ring
-from hpt.scsi.constants import Status
+from hpt.scsi.core.constants import Status
 from tests.fcoe.conftest import INITIATOR_MAC, PortLink, free_slots, make_port, make_target
 from tests.fcoe.initiator import Initiator, as_layer
 from tests.fcoe.layers import ELS_ADISC, ELS_LS_RJT, ELS_PRLI, ELS_REC, FC, FCP_RSP, FIP, ELS_Login, FCoE

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hpt.config import DEMO_TARGET
+from hpt.daemon.config import DEMO_TARGET
 
 from .hptd import REPO, need, request_status, start_hptd
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hpt.config import DEMO_TARGET
+from hpt.daemon.config import DEMO_TARGET
 
 from .conftest import CHAP, FULL, MUTUAL, THIN
 from .hptd import Hptd, need, start_hptd

@@ -10,7 +10,7 @@ from hpt.iscsi.connection import Connection
 from hpt.iscsi.digest import digest_bytes
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu
 from hpt.iscsi.text import encode_text, parse_text
-from hpt.scsi.lun import encode_lun
+from hpt.scsi.core.lun import encode_lun
 
 
 @dataclass

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from hpt.config import parse_config
+from hpt.daemon.config import parse_config
+from hpt.daemon.server import Server
 from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import RSVD_TAG, Opcode, RejectReason, TmfFunction, TmfResponse
-from hpt.scsi.constants import Status
-from hpt.server import Server
+from hpt.scsi.core.constants import Status
 
 from .initiator import Initiator, sense_of
 

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from hpt.config import parse_config
+from hpt.daemon.config import parse_config
+from hpt.daemon.server import Server
 from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode, TmfFunction, TmfResponse
 from hpt.iscsi.rdma import RdmaRead, RdmaWrite, SendPdu
 from hpt.iser.header import IserHeader
 from hpt.iser.memory import LARGE_MIN, RegisteredBuffers
 from hpt.native.ring import Ring
-from hpt.scsi.constants import Status
-from hpt.server import Server
+from hpt.scsi.core.constants import Status
 from tests.iscsi.initiator import sense_of
 
 from .fake_verbs import MR

@@ -15,14 +15,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from hpt.config import parse_config
+from hpt.daemon.config import parse_config
+from hpt.daemon.server import Server
 from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode, Pdu
 from hpt.iser.endpoint import NOP_COUNT, NOP_INTERVAL, RECV, RECV_BUFFERS, SEND, IserConnection
 from hpt.iser.header import ISER_HDR_LEN, Hello, HelloReply, IserHeader
 from hpt.iser.memory import LARGE_MIN, RegisteredBuffers, RegisteredRing
-from hpt.scsi.constants import Status
-from hpt.server import Server
+from hpt.scsi.core.constants import Status
 from tests.iscsi.initiator import Initiator, Reply
 
 from .fake_verbs import ENUMS, MR, VERBS, FakeCmid
@@ -220,7 +220,7 @@ def test_rdma_reads_wait_for_read_credits(wire: Wire) -> None:
 
 def _write_pdu(w: Wire, lba: int) -> tuple[bytearray, bytes]:
     from hpt.iscsi import pdu as P
-    from hpt.scsi.lun import encode_lun
+    from hpt.scsi.core.lun import encode_lun
 
     w.itt += 1
     hdr = P.initiator_pdu(Opcode.SCSI_CMD, 0x80 | 0x20 | 1, encode_lun(1), w.itt, w20=512, w24=w.cmdsn,

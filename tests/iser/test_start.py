@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from hpt.config import parse_config
+from hpt.daemon.config import parse_config
+from hpt.daemon.server import Server
 from hpt.iser.verbs import IserUnavailable, load
-from hpt.server import Server
 from tests.integration.hptd import free_port
 
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from hpt.scsi.command import GOOD, Nexus, ScsiCommand, ScsiResult, TaskAttr
-from hpt.scsi.constants import Asc, Status
+from hpt.scsi.core.command import GOOD, Nexus, ScsiCommand, ScsiResult, TaskAttr
+from hpt.scsi.core.constants import Asc, Status
+from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable
+from hpt.scsi.core.sense import parse_sense
 from hpt.scsi.lu import LogicalUnit, LuParams
-from hpt.scsi.opcodes import Access, OpcodeEntry, OpcodeTable
-from hpt.scsi.sense import parse_sense
-from hpt.scsi.spc import SPC_ENTRIES
+from hpt.scsi.spc.commands import SPC_ENTRIES
 from hpt.scsi.target import ScsiTarget
 from hpt.store.base import BackingStore
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import struct
 
-from hpt.scsi.command import Nexus, ScsiCommand
-from hpt.scsi.constants import Status
+from hpt.scsi.core.command import Nexus, ScsiCommand
+from hpt.scsi.core.constants import Status
+from hpt.scsi.core.opcodes import OpcodeTable
 from hpt.scsi.lu import LogicalUnit, LuParams
-from hpt.scsi.opcodes import OpcodeTable
-from hpt.scsi.sbc import SBC_ENTRIES, disk_table
+from hpt.scsi.sbc.table import SBC_ENTRIES, disk_table
 from hpt.store.base import BackingStore
 from hpt.store.ram import RamStore
 from tests.scsi.conftest import Reply as SpcReply

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from hpt.scsi.constants import INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, Status
-from hpt.scsi.sbc_capacity import DEALLOCATED, MAPPED, lba_runs
+from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, Status
+from hpt.scsi.sbc.capacity import DEALLOCATED, MAPPED, lba_runs
 from hpt.store.base import BackingStore
 from hpt.store.file import FileStore
 from hpt.store.ram import PAGE, RamStore

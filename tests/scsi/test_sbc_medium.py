@@ -6,16 +6,16 @@ import struct
 
 import pytest
 
-from hpt.scsi.constants import (
+from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
     MEDIUM_CHANGED,
     MEDIUM_NOT_PRESENT,
     MEDIUM_REMOVAL_PREVENTED,
     Status,
 )
-from hpt.scsi.sbc_common import check_ready
-from hpt.scsi.sbc_medium import medium_present, release_prevention
-from hpt.scsi.sense import SenseError
+from hpt.scsi.core.sense import SenseError
+from hpt.scsi.sbc.common import check_ready
+from hpt.scsi.sbc.medium import medium_present, release_prevention
 from tests.scsi.sbc_support import BS, NEXUS, OTHER, Disk, RecordingStore, cdb10, sa16
 
 START, LOEJ, NO_FLUSH = 0x01, 0x02, 0x04

@@ -6,8 +6,7 @@ import struct
 
 import pytest
 
-from hpt.scsi import sbc_misc
-from hpt.scsi.constants import (
+from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
     INVALID_FIELD_IN_PARAMETER_LIST,
     LBA_OUT_OF_RANGE,
@@ -15,6 +14,7 @@ from hpt.scsi.constants import (
     WRITE_PROTECTED,
     Status,
 )
+from hpt.scsi.sbc import misc as sbc_misc
 from tests.scsi.sbc_support import BS, NBLOCKS, Disk, RecordingStore, cdb10, cdb16
 
 

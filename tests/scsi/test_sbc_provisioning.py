@@ -6,8 +6,7 @@ import struct
 
 import pytest
 
-from hpt.scsi import sbc_provisioning
-from hpt.scsi.constants import (
+from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
     INVALID_FIELD_IN_PARAMETER_LIST,
     INVALID_OPCODE,
@@ -16,8 +15,9 @@ from hpt.scsi.constants import (
     WRITE_PROTECTED,
     Status,
 )
-from hpt.scsi.sbc_capacity import DEALLOCATED, MAPPED
-from hpt.scsi.sbc_provisioning import INVALID_FIELD_IN_CIU
+from hpt.scsi.sbc import provisioning as sbc_provisioning
+from hpt.scsi.sbc.capacity import DEALLOCATED, MAPPED
+from hpt.scsi.sbc.provisioning import INVALID_FIELD_IN_CIU
 from hpt.store.ram import PAGE
 from tests.scsi.sbc_support import BS, NBLOCKS, Disk, RecordingStore, cdb10, cdb16, sa16
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from hpt.scsi.constants import (
+from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
     LBA_OUT_OF_RANGE,
     SPACE_ALLOCATION_FAILED_WRITE_PROTECT,

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hpt.scsi import cdb, sbc
-from hpt.scsi.command import ScsiCommand
-from hpt.scsi.constants import INVALID_OPCODE, Status
+from hpt.scsi.core import cdb
+from hpt.scsi.core.command import ScsiCommand
+from hpt.scsi.core.constants import INVALID_OPCODE, Status
+from hpt.scsi.core.opcodes import Access
 from hpt.scsi.lu import LuParams
-from hpt.scsi.opcodes import Access
+from hpt.scsi.sbc import table as sbc
 from hpt.store.ram import RamStore
 from tests.scsi.sbc_support import BS, NEXUS, Disk, sa16
 

@@ -6,15 +6,15 @@ import struct
 
 import pytest
 
-from hpt.scsi import sbc_verify
-from hpt.scsi.constants import (
+from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
     LBA_OUT_OF_RANGE,
     MISCOMPARE_DURING_VERIFY,
     WRITE_PROTECTED,
     Status,
 )
-from hpt.scsi.sbc_common import MAX_CAW_BLOCKS, first_difference
+from hpt.scsi.sbc import verify as sbc_verify
+from hpt.scsi.sbc.common import MAX_CAW_BLOCKS, first_difference
 from tests.scsi.sbc_support import BS, NBLOCKS, Disk, RecordingStore, cdb10, cdb12, cdb16
 
 VERIFIES = [(0x2F, cdb10), (0xAF, cdb12), (0x8F, cdb16)]

@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
-from hpt.scsi import vpd
-from hpt.scsi.constants import INVALID_FIELD_IN_CDB, LUN_NOT_SUPPORTED, DeviceType
-from hpt.scsi.inquiry import SAM_5, SBC_3, SBC_4, SPC_5
+from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, LUN_NOT_SUPPORTED, DeviceType
+from hpt.scsi.spc import vpd
+from hpt.scsi.spc.inquiry import SAM_5, SBC_3, SBC_4, SPC_5
 from hpt.scsi.target import ScsiTarget
 
 from .conftest import TARGET_NAME, Initiator, make_lu, make_nexus

@@ -7,9 +7,7 @@ import struct
 
 import pytest
 
-from hpt.scsi import spc
-from hpt.scsi.alua import AluaState
-from hpt.scsi.constants import (
+from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
     INVALID_FIELD_IN_PARAMETER_LIST,
     MEDIUM_NOT_PRESENT,
@@ -18,8 +16,10 @@ from hpt.scsi.constants import (
     PARAMETER_LIST_LENGTH_ERROR,
     DeviceType,
 )
+from hpt.scsi.core.sense import SenseError, parse_sense
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.sense import SenseError, parse_sense
+from hpt.scsi.spc import commands as spc
+from hpt.scsi.spc.alua import AluaState
 from hpt.scsi.target import ScsiTarget
 
 from .conftest import TARGET_NAME, TUR, Initiator, make_lu, make_nexus

@@ -6,8 +6,7 @@ import struct
 
 import pytest
 
-from hpt.scsi import mode
-from hpt.scsi.constants import (
+from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
     INVALID_FIELD_IN_PARAMETER_LIST,
     MODE_PARAMETERS_CHANGED,
@@ -16,7 +15,8 @@ from hpt.scsi.constants import (
     DeviceType,
 )
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.mode import ModePage, page_bytes
+from hpt.scsi.spc import mode
+from hpt.scsi.spc.mode import ModePage, page_bytes
 
 from .conftest import BLOCK, NBLOCKS, Initiator, Reply, make_lu
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hpt.scsi.command import ScsiCommand
-from hpt.scsi.constants import (
+from hpt.scsi.core.command import ScsiCommand
+from hpt.scsi.core.constants import (
     INSUFFICIENT_REGISTRATION_RESOURCES,
     INVALID_FIELD_IN_CDB,
     INVALID_FIELD_IN_PARAMETER_LIST,
@@ -20,13 +20,13 @@ from hpt.scsi.constants import (
     RESERVATIONS_RELEASED,
     Status,
 )
+from hpt.scsi.core.sense import SenseError
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.persistent import PrType
-from hpt.scsi.persistent_in import persistent_reserve_in
-from hpt.scsi.persistent_out import MAX_REGISTRATIONS
-from hpt.scsi.sense import SenseError
+from hpt.scsi.pr.persistent import PrType
+from hpt.scsi.pr.persistent_in import persistent_reserve_in
+from hpt.scsi.pr.persistent_out import MAX_REGISTRATIONS
+from hpt.scsi.pr.transport_id import encode as transport_id
 from hpt.scsi.target import ScsiTarget
-from hpt.scsi.transport_id import encode as transport_id
 
 from .conftest import (
     HOST_B,

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from hpt.scsi.constants import INVALID_FIELD_IN_CDB, Status
+from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, Status
 from hpt.scsi.lu import LogicalUnit
 
 from .conftest import READ10, TUR, WRITE10, Initiator

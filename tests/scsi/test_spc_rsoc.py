@@ -6,10 +6,10 @@ import struct
 
 import pytest
 
-from hpt.scsi.constants import INVALID_FIELD_IN_CDB
+from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB
+from hpt.scsi.core.opcodes import OpcodeEntry
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.opcodes import OpcodeEntry
-from hpt.scsi.rsoc import reported, usage, usage_of
+from hpt.scsi.spc.rsoc import reported, usage, usage_of
 
 from .conftest import Initiator
 

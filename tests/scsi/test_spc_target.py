@@ -7,8 +7,8 @@ import struct
 import pytest
 
 from hpt.scsi import target as target_module
-from hpt.scsi.command import TaskAttr
-from hpt.scsi.constants import (
+from hpt.scsi.core.command import TaskAttr
+from hpt.scsi.core.constants import (
     BUS_DEVICE_RESET_FUNCTION,
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
     I_T_NEXUS_LOSS,
@@ -21,9 +21,9 @@ from hpt.scsi.constants import (
     Asc,
     Status,
 )
+from hpt.scsi.core.lun import encode_lun
+from hpt.scsi.core.sense import parse_sense
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.lun import encode_lun
-from hpt.scsi.sense import parse_sense
 from hpt.scsi.target import ScsiTarget, TmfResult
 
 from .conftest import TARGET_NAME, TUR, Initiator, make_lu, make_nexus
@@ -186,7 +186,7 @@ def test_reset_hooks(monkeypatch: pytest.MonkeyPatch, a: Initiator, lu: LogicalU
 def test_lost_nexuses_are_remembered_up_to_a_bound(target: ScsiTarget, lu: LogicalUnit,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Initiators with a new ISID per session do not grow the unit attention table without end."""
-    from hpt.scsi import unit_attention
+    from hpt.scsi.core import unit_attention
 
     monkeypatch.setattr(unit_attention, "MAX_LOST", 3)
     live = Initiator(target, make_nexus("iqn.live", 1))

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hpt.scsi.constants import INVALID_FIELD_IN_PARAMETER_LIST, PARAMETER_LIST_LENGTH_ERROR
-from hpt.scsi.sense import SenseError
-from hpt.scsi.transport_id import PROTOCOL_FCP, PROTOCOL_ISCSI, TransportId, decode, encode
+from hpt.scsi.core.constants import INVALID_FIELD_IN_PARAMETER_LIST, PARAMETER_LIST_LENGTH_ERROR
+from hpt.scsi.core.sense import SenseError
+from hpt.scsi.pr.transport_id import PROTOCOL_FCP, PROTOCOL_ISCSI, TransportId, decode, encode
 
 iscsi_names = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=","),
                       min_size=1, max_size=223)

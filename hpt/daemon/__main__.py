@@ -1,0 +1,5 @@
+"""``python -m hpt.daemon``: run hptd."""
+
+from hpt.daemon.main import main
+
+raise SystemExit(main())

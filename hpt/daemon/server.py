@@ -1,0 +1,223 @@
+"""The target server: builds SCSI targets and LUs from a :class:`Config`, answers the iSCSI core's
+questions (policies, ACLs, CHAP secrets, SendTargets) and runs the TCP portals."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from hpt.daemon.config import Config, PortalConfig, TargetConfig
+from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
+from hpt.iscsi.errors import LoginError
+from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
+from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
+from hpt.iscsi.session import Session, SessionTable
+from hpt.iscsi.tcp import TcpPortal
+from hpt.native.ring import Ring
+from hpt.scsi.sbc.table import make_disk
+from hpt.scsi.target import ScsiTarget
+from hpt.store import open_store
+
+if TYPE_CHECKING:
+    from hpt.fcoe.packet import PacketDriver
+    from hpt.iscsi.connection import Connection
+
+log = logging.getLogger("hpt.daemon.server")
+
+RING_SLOT = 1 << 20  # one slot holds the largest usual burst (Linux max_sectors_kb defaults to 512 KiB)
+RING_SLOTS = 256
+
+
+def _snapshot(status: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """``status()`` of a port another thread is changing: retried if a table changed under it."""
+    for _ in range(3):
+        try:
+            return status()
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return {"error": "busy"}
+
+
+def _host_of(address: str) -> str:
+    host = address.rsplit(":", 1)[0]
+    return host.strip("[]")
+
+
+class Listener(Protocol):
+    """A started iSCSI portal (TCP or iSER)."""
+
+    def stop(self) -> None: ...
+
+
+class Server:
+    """Everything one hptd process serves."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.sessions = SessionTable()
+        self.ring = Ring(RING_SLOT, RING_SLOTS)
+        self.targets: dict[str, ScsiTarget] = {}
+        self.target_configs: dict[str, TargetConfig] = {t.name: t for t in config.targets}
+        for tc in config.targets:
+            self.targets[tc.name] = self._build_target(tc)
+        self.portals: list[Listener] = []
+        self.portal_configs: list[PortalConfig] = []  # the started portals' configurations, in order
+        self.fcoe_ports: list[PacketDriver] = []
+
+    # ------------------------------------------------------------------------------ building
+    def _build_target(self, tc: TargetConfig) -> ScsiTarget:
+        target = ScsiTarget(tc.name)
+        for lc in tc.luns:
+            if lc.type != "disk":
+                raise ValueError(f"target {tc.name} lun {lc.lun}: device type {lc.type!r} is not served yet")
+            store = open_store(lc.store, lc.path or None, lc.size, lc.readonly, lc.direct)
+            params = lc.to_lu_params()
+            lu = make_disk(lc.lun, params, store, target)
+            target.add_lu(lu)
+            log.info(
+                "target %s lun %d: %s %s, %d bytes, block %d%s%s",
+                tc.name,
+                lc.lun,
+                lc.type,
+                lc.store,
+                store.size,
+                lc.block_size,
+                ", thin" if lc.thin else "",
+                ", read-only" if lc.readonly else "",
+            )
+        return target
+
+    def context_for(self, portal: PortalConfig) -> _PortalContext:
+        """The iSCSI core's view of the server through one portal (its portal group)."""
+        return _PortalContext(self, portal)
+
+    def start(self) -> None:
+        for pc in self.config.portals:
+            portal = self._start_portal(pc)
+            if portal is not None:
+                self.portals.append(portal)
+                self.portal_configs.append(pc)
+        self.fcoe_ports = start_fcoe_ports(self)
+
+    def _start_portal(self, pc: PortalConfig) -> Listener | None:
+        if pc.transport == "iser":
+            from hpt.daemon.iser import start_iser_portal
+
+            return start_iser_portal(pc, self.context_for(pc), self.ring)
+        portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring)
+        portal.start()
+        log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
+        return portal
+
+    @property
+    def serving(self) -> bool:
+        """True when at least one portal or FCoE port is up."""
+        return bool(self.portals or self.fcoe_ports)
+
+    def stop(self) -> None:
+        stop_fcoe_ports(self.fcoe_ports)
+        self.fcoe_ports = []
+        for portal in self.portals:
+            portal.stop()
+        self.portals = []
+        self.portal_configs = []
+        for target in self.targets.values():
+            for lun in target.luns():
+                lu = target.lu(lun)
+                if lu is not None and lu.store is not None:
+                    lu.store.close()
+
+    def status(self) -> dict[str, object]:
+        """What hptd serves now: portals, iSCSI sessions, and FCoE ports with their remote ports."""
+        return {
+            "portals": [{"address": pc.address, "transport": pc.transport, "group": pc.group}
+                        for pc in self.portal_configs],
+            "sessions": [
+                {"initiator": s.initiator_name, "isid": f"{s.isid:012x}", "tsih": s.tsih,
+                 "target": s.target_name or None, "type": s.session_type, "connections": len(s.connections)}
+                for s in self.sessions.all()
+            ],
+            "fcoe_ports": [_snapshot(driver.port.status) for driver in self.fcoe_ports],
+        }
+
+    # ------------------------------------------------------------------------------ policies
+    def target_policy(self, overrides: dict[str, object]) -> TargetPolicy:
+        return TargetPolicy.from_overrides({k: v for k, v in overrides.items()})
+
+    def auth_policy(self, incoming: list[str], outgoing: str) -> AuthPolicy:
+        accounts = self.config.accounts
+        allowed = set(incoming)
+
+        def secret_for(user: str) -> bytes | None:
+            return accounts[user].encode() if user in allowed and user in accounts else None
+
+        mutual = (outgoing, accounts[outgoing].encode()) if outgoing else None
+        return AuthPolicy(chap_required=bool(incoming), secret_for=secret_for, mutual=mutual)
+
+    def allowed_targets(self, initiator_name: str, peer: str, group: int) -> list[TargetConfig]:
+        host = _host_of(peer)
+        return [
+            t
+            for t in self.config.targets
+            if group in (t.portal_groups or [group]) and t.allows(initiator_name, host)
+        ]
+
+
+class _PortalContext:
+    """The :class:`IscsiContext` one portal group gives its connections."""
+
+    def __init__(self, server: Server, portal: PortalConfig) -> None:
+        self.server = server
+        self.portal = portal
+        self.portal_group_tag = portal.group
+        self.sessions: SessionTable = server.sessions
+
+    def policies(
+        self, conn: Connection, session_type: str, initiator_name: str, target_name: str
+    ) -> tuple[TargetPolicy, AuthPolicy]:
+        srv = self.server
+        cfg = srv.config
+        if session_type == "Discovery":
+            disc = cfg.discovery
+            incoming = disc.incoming if disc.auth == "chap" else []
+            return srv.target_policy(cfg.iscsi), srv.auth_policy(incoming, disc.outgoing)
+        tc = srv.target_configs.get(target_name)
+        if tc is None or (tc.portal_groups and self.portal.group not in tc.portal_groups):
+            raise LoginError(2, 3, f"target {target_name!r} not found")
+        if not tc.allows(initiator_name, _host_of(conn.peer)):
+            raise LoginError(2, 2, f"initiator {initiator_name} at {conn.peer} not allowed on {target_name}")
+        return srv.target_policy(cfg.iscsi_for(tc)), srv.auth_policy(tc.incoming, tc.outgoing)
+
+    def scsi_target(self, target_name: str) -> ScsiTarget | None:
+        return self.server.targets.get(target_name)
+
+    def send_targets(self, conn: Connection, value: str) -> list[tuple[str, str]]:
+        srv = self.server
+        session = conn.session
+        assert session is not None
+        local_host = _host_of(conn.local)
+        entries = []
+        for tc in srv.allowed_targets(session.initiator_name, conn.peer, self.portal.group):
+            portals = []
+            for pc in srv.config.portals:
+                if tc.portal_groups and pc.group not in tc.portal_groups:
+                    continue
+                host = pc.host
+                if ipaddress.ip_address(host).is_unspecified:
+                    host = local_host  # a wildcard portal answers with the address this connection reached
+                portals.append((host, pc.port, pc.group))
+            entries.append(TargetEntry(tc.name, portals))
+        return sendtargets_response(
+            value, entries, session_type=session.session_type, current_target=session.target_name or None
+        )
+
+    def nexus_lost(self, session: Session) -> None:
+        if session.scsi_target is not None:
+            session.scsi_target.nexus_lost(session.nexus)
+
+    def drop_target_sessions(self, target_name: str) -> None:
+        for s in self.sessions.all():
+            if s.target_name == target_name:
+                s.close("target cold reset")

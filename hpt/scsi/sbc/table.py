@@ -1,0 +1,119 @@
+"""The direct-access block device (SBC-4): its opcode table and the disk LU factory.
+
+Every SBC opcode hpt implements is listed here once, with its handler, reservation access
+(the SPC-5 and SBC-4 reservation tables) and CDB USAGE DATA for REPORT SUPPORTED OPERATION CODES
+(SPC-5: the opcode, then a one for every CDB bit the handler evaluates; reserved and ignored
+bits, and fields hpt only rejects when non-zero, are zero).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from hpt.scsi.core.cdb import FORM6, FORM10, FORM12, FORM16, CdbForm
+from hpt.scsi.core.command import ScsiResult
+from hpt.scsi.core.constants import DeviceType
+from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable
+from hpt.scsi.lu import LogicalUnit, LuParams
+from hpt.scsi.sbc import capacity as cap
+from hpt.scsi.sbc import medium as medium
+from hpt.scsi.sbc import misc as misc
+from hpt.scsi.sbc import provisioning as prov
+from hpt.scsi.sbc import rw as rw
+from hpt.scsi.sbc import verify as verify
+from hpt.scsi.sbc.common import check_ready
+
+if TYPE_CHECKING:
+    from hpt.scsi.target import ScsiTarget
+    from hpt.store.base import BackingStore
+
+R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
+
+
+def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Access,
+           form: CdbForm | None = None, *, sa: int | None = None) -> OpcodeEntry:
+    """An entry whose opcode and CDB length come from its usage map (hex, one byte per CDB byte);
+    a handler written for several CDB sizes gets its ``form`` bound as first argument."""
+    data = bytes.fromhex(usage)
+    bound = handler if form is None else partial(handler, form)
+    return OpcodeEntry(data[0], name, bound, len(data), access, sa, data)
+
+
+SBC_ENTRIES: list[OpcodeEntry] = [
+    _entry("04 37 00 00 00 00", "FORMAT UNIT", misc.format_unit, W),
+    _entry("08 1f ff ff ff 00", "READ(6)", rw.read_blocks, R, FORM6),
+    _entry("0a 1f ff ff ff 00", "WRITE(6)", rw.write_blocks, W, FORM6),
+    _entry("1b 00 00 00 f7 00", "START STOP UNIT", medium.start_stop_unit, W),
+    _entry("1e 00 00 00 03 00", "PREVENT ALLOW MEDIUM REMOVAL", medium.prevent_allow, W),
+    _entry("25 00 ff ff ff ff 00 00 01 00", "READ CAPACITY(10)", cap.read_capacity10, A),
+    _entry("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", rw.read_blocks, R, FORM10),
+    _entry("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", rw.write_blocks, W, FORM10),
+    _entry("2e 12 ff ff ff ff 00 ff ff 00", "WRITE AND VERIFY(10)", verify.write_and_verify, W, FORM10),
+    _entry("2f 16 ff ff ff ff 00 ff ff 00", "VERIFY(10)", verify.verify_blocks, R, FORM10),
+    _entry("34 00 ff ff ff ff 00 ff ff 00", "PRE-FETCH(10)", misc.prefetch, R, FORM10),
+    _entry("35 00 ff ff ff ff 00 ff ff 00", "SYNCHRONIZE CACHE(10)", misc.synchronize_cache, W, FORM10),
+    _entry("37 00 1f 00 00 00 00 ff ff 00", "READ DEFECT DATA(10)", misc.read_defect_data10, R),
+    _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", prov.write_same, W, FORM10),
+    _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", prov.unmap, W),
+    _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16),
+    _entry("89 18 ff ff ff ff ff ff ff ff 00 00 00 ff 00 00", "COMPARE AND WRITE",
+           verify.compare_and_write, W),
+    _entry("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", rw.write_blocks, W, FORM16),
+    _entry("8b 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "ORWRITE(16)", rw.orwrite16, W),
+    _entry("8e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(16)",
+           verify.write_and_verify, W, FORM16),
+    _entry("8f 16 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "VERIFY(16)", verify.verify_blocks, R, FORM16),
+    _entry("90 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "PRE-FETCH(16)", misc.prefetch, R, FORM16),
+    _entry("91 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "SYNCHRONIZE CACHE(16)",
+           misc.synchronize_cache, W, FORM16),
+    _entry("93 09 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE SAME(16)", prov.write_same, W, FORM16),
+    _entry("9e 10 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "READ CAPACITY(16)",
+           cap.read_capacity16, A, sa=0x10),
+    _entry("9e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "GET LBA STATUS",
+           cap.get_lba_status, R, sa=0x12),
+    _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", rw.read_blocks, R, FORM12),
+    _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", rw.write_blocks, W, FORM12),
+    _entry("ae 12 ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(12)", verify.write_and_verify, W, FORM12),
+    _entry("af 16 ff ff ff ff ff ff ff ff 00 00", "VERIFY(12)", verify.verify_blocks, R, FORM12),
+    _entry("b7 1f 00 00 00 00 ff ff ff ff 00 00", "READ DEFECT DATA(12)", misc.read_defect_data12, R),
+]
+
+THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)
+
+
+_hooked = False
+
+
+def _spc_entries() -> list[OpcodeEntry]:
+    """SPC_ENTRIES from hpt.scsi.spc.commands when that module exists (it is built alongside this one).
+
+    The first call also tells the SPC layer about the removable medium: TEST UNIT READY reports an
+    unloaded one (``check_ready``), resets and I_T nexus loss drop PREVENTs (``release_prevention``).
+    """
+    global _hooked
+    if importlib.util.find_spec("hpt.scsi.spc.commands") is None:
+        return []
+    spc = importlib.import_module("hpt.scsi.spc.commands")
+    if not _hooked:
+        spc.register_ready_check(DeviceType.DISK, check_ready)
+        importlib.import_module("hpt.scsi.target").register_reset_hook(medium.release_prevention)
+        _hooked = True
+    return list(spc.SPC_ENTRIES)
+
+
+def disk_table(params: LuParams) -> OpcodeTable:
+    """SPC's shared commands plus the SBC commands this LU offers."""
+    sbc = [e for e in SBC_ENTRIES if params.thin or e.opcode not in THIN_ONLY]
+    return OpcodeTable(_spc_entries()).extend(sbc)
+
+
+def make_disk(lun: int, params: LuParams, store: BackingStore,
+              target: ScsiTarget | None = None) -> LogicalUnit:
+    """A direct-access LU over ``store``; the capacity is the store's size in ``params.block_size`` blocks."""
+    if params.block_size <= 0 or params.block_size % 512:
+        raise ValueError(f"block size {params.block_size}: must be a positive multiple of 512")
+    return LogicalUnit(lun, params, disk_table(params), store, target)

@@ -1,0 +1,329 @@
+"""MODE SENSE(6/10) and MODE SELECT(6/10) (SPC-5 6.11-6.14) over an extensible page registry.
+
+A :class:`ModePage` holds a page's default bytes and changeable mask; :class:`Binding` ties a
+changeable bit to a :class:`LogicalUnit` attribute (WCE -> ``lu.wce``, D_SENSE -> ``lu.d_sense``).
+Device types register their pages with :func:`register_mode_page` and their block descriptor
+and device-specific parameter with :func:`register_medium`. Saved pages are not supported.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hpt.scsi.core.command import GOOD, ScsiCommand, ScsiResult
+from hpt.scsi.core.constants import (
+    INVALID_FIELD_IN_CDB,
+    INVALID_FIELD_IN_PARAMETER_LIST,
+    MODE_PARAMETERS_CHANGED,
+    PARAMETER_LIST_LENGTH_ERROR,
+    SAVING_PARAMETERS_NOT_SUPPORTED,
+    DeviceType,
+)
+from hpt.scsi.core.parameter_list import parameter_list
+from hpt.scsi.core.sense import SenseError
+
+if TYPE_CHECKING:
+    from hpt.scsi.lu import LogicalUnit, LuParams
+
+MODE_SELECT_6, MODE_SENSE_6, MODE_SELECT_10, MODE_SENSE_10 = 0x15, 0x1A, 0x55, 0x5A
+PC_CURRENT, PC_CHANGEABLE, PC_DEFAULT, PC_SAVED = 0, 1, 2, 3
+ALL_PAGES, ALL_SUBPAGES = 0x3F, 0xFF
+_WP, _DPOFUA = 0x80, 0x10
+
+
+def page_bytes(code: int, body: bytes, subpage: int = 0) -> bytes:
+    """A page in page_0 format, or sub_page format (SPF set) when ``subpage`` is non-zero (7.5.7)."""
+    if subpage:
+        return struct.pack(">BBH", 0x40 | code, subpage, len(body)) + body
+    return struct.pack(">BB", code, len(body)) + body
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A changeable bit mirrored by a boolean LU attribute; ``default`` gives its default value."""
+
+    offset: int
+    mask: int
+    attr: str
+    default: Callable[[LuParams], bool] = lambda params: False
+
+
+@dataclass(frozen=True, slots=True)
+class ModePage:
+    """A mode page: default bytes (header included), changeable mask of the same length."""
+
+    code: int
+    subpage: int
+    default: bytes
+    changeable: bytes
+    device_types: frozenset[DeviceType] | None = None  # None: every device type
+    bindings: tuple[Binding, ...] = field(default=())
+
+    @property
+    def header_len(self) -> int:
+        return 4 if self.subpage else 2
+
+
+@dataclass(frozen=True, slots=True)
+class Medium:
+    """How a device type fills the mode parameter header and block descriptors (SPC-5 7.5.5/7.5.6).
+
+    ``block_descriptor(lu, long)`` returns b"" for none; ``check_block_descriptor(lu, data, offset)``
+    validates one sent with MODE SELECT (raising SenseError).
+    """
+
+    device_specific: Callable[[LogicalUnit], int]
+    block_descriptor: Callable[[LogicalUnit, bool], bytes]
+    check_block_descriptor: Callable[[LogicalUnit, memoryview, int], None]
+
+
+MODE_PAGES: list[ModePage] = []
+MEDIA: dict[DeviceType, Medium] = {}
+
+
+def register_mode_page(page: ModePage) -> None:
+    """Add a page; a later page with the same code/subpage overrides earlier ones for its types."""
+    MODE_PAGES.append(page)
+
+
+def register_medium(device_type: DeviceType, medium: Medium) -> None:
+    MEDIA[device_type] = medium
+
+
+def pages_for(device_type: DeviceType) -> dict[tuple[int, int], ModePage]:
+    chosen = [p for p in MODE_PAGES if p.device_types is None or device_type in p.device_types]
+    return dict(sorted(((p.code, p.subpage), p) for p in chosen))
+
+
+# -- page values -------------------------------------------------------------------------------
+def _state_key(page: ModePage) -> tuple[str, int, int]:
+    return ("mode", page.code, page.subpage)
+
+
+def current_page(lu: LogicalUnit, page: ModePage) -> bytes:
+    """Current values: the last MODE SELECT (or the default) with bound bits read from the LU."""
+    buf = bytearray(lu.mode_state.get(_state_key(page), page.default))
+    for b in page.bindings:
+        buf[b.offset] = (buf[b.offset] | b.mask) if getattr(lu, b.attr) else (buf[b.offset] & ~b.mask)
+    return bytes(buf)
+
+
+def default_page(lu: LogicalUnit, page: ModePage) -> bytes:
+    buf = bytearray(page.default)
+    for b in page.bindings:
+        if b.default(lu.params):
+            buf[b.offset] |= b.mask
+    return bytes(buf)
+
+
+def _page_value(lu: LogicalUnit, page: ModePage, pc: int) -> bytes:
+    if pc == PC_CURRENT:
+        return current_page(lu, page)
+    if pc == PC_DEFAULT:
+        return default_page(lu, page)
+    return page.default[: page.header_len] + page.changeable[page.header_len :]
+
+
+def _set_page(lu: LogicalUnit, page: ModePage, value: bytes) -> None:
+    lu.mode_state[_state_key(page)] = value
+    for b in page.bindings:
+        setattr(lu, b.attr, bool(value[b.offset] & b.mask))
+
+
+def reset_mode_pages(lu: LogicalUnit) -> None:
+    """Back to default values, as after power on (SAM-5 6.3.3: no saved pages)."""
+    for page in pages_for(lu.params.device_type).values():
+        lu.mode_state.pop(_state_key(page), None)
+        _set_page(lu, page, default_page(lu, page))
+
+
+# -- mode parameter header and block descriptors -----------------------------------------------
+def _no_block_descriptor(lu: LogicalUnit, long: bool) -> bytes:
+    return b""
+
+
+def _reject_block_descriptor(lu: LogicalUnit, data: memoryview, offset: int) -> None:
+    raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=offset, in_cdb=False)
+
+
+GENERIC_MEDIUM = Medium(lambda lu: _WP if lu.params.readonly else 0, _no_block_descriptor,
+                        _reject_block_descriptor)
+
+
+def _disk_block_descriptor(lu: LogicalUnit, long: bool) -> bytes:
+    """Short (8-byte) or long LBA (16-byte) direct-access block descriptor (SBC-4 6.5.2)."""
+    if long:
+        return struct.pack(">Q4xI", lu.nblocks, lu.block_size)
+    return struct.pack(">II", min(lu.nblocks, 0xFFFFFFFF), lu.block_size & 0xFFFFFF)
+
+
+def _check_disk_block_descriptor(lu: LogicalUnit, data: memoryview, offset: int) -> None:
+    """The block length must stay; NUMBER OF LOGICAL BLOCKS may be zero or the current capacity."""
+    if len(data) == 16:
+        count, size = struct.unpack_from(">Q4xI", data)
+        size_at, full = 12, lu.nblocks
+    else:
+        count, size = struct.unpack_from(">II", data)
+        size, size_at, full = size & 0xFFFFFF, 5, min(lu.nblocks, 0xFFFFFFFF)
+    if size != lu.block_size:
+        raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=offset + size_at, in_cdb=False)
+    if count not in (0, full):
+        raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=offset, in_cdb=False)
+
+
+DISK_MEDIUM = Medium(lambda lu: (_WP if lu.params.readonly else 0) | _DPOFUA, _disk_block_descriptor,
+                     _check_disk_block_descriptor)
+
+
+def medium_of(lu: LogicalUnit) -> Medium:
+    return MEDIA.get(lu.params.device_type, GENERIC_MEDIUM)
+
+
+# -- MODE SENSE --------------------------------------------------------------------------------
+def _select_pages(lu: LogicalUnit, code: int, subpage: int) -> list[ModePage]:
+    """Pages named by PAGE CODE and SUBPAGE CODE, 3Fh/FFh meaning all (SPC-5 6.11)."""
+    pages = pages_for(lu.params.device_type)
+    if code == ALL_PAGES:
+        if subpage not in (0, ALL_SUBPAGES):
+            raise SenseError(INVALID_FIELD_IN_CDB, field=3)
+        return [p for p in pages.values() if subpage == ALL_SUBPAGES or p.subpage == 0]
+    if subpage == ALL_SUBPAGES:
+        chosen = [p for p in pages.values() if p.code == code]
+    else:
+        page = pages.get((code, subpage))
+        chosen = [] if page is None else [page]
+    if not chosen:
+        known_code = any(p.code == code for p in pages.values())
+        raise SenseError(INVALID_FIELD_IN_CDB, field=3 if known_code else 2)
+    return chosen
+
+
+def mode_sense(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """MODE SENSE(6)/(10): header, block descriptor unless DBD, then the pages asked for."""
+    cdb = cmd.cdb
+    ten = cmd.opcode == MODE_SENSE_10
+    dbd = bool(cdb[1] & 0x08)
+    long_lba = ten and bool(cdb[1] & 0x10)
+    pc, code, subpage = cdb[2] >> 6, cdb[2] & 0x3F, cdb[3]
+    alloc = struct.unpack_from(">H", cdb, 7)[0] if ten else cdb[4]
+    if pc == PC_SAVED:
+        raise SenseError(SAVING_PARAMETERS_NOT_SUPPORTED, field=2, bit=7)
+    body = b"".join(_page_value(lu, p, pc) for p in _select_pages(lu, code, subpage))
+    medium = medium_of(lu)
+    bd = b"" if dbd else medium.block_descriptor(lu, long_lba)
+    dsp = medium.device_specific(lu)
+    if ten:
+        size = 8 + len(bd) + len(body)
+        header = struct.pack(">HBBBxH", size - 2, 0, dsp, 1 if len(bd) == 16 else 0, len(bd))
+    else:
+        size = min(4 + len(bd) + len(body), 256)
+        header = struct.pack(">BBBB", size - 1, 0, dsp, len(bd))
+    return cmd.reply((header + bd + body)[:size], alloc)
+
+
+# -- MODE SELECT -------------------------------------------------------------------------------
+def _check_page(lu: LogicalUnit, data: memoryview, off: int) -> tuple[ModePage, bytes, int]:
+    """Decode the page at ``off``: known, right length, only changeable bits changed (SPC-5 6.13)."""
+    end = len(data)
+    if off + 2 > end:
+        raise SenseError(PARAMETER_LIST_LENGTH_ERROR)
+    code, spf = data[off] & 0x3F, bool(data[off] & 0x40)
+    hdr = 4 if spf else 2
+    if off + hdr > end:
+        raise SenseError(PARAMETER_LIST_LENGTH_ERROR)
+    subpage = data[off + 1] if spf else 0
+    plen = struct.unpack_from(">H", data, off + 2)[0] if spf else data[off + 1]
+    page = pages_for(lu.params.device_type).get((code, subpage))
+    if page is None or (spf and not subpage):
+        bit = 5 if page is None else 6
+        raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=off, bit=bit, in_cdb=False)
+    if hdr + plen != len(page.default):
+        raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=off + hdr - 1, in_cdb=False)
+    if off + hdr + plen > end:
+        raise SenseError(PARAMETER_LIST_LENGTH_ERROR)
+    new = bytearray(data[off : off + hdr + plen])
+    new[0] &= 0x7F  # PS is reserved in MODE SELECT
+    cur = current_page(lu, page)
+    for i in range(hdr, len(new)):
+        bad = (new[i] ^ cur[i]) & ~page.changeable[i] & 0xFF
+        if bad:
+            raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=off + i, bit=bad.bit_length() - 1,
+                             in_cdb=False)
+    return page, bytes(new), off + hdr + plen
+
+
+def mode_select(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
+    """MODE SELECT(6)/(10): validate everything first, then apply; others get MODE PARAMETERS CHANGED."""
+    cdb = cmd.cdb
+    ten = cmd.opcode == MODE_SELECT_10
+    if cdb[1] & 0x01:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=0)  # SP: no saved pages
+    length = struct.unpack_from(">H", cdb, 7)[0] if ten else cdb[4]
+    if length == 0:
+        return GOOD
+    data = parameter_list(cmd, length)
+    hlen = 8 if ten else 4
+    if length < hlen:
+        raise SenseError(PARAMETER_LIST_LENGTH_ERROR)
+    if ten:
+        medium_type, long_lba, bdl = data[2], bool(data[4] & 0x01), struct.unpack_from(">H", data, 6)[0]
+    else:
+        medium_type, long_lba, bdl = data[1], False, data[3]
+    if medium_type:
+        raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=2 if ten else 1, in_cdb=False)
+    if hlen + bdl > length:
+        raise SenseError(PARAMETER_LIST_LENGTH_ERROR)
+    if bdl:
+        if bdl != (16 if long_lba else 8):
+            raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=hlen - 1, in_cdb=False)
+        medium_of(lu).check_block_descriptor(lu, data[hlen : hlen + bdl], hlen)
+    off = hlen + bdl
+    changes: list[tuple[ModePage, bytes]] = []
+    while off < length:
+        page, value, off = _check_page(lu, data, off)
+        changes.append((page, value))
+    changed = False
+    for page, value in changes:
+        changed |= value != current_page(lu, page)
+        _set_page(lu, page, value)
+    if changed:
+        lu.ua.establish(MODE_PARAMETERS_CHANGED, exclude=cmd.nexus.initiator_port)
+    return GOOD
+
+
+# -- the pages ---------------------------------------------------------------------------------
+def _mask(size: int, *bits: tuple[int, int]) -> bytes:
+    buf = bytearray(size)
+    for offset, mask in bits:
+        buf[offset] |= mask
+    return bytes(buf)
+
+
+_DISK = frozenset({DeviceType.DISK})
+_WCE = Binding(2, 0x04, "wce", lambda params: params.write_cache)
+_D_SENSE = Binding(2, 0x04, "d_sense")
+
+# 01h Read-Write Error Recovery (SBC-4 6.5.10): no recovery parameters to tune.
+READ_WRITE_ERROR_RECOVERY = ModePage(0x01, 0, page_bytes(0x01, bytes(10)), bytes(12), _DISK)
+# 08h Caching (SBC-4 6.5.5): WCE changeable.
+CACHING = ModePage(0x08, 0, page_bytes(0x08, bytes(18)), _mask(20, (2, 0x04)), _DISK, (_WCE,))
+# 0Ah Control (SPC-5 7.5.10): TST 000b, D_SENSE changeable, GLTSD, QUEUE ALGORITHM MODIFIER 1,
+# BUSY TIMEOUT PERIOD FFFFh (unlimited).
+CONTROL = ModePage(0x0A, 0, page_bytes(0x0A, bytes((0x02, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0))),
+                   _mask(12, (2, 0x04)), None, (_D_SENSE,))
+# 0Ah/01h Control Extension (SPC-5 7.5.11): nothing enabled.
+CONTROL_EXTENSION = ModePage(0x0A, 0x01, page_bytes(0x0A, bytes(28), 0x01), bytes(32))
+# 1Ch Informational Exceptions Control (SPC-5 7.5.14): DEXCPT set, no reporting.
+INFORMATIONAL_EXCEPTIONS = ModePage(0x1C, 0, page_bytes(0x1C, bytes((0x08,)) + bytes(9)), bytes(12))
+
+for _page in (READ_WRITE_ERROR_RECOVERY, CACHING, CONTROL, CONTROL_EXTENSION, INFORMATIONAL_EXCEPTIONS):
+    register_mode_page(_page)
+register_medium(DeviceType.DISK, DISK_MEDIUM)
+
+
+def control_tst(lu: LogicalUnit) -> int:
+    """The TASK SET TYPE field of the current control mode page (SAM-5 8.3)."""
+    return current_page(lu, CONTROL)[2] >> 5

@@ -1,8 +1,20 @@
-"""The backing-store interface the SCSI core reads and writes through."""
+"""The backing-store interface the SCSI core reads and writes through.
+
+Every store has synchronous calls (``read_into``, ``write_from``, ``sync`` ...), which the SCSI core
+runs on its blocking pool for the rare commands that need them, and an asynchronous submit for the
+data path (``submit_read``, ``submit_write``, ``submit_flush``): the call returns at once and ``done``
+is called later, from any thread, with None or the OSError that ended the I/O. A store whose I/O costs
+less than a thread hop (memory) completes inline, before ``submit_*`` returns, and says so with
+``inline = True``; the default submit methods do exactly that over the synchronous calls.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+#: Completion of an asynchronous I/O: None when it succeeded, else the error.
+Done = Callable[[OSError | None], None]
 
 
 class BackingStore(ABC):
@@ -14,6 +26,7 @@ class BackingStore(ABC):
     size: int
     readonly: bool = False
     supports_discard: bool = False
+    inline: bool = True  # submit_* complete before they return (no thread hop worth taking)
 
     @abstractmethod
     def read_into(self, offset: int, buf: memoryview) -> None:
@@ -46,3 +59,33 @@ class BackingStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and mappings."""
+
+    # -- asynchronous submit (the data path) --------------------------------------------------
+    def submit_read(self, offset: int, buf: memoryview, done: Done) -> None:
+        """Fill ``buf`` from ``offset``, then call ``done`` (default: inline over ``read_into``)."""
+        _inline(done, self.read_into, offset, buf)
+
+    def submit_write(self, offset: int, buf: memoryview, done: Done, *, fua: bool = False) -> None:
+        """Write ``buf`` at ``offset``; with ``fua`` it is durable before ``done`` (RWF_DSYNC or
+        fdatasync). Default: inline over ``write_from`` and ``sync``."""
+        try:
+            self.write_from(offset, buf)
+            if fua:
+                self.sync(offset, len(buf))
+        except OSError as err:
+            done(err)
+            return
+        done(None)
+
+    def submit_flush(self, done: Done) -> None:
+        """Make every write completed before this call durable (SYNCHRONIZE CACHE), then ``done``."""
+        _inline(done, self.sync)
+
+
+def _inline(done: Done, call: Callable[..., None], *args: object) -> None:
+    try:
+        call(*args)
+    except OSError as err:
+        done(err)
+        return
+    done(None)

@@ -22,7 +22,6 @@ from hpt.daemon.config import (
     parse_size,
 )
 from hpt.iscsi.negotiation import TargetPolicy
-from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.lu import LuParams
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hptd.toml"
@@ -97,7 +96,7 @@ def test_to_lu_params() -> None:
     lun = load_config(EXAMPLE).targets[0].luns[1]
     params = lun.to_lu_params()
     assert isinstance(params, LuParams)
-    assert params.device_type == DeviceType.DISK
+    assert lun.type == "disk"
     assert (params.block_size, params.thin, params.readonly) == (4096, True, False)
     assert params.naa == 0x6001405ABCDEF0123456789ABCDEF012
     assert (params.vendor, params.product, params.revision) == ("HPT", "VIRTUAL-DISK", "0001")

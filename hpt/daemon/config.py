@@ -73,8 +73,8 @@ from typing import Any
 
 from hpt.iscsi.keys import KEYS, Kind
 from hpt.iscsi.negotiation import TargetPolicy
-from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.lu import LuParams
+from hpt.scsi.profiles import PROFILES
 
 IscsiValue = str | int | bool
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -86,7 +86,6 @@ LOG_FORMATS = ("text", "json")
 TRANSPORTS = ("tcp", "iser")
 STORES = ("file", "ram", "null")
 BLOCK_SIZES = (512, 4096)
-DEVICE_TYPES: dict[str, DeviceType] = {"disk": DeviceType.DISK}
 PLANNED_DEVICE_TYPES = ("tape", "changer", "cd", "osd")
 MAX_LUN = 16383  # flat space addressing (SAM-5 4.7.7)
 CHAP_SECRET_BYTES = (12, 255)  # RFC 7143 12.1.3: at least 96 bits
@@ -154,7 +153,6 @@ class LunConfig:
     def to_lu_params(self) -> LuParams:
         """The SCSI-side parameters of this LU (the store fields stay with the backing store)."""
         return LuParams(
-            device_type=DEVICE_TYPES[self.type],
             block_size=self.block_size,
             readonly=self.readonly,
             thin=self.thin,
@@ -774,10 +772,10 @@ def _ascii_field(table: _Table, key: str, default: str, limit: int) -> str:
 def _lun(table: _Table, target_name: str) -> LunConfig:
     table.required("lun")
     lun = LunConfig(lun=table.integer("lun", 0, 0, MAX_LUN))
-    lun.type = table.text("type", "disk", (*DEVICE_TYPES, *PLANNED_DEVICE_TYPES))
-    if lun.type not in DEVICE_TYPES:
+    lun.type = table.text("type", "disk", (*PROFILES, *PLANNED_DEVICE_TYPES))
+    if lun.type not in PROFILES:
         raise table.fail(
-            "type", f'device type "{lun.type}" is not supported yet (supported: {", ".join(DEVICE_TYPES)})'
+            "type", f'device type "{lun.type}" is not supported yet (supported: {", ".join(PROFILES)})'
         )
     lun.store = table.text("store", "file", STORES)
     lun.block_size = table.integer("block_size", 512, 0, 1 << 20)

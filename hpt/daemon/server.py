@@ -16,7 +16,8 @@ from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
 from hpt.iscsi.session import Session, SessionTable
 from hpt.iscsi.tcp import TcpPortal
 from hpt.native.ring import Ring
-from hpt.scsi.sbc.table import make_disk
+from hpt.scsi.lu import LogicalUnit
+from hpt.scsi.profiles import PROFILES
 from hpt.scsi.target import ScsiTarget
 from hpt.store import open_store
 
@@ -70,12 +71,8 @@ class Server:
     def _build_target(self, tc: TargetConfig) -> ScsiTarget:
         target = ScsiTarget(tc.name)
         for lc in tc.luns:
-            if lc.type != "disk":
-                raise ValueError(f"target {tc.name} lun {lc.lun}: device type {lc.type!r} is not served yet")
             store = open_store(lc.store, lc.path or None, lc.size, lc.readonly, lc.direct)
-            params = lc.to_lu_params()
-            lu = make_disk(lc.lun, params, store, target)
-            target.add_lu(lu)
+            target.add_lu(LogicalUnit(PROFILES[lc.type], lc.to_lu_params(), store, lun=lc.lun))
             log.info(
                 "target %s lun %d: %s %s, %d bytes, block %d%s%s",
                 tc.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hpt.scsi.core.command import ScsiCommand, ScsiResult, TaskAttr
@@ -17,7 +17,6 @@ from hpt.scsi.core.constants import (
     SPACE_ALLOCATION_FAILED_WRITE_PROTECT,
     UNRECOVERED_READ_ERROR,
     WRITE_ERROR,
-    DeviceType,
     Status,
 )
 from hpt.scsi.core.opcodes import NACA, Access, OpcodeTable, control_offset
@@ -26,6 +25,7 @@ from hpt.scsi.core.unit_attention import UnitAttentions
 from hpt.scsi.pr.reservations import Reservations
 
 if TYPE_CHECKING:
+    from hpt.scsi.core.profile import DeviceProfile
     from hpt.scsi.target import ScsiTarget
     from hpt.store.base import BackingStore
 
@@ -36,7 +36,6 @@ log = logging.getLogger("hpt.scsi")
 class LuParams:
     """What an administrator configures for a logical unit (names follow tgt's LU params)."""
 
-    device_type: DeviceType = DeviceType.DISK
     block_size: int = 512
     readonly: bool = False
     thin: bool = False
@@ -50,34 +49,39 @@ class LuParams:
     write_cache: bool = True
     optimal_xfer_blocks: int = 0
     max_xfer_blocks: int = 0  # 0: no limit beyond the transport's
+    extra: dict[str, Any] = field(default_factory=dict)  # keys of the device profile's own schema
 
 
 class LogicalUnit:
-    """A LU of any device type: the type's opcode table over the shared SPC state.
+    """A LU of any device type: its device profile's opcode table over the shared SPC state.
 
     State shared by SPC and the device-type code: unit attentions (``ua``), reservations (``pr``),
-    mode-page state (``d_sense``, ``wce``, ``mode_state``) and the backing ``store``.
+    mode-page state (``d_sense``, ``wce``, ``mode_state``) and the backing ``store``; the profile's
+    own per-LU state is ``state`` (its ``state(params)`` factory makes it unless one is given).
     """
 
     def __init__(
         self,
-        lun: int,
+        profile: DeviceProfile,
         params: LuParams,
-        table: OpcodeTable,
         store: BackingStore | None = None,
+        state: Any = None,
+        *,
+        lun: int = 0,
         target: ScsiTarget | None = None,
     ) -> None:
+        self.profile = profile
         self.lun = lun
         self.params = params
-        self.table = table
+        self.table: OpcodeTable = profile.table(params)
         self.store = store
         self.target = target
+        self.state = profile.state(params) if state is None else state
         self.ua = UnitAttentions(POWER_ON_RESET)
         self.pr = Reservations(self)
         self.d_sense = False  # control mode page D_SENSE (SPC-5 7.5.10)
         self.wce = params.write_cache  # caching mode page WCE (SBC-4 6.5.5)
         self.mode_state: dict[Any, Any] = {}  # other saved/current mode-page fields, owned by mode.py
-        self.device_state: dict[str, Any] = {}  # per-device-type state (medium, tape position ...)
         # one command at a time per LU: makes COMPARE AND WRITE and PR changes atomic across sessions
         self.lock = threading.Lock()
 

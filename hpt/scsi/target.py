@@ -34,16 +34,6 @@ log = logging.getLogger("hpt.scsi")
 INQUIRY, REQUEST_SENSE, REPORT_LUNS = 0x12, 0x03, 0xA0
 TST_SHARED = 0b000  # one task set for all I_T nexuses (control mode page TST)
 
-ResetHook = Callable[[LogicalUnit, "str | None"], None]
-_RESET_HOOKS: list[ResetHook] = []
-
-
-def register_reset_hook(hook: ResetHook) -> None:
-    """Device-type state to drop on resets: ``hook(lu, None)`` on LU and target resets,
-    ``hook(lu, initiator_port)`` when that I_T nexus is lost (e.g. a PREVENT it held)."""
-    _RESET_HOOKS.append(hook)
-
-
 class TmfResult(IntEnum):
     """SAM-5 7.1 service responses of the task management functions."""
 
@@ -172,8 +162,8 @@ class ScsiTarget:
         with lu.lock:
             lu.pr.reset()
             reset_mode_pages(lu)
-            for hook in _RESET_HOOKS:
-                hook(lu, None)
+            if lu.profile.reset is not None:
+                lu.profile.reset(lu, None)
             lu.ua.establish(asc)
 
     def nexus_lost(self, nexus: Nexus) -> None:
@@ -183,8 +173,8 @@ class ScsiTarget:
         for lu in self._lus.values():
             with lu.lock:
                 lu.pr.nexus_lost(port)
-                for hook in _RESET_HOOKS:
-                    hook(lu, port)
+                if lu.profile.reset is not None:
+                    lu.profile.reset(lu, port)
                 lu.ua.nexus_lost(port, I_T_NEXUS_LOSS)
 
     def abort_preempted(self, lun: int, initiator_ports: set[str]) -> None:

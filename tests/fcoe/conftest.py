@@ -18,7 +18,7 @@ from hpt.fcoe.frame import parse_mac
 from hpt.fcoe.port import FcoePort
 from hpt.native.ring import Ring
 from hpt.scsi.lu import LuParams
-from hpt.scsi.sbc.table import make_disk
+from hpt.scsi.sbc.profile import make_disk
 from hpt.scsi.target import ScsiTarget
 from hpt.store import open_store
 from tests.fcoe.fcf_switch import FcfHarness

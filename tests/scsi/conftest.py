@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from hpt.scsi.core.command import GOOD, Nexus, ScsiCommand, ScsiResult, TaskAttr
-from hpt.scsi.core.constants import Asc, Status
+from hpt.scsi.core.constants import Asc, DeviceType, Status
 from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable
+from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.core.sense import parse_sense
 from hpt.scsi.lu import LogicalUnit, LuParams
+from hpt.scsi.sbc.profile import DISK
 from hpt.scsi.spc.commands import SPC_ENTRIES
+from hpt.scsi.spc.mode import GENERIC_MEDIUM
 from hpt.scsi.target import ScsiTarget
 from hpt.store.base import BackingStore
 
@@ -69,11 +72,22 @@ WRITE10 = bytes((0x2A, 0, 0, 0, 0, 1, 0, 0, 1, 0))
 TUR = bytes(6)
 
 
+def other_profile(device_type: DeviceType, **fields: object) -> DeviceProfile:
+    """A profile of another device type with SPC's pages only (no disk pages, no block descriptor)."""
+    base: dict[str, object] = {"name": device_type.name.lower(), "device_type": device_type,
+                               "medium": GENERIC_MEDIUM, "vpd_pages": (), "mode_pages": (), "versions": (),
+                               "ready": None, "reset": None}
+    return replace(DISK, **{**base, **fields})  # type: ignore[arg-type]
+
+
 def make_lu(lun: int = 0, extra: Iterable[OpcodeEntry] = MEDIUM_ENTRIES, store: BackingStore | None = None,
-            **params: object) -> LogicalUnit:
-    """A LU with SPC_ENTRIES plus ``extra``, over a MemStore unless ``store`` is given."""
+            profile: DeviceProfile = DISK, **params: object) -> LogicalUnit:
+    """A LU of ``profile`` (the disk's pages) with SPC_ENTRIES plus ``extra`` as its table, over a
+    MemStore unless ``store`` is given."""
     table = OpcodeTable(SPC_ENTRIES).extend(extra)
-    return LogicalUnit(lun, LuParams(**params), table, MemStore() if store is None else store)  # type: ignore[arg-type]
+    profile = replace(profile, table=lambda _: table)
+    return LogicalUnit(profile, LuParams(**params), MemStore() if store is None else store,  # type: ignore[arg-type]
+                       lun=lun)
 
 
 @dataclass

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 from hpt.scsi.core.command import Nexus, ScsiCommand
 from hpt.scsi.core.constants import Status
 from hpt.scsi.core.opcodes import OpcodeTable
 from hpt.scsi.lu import LogicalUnit, LuParams
+from hpt.scsi.sbc.profile import DISK
 from hpt.scsi.sbc.table import SBC_ENTRIES, disk_table
 from hpt.store.base import BackingStore
 from hpt.store.ram import RamStore
@@ -47,7 +49,7 @@ class Disk:
         self.store = store if store is not None else RecordingStore(NBLOCKS * BS)
         lu_params = LuParams(**params)  # type: ignore[arg-type]
         table = disk_table(lu_params) if spc else OpcodeTable(SBC_ENTRIES)
-        self.lu = LogicalUnit(0, lu_params, table, self.store)
+        self.lu = LogicalUnit(replace(DISK, table=lambda _: table), lu_params, self.store)
         for nexus in (NEXUS, OTHER):
             self.lu.ua.clear(nexus.initiator_port)
 

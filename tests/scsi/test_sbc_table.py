@@ -14,6 +14,8 @@ from hpt.scsi.core.constants import INVALID_OPCODE, Status
 from hpt.scsi.core.opcodes import Access
 from hpt.scsi.lu import LuParams
 from hpt.scsi.sbc import table as sbc
+from hpt.scsi.sbc.profile import make_disk
+from hpt.scsi.spc.commands import SPC_ENTRIES
 from hpt.store.ram import RamStore
 from tests.scsi.sbc_support import BS, NEXUS, Disk, sa16
 
@@ -52,17 +54,16 @@ def test_usage_advertises_dpo_fua(opcode) -> None:
 
 
 def test_make_disk_offers_unmap_only_when_thin() -> None:
-    thin = sbc.make_disk(1, LuParams(thin=True), RamStore(1 << 20))
-    full = sbc.make_disk(1, LuParams(), RamStore(1 << 20))
+    thin = make_disk(1, LuParams(thin=True), RamStore(1 << 20))
+    full = make_disk(1, LuParams(), RamStore(1 << 20))
     assert thin.table.get(0x42) is not None and full.table.get(0x42) is None
     assert full.table.get(0x9E, 0x12) is not None
     assert thin.lun == 1 and thin.nblocks == (1 << 20) // 512
 
 
-def test_make_disk_includes_spc_entries_when_present() -> None:
-    spc = sbc._spc_entries()
-    lu = sbc.make_disk(0, LuParams(), RamStore(1 << 20))
-    for entry in spc:
+def test_make_disk_includes_spc_entries() -> None:
+    lu = make_disk(0, LuParams(), RamStore(1 << 20))
+    for entry in SPC_ENTRIES:
         if entry.opcode not in EXPECTED:
             assert lu.table.get(entry.opcode, entry.service_action) is entry
 
@@ -70,7 +71,7 @@ def test_make_disk_includes_spc_entries_when_present() -> None:
 @pytest.mark.parametrize("block_size", [0, 520, -512])
 def test_make_disk_rejects_bad_block_sizes(block_size) -> None:
     with pytest.raises(ValueError, match="block size"):
-        sbc.make_disk(0, LuParams(block_size=block_size), RamStore(1 << 20))
+        make_disk(0, LuParams(block_size=block_size), RamStore(1 << 20))
 
 
 def test_unknown_service_action_is_invalid_opcode() -> None:
@@ -79,7 +80,7 @@ def test_unknown_service_action_is_invalid_opcode() -> None:
 
 
 def test_a_disk_lu_runs_through_execute() -> None:
-    lu = sbc.make_disk(0, LuParams(), RamStore(1 << 20))
+    lu = make_disk(0, LuParams(), RamStore(1 << 20))
     lu.ua.clear(NEXUS.initiator_port)
     buf = bytearray(8)
     cmd = ScsiCommand(0, struct.pack(">B9x", 0x25), NEXUS, data_in=memoryview(buf), expected_in=8)

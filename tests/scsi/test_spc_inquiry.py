@@ -7,11 +7,13 @@ import struct
 import pytest
 
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, LUN_NOT_SUPPORTED, DeviceType
+from hpt.scsi.sbc import vpd as sbc_vpd
+from hpt.scsi.sbc.profile import SBC_3, SBC_4
 from hpt.scsi.spc import vpd
-from hpt.scsi.spc.inquiry import SAM_5, SBC_3, SBC_4, SPC_5
+from hpt.scsi.spc.inquiry import SAM_5, SPC_5
 from hpt.scsi.target import ScsiTarget
 
-from .conftest import TARGET_NAME, Initiator, make_lu, make_nexus
+from .conftest import TARGET_NAME, Initiator, make_lu, make_nexus, other_profile
 
 
 def inquiry(evpd: int = 0, page: int = 0, alloc: int = 255, cmddt: int = 0) -> bytes:
@@ -92,7 +94,7 @@ def test_supported_pages_disk(a: Initiator) -> None:
 
 
 def test_supported_pages_other_type_lacks_sbc_pages(a: Initiator) -> None:
-    a.target.add_lu(make_lu(2, device_type=DeviceType.TAPE))
+    a.target.add_lu(make_lu(2, profile=other_profile(DeviceType.TAPE)))
     d = a.run(inquiry(evpd=1, page=0), lun=2).data
     assert d[0] == DeviceType.TAPE and list(d[4:]) == [0x00, 0x80, 0x83, 0x86]
     r = a.run(inquiry(evpd=1, page=0xB0), lun=2)
@@ -157,7 +159,7 @@ def test_extended_inquiry(a: Initiator) -> None:
 def test_block_limits_full(a: Initiator) -> None:
     d = a.run(inquiry(evpd=1, page=0xB0)).data
     assert len(d) == 64 and d[3] == 0x3C
-    assert d[4] & 1 and d[5] == vpd.MAX_CAW_BLOCKS
+    assert d[4] & 1 and d[5] == sbc_vpd.MAX_CAW_BLOCKS
     assert struct.unpack_from(">II", d, 20) == (0, 0)  # no UNMAP on a fully provisioned LU
 
 
@@ -165,7 +167,8 @@ def test_block_limits_thin(a: Initiator) -> None:
     a.target.add_lu(make_lu(5, thin=True, max_xfer_blocks=2048, optimal_xfer_blocks=128))
     d = a.run(inquiry(evpd=1, page=0xB0), lun=5).data
     assert struct.unpack_from(">II", d, 8) == (2048, 128)
-    assert struct.unpack_from(">II", d, 20) == (vpd.MAX_UNMAP_LBA_COUNT, vpd.MAX_UNMAP_BLOCK_DESCRIPTORS)
+    assert struct.unpack_from(">II", d, 20) == (
+        sbc_vpd.MAX_UNMAP_LBA_COUNT, sbc_vpd.MAX_UNMAP_BLOCK_DESCRIPTORS)
     assert struct.unpack_from(">I", d, 28)[0] == 8 and d[32] & 0x80  # 4 KiB granularity, UGAVALID
 
 

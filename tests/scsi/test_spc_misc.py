@@ -18,28 +18,30 @@ from hpt.scsi.core.constants import (
 )
 from hpt.scsi.core.sense import SenseError, parse_sense
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.spc import commands as spc
 from hpt.scsi.spc.alua import AluaState
 from hpt.scsi.target import ScsiTarget
 
-from .conftest import TARGET_NAME, TUR, Initiator, make_lu, make_nexus
+from .conftest import TARGET_NAME, TUR, Initiator, make_lu, make_nexus, other_profile
 
 
 def test_test_unit_ready(a: Initiator) -> None:
     assert a.run(TUR).good
 
 
-def test_ready_check(monkeypatch: pytest.MonkeyPatch, a: Initiator, lu: LogicalUnit) -> None:
-    monkeypatch.setattr(spc, "READY_CHECKS", {})
+def test_ready_check_is_the_profiles(a: Initiator) -> None:
+    """TEST UNIT READY asks the LU's device profile (SPC-5 6.47): here a profile whose state says unloaded."""
 
     def no_medium(unit: LogicalUnit) -> None:
-        if unit.device_state.get("unloaded"):
+        if unit.state["unloaded"]:
             raise SenseError(MEDIUM_NOT_PRESENT)
 
-    spc.register_ready_check(DeviceType.DISK, no_medium)
-    assert a.run(TUR).good
-    lu.device_state["unloaded"] = True
-    assert a.run(TUR).asc == MEDIUM_NOT_PRESENT
+    profile = other_profile(DeviceType.TAPE, ready=no_medium, state=lambda params: {"unloaded": False})
+    unit = make_lu(5, profile=profile)
+    a.target.add_lu(unit)
+    a.clear_ua()
+    assert a.run(TUR, lun=5).good
+    unit.state["unloaded"] = True
+    assert a.run(TUR, lun=5).asc == MEDIUM_NOT_PRESENT
 
 
 def request_sense(desc: bool = False, alloc: int = 252) -> bytes:

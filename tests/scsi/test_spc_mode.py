@@ -15,10 +15,9 @@ from hpt.scsi.core.constants import (
     DeviceType,
 )
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.spc import mode
 from hpt.scsi.spc.mode import ModePage, page_bytes
 
-from .conftest import BLOCK, NBLOCKS, Initiator, Reply, make_lu
+from .conftest import BLOCK, NBLOCKS, Initiator, Reply, make_lu, other_profile
 
 
 def sense6(page: int, subpage: int = 0, pc: int = 0, dbd: bool = False, alloc: int = 255) -> bytes:
@@ -105,7 +104,7 @@ def test_write_protect_bit(a: Initiator) -> None:
 
 
 def test_non_disk_has_no_block_descriptor_or_disk_pages(a: Initiator) -> None:
-    a.target.add_lu(make_lu(2, device_type=DeviceType.TAPE))
+    a.target.add_lu(make_lu(2, profile=other_profile(DeviceType.TAPE)))
     a.clear_ua()
     d = a.run(sense6(0x3F, 0xFF), lun=2).data
     assert d[2] == 0 and d[3] == 0
@@ -237,12 +236,12 @@ def test_lu_reset_restores_defaults(a: Initiator, lu: LogicalUnit) -> None:
     assert not lu.d_sense and lu.wce
 
 
-def test_registered_page_for_one_device_type(monkeypatch: pytest.MonkeyPatch, a: Initiator) -> None:
-    monkeypatch.setattr(mode, "MODE_PAGES", list(mode.MODE_PAGES))
+def test_a_profiles_own_page(a: Initiator) -> None:
+    """A mode page of one device profile is served (and changed) on its LUs only."""
     body = bytes((0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
     mask = page_bytes(0x0F, bytes((0x40,)) + bytes(13))
-    mode.register_mode_page(ModePage(0x0F, 0, page_bytes(0x0F, body), mask, frozenset({DeviceType.TAPE})))
-    a.target.add_lu(make_lu(3, device_type=DeviceType.TAPE))
+    page = ModePage(0x0F, 0, page_bytes(0x0F, body), mask)
+    a.target.add_lu(make_lu(3, profile=other_profile(DeviceType.TAPE, mode_pages=(page,))))
     a.clear_ua()
     assert a.run(sense6(0x0F)).asc == INVALID_FIELD_IN_CDB  # LU 0 is a disk
     page = pages_of(a.run(sense6(0x0F, dbd=True), lun=3).data, 4)[0][2]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 import pytest
 
-from hpt.scsi import target as target_module
 from hpt.scsi.core.command import TaskAttr
 from hpt.scsi.core.constants import (
     BUS_DEVICE_RESET_FUNCTION,
@@ -24,6 +24,7 @@ from hpt.scsi.core.constants import (
 from hpt.scsi.core.lun import encode_lun
 from hpt.scsi.core.sense import parse_sense
 from hpt.scsi.lu import LogicalUnit
+from hpt.scsi.sbc.profile import DISK
 from hpt.scsi.target import ScsiTarget, TmfResult
 
 from .conftest import TARGET_NAME, TUR, Initiator, make_lu, make_nexus
@@ -173,10 +174,12 @@ def test_abort_task_set(a: Initiator, b: Initiator, lu: LogicalUnit) -> None:
     assert a.target.abort_task_set(4, a.nexus) == TmfResult.INCORRECT_LUN
 
 
-def test_reset_hooks(monkeypatch: pytest.MonkeyPatch, a: Initiator, lu: LogicalUnit) -> None:
+def test_profile_reset_hook(a: Initiator) -> None:
+    """LU reset, target reset and I_T nexus loss call the device profile's reset (SAM-5 6.3)."""
     calls: list[tuple[int, str | None]] = []
-    monkeypatch.setattr(target_module, "_RESET_HOOKS", [])
-    target_module.register_reset_hook(lambda unit, port: calls.append((unit.lun, port)))
+    target = a.target
+    target.remove_lu(0)
+    target.add_lu(make_lu(0, profile=replace(DISK, reset=lambda unit, port: calls.append((unit.lun, port)))))
     a.target.lu_reset(0)
     a.target.target_reset()
     a.target.nexus_lost(a.nexus)

@@ -5,6 +5,7 @@ The limits are the ones the Block Limits VPD page (SBC-4) advertises, owned by `
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.command import GOOD, ScsiResult
@@ -16,12 +17,12 @@ from hpt.scsi.core.constants import (
     Status,
 )
 from hpt.scsi.core.sense import SenseError
-from hpt.scsi.spc import vpd
+from hpt.scsi.sbc import vpd
 
 if TYPE_CHECKING:
     from hpt.scsi.core.cdb import CdbForm
     from hpt.scsi.core.command import ScsiCommand
-    from hpt.scsi.lu import LogicalUnit
+    from hpt.scsi.lu import LogicalUnit, LuParams
 
 
 # The Block Limits VPD page advertises these; the commands enforce them (0xFFFFFFFF, 0: no limit).
@@ -33,14 +34,23 @@ WSNZ = vpd.WRITE_SAME_NON_ZERO  # WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is 
 NO_LIMIT = 0xFFFFFFFF
 PREFETCH_CACHE_BYTES = 64 << 20  # PRE-FETCH answers CONDITION MET up to this much (SBC-4 PRE-FETCH)
 
-# lu.device_state keys owned by the SBC layer.
-MEDIUM_REMOVED = "sbc.medium_removed"  # True after START STOP UNIT unloaded a removable medium
-PREVENTERS = "sbc.preventers"  # set of initiator ports holding PREVENT MEDIUM REMOVAL
+
+
+@dataclass(slots=True)
+class DiskState:
+    """A disk LU's own state (``lu.state``): its removable medium (SBC-4 4.13)."""
+
+    medium_removed: bool = False  # START STOP UNIT unloaded the removable medium
+    preventers: set[str] = field(default_factory=set)  # initiator ports holding PREVENT MEDIUM REMOVAL
+
+
+def new_state(params: LuParams) -> DiskState:
+    return DiskState()
 
 
 def check_ready(lu: LogicalUnit) -> None:
     """NOT READY, MEDIUM NOT PRESENT while a removable medium is unloaded (SBC-4 removable medium model)."""
-    if lu.device_state.get(MEDIUM_REMOVED):
+    if lu.state.medium_removed:
         raise SenseError(MEDIUM_NOT_PRESENT)
 
 

@@ -1,7 +1,7 @@
 """Removable medium: START STOP UNIT and PREVENT ALLOW MEDIUM REMOVAL (SBC-4).
 
 A removable LU (``LuParams.removable``) can unload its medium; commands that need it then end
-with NOT READY, MEDIUM NOT PRESENT (``sbc_common.check_ready``). Removal is prevented while any
+with NOT READY, MEDIUM NOT PRESENT (``common.check_ready``). Removal is prevented while any
 I_T nexus holds a PREVENT; a nexus loss, logout or reset drops its hold (``release_prevention``).
 """
 
@@ -12,31 +12,22 @@ from typing import TYPE_CHECKING
 from hpt.scsi.core.command import GOOD, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, MEDIUM_CHANGED, MEDIUM_REMOVAL_PREVENTED
 from hpt.scsi.core.sense import SenseError
-from hpt.scsi.sbc.common import MEDIUM_REMOVED, PREVENTERS
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
 
 
-def _preventers(lu: LogicalUnit) -> set[str]:
-    held = lu.device_state.get(PREVENTERS)
-    if held is None:
-        held = lu.device_state[PREVENTERS] = set()
-    return held
-
-
 def medium_present(lu: LogicalUnit) -> bool:
-    return not lu.device_state.get(MEDIUM_REMOVED)
+    return not lu.state.medium_removed
 
 
 def release_prevention(lu: LogicalUnit, nexus_key: str | None = None) -> None:
     """Drop the PREVENT held by one I_T nexus (its loss or logout), or by all (LU or target reset)."""
-    held = lu.device_state.get(PREVENTERS)
-    if held:
-        if nexus_key is None:
-            held.clear()
-        else:
-            held.discard(nexus_key)
+    held = lu.state.preventers
+    if nexus_key is None:
+        held.clear()
+    else:
+        held.discard(nexus_key)
 
 
 def start_stop_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
@@ -52,16 +43,17 @@ def start_stop_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     start, loej, no_flush = b4 & 0x01, b4 & 0x02, b4 & 0x04
     if loej and not lu.params.removable:
         raise SenseError(INVALID_FIELD_IN_CDB, field=4, bit=1)
-    if loej and lu.device_state.get(PREVENTERS):
+    if loej and lu.state.preventers:
         raise SenseError(MEDIUM_REMOVAL_PREVENTED)
     if not start and not no_flush and lu.store is not None and medium_present(lu):
         lu.store.sync()
     if loej:
         if start:
-            if lu.device_state.pop(MEDIUM_REMOVED, False):
+            if lu.state.medium_removed:
+                lu.state.medium_removed = False
                 lu.ua.establish(MEDIUM_CHANGED, exclude=cmd.nexus.initiator_port)
         else:
-            lu.device_state[MEDIUM_REMOVED] = True
+            lu.state.medium_removed = True
     return GOOD
 
 
@@ -75,7 +67,7 @@ def prevent_allow(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     if prevent > 1 or (prevent and not lu.params.removable):
         raise SenseError(INVALID_FIELD_IN_CDB, field=4, bit=1)  # the PREVENT field's leftmost bit
     if prevent:
-        _preventers(lu).add(cmd.nexus.initiator_port)
+        lu.state.preventers.add(cmd.nexus.initiator_port)
     else:
         release_prevention(lu, cmd.nexus.initiator_port)
     return GOOD

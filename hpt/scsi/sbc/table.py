@@ -1,4 +1,4 @@
-"""The direct-access block device (SBC-4): its opcode table and the disk LU factory.
+"""The direct-access block device's opcode table (SBC-4).
 
 Every SBC opcode hpt implements is listed here once, with its handler, reservation access
 (the SPC-5 and SBC-4 reservation tables) and CDB USAGE DATA for REPORT SUPPORTED OPERATION CODES
@@ -8,28 +8,23 @@ bits, and fields hpt only rejects when non-zero, are zero).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.cdb import FORM6, FORM10, FORM12, FORM16, CdbForm
 from hpt.scsi.core.command import ScsiResult
-from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable
-from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.sbc import capacity as cap
 from hpt.scsi.sbc import medium as medium
 from hpt.scsi.sbc import misc as misc
 from hpt.scsi.sbc import provisioning as prov
 from hpt.scsi.sbc import rw as rw
 from hpt.scsi.sbc import verify as verify
-from hpt.scsi.sbc.common import check_ready
+from hpt.scsi.spc.commands import SPC_ENTRIES
 
 if TYPE_CHECKING:
-    from hpt.scsi.target import ScsiTarget
-    from hpt.store.base import BackingStore
+    from hpt.scsi.lu import LuParams
 
 R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
 
@@ -85,35 +80,7 @@ SBC_ENTRIES: list[OpcodeEntry] = [
 THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)
 
 
-_hooked = False
-
-
-def _spc_entries() -> list[OpcodeEntry]:
-    """SPC_ENTRIES from hpt.scsi.spc.commands when that module exists (it is built alongside this one).
-
-    The first call also tells the SPC layer about the removable medium: TEST UNIT READY reports an
-    unloaded one (``check_ready``), resets and I_T nexus loss drop PREVENTs (``release_prevention``).
-    """
-    global _hooked
-    if importlib.util.find_spec("hpt.scsi.spc.commands") is None:
-        return []
-    spc = importlib.import_module("hpt.scsi.spc.commands")
-    if not _hooked:
-        spc.register_ready_check(DeviceType.DISK, check_ready)
-        importlib.import_module("hpt.scsi.target").register_reset_hook(medium.release_prevention)
-        _hooked = True
-    return list(spc.SPC_ENTRIES)
-
-
 def disk_table(params: LuParams) -> OpcodeTable:
     """SPC's shared commands plus the SBC commands this LU offers."""
     sbc = [e for e in SBC_ENTRIES if params.thin or e.opcode not in THIN_ONLY]
-    return OpcodeTable(_spc_entries()).extend(sbc)
-
-
-def make_disk(lun: int, params: LuParams, store: BackingStore,
-              target: ScsiTarget | None = None) -> LogicalUnit:
-    """A direct-access LU over ``store``; the capacity is the store's size in ``params.block_size`` blocks."""
-    if params.block_size <= 0 or params.block_size % 512:
-        raise ValueError(f"block size {params.block_size}: must be a positive multiple of 512")
-    return LogicalUnit(lun, params, disk_table(params), store, target)
+    return OpcodeTable(SPC_ENTRIES).extend(sbc)

@@ -15,7 +15,6 @@ from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_PARAMETER_LIST,
     NO_ADDITIONAL_SENSE,
     PARAMETER_LIST_LENGTH_ERROR,
-    DeviceType,
 )
 from hpt.scsi.core.opcodes import Access, OpcodeEntry
 from hpt.scsi.core.parameter_list import parameter_list
@@ -28,18 +27,10 @@ if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
 
 SUPPORTED_DIAGNOSTIC_PAGES = 0x00
-READY_CHECKS: dict[DeviceType, Callable[[LogicalUnit], None]] = {}
-
-
-def register_ready_check(device_type: DeviceType, check: Callable[[LogicalUnit], None]) -> None:
-    """How TEST UNIT READY tells a device type is not ready: ``check`` raises SenseError (e.g. NOT
-    READY, MEDIUM NOT PRESENT)."""
-    READY_CHECKS[device_type] = check
-
-
 def test_unit_ready(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """TEST UNIT READY: GOOD unless the device type's ready check objects."""
-    check = READY_CHECKS.get(lu.params.device_type)
+    """TEST UNIT READY: GOOD unless the device profile's ready check objects (e.g. NOT READY,
+    MEDIUM NOT PRESENT)."""
+    check = lu.profile.ready
     if check is not None:
         check(lu)
     return GOOD

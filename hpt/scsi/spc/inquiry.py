@@ -23,10 +23,7 @@ VERSION_SPC4 = 0x06
 STANDARD_LENGTH = 96
 # Version descriptors (SPC-5 6.7.2 table 152).
 SAM_5, SPC_5, SPC_4 = 0x00A0, 0x05C0, 0x0460
-SBC_3, SBC_4 = 0x04C0, 0x0600
 TRANSPORT_VERSIONS = {5: 0x0960, 0: 0x0A40}  # protocol identifier -> iSCSI, FCP-4
-COMMAND_SET_VERSIONS: dict[DeviceType, tuple[int, ...]] = {DeviceType.DISK: (SBC_4, SBC_3)}
-"""Command-set descriptors per device type; other device types add theirs here."""
 
 QUALIFIER_NOT_CONNECTED = 0b011  # SPC-5 6.7.2: no logical unit at this LUN
 _HISUP, _RDF = 0x10, 0x02
@@ -59,16 +56,16 @@ def standard_data(params: LuParams, *, peripheral: int, tpgs: int, multiport: bo
 
 
 def standard_inquiry(lu: LogicalUnit, nexus: Nexus) -> bytes:
-    device_type = lu.params.device_type
     versions = (SAM_5, SPC_5, SPC_4)
     transport = TRANSPORT_VERSIONS.get(nexus.protocol)
     if transport is not None:
         versions += (transport,)
-    versions += COMMAND_SET_VERSIONS.get(device_type, ())
+    versions += lu.profile.versions
     target = lu.target
     ports = 1 if target is None else len(target.relative_port_ids)
     tpgs = TPGS_IMPLICIT if target is None else target.tpgs
-    return standard_data(lu.params, peripheral=device_type, tpgs=tpgs, multiport=ports > 1, versions=versions)
+    return standard_data(lu.params, peripheral=lu.profile.device_type, tpgs=tpgs, multiport=ports > 1,
+                         versions=versions)
 
 
 def _cdb_fields(cmd: ScsiCommand) -> tuple[bool, int, int]:

@@ -2,8 +2,8 @@
 
 A :class:`ModePage` holds a page's default bytes and changeable mask; :class:`Binding` ties a
 changeable bit to a :class:`LogicalUnit` attribute (WCE -> ``lu.wce``, D_SENSE -> ``lu.d_sense``).
-Device types register their pages with :func:`register_mode_page` and their block descriptor
-and device-specific parameter with :func:`register_medium`. Saved pages are not supported.
+SPC's own pages are ``SPC_MODE_PAGES``; a LU's device profile adds its pages and its
+:class:`Medium` (block descriptor and device-specific parameter). Saved pages are not supported.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from hpt.scsi.core.constants import (
     MODE_PARAMETERS_CHANGED,
     PARAMETER_LIST_LENGTH_ERROR,
     SAVING_PARAMETERS_NOT_SUPPORTED,
-    DeviceType,
 )
 from hpt.scsi.core.parameter_list import parameter_list
 from hpt.scsi.core.sense import SenseError
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 MODE_SELECT_6, MODE_SENSE_6, MODE_SELECT_10, MODE_SENSE_10 = 0x15, 0x1A, 0x55, 0x5A
 PC_CURRENT, PC_CHANGEABLE, PC_DEFAULT, PC_SAVED = 0, 1, 2, 3
 ALL_PAGES, ALL_SUBPAGES = 0x3F, 0xFF
-_WP, _DPOFUA = 0x80, 0x10
+WP = 0x80  # device-specific parameter: write protected (SPC-5 7.5.6)
 
 
 def page_bytes(code: int, body: bytes, subpage: int = 0) -> bytes:
@@ -59,7 +58,6 @@ class ModePage:
     subpage: int
     default: bytes
     changeable: bytes
-    device_types: frozenset[DeviceType] | None = None  # None: every device type
     bindings: tuple[Binding, ...] = field(default=())
 
     @property
@@ -80,22 +78,11 @@ class Medium:
     check_block_descriptor: Callable[[LogicalUnit, memoryview, int], None]
 
 
-MODE_PAGES: list[ModePage] = []
-MEDIA: dict[DeviceType, Medium] = {}
-
-
-def register_mode_page(page: ModePage) -> None:
-    """Add a page; a later page with the same code/subpage overrides earlier ones for its types."""
-    MODE_PAGES.append(page)
-
-
-def register_medium(device_type: DeviceType, medium: Medium) -> None:
-    MEDIA[device_type] = medium
-
-
-def pages_for(device_type: DeviceType) -> dict[tuple[int, int], ModePage]:
-    chosen = [p for p in MODE_PAGES if p.device_types is None or device_type in p.device_types]
-    return dict(sorted(((p.code, p.subpage), p) for p in chosen))
+def pages_for(lu: LogicalUnit) -> dict[tuple[int, int], ModePage]:
+    """SPC's pages and the LU's device profile's, by (code, subpage); a profile page replaces SPC's."""
+    chosen = {(p.code, p.subpage): p for p in SPC_MODE_PAGES}
+    chosen.update(((p.code, p.subpage), p) for p in lu.profile.mode_pages)
+    return dict(sorted(chosen.items()))
 
 
 # -- page values -------------------------------------------------------------------------------
@@ -135,7 +122,7 @@ def _set_page(lu: LogicalUnit, page: ModePage, value: bytes) -> None:
 
 def reset_mode_pages(lu: LogicalUnit) -> None:
     """Back to default values, as after power on (SAM-5 6.3.3: no saved pages)."""
-    for page in pages_for(lu.params.device_type).values():
+    for page in pages_for(lu).values():
         lu.mode_state.pop(_state_key(page), None)
         _set_page(lu, page, default_page(lu, page))
 
@@ -149,43 +136,18 @@ def _reject_block_descriptor(lu: LogicalUnit, data: memoryview, offset: int) -> 
     raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=offset, in_cdb=False)
 
 
-GENERIC_MEDIUM = Medium(lambda lu: _WP if lu.params.readonly else 0, _no_block_descriptor,
+GENERIC_MEDIUM = Medium(lambda lu: WP if lu.params.readonly else 0, _no_block_descriptor,
                         _reject_block_descriptor)
 
 
-def _disk_block_descriptor(lu: LogicalUnit, long: bool) -> bytes:
-    """Short (8-byte) or long LBA (16-byte) direct-access block descriptor (SBC-4 6.5.2)."""
-    if long:
-        return struct.pack(">Q4xI", lu.nblocks, lu.block_size)
-    return struct.pack(">II", min(lu.nblocks, 0xFFFFFFFF), lu.block_size & 0xFFFFFF)
-
-
-def _check_disk_block_descriptor(lu: LogicalUnit, data: memoryview, offset: int) -> None:
-    """The block length must stay; NUMBER OF LOGICAL BLOCKS may be zero or the current capacity."""
-    if len(data) == 16:
-        count, size = struct.unpack_from(">Q4xI", data)
-        size_at, full = 12, lu.nblocks
-    else:
-        count, size = struct.unpack_from(">II", data)
-        size, size_at, full = size & 0xFFFFFF, 5, min(lu.nblocks, 0xFFFFFFFF)
-    if size != lu.block_size:
-        raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=offset + size_at, in_cdb=False)
-    if count not in (0, full):
-        raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=offset, in_cdb=False)
-
-
-DISK_MEDIUM = Medium(lambda lu: (_WP if lu.params.readonly else 0) | _DPOFUA, _disk_block_descriptor,
-                     _check_disk_block_descriptor)
-
-
 def medium_of(lu: LogicalUnit) -> Medium:
-    return MEDIA.get(lu.params.device_type, GENERIC_MEDIUM)
+    return lu.profile.medium
 
 
 # -- MODE SENSE --------------------------------------------------------------------------------
 def _select_pages(lu: LogicalUnit, code: int, subpage: int) -> list[ModePage]:
     """Pages named by PAGE CODE and SUBPAGE CODE, 3Fh/FFh meaning all (SPC-5 6.11)."""
-    pages = pages_for(lu.params.device_type)
+    pages = pages_for(lu)
     if code == ALL_PAGES:
         if subpage not in (0, ALL_SUBPAGES):
             raise SenseError(INVALID_FIELD_IN_CDB, field=3)
@@ -236,7 +198,7 @@ def _check_page(lu: LogicalUnit, data: memoryview, off: int) -> tuple[ModePage, 
         raise SenseError(PARAMETER_LIST_LENGTH_ERROR)
     subpage = data[off + 1] if spf else 0
     plen = struct.unpack_from(">H", data, off + 2)[0] if spf else data[off + 1]
-    page = pages_for(lu.params.device_type).get((code, subpage))
+    page = pages_for(lu).get((code, subpage))
     if page is None or (spf and not subpage):
         bit = 5 if page is None else 6
         raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=off, bit=bit, in_cdb=False)
@@ -295,33 +257,25 @@ def mode_select(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 # -- the pages ---------------------------------------------------------------------------------
-def _mask(size: int, *bits: tuple[int, int]) -> bytes:
+def mask(size: int, *bits: tuple[int, int]) -> bytes:
     buf = bytearray(size)
-    for offset, mask in bits:
-        buf[offset] |= mask
+    for offset, bit in bits:
+        buf[offset] |= bit
     return bytes(buf)
 
 
-_DISK = frozenset({DeviceType.DISK})
-_WCE = Binding(2, 0x04, "wce", lambda params: params.write_cache)
 _D_SENSE = Binding(2, 0x04, "d_sense")
 
-# 01h Read-Write Error Recovery (SBC-4 6.5.10): no recovery parameters to tune.
-READ_WRITE_ERROR_RECOVERY = ModePage(0x01, 0, page_bytes(0x01, bytes(10)), bytes(12), _DISK)
-# 08h Caching (SBC-4 6.5.5): WCE changeable.
-CACHING = ModePage(0x08, 0, page_bytes(0x08, bytes(18)), _mask(20, (2, 0x04)), _DISK, (_WCE,))
 # 0Ah Control (SPC-5 7.5.10): TST 000b, D_SENSE changeable, GLTSD, QUEUE ALGORITHM MODIFIER 1,
 # BUSY TIMEOUT PERIOD FFFFh (unlimited).
 CONTROL = ModePage(0x0A, 0, page_bytes(0x0A, bytes((0x02, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0))),
-                   _mask(12, (2, 0x04)), None, (_D_SENSE,))
+                   mask(12, (2, 0x04)), (_D_SENSE,))
 # 0Ah/01h Control Extension (SPC-5 7.5.11): nothing enabled.
 CONTROL_EXTENSION = ModePage(0x0A, 0x01, page_bytes(0x0A, bytes(28), 0x01), bytes(32))
 # 1Ch Informational Exceptions Control (SPC-5 7.5.14): DEXCPT set, no reporting.
 INFORMATIONAL_EXCEPTIONS = ModePage(0x1C, 0, page_bytes(0x1C, bytes((0x08,)) + bytes(9)), bytes(12))
 
-for _page in (READ_WRITE_ERROR_RECOVERY, CACHING, CONTROL, CONTROL_EXTENSION, INFORMATIONAL_EXCEPTIONS):
-    register_mode_page(_page)
-register_medium(DeviceType.DISK, DISK_MEDIUM)
+SPC_MODE_PAGES: tuple[ModePage, ...] = (CONTROL, CONTROL_EXTENSION, INFORMATIONAL_EXCEPTIONS)
 
 
 def control_tst(lu: LogicalUnit) -> int:

@@ -1,7 +1,6 @@
 """Vital product data pages (SPC-5 7.7, SBC-4 6.6) and the LU identifiers they carry.
 
-Pages are registered per device type (:func:`register_vpd_page`); INQUIRY with EVPD=1 serves
-the pages of the LU's type. The SBC constants below are the limits the disk commands enforce.
+INQUIRY with EVPD=1 serves SPC's pages (``SPC_VPD_PAGES``) and the pages of the LU's device profile.
 """
 
 from __future__ import annotations
@@ -13,18 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.command import Nexus
-from hpt.scsi.core.constants import DeviceType
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
-
-# Block limits the SBC commands honour (SBC-4 6.6.4); 0xFFFFFFFF and 0 mean "no limit".
-MAX_CAW_BLOCKS = 255  # MAXIMUM COMPARE AND WRITE LENGTH
-MAX_UNMAP_LBA_COUNT = 0xFFFFFFFF
-MAX_UNMAP_BLOCK_DESCRIPTORS = 4095  # the most a 16-bit UNMAP parameter list length holds (SBC-4 5.32)
-MAX_WRITE_SAME_BLOCKS = 0
-WRITE_SAME_NON_ZERO = True  # WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected
-UNMAP_GRANULARITY_BYTES = 4096  # hole-punch granularity of file stores
 
 # Designator fields (SPC-5 7.7.6.1): code sets, associations, types.
 CODE_BINARY, CODE_ASCII, CODE_UTF8 = 1, 2, 3
@@ -35,32 +25,26 @@ NAA_LOCALLY_ASSIGNED = 0x3
 
 @dataclass(frozen=True, slots=True)
 class VpdPage:
-    """A VPD page: code, builder of the bytes after the 4-byte header, device types (None: all)."""
+    """A VPD page: code and the builder of the bytes after the 4-byte header."""
 
     code: int
     build: Callable[[LogicalUnit, Nexus], bytes]
-    device_types: frozenset[DeviceType] | None = None
 
 
-VPD_PAGES: list[VpdPage] = []
-
-
-def register_vpd_page(page: VpdPage) -> None:
-    """Add a page; a later page with the same code overrides an earlier one for its device types."""
-    VPD_PAGES.append(page)
-
-
-def pages_for(device_type: DeviceType) -> dict[int, VpdPage]:
-    return {p.code: p for p in VPD_PAGES if p.device_types is None or device_type in p.device_types}
+def pages_for(lu: LogicalUnit) -> dict[int, VpdPage]:
+    """SPC's pages and the LU's device profile's, by page code (a profile page replaces SPC's)."""
+    pages = {p.code: p for p in SPC_VPD_PAGES}
+    pages.update((p.code, p) for p in lu.profile.vpd_pages)
+    return dict(sorted(pages.items()))
 
 
 def vpd_page(lu: LogicalUnit, nexus: Nexus, code: int) -> bytes | None:
     """The whole page (header included) or None if the LU's device type has no such page."""
-    page = pages_for(lu.params.device_type).get(code)
+    page = pages_for(lu).get(code)
     if page is None:
         return None
     body = page.build(lu, nexus)
-    return struct.pack(">BBH", lu.params.device_type, code, len(body)) + body
+    return struct.pack(">BBH", lu.profile.device_type, code, len(body)) + body
 
 
 # -- identifiers -------------------------------------------------------------------------------
@@ -98,7 +82,7 @@ def designator(code_set: int, assoc: int, dtype: int, value: bytes, protocol: in
 # -- page builders -----------------------------------------------------------------------------
 def _supported_pages(lu: LogicalUnit, nexus: Nexus) -> bytes:
     """00h: page codes in ascending order (SPC-5 7.7.18)."""
-    return bytes(sorted(pages_for(lu.params.device_type)))
+    return bytes(sorted(pages_for(lu)))
 
 
 def _unit_serial(lu: LogicalUnit, nexus: Nexus) -> bytes:
@@ -133,56 +117,18 @@ def _device_identification(lu: LogicalUnit, nexus: Nexus) -> bytes:
 
 
 def _extended_inquiry(lu: LogicalUnit, nexus: Nexus) -> bytes:
-    """86h Extended INQUIRY Data (SPC-5 7.7.7): HEADSUP ORDSUP SIMPSUP, V_SUP for disks, LUICLR."""
-    v_sup = 0x01 if lu.params.device_type == DeviceType.DISK else 0
+    """86h Extended INQUIRY Data (SPC-5 7.7.7): HEADSUP ORDSUP SIMPSUP, the profile's byte 6 (V_SUP
+    for disks), LUICLR."""
     body = bytearray(60)
     body[1] = 0x07
-    body[2] = v_sup
+    body[2] = lu.profile.extended_vpd_flags
     body[3] = 0x01
     return bytes(body)
 
 
-def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:
-    """B0h Block Limits (SBC-4 6.6.4); unmap limits only on thin-provisioned LUs."""
-    p = lu.params
-    thin = p.thin
-    granularity = max(1, UNMAP_GRANULARITY_BYTES // p.block_size)
-    return struct.pack(
-        ">BBHIIIIIIIQ20x",
-        0x01 if WRITE_SAME_NON_ZERO else 0,
-        MAX_CAW_BLOCKS,
-        0,  # OPTIMAL TRANSFER LENGTH GRANULARITY
-        p.max_xfer_blocks,
-        p.optimal_xfer_blocks,
-        0,  # MAXIMUM PREFETCH LENGTH
-        MAX_UNMAP_LBA_COUNT if thin else 0,
-        MAX_UNMAP_BLOCK_DESCRIPTORS if thin else 0,
-        granularity if thin else 0,
-        0x80000000 if thin else 0,  # UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
-        MAX_WRITE_SAME_BLOCKS,
-    )
-
-
-def _block_device_characteristics(lu: LogicalUnit, nexus: Nexus) -> bytes:
-    """B1h Block Device Characteristics (SBC-4 6.6.2): MEDIUM ROTATION RATE."""
-    return struct.pack(">H58x", lu.params.rotation_rate)
-
-
-def _logical_block_provisioning(lu: LogicalUnit, nexus: Nexus) -> bytes:
-    """B2h Logical Block Provisioning (SBC-4 6.6.6): thin (LBPU LBPWS LBPWS10 LBPRZ=001b) or full."""
-    if lu.params.thin:
-        return struct.pack(">BBBB", 0, 0x80 | 0x40 | 0x20 | 0x04, 0x02, 0)
-    return bytes(4)
-
-
-_DISK = frozenset({DeviceType.DISK})
-for _page in (
+SPC_VPD_PAGES: tuple[VpdPage, ...] = (
     VpdPage(0x00, _supported_pages),
     VpdPage(0x80, _unit_serial),
     VpdPage(0x83, _device_identification),
     VpdPage(0x86, _extended_inquiry),
-    VpdPage(0xB0, _block_limits, _DISK),
-    VpdPage(0xB1, _block_device_characteristics, _DISK),
-    VpdPage(0xB2, _logical_block_provisioning, _DISK),
-):
-    register_vpd_page(_page)
+)

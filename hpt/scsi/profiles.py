@@ -1,0 +1,14 @@
+"""The device profiles hpt serves, by the name a configuration gives as a LUN's ``type``.
+
+One explicit table: a new device type is a new profile module and a row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from hpt.scsi.core.profile import DeviceProfile
+from hpt.scsi.sbc.profile import DISK
+
+PROFILES: Mapping[str, DeviceProfile] = MappingProxyType({p.name: p for p in (DISK,)})

@@ -1,0 +1,62 @@
+"""The disk: the direct-access block device profile (SBC-4) and its LU parameter schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hpt.options import Option
+from hpt.scsi.core.constants import DeviceType
+from hpt.scsi.core.profile import DeviceProfile
+from hpt.scsi.lu import LogicalUnit, LuParams
+from hpt.scsi.sbc.common import check_ready, new_state
+from hpt.scsi.sbc.medium import release_prevention
+from hpt.scsi.sbc.mode_pages import DISK_MEDIUM, DISK_MODE_PAGES
+from hpt.scsi.sbc.table import disk_table
+from hpt.scsi.sbc.vpd import DISK_VPD_PAGES
+
+if TYPE_CHECKING:
+    from hpt.scsi.target import ScsiTarget
+    from hpt.store.base import BackingStore
+
+SBC_3, SBC_4 = 0x04C0, 0x0600  # version descriptors (SPC-5 6.7.2 table 152)
+V_SUP = 0x01  # Extended INQUIRY Data byte 6: a volatile cache is supported (SPC-5 7.7.7)
+BLOCK_SIZES = (512, 4096)
+
+
+def _rotation_rate(value: int, values: object) -> str | None:
+    if 2 <= value <= 0x400:
+        return "must be 0 (not reported), 1 (non-rotating) or 1025..65534 rpm"
+    return None
+
+
+DISK_OPTIONS = (
+    Option("block_size", int, 512, "logical block size in bytes", choices=BLOCK_SIZES),
+    Option("thin", bool, False, "thin provisioned: UNMAP, WRITE SAME with UNMAP, holes in GET LBA STATUS"),
+    Option("rotation_rate", int, 1, "MEDIUM ROTATION RATE (SBC-4 6.6.2): 1 non-rotating, 0 not reported",
+           lo=0, hi=0xFFFE, check=_rotation_rate),
+    Option("write_cache", bool, True, "WCE of the caching mode page; off makes every write durable"),
+)
+
+DISK = DeviceProfile(
+    name="disk",
+    device_type=DeviceType.DISK,
+    table=disk_table,
+    medium=DISK_MEDIUM,
+    vpd_pages=DISK_VPD_PAGES,
+    mode_pages=DISK_MODE_PAGES,
+    versions=(SBC_4, SBC_3),
+    ready=check_ready,
+    reset=release_prevention,
+    options=DISK_OPTIONS,
+    state=new_state,
+    product="VIRTUAL-DISK",
+    extended_vpd_flags=V_SUP,
+)
+
+
+def make_disk(lun: int, params: LuParams, store: BackingStore,
+              target: ScsiTarget | None = None) -> LogicalUnit:
+    """A direct-access LU over ``store``; the capacity is the store's size in ``params.block_size`` blocks."""
+    if params.block_size <= 0 or params.block_size % 512:
+        raise ValueError(f"block size {params.block_size}: must be a positive multiple of 512")
+    return LogicalUnit(DISK, params, store, lun=lun, target=target)

@@ -1,0 +1,60 @@
+"""The direct-access device's VPD pages (SBC-4 6.6) and the block limits the disk commands enforce."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from hpt.scsi.spc.vpd import VpdPage
+
+if TYPE_CHECKING:
+    from hpt.scsi.core.command import Nexus
+    from hpt.scsi.lu import LogicalUnit
+
+# Block limits the SBC commands honour (SBC-4 6.6.4); 0xFFFFFFFF and 0 mean "no limit".
+MAX_CAW_BLOCKS = 255  # MAXIMUM COMPARE AND WRITE LENGTH
+MAX_UNMAP_LBA_COUNT = 0xFFFFFFFF
+MAX_UNMAP_BLOCK_DESCRIPTORS = 4095  # the most a 16-bit UNMAP parameter list length holds (SBC-4 5.32)
+MAX_WRITE_SAME_BLOCKS = 0
+WRITE_SAME_NON_ZERO = True  # WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected
+UNMAP_GRANULARITY_BYTES = 4096  # hole-punch granularity of file stores
+
+
+def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:
+    """B0h Block Limits (SBC-4 6.6.4); unmap limits only on thin-provisioned LUs."""
+    p = lu.params
+    thin = p.thin
+    granularity = max(1, UNMAP_GRANULARITY_BYTES // p.block_size)
+    return struct.pack(
+        ">BBHIIIIIIIQ20x",
+        0x01 if WRITE_SAME_NON_ZERO else 0,
+        MAX_CAW_BLOCKS,
+        0,  # OPTIMAL TRANSFER LENGTH GRANULARITY
+        p.max_xfer_blocks,
+        p.optimal_xfer_blocks,
+        0,  # MAXIMUM PREFETCH LENGTH
+        MAX_UNMAP_LBA_COUNT if thin else 0,
+        MAX_UNMAP_BLOCK_DESCRIPTORS if thin else 0,
+        granularity if thin else 0,
+        0x80000000 if thin else 0,  # UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
+        MAX_WRITE_SAME_BLOCKS,
+    )
+
+
+def _block_device_characteristics(lu: LogicalUnit, nexus: Nexus) -> bytes:
+    """B1h Block Device Characteristics (SBC-4 6.6.2): MEDIUM ROTATION RATE."""
+    return struct.pack(">H58x", lu.params.rotation_rate)
+
+
+def _logical_block_provisioning(lu: LogicalUnit, nexus: Nexus) -> bytes:
+    """B2h Logical Block Provisioning (SBC-4 6.6.6): thin (LBPU LBPWS LBPWS10 LBPRZ=001b) or full."""
+    if lu.params.thin:
+        return struct.pack(">BBBB", 0, 0x80 | 0x40 | 0x20 | 0x04, 0x02, 0)
+    return bytes(4)
+
+
+DISK_VPD_PAGES = (
+    VpdPage(0xB0, _block_limits),
+    VpdPage(0xB1, _block_device_characteristics),
+    VpdPage(0xB2, _logical_block_provisioning),
+)

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in python3 python3-pip python3-dev gcc; do
+for p in python3 python3-pip python3-dev gcc liburing-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -15,4 +15,5 @@ PY=${PYTHON:-python3}
 "$PY" -m pip install -q --disable-pip-version-check --break-system-packages -e . 2>&1 | grep -v -e "^WARNING: Running pip as" -e "^\[notice\]" || true
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 "$PY" -c "import hpt.native.ring" || { echo "hpt: native ring module did not build" >&2; exit 1; }
+"$PY" -c "import hpt.native._uring" 2>/dev/null || echo "hpt: the io_uring engine did not build (liburing-dev)" >&2
 echo "hpt installed: $(command -v hptd || echo "$PY -m hpt.daemon")"

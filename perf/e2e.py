@@ -1,6 +1,8 @@
 """hptd against Debian's tgtd, end to end over loopback, with fio's libiscsi engine.
 
-Both daemons serve the SAME /dev/shm file (pre-filled with random data) on private 127.0.0.1 ports.
+Both daemons serve the SAME file (pre-filled with random data) on private 127.0.0.1 ports: in memory
+(/dev/shm) by default, or with ``--disk DIR`` on the machine's own disk, opened O_DIRECT by both
+(tgtd ``--bsoflags direct``, hptd ``direct = true``), so every I/O reaches the device.
 Runs are interleaved (tgt, hpt, tgt, hpt ...) for every workload in every repetition, because other
 loads on a shared 2-core machine swing single runs by tens of percent; the tables show medians.
 
@@ -8,6 +10,7 @@ loads on a shared 2-core machine swing single runs by tens of percent; the table
     python perf/e2e.py --quick            # 2 s, 1 rep: a smoke run
     python perf/e2e.py --targets tgt      # one target only
     python perf/e2e.py --matched-keys     # both targets offer the same iSCSI keys (apples to apples)
+    python perf/e2e.py --disk /var/tmp --workloads randread,randwrite   # a real disk, O_DIRECT
 
 fio with the libiscsi engine comes from perf/build-fio.sh. Results go to perf/results/e2e-*.json.
 """
@@ -63,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions (default 3)")
     ap.add_argument("--quick", action="store_true", help="smoke run: --runtime 2 --reps 1 --ramp 0")
     ap.add_argument("--size", default="1G", help="LUN file size, K/M/G suffixes (default 1G)")
+    ap.add_argument("--disk", type=Path, default=None, metavar="DIR",
+                    help="put the LUN file in DIR on a real disk, opened O_DIRECT by both targets "
+                         "(default: /dev/shm, in memory)")
     ap.add_argument(
         "--matched-keys",
         action="store_true",
@@ -123,9 +129,10 @@ def fill_random(path: Path, size: int) -> None:
 
 
 def make_daemon(name: str, workdir: Path, lun_file: Path, args: argparse.Namespace) -> Daemon:
+    direct = args.disk is not None
     if name == "tgt":
-        return Tgtd(workdir, lun_file, args.keys)
-    return Hptd(workdir, lun_file, args.keys)
+        return Tgtd(workdir, lun_file, args.keys, direct)
+    return Hptd(workdir, lun_file, args.keys, direct)
 
 
 def measure(
@@ -149,11 +156,12 @@ def run(args: argparse.Namespace) -> int:
             f"e2e: {args.fio} is missing or lacks the libiscsi engine: run perf/build-fio.sh", file=sys.stderr
         )
         return 2
-    if shutil.disk_usage(SHM).free < args.size + (64 << 20):
-        print(f"e2e: not enough room in {SHM} for a {args.size}-byte LUN", file=sys.stderr)
+    where = SHM if args.disk is None else args.disk
+    if shutil.disk_usage(where).free < args.size + (64 << 20):
+        print(f"e2e: not enough room in {where} for a {args.size}-byte LUN", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="hpt-perf-"))
-    lun_file = SHM / f"hpt-perf-{os.getpid()}.img"
+    lun_file = where / f"hpt-perf-{os.getpid()}.img"
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         cleanup.callback(lun_file.unlink, missing_ok=True)
@@ -217,6 +225,7 @@ def write_results(
             "python": platform.python_version(),
             "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(),
+            "lun_file": "O_DIRECT on " + str(args.disk) if args.disk is not None else "/dev/shm",
         },
         "versions": {"fio": fio.version(args.fio), **{d.name: d.version() for d in daemons}},
         "options": {

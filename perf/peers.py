@@ -56,7 +56,9 @@ class Daemon:
 
     name = ""
 
-    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue]) -> None:
+    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue],
+                 direct: bool = False) -> None:
+        self.direct = direct  # open the LUN file O_DIRECT (a file on a real disk, not /dev/shm)
         self.workdir = workdir
         self.lun_file = lun_file
         self.keys = keys
@@ -134,8 +136,9 @@ class Tgtd(Daemon):
 
     name = "tgt"
 
-    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue]) -> None:
-        super().__init__(workdir, lun_file, keys)
+    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue],
+                 direct: bool = False) -> None:
+        super().__init__(workdir, lun_file, keys, direct)
         self.control_port = os.getpid() % 10000
         self.env = os.environ | {"TGT_IPC_SOCKET": str(workdir / "tgtd.socket")}
 
@@ -172,6 +175,7 @@ class Tgtd(Daemon):
             str(LUN),
             "--backing-store",
             str(self.lun_file),
+            *(("--bsoflags", "direct") if self.direct else ()),
         )
         self.tgtadm("--mode", "target", "--op", "bind", *tid, "--initiator-address", LOOPBACK)
         wanted = {k: ("Yes" if v else "No") if isinstance(v, bool) else str(v) for k, v in self.keys.items()}
@@ -205,8 +209,9 @@ class Hptd(Daemon):
 
     name = "hpt"
 
-    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue]) -> None:
-        super().__init__(workdir, lun_file, keys)
+    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue],
+                 direct: bool = False) -> None:
+        super().__init__(workdir, lun_file, keys, direct)
         self.config_path = workdir / "hptd.toml"
 
     def version(self) -> str:
@@ -234,6 +239,7 @@ class Hptd(Daemon):
             '  store = "file"',
             f"  path = {_toml_value(str(self.lun_file))}",
             "  block_size = 512",
+            *(["  direct = true"] if self.direct else []),
         ]
         return "\n".join(lines) + "\n"
 

@@ -1,15 +1,18 @@
 """FCP exchanges of a target port (FCP-4 4.4, 9): commands, write data bursts, data-in, responses.
 
-One exchange per FCP_CMND. A read runs at once and leaves as FCP_DATA frames cut to the remote
-port's receive size (relative offsets, one sequence) then FCP_RSP. A write asks for its data with
-FCP_XFER_RDY bursts, gathers FCP_DATA frames by relative offset into one buffer (a ring slot when it
-fits) and runs when the last byte is in. The SCSI core runs commands synchronously, so the only
-exchanges that stay open are writes waiting for data; those are what ABTS and task management abort.
+One exchange per FCP_CMND. A read is submitted to the SCSI engine at once and leaves as FCP_DATA
+frames cut to the remote port's receive size (relative offsets, one sequence) then FCP_RSP. A write
+asks for its data with FCP_XFER_RDY bursts, gathers FCP_DATA frames by relative offset into one
+buffer (a ring slot when it fits) and is submitted when the last byte is in. The engine completes
+commands on any thread: completions queue, ``notify`` tells the driver, and the port turns them into
+frames with :meth:`FcpEngine.drain` on its own thread. ABTS and task management abort the exchanges
+waiting for data here and the commands in the engine through the SCSI target.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +36,7 @@ from hpt.fcoe.frame import (
 )
 from hpt.fcoe.rport import RemotePort
 from hpt.native.ring import Ring
-from hpt.scsi.core.command import ScsiCommand, ScsiResult
+from hpt.scsi.core.command import ABORTED, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import DATA_PHASE_ERROR, Status
 from hpt.scsi.core.sense import build_sense
 from hpt.scsi.target import ScsiTarget, TmfResult
@@ -83,6 +86,10 @@ class FcpEngine:
         self.open: dict[tuple[int, int], Exchange] = {}  # by (initiator port ID, OX_ID)
         self.release: list[int] = []  # ring slots to free once the frames queued so far are sent
         self._rx_id = 0
+        # (initiator port ID, OX_ID) -> (LUN, RX_ID) of commands in the SCSI engine
+        self.running: dict[tuple[int, int], tuple[int, int]] = {}
+        self._done: deque[Callable[[], None]] = deque()  # completions from the engine (any thread)
+        self.notify: Callable[[], None] | None = None  # set by the driver: something queued in _done
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -163,7 +170,9 @@ class FcpEngine:
             self._count("fcp_duplicate_ox_id")
             self._abort(self.open[key])
         if cmnd.tmf:
-            self._respond(rport, hdr.ox_id, rx_id, fcp.rsp(Status.GOOD, rsp_code=self._tmf(rport, cmnd)))
+            ox_id = hdr.ox_id
+            self._tmf(rport, cmnd,
+                      lambda code: self._respond(rport, ox_id, rx_id, fcp.rsp(Status.GOOD, rsp_code=code)))
             return
         if cmnd.dl > MAX_TRANSFER:
             self._count("fcp_too_long")
@@ -193,12 +202,39 @@ class FcpEngine:
             expected_in=cmnd.dl if cmnd.read else 0,
             expected_out=cmnd.dl if cmnd.write else 0,
         )
+        key = (rport.port_id, ox_id)
+        self.running[key] = (cmnd.lun, rx_id)
+
+        def completed(result: ScsiResult) -> None:
+            self.defer(lambda: self._completed(key, rport, ox_id, rx_id, cmnd, buffer, slot, result))
+
         try:
-            result = self.target.execute(cmd)
+            self.target.submit(cmd, completed)
         except Exception:  # a fault in a device handler fails this command only
             log.exception("LUN %d: command %s failed", cmnd.lun, bytes(cmnd.cdb[:1]).hex())
             self._count("scsi_internal_error")
-            result = ScsiResult(Status.BUSY)
+            completed(ScsiResult(Status.BUSY))
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Queue work for the port's thread (:meth:`drain`) and tell the driver."""
+        self._done.append(work)
+        notify = self.notify
+        if notify is not None:
+            notify()
+
+    def drain(self) -> None:
+        """Turn queued completions into frames (the port's thread)."""
+        done = self._done
+        while done:
+            done.popleft()()
+
+    def _completed(self, key: tuple[int, int], rport: RemotePort, ox_id: int, rx_id: int, cmnd: FcpCmnd,
+                   buffer: memoryview, slot: int, result: ScsiResult) -> None:
+        if self.running.get(key) == (cmnd.lun, rx_id):
+            del self.running[key]
+        if result is ABORTED:
+            self.free(slot)
+            return
         self._finish(rport, ox_id, rx_id, cmnd, buffer, slot, result)
 
     def _finish(
@@ -269,12 +305,18 @@ class FcpEngine:
         self.free(ex.slot)
         self._count("exchanges_aborted")
 
-    def abort(self, rport: RemotePort, ox_id: int) -> Exchange | None:
-        """ABTS (FC-LS-3 4.2.2): drop the exchange; returns it, None when it is not open."""
-        ex = self.open.get((rport.port_id, ox_id))
+    def abort(self, rport: RemotePort, ox_id: int) -> int | None:
+        """ABTS (FC-LS-3 4.2.2): drop the exchange waiting for data, or abort its command in the SCSI
+        engine (it then ends unreported); returns the exchange's RX_ID, None when it is not known."""
+        key = (rport.port_id, ox_id)
+        ex = self.open.get(key)
         if ex is not None:
             self._abort(ex)
-        return ex
+            return ex.rx_id
+        running = self.running.get(key)
+        if running is None or not self.target.abort_task(running[0], rport.nexus, ox_id):
+            return None
+        return running[1]
 
     def abort_all(self, rport: RemotePort | None = None, lun: int | None = None) -> list[str]:
         """Abort the open exchanges of ``rport`` (None: every port) on ``lun`` (None: every LUN);
@@ -291,22 +333,29 @@ class FcpEngine:
     def find(self, s_id: int, ox_id: int) -> Exchange | None:
         return self.open.get((s_id, ox_id))
 
-    def _tmf(self, rport: RemotePort, cmnd: FcpCmnd) -> int:
-        """Task management (FCP-4 9.2.2.3 on SAM-5 7) through the SCSI core; the FCP_RSP_INFO code."""
+    def _tmf(self, rport: RemotePort, cmnd: FcpCmnd, respond: Callable[[int], None]) -> None:
+        """Task management (FCP-4 9.2.2.3 on SAM-5 7) through the SCSI target: ``respond`` gets the
+        FCP_RSP_INFO code once the aborted commands have ended (on the port's thread)."""
         flags, lun, target = cmnd.tmf, cmnd.lun, self.target
         self._count("task_management")
+
+        def done() -> None:
+            self.defer(lambda: respond(fcp.RSP_COMPLETE))
+
         if flags == fcp.TMF_ABORT_TASK_SET:
             self.abort_all(rport, lun)
-            result = target.abort_task_set(lun, rport.nexus)
+            result = target.abort_task_set(lun, rport.nexus, done)
         elif flags == fcp.TMF_CLEAR_TASK_SET:
             cleared = self.abort_all(None, lun)
-            result = target.clear_task_set(lun, rport.nexus, cleared)
+            result = target.clear_task_set(lun, rport.nexus, cleared, done)
         elif flags == fcp.TMF_LU_RESET:
             self.abort_all(None, lun)
-            result = target.lu_reset(lun)
+            result = target.lu_reset(lun, done)
         elif flags == fcp.TMF_TARGET_RESET:
             self.abort_all()
-            result = target.target_reset()
+            result = target.target_reset(done=done)
         else:
-            return fcp.RSP_TMF_NOT_SUPPORTED
-        return fcp.RSP_INCORRECT_LUN if result == TmfResult.INCORRECT_LUN else fcp.RSP_COMPLETE
+            respond(fcp.RSP_TMF_NOT_SUPPORTED)
+            return
+        if result == TmfResult.INCORRECT_LUN:
+            respond(fcp.RSP_INCORRECT_LUN)

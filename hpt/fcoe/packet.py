@@ -90,6 +90,9 @@ class PacketDriver:
         self.interface = interface
         self.socks = [open_socket(interface, ETH_P_FIP), open_socket(interface, ETH_P_FCOE)]
         self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        port.engine.notify = self.wake  # SCSI completions from other threads wake the loop
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"fcoe-{interface}", daemon=True)
         self.send_errors = 0
@@ -121,6 +124,20 @@ class PacketDriver:
         os.close(self._wake_r)
         os.close(self._wake_w)
 
+    def wake(self) -> None:
+        """Another thread queued work for the port (a SCSI completion): run the loop now."""
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:  # closed (stopping), or the pipe is full: the loop wakes anyway
+            pass
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
     def _flush(self) -> None:
         sock = self.socks[1]
         for frame in self.port.take_output():
@@ -145,6 +162,7 @@ class PacketDriver:
             ready, _, _ = select.select([*self.socks, self._wake_r], [], [], timeout)
             for sock in ready:
                 if sock is self._wake_r:
+                    self._drain_wake()
                     continue
                 self._drain(sock, view)  # type: ignore[arg-type]
             now = time.monotonic()

@@ -154,6 +154,7 @@ class FcoePort:
             if when <= now:
                 del self.plogi_due[port_id]
                 self._send_plogi(port_id, tries - 1)
+        self.engine.drain()
         self._collect()
         return min([deadline, *(when for when, _ in self.plogi_due.values())])
 
@@ -171,6 +172,7 @@ class FcoePort:
         except FrameError as err:
             self._count(err.reason)
             log.debug("%s: dropped frame: %s", self.name, err)
+        self.engine.drain()
         self._collect()
 
     def take_output(self) -> list[Frame]:
@@ -529,10 +531,10 @@ class FcoePort:
     def _abts(self, hdr: FcHeader, rport: RemotePort | None) -> None:
         """ABTS (FC-LS-3 4.2.2): abort the command's exchange, BA_ACC; BA_RJT for an unknown one."""
         self._count("abts")
-        ex = self.engine.abort(rport, hdr.ox_id) if rport is not None else None
+        rx_id = self.engine.abort(rport, hdr.ox_id) if rport is not None else None
         f_ctl = F_EX_CTX | F_LAST_SEQ | F_END_SEQ
-        if ex is not None:
-            self._reply(hdr, R_CTL_BA_ACC, TYPE_BLS, els.ba_acc(hdr.ox_id, ex.rx_id), f_ctl)
+        if rx_id is not None:
+            self._reply(hdr, R_CTL_BA_ACC, TYPE_BLS, els.ba_acc(hdr.ox_id, rx_id), f_ctl)
         else:
             self._reply(
                 hdr, R_CTL_BA_RJT, TYPE_BLS, els.ba_rjt(els.BA_RJT_LOGICAL, els.BA_EXPL_INVALID_OX_RX), f_ctl

@@ -6,8 +6,9 @@ No sockets, threads or clocks in here. A driver (TCP, iSER) moves bytes:
   the ring slot a Data-Out / immediate-data segment lands in), the driver fills it (``recv_into``)
   and reports the count with ``received(n)``; ``receive_bytes(data)`` does the same from a
   ``bytes`` object and ``receive_pdu(header, data)`` takes a whole PDU (iSER SEND messages).
-* Commands whose data is complete wait in ``ready``; the driver runs each through the SCSI core
-  and hands the result back with ``complete(task, result)``.
+* Commands whose data is complete wait in ``ready``; ``execute_ready()`` submits them to the SCSI
+  engine, whose completions may come from any thread: they queue, the driver's ``notify`` callback is
+  called, and the driver runs ``drain_completions()`` on its own thread to turn them into PDUs.
 * ``data_to_send()`` returns the buffers to write (headers, slot views, padding, digests) for one
   ``sendmsg``; the driver calls ``output_sent()`` once they are on the wire, which frees the slots.
 * ``closing`` tells the driver to flush and close (logout, protocol error, reinstatement).
@@ -29,6 +30,7 @@ import logging
 import mmap
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
@@ -39,7 +41,7 @@ from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
-from hpt.scsi.core.command import ScsiCommand, ScsiResult
+from hpt.scsi.core.command import ABORTED, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import (
     DATA_PHASE_ERROR,
     INSUFFICIENT_RESOURCES,
@@ -132,6 +134,10 @@ class Connection(ControlRequests):
         self._remote: RemoteBuffers | None = None  # the iSER header of the PDU being received
         self._buffers: dict[Task, RemoteBuffers] = {}
         self._starved: deque[Task] = deque()  # waiting for a registered ring slot
+        # completions from the SCSI engine (any thread), turned into PDUs by drain_completions()
+        self._done: deque[Callable[[], None]] = deque()
+        self.notify: Callable[[], None] | None = None  # set by the driver: a completion is queued
+        self.lost = False  # connection_lost() ran: completions only give their buffers back
 
     # ------------------------------------------------------------------------------- input
     def expect(self) -> memoryview:
@@ -597,16 +603,49 @@ class Connection(ControlRequests):
         )
 
     def execute_ready(self) -> None:
-        """Run every ready task through the SCSI target synchronously (the simple driver policy)."""
+        """Submit every ready task to the SCSI target; completions that came back at once (a store in
+        memory) are turned into PDUs before this returns, the others when the driver drains them."""
         target = self.session.scsi_target if self.session is not None else None
+        if target is None:
+            return
+        finished = self._finished
         for task in self.pop_ready():
-            if target is None:
-                break
-            self.complete(task, target.execute(self.command_for(task)))
+            target.submit(self.command_for(task), partial(finished, task))
+        self.drain_completions()
+
+    def _finished(self, task: Task, result: ScsiResult) -> None:
+        """The engine's completion (any thread): queue it for the driver's thread. Once the connection
+        is gone no driver drains the queue: the buffer is given back here (the ring is thread-safe)."""
+        if self.lost:
+            self._free(task)
+            return
+        self._done.append(partial(self.complete, task, result))
+        notify = self.notify
+        if notify is not None:
+            notify()
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on the driver's thread with the next completions (e.g. a TMF response)."""
+        self._done.append(work)
+        notify = self.notify
+        if notify is not None:
+            notify()
+
+    @property
+    def completions(self) -> int:
+        """Completions queued for ``drain_completions``."""
+        return len(self._done)
+
+    def drain_completions(self) -> None:
+        """Turn the queued completions into PDUs (driver's thread)."""
+        done = self._done
+        while done:
+            done.popleft()()
 
     def complete(self, task: Task, result: ScsiResult) -> None:
-        """Send the result: Data-In with piggybacked status, or a SCSI Response (RFC 7143 11.4, 11.7)."""
-        if task.aborted:
+        """Send the result: Data-In with piggybacked status, or a SCSI Response (RFC 7143 11.4, 11.7).
+        An aborted command (or one whose connection is gone) only gives its buffer back."""
+        if task.aborted or result is ABORTED or self.lost:
             self._free(task)
             return
         if task.read and result.in_len and result.status == Status.GOOD and task.buf is not None:
@@ -818,6 +857,7 @@ class Connection(ControlRequests):
         for task in self._release:
             self._free(task)
         self._release = []
+        self.lost = True
         s = self.session
         if s is not None:
             if self.kill in s.connections:

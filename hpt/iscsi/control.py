@@ -52,8 +52,13 @@ class ControlRequests:
     def _tmf(self: Connection, pdu: Pdu) -> None:
         s = self.session
         assert s is not None
-        response = handle_tmf(self, pdu)
-        self._emit(P.tmf_response(response, pdu.itt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn))
+        itt = pdu.itt
+
+        def respond(code: int) -> None:
+            if not self.lost:
+                self._emit(P.tmf_response(code, itt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn))
+
+        handle_tmf(self, pdu, respond)
 
     def _text(self: Connection, pdu: Pdu) -> None:
         """Text Request in the full feature phase: SendTargets and continuation (RFC 7143 11.10)."""

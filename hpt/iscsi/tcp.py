@@ -1,9 +1,10 @@
 """The iSCSI/TCP driver: sockets in, the sans-I/O :class:`Connection` in the middle, sockets out.
 
 One thread per connection with a blocking socket: ``recv_into`` fills exactly the buffer the core
-names (header, or the ring slot that Data-Out lands in) with MSG_WAITALL, commands run through the
-SCSI core in that thread, and each batch of replies leaves with one ``sendmsg`` of header + slot
-views. A kernel receive timeout (SO_RCVTIMEO) paces NOP-In keepalives without a second thread.
+names (header, or the ring slot that Data-Out lands in) with MSG_WAITALL, commands are submitted to
+the SCSI engine from that thread, and each batch of replies leaves with one ``sendmsg`` of header +
+slot views. Commands that complete later, on a store's thread, are sent from that thread under the
+connection's lock. A kernel receive timeout (SO_RCVTIMEO) paces NOP-In keepalives without a second thread.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class TcpConnection:
         self.on_exit = on_exit
         # the connection's thread holds this while it works on the core; others take it to reach in
         self.lock = threading.Lock()
+        self._ident = 0  # the connection thread's id, once it runs
+        self.conn.notify = self._completed
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if nop_interval > 0:
             sec = int(nop_interval)
@@ -80,7 +83,24 @@ class TcpConnection:
         except OSError:
             pass
 
+    def _completed(self) -> None:
+        """The SCSI engine finished a command on another thread (a store's completion thread): turn
+        it into PDUs and send them from here. On the connection's own thread nothing is needed: its
+        loop drains completions after each burst and sends them with the burst's replies."""
+        if threading.get_ident() == self._ident:
+            return
+        with self.lock:
+            conn = self.conn
+            conn.drain_completions()
+            if conn.lost or not conn.pending_output:
+                return
+            try:
+                self._flush()
+            except OSError as err:  # the connection's thread sees the error too and closes
+                log.debug("connection %s: send after completion: %s", conn.peer, err)
+
     def run(self) -> None:
+        self._ident = threading.get_ident()
         conn = self.conn
         sock = self.sock
         lock = self.lock
@@ -121,6 +141,8 @@ class TcpConnection:
                     conn.received(n)
                     if conn.ready:
                         conn.execute_ready()
+                    elif conn.completions:  # e.g. a task management response that needed no wait
+                        conn.drain_completions()
                     if conn.pending_output > 256:
                         self._flush()
             with lock:
@@ -132,6 +154,7 @@ class TcpConnection:
         finally:
             with lock:
                 conn.connection_lost()
+                conn.drain_completions()
             try:
                 sock.close()
             except OSError:

@@ -191,6 +191,8 @@ class IserConnection:
             return
         if core.ready:
             core.execute_ready()
+        if core.completions:
+            core.drain_completions()
         if self._repost:
             self.post_receives(self._repost)
             self._repost = []
@@ -317,6 +319,7 @@ class IserConnection:
         self._send_task.clear()
         self._reads.clear()
         self.core.connection_lost()
+        self.core.drain_completions()  # what ended meanwhile gives its buffers back
         for obj in (self.qp, self.recv, self.send):
             try:
                 obj.close()

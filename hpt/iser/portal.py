@@ -252,6 +252,7 @@ class IserPortal:
         self._next_id += 1
         core = Connection(self.context, self.ring, peer=peer, local=local, transport="iser",
                           shutdown=self.wake, large=self.device.large)
+        core.notify = self.wake  # a SCSI completion on another thread: the loop pumps the connection
         try:
             conn = IserConnection(conn_id, self.device, child, cm_id, core, self.recv_data, READ_DEPTH)
         except Exception as err:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hpt.scsi.core.command import ScsiCommand, ScsiResult, TaskAttr
+from hpt.scsi.core.blocking import run_blocking
+from hpt.scsi.core.command import ABORTED, TASK_SET_FULL, Completion, ScsiCommand, ScsiResult, TaskAttr
 from hpt.scsi.core.constants import (
     INTERNAL_TARGET_FAILURE,
     INVALID_FIELD_IN_CDB,
@@ -19,8 +21,9 @@ from hpt.scsi.core.constants import (
     WRITE_ERROR,
     Status,
 )
-from hpt.scsi.core.opcodes import NACA, Access, OpcodeTable, control_offset
+from hpt.scsi.core.opcodes import NACA, NO_RANGE, Access, OpcodeEntry, OpcodeTable, control_offset
 from hpt.scsi.core.sense import SenseError, build_sense
+from hpt.scsi.core.taskset import Task, TaskSet, TaskSetFull
 from hpt.scsi.core.unit_attention import UnitAttentions
 from hpt.scsi.pr.reservations import Reservations
 
@@ -49,6 +52,7 @@ class LuParams:
     write_cache: bool = True
     optimal_xfer_blocks: int = 0
     max_xfer_blocks: int = 0  # 0: no limit beyond the transport's
+    queue_depth: int = 128  # commands in the task set at once; beyond: TASK SET FULL (SAM-5 5.3.3)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of the device profile's own schema
 
 
@@ -82,8 +86,10 @@ class LogicalUnit:
         self.d_sense = False  # control mode page D_SENSE (SPC-5 7.5.10)
         self.wce = params.write_cache  # caching mode page WCE (SBC-4 6.5.5)
         self.mode_state: dict[Any, Any] = {}  # other saved/current mode-page fields, owned by mode.py
-        # one command at a time per LU: makes COMPARE AND WRITE and PR changes atomic across sessions
+        # held for state changes (unit attentions, reservations, mode pages) and state-only commands,
+        # never across store I/O; the task set orders commands and keeps range-changing ones atomic
         self.lock = threading.Lock()
+        self.tasks = TaskSet(params.queue_depth)
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -94,46 +100,128 @@ class LogicalUnit:
     def nblocks(self) -> int:
         return 0 if self.store is None else self.store.size // self.params.block_size
 
+    def close(self, timeout: float = 30.0) -> bool:
+        """Wait for the commands in flight to end (True when they did in time), then close the store."""
+        deadline = time.monotonic() + timeout
+        while len(self.tasks) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        drained = not len(self.tasks)
+        if not drained:
+            log.warning("lun %d: %d commands still in flight after %.0f s", self.lun, len(self.tasks),
+                        timeout)
+        if self.store is not None:
+            self.store.close()
+        return drained
+
     # -- results -------------------------------------------------------------------------------
     def check_condition(self, err: SenseError) -> ScsiResult:
         return ScsiResult(Status.CHECK_CONDITION, err.encode(self.d_sense))
 
     # -- dispatch ------------------------------------------------------------------------------
-    def execute(self, cmd: ScsiCommand) -> ScsiResult:
-        """Run one command: table lookup, unit attention, reservation check, handler (SAM-5 5.1)."""
-        with self.lock:
-            return self._execute(cmd)
+    def submit(self, cmd: ScsiCommand, done: Completion) -> None:
+        """SAM-5 5.1 Execute Command, asynchronously: ``done(result)`` is called exactly once, on this
+        thread or another one (a store's completion thread, the blocking pool). An aborted command's
+        ``done`` gets :data:`ABORTED` (send nothing; its buffers are free once it is called).
 
-    def _execute(self, cmd: ScsiCommand) -> ScsiResult:
+        The preamble (ACA and NACA, table lookup, unit attention, reservation conflict) runs under the
+        LU's state lock, then the task set decides when the command starts (``TaskSet``)."""
+        with self.lock:
+            entry, early = self._preamble(cmd)
+        if early is not None:
+            done(early)
+            return
+        assert entry is not None
+        lba, end, exclusive = entry.span(cmd.cdb) if entry.span is not None else NO_RANGE
+        task = Task(lambda: None, cmd.attr, lba, end, exclusive, cmd.nexus.initiator_port, cmd.tag,
+                    lambda: done(ABORTED))
+        task.start = lambda: self._start(task, entry, cmd, done)
+        try:
+            self.tasks.submit(task)
+        except TaskSetFull:
+            done(TASK_SET_FULL)
+
+    def execute(self, cmd: ScsiCommand) -> ScsiResult:
+        """Run one command to its end on the caller's thread (tests, tools): :meth:`submit` and wait."""
+        box: list[ScsiResult] = []
+        ended = threading.Event()
+
+        def done(result: ScsiResult) -> None:
+            box.append(result)
+            ended.set()
+
+        self.submit(cmd, done)
+        ended.wait()
+        return box[0]
+
+    def _preamble(self, cmd: ScsiCommand) -> tuple[OpcodeEntry | None, ScsiResult | None]:
         entry = self.table.lookup(cmd.cdb)
         # NormACA is 0: the ACA task attribute and the NACA bit are refused before a unit attention is
         # reported (SAM-5 5.2, 8.6.5; as LIO does)
         if cmd.attr == TaskAttr.ACA:
-            return self.check_condition(SenseError(INVALID_FIELD_IN_CDB))
+            return entry, self.check_condition(SenseError(INVALID_FIELD_IN_CDB))
         if entry is not None:
             ctrl = control_offset(entry)
             if ctrl < len(cmd.cdb) and cmd.cdb[ctrl] & NACA:
-                return self.check_condition(SenseError(INVALID_FIELD_IN_CDB, field=ctrl, bit=2))
+                return entry, self.check_condition(SenseError(INVALID_FIELD_IN_CDB, field=ctrl, bit=2))
         key = cmd.nexus.initiator_port
         if entry is None or not entry.ua_exempt:
             ua = self.ua.pop(key)
             if ua is not None:
-                return ScsiResult(Status.CHECK_CONDITION, build_sense(ua, self.d_sense))
+                return entry, ScsiResult(Status.CHECK_CONDITION, build_sense(ua, self.d_sense))
         if entry is None:
-            return self.check_condition(SenseError(INVALID_OPCODE, field=0))
+            return entry, self.check_condition(SenseError(INVALID_OPCODE, field=0))
         if entry.access != Access.ALWAYS and self.pr.conflict(cmd.nexus, entry, cmd.cdb):
-            return ScsiResult(Status.RESERVATION_CONFLICT)
+            return entry, ScsiResult(Status.RESERVATION_CONFLICT)
+        return entry, None
+
+    def _start(self, task: Task, entry: OpcodeEntry, cmd: ScsiCommand, done: Completion) -> None:
+        """The task set started the task: state commands run here under the state lock, the data path
+        submits to the store, other store work goes to the blocking pool unless the store is inline."""
+
+        def complete(result: ScsiResult) -> None:
+            self.tasks.finish(task)
+            done(ABORTED if task.aborted else result)
+
+        store = self.store
+        inline = store is None or store.inline
+        if entry.io is not None and not inline:
+            try:
+                entry.io(self, cmd, lambda result: complete(self._io_result(entry, result)))
+            except SenseError as err:
+                complete(self.check_condition(err))
+            except Exception as err:  # noqa: BLE001 - reported as the command's sense
+                complete(self._failure(entry, err))
+            return
+        if entry.store_work and not inline:
+            run_blocking(lambda: complete(self._run(entry, cmd)))
+            return
+        if entry.store_work:
+            complete(self._run(entry, cmd))
+            return
+        with self.lock:
+            result = self._run(entry, cmd)
+        complete(result)
+
+    def _run(self, entry: OpcodeEntry, cmd: ScsiCommand) -> ScsiResult:
         try:
             return entry.handler(self, cmd)
-        except SenseError as err:
+        except Exception as err:  # noqa: BLE001 - every failure becomes the command's status
+            return self._failure(entry, err)
+
+    def _io_result(self, entry: OpcodeEntry, result: ScsiResult | BaseException) -> ScsiResult:
+        return self._failure(entry, result) if isinstance(result, BaseException) else result
+
+    def _failure(self, entry: OpcodeEntry, err: BaseException) -> ScsiResult:
+        """A SenseError is CHECK CONDITION; a store OSError a medium (or space) error; anything else a
+        HARDWARE ERROR with the traceback in the log."""
+        if isinstance(err, SenseError):
             return self.check_condition(err)
-        except OSError as err:
+        if isinstance(err, OSError):
             log.error("lun %d %s: backing store error: %s", self.lun, entry.name, err)
             if err.errno in (errno.ENOSPC, errno.EDQUOT):
                 # the store could not allocate the blocks (SBC-4 4.7.3, thin provisioning resource exhaustion)
                 return self.check_condition(SenseError(SPACE_ALLOCATION_FAILED_WRITE_PROTECT))
             asc = WRITE_ERROR if entry.access == Access.WRITE else UNRECOVERED_READ_ERROR
             return self.check_condition(SenseError(asc))
-        except Exception:
-            log.exception("lun %d %s: handler failed", self.lun, entry.name)
-            return self.check_condition(SenseError(INTERNAL_TARGET_FAILURE))
+        log.error("lun %d %s: handler failed", self.lun, entry.name, exc_info=err)
+        return self.check_condition(SenseError(INTERNAL_TARGET_FAILURE))

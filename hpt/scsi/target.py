@@ -1,17 +1,20 @@
 """The SCSI target device: its logical units, LUN addressing and task management (SAM-5 4.6, 7).
 
-A transport hands every command to :meth:`ScsiTarget.execute`, which runs it synchronously in
-the caller's thread. The transport owns the tasks in flight; the task management methods here
-do the logical unit's part (unit attentions, reservations, mode pages) after it has aborted them.
+A transport hands every command to :meth:`ScsiTarget.submit` and gets its result through a
+completion callback, from whichever thread ends it. Task management is here, once for every
+transport: the LU's task set aborts the commands in flight (running ones end unreported when their
+store I/O ends), then the LU's part follows (unit attentions, reservations, mode pages). A transport
+only drops what it still holds itself (commands waiting for their write data).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from enum import IntEnum
 
-from hpt.scsi.core.command import Nexus, ScsiCommand, ScsiResult
+from hpt.scsi.core.command import Completion, Nexus, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import (
     BUS_DEVICE_RESET_FUNCTION,
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
@@ -23,6 +26,7 @@ from hpt.scsi.core.constants import (
     Status,
 )
 from hpt.scsi.core.sense import SenseError, build_sense
+from hpt.scsi.core.taskset import Task
 from hpt.scsi.lu import LogicalUnit
 from hpt.scsi.spc.alua import DEFAULT_PORT_GROUP, TPGS_IMPLICIT, AluaState
 from hpt.scsi.spc.inquiry import absent_lun_inquiry
@@ -30,6 +34,14 @@ from hpt.scsi.spc.mode import control_tst, reset_mode_pages
 from hpt.scsi.spc.report_luns import clear_luns_changed, lun_inventory
 
 log = logging.getLogger("hpt.scsi")
+
+
+def _nothing() -> None:
+    """No one waits for this task management function's aborts to end."""
+
+
+def _every(task: Task) -> bool:
+    return True
 
 INQUIRY, REQUEST_SENSE, REPORT_LUNS = 0x12, 0x03, 0xA0
 TST_SHARED = 0b000  # one task set for all I_T nexuses (control mode page TST)
@@ -72,12 +84,16 @@ class ScsiTarget:
         self._lus = {**self._lus, lu.lun: lu}  # replaced, never mutated: execute() reads it unlocked
         self._luns_changed(others)
 
-    def remove_lu(self, lun: int) -> LogicalUnit | None:
+    def remove_lu(self, lun: int, *, close: bool = False, timeout: float = 30.0) -> LogicalUnit | None:
+        """Take a LU away: new commands find no LU; with ``close`` the commands in flight are drained
+        (waited for, up to ``timeout`` seconds) and its store is closed."""
         lus = dict(self._lus)
         lu = lus.pop(lun, None)
         if lu is not None:
             self._lus = lus
             self._luns_changed(lus.values())
+            if close:
+                lu.close(timeout)
         return lu
 
     def _luns_changed(self, lus: Iterable[LogicalUnit]) -> None:
@@ -91,11 +107,21 @@ class ScsiTarget:
         return sorted(self._lus)
 
     # -- commands ------------------------------------------------------------------------------
-    def execute(self, cmd: ScsiCommand) -> ScsiResult:
-        """Run one command on the LU its LUN names (SAM-5 5.1)."""
+    def submit(self, cmd: ScsiCommand, done: Completion) -> None:
+        """Execute Command (SAM-5 5.1) on the LU its LUN names; ``done(result)`` follows, perhaps on
+        another thread (``LogicalUnit.submit``)."""
         lu = self._lus.get(cmd.lun)
         if lu is not None:
-            return lu.execute(cmd)
+            lu.submit(cmd, done)
+            return
+        done(self._absent_result(cmd))
+
+    def execute(self, cmd: ScsiCommand) -> ScsiResult:
+        """Run one command and wait for its result (tests, tools)."""
+        lu = self._lus.get(cmd.lun)
+        return lu.execute(cmd) if lu is not None else self._absent_result(cmd)
+
+    def _absent_result(self, cmd: ScsiCommand) -> ScsiResult:
         try:
             return self._absent_lun(cmd)
         except SenseError as err:
@@ -119,17 +145,60 @@ class ScsiTarget:
         return result
 
     # -- task management (SAM-5 7) -------------------------------------------------------------
-    def abort_task_set(self, lun: int, nexus: Nexus) -> TmfResult:
-        """ABORT TASK SET: the transport aborted the nexus's tasks; no unit attention (SAM-5 7.3)."""
-        return TmfResult.FUNCTION_COMPLETE if lun in self._lus else TmfResult.INCORRECT_LUN
+    # Each function takes ``done``: called once every aborted command that was running at the store
+    # has ended (at once when none was), so the transport answers the function only when nothing an
+    # aborted command does can still happen. It is not called when the function fails (no such LU
+    # or task): the return value says so.
+    def _abort(self, lus: Iterable[LogicalUnit], match: Callable[[Task], bool], done: Callable[[], None]
+               ) -> set[str]:
+        """Abort matching tasks on ``lus``; returns the initiator ports whose tasks went."""
+        lus = list(lus)
+        ports: set[str] = set()
+        pending = [len(lus) + 1]
+        lock = threading.Lock()
 
-    def clear_task_set(self, lun: int, nexus: Nexus, cleared_ports: Iterable[str] | None = None) -> TmfResult:
-        """CLEAR TASK SET (SAM-5 7.4): with a shared task set (TST 000b) the other initiators whose
-        commands were cleared (``cleared_ports``; None: every other one) get COMMANDS CLEARED BY
-        ANOTHER INITIATOR."""
+        def one_done() -> None:
+            with lock:
+                pending[0] -= 1
+                last = pending[0] == 0
+            if last:
+                done()
+
+        for lu in lus:
+            ports.update(t.key for t in lu.tasks.find(match))
+            lu.tasks.abort(match, one_done)
+        one_done()
+        return ports
+
+    def abort_task(self, lun: int, nexus: Nexus, tag: int, done: Callable[[], None] = _nothing) -> bool:
+        """ABORT TASK (SAM-5 7.2): the nexus's task with this tag; False when the LU holds none."""
+        lu = self._lus.get(lun)
+        port = nexus.initiator_port
+        if lu is None or not lu.tasks.find(lambda t: t.key == port and t.tag == tag):
+            return False
+        self._abort((lu,), lambda t: t.key == port and t.tag == tag, done)
+        return True
+
+    def abort_task_set(self, lun: int, nexus: Nexus, done: Callable[[], None] = _nothing) -> TmfResult:
+        """ABORT TASK SET: the nexus's tasks on the LU go; no unit attention (SAM-5 7.3)."""
         lu = self._lus.get(lun)
         if lu is None:
             return TmfResult.INCORRECT_LUN
+        port = nexus.initiator_port
+        self._abort((lu,), lambda t: t.key == port, done)
+        return TmfResult.FUNCTION_COMPLETE
+
+    def clear_task_set(self, lun: int, nexus: Nexus, cleared_ports: Iterable[str] | None = None,
+                       done: Callable[[], None] = _nothing) -> TmfResult:
+        """CLEAR TASK SET (SAM-5 7.4): every task on the LU goes; with a shared task set (TST 000b) the
+        other initiators whose commands were cleared (those the task set held, plus ``cleared_ports``
+        from the transport; None: every other one) get COMMANDS CLEARED BY ANOTHER INITIATOR."""
+        lu = self._lus.get(lun)
+        if lu is None:
+            return TmfResult.INCORRECT_LUN
+        ports = self._abort((lu,), _every, done)
+        if cleared_ports is not None:
+            cleared_ports = set(cleared_ports) | ports
         with lu.lock:
             if control_tst(lu) != TST_SHARED:
                 return TmfResult.FUNCTION_COMPLETE
@@ -140,20 +209,24 @@ class ScsiTarget:
                     lu.ua.establish(COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, only=port)
         return TmfResult.FUNCTION_COMPLETE
 
-    def lu_reset(self, lun: int) -> TmfResult:
-        """LOGICAL UNIT RESET (SAM-5 6.3.3): BUS DEVICE RESET FUNCTION OCCURRED to every nexus."""
+    def lu_reset(self, lun: int, done: Callable[[], None] = _nothing) -> TmfResult:
+        """LOGICAL UNIT RESET (SAM-5 6.3.3): every task goes, BUS DEVICE RESET FUNCTION OCCURRED to
+        every nexus."""
         lu = self._lus.get(lun)
         if lu is None:
             return TmfResult.INCORRECT_LUN
+        self._abort((lu,), _every, done)
         self._reset_lu(lu, BUS_DEVICE_RESET_FUNCTION)
         return TmfResult.FUNCTION_COMPLETE
 
-    def target_reset(self, cold: bool = False) -> TmfResult:
+    def target_reset(self, cold: bool = False, done: Callable[[], None] = _nothing) -> TmfResult:
         """TARGET WARM/COLD RESET (RFC 7143 11.5.1): a hard reset of every LU (SAM-5 6.3.2); the
         unit attention is BUS DEVICE RESET FUNCTION OCCURRED (the target reset function, warm) or
         POWER ON OCCURRED (cold)."""
         asc = POWER_ON_OCCURRED if cold else BUS_DEVICE_RESET_FUNCTION
-        for lu in self._lus.values():
+        lus = list(self._lus.values())
+        self._abort(lus, _every, done)
+        for lu in lus:
             self._reset_lu(lu, asc)
         return TmfResult.FUNCTION_COMPLETE
 
@@ -170,6 +243,7 @@ class ScsiTarget:
         """I_T nexus loss (SAM-5 6.3.4): release its SPC-2 reservations; the initiator port's
         pending conditions give way to I_T NEXUS LOSS OCCURRED (LUICLR, SPC-5 7.7.7)."""
         port = nexus.initiator_port
+        self._abort(self._lus.values(), lambda t: t.key == port, _nothing)
         for lu in self._lus.values():
             with lu.lock:
                 lu.pr.nexus_lost(port)
@@ -180,5 +254,8 @@ class ScsiTarget:
     def abort_preempted(self, lun: int, initiator_ports: set[str]) -> None:
         """PREEMPT AND ABORT removed these initiator ports' registrations: let the transport
         abort their tasks (SPC-5 5.13.11.5)."""
+        lu = self._lus.get(lun)
+        if lu is not None and initiator_ports:
+            lu.tasks.abort(lambda t: t.key in initiator_ports, _nothing)
         if self.abort_hook is not None and initiator_ports:
             self.abort_hook(lun, initiator_ports)

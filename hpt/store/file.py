@@ -16,7 +16,8 @@ import os
 import stat
 import threading
 
-from hpt.store.base import BackingStore
+from hpt.store.base import BackingStore, Done
+from hpt.store.engines import IoEngine, pread_all, pwrite_all, shared_engine
 
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
@@ -28,6 +29,25 @@ _fallocate = _libc.fallocate
 _fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
 _fallocate.restype = ctypes.c_int
 _UNSUPPORTED = (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL)
+IO_ENGINES = ("auto", "uring", "threads", "sync")
+TMPFS_MAGIC, RAMFS_MAGIC = 0x01021994, 0x858458F6  # statfs(2) f_type of file systems in memory
+
+
+class _StatFs(ctypes.Structure):
+    _fields_ = [("f_type", ctypes.c_long), ("rest", ctypes.c_byte * 112)]
+
+
+_statfs = _libc.statfs
+_statfs.argtypes = (ctypes.c_char_p, ctypes.POINTER(_StatFs))
+
+
+def _statfs_type(path: str) -> int:
+    """statfs(2) f_type: which file system holds ``path``."""
+    st = _StatFs()
+    if _statfs(os.fsencode(path), ctypes.byref(st)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return st.f_type & 0xFFFFFFFF
 
 
 def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
@@ -49,7 +69,9 @@ class FileStore(BackingStore):
     """A regular file (sparse) or a block device."""
 
     def __init__(self, path: str, size: int | None = None, readonly: bool = False,
-                 direct: bool = False) -> None:
+                 direct: bool = False, io_engine: str = "auto") -> None:
+        if io_engine not in IO_ENGINES:
+            raise ValueError(f"io_engine {io_engine!r}: expected one of {', '.join(IO_ENGINES)}")
         flags = (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC | (os.O_DIRECT if direct else 0)
         if not os.path.exists(path):
             if readonly:
@@ -65,9 +87,11 @@ class FileStore(BackingStore):
             raise ValueError(f"{path}: {err.strerror}") from err
         try:
             self._init(fd, path, size, readonly, direct)
+            self._engine = self._choose_engine(io_engine)
         except BaseException:
             os.close(fd)
             raise
+        self.inline = self._engine is None
 
     def _init(self, fd: int, path: str, size: int | None, readonly: bool, direct: bool) -> None:
         st = os.fstat(fd)
@@ -96,6 +120,58 @@ class FileStore(BackingStore):
         self.supports_discard = not readonly
         self._rmw_lock = threading.Lock()
 
+    def _choose_engine(self, kind: str) -> IoEngine | None:
+        """Where asynchronous I/O goes (None: inline, on the caller's thread).
+
+        ``auto``: a file in memory (tmpfs, ramfs) is read and written inline, since a page-cache copy
+        costs less than handing the request to another thread; anything else goes to io_uring, or to
+        the thread pool where io_uring cannot run. MEASURED."""
+        if kind == "sync" or (kind == "auto" and self._in_memory()):
+            return None
+        return shared_engine(kind)
+
+    def _in_memory(self) -> bool:
+        if self.block_device:
+            return False
+        try:
+            magic = _statfs_type(self.path)
+        except OSError:
+            return False
+        return magic in (TMPFS_MAGIC, RAMFS_MAGIC)
+
+    @property
+    def io_engine(self) -> str:
+        """The engine its asynchronous I/O uses: ``uring``, ``threads`` or ``inline``."""
+        return "inline" if self._engine is None else self._engine.name
+
+    # -- asynchronous submit -------------------------------------------------------------------
+    def submit_read(self, offset: int, buf: memoryview, done: Done) -> None:
+        engine = self._engine
+        if engine is None:
+            super().submit_read(offset, buf, done)
+        elif self.direct and not self._aligned(offset, buf):
+            engine.call(lambda: self._bounce_read(offset, buf), done)
+        else:
+            engine.read(self._fd, buf, offset, done)
+
+    def submit_write(self, offset: int, buf: memoryview, done: Done, *, fua: bool = False) -> None:
+        """FUA writes go with RWF_DSYNC: on O_DIRECT a FUA write to the device, else a write that
+        returns once its data (and the metadata to reach it) is on stable storage."""
+        engine = self._engine
+        if engine is None:
+            super().submit_write(offset, buf, done, fua=fua)
+        elif self.direct and not self._aligned(offset, buf):
+            engine.call(lambda: self._bounce_write(offset, buf, fua), done)
+        else:
+            engine.write(self._fd, buf, offset, done, fua)
+
+    def submit_flush(self, done: Done) -> None:
+        engine = self._engine
+        if engine is None:
+            super().submit_flush(done)
+        else:
+            engine.fsync(self._fd, done)
+
     # -- data ----------------------------------------------------------------------------------
     def _aligned(self, offset: int, buf: memoryview) -> bool:
         if (offset | len(buf)) % DIRECT_ALIGN:
@@ -107,23 +183,13 @@ class FileStore(BackingStore):
         if self.direct and not self._aligned(offset, buf):
             self._bounce_read(offset, buf)
             return
-        want = len(buf)
-        got = os.preadv(self._fd, [buf], offset)
-        while got < want:  # short read: a signal, or a file shorter than the store (reads as zeroes)
-            n = os.preadv(self._fd, [buf[got:]], offset + got)
-            if n == 0:
-                buf[got:] = bytes(want - got)
-                return
-            got += n
+        pread_all(self._fd, buf, offset)
 
     def write_from(self, offset: int, buf: memoryview) -> None:
         if self.direct and not self._aligned(offset, buf):
             self._bounce_write(offset, buf)
             return
-        want = len(buf)
-        done = os.pwritev(self._fd, [buf], offset)
-        while done < want:
-            done += os.pwritev(self._fd, [buf[done:]], offset + done)
+        pwrite_all(self._fd, buf, offset)
 
     def _span(self, offset: int, length: int) -> tuple[int, mmap.mmap]:
         """The aligned span around offset..offset+length and a page-aligned bounce buffer for it."""
@@ -141,7 +207,7 @@ class FileStore(BackingStore):
             view.release()
             bounce.close()
 
-    def _bounce_write(self, offset: int, buf: memoryview) -> None:
+    def _bounce_write(self, offset: int, buf: memoryview, fua: bool = False) -> None:
         start, bounce = self._span(offset, len(buf))
         view = memoryview(bounce)
         try:
@@ -150,6 +216,8 @@ class FileStore(BackingStore):
                     self.read_into(start, view)  # the partial head and tail units keep their data
                 view[offset - start:offset - start + len(buf)] = buf
                 self.write_from(start, view)
+                if fua:
+                    os.fdatasync(self._fd)
         finally:
             view.release()
             bounce.close()

@@ -8,6 +8,7 @@ from those (SAM-5 5.1: the difference between the expected and the transferred l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -111,3 +112,10 @@ class ScsiResult:
 
 
 GOOD = ScsiResult()
+TASK_SET_FULL = ScsiResult(Status.TASK_SET_FULL)  # the LU's task set is at its depth (SAM-5 5.3.3)
+BUSY = ScsiResult(Status.BUSY)  # no buffers now: try again later (SAM-5 5.3.2)
+ABORTED = ScsiResult(Status.TASK_ABORTED)
+"""Given to a command's completion when task management aborted it: send no response, free its buffers."""
+
+#: How a command's result comes back (``LogicalUnit.submit``, ``ScsiTarget.submit``).
+Completion = Callable[[ScsiResult], None]

@@ -42,7 +42,14 @@ class OpcodeEntry:
     service_action: int | None = None
     usage: bytes = b""
     ua_exempt: bool = False
+    store_work: bool = False  # calls the store synchronously: runs off the transport's thread
+    io: Callable[..., None] | None = None  # ``io(lu, cmd, complete)``: the asynchronous data path
+    span: Callable[[bytes | memoryview], Span] | None = None  # the LBA range it touches (TaskSet)
 
+
+#: (first LBA, end LBA, exclusive): the blocks a command touches; exclusive ones change them as a unit.
+Span = tuple[int, int, bool]
+NO_RANGE: Span = (0, 0, False)
 
 NACA = 0x04  # CONTROL byte bit 2 (SAM-5 5.2): ACA on CHECK CONDITION, which hpt does not support
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from hpt.scsi.core.cdb import FORM6, FORM10, FORM12, FORM16, CdbForm
+from hpt.scsi.core.cdb import FORM6, FORM10, FORM12, FORM16, Cdb, CdbForm, u64
 from hpt.scsi.core.command import ScsiResult
-from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable
+from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable, Span
 from hpt.scsi.sbc import capacity as cap
 from hpt.scsi.sbc import medium as medium
 from hpt.scsi.sbc import misc as misc
@@ -30,51 +30,82 @@ R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
 
 
 def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Access,
-           form: CdbForm | None = None, *, sa: int | None = None) -> OpcodeEntry:
+           form: CdbForm | None = None, *, sa: int | None = None, store: bool = True,
+           io: Callable[..., None] | None = None, span: Callable[[Cdb], Span] | None = None) -> OpcodeEntry:
     """An entry whose opcode and CDB length come from its usage map (hex, one byte per CDB byte);
-    a handler written for several CDB sizes gets its ``form`` bound as first argument."""
+    a handler written for several CDB sizes gets its ``form`` bound as first argument (so does
+    ``io``, the asynchronous data path). ``store``: the handler calls the store (runs off the
+    transport's thread); ``span``: the LBA range it locks in the task set."""
     data = bytes.fromhex(usage)
     bound = handler if form is None else partial(handler, form)
-    return OpcodeEntry(data[0], name, bound, len(data), access, sa, data)
+    bound_io = None if io is None or form is None else partial(io, form)
+    return OpcodeEntry(data[0], name, bound, len(data), access, sa, data, store_work=store, io=bound_io,
+                       span=span)
+
+
+def _whole(cdb: Cdb) -> Span:
+    """Every LBA, exclusively (UNMAP's descriptors, FORMAT UNIT, a medium being unloaded)."""
+    return (0, 1 << 64, True)
+
+
+def _caw_span(cdb: Cdb) -> Span:
+    """COMPARE AND WRITE: LBA in bytes 2..9, NUMBER OF LOGICAL BLOCKS in byte 13, as one unit."""
+    return (u64(cdb, 2), u64(cdb, 2) + cdb[13], True) if len(cdb) >= 14 else _whole(cdb)
 
 
 SBC_ENTRIES: list[OpcodeEntry] = [
-    _entry("04 37 00 00 00 00", "FORMAT UNIT", misc.format_unit, W),
-    _entry("08 1f ff ff ff 00", "READ(6)", rw.read_blocks, R, FORM6),
-    _entry("0a 1f ff ff ff 00", "WRITE(6)", rw.write_blocks, W, FORM6),
-    _entry("1b 00 00 00 f7 00", "START STOP UNIT", medium.start_stop_unit, W),
-    _entry("1e 00 00 00 03 00", "PREVENT ALLOW MEDIUM REMOVAL", medium.prevent_allow, W),
-    _entry("25 00 ff ff ff ff 00 00 01 00", "READ CAPACITY(10)", cap.read_capacity10, A),
-    _entry("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", rw.read_blocks, R, FORM10),
-    _entry("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", rw.write_blocks, W, FORM10),
-    _entry("2e 12 ff ff ff ff 00 ff ff 00", "WRITE AND VERIFY(10)", verify.write_and_verify, W, FORM10),
-    _entry("2f 16 ff ff ff ff 00 ff ff 00", "VERIFY(10)", verify.verify_blocks, R, FORM10),
+    _entry("04 37 00 00 00 00", "FORMAT UNIT", misc.format_unit, W, span=_whole),
+    _entry("08 1f ff ff ff 00", "READ(6)", rw.read_blocks, R, FORM6, io=rw.submit_read, span=rw.span(FORM6)),
+    _entry("0a 1f ff ff ff 00", "WRITE(6)", rw.write_blocks, W, FORM6,
+           io=rw.submit_write, span=rw.span(FORM6)),
+    _entry("1b 00 00 00 f7 00", "START STOP UNIT", medium.start_stop_unit, W, span=_whole),
+    _entry("1e 00 00 00 03 00", "PREVENT ALLOW MEDIUM REMOVAL", medium.prevent_allow, W, store=False),
+    _entry("25 00 ff ff ff ff 00 00 01 00", "READ CAPACITY(10)", cap.read_capacity10, A, store=False),
+    _entry("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", rw.read_blocks, R, FORM10,
+           io=rw.submit_read, span=rw.span(FORM10)),
+    _entry("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", rw.write_blocks, W, FORM10,
+           io=rw.submit_write, span=rw.span(FORM10)),
+    _entry("2e 12 ff ff ff ff 00 ff ff 00", "WRITE AND VERIFY(10)", verify.write_and_verify, W, FORM10,
+           span=rw.span(FORM10)),
+    _entry("2f 16 ff ff ff ff 00 ff ff 00", "VERIFY(10)", verify.verify_blocks, R, FORM10,
+           span=rw.span(FORM10)),
     _entry("34 00 ff ff ff ff 00 ff ff 00", "PRE-FETCH(10)", misc.prefetch, R, FORM10),
     _entry("35 00 ff ff ff ff 00 ff ff 00", "SYNCHRONIZE CACHE(10)", misc.synchronize_cache, W, FORM10),
-    _entry("37 00 1f 00 00 00 00 ff ff 00", "READ DEFECT DATA(10)", misc.read_defect_data10, R),
-    _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", prov.write_same, W, FORM10),
-    _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", prov.unmap, W),
-    _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16),
+    _entry("37 00 1f 00 00 00 00 ff ff 00", "READ DEFECT DATA(10)", misc.read_defect_data10, R, store=False),
+    _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", prov.write_same, W, FORM10,
+           span=rw.span(FORM10, exclusive=True)),
+    _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", prov.unmap, W, span=_whole),
+    _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16,
+           io=rw.submit_read, span=rw.span(FORM16)),
     _entry("89 18 ff ff ff ff ff ff ff ff 00 00 00 ff 00 00", "COMPARE AND WRITE",
-           verify.compare_and_write, W),
-    _entry("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", rw.write_blocks, W, FORM16),
-    _entry("8b 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "ORWRITE(16)", rw.orwrite16, W),
+           verify.compare_and_write, W, span=_caw_span),
+    _entry("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", rw.write_blocks, W, FORM16,
+           io=rw.submit_write, span=rw.span(FORM16)),
+    _entry("8b 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "ORWRITE(16)", rw.orwrite16, W,
+           span=rw.span(FORM16, exclusive=True)),
     _entry("8e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(16)",
-           verify.write_and_verify, W, FORM16),
-    _entry("8f 16 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "VERIFY(16)", verify.verify_blocks, R, FORM16),
+           verify.write_and_verify, W, FORM16, span=rw.span(FORM16)),
+    _entry("8f 16 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "VERIFY(16)", verify.verify_blocks, R, FORM16,
+           span=rw.span(FORM16)),
     _entry("90 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "PRE-FETCH(16)", misc.prefetch, R, FORM16),
     _entry("91 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "SYNCHRONIZE CACHE(16)",
            misc.synchronize_cache, W, FORM16),
-    _entry("93 09 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE SAME(16)", prov.write_same, W, FORM16),
+    _entry("93 09 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE SAME(16)", prov.write_same, W, FORM16,
+           span=rw.span(FORM16, exclusive=True)),
     _entry("9e 10 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "READ CAPACITY(16)",
-           cap.read_capacity16, A, sa=0x10),
+           cap.read_capacity16, A, sa=0x10, store=False),
     _entry("9e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "GET LBA STATUS",
            cap.get_lba_status, R, sa=0x12),
-    _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", rw.read_blocks, R, FORM12),
-    _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", rw.write_blocks, W, FORM12),
-    _entry("ae 12 ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(12)", verify.write_and_verify, W, FORM12),
-    _entry("af 16 ff ff ff ff ff ff ff ff 00 00", "VERIFY(12)", verify.verify_blocks, R, FORM12),
-    _entry("b7 1f 00 00 00 00 ff ff ff ff 00 00", "READ DEFECT DATA(12)", misc.read_defect_data12, R),
+    _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", rw.read_blocks, R, FORM12,
+           io=rw.submit_read, span=rw.span(FORM12)),
+    _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", rw.write_blocks, W, FORM12,
+           io=rw.submit_write, span=rw.span(FORM12)),
+    _entry("ae 12 ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(12)", verify.write_and_verify, W, FORM12,
+           span=rw.span(FORM12)),
+    _entry("af 16 ff ff ff ff ff ff ff ff 00 00", "VERIFY(12)", verify.verify_blocks, R, FORM12,
+           span=rw.span(FORM12)),
+    _entry("b7 1f 00 00 00 00 ff ff ff ff 00 00", "READ DEFECT DATA(12)", misc.read_defect_data12, R,
+          store=False),
 ]
 
 THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)

@@ -9,16 +9,19 @@ same checks and defaults.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 REQUIRED: Any = object()  # the default of an option that must be given
 
-#: ``check(value, all_values)`` returns a problem ("must be ...") or None.
+#: ``check(value, all_values)`` returns a problem ("must be ...") or None; a problem that belongs to
+#: another key (a missing value another one needs) is raised as that key's OptionError.
 Check = Callable[[Any, Mapping[str, Any]], "str | None"]
 
-_SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE_RE = re.compile(r"\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*")
 
 
 class OptionError(ValueError):
@@ -31,28 +34,42 @@ class OptionError(ValueError):
 
 
 def parse_size(value: int | str) -> int:
-    """A byte count: an integer, or a string such as ``"64M"``, ``"1G"``, ``"512KiB"`` (powers of 1024)."""
-    if isinstance(value, bool):
-        raise ValueError("must be a size, not true/false")
+    """Bytes from an integer or a string such as ``"4096"``, ``"512M"``, ``"1G"``, ``"2TiB"`` (binary)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f'must be a byte count or a string like "1G", got {show(value)}')
     if isinstance(value, int):
-        if value <= 0:
-            raise ValueError(f"must be positive, got {value}")
-        return value
-    text = value.strip().lower().removesuffix("ib").removesuffix("b")
-    num, suffix = text[:-1], text[-1:]
-    if suffix.isdigit():
-        num, suffix = text, ""
-    if suffix not in _SUFFIXES or not num.isdigit():
-        raise ValueError(f'"{value}" is not a size (e.g. 1048576, "64M", "1G")')
-    size = int(num) * _SUFFIXES[suffix]
+        size = value
+    else:
+        m = _SIZE_RE.fullmatch(value.upper())
+        if m is None:
+            raise ValueError(f'must be bytes or a number with a K/M/G/T suffix, got "{value}"')
+        size = int(m[1]) << (10 * " KMGT".index(m[2] or " "))
     if size <= 0:
-        raise ValueError(f"must be positive, got {value}")
+        raise ValueError(f"must be positive, got {show(value)}")
     return size
+
+
+def show(value: object) -> str:
+    """A value as a configuration file writes it: strings quoted, booleans lowercase."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One key: its type (``bool``, ``int``, ``str`` or ``"size"``), default, limits and meaning."""
+    """One key: its type, default, limits and meaning.
+
+    ``kind`` is ``bool``, ``int``, ``str``, ``"size"`` (bytes: an integer or ``"64M"``, see
+    :func:`parse_size`) or ``"path"`` (a non-empty string naming a file; a configuration file's
+    reader takes relative paths from the file's directory). ``lo``/``hi`` bound integers.
+    """
 
     key: str
     kind: type | str
@@ -73,26 +90,44 @@ class Option:
                 raise OptionError(self.key, str(err)) from None
         elif kind is bool:
             if not isinstance(value, bool):
-                raise OptionError(self.key, f"must be true or false, got {value!r}")
+                raise OptionError(self.key, f"must be true or false, got {show(value)}")
         elif kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                raise OptionError(self.key, f"must be an integer, got {value!r}")
-        elif kind is str and not isinstance(value, str):
-            raise OptionError(self.key, f"must be a string, got {value!r}")
+                raise OptionError(self.key, f"must be an integer, got {show(value)}")
+        elif kind in (str, "path") and not isinstance(value, str):
+            raise OptionError(self.key, f"must be a string, got {show(value)}")
+        elif kind == "path" and not value:
+            raise OptionError(self.key, "must name a file, got an empty string")
         if self.choices and value not in self.choices:
-            shown = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices)
-            raise OptionError(self.key, f"must be one of {shown}, got {value!r}")
+            raise OptionError(self.key, f"must be {_alternatives(self.choices)}, got {show(value)}")
         if isinstance(value, int) and not isinstance(value, bool):
-            if self.lo is not None and value < self.lo:
-                raise OptionError(self.key, f"must be at least {self.lo}, got {value}")
-            if self.hi is not None and value > self.hi:
-                raise OptionError(self.key, f"must be at most {self.hi}, got {value}")
+            self._check_range(value)
         return value
+
+    def _check_range(self, value: int) -> None:
+        lo, hi = self.lo, self.hi
+        if lo is not None and hi is not None and not lo <= value <= hi:
+            raise OptionError(self.key, f"must be {lo}..{hi}, got {value}")
+        if lo is not None and value < lo:
+            raise OptionError(self.key, f"must be at least {lo}, got {value}")
+        if hi is not None and value > hi:
+            raise OptionError(self.key, f"must be at most {hi}, got {value}")
+
+
+def _alternatives(choices: tuple[Any, ...]) -> str:
+    shown = [show(c) if isinstance(c, str) else str(c) for c in choices]
+    if len(shown) == 2:
+        return f"{shown[0]} or {shown[1]}"
+    return "one of " + ", ".join(shown)
 
 
 def resolve(schema: Iterable[Option], given: Mapping[str, Any], what: str = "") -> dict[str, Any]:
     """Check ``given`` against ``schema``: unknown keys, missing required ones, types, limits and
-    cross-checks. Returns every option's value (defaults filled in). Raises OptionError."""
+    cross-checks. Returns every option's value (defaults filled in). Raises OptionError.
+
+    A value of None for an option whose default is None counts as not given, so resolved values
+    resolve again to themselves. ``what`` (e.g. ``store = "ram"``) is named in unknown-key and
+    required-key errors."""
     options = {o.key: o for o in schema}
     for key in given:
         if key not in options:
@@ -100,14 +135,14 @@ def resolve(schema: Iterable[Option], given: Mapping[str, Any], what: str = "") 
             raise OptionError(key, f"unknown key{f' for {what}' if what else ''} (known: {known})")
     values: dict[str, Any] = {}
     for key, opt in options.items():
-        if key in given:
+        if key in given and not (given[key] is None and opt.default is None):
             values[key] = opt.convert(given[key])
         elif opt.default is REQUIRED:
             raise OptionError(key, f"required{f' for {what}' if what else ''}")
         else:
             values[key] = opt.default
     for key, opt in options.items():
-        if opt.check is not None and (key in given or opt.default is not None):
+        if opt.check is not None and values[key] is not None:
             problem = opt.check(values[key], values)
             if problem:
                 raise OptionError(key, problem)

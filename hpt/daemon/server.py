@@ -19,7 +19,7 @@ from hpt.native.ring import Ring
 from hpt.scsi.lu import LogicalUnit
 from hpt.scsi.profiles import PROFILES
 from hpt.scsi.target import ScsiTarget
-from hpt.store import open_store
+from hpt.store.registry import open_store
 
 if TYPE_CHECKING:
     from hpt.fcoe.packet import PacketDriver
@@ -71,7 +71,10 @@ class Server:
     def _build_target(self, tc: TargetConfig) -> ScsiTarget:
         target = ScsiTarget(tc.name)
         for lc in tc.luns:
-            store = open_store(lc.store, lc.path or None, lc.size, lc.readonly, lc.direct)
+            values: dict[str, object] = {"size": lc.size}
+            if lc.store == "file":
+                values |= {"path": lc.path, "direct": lc.direct}
+            store = open_store(lc.store, values, readonly=lc.readonly)
             target.add_lu(LogicalUnit(PROFILES[lc.type], lc.to_lu_params(), store, lun=lc.lun))
             log.info(
                 "target %s lun %d: %s %s, %d bytes, block %d%s%s",

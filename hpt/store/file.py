@@ -15,9 +15,13 @@ import mmap
 import os
 import stat
 import threading
+from pathlib import Path
+from typing import Any
 
+from hpt.options import Option, OptionError
 from hpt.store.base import BackingStore, Done
 from hpt.store.engines import IoEngine, pread_all, pwrite_all, shared_engine
+from hpt.store.registry import StoreKind
 
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
@@ -272,3 +276,39 @@ class FileStore(BackingStore):
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
+
+
+# -- the "file" store kind (entry point hpt.stores: file) --------------------------------------------
+
+
+def _check_path(path: str, values: Any) -> str | None:
+    """A path the store can open: an existing file or device, or a new file in an existing directory
+    (which needs a size)."""
+    where = Path(path)
+    if where.is_dir():
+        return f"{path} is a directory"
+    if not where.exists():
+        if values.get("size") is None:
+            raise OptionError("size", f"required because {path} does not exist yet")
+        if not where.parent.is_dir():
+            return f"directory {where.parent} does not exist"
+    return None
+
+
+def _open_file(values: dict[str, Any]) -> FileStore:
+    return FileStore(path=values["path"], size=values["size"], readonly=values["readonly"],
+                     direct=values["direct"])
+
+
+KIND = StoreKind(
+    name="file",
+    options=(
+        Option("path", "path", doc="the backing file or block device; a missing file is created sparse",
+               check=_check_path),
+        Option("size", "size", None, "bytes; required only when the file does not exist yet "
+               "(default: the file's size)"),
+        Option("direct", bool, False, "open with O_DIRECT (buffers, offsets and the size 4 KiB-aligned)"),
+    ),
+    open=_open_file,
+    doc="a regular file (sparse, created when missing) or a block device",
+)

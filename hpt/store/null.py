@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from hpt.options import Option
 from hpt.store.base import BackingStore
+from hpt.store.registry import StoreKind
 
 _ZEROS = memoryview(bytes(1 << 20))
 
@@ -42,3 +44,11 @@ class NullStore(BackingStore):
 
     def mapped_extent(self, offset: int) -> tuple[bool, int]:
         return False, self.size - offset
+
+
+KIND = StoreKind(
+    name="null",
+    options=(Option("size", "size", doc="bytes the LU reports"),),
+    open=lambda values: NullStore(values["size"], values["readonly"]),
+    doc="nothing: writes are dropped, reads return zeroes (benchmarks)",
+)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import mmap
 
+from hpt.options import Option
 from hpt.store.base import BackingStore
+from hpt.store.registry import StoreKind
 
 PAGE = mmap.PAGESIZE
 
@@ -82,3 +84,11 @@ class RamStore(BackingStore):
     def close(self) -> None:
         self._view.release()
         self._map.close()
+
+
+KIND = StoreKind(
+    name="ram",
+    options=(Option("size", "size", doc="bytes of memory"),),
+    open=lambda values: RamStore(values["size"], values["readonly"]),
+    doc="anonymous memory, thin: pages cost memory once written",
+)

@@ -20,7 +20,7 @@ from hpt.native.ring import Ring
 from hpt.scsi.lu import LuParams
 from hpt.scsi.sbc.profile import make_disk
 from hpt.scsi.target import ScsiTarget
-from hpt.store import open_store
+from hpt.store.registry import open_store
 from tests.fcoe.fcf_switch import FcfHarness
 from tests.fcoe.initiator import Initiator
 
@@ -70,7 +70,7 @@ class PortLink:
 def make_target(luns: int = 1, store: str = "ram", size: int = DISK_BYTES) -> ScsiTarget:
     target = ScsiTarget("fcoe-test")
     for lun in range(luns):
-        target.add_lu(make_disk(lun, LuParams(), open_store(store, None, size, False, False), target))
+        target.add_lu(make_disk(lun, LuParams(), open_store(store, {"size": size}), target))
     return target
 
 

@@ -36,9 +36,10 @@ from hpt.fcoe.frame import (
 )
 from hpt.fcoe.rport import RemotePort
 from hpt.native.ring import Ring
-from hpt.scsi.core.command import ABORTED, ScsiCommand, ScsiResult
+from hpt.scsi.core.command import ABORTED, ScsiResult
 from hpt.scsi.core.constants import DATA_PHASE_ERROR, Status
 from hpt.scsi.core.sense import build_sense
+from hpt.scsi.core.transfer import DataBuffers, command, residual
 from hpt.scsi.target import ScsiTarget, TmfResult
 
 log = logging.getLogger("hpt.fcoe")
@@ -84,7 +85,9 @@ class FcpEngine:
         self.local_id = local_id
         self.counters = counters
         self.open: dict[tuple[int, int], Exchange] = {}  # by (initiator port ID, OX_ID)
-        self.release: list[int] = []  # ring slots to free once the frames queued so far are sent
+        self.buffers = DataBuffers(ring)
+        # buffers (slot, bytes) to give back once the frames queued so far are sent
+        self.release: list[tuple[int, int]] = []
         self._rx_id = 0
         # (initiator port ID, OX_ID) -> (LUN, RX_ID) of commands in the SCSI engine
         self.running: dict[tuple[int, int], tuple[int, int]] = {}
@@ -101,17 +104,9 @@ class FcpEngine:
                 return self._rx_id
 
     # -- buffers -------------------------------------------------------------------------------
-    def _buffer(self, length: int) -> tuple[memoryview, int]:
-        if self.ring is not None and 0 < length <= self.ring.slot_size:
-            slot = self.ring.try_alloc()
-            if slot >= 0:
-                return self.ring.view(slot)[:length], slot
-        return memoryview(bytearray(length)), -1
-
-    def free(self, slot: int) -> None:
-        """Give a ring slot back (-1, a heap buffer, needs nothing)."""
-        if slot >= 0 and self.ring is not None:
-            self.ring.free(slot)
+    def free(self, slot: int, size: int) -> None:
+        """Give a data buffer back: its ring slot, or ``size`` bytes of the memory budget."""
+        self.buffers.give(slot, size)
 
     # -- frames out ----------------------------------------------------------------------------
     def _header(
@@ -180,7 +175,12 @@ class FcpEngine:
                 rport, hdr.ox_id, rx_id, fcp.rsp(Status.GOOD, resid=cmnd.dl, rsp_code=fcp.RSP_BAD_FIELDS)
             )
             return
-        buffer, slot = self._buffer(cmnd.dl)
+        got = self.buffers.take(cmnd.dl)
+        if got is None:  # no memory for it now (SAM-5 5.3.2): the initiator retries
+            self._count("fcp_busy")
+            self._respond(rport, hdr.ox_id, rx_id, fcp.rsp(Status.BUSY, resid=cmnd.dl))
+            return
+        slot, buffer = got
         if cmnd.write and cmnd.dl:
             ex = Exchange(rport, hdr.ox_id, rx_id, cmnd, buffer, slot)
             self.open[key] = ex
@@ -191,17 +191,8 @@ class FcpEngine:
     def _execute(
         self, rport: RemotePort, ox_id: int, rx_id: int, cmnd: FcpCmnd, buffer: memoryview, slot: int
     ) -> None:
-        cmd = ScsiCommand(
-            cmnd.lun,
-            cmnd.cdb,
-            rport.nexus,
-            tag=ox_id,
-            attr=cmnd.attr,
-            data_out=buffer if cmnd.write else None,
-            data_in=buffer if cmnd.read else None,
-            expected_in=cmnd.dl if cmnd.read else 0,
-            expected_out=cmnd.dl if cmnd.write else 0,
-        )
+        cmd = command(cmnd.lun, cmnd.cdb, rport.nexus, ox_id, cmnd.attr, buffer, cmnd.dl, cmnd.read,
+                      cmnd.write)
         key = (rport.port_id, ox_id)
         self.running[key] = (cmnd.lun, rx_id)
 
@@ -233,7 +224,7 @@ class FcpEngine:
         if self.running.get(key) == (cmnd.lun, rx_id):
             del self.running[key]
         if result is ABORTED:
-            self.free(slot)
+            self.free(slot, len(buffer))
             return
         self._finish(rport, ox_id, rx_id, cmnd, buffer, slot, result)
 
@@ -247,22 +238,16 @@ class FcpEngine:
         slot: int,
         result: ScsiResult,
     ) -> None:
-        ok = result.status in (Status.GOOD, Status.CONDITION_MET)
-        if cmnd.read:
-            sent = min(result.in_len, cmnd.dl) if ok else 0
+        if cmnd.read and result.status in (Status.GOOD, Status.CONDITION_MET):
+            sent = min(result.in_len, cmnd.dl)
             if sent:
                 self._data_in(rport, ox_id, rx_id, buffer[:sent])
-            resid = cmnd.dl - result.in_len if result.in_len > cmnd.dl else cmnd.dl - sent
-        elif cmnd.write:
-            resid = 0 if result.out_len is None else cmnd.dl - result.out_len
-        else:
-            resid = cmnd.dl  # FCP_DL without a data direction: nothing moves
+        resid = residual(result, cmnd.dl, cmnd.read, cmnd.write)  # FCP_DL without a direction: all of it
         self._respond(rport, ox_id, rx_id, fcp.rsp(result.status, result.sense, resid))
-        if slot >= 0:
-            if cmnd.read:
-                self.release.append(slot)  # its views are in the frames queued above
-            else:
-                self.free(slot)
+        if cmnd.read:
+            self.release.append((slot, len(buffer)))  # its views are in the frames queued above
+        else:
+            self.free(slot, len(buffer))
 
     # -- write data ----------------------------------------------------------------------------
     def data(self, rport: RemotePort, hdr: FcHeader, payload: memoryview) -> None:
@@ -285,7 +270,7 @@ class FcpEngine:
                 ex.rx_id,
                 fcp.rsp(Status.CHECK_CONDITION, build_sense(DATA_PHASE_ERROR), ex.cmnd.dl),
             )
-            self.free(ex.slot)
+            self.free(ex.slot, len(ex.buffer))
             return
         ex.seq_id, ex.seq_cnt = hdr.seq_id, (hdr.seq_cnt + 1) & 0xFFFF
         ex.seq_open = not hdr.f_ctl & F_END_SEQ
@@ -302,7 +287,7 @@ class FcpEngine:
     # -- aborts --------------------------------------------------------------------------------
     def _abort(self, ex: Exchange) -> None:
         self.open.pop((ex.rport.port_id, ex.ox_id), None)
-        self.free(ex.slot)
+        self.free(ex.slot, len(ex.buffer))
         self._count("exchanges_aborted")
 
     def abort(self, rport: RemotePort, ox_id: int) -> int | None:

@@ -119,7 +119,7 @@ class FcoePort:
         self.requests: dict[int, tuple[int, int]] = {}  # our OX_ID: (ELS command, remote port ID)
         self.engine = FcpEngine(target, ring, self._emit, lambda: self.port_id, self.counters)
         self.out: list[Frame] = []
-        self._in_flight: list[int] = []
+        self._in_flight: list[tuple[int, int]] = []
         self._ox_id = 0
         self.now = 0.0
         self.plogi_due: dict[int, tuple[float, int]] = {}  # remote port ID: (when, tries left)
@@ -184,8 +184,8 @@ class FcoePort:
 
     def transmitted(self) -> None:
         """The frames last taken are on the wire: their ring slots are free again."""
-        for slot in self._in_flight:
-            self.engine.free(slot)
+        for slot, size in self._in_flight:
+            self.engine.free(slot, size)
         self._in_flight = []
 
     def stop(self) -> None:

@@ -27,7 +27,6 @@ calls ``retry_starved()`` after freeing slots (patient allocation).
 from __future__ import annotations
 
 import logging
-import mmap
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -41,7 +40,7 @@ from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
-from hpt.scsi.core.command import ABORTED, ScsiCommand, ScsiResult
+from hpt.scsi.core.command import ABORTED, BUSY, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import (
     DATA_PHASE_ERROR,
     INSUFFICIENT_RESOURCES,
@@ -51,6 +50,7 @@ from hpt.scsi.core.constants import (
 )
 from hpt.scsi.core.lun import decode_lun
 from hpt.scsi.core.sense import build_sense
+from hpt.scsi.core.transfer import MAX_BUFFER, DataBuffers, command, residual
 
 if TYPE_CHECKING:
     from hpt.iscsi.context import IscsiContext
@@ -59,8 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("hpt.iscsi")
 
 _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
-_LARGE = 1 << 20  # buffers above this come from mmap (lazily zeroed) instead of a bytearray
-_MAX_BUFFER = 1 << 30  # largest data buffer one command may claim (lazily mapped); above: CHECK CONDITION
 _HDR_MAX = BHS_LEN + 1020 + 4
 
 
@@ -89,6 +87,7 @@ class Connection(ControlRequests):
         self.context = context
         self.ring = ring
         self.large = large  # iSER: registered buffers for commands larger than a ring slot
+        self.buffers = DataBuffers(ring)
         self.peer = peer
         self.local = local
         self.transport = transport
@@ -256,10 +255,12 @@ class Connection(ControlRequests):
         op = pdu.opcode
         if op == Opcode.SCSI_CMD and self.full_feature and pdu.write_bit:
             task = self._new_task(pdu)
-            if pdu.dsl > task.edtl or task.buf is None:
+            if pdu.dsl > task.edtl or (task.buf is None and not task.busy):
                 self._free(task)
                 raise ProtocolError("immediate data beyond the expected data transfer length")
             self._sink_task = task
+            if task.buf is None:  # BUSY: read the data to keep the stream in step, then drop it
+                return memoryview(bytearray(pdu.dsl))
             return task.buf[: pdu.dsl]
         if op == Opcode.DATA_OUT and self.full_feature:
             task = self.tasks.get(pdu.itt)
@@ -270,15 +271,6 @@ class Connection(ControlRequests):
             return memoryview(bytearray(pdu.dsl))
         return memoryview(bytearray(pdu.dsl))
 
-    def _alloc(self, n: int) -> tuple[int, memoryview]:
-        if n <= self.ring.slot_size:
-            idx = self.ring.try_alloc()
-            if idx >= 0:
-                return idx, self.ring.view(idx)[:n]
-        if n <= _LARGE:
-            return -1, memoryview(bytearray(n))
-        return -1, memoryview(mmap.mmap(-1, n))
-
     def _free(self, task: Task) -> None:
         if self._buffers:
             self._buffers.pop(task, None)
@@ -288,6 +280,8 @@ class Connection(ControlRequests):
         elif task.large >= 0:
             self.large.free(task.large)  # type: ignore[union-attr]
             task.large = -1
+        elif task.buf is not None:
+            self.buffers.give(-1, len(task.buf))
         task.buf = None
 
     # ------------------------------------------------------------------------------- output
@@ -444,8 +438,12 @@ class Connection(ControlRequests):
     def _new_task(self, pdu: Pdu) -> Task:
         edtl = pdu.edtl
         task = Task(pdu, decode_lun(pdu.lun))
-        if edtl and edtl <= _MAX_BUFFER:
-            task.slot, task.buf = self._alloc(edtl)
+        if edtl and edtl <= MAX_BUFFER:
+            got = self.buffers.take(edtl)
+            if got is None:
+                task.busy = True  # no memory for it now: BUSY once its turn comes
+            else:
+                task.slot, task.buf = got
         if self._remote is not None:
             self._buffers[task] = self._remote
         return task
@@ -482,7 +480,10 @@ class Connection(ControlRequests):
 
     def _start_task(self, task: Task) -> None:
         pdu_w = task.write
-        if task.edtl > _MAX_BUFFER:
+        if task.busy:
+            self._respond_status(task, BUSY)
+            return
+        if task.edtl > MAX_BUFFER:
             self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
             return
         if self.rdma and not self._take_slot(task):
@@ -589,18 +590,8 @@ class Connection(ControlRequests):
 
     def command_for(self, task: Task) -> ScsiCommand:
         """The SCSI core's view of a ready task."""
-        buf = task.buf
-        return ScsiCommand(
-            task.lun,
-            task.cdb,
-            self.session.nexus,  # type: ignore[union-attr]
-            tag=task.itt,
-            attr=task.attr,
-            data_out=buf if task.write else None,
-            data_in=buf if task.read else None,
-            expected_in=task.edtl if task.read else 0,
-            expected_out=task.edtl if task.write else 0,
-        )
+        return command(task.lun, task.cdb, self.session.nexus,  # type: ignore[union-attr]
+                       task.itt, task.attr, task.buf, task.edtl, task.read, task.write)
 
     def execute_ready(self) -> None:
         """Submit every ready task to the SCSI target; completions that came back at once (a store in
@@ -657,18 +648,11 @@ class Connection(ControlRequests):
             self._respond_status(task, result)
 
     def _residual(self, task: Task, result: ScsiResult) -> tuple[int, int]:
-        edtl = task.edtl
-        if task.read:
-            want = result.in_len
-        elif task.write:
-            want = edtl if result.out_len is None else result.out_len
-        else:
-            want = result.in_len
-        if want > edtl:
-            return 0x04, want - edtl
-        if want < edtl:
-            return 0x02, edtl - want
-        return 0, 0
+        """The Residual Overflow (O) / Underflow (U) flag and the count (RFC 7143 11.4.5)."""
+        left = residual(result, task.edtl, task.read, task.write)
+        if left < 0:
+            return 0x04, -left
+        return (0x02, left) if left else (0, 0)
 
     def _send_data_in(self, task: Task, result: ScsiResult) -> None:
         s = self.session
@@ -750,6 +734,7 @@ class Connection(ControlRequests):
             view = self.ring.view(idx)[: task.edtl]
             task.slot = idx
         view[: task.received] = buf[: task.received]  # immediate data that landed before a buffer was free
+        self.buffers.give(-1, len(buf))  # the buffer it had came from the budget, not the ring
         task.buf = view
         return True
 

@@ -42,6 +42,7 @@ class Task:
         "aborted",
         "unsol_done",
         "error",
+        "busy",
     )
 
     def __init__(self, pdu: Pdu, lun: int) -> None:
@@ -72,3 +73,4 @@ class Task:
         self.error: Asc | None = (
             None  # set when a Data-Out broke sequence: the command ends in CHECK CONDITION
         )
+        self.busy = False  # no data buffer could be had: the command ends in BUSY

@@ -297,7 +297,7 @@ def _check_path(path: str, values: Any) -> str | None:
 
 def _open_file(values: dict[str, Any]) -> FileStore:
     return FileStore(path=values["path"], size=values["size"], readonly=values["readonly"],
-                     direct=values["direct"])
+                     direct=values["direct"], io_engine=values["io_engine"])
 
 
 KIND = StoreKind(
@@ -308,6 +308,8 @@ KIND = StoreKind(
         Option("size", "size", None, "bytes; required only when the file does not exist yet "
                "(default: the file's size)"),
         Option("direct", bool, False, "open with O_DIRECT (buffers, offsets and the size 4 KiB-aligned)"),
+        Option("io_engine", str, "auto", "how I/O is submitted: auto (inline for a file in memory, else "
+               "io_uring where it runs, else threads), uring, threads, or sync (inline)", choices=IO_ENGINES),
     ),
     open=_open_file,
     doc="a regular file (sparse, created when missing) or a block device",

@@ -308,3 +308,21 @@ def test_a_long_command_does_not_hold_others() -> None:
     r.store.release()
     r.wait(rd)
     assert r.results[rd].status == Status.GOOD
+
+
+def test_removing_a_lu_drains_its_commands_then_closes_its_store() -> None:
+    r = Runner()
+    closed: list[bool] = []
+    r.store.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    stuck = r.submit(write10(9), data=b"\x77" * BS)
+    r.store.wait_held(1)
+    removed = threading.Thread(target=r.target.remove_lu, args=(0,), kwargs={"close": True})
+    removed.start()
+    removed.join(0.3)
+    assert removed.is_alive() and not closed  # waits for the write at the store
+    assert r.target.lu(0) is None  # while new commands already find no LU
+    r.store.release()
+    removed.join(5)
+    assert not removed.is_alive() and closed == [True]
+    r.wait(stuck)
+    assert r.results[stuck].status == Status.GOOD and r.store.data[9 * BS:10 * BS] == b"\x77" * BS

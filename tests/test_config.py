@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,18 +14,31 @@ from hypothesis import strategies as st
 
 from hpt.daemon.config import (
     DEMO_TARGET,
+    LUN_OPTIONS,
     Config,
     ConfigError,
+    build,
     demo_config,
     iscsi_name_error,
     load_config,
+    lun_options,
     parse_config,
     parse_size,
 )
+from hpt.daemon.config.auth import ACCOUNT_KEYS
+from hpt.daemon.config.fcoe import FCOE_PORT_KEYS
+from hpt.daemon.config.target import TARGET_KEYS
+from hpt.daemon.luns import build_lu
 from hpt.iscsi.negotiation import TargetPolicy
+from hpt.options import REQUIRED, Option, show
 from hpt.scsi.lu import LuParams
+from hpt.scsi.params import COMMON_OPTIONS
+from hpt.scsi.profiles import PROFILES
+from hpt.scsi.sbc.profile import DISK
+from hpt.store.registry import store_kind
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hptd.toml"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 MARK = "# <-"
 
 
@@ -63,15 +77,19 @@ name = "iqn.2026-11.org.example:t1"
 
 def test_example_covers_every_key() -> None:
     data = tomllib.loads(EXAMPLE.read_text())
-    from hpt.daemon import config as mod
-
-    assert set(data) == set(mod._ROOT_KEYS)
-    assert set(data["daemon"]) == set(mod._DAEMON_KEYS)
-    assert set(data["portal"][0]) == set(mod._PORTAL_KEYS)
-    assert set(data["account"][0]) == set(mod._ACCOUNT_KEYS)
-    assert set(data["discovery"]) == set(mod._DISCOVERY_KEYS)
-    assert set(data["target"][0]) == set(mod._TARGET_KEYS)
-    assert set(data["target"][0]["lun"][0]) == set(mod._LUN_KEYS)
+    assert set(data) == set(build.ROOT_KEYS)
+    assert set(data["daemon"]) == set(build.DAEMON_KEYS)
+    assert set(data["portal"][0]) == set(build.PORTAL_KEYS)
+    assert set(data["account"][0]) == set(ACCOUNT_KEYS)
+    assert set(data["discovery"]) == set(build.DISCOVERY_KEYS)
+    assert set(data["target"][0]) == set(TARGET_KEYS)
+    # the LUNs together use every key of the disk on each built-in store kind
+    luns = [lun for target in data["target"] for lun in target["lun"]]
+    used = {lun.get("store", "file"): set(lun) for lun in luns}
+    for name in ("file", "ram", "null"):
+        assert used[name] <= {o.key for o in lun_options(DISK, store_kind(name))}
+        assert {o.key for o in store_kind(name).options} <= used[name]
+    assert set(used["file"]) == {o.key for o in lun_options(DISK, store_kind("file"))}
 
 
 def test_example_loads() -> None:
@@ -87,21 +105,22 @@ def test_example_loads() -> None:
     assert keys["MaxBurstLength"] == 1048576 and keys["ImmediateData"] is True and keys["InitialR2T"] is False
     assert keys["HeaderDigest"] == "CRC32C,None"
     lun1, lun2 = disk1.luns
-    assert (lun1.store, lun1.path, lun1.size) == ("file", "/var/tmp/hpt-disk1.img", 1 << 30)
-    assert (lun2.block_size, lun2.thin, lun2.serial) == (4096, True, "RAMDISK0002")
-    assert scratch.luns[0].store == "null" and scratch.luns[0].size == 16 << 30
+    assert (lun1.store, lun1.store_values["path"], lun1.store_values["size"]) == (
+        "file", "/var/tmp/hpt-disk1.img", 1 << 30)  # fmt: skip
+    assert (lun2.params.block_size, lun2.params.thin, lun2.params.serial) == (4096, True, "RAMDISK0002")
+    assert scratch.luns[0].store == "null" and scratch.luns[0].store_values == {"size": 16 << 30}
 
 
-def test_to_lu_params() -> None:
+def test_lu_params() -> None:
     lun = load_config(EXAMPLE).targets[0].luns[1]
-    params = lun.to_lu_params()
+    params = lun.params
     assert isinstance(params, LuParams)
-    assert lun.type == "disk"
+    assert lun.type == "disk" and lun.profile is DISK
     assert (params.block_size, params.thin, params.readonly) == (4096, True, False)
     assert params.naa == 0x6001405ABCDEF0123456789ABCDEF012
     assert (params.vendor, params.product, params.revision) == ("HPT", "VIRTUAL-DISK", "0001")
     assert params.serial == "RAMDISK0002"
-    assert load_config(EXAMPLE).targets[0].luns[0].to_lu_params().naa is None
+    assert load_config(EXAMPLE).targets[0].luns[0].params.naa is None
 
 
 def test_demo_config() -> None:
@@ -113,7 +132,7 @@ def test_demo_config() -> None:
     assert target.incoming == [] and target.initiators == [] and target.addresses == []
     assert target.allows("iqn.1994-05.com.redhat:any", "192.0.2.7")
     (lun,) = target.luns
-    assert (lun.lun, lun.store, lun.size) == (1, "ram", 1 << 30)
+    assert (lun.lun, lun.store, lun.store_values) == (1, "ram", {"size": 1 << 30})
     assert config.discovery.auth == "none"
 
 
@@ -121,7 +140,8 @@ def test_demo_config_file_and_portal(tmp_path: Path) -> None:
     config = demo_config("[::1]:3261", str(tmp_path / "demo.img"))
     assert config.portals[0].address == "[::1]:3261"
     lun = config.targets[0].luns[0]
-    assert (lun.store, lun.path, lun.size) == ("file", str(tmp_path / "demo.img"), 1 << 30)
+    assert (lun.store, lun.store_values["path"], lun.store_values["size"]) == (
+        "file", str(tmp_path / "demo.img"), 1 << 30)  # fmt: skip
 
 
 def test_defaults() -> None:
@@ -129,11 +149,14 @@ def test_defaults() -> None:
     assert (config.daemon.log_level, config.daemon.log_format) == ("info", "text")
     assert [(p.host, p.port, p.transport, p.group) for p in config.portals] == [("0.0.0.0", 3260, "tcp", 1)]
     lun = config.targets[0].luns[0]
-    assert (lun.type, lun.block_size, lun.write_cache, lun.rotation_rate) == ("disk", 512, True, 1)
-    assert re.fullmatch(r"[0-9a-f]{16}", lun.serial)
-    again = parse_config(ram_target()).targets[0].luns[0].serial
-    other = parse_config(ram_target().replace("lun = 1", "lun = 2")).targets[0].luns[0].serial
-    assert lun.serial == again != other
+    params = lun.params
+    assert (lun.type, params.block_size, params.write_cache, params.rotation_rate) == ("disk", 512, True, 1)
+    assert (params.vendor, params.product, params.readonly) == ("HPT", "VIRTUAL-DISK", False)
+    assert params.extra == {}
+    assert re.fullmatch(r"[0-9a-f]{16}", params.serial)
+    again = parse_config(ram_target()).targets[0].luns[0].params.serial
+    other = parse_config(ram_target().replace("lun = 1", "lun = 2")).targets[0].luns[0].params.serial
+    assert params.serial == again != other
 
 
 # -- error messages: file, line, key ---------------------------------------------------------------
@@ -507,7 +530,7 @@ def test_sizes_and_paths(tmp_path: Path) -> None:
     file_lun = ram_target().replace('store = "ram"\n  size = "1M"', 'store = "file"\n  path = "disk.img"')
     config_file.write_text(file_lun)
     lun = load_config(config_file).targets[0].luns[0]
-    assert (lun.path, lun.size) == (str(existing), None)
+    assert (lun.store_values["path"], lun.store_values["size"]) == (str(existing), None)
     missing = file_lun.replace('path = "disk.img"', 'path = "new.img"')
     missing = missing.replace("[[target.lun]]", "[[target.lun]] # <-")
     config_file.write_text(missing)
@@ -515,7 +538,7 @@ def test_sizes_and_paths(tmp_path: Path) -> None:
                        "required because .*new.img does not exist yet"):  # fmt: skip
         load_config(config_file)
     config_file.write_text(missing.replace('path = "new.img"', 'path = "new.img"\n  size = "64K"'))
-    assert load_config(config_file).targets[0].luns[0].size == 65536
+    assert load_config(config_file).targets[0].luns[0].store_values["size"] == 65536
     nodir = file_lun.replace('path = "disk.img"', 'path = "no/such/dir.img"\n  size = "1M"')
     config_file.write_text(nodir)
     with pytest.raises(ConfigError, match=r"directory .*no/such does not exist"):
@@ -528,6 +551,96 @@ def test_sizes_and_paths(tmp_path: Path) -> None:
 def test_inline_lun_array_points_at_its_key() -> None:
     text = '[[target]]\nname = "iqn.2026-11.org.example:t"\nlun = [{lun = 1, store = "ram", size = 1}] # <-\n'
     expect_error(text, "target[0].lun[0].size", "not a multiple of block_size")
+
+
+# -- a LUN's keys: common, its device type's, its store kind's ---------------------------------------
+
+PLAIN = replace(DISK, name="plain", product="PLAIN-DEVICE",
+                options=(Option("density", int, 3, "a key only this type has", lo=1, hi=9),))
+PROFILES_WITH_PLAIN = {"disk": DISK, "plain": PLAIN}
+
+
+def expect_profile_error(text: str, where: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.toml", profiles=PROFILES_WITH_PLAIN)
+    assert str(info.value).startswith(f"test.toml:{marked_line(text)}: {where}: "), str(info.value)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("store", "extra", "key"),
+    [("ram", "direct = false", "direct"), ("null", 'path = "/tmp/x.img"', "path")],
+)
+def test_a_key_of_another_store_kind_is_named_with_its_line(store: str, extra: str, key: str) -> None:
+    text = ram_target(extra_lun=f"{extra} # <-").replace('store = "ram"', f'store = "{store}"')
+    expect_error(text, f"target[0].lun[0].{key}", f'only for store = "file" (store is "{store}")')
+
+
+def test_a_key_of_another_device_type_is_named_with_its_line() -> None:
+    plain = ram_target(extra_lun='type = "plain"\n  block_size = 4096 # <-')
+    expect_profile_error(plain, "target[0].lun[0].block_size", 'only for type = "disk" (type is "plain")')
+    disk = ram_target(extra_lun="density = 5 # <-")
+    expect_profile_error(disk, "target[0].lun[0].density", 'only for type = "plain" (type is "disk")')
+    expect_error(disk, "target[0].lun[0].density", 'unknown key')  # PROFILES has no such type
+    bad = ram_target(extra_lun='type = "plain"\n  density = 10 # <-')
+    expect_profile_error(bad, "target[0].lun[0].density", "must be 1..9, got 10")
+    tape = ram_target(extra_lun='type = "tape" # <-')
+    expect_profile_error(tape, "target[0].lun[0].type", "not supported yet (supported: disk, plain)")
+
+
+def test_a_profiles_own_keys_reach_the_lu() -> None:
+    text = ram_target(extra_lun='type = "plain"\n  density = 5\n  vendor = "ACME"')
+    (lun,) = parse_config(text, profiles=PROFILES_WITH_PLAIN).targets[0].luns
+    assert (lun.type, lun.profile) == ("plain", PLAIN)
+    assert lun.params.extra == {"density": 5}
+    assert (lun.params.product, lun.params.vendor) == ("PLAIN-DEVICE", "ACME")
+    assert lun.params.block_size == 512  # LuParams' own default: the type has no block_size key
+    lu = build_lu(lun)
+    try:
+        assert (lu.profile, lu.lun, lu.store.size) == (PLAIN, 1, 1 << 20)
+    finally:
+        lu.store.close()
+
+
+def test_build_lu_opens_the_configured_store(tmp_path: Path) -> None:
+    file_store = f'store = "file"\n  path = "{tmp_path}/d.img"'
+    text = ram_target().replace('store = "ram"', file_store)
+    (lun,) = parse_config(text).targets[0].luns
+    lu = build_lu(lun)
+    try:
+        assert (lu.profile, lu.nblocks, lu.store.readonly) == (DISK, 2048, False)
+        assert (tmp_path / "d.img").stat().st_size == 1 << 20
+    finally:
+        lu.store.close()
+
+
+def _section(text: str, title: str) -> str:
+    """The part of a markdown document under the heading ``title``, up to the next heading."""
+    m = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#)", text + "\n#", re.M | re.S)
+    assert m is not None, f"no section {title!r}"
+    return m[1]
+
+
+def _default_cell(opt: Option) -> str:
+    if opt.default is REQUIRED:
+        return "required"
+    if opt.default is None:
+        return "—"
+    return f"`{show(opt.default)}`"
+
+
+def test_docs_list_every_lun_key_of_each_type_and_builtin_store() -> None:
+    """docs/config.md has a row for each key, under the schema that owns it, with the schema's default."""
+    text = DOCS.read_text()
+    common = _section(text, "Common keys")
+    for opt in (*LUN_OPTIONS, *COMMON_OPTIONS):
+        assert f"| `{opt.key}` |" in common, opt.key
+    sections = [(f'`type = "{name}"`', profile.options) for name, profile in PROFILES.items()]
+    sections += [(f'`store = "{name}"`', store_kind(name).options) for name in ("file", "ram", "null")]
+    for title, options in sections:
+        section = _section(text, title)
+        for opt in options:
+            assert f"| `{opt.key}` | {_default_cell(opt)} |" in section, (title, opt.key)
 
 
 @pytest.mark.parametrize("suffix,shift", [("", 0), ("K", 10), ("M", 20), ("G", 30), ("T", 40)])
@@ -560,9 +673,7 @@ FCOE_TARGET = 'targets = ["iqn.2026-11.org.example:t1"]'
 
 
 def test_example_fcoe_port() -> None:
-    from hpt.daemon import config as mod
-
-    assert set(tomllib.loads(EXAMPLE.read_text())["fcoe_port"][0]) == set(mod._FCOE_PORT_KEYS)
+    assert set(tomllib.loads(EXAMPLE.read_text())["fcoe_port"][0]) == set(FCOE_PORT_KEYS)
     (port,) = load_config(EXAMPLE).fcoe_ports
     assert (port.interface, port.wwnn, port.wwpn, port.mode, port.vlan) == (
         "eth1",

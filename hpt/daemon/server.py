@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from hpt.daemon.config import Config, PortalConfig, TargetConfig
 from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
+from hpt.daemon.luns import build_lu
 from hpt.iscsi.errors import LoginError
 from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
 from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
 from hpt.iscsi.session import Session, SessionTable
 from hpt.iscsi.tcp import TcpPortal
 from hpt.native.ring import Ring
-from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.profiles import PROFILES
 from hpt.scsi.target import ScsiTarget
-from hpt.store.registry import open_store
 
 if TYPE_CHECKING:
     from hpt.fcoe.packet import PacketDriver
@@ -71,21 +69,19 @@ class Server:
     def _build_target(self, tc: TargetConfig) -> ScsiTarget:
         target = ScsiTarget(tc.name)
         for lc in tc.luns:
-            values: dict[str, object] = {"size": lc.size}
-            if lc.store == "file":
-                values |= {"path": lc.path, "direct": lc.direct}
-            store = open_store(lc.store, values, readonly=lc.readonly)
-            target.add_lu(LogicalUnit(PROFILES[lc.type], lc.to_lu_params(), store, lun=lc.lun))
+            lu = build_lu(lc)
+            target.add_lu(lu)
+            params = lc.params
             log.info(
                 "target %s lun %d: %s %s, %d bytes, block %d%s%s",
                 tc.name,
                 lc.lun,
                 lc.type,
                 lc.store,
-                store.size,
-                lc.block_size,
-                ", thin" if lc.thin else "",
-                ", read-only" if lc.readonly else "",
+                lu.nblocks * lu.block_size,
+                params.block_size,
+                ", thin" if params.thin else "",
+                ", read-only" if params.readonly else "",
             )
         return target
 

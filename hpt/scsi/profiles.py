@@ -12,3 +12,6 @@ from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.sbc.profile import DISK
 
 PROFILES: Mapping[str, DeviceProfile] = MappingProxyType({p.name: p for p in (DISK,)})
+
+#: Device types a configuration may name that have no profile yet: reported as not supported yet.
+PLANNED: tuple[str, ...] = ("tape", "changer", "cd", "osd")

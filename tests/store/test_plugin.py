@@ -3,12 +3,18 @@ is found through its entry point, its own option schema applies, and LUs read an
 
 from __future__ import annotations
 
+import struct
 import threading
 from pathlib import Path
 
 import pytest
 
+from hpt.daemon.config import ConfigError, load_config, parse_config
+from hpt.daemon.luns import build_lu
 from hpt.options import OptionError
+from hpt.scsi.core.command import Nexus, ScsiCommand
+from hpt.scsi.core.constants import Status
+from hpt.scsi.lu import LogicalUnit
 from hpt.store.registry import open_store, store_kind, store_kinds
 from tests.store.plugins import install_example
 
@@ -67,3 +73,69 @@ def test_plugin_store_submits_from_its_own_threads(site: Path, tmp_path: Path) -
         assert not (tmp_path / "chunks" / "1.chunk").exists()
     finally:
         store.close()
+
+
+# -- a configuration naming the plug-in --------------------------------------------------------------
+
+NEXUS = Nexus("iqn.1994-05.com.example:h,i,0x000000000001", "iqn.2026-11.org.example:t1,t,0x0001")
+
+
+def lun_config(extra: str) -> str:
+    return ('[[target]]\nname = "iqn.2026-11.org.example:t1"\n[[target.lun]]\nlun = 0\n'
+            f'store = "chunks"\ndirectory = "chunks"\nsize = "1M"\n{extra}\n')
+
+
+def expect_error(text: str, key: str, message: str) -> None:
+    """Loading fails at the line marked ``# <-``, naming the LUN's ``key``."""
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "# <-" in t)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "x.toml")
+    assert str(info.value).startswith(f"x.toml:{line}: target[0].lun[0].{key}: {message}"), str(info.value)
+
+
+def run(lu: LogicalUnit, cdb: bytes, data: bytes = b"", alloc: int = 0) -> tuple[int, bytes]:
+    buf = memoryview(bytearray(alloc))
+    cmd = ScsiCommand(0, cdb, NEXUS, data_out=memoryview(bytearray(data)), data_in=buf,
+                      expected_in=alloc, expected_out=len(data))
+    result = lu.execute(cmd)
+    return result.status, bytes(buf[:result.in_len])
+
+
+def test_a_config_lun_reads_and_writes_through_the_plugin(site: Path, tmp_path: Path) -> None:
+    install_example(site)
+    (tmp_path / "hptd.toml").write_text(lun_config('chunk = "64K"\nthin = true'))
+    (lun,) = load_config(tmp_path / "hptd.toml").targets[0].luns
+    assert (lun.store, lun.store_values) == (
+        "chunks", {"directory": str(tmp_path / "chunks"), "size": 1 << 20, "chunk": 65536, "threads": 4})
+    lu = build_lu(lun)
+    try:
+        assert lu.nblocks == 2048 and not lu.store.inline
+        run(lu, bytes(6))  # TEST UNIT READY takes the power-on unit attention
+        data = bytes(range(256)) * 4 * 256  # 256 KiB at LBA 100: five chunk files
+        write10 = struct.pack(">BBIBHB", 0x2A, 0, 100, 0, len(data) // 512, 0)
+        assert run(lu, write10, data) == (Status.GOOD, b"")
+        read10 = struct.pack(">BBIBHB", 0x28, 0, 100, 0, len(data) // 512, 0)
+        assert run(lu, read10, alloc=len(data)) == (Status.GOOD, data)
+        assert len(list((tmp_path / "chunks").glob("*.chunk"))) == 5
+    finally:
+        lu.store.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "message"),
+    [
+        ('chunk = "3K" # <-', "chunk", "must be a power of two of at least 4096 bytes, got 3072"),
+        ("direct = true # <-", "direct", 'only for store = "file" (store is "chunks")'),
+        ("threads = 100 # <-", "threads", "must be 1..64, got 100"),
+    ],
+)
+def test_config_errors_name_the_plugins_keys(site: Path, extra: str, where: str, message: str) -> None:
+    install_example(site)
+    expect_error(lun_config(extra), where, message)
+
+
+def test_a_plugins_key_on_another_store_kind(site: Path) -> None:
+    install_example(site)
+    ram = 'store = "ram"\nchunk = "64K" # <-'
+    text = lun_config("").replace('store = "chunks"\ndirectory = "chunks"', ram)
+    expect_error(text, "chunk", 'only for store = "chunks" (store is "ram")')

@@ -24,7 +24,8 @@ BUILTIN_OPTIONS = {"file": ["path", "size", "direct"], "ram": ["size"], "null": 
 
 def test_builtin_kinds_come_from_entry_points() -> None:
     kinds = store_kinds()
-    assert {name: [o.key for o in kinds[name].options] for name in BUILTIN_OPTIONS} == BUILTIN_OPTIONS
+    for name, keys in BUILTIN_OPTIONS.items():
+        assert set(keys) <= {o.key for o in kinds[name].options}, name
     assert all(isinstance(kind, StoreKind) and kind.doc for kind in kinds.values())
     assert store_kind("ram") is kinds["ram"]
     assert not store_kind_problems()

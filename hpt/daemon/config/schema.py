@@ -1,0 +1,120 @@
+"""The validated configuration: what ``load_config`` returns, one dataclass per kind of table."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hpt.scsi.core.profile import DeviceProfile
+    from hpt.scsi.lu import LuParams
+
+IscsiValue = str | int | bool
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_PORT = 3260
+
+
+@dataclass(slots=True)
+class DaemonConfig:
+    log_level: str = "info"
+    log_format: str = "text"
+
+
+@dataclass(slots=True)
+class PortalConfig:
+    """A listening address in a target portal group (RFC 7143 4.4.1)."""
+
+    host: str  # an IP literal without brackets
+    port: int = DEFAULT_PORT
+    transport: str = "tcp"
+    group: int = 1
+
+    @property
+    def address(self) -> str:
+        """The ``host:port`` form, IPv6 hosts in brackets (as in SendTargets TargetAddress)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(slots=True)
+class DiscoveryConfig:
+    auth: str = "none"
+    incoming: list[str] = field(default_factory=list)
+    outgoing: str = ""
+
+
+@dataclass(slots=True)
+class LunConfig:
+    """One logical unit: its number, device type, SCSI parameters and backing store.
+
+    ``params`` holds the common keys and the device type's (a key the type declares that is not a
+    :class:`LuParams` field is in ``params.extra``); ``store_values`` are the store kind's keys,
+    resolved through its schema, as ``hpt.store.registry.open_store`` takes them.
+    """
+
+    lun: int
+    profile: DeviceProfile = field(repr=False)  # the type: a name of PROFILES (or of the loader's mapping)
+    params: LuParams
+    store: str = "file"
+    store_values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        """The device type's name (the ``type`` key)."""
+        return self.profile.name
+
+
+@dataclass(slots=True)
+class TargetConfig:
+    name: str
+    alias: str = ""
+    portal_groups: list[int] = field(default_factory=list)
+    initiators: list[str] = field(default_factory=list)
+    addresses: list[IpNetwork] = field(default_factory=list)
+    incoming: list[str] = field(default_factory=list)
+    outgoing: str = ""
+    iscsi: dict[str, IscsiValue] = field(default_factory=dict)
+    luns: list[LunConfig] = field(default_factory=list)
+
+    def allows(self, initiator_name: str, address: str) -> bool:
+        """The ACL: the initiator's name and its IP address must both match (an empty list matches any)."""
+        if self.initiators and initiator_name.lower() not in (i.lower() for i in self.initiators):
+            return False
+        if not self.addresses:
+            return True
+        ip = ipaddress.ip_address(address)
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.addresses)
+
+
+@dataclass(slots=True)
+class FcoePortConfig:
+    """An FCoE port (``[[fcoe_port]]``) exposing one target's LUNs; WWNs None: derived from the MAC."""
+
+    interface: str
+    wwnn: int | None = None
+    wwpn: int | None = None
+    mode: str = "vn2vn"
+    vlan: int = 0
+    targets: list[str] = field(default_factory=list)
+    initiators: list[int] = field(default_factory=list)  # allowed initiator WWPNs; empty: any
+
+
+@dataclass(slots=True)
+class Config:
+    daemon: DaemonConfig
+    iscsi: dict[str, IscsiValue]
+    portals: list[PortalConfig]
+    accounts: dict[str, str]
+    discovery: DiscoveryConfig
+    targets: list[TargetConfig]
+    fcoe_ports: list[FcoePortConfig] = field(default_factory=list)
+
+    def iscsi_for(self, target: TargetConfig) -> dict[str, IscsiValue]:
+        """The key overrides in force for ``target``: the global ``[iscsi]`` table, then the target's."""
+        return self.iscsi | target.iscsi
+
+    def portals_for(self, target: TargetConfig) -> list[PortalConfig]:
+        return [p for p in self.portals if p.group in target.portal_groups]

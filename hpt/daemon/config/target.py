@@ -1,0 +1,66 @@
+"""A ``[[target]]`` table: name, alias, portal groups, ACLs, CHAP, key overrides and its LUNs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from hpt.daemon.config.auth import Auth
+from hpt.daemon.config.iscsi import check_iscsi, iscsi_table, iscsi_values
+from hpt.daemon.config.lun import read_lun
+from hpt.daemon.config.schema import IpNetwork, IscsiValue, TargetConfig
+from hpt.daemon.config.tables import Table
+from hpt.daemon.config.validators import iscsi_name_error, parse_network
+
+if TYPE_CHECKING:
+    from hpt.scsi.core.profile import DeviceProfile
+
+TARGET_KEYS = (
+    "name", "alias", "portal_groups", "initiators", "addresses", "incoming", "outgoing", "iscsi", "lun",
+)  # fmt: skip
+
+
+def read_target(table: Table, groups: list[int], auth: Auth, global_table: Table,
+                global_keys: dict[str, IscsiValue], profiles: Mapping[str, DeviceProfile]) -> TargetConfig:
+    """One target; ``groups`` are the portal groups that exist, ``global_table`` the ``[iscsi]`` table."""
+    table.required("name")
+    name = table.text("name")
+    if problem := iscsi_name_error(name):
+        raise table.fail("name", problem)
+    target = TargetConfig(
+        name=name,
+        alias=table.text("alias"),
+        initiators=table.texts("initiators"),
+        addresses=_networks(table),
+        incoming=table.texts("incoming"),
+        outgoing=table.text("outgoing"),
+        iscsi=iscsi_values(iscsi := iscsi_table(table)),
+    )
+    wanted = table.integers("portal_groups", 1, 65535)
+    for group in wanted or ():
+        if group not in groups:
+            raise table.fail("portal_groups", f"no portal has group {group} (groups: {groups})")
+    target.portal_groups = sorted(set(wanted)) if wanted is not None else list(groups)
+    for initiator in target.initiators:
+        if problem := iscsi_name_error(initiator):
+            raise table.fail("initiators", f'"{initiator}": {problem}')
+    auth.check(table, target.incoming, target.outgoing)
+    check_iscsi([global_table, iscsi], global_keys | target.iscsi)
+    numbers: dict[int, int] = {}
+    for i, lun_table in enumerate(table.array("lun", None)):  # a LUN's keys depend on its type and store
+        lun = read_lun(lun_table, name, profiles)
+        if lun.lun in numbers:
+            raise lun_table.fail("lun", f"LUN {lun.lun} is defined twice (also lun[{numbers[lun.lun]}])")
+        numbers[lun.lun] = i
+        target.luns.append(lun)
+    return target
+
+
+def _networks(table: Table) -> list[IpNetwork]:
+    nets: list[IpNetwork] = []
+    for text in table.texts("addresses"):
+        try:
+            nets.append(parse_network(text))
+        except ValueError as err:
+            raise table.fail("addresses", str(err)) from None
+    return nets

@@ -16,7 +16,7 @@ from hpt.scsi.core.command import Nexus, ScsiCommand
 from hpt.scsi.core.constants import Status
 from hpt.scsi.lu import LogicalUnit
 from hpt.store.registry import open_store, store_kind, store_kinds
-from tests.store.plugins import install_example
+from tests.store.plugins import EXAMPLE, install_example
 
 
 def test_registry_finds_the_plugin(site: Path) -> None:
@@ -139,3 +139,10 @@ def test_a_plugins_key_on_another_store_kind(site: Path) -> None:
     ram = 'store = "ram"\nchunk = "64K" # <-'
     text = lun_config("").replace('store = "chunks"\ndirectory = "chunks"', ram)
     expect_error(text, "chunk", 'only for store = "chunks" (store is "ram")')
+
+
+def test_docs_show_the_example_as_it_is() -> None:
+    """docs/stores.md quotes the example plug-in whole, so the code a user copies is the tested code."""
+    docs = (EXAMPLE.parents[1] / "docs" / "stores.md").read_text()
+    for name, fence in (("pyproject.toml", "toml"), ("hpt_chunkstore.py", "python")):
+        assert f"```{fence}\n{(EXAMPLE / name).read_text()}```" in docs, name

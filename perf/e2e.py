@@ -66,6 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions (default 3)")
     ap.add_argument("--quick", action="store_true", help="smoke run: --runtime 2 --reps 1 --ramp 0")
     ap.add_argument("--size", default="1G", help="LUN file size, K/M/G suffixes (default 1G)")
+    ap.add_argument("--hpt-lun", action="append", default=[], metavar="KEY=VALUE",
+                    help="a key of hptd's LUN table (docs/config.md), e.g. io_engine=threads (repeatable)")
     ap.add_argument("--disk", type=Path, default=None, metavar="DIR",
                     help="put the LUN file in DIR on a real disk, opened O_DIRECT by both targets "
                          "(default: /dev/shm, in memory)")
@@ -108,6 +110,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if not sep or not key:
             ap.error(f"--iscsi wants KEY=VALUE, got {item!r}")
         args.keys[key] = _key_value(value)
+    args.lun_keys = {}
+    for item in args.hpt_lun:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--hpt-lun wants KEY=VALUE, got {item!r}")
+        args.lun_keys[key] = _key_value(value)
     return args
 
 
@@ -132,7 +140,7 @@ def make_daemon(name: str, workdir: Path, lun_file: Path, args: argparse.Namespa
     direct = args.disk is not None
     if name == "tgt":
         return Tgtd(workdir, lun_file, args.keys, direct)
-    return Hptd(workdir, lun_file, args.keys, direct)
+    return Hptd(workdir, lun_file, args.keys, direct, args.lun_keys)
 
 
 def measure(

@@ -210,9 +210,10 @@ class Hptd(Daemon):
     name = "hpt"
 
     def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue],
-                 direct: bool = False) -> None:
+                 direct: bool = False, lun_keys: dict[str, KeyValue] | None = None) -> None:
         super().__init__(workdir, lun_file, keys, direct)
         self.config_path = workdir / "hptd.toml"
+        self.lun_keys = lun_keys or {}
 
     def version(self) -> str:
         head = subprocess.run(
@@ -240,6 +241,7 @@ class Hptd(Daemon):
             f"  path = {_toml_value(str(self.lun_file))}",
             "  block_size = 512",
             *(["  direct = true"] if self.direct else []),
+            *(f"  {k} = {_toml_value(v)}" for k, v in self.lun_keys.items()),
         ]
         return "\n".join(lines) + "\n"
 

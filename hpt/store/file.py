@@ -15,6 +15,7 @@ import mmap
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -153,10 +154,13 @@ class FileStore(BackingStore):
         engine = self._engine
         if engine is None:
             super().submit_read(offset, buf, done)
-        elif self.direct and not self._aligned(offset, buf):
-            engine.call(lambda: self._bounce_read(offset, buf), done)
-        else:
+        elif not self.direct:
             engine.read(self._fd, buf, offset, done)
+        elif (offset | len(buf)) % DIRECT_ALIGN:
+            engine.call(lambda: self._bounce_read(offset, buf), done)
+        else:  # ring slots are page-aligned: try it, and bounce only if the kernel says no
+            bounce = self._or_bounce(engine, done, lambda: self._bounce_read(offset, buf))
+            engine.read(self._fd, buf, offset, bounce)
 
     def submit_write(self, offset: int, buf: memoryview, done: Done, *, fua: bool = False) -> None:
         """FUA writes go with RWF_DSYNC: on O_DIRECT a FUA write to the device, else a write that
@@ -164,10 +168,26 @@ class FileStore(BackingStore):
         engine = self._engine
         if engine is None:
             super().submit_write(offset, buf, done, fua=fua)
-        elif self.direct and not self._aligned(offset, buf):
+        elif not self.direct:
+            engine.write(self._fd, buf, offset, done, fua)
+        elif (offset | len(buf)) % DIRECT_ALIGN:
             engine.call(lambda: self._bounce_write(offset, buf, fua), done)
         else:
-            engine.write(self._fd, buf, offset, done, fua)
+            bounce = self._or_bounce(engine, done, lambda: self._bounce_write(offset, buf, fua))
+            engine.write(self._fd, buf, offset, bounce, fua)
+
+    @staticmethod
+    def _or_bounce(engine: IoEngine, done: Done, bounce: Callable[[], None]) -> Done:
+        """``done``, unless O_DIRECT refused the buffer's address (EINVAL): then the bounce buffer.
+        Checking every buffer's address up front costs more than the rare retry (a ctypes call per I/O)."""
+
+        def finished(err: OSError | None) -> None:
+            if err is not None and err.errno == errno.EINVAL:
+                engine.call(bounce, done)
+            else:
+                done(err)
+
+        return finished
 
     def submit_flush(self, done: Done) -> None:
         engine = self._engine

@@ -118,7 +118,9 @@ def store_kind(name: str) -> StoreKind:
         return kind
     if name in registry.problems:
         raise StoreKindError(f'store kind "{name}" cannot be used: {registry.problems[name]}')
-    raise StoreKindError(f'unknown store kind "{name}" (installed: {", ".join(registry.kinds) or "none"})')
+    if not registry.kinds:  # even hpt's own kinds come from its installed metadata
+        raise StoreKindError(f'unknown store kind "{name}": no store kinds are installed (pip install hpt)')
+    raise StoreKindError(f'unknown store kind "{name}" (installed: {", ".join(registry.kinds)})')
 
 
 def open_store(name: str, values: Mapping[str, Any], *, readonly: bool = False) -> BackingStore:

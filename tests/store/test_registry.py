@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hpt.options import OptionError
-from hpt.store import FileStore, NullStore, RamStore
+from hpt.store import FileStore, NullStore, RamStore, registry
 from hpt.store.registry import (
     StoreKind,
     StoreKindError,
@@ -116,3 +116,16 @@ def test_a_plugin_cannot_take_a_builtin_name(site: Path, caplog: pytest.LogCaptu
     install(site, "greedy", "1.0", {"greedy": NOT_A_KIND}, {"ram": "greedy:KIND"})
     assert store_kind("ram").options[0].key == "size" and "ram" not in store_kind_problems()
     assert 'entry point "ram = greedy:KIND" (hpt.stores) of distribution greedy 1.0 is ignored' in caplog.text
+
+
+def test_without_installed_metadata_no_kind_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hpt's own kinds are entry points too: without hpt's metadata the error says to install it."""
+    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    registry.clear_cache()
+    try:
+        with pytest.raises(StoreKindError, match=r"no store kinds are installed \(pip install hpt\)"):
+            store_kind("ram")
+    finally:
+        monkeypatch.undo()
+        registry.clear_cache()
+    assert "ram" in store_kinds()

@@ -19,6 +19,7 @@ from pathlib import Path
 from hpt.fcoe.fip import ALL_ENODE_MACS, ALL_VN2VN_MACS
 from hpt.fcoe.frame import ETH_P_FCOE, ETH_P_FIP, parse_mac
 from hpt.fcoe.port import FcoePort
+from hpt.native.batch import later
 
 log = logging.getLogger("hpt.fcoe")
 
@@ -92,7 +93,7 @@ class PacketDriver:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        port.engine.notify = self.wake  # SCSI completions from other threads wake the loop
+        port.engine.notify = self._completed  # SCSI completions from other threads wake the loop
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"fcoe-{interface}", daemon=True)
         self.send_errors = 0
@@ -123,6 +124,10 @@ class PacketDriver:
             sock.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+    def _completed(self) -> None:
+        if not later(self, self.wake):  # once per completion batch
+            self.wake()
 
     def wake(self) -> None:
         """Another thread queued work for the port (a SCSI completion): run the loop now."""

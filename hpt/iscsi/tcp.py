@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hpt.iscsi.connection import Connection
+from hpt.native.batch import later
 
 if TYPE_CHECKING:
     from hpt.iscsi.context import IscsiContext
@@ -87,8 +88,11 @@ class TcpConnection:
         """The SCSI engine finished a command on another thread (a store's completion thread): turn
         it into PDUs and send them from here. On the connection's own thread nothing is needed: its
         loop drains completions after each burst and sends them with the burst's replies."""
-        if threading.get_ident() == self._ident:
-            return
+        if threading.get_ident() == self._ident or later(self, self._send_completions):
+            return  # the loop sends them, or the end of the completion batch does
+        self._send_completions()
+
+    def _send_completions(self) -> None:
         with self.lock:
             conn = self.conn
             conn.drain_completions()

@@ -31,6 +31,7 @@ from hpt.iser.verbs import (
     load,
     with_new_fd,
 )
+from hpt.native.batch import later
 
 if TYPE_CHECKING:
     from hpt.iscsi.context import IscsiContext
@@ -108,6 +109,11 @@ class IserPortal:
             os.write(self._wake_w, b"x")
         except OSError:
             pass
+
+    def _completed(self) -> None:
+        """A SCSI completion on another thread: wake the loop, once per completion batch."""
+        if not later(self, self.wake):
+            self.wake()
 
     # ------------------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -252,7 +258,7 @@ class IserPortal:
         self._next_id += 1
         core = Connection(self.context, self.ring, peer=peer, local=local, transport="iser",
                           shutdown=self.wake, large=self.device.large)
-        core.notify = self.wake  # a SCSI completion on another thread: the loop pumps the connection
+        core.notify = self._completed  # a SCSI completion on another thread: the loop pumps it
         try:
             conn = IserConnection(conn_id, self.device, child, cm_id, core, self.recv_data, READ_DEPTH)
         except Exception as err:

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from threading import get_ident
 from typing import Any
 
+from hpt.native.batch import batch
+
 log = logging.getLogger("hpt.native")
 
 WAKE_TOKEN = (1 << 64) - 1  # the shutdown NOP's token; request tokens count up from 1
@@ -166,18 +168,19 @@ class Uring:
                     log.error("%s: io_uring failed: %s", self.name, os.strerror(-n))
                     broken = True
                     break
-                for token, res in zip(unpack(tokens, n), unpack(results, n), strict=True):
-                    if token == WAKE_TOKEN:
-                        woken = True
-                        continue
-                    entry = pending.pop(token, None)
-                    if entry is None:
-                        log.warning("%s: completion of unknown request %d: %d", self.name, token, res)
-                        continue
-                    try:
-                        entry[0](res)
-                    except Exception:
-                        log.exception("%s: completion callback failed", self.name)
+                with batch():  # what the callbacks defer (a connection's flush) runs once, after them
+                    for token, res in zip(unpack(tokens, n), unpack(results, n), strict=True):
+                        if token == WAKE_TOKEN:
+                            woken = True
+                            continue
+                        entry = pending.pop(token, None)
+                        if entry is None:
+                            log.warning("%s: completion of unknown request %d: %d", self.name, token, res)
+                            continue
+                        try:
+                            entry[0](res)
+                        except Exception:
+                            log.exception("%s: completion callback failed", self.name)
                 if woken and inflight(u) == 0:
                     break
         finally:

@@ -135,3 +135,24 @@ def test_files_in_memory_run_inline(tmp_path: Path) -> None:
         assert FileStore(str(path), 1 << 20, io_engine="threads").io_engine == "threads"
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_a_fua_write_asks_the_kernel_for_a_durable_write(monkeypatch: pytest.MonkeyPatch,
+                                                         disk_dir: Path) -> None:
+    """FUA (or a disabled write cache) reaches the file as RWF_DSYNC: pwritev returns once the data is
+    on stable storage (a FUA write on O_DIRECT); a plain write carries no flag."""
+    flags: list[int] = []
+    real = os.pwritev
+
+    def pwritev(fd: int, bufs: list[memoryview], offset: int, flag: int = 0) -> int:
+        flags.append(flag)
+        return real(fd, bufs, offset, flag)
+
+    monkeypatch.setattr(os, "pwritev", pwritev)
+    store = FileStore(str(disk_dir / "lun.img"), 1 << 20, io_engine="threads")
+    for fua in (True, False):
+        w = Waiter()
+        store.submit_write(0, memoryview(bytearray(4096)), w, fua=fua)
+        assert w.wait() is None
+    assert flags == [os.RWF_DSYNC, 0]
+    store.close()

@@ -13,6 +13,7 @@ from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import RSVD_TAG, Opcode, RejectReason, TmfFunction, TmfResponse
 from hpt.scsi.core.constants import Status
 
+from ..scsi.held_store import HeldStore
 from .initiator import Initiator, sense_of
 
 TARGET = "iqn.2026-11.org.hpt.test:disk"
@@ -303,3 +304,27 @@ def test_target_asks_for_logout(ini: Initiator) -> None:
     r = ini.logout()
     assert r[-1].pdu.opcode == Opcode.LOGOUT_RSP and ini.conn.closing
     assert not ini.conn.request_logout(3)  # nothing left to ask
+
+
+def test_abort_task_of_a_read_at_the_store_answers_once_the_io_ends(server: Server,
+                                                                    ini: Initiator) -> None:
+    """RFC 7143 11.5 on SAM-5 7.2: the aborted READ sends nothing, the TMF response waits for its I/O."""
+    held = HeldStore(4 << 20)
+    server.targets[TARGET].lu(1).store = held  # type: ignore[union-attr]
+    itt = ini.itt + 1
+    assert ini.scsi(read10(0, 1), read=512) == []  # at the store: no response yet
+    held.wait_held(1)
+    assert ini.tmf(TmfFunction.ABORT_TASK, rtt=itt) == []  # the TMF waits for the I/O to end
+    slots = server.ring.in_use
+    held.release()
+    ini.conn.drain_completions()  # what the driver does when the store's thread notifies it
+    r = ini.replies()
+    assert [x.pdu.opcode for x in r] == [Opcode.TASK_MGMT_RSP]  # and no SCSI Response or Data-In
+    assert r[0].pdu.b2 == TmfResponse.FUNCTION_COMPLETE
+    assert server.ring.in_use == slots - 1  # its ring slot is free again
+    later = ini.itt + 1
+    ini.scsi(read10(0, 1), read=512)  # the LU keeps serving
+    held.wait_held(1)
+    held.release()
+    ini.conn.drain_completions()
+    assert any(x.pdu.opcode == Opcode.DATA_IN and x.pdu.itt == later for x in ini.replies())

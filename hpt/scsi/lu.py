@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from hpt.store.base import BackingStore
 
 log = logging.getLogger("hpt.scsi")
+# Store work over more blocks than this runs on the blocking pool even on a store in memory, so a WRITE
+# SAME or UNMAP over the whole LU does not hold the transport's thread (and the commands behind it).
+LONG_BLOCKS = 1 << 15
 
 
 @dataclass(slots=True)
@@ -192,7 +195,7 @@ class LogicalUnit:
             except Exception as err:  # noqa: BLE001 - reported as the command's sense
                 complete(self._failure(entry, err))
             return
-        if entry.store_work and not inline:
+        if entry.store_work and (not inline or task.end - task.lba > LONG_BLOCKS):
             run_blocking(lambda: complete(self._run(entry, cmd)))
             return
         if entry.store_work:

@@ -254,3 +254,29 @@ def test_removing_a_lu_drains_its_commands_then_closes_its_store() -> None:
     assert not removed.is_alive() and closed == [True]
     r.wait(stuck)
     assert r.results[stuck].status == Status.GOOD and r.store.data[9 * BS:10 * BS] == b"\x77" * BS
+
+
+def test_on_a_store_in_memory_only_long_store_work_leaves_the_callers_thread() -> None:
+    """A WRITE SAME over the whole LU runs on the blocking pool even when the store is in memory, so
+    the transport's thread (and the commands it brings next) does not wait; a short one runs inline."""
+    from hpt.store.ram import RamStore
+
+    lu = LogicalUnit(DISK, LuParams(), RamStore(64 << 20), lun=0)
+    lu.ua.clear(A.initiator_port)
+    threads: dict[str, int] = {}
+    ended = threading.Event()
+
+    def run(name: str, nblocks: int) -> None:
+        def done(result: ScsiResult) -> None:
+            assert result.status == Status.GOOD, result
+            threads[name] = threading.get_ident()
+            ended.set()
+
+        cdb = struct.pack(">BBQIBB", 0x93, 0, 0, nblocks, 0, 0)
+        lu.submit(ScsiCommand(0, cdb, A, data_out=memoryview(bytearray(BS)), expected_out=BS), done)
+
+    run("short", 8)
+    assert threads["short"] == threading.get_ident()
+    ended.clear()
+    run("long", (64 << 20) // BS)
+    assert ended.wait(10) and threads["long"] != threading.get_ident()

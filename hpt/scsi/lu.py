@@ -36,6 +36,7 @@ log = logging.getLogger("hpt.scsi")
 # Store work over more blocks than this runs on the blocking pool even on a store in memory, so a WRITE
 # SAME or UNMAP over the whole LU does not hold the transport's thread (and the commands behind it).
 LONG_BLOCKS = 1 << 15
+_SIMPLE = TaskAttr.SIMPLE  # read once: an enum member lookup costs a quarter of a microsecond
 
 
 @dataclass(slots=True)
@@ -91,8 +92,8 @@ class LogicalUnit:
         self.mode_state: dict[Any, Any] = {}  # other saved/current mode-page fields, owned by mode.py
         # held for state changes (unit attentions, reservations, mode pages) and state-only commands,
         # never across store I/O; the task set orders commands and keeps range-changing ones atomic
-        self.lock = threading.Lock()
-        self.tasks = TaskSet(params.queue_depth)
+        self.lock = threading.RLock()
+        self.tasks = TaskSet(params.queue_depth, self.lock)
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -128,12 +129,30 @@ class LogicalUnit:
 
         The preamble (ACA and NACA, table lookup, unit attention, reservation conflict) runs under the
         LU's state lock, then the task set decides when the command starts (``TaskSet``)."""
+        store = self.store
         with self.lock:
             entry, early = self._preamble(cmd)
+            # the in-memory fast path: a SIMPLE READ, WRITE or state command runs here and now
+            inline = (early is None and cmd.attr is _SIMPLE and not entry.exclusive  # type: ignore[union-attr]
+                      and (store is None or store.inline)
+                      and (entry.io is not None or not entry.store_work)  # type: ignore[union-attr]
+                      and self.tasks.try_inline())
+            if inline and not entry.store_work:  # type: ignore[union-attr]
+                early = self._run(entry, cmd)  # type: ignore[arg-type]  # a state command, under the lock
+                self.tasks.leave_inline()
         if early is not None:
             done(early)
             return
         assert entry is not None
+        if inline:
+            try:
+                result = entry.handler(self, cmd)
+            except Exception as err:  # noqa: BLE001 - every failure becomes the command's status
+                result = self._failure(entry, err)
+            finally:
+                self.tasks.leave_inline()
+            done(result)
+            return
         lba, end, exclusive = entry.span(cmd.cdb) if entry.span is not None else NO_RANGE
         task = Task(lambda: None, cmd.attr, lba, end, exclusive, cmd.nexus.initiator_port, cmd.tag,
                     lambda: done(ABORTED))

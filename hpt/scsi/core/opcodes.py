@@ -45,6 +45,7 @@ class OpcodeEntry:
     store_work: bool = False  # calls the store synchronously: runs off the transport's thread
     io: Callable[..., None] | None = None  # ``io(lu, cmd, complete)``: the asynchronous data path
     span: Callable[[bytes | memoryview], Span] | None = None  # the LBA range it touches (TaskSet)
+    exclusive: bool = False  # it changes its range as a unit: no overlapping command runs beside it
 
 
 #: (first LBA, end LBA, exclusive): the blocks a command touches; exclusive ones change them as a unit.

@@ -61,23 +61,45 @@ class TaskSetFull(Exception):
 class TaskSet:
     """Admission and ordering of one LU's tasks; see the module docstring for the rules."""
 
-    def __init__(self, depth: int = 128) -> None:
+    def __init__(self, depth: int = 128, lock: threading.RLock | None = None) -> None:
         self.depth = depth
-        self._lock = threading.Lock()
+        # the LU passes its state lock (reentrant), so its preamble and try_inline share one hold
+        self._lock = lock if lock is not None else threading.RLock()
         self._running: set[Task] = set()
         self._waiting: deque[Task] = deque()
         self._ordered_running = 0
         self._exclusive_running = 0
         self._drained: list[tuple[set[Task], Callable[[], None]]] = []  # (tasks to outlive, callback)
+        self._inline = 0  # SIMPLE tasks running inline on their caller's thread (enter_inline)
 
     def __len__(self) -> int:
-        return len(self._running) + len(self._waiting)
+        return len(self._running) + len(self._waiting) + self._inline
+
+    # -- the inline path -----------------------------------------------------------------------
+    def try_inline(self) -> bool:
+        """A SIMPLE task that changes no range as a unit, on a store in memory, may run right now on
+        its caller's thread, with no Task of its own: True when nothing it must wait for is there (no
+        task waiting, no ORDERED or range-locking task running, room in the depth). It then counts as
+        running until :meth:`leave_inline`; it takes microseconds, so task management lets it end.
+        The caller holds the task set's lock."""
+        if (self._waiting or self._ordered_running or self._exclusive_running
+                or len(self._running) + self._inline >= self.depth):
+            return False
+        self._inline += 1
+        return True
+
+    def leave_inline(self) -> None:
+        with self._lock:
+            self._inline -= 1
+            go = self._schedule() if self._waiting else []
+        for t in go:
+            t.start()
 
     # -- admission -----------------------------------------------------------------------------
     def submit(self, task: Task) -> None:
         """Start the task now or queue it; TaskSetFull when the LU is at its depth."""
         with self._lock:
-            if len(self._running) + len(self._waiting) >= self.depth:
+            if len(self._running) + len(self._waiting) + self._inline >= self.depth:
                 raise TaskSetFull
             if (not self._waiting and not self._ordered_running and task.attr == TaskAttr.SIMPLE
                     and not task.exclusive and not self._exclusive_running):
@@ -132,7 +154,7 @@ class TaskSet:
             if attr == TaskAttr.HEAD_OF_QUEUE:
                 ok = not self._conflicts(task, [])
             elif attr == TaskAttr.ORDERED:
-                ok = not self._running and not ahead
+                ok = not self._running and not self._inline and not ahead
             else:
                 ok = not self._ordered_running and not self._conflicts(task, ahead)
             if ok:

@@ -39,8 +39,9 @@ def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Ac
     data = bytes.fromhex(usage)
     bound = handler if form is None else partial(handler, form)
     bound_io = None if io is None or form is None else partial(io, form)
+    exclusive = span is not None and span(bytes(16))[2]
     return OpcodeEntry(data[0], name, bound, len(data), access, sa, data, store_work=store, io=bound_io,
-                       span=span)
+                       span=span, exclusive=exclusive)
 
 
 def _whole(cdb: Cdb) -> Span:

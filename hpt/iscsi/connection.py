@@ -30,6 +30,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from functools import partial
+from threading import get_ident
 from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
@@ -137,6 +138,7 @@ class Connection(ControlRequests):
         self._done: deque[Callable[[], None]] = deque()
         self.notify: Callable[[], None] | None = None  # set by the driver: a completion is queued
         self.lost = False  # connection_lost() ran: completions only give their buffers back
+        self._submitter = 0  # the thread inside execute_ready(), while it submits
 
     # ------------------------------------------------------------------------------- input
     def expect(self) -> memoryview:
@@ -600,8 +602,12 @@ class Connection(ControlRequests):
         if target is None:
             return
         finished = self._finished
-        for task in self.pop_ready():
-            target.submit(self.command_for(task), partial(finished, task))
+        self._submitter = get_ident()  # completions on this thread during the loop are sent at once
+        try:
+            for task in self.pop_ready():
+                target.submit(self.command_for(task), partial(finished, task))
+        finally:
+            self._submitter = 0
         self.drain_completions()
 
     def _finished(self, task: Task, result: ScsiResult) -> None:
@@ -609,6 +615,9 @@ class Connection(ControlRequests):
         is gone no driver drains the queue: the buffer is given back here (the ring is thread-safe)."""
         if self.lost:
             self._free(task)
+            return
+        if self._submitter == get_ident():  # inline, inside execute_ready: no queue, no notify
+            self.complete(task, result)
             return
         self._done.append(partial(self.complete, task, result))
         notify = self.notify

@@ -6,6 +6,10 @@ the package list, the PID-1 script, the prune list and the builder version. It i
 changes. The installed base (stage 1, keyed by the package list alone) is kept too, so changing the init
 script or the prune list costs seconds, not a new debootstrap.
 
+A build runs four stages and reports each (what it does, how far it is, how long it took): base debootstrap,
+package install (these two make the base), finishing (init script, pruning, initrd) and mkfs. A build that
+fails leaves ``build-KEY.failed`` with the reason, which the lab tests give when they skip.
+
 Command line: ``python -m ci.lab.image build|key|path|check``.
 """
 
@@ -13,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +57,13 @@ PRUNED_PATHS = (
     "var/cache/apt", "var/lib/apt/lists", "var/log", "usr/lib/firmware",
 )
 INITRD_MODULES = ("virtio_pci", "virtio_blk", "ext4")
+#: The build's stages, in order, as reported while building.
+STAGES = ("base debootstrap", "package install", "finishing", "mkfs")
+#: Seconds between progress lines while one build command runs.
+PROGRESS_INTERVAL = 20.0
+
+#: Receives one line of build progress at a time.
+Reporter = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -127,37 +140,137 @@ def missing_build_tools() -> list[str]:
 
 
 class BuildError(RuntimeError):
-    """A build step failed; the message names the step and the log file."""
+    """A build step failed; the message names the step, its last output and the log file."""
+
+
+def _failure_file(cache: Path) -> Path:
+    return cache / f"build-{image_key()}.failed"
+
+
+def build_failure(cache: Path | None = None) -> str | None:
+    """Why the last build of the current inputs failed, or None when it did not (or never ran)."""
+    path = _failure_file(cache or cache_dir())
+    return (path.read_text().strip() or "unknown error") if path.is_file() else None
+
+
+def describe(image: LabImage) -> str:
+    """One line naming a built image: key, when it was built, how long that took, its size on disk."""
+    manifest = image.manifest
+    built_at = str(manifest.get("built_at", "?")).replace("T", " ").replace("Z", " UTC")
+    size = _mib(int(manifest.get("rootfs_allocated_bytes", 0)))  # type: ignore[call-overload]
+    return (f"({manifest.get('key')}), built {built_at} in {manifest.get('build_seconds')} s, {size} MiB, "
+            f"{image.directory}")
+
+
+def _mib(n: int) -> int:
+    return round(n / (1 << 20))
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def _apt_progress(text: str) -> str:
+    """Progress of ``apt-get install`` from its output so far: packages set up of those to install."""
+    lines = text.splitlines()
+    totals = [int(found[1]) for line in lines if (found := re.search(r"(\d+) newly installed", line))]
+    if not totals:
+        return ""
+    return f"{sum(line.startswith('Setting up ') for line in lines)}/{totals[-1]} packages set up"
+
+
+def _debootstrap_progress(text: str) -> str:
+    """Progress of debootstrap from its output so far: the packages it fetched, unpacked and configured."""
+    verbs = (("Retrieving", "retrieved"), ("Unpacking", "unpacked"), ("Configuring", "configured"))
+    return ", ".join(f"{n} {done}" for verb, done in verbs if (n := text.count(f"I: {verb} ")))
 
 
 class _Builder:
-    def __init__(self, cache: Path, log: Path) -> None:
+    def __init__(self, cache: Path, log: Path, report: Reporter) -> None:
         self.cache = cache
         self.log_path = log
+        self.report = report
+        self.stage_seconds: dict[str, float] = {}
+        self._stage = ""
+        self._stage_prefix = "lab image"
+        self._stage_started = 0.0
 
-    def run(self, *argv: str, chroot: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def stage(self, index: int, detail: str) -> None:
+        """Start stage ``index`` (0-based) of STAGES, ending the one before."""
+        self.end_stage()
+        self._stage = STAGES[index]
+        self._stage_prefix = f"lab image [{index + 1}/{len(STAGES)}] {self._stage}"
+        self._stage_started = time.monotonic()
+        self.report(f"{self._stage_prefix}: {detail}")
+
+    def end_stage(self) -> None:
+        if self._stage:
+            seconds = round(time.monotonic() - self._stage_started, 1)
+            self.stage_seconds[self._stage] = seconds
+            self.report(f"{self._stage_prefix}: done in {seconds:.0f} s")
+        self._stage = ""
+
+    def cached_stage(self, index: int, base: Path) -> None:
+        self.report(f"lab image [{index + 1}/{len(STAGES)}] {STAGES[index]}: cached ({base.name})")
+
+    def run(self, *argv: str, chroot: Path | None = None, env: dict[str, str] | None = None,
+            progress: Callable[[str], str] | None = None) -> None:
+        """Run one build command with its output in the log; report how far it is every PROGRESS_INTERVAL."""
         cmd = ["chroot", str(chroot), *argv] if chroot else list(argv)
         full_env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C.UTF-8", "HOME": "/root",
             **(env or {}),
         }
+        started = time.monotonic()
         with self.log_path.open("a") as log:
             log.write(f"$ {' '.join(cmd)}\n")
             log.flush()
-            done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  env=full_env, check=False)
-        if done.returncode != 0:
-            raise BuildError(f"{' '.join(cmd[:4])} ... exited {done.returncode}; see {self.log_path}")
+            offset = log.tell()
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=full_env)
+            try:
+                while True:
+                    try:
+                        rc = proc.wait(timeout=PROGRESS_INTERVAL)
+                        break
+                    except subprocess.TimeoutExpired:
+                        output = self._output_since(offset)
+                        self._report_progress(time.monotonic() - started, output, progress)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        if rc != 0:
+            tail = [line.strip() for line in self._output_since(offset).splitlines() if line.strip()][-3:]
+            raise BuildError(f"`{' '.join(cmd[:4])}{' ...' if len(cmd) > 4 else ''}` exited {rc}: "
+                             f"{' | '.join(tail) or 'no output'} (log: {self.log_path})")
+
+    def _report_progress(self, seconds: float, output: str, progress: Callable[[str], str] | None) -> None:
+        parts = [f"{seconds:.0f} s"]
+        if progress and (how_far := progress(output)):
+            parts.append(how_far)
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        if lines:
+            parts.append(f"last: {lines[-1][:80]}")
+        self.report(f"{self._stage_prefix}: ... {'; '.join(parts)}")
+
+    def _output_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def base(self, key: str) -> Path:
         """Stage 1: debootstrap plus the guest packages, kept as a directory tree under the cache."""
         final = self.cache / f"base-{key}"
         if (final / ".complete").is_file():
+            self.cached_stage(0, final)
+            self.cached_stage(1, final)
             return final
         work = self.cache / f"base-{key}.tmp"
         shutil.rmtree(work, ignore_errors=True)
-        self.run("debootstrap", "--variant=minbase", SUITE, str(work))
+        self.stage(0, f"debootstrap --variant=minbase {SUITE} from Debian's archive ...")
+        self.run("debootstrap", "--variant=minbase", SUITE, str(work), progress=_debootstrap_progress)
         policy = work / "usr/sbin/policy-rc.d"
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
@@ -167,11 +280,13 @@ class _Builder:
         (initramfs / "conf.d").mkdir(parents=True, exist_ok=True)
         (initramfs / "conf.d/lab").write_text("MODULES=list\nCOMPRESS=gzip\n")
         (initramfs / "modules").write_text("\n".join(INITRD_MODULES) + "\n")
-        self.run("apt-get", "install", "-y", "-q", *guest_packages(), chroot=work)
+        self.stage(1, f"apt-get install of {len(guest_packages())} packages and their dependencies ...")
+        self.run("apt-get", "install", "-y", "-q", *guest_packages(), chroot=work, progress=_apt_progress)
         self.run("apt-get", "clean", chroot=work)
         (work / ".complete").write_text(key)
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)
+        self.end_stage()
         return final
 
     def finish(self, base: Path, key: str) -> Path:
@@ -180,6 +295,7 @@ class _Builder:
         shutil.rmtree(work, ignore_errors=True)
         root = work / "root"
         work.mkdir(parents=True)
+        self.stage(2, f"copy of {base.name}, lab-init, pruning, depmod, initramfs ...")
         self.run("cp", "-a", f"{base}/.", str(root))
         (root / ".complete").unlink()
         shutil.copy(INIT_SCRIPT, root / "sbin/lab-init")
@@ -198,9 +314,11 @@ class _Builder:
                 boot_file.unlink()
         used = _tree_bytes(root)
         size_mib = (used * 3 // 2) // (1 << 20) + 256
+        self.stage(3, f"mkfs.ext4 -d: {_mib(used)} MiB of files into a {size_mib} MiB file system ...")
         self.run("mkfs.ext4", "-q", "-F", "-L", "labroot", "-d", str(root), str(work / "rootfs.img"),
                  f"{size_mib}M")
         shutil.rmtree(root)
+        self.end_stage()
         return work
 
     def _prune(self, root: Path, kver: str) -> None:
@@ -245,37 +363,58 @@ def _locked(cache: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def build_image(cache: Path | None = None) -> LabImage:
-    """Return the cached image for the current inputs, building it first if needed (root, debootstrap)."""
+def build_image(cache: Path | None = None, report: Reporter | None = None) -> LabImage:
+    """Return the cached image for the current inputs, building it first if needed (root, debootstrap).
+
+    ``report`` receives progress lines: one saying the image is cached, or each stage of the build. A failed
+    build raises BuildError and leaves its message in ``build-KEY.failed`` (see ``build_failure``).
+    """
     cache = cache or cache_dir()
+    report = report or _quiet
     with _locked(cache):
         found = find_image(cache)
         if found:
+            report(f"lab image: cached {describe(found)}")
             return found
-        missing = missing_build_tools()
-        if missing:
-            raise BuildError(f"cannot build the lab image: missing {', '.join(missing)}")
-        key = image_key()
-        log = cache / f"build-{key}.log"
-        log.write_text("")
-        builder = _Builder(cache, log)
-        started = time.monotonic()
-        base = builder.base(base_key())
-        base_seconds = time.monotonic() - started
-        work = builder.finish(base, key)
-        rootfs = work / "rootfs.img"
-        manifest = {
-            "key": key, "base_key": base_key(), "suite": SUITE, "packages": guest_packages(),
-            "build_seconds": round(time.monotonic() - started, 1), "base_seconds": round(base_seconds, 1),
-            "rootfs_bytes": rootfs.stat().st_size, "rootfs_allocated_bytes": rootfs.stat().st_blocks * 512,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        final = cache / f"image-{key}"
-        shutil.rmtree(final, ignore_errors=True)
-        work.rename(final)
-        _drop_stale(cache, keep={final.name, f"base-{base_key()}", log.name})
-        return LabImage(final)
+        try:
+            image = _build(cache, report)
+        except (BuildError, OSError) as exc:
+            message = str(exc) if isinstance(exc, BuildError) else f"{type(exc).__name__}: {exc}"
+            _failure_file(cache).write_text(message + "\n")
+            raise BuildError(message) from exc
+        _failure_file(cache).unlink(missing_ok=True)
+        return image
+
+
+def _build(cache: Path, report: Reporter) -> LabImage:
+    missing = missing_build_tools()
+    if missing:
+        raise BuildError(f"missing {', '.join(missing)}")
+    key = image_key()
+    log = cache / f"build-{key}.log"
+    log.write_text("")
+    report(f"lab image: building {key} under {cache} (commands and their output: {log})")
+    builder = _Builder(cache, log, report)
+    started = time.monotonic()
+    base = builder.base(base_key())
+    base_seconds = time.monotonic() - started
+    work = builder.finish(base, key)
+    rootfs = work / "rootfs.img"
+    manifest = {
+        "key": key, "base_key": base_key(), "suite": SUITE, "packages": guest_packages(),
+        "build_seconds": round(time.monotonic() - started, 1), "base_seconds": round(base_seconds, 1),
+        "stage_seconds": builder.stage_seconds,
+        "rootfs_bytes": rootfs.stat().st_size, "rootfs_allocated_bytes": rootfs.stat().st_blocks * 512,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    final = cache / f"image-{key}"
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    _drop_stale(cache, keep={final.name, f"base-{base_key()}", log.name})
+    image = LabImage(final)
+    report(f"lab image: ready {describe(image)}")
+    return image
 
 
 def _drop_stale(cache: Path, keep: set[str]) -> None:
@@ -291,19 +430,19 @@ def _drop_stale(cache: Path, keep: set[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ci.lab.image", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("build", "key", "path", "check"),
-                        help="build: build unless cached; key: print the input hash; path: print the cached "
-                             "image directory; check: exit 1 unless the image is cached")
+                        help="build: build unless cached, reporting each stage; key: print the input "
+                             "hash; path: print the cached image directory; check: exit 1 unless the image "
+                             "is cached")
     args = parser.parse_args(argv)
     if args.action == "key":
         print(image_key())
         return 0
     if args.action == "build":
         try:
-            image = build_image()
+            build_image(report=functools.partial(print, flush=True))
         except BuildError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"lab image: not built: {exc}", file=sys.stderr)
             return 1
-        print(json.dumps({"directory": str(image.directory), **image.manifest}, indent=1))
         return 0
     image = find_image()
     if image is None:

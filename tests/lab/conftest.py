@@ -1,8 +1,9 @@
 """Lab fixtures: the guest image, a runner for guest scripts, host-side iSCSI targets, timing records.
 
 A test marked ``@pytest.mark.lab`` takes the ``lab`` fixture and runs scripts from ``tests/lab/guest/`` in
-throw-away QEMU guests (see ``ci/lab``). Tests skip with the reason printed when QEMU or the image is
-missing; with ``CI`` or ``HPT_LAB_BUILD=1`` set the image is built (once, cached) instead of skipped.
+throw-away QEMU guests (see ``ci/lab``). ``bash ci/test.sh`` builds the image (cached) before it runs pytest.
+Tests skip with the reason printed when QEMU is missing or the image could not be built; with ``CI`` or
+``HPT_LAB_BUILD=1`` set a missing image is built here (once, cached) instead, and a failed build fails.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from pathlib import Path
 import pytest
 
 from ci.lab.guest import ARTIFACTS_ENV, GuestResult, GuestSpec, Nic, qemu_binary, run_guests
-from ci.lab.image import BuildError, LabImage, build_image, cache_dir, find_image, missing_build_tools
+from ci.lab.image import (
+    BuildError,
+    LabImage,
+    build_failure,
+    build_image,
+    cache_dir,
+    find_image,
+    missing_build_tools,
+)
 from tests.integration.hptd import free_port, start_hptd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,17 +63,23 @@ def guest_script(*names: str) -> str:
 
 @pytest.fixture(scope="session")
 def lab_image() -> LabImage:
-    """The cached guest image; built here when ``CI`` or ``HPT_LAB_BUILD=1`` is set, else skipped."""
+    """The cached guest image (``bash ci/test.sh`` builds it); skipped with the reason when it is missing.
+
+    With ``CI`` or ``HPT_LAB_BUILD=1`` set a missing image is built here, and a failed build fails the tests.
+    """
     if qemu_binary() is None:
         pytest.skip("lab: qemu-system-x86_64 not installed (ci/lab/host-packages.txt lists host packages)")
     image = find_image()
     if image is None:
-        if not (os.environ.get("CI") or os.environ.get("HPT_LAB_BUILD") == "1"):
-            pytest.skip(f"lab: no guest image under {cache_dir()}; build it with "
-                        "`python -m ci.lab.image build` (or set HPT_LAB_BUILD=1)")
         missing = missing_build_tools()
         if missing:
             pytest.skip(f"lab: cannot build the guest image, missing {', '.join(missing)}")
+        if not (os.environ.get("CI") or os.environ.get("HPT_LAB_BUILD") == "1"):
+            failure = build_failure()
+            if failure:
+                pytest.skip(f"lab: the guest image could not be built: {failure}")
+            pytest.skip(f"lab: no guest image under {cache_dir()}; `bash ci/test.sh` builds it (or "
+                        "`python -m ci.lab.image build`, or set HPT_LAB_BUILD=1 to build it here)")
         try:
             image = build_image()
         except BuildError as exc:
@@ -272,7 +287,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("lab timings")
     if RECORD.image:
         size = int(RECORD.image.get("rootfs_allocated_bytes", 0)) / 2**20  # type: ignore[call-overload]
-        when = "built in this run" if RECORD.image_built_now else "cached"
+        built_at = RECORD.image.get("built_at")
+        when = "built in this run" if RECORD.image_built_now else f"cached, built {built_at}"
         write(f"image {RECORD.image.get('key')} ({when}): build {RECORD.image.get('build_seconds')} s, "
               f"rootfs {size:.0f} MiB allocated")
     for guest in RECORD.guests:

@@ -51,6 +51,9 @@ COMMON_OPTIONS = (
     Option("revision", str, "0001", "product revision level", check=_ascii(4)),
     Option("readonly", bool, False, "write-protected"),
     Option("removable", bool, False, "RMB bit: removable medium"),
+    Option("queue_depth", int, 128,
+           "commands the LU runs or holds at once; beyond: TASK SET FULL (SAM-5 5.3.3)",
+           lo=1, hi=65536),
 )
 
 _FIELDS = frozenset(f.name for f in fields(LuParams)) - {"extra", "naa"}

@@ -146,6 +146,10 @@ def test_open_fcoe_two_luns_sequential(lab: Lab, tmp_path: Path) -> None:
 
 
 @pytest.mark.lab
+@pytest.mark.xfail(strict=False, reason=(
+    "LIO's own transfer (no hpt code on the link) did not finish in 120 s in 3 of 3 runs with the image "
+    "rebuilt on Debian's 6.1.176 kernel: the initiator's 1 GiB write made no progress after its first "
+    "LUN checks; hptd's own FCoE transfer in the same guests passes"))
 def test_open_fcoe_lio_tcm_fc_sequential_for_comparison(lab: Lab, tmp_path: Path) -> None:
     """The same initiator script and transfer against LIO tcm_fc (one LUN) in a second guest."""
     sync = tmp_path / "sync"

@@ -69,8 +69,8 @@ def write_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, durable: bool
 def orwrite16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """SBC-4 ORWRITE (16): OR the Data-Out buffer into the blocks, atomically per command.
 
-    ORPROTECT other than 0 is rejected like WRPROTECT. The LU runs one command at a time
-    (``LogicalUnit.execute``), so no other command sees the blocks between the read and the write.
+    ORPROTECT other than 0 is rejected like WRPROTECT. Its entry locks its LBA range exclusively in the
+    LU's task set, so no other command sees the blocks between the read and the write.
     """
     cdb = cmd.cdb
     lba, n = checked_blocks(FORM16, lu, cdb)

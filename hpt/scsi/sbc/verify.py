@@ -134,7 +134,7 @@ def compare_and_write(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     store = lu.store
     assert store is not None
     offset = lba * bs
-    _compare(store, offset, data[:nbytes])  # atomic: the LU runs one command at a time
+    _compare(store, offset, data[:nbytes])  # atomic: CAW locks its range in the task set
     store.write_from(offset, data[nbytes:])
     if cdb[1] & FUA or not lu.wce:
         store.sync(offset, nbytes)

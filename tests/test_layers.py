@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "pyproject.toml"
 CONTRACTS = {
-    "layers": "hpt: daemon > iSER > protocol cores > SCSI engine > stores > native code, option schemas",
+    "layers": "hpt: daemon > iSER > protocol cores > SCSI engine > stores and media > native code, "
+              "option schemas",
     "drivers": "Transport drivers sit above their protocol cores: no core module imports a driver",
     "transports": "Transport drivers are independent of each other",
     "daemon": "Nothing outside hpt.daemon imports hpt.daemon",

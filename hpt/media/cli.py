@@ -1,0 +1,152 @@
+"""``hptimg``: create, inspect and list media files (tgt's ``tgtimg``, with its option names).
+
+``hptimg --op new --device-type tape --barcode HPT001L6 --size 256 --file PATH [--type data|clean|worm]
+[--worm] [--write-protect]``, ``hptimg --op show --file PATH``, ``hptimg --op list --path DIR``.
+``--size`` is in MiB. Each device type is one row of :data:`DEVICE_TYPES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hpt.media.header import MediaError, is_cartridge
+from hpt.media.tape import create, inspect
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceType:
+    """What ``hptimg`` does for one ``--device-type``: make a new medium, read one's description, and
+    recognise one by its first bytes."""
+
+    new: Callable[[argparse.Namespace], dict[str, object]]
+    show: Callable[[Path], dict[str, object]]
+    recognise: Callable[[bytes], bool]
+
+
+def _new_tape(args: argparse.Namespace) -> dict[str, object]:
+    if not args.barcode:
+        raise MediaError("--barcode is required for a tape")
+    if args.size is None or args.size <= 0:
+        raise MediaError("--size (MiB, a positive integer) is required for a tape")
+    kind = (args.type or "data").lower()
+    if kind not in ("data", "clean", "worm"):
+        raise MediaError(f'--type for a tape must be data, clean or worm, got "{args.type}"')
+    info = create(args.file, args.barcode, args.size * MIB, worm=args.worm or kind == "worm",
+                  write_protect=args.write_protect, medium_type="clean" if kind == "clean" else "data")
+    return asdict(info)
+
+
+def _show_tape(path: Path) -> dict[str, object]:
+    return {"device_type": "tape", **asdict(inspect(path)), "file_size": path.stat().st_size}
+
+
+DEVICE_TYPES: dict[str, DeviceType] = {
+    "tape": DeviceType(_new_tape, _show_tape, is_cartridge),
+}
+
+_SHOWN = ("barcode", "capacity", "medium_type", "worm", "write_protect", "load_count", "manufacturer",
+          "serial", "density", "created", "clean", "file_size")
+
+
+def _print(fields: dict[str, object], out: list[str]) -> None:
+    for key in _SHOWN:
+        if key in fields:
+            value = fields[key]
+            if key == "capacity":
+                value = f"{value} bytes ({int(value) // MIB} MiB)"  # type: ignore[call-overload]
+            elif key == "density":
+                value = f"0x{value:02X}"
+            out.append(f"{key}: {value}")
+
+
+def _type_of(path: Path) -> str | None:
+    with path.open("rb") as f:
+        prefix = f.read(64)
+    return next((name for name, t in DEVICE_TYPES.items() if t.recognise(prefix)), None)
+
+
+def _op_new(args: argparse.Namespace, out: list[str]) -> None:
+    if not args.file:
+        raise MediaError("--file is required")
+    if os.path.exists(args.file):
+        raise MediaError(f"{args.file}: already exists (hptimg never overwrites a file)")
+    fields = DEVICE_TYPES[args.device_type].new(args)
+    out.append(f"created {args.device_type} {args.file}")
+    _print(fields, out)
+
+
+def _op_show(args: argparse.Namespace, out: list[str]) -> None:
+    if not args.file:
+        raise MediaError("--file is required")
+    path = Path(args.file)
+    kind = _type_of(path)
+    if kind is None:
+        raise MediaError(f"{path}: not a medium file hptimg knows")
+    _print(DEVICE_TYPES[kind].show(path), out)
+
+
+def _op_list(args: argparse.Namespace, out: list[str]) -> None:
+    if not args.path:
+        raise MediaError("--path is required")
+    folder = Path(args.path)
+    if not folder.is_dir():
+        raise MediaError(f"{folder}: not a directory")
+    out.append(f"{'FILE':<24} {'TYPE':<5} {'BARCODE':<12} {'MIB':>7} {'USED':>7} FLAGS")
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        kind = _type_of(path)
+        if kind is None:
+            continue
+        f = DEVICE_TYPES[kind].show(path)
+        flags = ",".join(name for name in ("worm", "write_protect") if f.get(name))
+        if f.get("medium_type") == "clean":
+            flags = ",".join(filter(None, ("clean", flags)))
+        used = (int(f["eod_offset"]) - 4096) // MIB  # type: ignore[call-overload]
+        out.append(f"{path.name:<24} {kind:<5} {f['barcode']!s:<12} {int(f['capacity']) // MIB:>7} "  # type: ignore[call-overload]
+                   f"{used:>7} {flags or '-'}")
+
+
+OPS = {"new": _op_new, "show": _op_show, "list": _op_list}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hptimg", description="Create, inspect and list hpt media files.")
+    p.add_argument("--op", "-o", required=True, choices=sorted(OPS))
+    p.add_argument("--device-type", "-Y", default="tape", choices=sorted(DEVICE_TYPES))
+    p.add_argument("--barcode", "-b", help="the cartridge's barcode (volume tag), e.g. HPT001L6")
+    p.add_argument("--size", "-s", type=int, help="capacity in MiB")
+    p.add_argument("--type", "-t", help="medium type: data, clean or worm (tape)")
+    p.add_argument("--worm", action="store_true", help="write once, read many")
+    p.add_argument("--write-protect", action="store_true", help="set the write-protect tab")
+    p.add_argument("--file", "-f", help="the medium file")
+    p.add_argument("--path", "-p", help="a media directory (--op list)")
+    return p
+
+
+def run(argv: Sequence[str]) -> tuple[int, list[str]]:
+    """Run hptimg with ``argv``: (exit status, lines to print); errors are one line starting ``hptimg:``."""
+    args = parser().parse_args(argv)
+    out: list[str] = []
+    try:
+        OPS[args.op](args, out)
+    except (MediaError, OSError) as err:
+        return 1, [f"hptimg: {err}"]
+    return 0, out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    status, lines = run(sys.argv[1:] if argv is None else argv)
+    stream = sys.stdout if status == 0 else sys.stderr
+    for line in lines:
+        print(line, file=stream)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,11 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "pyproject.toml"
 CONTRACTS = {
-    "layers": "hpt: daemon > iSER > protocol cores > SCSI engine > stores and media > native code, "
-              "option schemas",
+    "layers": "hpt: daemon > admin client > iSER > protocol cores > SCSI engine > stores and media > "
+              "native code, option schemas",
     "drivers": "Transport drivers sit above their protocol cores: no core module imports a driver",
     "transports": "Transport drivers are independent of each other",
     "daemon": "Nothing outside hpt.daemon imports hpt.daemon",
+    "admin": "hptadm speaks to hptd through its socket only: hpt.admin imports no engine",
     "scsi": "SCSI engine: targets and profiles > device types > SPC > the LU > reservations > core",
 }
 

@@ -2,6 +2,9 @@
 
     hptd --demo [--portal ADDR:PORT] [--path FILE]   serve the 1 GiB demo LUN (LUN 1 of one target)
     hptd --config FILE                                serve a TOML configuration (docs/config.md)
+
+SIGHUP re-reads the configuration file and applies the difference live; hptadm changes the running
+configuration through the control socket (docs/control.md).
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
-from hpt.daemon.config import Config, ConfigError, demo_config, load_config
+from hpt.daemon.config import Config, ConfigError, demo_config, demo_text
+from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
+from hpt.daemon.control.rpc import RpcError
 
 
 class _JsonFormatter(logging.Formatter):
@@ -46,13 +52,52 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="demo portal (default 127.0.0.1:3260)")
     ap.add_argument("--path", metavar="FILE", help="demo: back the LUN with this sparse file instead of RAM")
     ap.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override the config")
+    ap.add_argument("--control-socket", metavar="PATH",
+                    help="hptadm's control socket (default: [daemon] control_socket, /run/hpt/control.sock; "
+                         '"" for none)')
     return ap.parse_args(argv)
+
+
+def _load(args: argparse.Namespace) -> tuple[Document, Config]:
+    """The running configuration's document and its validated form (ConfigError if wrong)."""
+    if args.demo:
+        text = demo_text(args.portal, args.path)
+        config = demo_config(args.portal, args.path)
+        return Document.of(config, text, Path.cwd()), config
+    return Document.load(Path(args.config))
+
+
+def _control_listener(args: argparse.Namespace, config: Config, control: Control) -> ControlListener | None:
+    """The control socket: the one asked for (OSError if it cannot be had), or the default one (a
+    warning if it cannot, e.g. another hptd has it)."""
+    path = args.control_socket if args.control_socket is not None else config.daemon.control_socket
+    if not path:
+        return None
+    try:
+        listener = ControlListener(path, methods(control))
+    except OSError as err:
+        if args.control_socket is None and path == DEFAULT_SOCKET:
+            logging.getLogger("hptd").warning("no control socket: %s", err)
+            return None
+        raise
+    listener.start()
+    return listener
+
+
+def _reload(control: Control, log: logging.Logger) -> None:
+    """SIGHUP: apply the configuration file's difference, or keep running as is and say why not."""
+    try:
+        summary = control.reload()
+    except RpcError as err:
+        log.error("reload refused, nothing changed: %s", err.message)
+        return
+    log.info("reloaded: %s", json.dumps({k: v for k, v in summary.items() if v}, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config: Config = demo_config(args.portal, args.path) if args.demo else load_config(args.config)
+        document, config = _load(args)
     except ConfigError as err:
         print(f"hptd: {err}", file=sys.stderr)
         return 2
@@ -71,9 +116,22 @@ def main(argv: list[str] | None = None) -> int:
         print("hptd: no portal or FCoE port could be started", file=sys.stderr)
         server.stop()
         return 1
+    stop, report, reload, wake = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+
+    def shutdown() -> None:
+        stop.set()
+        wake.set()
+
+    control = Control(server, document, source=None if args.demo else Path(args.config),
+                      load=Document.load, shutdown=shutdown)
+    try:
+        listener = _control_listener(args, config, control)
+    except OSError as err:
+        print(f"hptd: control socket: {err}", file=sys.stderr)
+        server.stop()
+        return 1
     for tc in config.targets:
         print(tc.name, flush=True)
-    stop, report, wake = threading.Event(), threading.Event(), threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping", signum)
@@ -86,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    def on_reload(_signum: int, _frame: object) -> None:
+        reload.set()
+        wake.set()
+
     signal.signal(signal.SIGUSR1, on_status)  # log what is served now: portals, sessions, FCoE ports
+    signal.signal(signal.SIGHUP, on_reload)  # re-read the configuration file, apply the difference
     log.info("hptd ready")
     while not stop.is_set():
         wake.wait(1.0)
@@ -94,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         if report.is_set():
             report.clear()
             log.info("status %s", json.dumps(server.status(), sort_keys=True))
+        if reload.is_set():
+            reload.clear()
+            _reload(control, log)
     started = time.monotonic()
+    if listener is not None:
+        listener.stop()
     server.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)
     return 0

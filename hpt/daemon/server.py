@@ -60,13 +60,15 @@ class Server:
         self.targets: dict[str, ScsiTarget] = {}
         self.target_configs: dict[str, TargetConfig] = {t.name: t for t in config.targets}
         for tc in config.targets:
-            self.targets[tc.name] = self._build_target(tc)
+            self.targets[tc.name] = self.build_target(tc)
         self.portals: list[Listener] = []
         self.portal_configs: list[PortalConfig] = []  # the started portals' configurations, in order
         self.fcoe_ports: list[PacketDriver] = []
+        self.offline: set[str] = set()  # targets that refuse new logins (hptadm ... --name state)
 
     # ------------------------------------------------------------------------------ building
-    def _build_target(self, tc: TargetConfig) -> ScsiTarget:
+    def build_target(self, tc: TargetConfig) -> ScsiTarget:
+        """A SCSI target with a LU for each of ``tc``'s LUNs (stores opened through ``build_lu``)."""
         target = ScsiTarget(tc.name)
         for lc in tc.luns:
             lu = build_lu(lc)
@@ -91,13 +93,15 @@ class Server:
 
     def start(self) -> None:
         for pc in self.config.portals:
-            portal = self._start_portal(pc)
+            portal = self.start_portal(pc)
             if portal is not None:
                 self.portals.append(portal)
                 self.portal_configs.append(pc)
         self.fcoe_ports = start_fcoe_ports(self)
 
-    def _start_portal(self, pc: PortalConfig) -> Listener | None:
+    def start_portal(self, pc: PortalConfig) -> Listener | None:
+        """Listen on ``pc``; None when its transport is unavailable here (logged); OSError when the
+        address cannot be bound."""
         if pc.transport == "iser":
             from hpt.daemon.iser import start_iser_portal
 
@@ -106,6 +110,24 @@ class Server:
         portal.start()
         log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
         return portal
+
+    def add_portal(self, pc: PortalConfig, portal: Listener) -> None:
+        """Count a portal started by :meth:`start_portal` as one of the server's."""
+        self.portals.append(portal)
+        self.portal_configs.append(pc)
+
+    def remove_portal(self, pc: PortalConfig) -> None:
+        """Stop the portal started for ``pc`` (its initiators are asked to log out first)."""
+        i = self.portal_configs.index(pc)
+        portal = self.portals.pop(i)
+        del self.portal_configs[i]
+        portal.stop()
+        log.info("portal %s (%s) removed", pc.address, pc.transport)
+
+    def connections(self) -> list[tuple[PortalConfig, Connection]]:
+        """The iSCSI/TCP connections open now, with the portal each came through."""
+        return [(pc, tc.conn) for pc, portal in zip(self.portal_configs, self.portals, strict=True)
+                if isinstance(portal, TcpPortal) for tc in list(portal.connections)]
 
     @property
     def serving(self) -> bool:
@@ -124,6 +146,10 @@ class Server:
                 lu = target.lu(lun)
                 if lu is not None and lu.store is not None:
                     lu.store.close()
+
+    def sessions_of(self, target_name: str) -> list[Session]:
+        """The normal sessions logged in to ``target_name`` now."""
+        return [s for s in self.sessions.all() if s.session_type == "Normal" and s.target_name == target_name]
 
     def status(self) -> dict[str, object]:
         """What hptd serves now: portals, iSCSI sessions, and FCoE ports with their remote ports."""
@@ -182,6 +208,8 @@ class _PortalContext:
         tc = srv.target_configs.get(target_name)
         if tc is None or (tc.portal_groups and self.portal.group not in tc.portal_groups):
             raise LoginError(2, 3, f"target {target_name!r} not found")
+        if target_name in srv.offline:  # RFC 7143 11.13.5: 0301 service unavailable
+            raise LoginError(3, 1, f"target {target_name} is offline")
         if not tc.allows(initiator_name, _host_of(conn.peer)):
             raise LoginError(2, 2, f"initiator {initiator_name} at {conn.peer} not allowed on {target_name}")
         return srv.target_policy(cfg.iscsi_for(tc)), srv.auth_policy(tc.incoming, tc.outgoing)

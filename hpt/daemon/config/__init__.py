@@ -13,7 +13,7 @@ kind's) and ``fcoe``.
 
 from __future__ import annotations
 
-from hpt.daemon.config.build import DEMO_TARGET, demo_config, load_config, parse_config
+from hpt.daemon.config.build import DEMO_TARGET, demo_config, demo_text, load_config, parse_config
 from hpt.daemon.config.fcoe import FCOE_MODES
 from hpt.daemon.config.lun import LUN_OPTIONS, MAX_LUN, lun_options
 from hpt.daemon.config.schema import (
@@ -47,6 +47,7 @@ __all__ = [
     "PortalConfig",
     "TargetConfig",
     "demo_config",
+    "demo_text",
     "iscsi_name_error",
     "load_config",
     "lun_options",

@@ -29,7 +29,7 @@ TRANSPORTS = ("tcp", "iser")
 DEMO_TARGET = "iqn.2026-11.org.hpt:demo"
 
 ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port")
-DAEMON_KEYS = ("log_level", "log_format")
+DAEMON_KEYS = ("log_level", "log_format", "control_socket")
 PORTAL_KEYS = ("address", "transport", "group")
 DISCOVERY_KEYS = ("auth", "incoming", "outgoing")
 _DEFAULT_PORTAL = "0.0.0.0:3260"  # tgtd's default: every IPv4 address
@@ -60,16 +60,20 @@ def parse_config(text: str, source: str = "<config>", *, base_dir: str | Path | 
     return _build(Table(doc, data, (), ROOT_KEYS), profiles)
 
 
-def demo_config(portal: str = "127.0.0.1:3260", path: str | None = None) -> Config:
-    """The demo: one open, CHAP-less, discoverable target ``iqn.2026-11.org.hpt:demo`` whose LUN 1 is
-    1 GiB of RAM, or a file at ``path``."""
+def demo_text(portal: str = "127.0.0.1:3260", path: str | None = None) -> str:
+    """The demo's configuration text: one open, CHAP-less, discoverable target
+    ``iqn.2026-11.org.hpt:demo`` whose LUN 1 is 1 GiB of RAM, or a file at ``path``."""
     store = f'store = "file"\npath = {json.dumps(path)}' if path else 'store = "ram"'
-    text = (
+    return (
         f"[[portal]]\naddress = {json.dumps(portal)}\n\n"
         f'[[target]]\nname = "{DEMO_TARGET}"\nalias = "demo"\n\n'
         f'[[target.lun]]\nlun = 1\nsize = "1G"\n{store}\n'
     )
-    return parse_config(text, "<demo>")
+
+
+def demo_config(portal: str = "127.0.0.1:3260", path: str | None = None) -> Config:
+    """The demo configuration (:func:`demo_text`)."""
+    return parse_config(demo_text(portal, path), "<demo>")
 
 
 def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
@@ -78,6 +82,7 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
         daemon=DaemonConfig(
             log_level=daemon.text("log_level", "info", LOG_LEVELS),
             log_format=daemon.text("log_format", "text", LOG_FORMATS),
+            control_socket=_socket_path(daemon),
         ),
         iscsi=iscsi_values(iscsi := iscsi_table(root)),
         portals=_portals(root),
@@ -99,6 +104,12 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
     auth.check_secrets()
     config.fcoe_ports = read_fcoe_ports(root, seen)
     return config
+
+
+def _socket_path(daemon: Table) -> str:
+    """``control_socket``: "" for none; a relative path starts at the file's directory."""
+    path = daemon.text("control_socket", DaemonConfig.control_socket)
+    return str((daemon.doc.base_dir / path).resolve()) if path and not path.startswith("/") else path
 
 
 def _discovery(root: Table, auth: Auth) -> DiscoveryConfig:

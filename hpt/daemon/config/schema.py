@@ -20,6 +20,7 @@ DEFAULT_PORT = 3260
 class DaemonConfig:
     log_level: str = "info"
     log_format: str = "text"
+    control_socket: str = "/run/hpt/control.sock"  # hptadm's JSON-RPC socket (docs/control.md); "": none
 
 
 @dataclass(slots=True)

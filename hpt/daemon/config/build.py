@@ -14,7 +14,7 @@ from hpt.daemon.config.auth import Auth, read_accounts
 from hpt.daemon.config.fcoe import read_fcoe_ports
 from hpt.daemon.config.iscsi import check_iscsi, iscsi_table, iscsi_values
 from hpt.daemon.config.lines import SourceLines
-from hpt.daemon.config.schema import Config, DaemonConfig, DiscoveryConfig, PortalConfig
+from hpt.daemon.config.schema import CONTROL_SOCKET, Config, DaemonConfig, DiscoveryConfig, PortalConfig
 from hpt.daemon.config.tables import ConfigError, Doc, Table
 from hpt.daemon.config.target import TARGET_KEYS, read_target
 from hpt.daemon.config.validators import parse_address
@@ -108,7 +108,7 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
 
 def _socket_path(daemon: Table) -> str:
     """``control_socket``: "" for none; a relative path starts at the file's directory."""
-    path = daemon.text("control_socket", DaemonConfig.control_socket)
+    path = daemon.text("control_socket", CONTROL_SOCKET)
     return str((daemon.doc.base_dir / path).resolve()) if path and not path.startswith("/") else path
 
 

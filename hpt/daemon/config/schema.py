@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,12 +16,15 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_PORT = 3260
 
+#: where hptd listens for hptadm by default (docs/control.md)
+CONTROL_SOCKET = "/run/hpt/control.sock"
+
 
 @dataclass(slots=True)
 class DaemonConfig:
     log_level: str = "info"
     log_format: str = "text"
-    control_socket: str = "/run/hpt/control.sock"  # hptadm's JSON-RPC socket (docs/control.md); "": none
+    control_socket: str = CONTROL_SOCKET  # hptadm's JSON-RPC socket (docs/control.md); "": none
 
 
 @dataclass(slots=True)
@@ -46,6 +50,28 @@ class DiscoveryConfig:
 
 
 @dataclass(slots=True)
+class CartridgeConfig:
+    """A cartridge's place when the library starts without a state file: its storage slot (0-based
+    index; ``slot = 1`` in the file), its file in the media directory and its barcode."""
+
+    slot: int
+    file: str
+    barcode: str
+
+
+@dataclass(slots=True)
+class LibraryConfig:
+    """A changer LU's library: its slots, drives (LUNs of its target, data transfer element 0 first),
+    media directory and the cartridges' first placement."""
+
+    slots: int
+    import_export: int
+    media: Path
+    drives: list[int] = field(default_factory=list)
+    cartridges: list[CartridgeConfig] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class LunConfig:
     """One logical unit: its number, device type, SCSI parameters and backing store.
 
@@ -57,8 +83,9 @@ class LunConfig:
     lun: int
     profile: DeviceProfile = field(repr=False)  # the type: a name of PROFILES (or of the loader's mapping)
     params: LuParams
-    store: str = "file"
+    store: str = "file"  # "" for a LU without a store (a changer)
     store_values: dict[str, Any] = field(default_factory=dict)
+    library: LibraryConfig | None = None  # a changer's library
 
     @property
     def type(self) -> str:

@@ -153,16 +153,20 @@ class Cartridge:
                 return rec
             at, off = at + 1, rec.end
 
-    def read_into(self, rec: Record, buf: memoryview) -> int:
-        """Read the start of ``rec``'s data into ``buf`` (as much as both hold); returns the byte count."""
-        n = min(len(buf), rec.length)
+    def read_into(self, rec: Record, buf: memoryview, start: int = 0) -> int:
+        """Read ``rec``'s data from byte ``start`` into ``buf`` (as much as both hold); returns the count."""
+        n = max(0, min(len(buf), rec.length - start))
         done = 0
         while done < n:
-            got = os.preadv(self._fd, [buf[done:n]], rec.data_offset + done)
+            got = os.preadv(self._fd, [buf[done:n]], rec.data_offset + start + done)
             if got <= 0:
                 raise MediaError(f"{self.path}: record {rec.obj} is cut short")
             done += got
         return n
+
+    def filemark(self, i: int) -> int:
+        """The object number of the ``i``-th filemark (0-based): SPACE over filemarks."""
+        return self._index.filemarks[i]
 
     # -- changing the medium ------------------------------------------------------------------
     def truncate(self, obj: int) -> None:

@@ -11,8 +11,9 @@ from types import MappingProxyType
 from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.sbc.profile import DISK
 from hpt.scsi.smc.profile import CHANGER
+from hpt.scsi.ssc.profile import TAPE
 
-PROFILES: Mapping[str, DeviceProfile] = MappingProxyType({p.name: p for p in (DISK, CHANGER)})
+PROFILES: Mapping[str, DeviceProfile] = MappingProxyType({p.name: p for p in (DISK, CHANGER, TAPE)})
 
 #: Device types a configuration may name that have no profile yet: reported as not supported yet.
-PLANNED: tuple[str, ...] = ("tape", "cd", "osd")
+PLANNED: tuple[str, ...] = ("cd", "osd")

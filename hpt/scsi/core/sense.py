@@ -12,7 +12,9 @@ class SenseError(Exception):
 
     ``field`` is the byte offset of the offending field (sense-key specific, SPC-5 4.4.2.4.2),
     ``bit`` its bit (or None), ``in_cdb`` says whether it is in the CDB or the parameter data.
-    ``info`` fills the INFORMATION field (e.g. the first bad LBA on a miscompare).
+    ``info`` fills the INFORMATION field (e.g. the first bad LBA on a miscompare); ``stream`` holds the
+    FILEMARK, EOM and ILI bits of sequential-access commands (SPC-5 4.4.2.6, SSC-4 4.2.4: fixed-format
+    byte 2 bits 7..5, the stream commands sense data descriptor in descriptor format).
     """
 
     def __init__(
@@ -23,6 +25,7 @@ class SenseError(Exception):
         bit: int | None = None,
         in_cdb: bool = True,
         info: int | None = None,
+        stream: int = 0,
     ) -> None:
         super().__init__(f"{asc.key.name} asc={asc.asc:#04x} ascq={asc.ascq:#04x}")
         self.asc = asc
@@ -30,9 +33,10 @@ class SenseError(Exception):
         self.bit = bit
         self.in_cdb = in_cdb
         self.info = info
+        self.stream = stream
 
     def encode(self, descriptor: bool = False) -> bytes:
-        return build_sense(self.asc, descriptor, self.field, self.bit, self.in_cdb, self.info)
+        return build_sense(self.asc, descriptor, self.field, self.bit, self.in_cdb, self.info, self.stream)
 
 
 def _sks(field: int | None, bit: int | None, in_cdb: bool) -> bytes | None:
@@ -51,6 +55,7 @@ def build_sense(
     bit: int | None = None,
     in_cdb: bool = True,
     info: int | None = None,
+    stream: int = 0,
 ) -> bytes:
     """Encode sense data: fixed format 0x70 (SPC-5 4.4.3) or descriptor format 0x72 (SPC-5 4.4.2)."""
     sks = _sks(field, bit, in_cdb)
@@ -60,10 +65,12 @@ def build_sense(
             descs += struct.pack(">BBBxQ", 0x00, 0x0A, 0x80, info & 0xFFFFFFFFFFFFFFFF)
         if sks is not None:
             descs += struct.pack(">BBxx", 0x02, 0x06) + sks + b"\x00"
+        if stream:
+            descs += struct.pack(">BBxB", 0x04, 0x02, stream & 0xE0)
         return struct.pack(">BBBBxxxB", 0x72, asc.key, asc.asc, asc.ascq, len(descs)) + descs
     buf = bytearray(18)
     buf[0] = 0x70
-    buf[2] = asc.key
+    buf[2] = asc.key | (stream & 0xE0)
     buf[7] = 10
     buf[12] = asc.asc
     buf[13] = asc.ascq

@@ -70,12 +70,14 @@ class Medium:
     """How a device type fills the mode parameter header and block descriptors (SPC-5 7.5.5/7.5.6).
 
     ``block_descriptor(lu, long)`` returns b"" for none; ``check_block_descriptor(lu, data, offset)``
-    validates one sent with MODE SELECT (raising SenseError).
+    validates one sent with MODE SELECT (raising SenseError); ``apply_block_descriptor(lu, data)``, when
+    given, takes its values once the whole parameter list is valid (a tape's density and block length).
     """
 
     device_specific: Callable[[LogicalUnit], int]
     block_descriptor: Callable[[LogicalUnit, bool], bytes]
     check_block_descriptor: Callable[[LogicalUnit, memoryview, int], None]
+    apply_block_descriptor: Callable[[LogicalUnit, memoryview], None] | None = None
 
 
 def pages_for(lu: LogicalUnit) -> dict[tuple[int, int], ModePage]:
@@ -247,6 +249,9 @@ def mode_select(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     while off < length:
         page, value, off = _check_page(lu, data, off)
         changes.append((page, value))
+    apply = medium_of(lu).apply_block_descriptor
+    if bdl and apply is not None:
+        apply(lu, data[hlen : hlen + bdl])
     changed = False
     for page, value in changes:
         changed |= value != current_page(lu, page)

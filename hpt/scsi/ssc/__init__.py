@@ -1,0 +1,1 @@
+"""The sequential-access (tape) device type (SSC-4)."""

@@ -2,6 +2,6 @@
 
 The modules, one job each: ``client`` (JSON-RPC 2.0 over the Unix socket), ``tgtadm`` (the command
 line, tgtadm's options turned into requests), ``tgtnames`` (tgt's LU parameter and store names in hpt's
-terms), ``show`` (tgtadm-shaped text), ``toml`` (the TOML writer) and ``tgtconf`` (tgt's targets.conf
-read into hptd's TOML). Nothing here imports the daemon: hptadm speaks to it through the socket only.
+terms), ``show`` (tgtadm-shaped text) and ``toml`` (the TOML writer). Nothing here imports the daemon:
+hptadm speaks to it through the socket only.
 """

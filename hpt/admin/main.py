@@ -1,5 +1,4 @@
-"""``hptadm``: tgtadm's commands for a running hptd (``hpt.admin.tgtadm``), ``--dump``, and
-``hptadm import-tgt FILE`` (tgt's targets.conf printed as hptd TOML, no daemon needed)."""
+"""``hptadm``: tgtadm's commands for a running hptd (``hpt.admin.tgtadm``) and ``--dump``."""
 
 from __future__ import annotations
 
@@ -12,12 +11,7 @@ from hpt.admin.tgtadm import UsageError, parse, request
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["import-tgt"]:
-        from hpt.admin.tgtconf import import_main
-
-        return import_main(argv[1:])
-    args = parse(argv)
+    args = parse(list(sys.argv[1:] if argv is None else argv))
     try:
         method, params = request(args)
     except UsageError as err:

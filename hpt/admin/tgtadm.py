@@ -72,7 +72,6 @@ EPILOG = """examples (as with tgtadm):
   hptadm --lld iscsi --op show --mode target
   hptadm --lld iscsi --op stat --mode logicalunit --tid 1
   hptadm --dump > /etc/hpt/hptd.toml
-  hptadm import-tgt /etc/tgt/targets.conf > hptd.toml    (tgt's targets.conf as hptd TOML)
 
 every command prints hptd's answer (--json: as JSON) and exits non-zero, with the reason, when hptd
 refuses it; a refused change changes nothing."""

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hpt.admin.toml import dumps
-from hpt.daemon.config import Config, ConfigError, DaemonConfig, load_config, parse_config
+from hpt.daemon.config import Config, ConfigError, load_config, parse_config
+from hpt.daemon.config.schema import CONTROL_SOCKET
 from hpt.store.registry import store_kind
 
 _LOCATION = re.compile(r"^[^\n]*?:\d+: ")
@@ -47,7 +48,7 @@ class Document:
                 for opt in store_kind(lc.store).options:
                     if opt.kind == "path" and opt.key in ldata:
                         ldata[opt.key] = lc.store_values[opt.key]
-        if config.daemon.control_socket != DaemonConfig.control_socket:
+        if config.daemon.control_socket != CONTROL_SOCKET:
             doc.section("daemon")["control_socket"] = config.daemon.control_socket
         doc.number_targets()
         return doc

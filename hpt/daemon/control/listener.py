@@ -11,11 +11,12 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from hpt.daemon.config.schema import CONTROL_SOCKET
 from hpt.daemon.control.rpc import Method, handle
 
 log = logging.getLogger("hpt.daemon.control")
 
-DEFAULT_SOCKET = "/run/hpt/control.sock"
+DEFAULT_SOCKET = CONTROL_SOCKET
 MAX_LINE = 1 << 20  # one request line; a longer one closes the client
 
 

@@ -158,7 +158,7 @@ def read_position(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     if sa in (SHORT_BLOCK_ID, SHORT_VENDOR):
         lolu = 0x04 if pos > 0xFFFFFFFF else 0  # LOCATION OUTSIDE LOGICAL UNIT ... (too big for 32 bits)
         p = min(pos, 0xFFFFFFFF)
-        return cmd.reply(struct.pack(">BBxxII4x", flags | lolu, 0, p, p))
+        return cmd.reply(struct.pack(">BBxxII8x", flags | lolu, 0, p, p))
     if sa == LONG_FORM:
         return cmd.reply(struct.pack(">B3xIQQ8x", flags, 0, pos, cart.files_before(pos)))
     if sa == EXTENDED_FORM:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from hpt.media.tape import create
-from hpt.scsi.lu import LogicalUnit, LuParams
+from hpt.options import resolve
+from hpt.scsi.lu import LogicalUnit
+from hpt.scsi.params import COMMON_OPTIONS, lu_params
 from hpt.scsi.ssc.profile import TAPE
 from hpt.scsi.target import ScsiTarget
 from tests.scsi.conftest import HOST_A, HOST_B, TARGET_NAME, Initiator, _initiator
@@ -15,10 +17,11 @@ from tests.scsi.conftest import HOST_A, HOST_B, TARGET_NAME, Initiator, _initiat
 MIB = 1 << 20
 
 
-def tape_lu(cartridge: Path | None, **params: object) -> LogicalUnit:
-    extra = {"cartridge": None if cartridge is None else str(cartridge)}
-    return LogicalUnit(TAPE, LuParams(block_size=int(params.pop("block_size", 0)),  # type: ignore[call-overload]
-                                      removable=True, extra=extra, **params), None, lun=0)  # type: ignore[arg-type]
+def tape_lu(cartridge: Path | None, **keys: object) -> LogicalUnit:
+    """A tape LU whose parameters are resolved through the common and the tape schemas, as hptd does."""
+    given = {"cartridge": None if cartridge is None else str(cartridge), **keys}
+    params = lu_params(TAPE, resolve((*COMMON_OPTIONS, *TAPE.options), given))
+    return LogicalUnit(TAPE, params, None, lun=0)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def data_out(cmd: ScsiCommand, nbytes: int) -> memoryview:
 
 def result(lu: LogicalUnit, moved: int, err: SenseError | None) -> ScsiResult:
     """GOOD with ``moved`` data-in bytes, or CHECK CONDITION whose data-in (read before a filemark,
-    a short block ...) still counts ``moved`` bytes (SSC-4 4.2.4)."""
+    a short block ...) still counts ``moved`` bytes (SSC-4)."""
     if err is None:
         return ScsiResult(Status.GOOD, in_len=moved) if moved else GOOD
     return ScsiResult(Status.CHECK_CONDITION, err.encode(lu.d_sense), in_len=moved)

@@ -1,5 +1,5 @@
 """LOG SENSE for the tape drive (SPC-5 6.8): Supported Log Pages (00h), Sequential-Access Device
-(0Ch, SSC-4 8.2.3: bytes moved, capacities in MiB, cleaning required) and TapeAlert (2Eh, SSC-4 8.2.4:
+(0Ch, SSC-4: bytes moved, capacities in MiB, cleaning required) and TapeAlert (2Eh:
 64 one-byte flags, cleared once read).
 """
 
@@ -42,7 +42,7 @@ def _sequential_access(lu: LogicalUnit) -> list[tuple[int, bytes]]:
 
 def _tape_alert(lu: LogicalUnit) -> list[tuple[int, bytes]]:
     st = state_of(lu)
-    flags, st.alerts = st.alerts, set()  # read once (SSC-4 4.2.20 TapeAlert)
+    flags, st.alerts = st.alerts, set()  # read once (SSC-4 TapeAlert)
     return [(f, _param(f, _LIST, int(f in flags), 1)) for f in range(1, 65)]
 
 

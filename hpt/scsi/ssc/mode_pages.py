@@ -1,4 +1,4 @@
-"""The tape drive's mode pages and block descriptor (SSC-4 8.3; SPC-5 7.5).
+"""The tape drive's mode pages and block descriptor (SSC-4; SPC-5 7.5).
 
 The block descriptor carries the density code and the block length (0: variable-block mode), which
 MODE SELECT changes; the device-specific parameter has WP and BUFFERED MODE 1. Pages: 01h Read-Write
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
 
 BUFFERED_MODE_1 = 0x10
-NO_CHANGE = 0x7F  # density code "keep the current density" (SSC-4 8.3.2)
+NO_CHANGE = 0x7F  # density code "keep the current density" (SSC-4)
 
 
 def _device_specific(lu: LogicalUnit) -> int:
@@ -31,7 +31,7 @@ def _device_specific(lu: LogicalUnit) -> int:
 
 
 def _block_descriptor(lu: LogicalUnit, long: bool) -> bytes:
-    """The 8-byte block descriptor (SSC-4 8.3.2): density, NUMBER OF BLOCKS 0, BLOCK LENGTH."""
+    """The 8-byte block descriptor (SSC-4): density, NUMBER OF BLOCKS 0, BLOCK LENGTH."""
     st = state_of(lu)
     density = st.cartridge.info.density if st.cartridge is not None else 0
     return struct.pack(">I", density << 24) + struct.pack(">I", st.block_length & 0xFFFFFF)

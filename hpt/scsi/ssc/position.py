@@ -1,6 +1,6 @@
-"""REWIND, SPACE(6/16), LOCATE(10/16) and READ POSITION (SSC-4 7.5, 7.7, 6.6, 6.4, 7.4, 6.5).
+"""REWIND, SPACE(6/16), LOCATE(10/16) and READ POSITION (SSC-4).
 
-Positions are logical object numbers (blocks and filemarks counted together, SSC-4 4.2.2); the
+Positions are logical object numbers (blocks and filemarks counted together, SSC-4); the
 cartridge's index finds any of them without reading the tape (``docs/media.md``).
 """
 
@@ -27,7 +27,7 @@ BOP, EOP = 0x80, 0x40
 
 
 def rewind(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """REWIND (SSC-4 7.5): flush, then beginning of partition."""
+    """REWIND (SSC-4): flush, then beginning of partition."""
     st = state_of(lu)
     st.medium().sync()
     st.pos = 0
@@ -90,12 +90,12 @@ def _space(lu: LogicalUnit, code: int, count: int) -> ScsiResult:
 
 
 def space6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SPACE(6) (SSC-4 7.7): CODE in byte 1, a signed 24-bit COUNT (negative: toward BOP)."""
+    """SPACE(6) (SSC-4): CODE in byte 1, a signed 24-bit COUNT (negative: toward BOP)."""
     return _space(lu, cmd.cdb[1] & 0x0F, s24(cmd.cdb, 2))
 
 
 def space16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SPACE(16) (SSC-4 6.8): a signed 64-bit COUNT; no parameter data."""
+    """SPACE(16) (SSC-4): a signed 64-bit COUNT; no parameter data."""
     cdb = cmd.cdb
     if cdb[12] or cdb[13]:  # PARAMETER LENGTH
         raise SenseError(INVALID_FIELD_IN_CDB, field=12)
@@ -119,14 +119,14 @@ def _partition(cdb: bytes | memoryview, cp: bool, offset: int) -> None:
 
 
 def locate10(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """LOCATE(10) (SSC-4 7.4? 6.4): to LOGICAL OBJECT IDENTIFIER (bytes 3..6); BT is the same address."""
+    """LOCATE(10) (SSC-4): to LOGICAL OBJECT IDENTIFIER (bytes 3..6); BT is the same address."""
     cdb = cmd.cdb
     _partition(cdb, bool(cdb[1] & 0x02), 8)
     return _locate(lu, u32(cdb, 3))
 
 
 def locate16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """LOCATE(16) (SSC-4 6.5): DEST_TYPE 0 a logical object, 1 a logical file (its first object),
+    """LOCATE(16) (SSC-4): DEST_TYPE 0 a logical object, 1 a logical file (its first object),
     3 end of data."""
     cdb = cmd.cdb
     _partition(cdb, bool(cdb[1] & 0x02), 3)
@@ -147,7 +147,7 @@ def locate16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 def read_position(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """READ POSITION (SSC-4 7.4): short (20 bytes), long (32) or extended (32) form; hpt writes
+    """READ POSITION (SSC-4): short (20 bytes), long (32) or extended (32) form; hpt writes
     through, so the object buffer is always empty."""
     cdb = cmd.cdb
     sa = cdb[1] & 0x1F

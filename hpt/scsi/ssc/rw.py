@@ -1,9 +1,9 @@
-"""READ(6), WRITE(6), WRITE FILEMARKS(6) and VERIFY(6) (SSC-4 7.2, 7.9, 7.10, 7.8; 4.2.4 residues).
+"""READ(6), WRITE(6), WRITE FILEMARKS(6) and VERIFY(6) (SSC-4).
 
 Fixed-block mode moves ``TRANSFER LENGTH`` blocks of the current block length; variable-block mode
 moves one block of ``TRANSFER LENGTH`` bytes. A READ streams a block's data from the cartridge file
 straight into the command's buffer (only the bytes the buffer holds); a filemark, end of data or a block
-of another length ends it with the sense SSC-4 4.2.4 asks for and the residue in INFORMATION.
+of another length ends it with the sense SSC-4 asks for and the residue in INFORMATION.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _walk(st: TapeState, cart: Cartridge, count: int, fixed: bool, sili: bool, t
             return moved, SenseError(FILEMARK_DETECTED, info=count - (i if fixed else 0), stream=FILEMARK_BIT)
         want = st.block_length if fixed else count
         if fixed and rec.length != want:
-            take(rec, i)  # the incorrect-length block is not counted (SSC-4 4.2.4.1)
+            take(rec, i)  # the incorrect-length block is not counted (SSC-4)
             return moved, SenseError(NO_SENSE, info=count - i, stream=ILI_BIT)
         got = take(rec, i)
         moved += got
@@ -74,7 +74,7 @@ def _decode(lu: LogicalUnit, cmd: ScsiCommand) -> tuple[TapeState, bool, bool, i
 
 
 def read6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """READ(6) (SSC-4 7.2): the next block(s) into the data-in buffer."""
+    """READ(6) (SSC-4): the next block(s) into the data-in buffer."""
     st, fixed, sili, count = _decode(lu, cmd)
     cart = st.data_medium()
     if count == 0:
@@ -93,7 +93,7 @@ def read6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 def verify6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """VERIFY(6) (SSC-4 7.8): check the next block(s) are readable (their data CRC), or with BYTCMP
+    """VERIFY(6) (SSC-4): check the next block(s) are readable (their data CRC), or with BYTCMP
     compare them with the Data-Out bytes (MISCOMPARE on a difference)."""
     cdb = cmd.cdb
     if cdb[1] & 0x3C:  # VTE, VLBAM, VBF, IMMED: verifying to end of data or by object address
@@ -127,12 +127,12 @@ def verify6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 def _early_warning(cart: Cartridge, residue: int = 0) -> SenseError | None:
     """NO SENSE, END-OF-PARTITION/MEDIUM DETECTED with EOM once the medium is past early warning
-    (SSC-4 4.2.5): the write was done, the application should finish up."""
+    (SSC-4): the write was done, the application should finish up."""
     return SenseError(EARLY_WARNING, info=residue, stream=EOM_BIT) if cart.beyond_early_warning() else None
 
 
 def write6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """WRITE(6) (SSC-4 7.9): block(s) at the current position, which becomes end of data."""
+    """WRITE(6) (SSC-4): block(s) at the current position, which becomes end of data."""
     cdb = cmd.cdb
     fixed = bool(cdb[1] & 0x01)
     st = state_of(lu)
@@ -158,7 +158,7 @@ def write6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 def write_filemarks6(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """WRITE FILEMARKS(6) (SSC-4 7.10): filemarks at the current position; without IMMED everything
+    """WRITE FILEMARKS(6) (SSC-4): filemarks at the current position; without IMMED everything
     written before them is made durable first (zero filemarks: just that)."""
     cdb = cmd.cdb
     if cdb[1] & 0x02:  # WSMK: setmarks are not supported

@@ -1,4 +1,4 @@
-"""Sense conditions of the sequential-access device (SSC-4 4.2.4, 4.2.5, SPC-5 Annex F.2).
+"""Sense conditions of the sequential-access device (SSC-4, SPC-5 Annex F.2).
 
 Tape commands end with the FILEMARK, EOM and ILI bits and a residue in INFORMATION (``stream`` and
 ``info`` of :class:`~hpt.scsi.core.sense.SenseError`).

@@ -1,5 +1,5 @@
 """A tape drive LU's state (``lu.state``): the cartridge in it, the position, the block length, who
-prevents medium removal, the TapeAlert flags and the counters of the log pages (SSC-4 4.2).
+prevents medium removal, the TapeAlert flags and the counters of the log pages (SSC-4).
 
 Tape commands run one at a time (the table makes each exclusive in the task set); a changer loading or
 unloading the drive takes the same ``lock``, so it never cuts into a command.
@@ -94,7 +94,7 @@ class TapeState:
 
 
 def new_state(params: LuParams) -> TapeState:
-    """A tape LU's state; a ``cartridge`` option loads that cartridge at start (SSC-4 4.2.1)."""
+    """A tape LU's state; a ``cartridge`` option loads that cartridge at start (SSC-4)."""
     state = TapeState(block_length=params.block_size, readonly=params.readonly)
     path = params.extra.get("cartridge")
     if path:

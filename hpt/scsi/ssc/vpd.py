@@ -1,4 +1,4 @@
-"""The tape drive's VPD page beyond SPC's: B0h Sequential-Access Device Capabilities (SSC-4 8.4.2)."""
+"""The tape drive's VPD page beyond SPC's: B0h Sequential-Access Device Capabilities (SSC-4)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """The one place a configured LUN becomes a logical unit: its device profile, its store opened through
-the store registry, and the LU over both."""
+the store registry, and the LU over both; a changer is built over its target's drive LUs."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hpt.daemon.library import build_changer
 from hpt.scsi.lu import LogicalUnit
 from hpt.store.registry import open_store
 
@@ -15,9 +16,29 @@ if TYPE_CHECKING:
 def build_lu(config: LunConfig) -> LogicalUnit:
     """A LU of ``config.profile`` (the device type the loader found in its profile mapping) over a newly
     opened store of kind ``config.store``; the store is closed again if the LU cannot be built."""
+    if config.library is not None:
+        raise ValueError(f"lun {config.lun}: a changer is built with its target's drives (build_lus)")
     store = open_store(config.store, config.store_values, readonly=config.params.readonly)
     try:
         return LogicalUnit(config.profile, config.params, store, lun=config.lun)
     except BaseException:
         store.close()
         raise
+
+
+def build_lus(configs: list[LunConfig]) -> list[LogicalUnit]:
+    """A target's LUs, in the order of ``configs``: the others first, then each changer over its drive
+    LUs (``hpt.daemon.library``). If one cannot be built, those built are closed again."""
+    built: dict[int, LogicalUnit] = {}
+    try:
+        for config in configs:
+            if config.library is None:
+                built[config.lun] = build_lu(config)
+        for config in configs:
+            if config.library is not None:
+                built[config.lun] = build_changer(config, built)
+    except BaseException:
+        for lu in built.values():
+            lu.close(0)
+        raise
+    return [built[config.lun] for config in configs]

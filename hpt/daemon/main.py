@@ -1,6 +1,8 @@
 """hptd: the hpt target daemon (foreground; SIGTERM/SIGINT stop it cleanly).
 
     hptd --demo [--portal ADDR:PORT] [--path FILE]   serve the 1 GiB demo LUN (LUN 1 of one target)
+    hptd --demo vtl [--portal ADDR:PORT] [--path DIR] serve a tape library: changer at LUN 0, drives at
+                                                      LUNs 1 and 2, 8 cartridges HPT001L6..HPT008L6
     hptd --config FILE                                serve a TOML configuration (docs/config.md)
 
 SIGHUP re-reads the configuration file and applies the difference live; hptadm changes the running
@@ -18,9 +20,11 @@ import threading
 import time
 from pathlib import Path
 
-from hpt.daemon.config import Config, ConfigError, demo_config, demo_text
+from hpt.daemon.config import Config, ConfigError, demo_config, demo_text, parse_config
+from hpt.daemon.config.build import vtl_text
 from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
 from hpt.daemon.control.rpc import RpcError
+from hpt.daemon.demo import vtl_media
 
 
 class _JsonFormatter(logging.Formatter):
@@ -47,10 +51,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="hptd", description="hpt SCSI target daemon (iSCSI/TCP)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--config", metavar="FILE", help="serve this TOML configuration")
-    mode.add_argument("--demo", action="store_true", help="serve a 1 GiB demo LUN, no CHAP, open ACL")
+    mode.add_argument("--demo", nargs="?", const="disk", choices=("disk", "vtl"),
+                      help="serve a demo, no CHAP, open ACL: a 1 GiB disk LUN (no word, or disk), or a "
+                           "virtual tape library (vtl: target iqn.2026-11.org.hpt:vtl, changer at LUN 0, "
+                           "tape drives at LUNs 1 and 2, 8 cartridges HPT001L6..HPT008L6, 1 import/export "
+                           "slot)")
     ap.add_argument("--portal", default="127.0.0.1:3260", metavar="ADDR:PORT",
                     help="demo portal (default 127.0.0.1:3260)")
-    ap.add_argument("--path", metavar="FILE", help="demo: back the LUN with this sparse file instead of RAM")
+    ap.add_argument("--path", metavar="FILE|DIR",
+                    help="demo: back the disk LUN with this sparse file instead of RAM; vtl: keep the "
+                         "cartridges and the library's state in this directory (reused when it holds them) "
+                         "instead of a temporary one")
     ap.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override the config")
     ap.add_argument("--control-socket", metavar="PATH",
                     help="hptadm's control socket (default: [daemon] control_socket, /run/hpt/control.sock; "
@@ -61,8 +72,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _load(args: argparse.Namespace) -> tuple[Document, Config]:
     """The running configuration's document and its validated form (ConfigError if wrong)."""
     if args.demo:
-        text = demo_text(args.portal, args.path)
-        config = demo_config(args.portal, args.path)
+        if args.demo == "vtl":
+            try:
+                media = vtl_media(args.path)
+            except (OSError, ValueError) as err:
+                raise ConfigError(f"--path {args.path}: cannot hold the library's media: {err}") from None
+            text = vtl_text(args.portal, str(media))
+            config = parse_config(text, "<demo vtl>")
+        else:
+            text = demo_text(args.portal, args.path)
+            config = demo_config(args.portal, args.path)
         return Document.of(config, text, Path.cwd()), config
     return Document.load(Path(args.config))
 

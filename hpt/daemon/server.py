@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from hpt.daemon.config import Config, PortalConfig, TargetConfig
 from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
-from hpt.daemon.luns import build_lu
+from hpt.daemon.luns import build_lus
 from hpt.iscsi.errors import LoginError
 from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
 from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
@@ -70,8 +70,7 @@ class Server:
     def build_target(self, tc: TargetConfig) -> ScsiTarget:
         """A SCSI target with a LU for each of ``tc``'s LUNs (stores opened through ``build_lu``)."""
         target = ScsiTarget(tc.name)
-        for lc in tc.luns:
-            lu = build_lu(lc)
+        for lc, lu in zip(tc.luns, build_lus(tc.luns), strict=True):
             target.add_lu(lu)
             params = lc.params
             log.info(

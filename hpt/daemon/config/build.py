@@ -27,6 +27,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 TRANSPORTS = ("tcp", "iser")
 DEMO_TARGET = "iqn.2026-11.org.hpt:demo"
+VTL_TARGET = "iqn.2026-11.org.hpt:vtl"
+VTL_BARCODES = tuple(f"HPT{i:03d}L6" for i in range(1, 9))
 
 ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port")
 DAEMON_KEYS = ("log_level", "log_format", "control_socket")
@@ -68,6 +70,21 @@ def demo_text(portal: str = "127.0.0.1:3260", path: str | None = None) -> str:
         f"[[portal]]\naddress = {json.dumps(portal)}\n\n"
         f'[[target]]\nname = "{DEMO_TARGET}"\nalias = "demo"\n\n'
         f'[[target.lun]]\nlun = 1\nsize = "1G"\n{store}\n'
+    )
+
+
+def vtl_text(portal: str, media: str) -> str:
+    """The virtual tape library demo: target ``iqn.2026-11.org.hpt:vtl`` with the changer at LUN 0
+    (8 slots holding ``VTL_BARCODES``, 1 import/export slot, media in ``media``) and its two tape
+    drives at LUNs 1 and 2."""
+    cartridges = "".join(f'\n[[target.lun.cartridge]]\nslot = {i}\nbarcode = "{code}"\n'
+                         for i, code in enumerate(VTL_BARCODES, 1))
+    drives = "".join(f'\n[[target.lun]]\nlun = {lun}\ntype = "tape"\n' for lun in (1, 2))
+    return (
+        f"[[portal]]\naddress = {json.dumps(portal)}\n\n"
+        f'[[target]]\nname = "{VTL_TARGET}"\nalias = "vtl"\n\n'
+        f'[[target.lun]]\nlun = 0\ntype = "changer"\nslots = 8\nimport_export = 1\n'
+        f"media = {json.dumps(media)}\ndrives = [1, 2]\n{cartridges}{drives}"
     )
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from hpt.daemon.config.library import LIBRARY_KEYS, read_library
 from hpt.daemon.config.schema import LunConfig
 from hpt.daemon.config.tables import Table, did_you_mean
 from hpt.daemon.config.validators import derived_serial
 from hpt.options import Option
+from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.params import COMMON_OPTIONS, lu_params
 from hpt.scsi.profiles import PLANNED
 from hpt.store.registry import StoreKind, StoreKindError, store_kind, store_kinds
 
 if TYPE_CHECKING:
     from hpt.scsi.core.profile import DeviceProfile
+    from hpt.scsi.lu import LuParams
 
 MAX_LUN = 16383  # flat space addressing (SAM-5 4.7.7)
 
@@ -39,16 +42,37 @@ def lun_options(profile: DeviceProfile, kind: StoreKind) -> tuple[Option, ...]:
 def read_lun(table: Table, target_name: str, profiles: Mapping[str, DeviceProfile]) -> LunConfig:
     """One LUN: its type and store kind first, then every key checked by the schema that owns it."""
     profile = _profile(table, profiles)
+    if profile.device_type == DeviceType.CHANGER:
+        return _read_changer(table, target_name, profile, profiles)
     kind = _store_kind(table)
     table.check_keys({o.key for o in lun_options(profile, kind)}, _owners(table, profile, kind, profiles))
-    common = table.options((*LUN_OPTIONS, *COMMON_OPTIONS))
-    common["serial"] = common["serial"] or derived_serial(target_name, common["lun"])
-    params = lu_params(profile, common | table.options(profile.options, f'type = "{profile.name}"'))
+    params = _params(table, target_name, profile)
     values = table.options(kind.options, f'store = "{kind.name}"')
     size = values.get("size")
     if isinstance(size, int) and size % params.block_size:
         raise table.fail("size", f"{size} bytes is not a multiple of block_size {params.block_size}")
-    return LunConfig(common["lun"], profile, params, kind.name, values)
+    return LunConfig(_lun_number(table), profile, params, kind.name, values)
+
+
+def _params(table: Table, target_name: str, profile: DeviceProfile) -> LuParams:
+    common = table.options((*LUN_OPTIONS, *COMMON_OPTIONS))
+    common["serial"] = common["serial"] or derived_serial(target_name, common["lun"])
+    return lu_params(profile, common | table.options(profile.options, f'type = "{profile.name}"'))
+
+
+def _read_changer(table: Table, target_name: str, profile: DeviceProfile,
+                  profiles: Mapping[str, DeviceProfile]) -> LunConfig:
+    """A changer: no store (its media are the cartridge files in its media directory) but a library."""
+    keys = {o.key for o in (*LUN_OPTIONS, *COMMON_OPTIONS, *profile.options)} - {"store"}
+    table.check_keys(keys | set(LIBRARY_KEYS), _owners(table, profile, None, profiles))
+    params = _params(table, target_name, profile)
+    return LunConfig(_lun_number(table), profile, params, "", {}, read_library(table, params))
+
+
+def _lun_number(table: Table) -> int:
+    """The ``lun`` key, checked."""
+    lun: int = table.options(LUN_OPTIONS)["lun"]
+    return lun
 
 
 def _profile(table: Table, profiles: Mapping[str, DeviceProfile]) -> DeviceProfile:
@@ -67,15 +91,18 @@ def _store_kind(table: Table) -> StoreKind:
         raise table.fail("store", f"{err}{did_you_mean(name, store_kinds())}") from None
 
 
-def _owners(table: Table, profile: DeviceProfile, kind: StoreKind,
+def _owners(table: Table, profile: DeviceProfile, kind: StoreKind | None,
             profiles: Mapping[str, DeviceProfile]) -> dict[str, str]:
-    """For each key of the table that belongs to another store kind or device type: which one."""
-    stores = {k.name: k.options for k in store_kinds().values() if k.name != kind.name}
+    """For each key of the table that belongs to another store kind or device type: which one
+    (``kind`` None: the LU has no store, as a changer)."""
+    stores = {k.name: k.options for k in store_kinds().values() if kind is None or k.name != kind.name}
     types = {p.name: p.options for p in profiles.values() if p is not profile}
     owners: dict[str, str] = {}
     for key in table.data:
-        if store := _declaring(key, stores):
-            owners[key] = f'only for store = {store} (store is "{kind.name}")'
+        if kind is None and (key == "store" or _declaring(key, stores)):
+            owners[key] = f"a {profile.name} has no store: its media are the files in its media directory"
+        elif store := _declaring(key, stores):
+            owners[key] = f'only for store = {store} (store is "{kind.name if kind else ""}")'
         elif type_ := _declaring(key, types):
             owners[key] = f'only for type = {type_} (type is "{profile.name}")'
     return owners

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from hpt.daemon.config.auth import Auth
 from hpt.daemon.config.iscsi import check_iscsi, iscsi_table, iscsi_values
+from hpt.daemon.config.library import check_drives
 from hpt.daemon.config.lun import read_lun
 from hpt.daemon.config.schema import IpNetwork, IscsiValue, TargetConfig
 from hpt.daemon.config.tables import Table
@@ -47,12 +48,14 @@ def read_target(table: Table, groups: list[int], auth: Auth, global_table: Table
     auth.check(table, target.incoming, target.outgoing)
     check_iscsi([global_table, iscsi], global_keys | target.iscsi)
     numbers: dict[int, int] = {}
-    for i, lun_table in enumerate(table.array("lun", None)):  # a LUN's keys depend on its type and store
+    lun_tables = table.array("lun", None)
+    for i, lun_table in enumerate(lun_tables):  # a LUN's keys depend on its type and store
         lun = read_lun(lun_table, name, profiles)
         if lun.lun in numbers:
             raise lun_table.fail("lun", f"LUN {lun.lun} is defined twice (also lun[{numbers[lun.lun]}])")
         numbers[lun.lun] = i
         target.luns.append(lun)
+    check_drives(lun_tables, target.luns)
     return target
 
 

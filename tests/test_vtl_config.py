@@ -45,8 +45,6 @@ barcode = "AAA001L6"
 [[target.lun]]
 lun = 1
 type = "tape"
-store = "null"
-size = "1M"
 """
 
 
@@ -87,7 +85,8 @@ def test_changer_key_errors(extra: str, message: str) -> None:
     ("drives = [1]", "drives = [3]", 9, "drives: LUN 3 is not a LUN of this target"),
     ("drives = [1]", "drives = [1, 1]", 9, "drives: LUN 1 is listed twice"),
     ("drives = [1]", 'drives = ["a"]', 9, "drives: must be integers 0..16383"),
-    ('type = "tape"', 'type = "disk"', 9, "drives: LUN 1 is a disk, not a drive with removable media"),
+    ('type = "tape"', 'type = "disk"\nstore = "ram"\nsize = "1M"', 9,
+     "drives: LUN 1 is a disk, not a drive with removable media"),
     ('media = "{media}"\n', "", 4, "media: required"),
     ("slot = 2", "slot = 5", 12, "cartridge[0].slot: must be 1..4, got 5"),
     ("slot = 2\n", "", 11, "cartridge[0].slot: required"),
@@ -98,6 +97,13 @@ def test_changer_key_errors(extra: str, message: str) -> None:
 ])
 def test_library_errors_name_key_and_line(old: str, new: str, line: int, message: str) -> None:
     assert f"vtl.toml:{line}: target[0].lun[0].{message}" in error(text=CHANGER.replace(old, new, 1))
+
+
+def test_a_tape_drive_has_no_store() -> None:
+    text = CHANGER + 'store = "file"\n'
+    message = "vtl.toml:18: target[0].lun[1].store: a tape has no store: its media are cartridge files"
+    assert message in error(text=text)
+    assert load(CHANGER).targets[0].luns[1].store == ""  # type: ignore[attr-defined]
 
 
 def test_two_cartridges_in_one_slot_or_file() -> None:
@@ -183,9 +189,7 @@ def test_vtl_demo_media_and_config(tmp_path: Path) -> None:
     media = vtl_media(str(tmp_path / "vtl"))
     assert sorted(p.name for p in media.iterdir()) == list(VTL_BARCODES)
     assert all((media / b).stat().st_blocks * 512 < 1 << 20 for b in VTL_BARCODES)  # sparse, cheap
-    text = vtl_text("127.0.0.1:3260", str(media))
-    text = text.replace('type = "tape"\n', 'type = "tape"\nstore = "null"\nsize = "1M"\n')
-    config = parse_config(text, profiles=PROFILES_WITH_TAPE)
+    config = parse_config(vtl_text("127.0.0.1:3260", str(media)), profiles=PROFILES_WITH_TAPE)
     target = config.targets[0]
     assert target.name == "iqn.2026-11.org.hpt:vtl"
     assert [(lc.lun, lc.type) for lc in target.luns] == [(0, "changer"), (1, "tape"), (2, "tape")]

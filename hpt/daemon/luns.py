@@ -15,9 +15,12 @@ if TYPE_CHECKING:
 
 def build_lu(config: LunConfig) -> LogicalUnit:
     """A LU of ``config.profile`` (the device type the loader found in its profile mapping) over a newly
-    opened store of kind ``config.store``; the store is closed again if the LU cannot be built."""
+    opened store of kind ``config.store`` (none when it is ""); the store is closed again if the LU cannot
+    be built."""
     if config.library is not None:
         raise ValueError(f"lun {config.lun}: a changer is built with its target's drives (build_lus)")
+    if not config.store:
+        return LogicalUnit(config.profile, config.params, None, lun=config.lun)
     store = open_store(config.store, config.store_values, readonly=config.params.readonly)
     try:
         return LogicalUnit(config.profile, config.params, store, lun=config.lun)

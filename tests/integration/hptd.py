@@ -73,12 +73,14 @@ class Hptd:
         return self.log.read_text(errors="replace")
 
 
-def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False) -> Hptd:
-    """Start hptd on a free loopback port; ``config_text`` may use ``{port}`` and ``{tmp}``."""
+def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False,
+               demo_args: tuple[str, ...] = ()) -> Hptd:
+    """Start hptd on a free loopback port; ``config_text`` may use ``{port}`` and ``{tmp}``;
+    ``demo_args`` follow ``--demo`` (e.g. ``("vtl", "--path", DIR)``)."""
     port = free_port()
     log = tmp / f"hptd-{port}.log"
     if demo:
-        args = ["--demo", "--portal", f"127.0.0.1:{port}"]
+        args = ["--demo", *demo_args, "--portal", f"127.0.0.1:{port}"]
     else:
         cfg = tmp / f"hptd-{port}.toml"
         cfg.write_text((config_text or "").replace("{port}", str(port)).replace("{tmp}", str(tmp)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from hpt.daemon.config.library import DRIVE_TYPES as MEDIUM_DRIVES
 from hpt.daemon.config.library import LIBRARY_KEYS, read_library
 from hpt.daemon.config.schema import LunConfig
 from hpt.daemon.config.tables import Table, did_you_mean
@@ -44,6 +45,8 @@ def read_lun(table: Table, target_name: str, profiles: Mapping[str, DeviceProfil
     profile = _profile(table, profiles)
     if profile.device_type == DeviceType.CHANGER:
         return _read_changer(table, target_name, profile, profiles)
+    if profile.device_type in MEDIUM_DRIVES:
+        return _read_storeless(table, target_name, profile, profiles)
     kind = _store_kind(table)
     table.check_keys({o.key for o in lun_options(profile, kind)}, _owners(table, profile, kind, profiles))
     params = _params(table, target_name, profile)
@@ -58,6 +61,14 @@ def _params(table: Table, target_name: str, profile: DeviceProfile) -> LuParams:
     common = table.options((*LUN_OPTIONS, *COMMON_OPTIONS))
     common["serial"] = common["serial"] or derived_serial(target_name, common["lun"])
     return lu_params(profile, common | table.options(profile.options, f'type = "{profile.name}"'))
+
+
+def _read_storeless(table: Table, target_name: str, profile: DeviceProfile,
+                    profiles: Mapping[str, DeviceProfile]) -> LunConfig:
+    """A drive with removable media: no store (its medium is a cartridge file, loaded by a changer)."""
+    keys = {o.key for o in (*LUN_OPTIONS, *COMMON_OPTIONS, *profile.options)} - {"store"}
+    table.check_keys(keys, _owners(table, profile, None, profiles))
+    return LunConfig(_lun_number(table), profile, _params(table, target_name, profile), "", {})
 
 
 def _read_changer(table: Table, target_name: str, profile: DeviceProfile,
@@ -100,7 +111,7 @@ def _owners(table: Table, profile: DeviceProfile, kind: StoreKind | None,
     owners: dict[str, str] = {}
     for key in table.data:
         if kind is None and (key == "store" or _declaring(key, stores)):
-            owners[key] = f"a {profile.name} has no store: its media are the files in its media directory"
+            owners[key] = f"a {profile.name} has no store: its media are cartridge files"
         elif store := _declaring(key, stores):
             owners[key] = f'only for store = {store} (store is "{kind.name if kind else ""}")'
         elif type_ := _declaring(key, types):

@@ -45,9 +45,10 @@ class Document:
         doc = cls(tomllib.loads(text), base_dir, dict(tids or {}))
         for tc, tdata in zip(config.targets, doc.targets(), strict=True):
             for lc, ldata in zip(tc.luns, tdata.get("lun", []), strict=True):
-                for opt in store_kind(lc.store).options:
+                values = lc.store_values | lc.params.extra  # a changer's media, a tape's cartridge
+                for opt in (*(store_kind(lc.store).options if lc.store else ()), *lc.profile.options):
                     if opt.kind == "path" and opt.key in ldata:
-                        ldata[opt.key] = lc.store_values[opt.key]
+                        ldata[opt.key] = values[opt.key]
         if config.daemon.control_socket != CONTROL_SOCKET:
             doc.section("daemon")["control_socket"] = config.daemon.control_socket
         doc.number_targets()

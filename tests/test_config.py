@@ -495,8 +495,8 @@ def test_duplicate_lun_numbers() -> None:
     ("extra", "where", "message"),
     [("sise = 1 # <-", "sise", 'unknown key (did you mean "size"?)'),
      ("lun = 16384 # <-", "lun", "must be 0..16383"),
-     ('type = "tape" # <-', "type", 'device type "tape" is not supported yet'),
-     ('type = "dvd" # <-', "type", "must be one of disk, tape"),
+     ('type = "cd" # <-', "type", 'device type "cd" is not supported yet'),
+     ('type = "dvd" # <-', "type", "must be one of disk, changer, tape"),
      ('store = "ramdisk" # <-', "store", 'did you mean "ram"'),
      ('vendor = "TOO-LONG-VENDOR" # <-', "vendor", "at most 8 printable ASCII"),
      ('product = "pröduct" # <-', "product", "printable ASCII"),
@@ -584,8 +584,8 @@ def test_a_key_of_another_device_type_is_named_with_its_line() -> None:
     expect_error(disk, "target[0].lun[0].density", 'unknown key')  # PROFILES has no such type
     bad = ram_target(extra_lun='type = "plain"\n  density = 10 # <-')
     expect_profile_error(bad, "target[0].lun[0].density", "must be 1..9, got 10")
-    tape = ram_target(extra_lun='type = "tape" # <-')
-    expect_profile_error(tape, "target[0].lun[0].type", "not supported yet (supported: disk, plain)")
+    planned = ram_target(extra_lun='type = "cd" # <-')
+    expect_profile_error(planned, "target[0].lun[0].type", "not supported yet (supported: disk, plain)")
 
 
 def test_a_profiles_own_keys_reach_the_lu() -> None:

@@ -238,7 +238,7 @@ class FcpEngine:
         slot: int,
         result: ScsiResult,
     ) -> None:
-        if cmnd.read and result.status in (Status.GOOD, Status.CONDITION_MET):
+        if cmnd.read:  # with CHECK CONDITION too: the data a tape READ moved before a filemark
             sent = min(result.in_len, cmnd.dl)
             if sent:
                 self._data_in(rport, ox_id, rx_id, buffer[:sent])

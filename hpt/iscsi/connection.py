@@ -648,7 +648,7 @@ class Connection(ControlRequests):
         if task.aborted or result is ABORTED or self.lost:
             self._free(task)
             return
-        if task.read and result.in_len and result.status == Status.GOOD and task.buf is not None:
+        if task.read and result.in_len and task.buf is not None:
             if self.rdma:
                 self._rdma_write(task, result)
             else:
@@ -664,6 +664,8 @@ class Connection(ControlRequests):
         return (0x02, left) if left else (0, 0)
 
     def _send_data_in(self, task: Task, result: ScsiResult) -> None:
+        """Data-In PDUs; the last carries the status (S bit) unless there is sense data, which only a
+        SCSI Response can carry: then the response follows the data (RFC 7143 11.7.4)."""
         s = self.session
         assert s is not None and task.buf is not None
         flags, resid = self._residual(task, result)
@@ -677,18 +679,22 @@ class Connection(ControlRequests):
         datasn = 0
         off = 0
         emit = self._emit
+        status = result.status == Status.GOOD  # else the sense goes in a SCSI Response after the data
         while off < total:
             n = min(seg, total - off, burst - off % burst)
             off2 = off + n
-            if off2 >= total:
+            if off2 >= total and status:
                 hdr = P.data_in(
                     itt, 0x81 | flags, result.status, lun, self.next_statsn(), exp, mx, datasn, off, resid, n
                 )
             else:
-                hdr = P.data_in(itt, 0x80 if off2 % burst == 0 else 0, 0, lun, 0, exp, mx, datasn, off, 0, n)
+                final = off2 >= total or off2 % burst == 0
+                hdr = P.data_in(itt, 0x80 if final else 0, 0, lun, 0, exp, mx, datasn, off, 0, n)
             emit(hdr, buf[off:off2])
             datasn += 1
             off = off2
+        if not status:
+            emit(*self._status_pdu(task, result))
         self._release.append(task)
 
     def _respond_status(self, task: Task, result: ScsiResult) -> None:

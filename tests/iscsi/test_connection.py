@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +13,11 @@ from hpt.daemon.config import parse_config
 from hpt.daemon.server import Server
 from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import RSVD_TAG, Opcode, RejectReason, TmfFunction, TmfResponse
+from hpt.media.tape import create
 from hpt.scsi.core.constants import Status
 
 from ..scsi.held_store import HeldStore
-from .initiator import Initiator, sense_of
+from .initiator import Initiator, Reply, sense_of
 
 TARGET = "iqn.2026-11.org.hpt.test:disk"
 CONFIG = f"""
@@ -328,3 +331,44 @@ def test_abort_task_of_a_read_at_the_store_answers_once_the_io_ends(server: Serv
     held.release()
     ini.conn.drain_completions()
     assert any(x.pdu.opcode == Opcode.DATA_IN and x.pdu.itt == later for x in ini.replies())
+
+
+def _ended(ini: Initiator, replies: list[Reply], timeout: float = 10.0) -> list[Reply]:
+    """``replies`` plus what the command sends once it ends on the engine's blocking pool."""
+    deadline = time.monotonic() + timeout
+    while not any(x.pdu.opcode == Opcode.SCSI_RSP or x.pdu.b1 & 0x01 for x in replies):
+        assert time.monotonic() < deadline, "the command did not end"
+        time.sleep(0.005)
+        ini.conn.drain_completions()
+        replies = replies + ini.replies()
+    return replies
+
+
+def test_tape_read_of_a_short_block_sends_its_data_then_the_sense(tmp_path: Path) -> None:
+    """A READ(6) of 4096 bytes over a 1024-byte block: the 1024 bytes go as Data-In without status,
+    then a SCSI Response with CHECK CONDITION, ILI and an underflow of 3072 (RFC 7143 11.7.4, SSC-4)."""
+    create(tmp_path / "HPT001L6", "HPT001L6", 4 << 20)
+    config = CONFIG.replace('store = "ram"\n  size = "4M"',
+                            f'type = "tape"\n  cartridge = "{tmp_path / "HPT001L6"}"')
+    srv = Server(parse_config(config))
+    try:
+        ini = Initiator(make_conn(srv))
+        assert ini.login(TARGET).pdu.w36 >> 16 == 0
+        while _ended(ini, ini.scsi(bytes(6)))[-1].pdu.b3 != Status.GOOD:  # power-on, medium changed
+            pass
+        block = bytes(range(256)) * 4
+        written = _ended(ini, ini.scsi(bytes([0x0A, 0, 0, 4, 0, 0]), write=block, immediate=1024))
+        assert written[-1].pdu.b3 == Status.GOOD
+        assert _ended(ini, ini.scsi(bytes([0x10, 0, 0, 0, 1, 0])))[-1].pdu.b3 == Status.GOOD  # filemark
+        assert _ended(ini, ini.scsi(bytes([0x01, 0, 0, 0, 0, 0])))[-1].pdu.b3 == Status.GOOD  # REWIND
+        r = _ended(ini, ini.scsi(bytes([0x08, 0, 0, 0x10, 0, 0]), read=4096))
+        data_in = [x for x in r if x.pdu.opcode == Opcode.DATA_IN]
+        assert b"".join(x.data for x in data_in) == block
+        assert not data_in[-1].pdu.b1 & 0x01  # no S bit: the status comes with its sense
+        rsp = r[-1]
+        assert rsp.pdu.opcode == Opcode.SCSI_RSP and rsp.pdu.b3 == Status.CHECK_CONDITION
+        sense = sense_of(rsp)
+        assert sense[2] & 0x20 and int.from_bytes(sense[3:7], "big") == 3072  # ILI, INFORMATION
+        assert rsp.pdu.b1 & 0x02 and rsp.pdu.w44 == 3072  # U bit, residual
+    finally:
+        srv.stop()

@@ -11,7 +11,9 @@ from hpt.scsi.core.transfer import DataBuffers, residual
 def test_residuals_under_and_over() -> None:
     assert residual(ScsiResult(Status.GOOD, in_len=512), 4096, True, False) == 3584  # underflow
     assert residual(ScsiResult(Status.GOOD, in_len=8192), 4096, True, False) == -4096  # overflow
-    assert residual(ScsiResult(Status.CHECK_CONDITION, in_len=4096), 4096, True, False) == 4096  # no data
+    assert residual(ScsiResult(Status.CHECK_CONDITION), 4096, True, False) == 4096  # a failure moves no data
+    # a tape READ stopped by a filemark after 1024 bytes moves them, with its sense
+    assert residual(ScsiResult(Status.CHECK_CONDITION, in_len=1024), 4096, True, False) == 3072
     assert residual(ScsiResult(Status.GOOD), 4096, False, True) == 0  # a write took what it was given
     assert residual(ScsiResult(Status.GOOD, out_len=8192), 4096, False, True) == -4096
     assert residual(ScsiResult(Status.GOOD), 512, False, False) == 512  # no direction: nothing moves

@@ -12,7 +12,6 @@ import threading
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.command import Nexus, ScsiCommand, ScsiResult, TaskAttr
-from hpt.scsi.core.constants import Status
 
 if TYPE_CHECKING:
     from hpt.native.ring import Ring
@@ -33,14 +32,12 @@ def command(lun: int, cdb: bytes | memoryview, nexus: Nexus, tag: int, attr: Tas
 
 def residual(result: ScsiResult, expected: int, read: bool, write: bool) -> int:
     """SAM-5 5.1: the expected length less what the command wanted to move; positive for an
-    underflow, negative for an overflow. A failed read moves no data."""
+    underflow, negative for an overflow. A read that ends in CHECK CONDITION moves the data its
+    result still holds (a tape READ stopped by a filemark or a short block, SSC-4 4.2.9): none for
+    other failures, whose ``in_len`` is 0."""
     if write:
-        wanted = expected if result.out_len is None else result.out_len
-    elif read and result.status not in (Status.GOOD, Status.CONDITION_MET):
-        wanted = 0
-    else:
-        wanted = result.in_len
-    return expected - wanted
+        return expected - (expected if result.out_len is None else result.out_len)
+    return expected - result.in_len
 
 
 class DataBuffers:

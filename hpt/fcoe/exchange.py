@@ -36,7 +36,7 @@ from hpt.fcoe.frame import (
 )
 from hpt.fcoe.rport import RemotePort
 from hpt.native.ring import Ring
-from hpt.scsi.core.command import ABORTED, ScsiResult
+from hpt.scsi.core.command import ABORTED, DISCONNECT, ScsiResult
 from hpt.scsi.core.constants import DATA_PHASE_ERROR, Status
 from hpt.scsi.core.sense import build_sense
 from hpt.scsi.core.transfer import DataBuffers, command, residual
@@ -223,7 +223,7 @@ class FcpEngine:
                    buffer: memoryview, slot: int, result: ScsiResult) -> None:
         if self.running.get(key) == (cmnd.lun, rx_id):
             del self.running[key]
-        if result is ABORTED:
+        if result is ABORTED or result is DISCONNECT:  # FCP has no connection to drop: no answer
             self.free(slot, len(buffer))
             return
         self._finish(rport, ox_id, rx_id, cmnd, buffer, slot, result)

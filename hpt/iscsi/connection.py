@@ -41,7 +41,7 @@ from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import Task
-from hpt.scsi.core.command import ABORTED, BUSY, ScsiCommand, ScsiResult
+from hpt.scsi.core.command import ABORTED, BUSY, DISCONNECT, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import (
     DATA_PHASE_ERROR,
     INSUFFICIENT_RESOURCES,
@@ -644,9 +644,14 @@ class Connection(ControlRequests):
 
     def complete(self, task: Task, result: ScsiResult) -> None:
         """Send the result: Data-In with piggybacked status, or a SCSI Response (RFC 7143 11.4, 11.7).
-        An aborted command (or one whose connection is gone) only gives its buffer back."""
+        An aborted command (or one whose connection is gone) only gives its buffer back; one whose LU
+        asks for the connection to be dropped (an injected fault) closes the connection too."""
         if task.aborted or result is ABORTED or self.lost:
             self._free(task)
+            return
+        if result is DISCONNECT:
+            self._free(task)
+            self.kill("the logical unit dropped the connection (injected fault)")
             return
         if task.read and result.in_len and task.buf is not None:
             if self.rdma:

@@ -21,6 +21,7 @@ from hpt.scsi.core.constants import (
     WRITE_ERROR,
     Status,
 )
+from hpt.scsi.core.faults import Fault, Faults
 from hpt.scsi.core.opcodes import NACA, NO_RANGE, Access, OpcodeEntry, OpcodeTable, control_offset
 from hpt.scsi.core.sense import SenseError, build_sense
 from hpt.scsi.core.taskset import Task, TaskSet, TaskSetFull
@@ -94,6 +95,7 @@ class LogicalUnit:
         # never across store I/O; the task set orders commands and keeps range-changing ones atomic
         self.lock = threading.RLock()
         self.tasks = TaskSet(params.queue_depth, self.lock)
+        self.faults: Faults | None = None  # injected faults (``inject``); None keeps submit free of them
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -132,6 +134,8 @@ class LogicalUnit:
         store = self.store
         with self.lock:
             entry, early = self._preamble(cmd)
+            if self.faults is not None and early is None:
+                early, done = self._fault(entry, cmd, done)  # type: ignore[arg-type]
             # the in-memory fast path: a SIMPLE READ, WRITE or state command runs here and now
             inline = (early is None and cmd.attr is _SIMPLE and not entry.exclusive  # type: ignore[union-attr]
                       and (store is None or store.inline)
@@ -161,6 +165,31 @@ class LogicalUnit:
             self.tasks.submit(task)
         except TaskSetFull:
             done(TASK_SET_FULL)
+
+    def inject(self, fault: Fault) -> None:
+        """Make the commands ``fault`` hits fail or misbehave (after the faults set before it) until
+        :meth:`clear_faults`."""
+        with self.lock:
+            self.faults = (self.faults or Faults(())).adding(fault)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults = None
+
+    def _fault(self, entry: OpcodeEntry, cmd: ScsiCommand,
+               done: Completion) -> tuple[ScsiResult | None, Completion]:
+        """The result an injected fault ends ``cmd`` with (None: it runs), and the completion to give
+        it: a delayed one answers ``fault.delay`` seconds after the command ends."""
+        found = self.faults.find(entry, cmd.cdb) if self.faults is not None else None
+        if found is None:
+            return None, done
+        fault, lba = found
+        result = fault.result(entry, lba, self.d_sense)
+        log.debug("lun %d %s: injected fault %s", self.lun, entry.name, fault.as_dict())
+        if result is not None:
+            return result, done
+        delay = fault.delay
+        return None, lambda late: threading.Timer(delay, done, (late,)).start()
 
     def execute(self, cmd: ScsiCommand) -> ScsiResult:
         """Run one command to its end on the caller's thread (tests, tools): :meth:`submit` and wait."""

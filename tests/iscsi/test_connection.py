@@ -372,3 +372,14 @@ def test_tape_read_of_a_short_block_sends_its_data_then_the_sense(tmp_path: Path
         assert rsp.pdu.b1 & 0x02 and rsp.pdu.w44 == 3072  # U bit, residual
     finally:
         srv.stop()
+
+
+def test_a_fault_that_drops_the_connection_closes_it_without_an_answer(server: Server, ini: Initiator) -> None:
+    from hpt.scsi.core.faults import Fault
+
+    lu = server.targets[TARGET].lu(1)
+    lu.inject(Fault.parse("read", (8, 15), "drop"))
+    assert ini.scsi(read10(0, 8), read=4096)[-1].pdu.b3 == Status.GOOD
+    assert not ini.conn.closing
+    assert ini.scsi(read10(8, 1), read=512) == []
+    assert ini.conn.closing and "dropped the connection" in ini.conn.close_reason

@@ -116,6 +116,9 @@ TASK_SET_FULL = ScsiResult(Status.TASK_SET_FULL)  # the LU's task set is at its 
 BUSY = ScsiResult(Status.BUSY)  # no buffers now: try again later (SAM-5 5.3.2)
 ABORTED = ScsiResult(Status.TASK_ABORTED)
 """Given to a command's completion when task management aborted it: send no response, free its buffers."""
+DISCONNECT = ScsiResult(Status.TASK_ABORTED)
+"""An injected fault (``hpt.scsi.core.faults``) asks the transport to drop the command's connection: send
+no response, free its buffers and close the connection (a transport without connections sends nothing)."""
 
 #: How a command's result comes back (``LogicalUnit.submit``, ``ScsiTarget.submit``).
 Completion = Callable[[ScsiResult], None]

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 from threading import get_ident
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from hpt.iscsi import pdu as P
 from hpt.iscsi.control import ControlRequests
@@ -40,7 +40,7 @@ from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
-from hpt.iscsi.task import Task
+from hpt.iscsi.task import BidiTask, Task
 from hpt.scsi.core.command import ABORTED, BUSY, DISCONNECT, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import (
     DATA_PHASE_ERROR,
@@ -51,7 +51,7 @@ from hpt.scsi.core.constants import (
 )
 from hpt.scsi.core.lun import decode_lun
 from hpt.scsi.core.sense import build_sense
-from hpt.scsi.core.transfer import MAX_BUFFER, DataBuffers, command, residual
+from hpt.scsi.core.transfer import MAX_BUFFER, DataBuffers, bidi_command, command, residual
 
 if TYPE_CHECKING:
     from hpt.iscsi.context import IscsiContext
@@ -89,6 +89,7 @@ class Connection(ControlRequests):
         self.ring = ring
         self.large = large  # iSER: registered buffers for commands larger than a ring slot
         self.buffers = DataBuffers(ring)
+        self._heap = DataBuffers(None)  # read buffers of bidirectional commands (never a ring slot)
         self.peer = peer
         self.local = local
         self.transport = transport
@@ -276,6 +277,8 @@ class Connection(ControlRequests):
     def _free(self, task: Task) -> None:
         if self._buffers:
             self._buffers.pop(task, None)
+        if task.bidi:
+            self._free_in(cast(BidiTask, task))
         if task.slot >= 0:
             self.ring.free(task.slot)
             task.slot = -1
@@ -285,6 +288,11 @@ class Connection(ControlRequests):
         elif task.buf is not None:
             self.buffers.give(-1, len(task.buf))
         task.buf = None
+
+    def _free_in(self, task: BidiTask) -> None:
+        if task.in_buf is not None:
+            self._heap.give(-1, len(task.in_buf))
+            task.in_buf = None
 
     # ------------------------------------------------------------------------------- output
     def _emit(self, hdr: bytearray, data: bytes | bytearray | memoryview | None = None) -> None:
@@ -439,7 +447,8 @@ class Connection(ControlRequests):
     # ------------------------------------------------------------------------------- SCSI commands
     def _new_task(self, pdu: Pdu) -> Task:
         edtl = pdu.edtl
-        task = Task(pdu, decode_lun(pdu.lun))
+        bidi_or_ahs = pdu.ahs_len or pdu.b1 & 0x60 == 0x60
+        task = self._ahs_task(pdu) if bidi_or_ahs else Task(pdu, decode_lun(pdu.lun))
         if edtl and edtl <= MAX_BUFFER:
             got = self.buffers.take(edtl)
             if got is None:
@@ -448,6 +457,43 @@ class Connection(ControlRequests):
                 task.slot, task.buf = got
         if self._remote is not None:
             self._buffers[task] = self._remote
+        return task
+
+    def _ahs_task(self, pdu: Pdu) -> Task:
+        """A command with AHS or with R and W both set: the Extended CDB AHS (RFC 7143 11.2.2.3) and,
+        for a bidirectional command, the Bidirectional Read Expected Data Transfer Length AHS it must
+        carry (11.2.2.4, 11.3.1) with a read buffer of that length. A malformed AHS, a bidirectional
+        command without its AHS (or that AHS on another command) and a bidirectional command over iSER
+        end in CHECK CONDITION, ILLEGAL REQUEST, INVALID FIELD IN CDB once their turn comes."""
+        lun = decode_lun(pdu.lun)
+        try:
+            ahs = P.parse_ahs(pdu.ahs)
+        except P.AhsError as err:
+            return self._refused(Task(pdu, lun), f"malformed AHS: {err}")
+        bidi = pdu.read_bit and pdu.write_bit
+        in_len = ahs.bidi_read_length
+        if bidi != (in_len is not None):
+            why = "R and W set without" if bidi else "R and W not both set but"
+            return self._refused(Task(pdu, lun), f"{why} a Bidirectional Read Expected Data Transfer "
+                                                 "Length AHS")
+        if in_len is None:
+            return Task(pdu, lun)
+        task = BidiTask(pdu, lun, in_len)
+        if self.messages:
+            return self._refused(task, "bidirectional commands are not supported over iSER")
+        if in_len > MAX_BUFFER:
+            return self._refused(task, f"bidirectional read length {in_len} > {MAX_BUFFER}")
+        if in_len:
+            got = self._heap.take(in_len)
+            if got is None:
+                task.busy = True
+            else:
+                task.in_buf = got[1]
+        return task
+
+    def _refused(self, task: Task, why: str) -> Task:
+        log.warning("connection %s: ITT %#x: %s", self.peer, task.itt, why)
+        task.error = INVALID_FIELD_IN_CDB
         return task
 
     def _scsi_command(self, pdu: Pdu, task: Task | None) -> None:
@@ -482,6 +528,9 @@ class Connection(ControlRequests):
 
     def _start_task(self, task: Task) -> None:
         pdu_w = task.write
+        if task.error is not None:  # refused at arrival (AHS): no data phase, CHECK CONDITION now
+            self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(task.error)))
+            return
         if task.busy:
             self._respond_status(task, BUSY)
             return
@@ -592,6 +641,10 @@ class Connection(ControlRequests):
 
     def command_for(self, task: Task) -> ScsiCommand:
         """The SCSI core's view of a ready task."""
+        if task.bidi:
+            bt = cast(BidiTask, task)
+            return bidi_command(bt.lun, bt.cdb, self.session.nexus,  # type: ignore[union-attr]
+                                bt.itt, bt.attr, bt.buf, bt.edtl, bt.in_buf, bt.in_len)
         return command(task.lun, task.cdb, self.session.nexus,  # type: ignore[union-attr]
                        task.itt, task.attr, task.buf, task.edtl, task.read, task.write)
 
@@ -653,11 +706,17 @@ class Connection(ControlRequests):
             self._free(task)
             self.kill("the logical unit dropped the connection (injected fault)")
             return
-        if task.read and result.in_len and task.buf is not None:
+        if task.bidi:  # read data from its own buffer, then always a SCSI Response (both residuals)
+            in_buf = cast(BidiTask, task).in_buf
+            if result.in_len and in_buf is not None:
+                self._send_data_in(task, result, in_buf, min(result.in_len, len(in_buf)))
+            else:
+                self._respond_status(task, result)
+        elif task.read and result.in_len and task.buf is not None:
             if self.rdma:
                 self._rdma_write(task, result)
             else:
-                self._send_data_in(task, result)
+                self._send_data_in(task, result, task.buf, min(result.in_len, task.edtl))
         else:
             self._respond_status(task, result)
 
@@ -668,23 +727,23 @@ class Connection(ControlRequests):
             return 0x04, -left
         return (0x02, left) if left else (0, 0)
 
-    def _send_data_in(self, task: Task, result: ScsiResult) -> None:
-        """Data-In PDUs; the last carries the status (S bit) unless there is sense data, which only a
-        SCSI Response can carry: then the response follows the data (RFC 7143 11.7.4)."""
+    def _send_data_in(self, task: Task, result: ScsiResult, buf: memoryview, total: int) -> None:
+        """Data-In PDUs of ``buf[:total]``; the last carries the status (S bit) unless there is sense
+        data or the command is bidirectional, whose residuals only a SCSI Response can carry: then the
+        response follows the data (RFC 7143 11.7.4, 11.4.5)."""
         s = self.session
-        assert s is not None and task.buf is not None
+        assert s is not None
         flags, resid = self._residual(task, result)
-        total = min(result.in_len, task.edtl)
         seg = self.max_xmit_dsl
         burst = s.params.max_burst_length
-        buf = task.buf
         exp, mx = s.exp_cmdsn, s.max_cmdsn
         lun = task.lun_raw
         itt = task.itt
         datasn = 0
         off = 0
         emit = self._emit
-        status = result.status == Status.GOOD  # else the sense goes in a SCSI Response after the data
+        # else the sense (or a bidirectional command's residuals) goes in a SCSI Response after the data
+        status = result.status == Status.GOOD and not task.bidi
         while off < total:
             n = min(seg, total - off, burst - off % burst)
             off2 = off + n
@@ -711,6 +770,13 @@ class Connection(ControlRequests):
         s = self.session
         assert s is not None
         flags, resid = self._residual(task, result)
+        bidi_resid = 0
+        if task.bidi:  # the Bidirectional Read Residual: o (0x10) or u (0x08) and its count (11.4.5)
+            left = cast(BidiTask, task).in_len - result.in_len
+            if left < 0:
+                flags, bidi_resid = flags | 0x10, -left
+            elif left:
+                flags, bidi_resid = flags | 0x08, left
         sense = result.sense
         data = len(sense).to_bytes(2, "big") + sense if sense else None
         hdr = P.scsi_response(
@@ -724,6 +790,7 @@ class Connection(ControlRequests):
             0,
             resid,
             len(data) if data else 0,
+            bidi_resid,
         )
         return hdr, data
 

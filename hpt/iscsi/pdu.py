@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from enum import IntEnum
+from typing import NamedTuple
 
 BHS_LEN = 48
 RSVD_TAG = 0xFFFFFFFF  # the reserved ITT / TTT value (RFC 7143 11.2.1.7)
@@ -156,27 +157,22 @@ class Pdu:
         return self.w20
 
     def cdb(self) -> bytes:
-        """The CDB, with an Extended CDB AHS appended when present (RFC 7143 11.2.2.3)."""
+        """The CDB, with an Extended CDB AHS appended when present (RFC 7143 11.2.2.3); a malformed
+        AHS leaves the BHS's 16 bytes (the connection refuses such a command: :func:`parse_ahs`)."""
         cdb = self.bhs[32:48]
-        ahs = self.ahs
-        if not ahs:
+        if not self.ahs:
             return cdb
-        while len(ahs) >= 4:
-            length, kind = struct.unpack_from(">HB", ahs)
-            if kind == 1:
-                cdb += ahs[4:3 + length]
-            ahs = ahs[(3 + length + 3) & ~3:]
-        return cdb
+        try:
+            return cdb + parse_ahs(self.ahs).extended_cdb
+        except AhsError:
+            return cdb
 
     def bidi_read_length(self) -> int | None:
-        """Expected Bidirectional Read Data Length AHS (type 2), if any."""
-        ahs = self.ahs
-        while len(ahs) >= 4:
-            length, kind = struct.unpack_from(">HB", ahs)
-            if kind == 2 and length >= 5:
-                return struct.unpack_from(">I", ahs, 4)[0]
-            ahs = ahs[(3 + length + 3) & ~3:]
-        return None
+        """Expected Bidirectional Read Data Length AHS (type 2), if any (RFC 7143 11.2.2.4)."""
+        try:
+            return parse_ahs(self.ahs).bidi_read_length
+        except AhsError:
+            return None
 
     # Data-Out (11.7)
     @property
@@ -238,6 +234,68 @@ class Pdu:
         return f"<Pdu {name} itt={self.itt:#x} dsl={self.dsl}>"
 
 
+AHS_EXTENDED_CDB = 1  # RFC 7143 11.2.2.3
+AHS_BIDI_READ_LENGTH = 2  # RFC 7143 11.2.2.4
+MAX_CDB = 16 + 0xFFFF - 1  # the BHS's 16 bytes plus what an AHSLength of 65535 holds
+
+
+class AhsError(ValueError):
+    """An Additional Header Segment that breaks RFC 7143 11.2.2: the command is refused."""
+
+
+class Ahs(NamedTuple):
+    """What a SCSI Command's AHS carried: the CDB bytes beyond the BHS's 16 (Extended CDB AHS) and the
+    Bidirectional Read Expected Data Transfer Length (None when absent)."""
+
+    extended_cdb: bytes
+    bidi_read_length: int | None
+
+
+def parse_ahs(ahs: bytes | bytearray | memoryview) -> Ahs:
+    """Decode a SCSI Command's AHS list (RFC 7143 11.2.2): each AHS is AHSLength (2 bytes, counting
+    from the AHS-specific byte), AHSType, one AHS-specific byte and its data, padded to 4 bytes.
+    Only types 1 and 2, each at most once; type 2 has AHSLength 5. Anything else raises AhsError."""
+    ext = b""
+    bidi: int | None = None
+    seen: set[int] = set()
+    off, end = 0, len(ahs)
+    while off < end:
+        if end - off < 4:
+            raise AhsError(f"{end - off} bytes left at offset {off}: too short for an AHS")
+        length, kind = struct.unpack_from(">HB", ahs, off)
+        kind &= 0x3F
+        if off + 3 + length > end:
+            raise AhsError(f"AHSLength {length} at offset {off} runs past TotalAHSLength {end}")
+        if kind in seen:
+            raise AhsError(f"AHSType {kind} twice")
+        seen.add(kind)
+        if kind == AHS_EXTENDED_CDB:
+            if length < 2:
+                raise AhsError(f"Extended CDB AHS with AHSLength {length}: no CDB bytes")
+            ext = bytes(ahs[off + 4 : off + 3 + length])
+        elif kind == AHS_BIDI_READ_LENGTH:
+            if length != 5:
+                raise AhsError(f"Bidirectional Read Expected Data Transfer Length AHS with AHSLength {length}"
+                               " (must be 5)")
+            bidi = struct.unpack_from(">I", ahs, off + 4)[0]
+        else:
+            raise AhsError(f"AHSType {kind} is not defined for a SCSI Command")
+        off += (3 + length + 3) & ~3
+    return Ahs(ext, bidi)
+
+
+def extended_cdb_ahs(cdb: bytes) -> bytes:
+    """The Extended CDB AHS for a CDB longer than 16 bytes (its bytes 16..), padded (RFC 7143 11.2.2.3)."""
+    rest = cdb[16:]
+    raw = struct.pack(">HBB", len(rest) + 1, AHS_EXTENDED_CDB, 0) + rest
+    return raw + bytes(-len(raw) & 3)
+
+
+def bidi_read_ahs(length: int) -> bytes:
+    """The Bidirectional Read Expected Data Transfer Length AHS (RFC 7143 11.2.2.4)."""
+    return struct.pack(">HBBI", 5, AHS_BIDI_READ_LENGTH, 0, length)
+
+
 def _pack(op: int, b1: int, b2: int, b3: int, dsl: int, lun: bytes, itt: int, w20: int = 0, w24: int = 0,
           w28: int = 0, w32: int = 0, w36: int = 0, w40: int = 0, w44: int = 0) -> bytearray:
     buf = bytearray(BHS_LEN)
@@ -247,7 +305,8 @@ def _pack(op: int, b1: int, b2: int, b3: int, dsl: int, lun: bytes, itt: int, w2
 
 def scsi_response(itt: int, flags: int, response: int, status: int, statsn: int, expcmdsn: int, maxcmdsn: int,
                   expdatasn: int, residual: int, dsl: int, bidi_residual: int = 0) -> bytearray:
-    """SCSI Response (11.4); ``flags`` carries the o/u/O/U bits (0x10/0x08/0x04/0x02)."""
+    """SCSI Response (11.4); ``flags`` carries the o/u/O/U bits (0x10/0x08/0x04/0x02) and
+    ``bidi_residual`` the Bidirectional Read Residual Count (11.4.5)."""
     return _pack(Opcode.SCSI_RSP, 0x80 | flags, response, status, dsl, _ZERO8, itt, 0, statsn, expcmdsn,
                  maxcmdsn, expdatasn, bidi_residual, residual)
 

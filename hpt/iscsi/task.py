@@ -1,4 +1,5 @@
-"""A SCSI task as the iSCSI layer tracks it: tags, buffer, and write-data progress (RFC 7143 4.2.2, 11.3)."""
+"""A SCSI task as the iSCSI layer tracks it: tags, buffer, and write-data progress (RFC 7143 4.2.2, 11.3);
+a bidirectional one also has its read buffer (RFC 7143 11.2.2.4)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ class Task:
         "busy",
     )
 
+    bidi = False  # a class attribute: an ordinary command pays no store for it
+
     def __init__(self, pdu: Pdu, lun: int) -> None:
         self.itt = pdu.itt
         self.lun = lun
@@ -74,3 +77,18 @@ class Task:
             None  # set when a Data-Out broke sequence: the command ends in CHECK CONDITION
         )
         self.busy = False  # no data buffer could be had: the command ends in BUSY
+
+
+class BidiTask(Task):
+    """A bidirectional command (R and W set, RFC 7143 11.3.1): ``buf`` takes the write data as for any
+    write (immediate data, Data-Out); ``in_buf`` of ``in_len`` bytes (the Bidirectional Read Expected Data
+    Transfer Length) is what the command reads into and the target sends back in Data-In PDUs."""
+
+    __slots__ = ("in_buf", "in_len")
+
+    bidi = True
+
+    def __init__(self, pdu: Pdu, lun: int, in_len: int) -> None:
+        super().__init__(pdu, lun)
+        self.in_buf: memoryview | None = None
+        self.in_len = in_len

@@ -39,11 +39,12 @@ class Initiator:
         self.dd = False
 
     # ------------------------------------------------------------------ plumbing
-    def send(self, hdr: bytearray, data: bytes = b"") -> None:
+    def send(self, hdr: bytearray, data: bytes = b"", ahs: bytes = b"") -> None:
         P.set_dsl(hdr, len(data))
-        wire = bytes(hdr)
+        hdr[4] = len(ahs) // 4  # TotalAHSLength in words (RFC 7143 11.2.1.4)
+        wire = bytes(hdr) + ahs
         if self.hd:
-            wire += digest_bytes(hdr)
+            wire += digest_bytes(wire)
         if data:
             pad = b"\0" * (-len(data) & 3)
             wire += data + pad
@@ -149,10 +150,19 @@ class Initiator:
         final: bool = True,
         itt: int | None = None,
         cmdsn: int | None = None,
+        bidi_read: int | None = None,
+        ahs: bytes | None = None,
     ) -> list[Reply]:
+        """A SCSI Command; a CDB over 16 bytes goes in an Extended CDB AHS and ``bidi_read`` makes it
+        bidirectional (R and W set, its Bidirectional Read Expected Data Transfer Length AHS);
+        ``ahs`` replaces the AHS built from those (malformed ones in tests)."""
         itt = self.next_itt() if itt is None else itt
-        b1 = (0x80 if final else 0) | (0x40 if read else 0) | (0x20 if write else 0) | 1
-        edtl = read or len(write)
+        bidi = bidi_read is not None
+        b1 = (0x80 if final else 0) | (0x40 if read or bidi else 0) | (0x20 if write or bidi else 0) | 1
+        edtl = len(write) if bidi else read or len(write)
+        if ahs is None:
+            ahs = (P.extended_cdb_ahs(cdb) if len(cdb) > 16 else b"") + (
+                P.bidi_read_ahs(bidi_read) if bidi_read is not None else b"")
         cdb16 = cdb.ljust(16, b"\0")
         hdr = P.initiator_pdu(
             Opcode.SCSI_CMD,
@@ -163,11 +173,11 @@ class Initiator:
             w24=self.cmdsn if cmdsn is None else cmdsn,
             w28=self.expstatsn,
         )
-        hdr[32:48] = cdb16
+        hdr[32:48] = cdb16[:16]
         if cmdsn is None:
             self.cmdsn += 1
         imm = write[:immediate] if immediate is not None else b""
-        self.send(hdr, imm)
+        self.send(hdr, imm, ahs)
         return self.replies()
 
     def data_out(

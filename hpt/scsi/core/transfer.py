@@ -30,6 +30,15 @@ def command(lun: int, cdb: bytes | memoryview, nexus: Nexus, tag: int, attr: Tas
                        expected_out=length if write else 0)
 
 
+def bidi_command(lun: int, cdb: bytes | memoryview, nexus: Nexus, tag: int, attr: TaskAttr,
+                 out_buf: memoryview | None, out_len: int, in_buf: memoryview | None,
+                 in_len: int) -> ScsiCommand:
+    """A bidirectional command (SAM-5 5.1: both data-out and data-in buffers): ``out_buf`` holds the
+    ``out_len`` bytes the initiator wrote, ``in_buf`` takes up to ``in_len`` bytes for it to read."""
+    return ScsiCommand(lun, cdb, nexus, tag=tag, attr=attr, data_out=out_buf, data_in=in_buf,
+                       expected_in=in_len, expected_out=out_len)
+
+
 def residual(result: ScsiResult, expected: int, read: bool, write: bool) -> int:
     """SAM-5 5.1: the expected length less what the command wanted to move; positive for an
     underflow, negative for an overflow. A read that ends in CHECK CONDITION moves the data its

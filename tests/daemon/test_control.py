@@ -107,3 +107,32 @@ def test_accounts_acl_state_dump(rpc: Any) -> None:
     dumped = rpc("sys.dump")["result"]
     again = parse_config(dumped, "dump")
     assert again.targets[0].addresses == server.config.targets[0].addresses and not again.accounts
+
+
+def test_faults_injected_and_cleared_on_a_live_lu(rpc: Any) -> None:
+    lu = rpc.server.targets["iqn.2026-11.org.hpt.test:a"].lu(1)
+    assert rpc("lun.inject", tid=1, lun=1, op="read", lba=[10, 19], error="medium")["result"] == {
+        "name": "iqn.2026-11.org.hpt.test:a", "lun": 1,
+        "faults": [{"op": "read", "lba": [10, 19], "error": "medium"}]}
+    got = rpc("lun.inject", name="iqn.2026-11.org.hpt.test:a", lun=1, op="any", error="delay:0.5")["result"]
+    assert got["faults"][1] == {"op": "any", "lba": None, "error": "delay:0.5"}
+    assert lu.faults is not None and len(lu.faults.faults) == 2
+    assert "[[target.lun]]" in rpc("sys.dump")["result"] and "medium" not in rpc("sys.dump")["result"]
+    cleared = rpc("lun.clear", tid=1)["result"]
+    assert cleared == [{"name": "iqn.2026-11.org.hpt.test:a", "lun": 1, "faults": []}]
+    assert lu.faults is None
+
+
+@pytest.mark.parametrize(("params", "code", "message"), [
+    ({"tid": 1, "lun": 1, "op": "read", "lba": [5, 1], "error": "medium"}, -32602,
+     "lba: the first block 5 is after the last 1"),
+    ({"tid": 1, "lun": 1, "op": "read", "error": "lava"}, -32602, "error must be one of medium"),
+    ({"tid": 1, "lun": 1, "error": "busy"}, -32602, "missing parameter: op"),
+    ({"tid": 1, "lun": 2, "op": "read", "error": "busy"}, -32001,
+     "can't find the logical unit 2 of iqn.2026-11.org.hpt.test:a"),
+    ({"tid": 3, "lun": 1, "op": "read", "error": "busy"}, -32001, "can't find the target (tid 3)"),
+])
+def test_a_bad_fault_is_refused(rpc: Any, params: dict[str, Any], code: int, message: str) -> None:
+    error = rpc("lun.inject", **params)["error"]
+    assert error["code"] == code and message in error["message"]
+    assert rpc.server.targets["iqn.2026-11.org.hpt.test:a"].lu(1).faults is None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from hpt.daemon.control import account, lun, portal, session, system, target
+from hpt.daemon.control import account, faults, lun, portal, session, system, target
 from hpt.daemon.control.rpc import Method, Params
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ HANDLERS: dict[str, Handler] = {
     "target.show": target.show, "target.new": target.new, "target.delete": target.delete,
     "target.update": target.update, "target.bind": target.bind, "target.unbind": target.unbind,
     "lun.new": lun.new, "lun.delete": lun.delete, "lun.update": lun.update,
+    "lun.inject": faults.inject, "lun.clear": faults.clear,
     "account.show": account.show, "account.new": account.new, "account.delete": account.delete,
     "account.bind": account.bind, "account.unbind": account.unbind,
     "portal.show": portal.show, "portal.new": portal.new, "portal.delete": portal.delete,

@@ -20,6 +20,7 @@ CONTRACTS = {
     "transports": "Transport drivers are independent of each other",
     "daemon": "Nothing outside hpt.daemon imports hpt.daemon",
     "admin": "hptadm speaks to hptd through its socket only: hpt.admin imports no engine",
+    "testing": "The test fixtures drive hptd as a process: hpt.testing imports no engine",
     "scsi": "SCSI engine: targets and profiles > device types > SPC > the LU > reservations > core",
 }
 
@@ -70,6 +71,9 @@ def tree(tmp_path: Path) -> Path:
         ("fcoe/port.py", "import hpt.fcoe.packet", {"drivers"}, "hpt.fcoe.port -> hpt.fcoe.packet"),
         ("iser/cm.py", "import hpt.iscsi.tcp", {"transports"}, "hpt.iser.cm -> hpt.iscsi.tcp"),
         ("options.py", "import hpt.daemon.config", {"layers", "daemon"}, "hpt.options -> hpt.daemon.config"),
+        ("daemon/main.py", "import hpt.testing.plugin", {"layers"}, "hpt.daemon.main -> hpt.testing.plugin"),
+        ("testing/target.py", "import hpt.scsi.core.faults", {"testing"},
+         "hpt.testing.target -> hpt.scsi.core.faults"),
         ("scsi/core/cdb.py", "def f():\n    import hpt.store.ram", set(), ""),  # downward: allowed
     ],
 )

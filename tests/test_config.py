@@ -496,7 +496,7 @@ def test_duplicate_lun_numbers() -> None:
     [("sise = 1 # <-", "sise", 'unknown key (did you mean "size"?)'),
      ("lun = 16384 # <-", "lun", "must be 0..16383"),
      ('type = "cd" # <-', "type", 'device type "cd" is not supported yet'),
-     ('type = "dvd" # <-', "type", "must be one of disk, changer, tape"),
+     ('type = "bluray" # <-', "type", "must be one of disk, changer, tape, dvd"),
      ('store = "ramdisk" # <-', "store", 'did you mean "ram"'),
      ('vendor = "TOO-LONG-VENDOR" # <-', "vendor", "at most 8 printable ASCII"),
      ('product = "pröduct" # <-', "product", "printable ASCII"),

@@ -12,6 +12,8 @@ from hpt.media.header import MediaError
 from hpt.media.library import Placed, Placement, Slot, barcode_of, load_state, save_state
 from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.core.sense import SenseError
+from hpt.scsi.mmc.drive import drive_of as dvd_drive_of
+from hpt.scsi.mmc.state import DvdState
 from hpt.scsi.smc.changer import Changer
 from hpt.scsi.smc.elements import Cartridge, DriveSlot, Element, ElementType, layout
 from hpt.scsi.smc.profile import make_changer
@@ -28,10 +30,12 @@ _DRIVE_API = ("loaded", "load", "unload", "identifier")
 
 
 def medium_drive(lu: LogicalUnit) -> MediumDrive:
-    """The MediumDrive of a drive LU: a tape LU's ``TapeDrive`` (``hpt.scsi.ssc.drive``), else a
-    ``state`` that is one; ValueError naming the LU otherwise."""
+    """The MediumDrive of a drive LU: a tape LU's ``TapeDrive`` (``hpt.scsi.ssc.drive``), a DVD LU's
+    ``DvdDrive`` (``hpt.scsi.mmc.drive``), else a ``state`` that is one; ValueError otherwise."""
     if lu.profile.device_type == DeviceType.TAPE and isinstance(lu.state, TapeState):
         return drive_of(lu)
+    if lu.profile.device_type == DeviceType.CDROM and isinstance(lu.state, DvdState):
+        return dvd_drive_of(lu)
     state = lu.state
     if all(hasattr(state, name) for name in _DRIVE_API):
         drive: MediumDrive = state

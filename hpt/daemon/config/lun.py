@@ -111,7 +111,8 @@ def _owners(table: Table, profile: DeviceProfile, kind: StoreKind | None,
     owners: dict[str, str] = {}
     for key in table.data:
         if kind is None and (key == "store" or _declaring(key, stores)):
-            owners[key] = f"a {profile.name} has no store: its media are cartridge files"
+            media = "disc files" if profile.device_type == DeviceType.CDROM else "cartridge files"
+            owners[key] = f"a {profile.name} has no store: its media are {media}"
         elif store := _declaring(key, stores):
             owners[key] = f'only for store = {store} (store is "{kind.name if kind else ""}")'
         elif type_ := _declaring(key, types):

@@ -25,21 +25,51 @@ if TYPE_CHECKING:
 IoComplete = Callable[[ScsiResult | OSError], None]
 
 
+def _read_plan(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> tuple[int, memoryview | None, ScsiResult]:
+    """READ's checks, once for both paths: the byte offset, the part of ``cmd.data_in`` to fill (None
+    when nothing moves) and the result."""
+    lba, n = checked_blocks(form, lu, cmd.cdb)
+    bs = lu.params.block_size
+    nbytes = n * bs
+    result = ScsiResult(Status.GOOD, b"", nbytes)
+    buf = cmd.data_in
+    if buf is None or not nbytes or not len(buf):
+        return 0, None, result
+    return lba * bs, (buf if len(buf) <= nbytes else buf[:nbytes]), result
+
+
+def _write_plan(form: CdbForm, lu: LogicalUnit,
+                cmd: ScsiCommand) -> tuple[int, memoryview | None, ScsiResult, bool]:
+    """WRITE's checks, once for both paths: the byte offset, the data to write (None when nothing
+    moves), the result and whether the data must be durable before status."""
+    cdb = cmd.cdb
+    lba, n = checked_blocks(form, lu, cdb)
+    check_writable(lu)
+    nbytes = n * lu.params.block_size
+    result = out_result(cmd, nbytes)
+    buf = data_out(cmd, nbytes) if nbytes else None
+    if buf is None or not len(buf):
+        return 0, None, result, False
+    return lba * lu.params.block_size, buf, result, _durable(form, lu, cdb)
+
+
+def _durable(form: CdbForm, lu: LogicalUnit, cdb: Cdb) -> bool:
+    """FUA, or a disabled write cache (WCE 0), asks for the data on the medium before status (SBC-4 5.x)."""
+    return bool(form.flags and cdb[1] & FUA) or not lu.wce
+
+
 def read_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """SBC-4 READ (6/10/12/16): read the blocks into ``cmd.data_in``; READ(6) length 0 is 256 blocks.
 
     ``in_len`` is the full transfer even when the initiator's buffer is smaller: the transport
     reports the overflow residual and sends what fits (SAM-5 Execute Command, residuals).
     """
-    lba, n = checked_blocks(form, lu, cmd.cdb)
-    bs = lu.params.block_size
-    nbytes = n * bs
-    buf = cmd.data_in
-    if buf is not None and nbytes and len(buf):
+    offset, buf, result = _read_plan(form, lu, cmd)
+    if buf is not None:
         store = lu.store
         assert store is not None
-        store.read_into(lba * bs, buf if len(buf) <= nbytes else buf[:nbytes])
-    return ScsiResult(Status.GOOD, b"", nbytes)
+        store.read_into(offset, buf)
+    return result
 
 
 def write_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, durable: bool = False) -> ScsiResult:
@@ -49,21 +79,14 @@ def write_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, durable: bool
     ``out_len`` is what the CDB needed, so the transport reports the residual. FUA, ``durable``
     or a disabled write cache make the data durable before status.
     """
-    cdb = cmd.cdb
-    lba, n = checked_blocks(form, lu, cdb)
-    check_writable(lu)
-    bs = lu.params.block_size
-    nbytes = n * bs
-    if nbytes:
-        buf = data_out(cmd, nbytes)
-        if len(buf):
-            store = lu.store
-            assert store is not None
-            offset = lba * bs
-            store.write_from(offset, buf)
-            if durable or (form.flags and cdb[1] & FUA) or not lu.wce:
-                store.sync(offset, len(buf))
-    return out_result(cmd, nbytes)
+    offset, buf, result, fua = _write_plan(form, lu, cmd)
+    if buf is not None:
+        store = lu.store
+        assert store is not None
+        store.write_from(offset, buf)
+        if durable or fua:
+            store.sync(offset, len(buf))
+    return result
 
 
 def orwrite16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
@@ -72,61 +95,43 @@ def orwrite16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     ORPROTECT other than 0 is rejected like WRPROTECT. Its entry locks its LBA range exclusively in the
     LU's task set, so no other command sees the blocks between the read and the write.
     """
-    cdb = cmd.cdb
-    lba, n = checked_blocks(FORM16, lu, cdb)
-    check_writable(lu)
-    bs = lu.params.block_size
-    nbytes = n * bs
-    new = data_out(cmd, nbytes)
-    m = len(new)
-    if m:
+    offset, new, result, fua = _write_plan(FORM16, lu, cmd)
+    if new is not None:
         store = lu.store
         assert store is not None
-        offset = lba * bs
+        m = len(new)
         old = bytearray(m)
         store.read_into(offset, memoryview(old))
         merged = (int.from_bytes(old, "big") | int.from_bytes(new, "big")).to_bytes(m, "big")
         store.write_from(offset, memoryview(merged))
-        if cdb[1] & FUA or not lu.wce:
+        if fua:
             store.sync(offset, m)
-    return out_result(cmd, nbytes)
+    return result
 
 
 # -- the asynchronous data path (stores that do real I/O) --------------------------------------
 def submit_read(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, complete: IoComplete) -> None:
     """READ as :func:`read_blocks`, with the store's ``submit_read``: ``complete`` gets the result
     (or the store's OSError) from the store's completion thread."""
-    lba, n = checked_blocks(form, lu, cmd.cdb)
-    bs = lu.params.block_size
-    nbytes = n * bs
-    result = ScsiResult(Status.GOOD, b"", nbytes)
-    buf = cmd.data_in
-    if buf is None or not nbytes or not len(buf):
+    offset, buf, result = _read_plan(form, lu, cmd)
+    if buf is None:
         complete(result)
         return
     store = lu.store
     assert store is not None
-    store.submit_read(lba * bs, buf if len(buf) <= nbytes else buf[:nbytes],
-                      lambda err: complete(result if err is None else err))
+    store.submit_read(offset, buf, lambda err: complete(result if err is None else err))
 
 
 def submit_write(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, complete: IoComplete) -> None:
     """WRITE as :func:`write_blocks`, with the store's ``submit_write``; FUA (or a disabled write
     cache) makes the store complete it only once it is durable."""
-    cdb = cmd.cdb
-    lba, n = checked_blocks(form, lu, cdb)
-    check_writable(lu)
-    bs = lu.params.block_size
-    nbytes = n * bs
-    result = out_result(cmd, nbytes)
-    buf = data_out(cmd, nbytes) if nbytes else None
-    if buf is None or not len(buf):
+    offset, buf, result, fua = _write_plan(form, lu, cmd)
+    if buf is None:
         complete(result)
         return
     store = lu.store
     assert store is not None
-    fua = bool(form.flags and cdb[1] & FUA) or not lu.wce
-    store.submit_write(lba * bs, buf, lambda err: complete(result if err is None else err), fua=fua)
+    store.submit_write(offset, buf, lambda err: complete(result if err is None else err), fua=fua)
 
 
 def span(form: CdbForm, exclusive: bool = False) -> Callable[[Cdb], Span]:

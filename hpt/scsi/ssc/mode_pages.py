@@ -4,7 +4,7 @@ The block descriptor carries the density code and the block length (0: variable-
 MODE SELECT changes; the device-specific parameter has WP and BUFFERED MODE 1. Pages: 01h Read-Write
 Error Recovery, 0Fh Data Compression (DCE changeable; data is stored as written), 10h Device
 Configuration (BIS, EEG, SEW; SELECT DATA COMPRESSION ALGORITHM changeable), 11h Medium Partition
-(one partition).
+(one partition); page 00h is the header and block descriptor alone.
 """
 
 from __future__ import annotations
@@ -63,4 +63,9 @@ DEVICE_CONFIGURATION = ModePage(  # BIS (byte 8), EEG and SEW (byte 10)
 MEDIUM_PARTITION = ModePage(  # no additional partitions; format and partition recognition
     0x11, 0, page_bytes(0x11, bytes((0, 0, 0, 0x03, 0, 0, 0, 0))), bytes(10))
 
-TAPE_MODE_PAGES = (READ_WRITE_ERROR_RECOVERY, DATA_COMPRESSION, DEVICE_CONFIGURATION, MEDIUM_PARTITION)
+#: Page 00h (vendor specific, SPC-5): no page data, so MODE SENSE of it returns the header and the block
+#: descriptor only; Linux st asks for it on every open to learn the density and the block length.
+HEADER_ONLY = ModePage(0x00, 0, b"", b"")
+
+TAPE_MODE_PAGES = (HEADER_ONLY, READ_WRITE_ERROR_RECOVERY, DATA_COMPRESSION, DEVICE_CONFIGURATION,
+                   MEDIUM_PARTITION)

@@ -108,6 +108,16 @@ def _page_offsets(data: bytes) -> list[int]:
     return out
 
 
+def test_mode_sense_page_zero_is_the_block_descriptor(a: Initiator) -> None:
+    """Linux st opens a drive with MODE SENSE(6) of page 00h, 12 bytes: header and block descriptor."""
+    r = a.run(bytes((0x1A, 0, 0x00, 0, 12, 0)))
+    assert r.good and len(r.data) == 12
+    assert r.data[0] == 11 and r.data[3] == 8 and r.data[4] == 0x5A and r.data[9:12] == b"\x00\x00\x00"
+    r = a.run(bytes((0x5A, 0, 0x00, 0, 0, 0, 0, 0, 255, 0)))  # MODE SENSE(10): the same, no page bytes
+    assert r.good and len(r.data) == 16 and r.data[7] == 8 and r.data[8] == 0x5A
+    assert a.run(bytes((0x1A, 0x08, 0x00, 0, 12, 0))).data == bytes((3, 0, 0x10, 0))  # DBD: header only
+
+
 def test_log_sense(a: Initiator) -> None:
     assert a.run(bytes((0x4D, 0, 0x00, 0, 0, 0, 0, 0, 255, 0))).data[4:] == bytes((0x00, 0x0C, 0x2E))
     a.run(write6(5), b"hello")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hpt.media.disc import BLOCK, NOT_WRITABLE, OUT_OF_RANGE, DiscRuleError, RecordableDisc
+from hpt.media.disc import BLOCK, NO_SPACE, NOT_WRITABLE, OUT_OF_RANGE, DiscRuleError, RecordableDisc
 from hpt.scsi.core.cdb import FUA, Cdb, lba_len10, lba_len12
 from hpt.scsi.core.command import GOOD, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, Status
@@ -75,6 +75,8 @@ def write(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
         raise SenseError(rule_sense(NOT_WRITABLE))
     if not blocks:
         return GOOD
+    if lba + blocks > disc.capacity:
+        raise SenseError(rule_sense(NO_SPACE), info=lba)
     data = cmd.data_out if cmd.data_out is not None else memoryview(b"")
     wanted = blocks * BLOCK
     arrived = min(len(data), wanted) // BLOCK * BLOCK

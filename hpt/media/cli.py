@@ -1,7 +1,8 @@
 """``hptimg``: create, inspect and list media files (tgt's ``tgtimg``, with its option names).
 
 ``hptimg --op new --device-type tape --barcode HPT001L6 --size 256 --file PATH [--type data|clean|worm]
-[--worm] [--write-protect]``, ``hptimg --op show --file PATH``, ``hptimg --op list --path DIR``.
+[--worm] [--write-protect]``, ``hptimg --op new --device-type dvd [--size MIB] [--barcode LABEL] --file
+PATH`` (a blank DVD+R), ``hptimg --op show --file PATH``, ``hptimg --op list --path DIR``.
 ``--size`` is in MiB. Each device type is one row of :data:`DEVICE_TYPES`.
 """
 
@@ -14,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hpt.media.header import MediaError, is_cartridge
+from hpt.media import disc
+from hpt.media.header import HEADER_SIZE, MediaError, is_cartridge
 from hpt.media.tape import create, inspect
 
 MIB = 1 << 20
@@ -44,15 +46,52 @@ def _new_tape(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _show_tape(path: Path) -> dict[str, object]:
-    return {"device_type": "tape", **asdict(inspect(path)), "file_size": path.stat().st_size}
+    info = inspect(path)
+    return {"device_type": "tape", **asdict(info), "file_size": path.stat().st_size,
+            "used": info.eod_offset - HEADER_SIZE}
+
+
+ISO_MAGIC = (32769, b"CD001")  # the primary volume descriptor's standard identifier (ECMA-119 8.4)
+_PREFIX = ISO_MAGIC[0] + len(ISO_MAGIC[1])  # how much of a file the recognisers see
+
+
+def _is_iso(prefix: bytes) -> bool:
+    return prefix[ISO_MAGIC[0]:_PREFIX] == ISO_MAGIC[1]
+
+
+def _new_dvd(args: argparse.Namespace) -> dict[str, object]:
+    kind = (args.type or "dvd+r").lower()
+    if kind != "dvd+r":
+        raise MediaError(f'--type for a dvd must be dvd+r (an ISO file is a DVD-ROM), got "{args.type}"')
+    if args.worm or args.write_protect:
+        raise MediaError("--worm and --write-protect are tape options")
+    if args.size is not None and args.size <= 0:
+        raise MediaError("--size (MiB, a positive integer) must be positive")
+    blocks = disc.DVD_BLOCKS if args.size is None else args.size * MIB // disc.BLOCK
+    disc.create(args.file, blocks, args.barcode or "")
+    return _show_dvd(Path(args.file))
+
+
+def _show_dvd(path: Path) -> dict[str, object]:
+    """A DVD+R medium file's or an ISO image's label, capacity, state, sessions and tracks."""
+    d = disc.open_disc(path, readonly=True)
+    try:
+        recorded = [t for t in d.tracks() if t.written or t.closed]
+        dated = {"created": disc.inspect(path).get("created", "")} if d.recordable else {}
+        return {"device_type": "dvd", "barcode": d.label, "capacity": d.capacity * disc.BLOCK,
+                "medium_type": d.kind, "state": d.state, "sessions": d.sessions, "tracks": len(recorded),
+                **dated, "file_size": path.stat().st_size, "used": d.readable * disc.BLOCK}
+    finally:
+        d.close()
 
 
 DEVICE_TYPES: dict[str, DeviceType] = {
     "tape": DeviceType(_new_tape, _show_tape, is_cartridge),
+    "dvd": DeviceType(_new_dvd, _show_dvd, lambda prefix: disc.is_disc(prefix) or _is_iso(prefix)),
 }
 
-_SHOWN = ("barcode", "capacity", "medium_type", "worm", "write_protect", "load_count", "manufacturer",
-          "serial", "density", "created", "clean", "file_size")
+_SHOWN = ("barcode", "capacity", "medium_type", "state", "sessions", "tracks", "worm", "write_protect",
+          "load_count", "manufacturer", "serial", "density", "created", "clean", "file_size")
 
 
 def _print(fields: dict[str, object], out: list[str]) -> None:
@@ -68,7 +107,7 @@ def _print(fields: dict[str, object], out: list[str]) -> None:
 
 def _type_of(path: Path) -> str | None:
     with path.open("rb") as f:
-        prefix = f.read(64)
+        prefix = f.read(_PREFIX)
     return next((name for name, t in DEVICE_TYPES.items() if t.recognise(prefix)), None)
 
 
@@ -107,7 +146,7 @@ def _op_list(args: argparse.Namespace, out: list[str]) -> None:
         flags = ",".join(name for name in ("worm", "write_protect") if f.get(name))
         if f.get("medium_type") == "clean":
             flags = ",".join(filter(None, ("clean", flags)))
-        used = (int(f["eod_offset"]) - 4096) // MIB  # type: ignore[call-overload]
+        used = int(f["used"]) // MIB  # type: ignore[call-overload]
         out.append(f"{path.name:<24} {kind:<5} {f['barcode']!s:<12} {int(f['capacity']) // MIB:>7} "  # type: ignore[call-overload]
                    f"{used:>7} {flags or '-'}")
 
@@ -119,9 +158,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hptimg", description="Create, inspect and list hpt media files.")
     p.add_argument("--op", "-o", required=True, choices=sorted(OPS))
     p.add_argument("--device-type", "-Y", default="tape", choices=sorted(DEVICE_TYPES))
-    p.add_argument("--barcode", "-b", help="the cartridge's barcode (volume tag), e.g. HPT001L6")
+    p.add_argument("--barcode", "-b", help="a tape's barcode, e.g. HPT001L6; a disc's label")
     p.add_argument("--size", "-s", type=int, help="capacity in MiB")
-    p.add_argument("--type", "-t", help="medium type: data, clean or worm (tape)")
+    p.add_argument("--type", "-t", help="medium type: data, clean or worm (tape); dvd+r (dvd)")
     p.add_argument("--worm", action="store_true", help="write once, read many")
     p.add_argument("--write-protect", action="store_true", help="set the write-protect tab")
     p.add_argument("--file", "-f", help="the medium file")

@@ -56,3 +56,32 @@ def test_unknown_op_is_an_argparse_error() -> None:
     with pytest.raises(SystemExit) as exc:
         run(["--op", "delete"])
     assert exc.value.code == 2
+
+
+def test_dvd_new_show_and_list(tmp_path: Path) -> None:
+    from hpt.media import disc
+    from tests.scsi.mmc.conftest import make_iso
+
+    f = tmp_path / "BLK001"
+    status, out = run(["--op", "new", "--device-type", "dvd", "--size", "64", "--barcode", "BLANK01",
+                       "--file", str(f)])
+    assert status == 0 and out[0] == f"created dvd {f}" and "state: blank" in out
+    assert disc.inspect(f)["capacity"] == 64 * 512 and disc.inspect(f)["label"] == "BLANK01"
+    assert run(["--op", "new", "--device-type", "dvd", "--file", str(tmp_path / "full")])[0] == 0
+    assert disc.inspect(tmp_path / "full")["capacity"] == disc.DVD_BLOCKS  # a 4.7 GB DVD+R, sparse
+    make_iso(tmp_path / "DVD001.iso")
+    status, out = run(["--op", "show", "--file", str(tmp_path / "DVD001.iso")])
+    assert status == 0 and "medium_type: dvd-rom" in out and "barcode: DVD001" in out
+    status, out = run(["--op", "list", "--path", str(tmp_path)])
+    assert status == 0 and len(out) == 4
+    assert any(line.startswith("BLK001 ") and "BLANK01" in line and " 64 " in line for line in out)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--type", "dvd-rw"], "must be dvd+r"),
+    (["--size", "0"], "must be positive"),
+    (["--worm"], "tape options"),
+])
+def test_dvd_errors(tmp_path: Path, argv: list[str], message: str) -> None:
+    status, out = run(["--op", "new", "--device-type", "dvd", "--file", str(tmp_path / "d"), *argv])
+    assert status == 1 and len(out) == 1 and message in out[0] and not (tmp_path / "d").exists()

@@ -7,6 +7,9 @@ from collections.abc import Generator
 
 import pytest
 
+# pytester runs the plugin tests (tests/plugin) as another project would; pytest accepts this only here
+pytest_plugins = ["pytester"]
+
 
 def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     """The reason a skipped test (or a module skipped at collection) gave, without pytest's prefix."""

@@ -3,6 +3,12 @@
     hptd --demo [--portal ADDR:PORT] [--path FILE]   serve the 1 GiB demo LUN (LUN 1 of one target)
     hptd --demo vtl [--portal ADDR:PORT] [--path DIR] serve a tape library: changer at LUN 0, drives at
                                                       LUNs 1 and 2, 8 cartridges HPT001L6..HPT008L6
+    hptd --demo dvd [--portal ADDR:PORT] [--path ISO] serve a DVD-ROM holding ISO (a small one made at
+                                                      start without --path) at LUN 1, a DVD+R drive with
+                                                      a blank disc at LUN 2
+    hptd --demo jukebox [--portal ADDR:PORT] [--path DIR] serve a DVD jukebox: changer at LUN 0, DVD
+                                                      drives at LUNs 1 and 2, discs DVD001..DVD004 (ISO)
+                                                      and BLK001..BLK004 (blank DVD+R)
     hptd --config FILE                                serve a TOML configuration (docs/config.md)
 
 SIGHUP re-reads the configuration file and applies the difference live; hptadm changes the running
@@ -22,9 +28,11 @@ from pathlib import Path
 
 from hpt.daemon.config import Config, ConfigError, demo_config, demo_text, parse_config
 from hpt.daemon.config.build import vtl_text
+from hpt.daemon.config.optical import dvd_text, jukebox_text
 from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
 from hpt.daemon.control.rpc import RpcError
-from hpt.daemon.demo import vtl_media
+from hpt.daemon.demo import dvd_media, jukebox_media, vtl_media
+from hpt.daemon.metrics import start_metrics
 
 
 class _JsonFormatter(logging.Formatter):
@@ -51,17 +59,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="hptd", description="hpt SCSI target daemon (iSCSI/TCP)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--config", metavar="FILE", help="serve this TOML configuration")
-    mode.add_argument("--demo", nargs="?", const="disk", choices=("disk", "vtl"),
+    mode.add_argument("--demo", nargs="?", const="disk", choices=("disk", "vtl", "dvd", "jukebox"),
                       help="serve a demo, no CHAP, open ACL: a 1 GiB disk LUN (no word, or disk), or a "
                            "virtual tape library (vtl: target iqn.2026-11.org.hpt:vtl, changer at LUN 0, "
                            "tape drives at LUNs 1 and 2, 8 cartridges HPT001L6..HPT008L6, 1 import/export "
-                           "slot)")
+                           "slot), a DVD-ROM and a DVD+R drive (dvd: target iqn.2026-11.org.hpt:dvd, LUNs 1 "
+                           "and 2) or a DVD jukebox (jukebox: iqn.2026-11.org.hpt:jukebox, changer at LUN 0, "
+                           "DVD drives at LUNs 1 and 2, 4 ISO and 4 blank discs)")
     ap.add_argument("--portal", default="127.0.0.1:3260", metavar="ADDR:PORT",
                     help="demo portal (default 127.0.0.1:3260)")
     ap.add_argument("--path", metavar="FILE|DIR",
                     help="demo: back the disk LUN with this sparse file instead of RAM; vtl: keep the "
                          "cartridges and the library's state in this directory (reused when it holds them) "
-                         "instead of a temporary one")
+                         "instead of a temporary one; dvd: the ISO image LUN 1 serves; jukebox: as vtl, for "
+                         "the discs")
     ap.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override the config")
     ap.add_argument("--control-socket", metavar="PATH",
                     help="hptadm's control socket (default: [daemon] control_socket, /run/hpt/control.sock; "
@@ -79,11 +90,25 @@ def _load(args: argparse.Namespace) -> tuple[Document, Config]:
                 raise ConfigError(f"--path {args.path}: cannot hold the library's media: {err}") from None
             text = vtl_text(args.portal, str(media))
             config = parse_config(text, "<demo vtl>")
+        elif args.demo in ("dvd", "jukebox"):
+            text = _optical_text(args)
+            config = parse_config(text, f"<demo {args.demo}>")
         else:
             text = demo_text(args.portal, args.path)
             config = demo_config(args.portal, args.path)
         return Document.of(config, text, Path.cwd()), config
     return Document.load(Path(args.config))
+
+
+def _optical_text(args: argparse.Namespace) -> str:
+    """The dvd or jukebox demo's configuration, its discs made (ConfigError when they cannot be)."""
+    try:
+        if args.demo == "dvd":
+            iso, blank = dvd_media(args.path)
+            return dvd_text(args.portal, str(iso), str(blank))
+        return jukebox_text(args.portal, str(jukebox_media(args.path)))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--path {args.path}: cannot make the {args.demo} demo's discs: {err}") from None
 
 
 def _control_listener(args: argparse.Namespace, config: Config, control: Control) -> ControlListener | None:
@@ -149,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hptd: control socket: {err}", file=sys.stderr)
         server.stop()
         return 1
+    try:
+        metrics = start_metrics(config.metrics, server)
+    except OSError as err:
+        print(f"hptd: metrics on {config.metrics.address}: {err.strerror or err}", file=sys.stderr)
+        if listener is not None:
+            listener.stop()
+        server.stop()
+        return 1
     for tc in config.targets:
         print(tc.name, flush=True)
 
@@ -182,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if listener is not None:
         listener.stop()
+    if metrics is not None:
+        metrics.stop()
     server.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)
     return 0

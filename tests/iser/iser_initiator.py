@@ -46,12 +46,13 @@ class IserInitiator(Initiator):
     def __post_init__(self) -> None:
         super().__init__(self.conn)
 
-    def send(self, hdr: bytearray, data: bytes = b"") -> None:
+    def send(self, hdr: bytearray, data: bytes = b"", ahs: bytes = b"") -> None:
         from hpt.iscsi import pdu as P
 
         P.set_dsl(hdr, len(data))
+        hdr[4] = len(ahs) // 4  # TotalAHSLength in words (RFC 7143 11.2.1.4)
         remote, self.remote = self.remote, None
-        self.conn.receive_pdu(hdr, data, remote=remote)
+        self.conn.receive_pdu(bytes(hdr) + ahs, data, remote=remote)
         self.conn.execute_ready()
 
     def register(self, data: bytes | bytearray) -> tuple[int, int]:

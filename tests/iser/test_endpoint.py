@@ -43,11 +43,12 @@ class Wire(Initiator):
     def __post_init__(self) -> None:
         super().__init__(self.ep.core)
 
-    def send(self, hdr: bytearray, data: bytes = b"") -> None:
+    def send(self, hdr: bytearray, data: bytes = b"", ahs: bytes = b"") -> None:
         from hpt.iscsi import pdu as P
 
         P.set_dsl(hdr, len(data))
-        self.deliver(self.remote.encode() + bytes(hdr) + data)
+        hdr[4] = len(ahs) // 4  # TotalAHSLength in words (RFC 7143 11.2.1.4)
+        self.deliver(self.remote.encode() + bytes(hdr) + ahs + data)
         self.remote = IserHeader()
 
     def deliver(self, msg: bytes) -> None:

@@ -12,6 +12,7 @@ from hpt.daemon.config import Config, PortalConfig, TargetConfig
 from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
 from hpt.daemon.luns import build_lus
 from hpt.iscsi.errors import LoginError
+from hpt.iscsi.limits import Admission, AuthPenalty
 from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
 from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
 from hpt.iscsi.session import Session, SessionTable
@@ -56,6 +57,9 @@ class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.sessions = SessionTable()
+        self.limits = config.limits
+        self.auth_penalty = AuthPenalty(config.limits)
+        self.admission = Admission(config.limits)  # connections of every TCP portal
         self.ring = Ring(RING_SLOT, RING_SLOTS)
         self.targets: dict[str, ScsiTarget] = {}
         self.target_configs: dict[str, TargetConfig] = {t.name: t for t in config.targets}
@@ -194,6 +198,9 @@ class _PortalContext:
         self.portal = portal
         self.portal_group_tag = portal.group
         self.sessions: SessionTable = server.sessions
+        self.limits = server.limits
+        self.auth_penalty = server.auth_penalty
+        self.admission = server.admission
 
     def policies(
         self, conn: Connection, session_type: str, initiator_name: str, target_name: str
@@ -211,6 +218,13 @@ class _PortalContext:
             raise LoginError(3, 1, f"target {target_name} is offline")
         if not tc.allows(initiator_name, _host_of(conn.peer)):
             raise LoginError(2, 2, f"initiator {initiator_name} at {conn.peer} not allowed on {target_name}")
+        limit = srv.limits.max_sessions_per_initiator
+        isid = conn.login.isid  # a login that reinstates one of them replaces it: it does not count
+        held = sum(1 for s in srv.sessions.all() if s.initiator_name == initiator_name and s.isid != isid
+                   and s.session_type == "Normal")
+        if held >= limit:  # RFC 7143 11.13.5: 0302 out of resources
+            raise LoginError(3, 2, f"initiator {initiator_name} has {held} sessions "
+                                   f"(limits.max_sessions_per_initiator = {limit})")
         return srv.target_policy(cfg.iscsi_for(tc)), srv.auth_policy(tc.incoming, tc.outgoing)
 
     def scsi_target(self, target_name: str) -> ScsiTarget | None:

@@ -99,6 +99,7 @@ class Connection(ControlRequests):
         self.statsn = 0
         self.full_feature = False
         self.closing = False
+        self.hold_until = 0.0  # monotonic time before which the driver sends nothing (a failed CHAP login)
         self.close_reason = ""
         self.ready: list[Task] = []
         self.tasks: dict[int, Task] = {}  # ITT -> task waiting for data or execution

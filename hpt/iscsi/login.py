@@ -9,12 +9,15 @@ and creating or joining the session when the connection enters the full feature 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
-from hpt.iscsi.errors import LoginError
+from hpt.iscsi.errors import AUTH_FAILED, LoginError
+from hpt.iscsi.limits import host_of
 from hpt.iscsi.negotiation import LoginNegotiator
 from hpt.iscsi.pdu import Pdu
+from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.session import Session
 from hpt.iscsi.text import encode_text, parse_text
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from hpt.iscsi.connection import Connection
 
 log = logging.getLogger("hpt.iscsi.login")
+_refusals = RateLimitedLog(log)  # one line per initiator address and 10 s: a login loop cannot flood the log
 
 SECURITY, OPERATIONAL, FULL_FEATURE = 0, 1, 3
 LOGIN_TEXT_LIMIT = 8192  # MaxRecvDataSegmentLength during login (RFC 7143 13.12)
@@ -57,11 +61,18 @@ class LoginHandler:
 
     def fail(self, pdu: Pdu, status_class: int, status_detail: int, message: str) -> None:
         conn = self.conn
-        log.warning("login from %s refused (%02x%02x): %s", conn.peer, status_class, status_detail, message)
+        host = host_of(conn.peer)
+        _refusals.warning(host, "login from %s refused (%02x%02x): %s",
+                          conn.peer, status_class, status_detail, message)
+        if (status_class, status_detail) == AUTH_FAILED:  # the answer waits longer after each failure
+            conn.hold_until = time.monotonic() + conn.context.auth_penalty.failed((self._initiator(), host))
         hdr = P.login_response(0, 0, 0, self.isid or pdu.isid, 0, pdu.itt, conn.next_statsn(),
                                self.first_cmdsn, self.first_cmdsn, status_class, status_detail, 0)
         conn._emit(hdr)
         conn.close(f"login failed: {message}")
+
+    def _initiator(self) -> str:
+        return self.neg.initiator_name if self.neg is not None else ""
 
     # --------------------------------------------------------------------------------- the machine
     def _receive(self, pdu: Pdu) -> None:
@@ -173,5 +184,6 @@ class LoginHandler:
         conn.max_recv_dsl = cparams.max_recv_data_segment_length
         conn.max_xmit_dsl = cparams.max_xmit_data_segment_length
         conn.full_feature = True
+        ctx.auth_penalty.succeeded((neg.initiator_name, host_of(conn.peer)))
         log.info("%s session %s -> %s (isid %#x tsih %d) from %s", stype, neg.initiator_name,
                  neg.target_name or "-", self.isid, tsih, conn.peer)

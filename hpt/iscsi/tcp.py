@@ -9,6 +9,7 @@ connection's lock. A kernel receive timeout (SO_RCVTIMEO) paces NOP-In keepalive
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import struct
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hpt.iscsi.connection import Connection
+from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.native.batch import later
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from hpt.native.ring import Ring
 
 log = logging.getLogger("hpt.iscsi.tcp")
+_limited = RateLimitedLog(log)
 
 _IOV_MAX = 1024
 
@@ -62,20 +65,39 @@ class TcpConnection:
                                shutdown=self._shutdown)
         self.nop_interval = nop_interval
         self.nop_count = nop_count
+        self.login_timeout = context.limits.login_timeout
         self.on_exit = on_exit
         # the connection's thread holds this while it works on the core; others take it to reach in
         self.lock = threading.Lock()
         self._ident = 0  # the connection thread's id, once it runs
         self.conn.notify = self._completed
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if nop_interval > 0:
-            sec = int(nop_interval)
-            usec = int((nop_interval - sec) * 1e6)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", sec, usec))
+        # until login ends, the thread wakes every second to enforce the login timeout
+        self._timeout(min(self.login_timeout, 1.0))
         self.thread = threading.Thread(target=self.run, name=f"iscsi {self.conn.peer}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
+
+    def _timeout(self, seconds: float) -> None:
+        """SO_RCVTIMEO: how long a receive waits before the loop looks at its timers (0: forever)."""
+        sec = int(seconds)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                             struct.pack("ll", sec, int((seconds - sec) * 1e6)))
+
+    @property
+    def prelogin(self) -> bool:
+        """Not yet in the full feature phase (a connection :class:`Admission` may shed)."""
+        return not self.conn.full_feature
+
+    def shed(self, reason: str) -> None:
+        """Close from another thread: the loop sees the socket end and cleans up."""
+        log.info("connection %s: %s", self.conn.peer, reason)
+        self.conn.close(reason)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _shutdown(self, reason: str) -> None:
         """Stop reading; what is already queued still goes out (reinstatement, reset, SIGTERM)."""
@@ -112,8 +134,16 @@ class TcpConnection:
         waitall = socket.MSG_WAITALL
         dontwait = socket.MSG_DONTWAIT
         missed = 0
+        deadline = time.monotonic() + self.login_timeout  # 0 once the connection has logged in
         try:
             while not conn.closing:
+                if deadline:
+                    if conn.full_feature:
+                        deadline = 0
+                        self._timeout(max(self.nop_interval, 0))
+                    elif time.monotonic() >= deadline:
+                        conn.close(f"login not finished within {self.login_timeout:g} s")
+                        break
                 buf = conn.expect()
                 try:
                     if conn.pending_output:
@@ -128,6 +158,8 @@ class TcpConnection:
                     else:
                         n = recv_into(buf, len(buf), waitall)
                 except (BlockingIOError, TimeoutError):
+                    if deadline:
+                        continue  # still logging in: no pings, the login deadline is checked above
                     # idle for nop_interval: ping, and give up after nop_count unanswered pings
                     with lock:
                         if conn.ping():
@@ -149,6 +181,9 @@ class TcpConnection:
                         conn.drain_completions()
                     if conn.pending_output > 256:
                         self._flush()
+            hold = conn.hold_until - time.monotonic()
+            if hold > 0:  # a failed CHAP login: its answer waits (hpt.iscsi.limits.AuthPenalty)
+                time.sleep(hold)
             with lock:
                 self._flush()
         except (ConnectionError, OSError) as err:
@@ -208,12 +243,20 @@ class TcpPortal:
         self.thread.start()
 
     def _accept_loop(self) -> None:
+        admission = self.context.admission
         while not self._stopping:
             try:
-                sock, _ = self.sock.accept()
-            except OSError:
+                sock, peer = self.sock.accept()
+            except OSError as err:
                 if self._stopping:
                     return
+                if err.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # out of descriptors: make room by closing the oldest connection still logging
+                    # in (so a real login gets in), and back off instead of spinning
+                    shed = admission.shed_oldest(f"shed: the target is out of descriptors ({err.strerror})")
+                    _limited.warning("accept", "portal %s:%d: cannot accept: %s%s", *self.address[:2],
+                                     err.strerror, "" if shed else " (no connection to shed)")
+                    time.sleep(0.01 if shed else 0.1)
                 continue
             try:
                 tc = TcpConnection(sock, self.context, self.ring, nop_interval=self.nop_interval,
@@ -222,14 +265,24 @@ class TcpPortal:
                 log.info("accept: %s", err)
                 sock.close()
                 continue
+            host = peer[0]
+            if not admission.admit(tc, host):
+                _limited.warning(host, "connection from %s refused: %d connections (limits: %d in all, %d "
+                                 "per address), none still logging in", host, len(admission),
+                                 self.context.limits.max_connections,
+                                 self.context.limits.max_connections_per_address)
+                sock.close()
+                continue
             with self._lock:  # started under the lock: stop() never sees an unstarted thread
                 if self._stopping:
+                    admission.gone(tc)
                     sock.close()
                     return
                 self.connections.add(tc)
                 tc.start()
 
     def _exited(self, tc: TcpConnection) -> None:
+        self.context.admission.gone(tc)
         with self._lock:
             self.connections.discard(tc)
 

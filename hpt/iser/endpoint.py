@@ -11,6 +11,7 @@ Teardown moves the QP to the error state and waits for every outstanding work re
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,7 @@ class IserConnection:
         self.gone = False
         self.last_heard = 0.0  # monotonic time of the last message received (set by the portal)
         self._missed = 0
+        self.login_deadline = time.monotonic() + core.context.limits.login_timeout
 
     # ------------------------------------------------------------------------------ setup
     def to_rts(self, depth: int) -> None:
@@ -161,8 +163,15 @@ class IserConnection:
         self.core.max_xmit_dsl = min(self.core.max_xmit_dsl, SEND_DATA - AHS_ROOM)
 
     def keepalive(self, now: float) -> None:
-        """Ping an idle full-feature connection; give it up after NOP_COUNT unanswered pings."""
-        if self.draining or now - self.last_heard < NOP_INTERVAL:
+        """Close a connection still logging in after its login timeout (hpt.iscsi.limits); ping an idle
+        full-feature connection and give it up after NOP_COUNT unanswered pings."""
+        if self.draining:
+            return
+        if not self.core.full_feature:
+            if now >= self.login_deadline:
+                self.close(f"login not finished within {self.core.context.limits.login_timeout:g} s")
+            return
+        if now - self.last_heard < NOP_INTERVAL:
             return
         self.last_heard = now
         if self.core.ping():
@@ -187,8 +196,8 @@ class IserConnection:
     def pump(self) -> None:
         """Run ready commands, post what the core asks for, re-post receive buffers; close when done."""
         core = self.core
-        if self.draining:
-            return
+        if self.draining or (core.hold_until and core.hold_until > time.monotonic()):
+            return  # a failed CHAP login's answer waits (hpt.iscsi.limits.AuthPenalty); _service retries
         if core.ready:
             core.execute_ready()
         if core.completions:

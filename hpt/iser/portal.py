@@ -123,7 +123,7 @@ class IserPortal:
         sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         try:
             while not self._stopping:
-                busy = any(c.core.starved or c.draining for c in self.conns.values())
+                busy = any(c.core.starved or c.draining or c.core.hold_until for c in self.conns.values())
                 for key, _ in sel.select(0.01 if busy else 1.0):
                     key.data()
                 self._service()

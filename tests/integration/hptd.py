@@ -74,9 +74,10 @@ class Hptd:
 
 
 def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False,
-               demo_args: tuple[str, ...] = ()) -> Hptd:
+               demo_args: tuple[str, ...] = (), wrap: tuple[str, ...] = ()) -> Hptd:
     """Start hptd on a free loopback port; ``config_text`` may use ``{port}`` and ``{tmp}``;
-    ``demo_args`` follow ``--demo`` (e.g. ``("vtl", "--path", DIR)``)."""
+    ``demo_args`` follow ``--demo`` (e.g. ``("vtl", "--path", DIR)``); ``wrap`` runs it under a
+    command such as ``("prlimit", "--nofile=256")``."""
     port = free_port()
     log = tmp / f"hptd-{port}.log"
     if demo:
@@ -87,7 +88,7 @@ def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False,
         args = ["--config", str(cfg)]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     fh = log.open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "hpt.daemon", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*wrap, sys.executable, "-m", "hpt.daemon", *args], stdout=subprocess.PIPE,
                             stderr=fh, text=True, env=env, cwd=tmp)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from hpt.daemon.config.auth import Auth, read_accounts
 from hpt.daemon.config.fcoe import read_fcoe_ports
 from hpt.daemon.config.iscsi import check_iscsi, iscsi_table, iscsi_values
+from hpt.daemon.config.limits import read_limits
 from hpt.daemon.config.lines import SourceLines
 from hpt.daemon.config.schema import CONTROL_SOCKET, Config, DaemonConfig, DiscoveryConfig, PortalConfig
 from hpt.daemon.config.tables import ConfigError, Doc, Table
@@ -30,7 +31,7 @@ DEMO_TARGET = "iqn.2026-11.org.hpt:demo"
 VTL_TARGET = "iqn.2026-11.org.hpt:vtl"
 VTL_BARCODES = tuple(f"HPT{i:03d}L6" for i in range(1, 9))
 
-ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port")
+ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port", "limits")
 DAEMON_KEYS = ("log_level", "log_format", "control_socket")
 PORTAL_KEYS = ("address", "transport", "group")
 DISCOVERY_KEYS = ("auth", "incoming", "outgoing")
@@ -120,6 +121,7 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
         config.targets.append(target)
     auth.check_secrets()
     config.fcoe_ports = read_fcoe_ports(root, seen)
+    config.limits = read_limits(root)
     return config
 
 

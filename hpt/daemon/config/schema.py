@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpt.iscsi.limits import Limits
+
 if TYPE_CHECKING:
     from hpt.scsi.core.profile import DeviceProfile
     from hpt.scsi.lu import LuParams
@@ -139,6 +141,7 @@ class Config:
     discovery: DiscoveryConfig
     targets: list[TargetConfig]
     fcoe_ports: list[FcoePortConfig] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)  # [limits]
 
     def iscsi_for(self, target: TargetConfig) -> dict[str, IscsiValue]:
         """The key overrides in force for ``target``: the global ``[iscsi]`` table, then the target's."""

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 echo "test setup: hpt (ci/install.sh) ..."
 bash ci/install.sh
-pkgs=(tgt libiscsi-bin qemu-utils qemu-block-extra sg3-utils)
+pkgs=(tgt libiscsi-bin qemu-utils qemu-block-extra sg3-utils tshark)
 if [ -f ci/lab/host-packages.txt ]; then
   while read -r p; do
     case "$p" in ''|'#'*) ;; *) pkgs+=("$p") ;; esac
@@ -24,8 +24,8 @@ else
   echo "test setup: Debian packages: all ${#pkgs[@]} installed"
 fi
 PY=${PYTHON:-python3}
-echo "test setup: hpt with its test extras (pip install -e .[test]) ..."
-"$PY" -m pip install -q --disable-pip-version-check --break-system-packages -e ".[test]" 2>&1 | grep -v -e "^WARNING: Running pip as" -e "^\[notice\]" || true
+echo "test setup: hpt with its test and perf extras (pip install -e .[test,perf]) ..."
+"$PY" -m pip install -q --disable-pip-version-check --break-system-packages -e ".[test,perf]" 2>&1 | grep -v -e "^WARNING: Running pip as" -e "^\[notice\]" || true
 # The lab's guest image, cached under ${HPT_LAB_CACHE:-~/.cache/hpt-lab}: built once (debootstrap from
 # Debian's archive, about 2 minutes), reused while its inputs stay the same. A machine that cannot build it
 # still runs every other test; the lab tests then skip with the reason printed here.

@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 FIO = Path(__file__).resolve().parent / "build" / "fio"
@@ -41,6 +41,7 @@ class FioResult:
     p99_ms: float  # completion latency, 99th percentile
     mean_ms: float
     ios: int
+    percentiles_ms: dict[str, float] = field(default_factory=dict)  # completion latency: "50", "99.9" ...
 
 
 def has_libiscsi(fio: Path) -> bool:
@@ -54,9 +55,11 @@ def version(fio: Path) -> str:
     return subprocess.run([str(fio), "--version"], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def command(fio: Path, workload: Workload, filename: str, runtime: int, ramp: int, output: Path) -> list[str]:
-    """One job and one iSCSI session; JSON goes to ``output`` (fio prints notes on stdout). The job is a
-    thread (``--thread``): a forked fio job runs in a session of its own and would outlive a killed fio."""
+def command(fio: Path, workload: Workload, filename: str, runtime: int, ramp: int, output: Path,
+            jobs: int = 1) -> list[str]:
+    """``jobs`` jobs, each with its own iSCSI session, reported as one; JSON goes to ``output`` (fio prints
+    notes on stdout). Jobs are threads (``--thread``): a forked fio job runs in a session of its own and
+    would outlive a killed fio."""
     return [
         str(fio),
         f"--name={workload.key}",
@@ -73,6 +76,7 @@ def command(fio: Path, workload: Workload, filename: str, runtime: int, ramp: in
         "--randrepeat=0",
         "--output-format=json",
         f"--output={output}",
+        *([f"--numjobs={jobs}", "--group_reporting"] if jobs > 1 else []),
     ]
 
 
@@ -107,7 +111,7 @@ def run(argv: list[str], output: Path, direction: str, timeout: float) -> FioRes
 
 
 def parse(doc: dict, direction: str) -> FioResult:
-    """The figures of the single job in fio's ``--output-format=json`` document."""
+    """The figures of the single job (or group of jobs) in fio's ``--output-format=json`` document."""
     job = doc["jobs"][0]
     if job.get("error"):
         raise RuntimeError(f"fio job error {job['error']}")
@@ -121,4 +125,5 @@ def parse(doc: dict, direction: str) -> FioResult:
         p99_ms=float(clat["percentile"]["99.000000"]) / 1e6,
         mean_ms=float(clat["mean"]) / 1e6,
         ios=int(side["total_ios"]),
+        percentiles_ms={f"{float(k):g}": float(v) / 1e6 for k, v in clat.get("percentile", {}).items()},
     )

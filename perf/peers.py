@@ -13,25 +13,19 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from hpt.testing.process import free_port, stop_session
+
 LOOPBACK = "127.0.0.1"
 IQN = "iqn.2026-11.org.hpt:perf"
 LUN = 1
 REPO = Path(__file__).resolve().parent.parent
 KeyValue = str | int | bool
-
-
-def free_port() -> int:
-    """A TCP port on the loopback address that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def session_cpu_seconds(sid: int) -> float:
@@ -85,16 +79,7 @@ class Daemon:
         """Kill the daemon's process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
         if self.proc is None:
             return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_session(self.proc, grace)
         self.proc = None
 
     def log_tail(self, lines: int = 15) -> str:

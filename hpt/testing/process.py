@@ -25,6 +25,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_session(proc: subprocess.Popen[bytes], grace: float) -> int:
+    """Stop a process started with ``start_new_session``: SIGTERM to its process group, SIGKILL after
+    ``grace`` seconds; its exit status."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
+
+
 class Hptd:
     """``python -m hpt.daemon ARGS --control-socket SOCKET``, logging to ``log``."""
 
@@ -61,20 +78,8 @@ class Hptd:
             time.sleep(0.02)
 
     def stop(self, grace: float = STOP_GRACE) -> int:
-        """SIGTERM (initiators are asked to log out), SIGKILL to the whole session after ``grace``
-        seconds; the exit status."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if self.proc.poll() is not None:
-                break
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                continue
-        return self.proc.wait()
+        """SIGTERM (initiators are asked to log out), SIGKILL after ``grace`` seconds; the exit status."""
+        return stop_session(self.proc, grace)
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -80,3 +80,15 @@ def jukebox_media(path: str | None) -> Path:
             if not (media / barcode).exists():
                 disc.create(media / barcode, BLANK_BLOCKS, barcode)
     return media
+
+
+def osd_store(path: str | None) -> Path:
+    """The OSD demo's object store directory: ``path`` (created if need be, kept: a store already there
+    is served as it is), or a temporary directory removed when hptd exits."""
+    if path is None:
+        store = Path(tempfile.mkdtemp(prefix="hpt-osd-"))
+        atexit.register(shutil.rmtree, store, ignore_errors=True)
+        return store
+    store = Path(path).resolve()
+    store.mkdir(parents=True, exist_ok=True)
+    return store

@@ -9,6 +9,8 @@
     hptd --demo jukebox [--portal ADDR:PORT] [--path DIR] serve a DVD jukebox: changer at LUN 0, DVD
                                                       drives at LUNs 1 and 2, discs DVD001..DVD004 (ISO)
                                                       and BLK001..BLK004 (blank DVD+R)
+    hptd --demo osd [--portal ADDR:PORT] [--path DIR] serve an OSD-2 object store at LUN 1 (objects in
+                                                      DIR, kept; a temporary directory without --path)
     hptd --config FILE                                serve a TOML configuration (docs/config.md)
 
 SIGHUP re-reads the configuration file and applies the difference live; hptadm changes the running
@@ -29,9 +31,10 @@ from pathlib import Path
 from hpt.daemon.config import Config, ConfigError, demo_config, demo_text, parse_config
 from hpt.daemon.config.build import vtl_text
 from hpt.daemon.config.optical import dvd_text, jukebox_text
+from hpt.daemon.config.osd import osd_text
 from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
 from hpt.daemon.control.rpc import RpcError
-from hpt.daemon.demo import dvd_media, jukebox_media, vtl_media
+from hpt.daemon.demo import dvd_media, jukebox_media, osd_store, vtl_media
 
 
 class _JsonFormatter(logging.Formatter):
@@ -58,20 +61,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="hptd", description="hpt SCSI target daemon (iSCSI/TCP)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--config", metavar="FILE", help="serve this TOML configuration")
-    mode.add_argument("--demo", nargs="?", const="disk", choices=("disk", "vtl", "dvd", "jukebox"),
+    mode.add_argument("--demo", nargs="?", const="disk", choices=("disk", "vtl", "dvd", "jukebox", "osd"),
                       help="serve a demo, no CHAP, open ACL: a 1 GiB disk LUN (no word, or disk), or a "
                            "virtual tape library (vtl: target iqn.2026-11.org.hpt:vtl, changer at LUN 0, "
                            "tape drives at LUNs 1 and 2, 8 cartridges HPT001L6..HPT008L6, 1 import/export "
                            "slot), a DVD-ROM and a DVD+R drive (dvd: target iqn.2026-11.org.hpt:dvd, LUNs 1 "
                            "and 2) or a DVD jukebox (jukebox: iqn.2026-11.org.hpt:jukebox, changer at LUN 0, "
-                           "DVD drives at LUNs 1 and 2, 4 ISO and 4 blank discs)")
+                           "DVD drives at LUNs 1 and 2, 4 ISO and 4 blank discs) or an OSD-2 object "
+                           "store (osd: iqn.2026-11.org.hpt:osd, LUN 1)")
     ap.add_argument("--portal", default="127.0.0.1:3260", metavar="ADDR:PORT",
                     help="demo portal (default 127.0.0.1:3260)")
     ap.add_argument("--path", metavar="FILE|DIR",
                     help="demo: back the disk LUN with this sparse file instead of RAM; vtl: keep the "
                          "cartridges and the library's state in this directory (reused when it holds them) "
                          "instead of a temporary one; dvd: the ISO image LUN 1 serves; jukebox: as vtl, for "
-                         "the discs")
+                         "the discs; osd: the object store's directory")
     ap.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override the config")
     ap.add_argument("--control-socket", metavar="PATH",
                     help="hptadm's control socket (default: [daemon] control_socket, /run/hpt/control.sock; "
@@ -89,6 +93,13 @@ def _load(args: argparse.Namespace) -> tuple[Document, Config]:
                 raise ConfigError(f"--path {args.path}: cannot hold the library's media: {err}") from None
             text = vtl_text(args.portal, str(media))
             config = parse_config(text, "<demo vtl>")
+        elif args.demo == "osd":
+            try:
+                store = osd_store(args.path)
+            except OSError as err:
+                raise ConfigError(f"--path {args.path}: cannot hold the object store: {err}") from None
+            text = osd_text(args.portal, str(store))
+            config = parse_config(text, "<demo osd>")
         elif args.demo in ("dvd", "jukebox"):
             text = _optical_text(args)
             config = parse_config(text, f"<demo {args.demo}>")

@@ -45,7 +45,7 @@ def read_lun(table: Table, target_name: str, profiles: Mapping[str, DeviceProfil
     profile = _profile(table, profiles)
     if profile.device_type == DeviceType.CHANGER:
         return _read_changer(table, target_name, profile, profiles)
-    if profile.device_type in MEDIUM_DRIVES:
+    if profile.device_type in MEDIUM_DRIVES or profile.device_type == DeviceType.OSD:
         return _read_storeless(table, target_name, profile, profiles)
     kind = _store_kind(table)
     table.check_keys({o.key for o in lun_options(profile, kind)}, _owners(table, profile, kind, profiles))
@@ -65,7 +65,8 @@ def _params(table: Table, target_name: str, profile: DeviceProfile) -> LuParams:
 
 def _read_storeless(table: Table, target_name: str, profile: DeviceProfile,
                     profiles: Mapping[str, DeviceProfile]) -> LunConfig:
-    """A drive with removable media: no store (its medium is a cartridge file, loaded by a changer)."""
+    """A drive with removable media (its medium is a cartridge file, loaded by a changer) or an object
+    store (its objects are files under its ``path``): no store kind."""
     keys = {o.key for o in (*LUN_OPTIONS, *COMMON_OPTIONS, *profile.options)} - {"store"}
     table.check_keys(keys, _owners(table, profile, None, profiles))
     return LunConfig(_lun_number(table), profile, _params(table, target_name, profile), "", {})

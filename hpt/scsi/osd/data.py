@@ -1,0 +1,59 @@
+"""User object data: WRITE, READ, APPEND, CREATE AND WRITE (OSD-2 6.x of each command name). LENGTH is
+CDB bytes 32..39, STARTING BYTE ADDRESS bytes 40..47; the data is at offset 0 of the Data-Out or
+Data-In buffer. A READ past the logical length returns what there is, then CHECK CONDITION, RECOVERED
+ERROR, READ PAST END OF USER OBJECT with the residual (OSD-2 6.x READ)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hpt.media.objects import Kind
+from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB
+from hpt.scsi.core.sense import SenseError
+from hpt.scsi.osd.cdb import LENGTH_FIELD
+from hpt.scsi.osd.sense import READ_PAST_END
+from hpt.scsi.osd.tree import create
+
+if TYPE_CHECKING:
+    from hpt.scsi.osd.command import Ctx
+
+MAX_IO = 1 << 30  # the largest transfer one command moves (the transports' buffer limit)
+
+
+def _length(ctx: Ctx) -> int:
+    length = ctx.cdb.length
+    if length > MAX_IO:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=LENGTH_FIELD)
+    return length
+
+
+def write(ctx: Ctx) -> None:
+    ctx.require(ctx.pid, ctx.oid, (Kind.USER,))
+    length = _length(ctx)
+    ctx.store.write(ctx.pid, ctx.oid, ctx.cdb.start, ctx.data(0, length))
+
+
+def read(ctx: Ctx) -> None:
+    ctx.require(ctx.pid, ctx.oid, (Kind.USER,))
+    length = _length(ctx)
+    buf = ctx.cmd.data_in
+    view = buf[:length] if buf is not None else memoryview(bytearray(0))
+    got = ctx.store.read_into(ctx.pid, ctx.oid, ctx.cdb.start, view)
+    end = ctx.store.length(ctx.pid, ctx.oid)
+    if ctx.cdb.start + length > end:
+        ctx.in_len = got
+        ctx.sense = SenseError(READ_PAST_END, info=length - got)
+    else:
+        ctx.in_len = length
+
+
+def append(ctx: Ctx) -> None:
+    ctx.require(ctx.pid, ctx.oid, (Kind.USER,))
+    ctx.append_at = ctx.store.append(ctx.pid, ctx.oid, ctx.data(0, _length(ctx)))
+
+
+def create_and_write(ctx: Ctx) -> None:
+    """CREATE AND WRITE: a new user object (the requested id or one chosen) and its data."""
+    data = ctx.data(0, _length(ctx))
+    create(ctx)
+    ctx.store.write(ctx.pid, ctx.oid, ctx.cdb.start, data)

@@ -1,0 +1,21 @@
+"""An OSD LU's state (``lu.state``): its object store, opened on the directory the ``path`` key names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hpt.media.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from hpt.scsi.lu import LuParams
+
+
+@dataclass
+class OsdState:
+    store: ObjectStore
+
+
+def new_state(params: LuParams) -> OsdState:
+    """Open (creating it the first time, formatted) the object store under ``path``."""
+    return OsdState(ObjectStore(params.extra["path"], params.extra.get("capacity", 0)))

@@ -1,0 +1,64 @@
+"""LIST, LIST COLLECTION and the FLUSH commands (OSD-2 6); everything survives reopening the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hpt.scsi.lu import LogicalUnit
+from tests.osd.initiator import (
+    FLUSH,
+    FLUSH_COLLECTION,
+    FLUSH_OSD,
+    FLUSH_PARTITION,
+    LIST,
+    USER_COLLECTIONS,
+    OsdClient,
+    cdb,
+)
+
+from .conftest import make_lu, transport
+from .support import refused
+
+
+def test_list_continues_where_the_allocation_length_ended(osd: OsdClient) -> None:
+    pid = osd.create_partition()
+    oids = [osd.create(pid) for _ in range(5)]
+    ids, cont, flags = osd.list(pid, alloc=24 + 2 * 8)
+    assert (ids, cont, flags) == (oids[:2], oids[2], 0)
+    assert osd.list(pid, start=cont)[0:2] == (oids[2:], 0)
+    assert osd.list(0)[2] == 1  # ROOT: a list of partitions
+    refused(osd, cdb(LIST, 0x77777, length=64), (0x5, 0x24, 0x00), field=16, read=64)
+
+
+def test_flushes(osd: OsdClient) -> None:
+    pid = osd.create_partition()
+    oid = osd.create(pid)
+    cid = osd.create(pid, collection=True)
+    osd.flush(FLUSH, pid, oid)
+    osd.flush(FLUSH_COLLECTION, pid, cid, otype=0x40)
+    osd.flush(FLUSH_PARTITION, pid)
+    osd.flush(FLUSH_OSD)
+    refused(osd, cdb(FLUSH, pid, oid + 100), (0x5, 0x24, 0x00), field=24)
+    refused(osd, cdb(FLUSH_COLLECTION, pid, oid, otype=0x40), (0x5, 0x24, 0x00), field=24)  # not a collection
+
+
+def test_everything_survives_reopening(tmp_path: Path) -> None:
+    lu = make_lu(tmp_path / "store")
+    osd = OsdClient(transport(lu))  # type: ignore[arg-type]
+    osd.send(bytes(6))
+    pid = osd.create_partition()
+    cid = osd.create(pid, collection=True)
+    oid = osd.create(pid, sets=[(0x10000, 1, b"attr"), (USER_COLLECTIONS, 1, cid.to_bytes(8, "big"))])
+    osd.write(pid, oid, b"persistent")
+    osd.flush(FLUSH_OSD)
+    lu.state.store.close()
+
+    again: LogicalUnit = make_lu(tmp_path / "store")
+    osd = OsdClient(transport(again))  # type: ignore[arg-type]
+    osd.send(bytes(6))
+    assert osd.list(0)[0] == [pid]
+    assert osd.list(pid)[0] == [cid, oid]
+    assert osd.read(pid, oid, 10) == b"persistent"
+    assert osd.get_attrs(pid, oid, [(0x10000, 1)]) == {(0x10000, 1): b"attr"}
+    assert osd.list_collection(pid, cid) == [oid]
+    again.state.store.close()

@@ -2,7 +2,7 @@
 
 A :class:`Disc` is the medium only: 2048-byte blocks, its tracks and sessions, what may be read and
 where the next write must go. Sense data, trays and the MMC commands belong to the drive
-(``hpt.scsi.mmc``). A DVD+R (MMC-6 4.5: sequential recording in tracks and sessions) keeps its track
+(``hpt.scsi.mmc``). A DVD+R (MMC-6: sequential recording in tracks and sessions) keeps its track
 table in a two-slot header (``hpt.media.slots``); blocks live at ``DATA_OFFSET + lba * 2048``. The
 header is rewritten only after the data is synchronised (``sync``: SYNCHRONIZE CACHE, CLOSE TRACK/SESSION,
 unload), so after a crash the disc reads back as of its last synchronisation.
@@ -48,7 +48,7 @@ OUT_OF_RANGE = "out of range"  # a read beyond the recorded area
 
 @dataclass(frozen=True, slots=True)
 class Track:
-    """A track as READ TRACK INFORMATION reports it (MMC-6 6.27). ``reserved`` is 0 for the invisible
+    """A track as READ TRACK INFORMATION reports it (MMC-6). ``reserved`` is 0 for the invisible
     (open-ended) track; ``written`` blocks from ``start`` hold data."""
 
     number: int
@@ -183,7 +183,7 @@ class RecordableDisc(Disc):
     def _offset(self, lba: int) -> int:
         return DATA_OFFSET + lba * BLOCK
 
-    # -- recording (MMC-6 4.5) -----------------------------------------------------------------
+    # -- recording (MMC-6 DVD+R) --------------------------------------------------------------------
     def write(self, lba: int, data: memoryview | bytes) -> None:
         """Write whole blocks at a track's next writable address (the invisible or a reserved track)."""
         self._require_writable()

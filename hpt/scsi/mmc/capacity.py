@@ -1,4 +1,4 @@
-"""READ CAPACITY (MMC-6 6.23), READ FORMAT CAPACITIES (MMC-6 6.24) and FORMAT UNIT (MMC-6 6.5).
+"""READ CAPACITY (MMC-6), READ FORMAT CAPACITIES (MMC-6) and FORMAT UNIT (MMC-6).
 
 READ CAPACITY gives the last recorded block (0 on a blank disc) and 2048-byte blocks. READ FORMAT
 CAPACITIES gives the current/maximum capacity descriptor: a formatted disc's blocks, a blank DVD+R's
@@ -23,7 +23,7 @@ from hpt.scsi.mmc.state import state_of
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
 
-UNFORMATTED, FORMATTED, NO_MEDIUM = 1, 2, 3  # descriptor types (MMC-6 6.24.3.2)
+UNFORMATTED, FORMATTED, NO_MEDIUM = 1, 2, 3  # descriptor types (MMC-6 READ FORMAT CAPACITIES)
 
 
 def read_capacity(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
@@ -47,7 +47,7 @@ def read_format_capacities(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 
 def format_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """FORMAT UNIT: FMTDATA 1 with a format list header and one format descriptor (MMC-6 6.5.3);
+    """FORMAT UNIT: FMTDATA 1 with a format list header and one format descriptor (MMC-6 FORMAT UNIT);
     neither disc this drive takes is formattable."""
     cdb = cmd.cdb
     if not cdb[1] & 0x10:

@@ -1,4 +1,4 @@
-"""READ DISC INFORMATION (MMC-6 6.22) and READ TRACK INFORMATION (MMC-6 6.27).
+"""READ DISC INFORMATION (MMC-6) and READ TRACK INFORMATION (MMC-6).
 
 A DVD-ROM is one complete session of one track. A DVD+R reports its state (blank, appendable,
 complete), its sessions (the open one counts), and for each track its start, next writable address,
@@ -28,7 +28,7 @@ _NO_ADDRESS = 0xFFFFFFFF
 
 
 def _last_session_state(disc: Disc, tracks: list[Track]) -> int:
-    """00b empty, 01b incomplete, 11b complete (MMC-6 6.22.3.1.3)."""
+    """00b empty, 01b incomplete, 11b complete (MMC-6 READ DISC INFORMATION)."""
     if disc.state == "complete":
         return 3
     open_session = [t for t in tracks if t.session > disc.sessions]
@@ -78,7 +78,7 @@ def _find(disc: Disc, kind: int, value: int) -> Track:
 
 
 def track_information(disc: Disc, track: Track) -> bytes:
-    """The 48-byte track information block (MMC-6 6.27.3)."""
+    """The 48-byte track information block (MMC-6 READ TRACK INFORMATION)."""
     invisible = not track.reserved and not track.closed
     size = disc.capacity - track.start if invisible else track.size
     nwa = track.nwa

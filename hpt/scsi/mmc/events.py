@@ -1,4 +1,4 @@
-"""GET EVENT STATUS NOTIFICATION (MMC-6 6.8), polled: the media class only (media events, 6.8.2.5).
+"""GET EVENT STATUS NOTIFICATION, polled: the media class only (media events).
 
 A load (START STOP UNIT, a changer) leaves NEW MEDIA pending, an eject or an unload MEDIA REMOVAL;
 reporting the event clears it (the Morphing feature says the drive reports events by polling).

@@ -1,4 +1,4 @@
-"""GET CONFIGURATION (MMC-6 6.6): the drive's profiles and features (MMC-6 5.2, 5.3).
+"""GET CONFIGURATION (MMC-6): the drive's profiles and features (MMC-6 features and profiles).
 
 The profiles are DVD-ROM (0010h) and DVD+R (001Bh); the current profile is the loaded disc's, 0 with
 none. The features are those Linux ``sr``/``cdrom``, udev's ``cdrom_id``, ``growisofs`` and ``xorriso``
@@ -27,7 +27,7 @@ RT_ALL, RT_CURRENT, RT_ONE = 0, 1, 2
 
 
 def profile_of(disc: Disc | None) -> int:
-    """The current profile: the loaded disc's (MMC-6 5.3.1), 0 when there is none."""
+    """The current profile: the loaded disc's (MMC-6 Profile List feature), 0 when there is none."""
     if disc is None:
         return 0
     return DVD_PLUS_R if disc.recordable else DVD_ROM

@@ -1,5 +1,5 @@
-"""The DVD drive's mode pages (MMC-6 7): 05h Write Parameters and 2Ah MM Capabilities and Mechanical
-Status (MMC-3 6.3.11, which Linux ``sr`` reads at probe); no block descriptor (MMC-6 7.2)."""
+"""The DVD drive's mode pages (MMC-6): 05h Write Parameters and 2Ah MM Capabilities and Mechanical
+Status (MMC-3, which Linux ``sr`` reads at probe); no block descriptor (MMC-6)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _refuse_descriptor(lu: LogicalUnit, data: memoryview, offset: int) -> None:
 
 DVD_MEDIUM = Medium(_device_specific, _no_descriptor, _refuse_descriptor)
 
-# Write Parameters (MMC-6 7.5.4): BUFE, track mode 5, data block type 8 (mode 1), packet size 16, audio
+# Write Parameters (MMC-6): BUFE, track mode 5, data block type 8 (mode 1), packet size 16, audio
 # pause 150; every field is changeable (a burning tool writes its choice; a DVD+R is burned alike).
 _WRITE_BODY = bytes((0x40, 0x05, 0x08, 0, 0, 0, 0, 0)) + struct.pack(">IH", 16, 150) + bytes(36)
 WRITE_PARAMETERS = ModePage(0x05, 0, page_bytes(0x05, _WRITE_BODY), bytes(2) + b"\xff" * len(_WRITE_BODY))

@@ -1,5 +1,5 @@
-"""RESERVE TRACK (MMC-6 6.39), CLOSE TRACK/SESSION (MMC-6 6.3) and SEND OPC INFORMATION (MMC-6 6.37)
-on a DVD+R (MMC-6 4.5): the commands a burning tool sends around its WRITEs."""
+"""RESERVE TRACK (MMC-6), CLOSE TRACK/SESSION (MMC-6) and SEND OPC INFORMATION (MMC-6)
+on a DVD+R (MMC-6): the commands a burning tool sends around its WRITEs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""READ(10/12), READ CD, WRITE(10/12), WRITE AND VERIFY(10) and SYNCHRONIZE CACHE (MMC-6 6.15-6.19,
-6.44-6.46, 6.49) on 2048-byte blocks.
+"""READ(10/12), READ CD, WRITE(10/12), WRITE AND VERIFY(10) and SYNCHRONIZE CACHE (MMC-6) on 2048-byte blocks.
 
 Reads stop at the recorded area (LOGICAL BLOCK ADDRESS OUT OF RANGE). A DVD+R takes writes only at a
 track's next writable address (INVALID ADDRESS FOR WRITE elsewhere); a DVD-ROM, a finished disc or a

@@ -1,6 +1,5 @@
-"""SET CD SPEED (MMC-6 6.48), SET STREAMING (MMC-6 6.47), GET PERFORMANCE (MMC-6 6.7) and READ BUFFER
-CAPACITY (MMC-6 6.21): speeds are asked for and reported, and the buffer is always empty (a write
-goes straight to the medium file)."""
+"""SET CD SPEED, SET STREAMING, GET PERFORMANCE and READ BUFFER CAPACITY (MMC-6): speeds are asked for
+and reported, and the buffer is always empty (a write goes straight to the medium file)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A DVD drive LU's state (``lu.state``): the disc in it, the tray, who prevents removal, the pending
-media event and the speeds asked for (MMC-6 4.1 removable medium model).
+media event and the speeds asked for (MMC-6 removable medium model).
 
 Every MMC command runs under ``lock`` (the table makes the ones that touch the disc exclusive in the
 task set); a changer loading or unloading the drive takes the same lock.
@@ -16,15 +16,15 @@ from hpt.media.disc import Disc, open_disc
 from hpt.media.header import MediaError
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.mmc.sense import (
-    MEDIUM_FORMAT_CORRUPTED,
     MEDIUM_NOT_PRESENT_TRAY_CLOSED,
     MEDIUM_NOT_PRESENT_TRAY_OPEN,
 )
+from hpt.scsi.spc.removable import MEDIUM_FORMAT_CORRUPTED
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit, LuParams
 
-# media event codes of GET EVENT STATUS NOTIFICATION (MMC-6 6.8.2.5)
+# media event codes of GET EVENT STATUS NOTIFICATION (MMC-6, media event descriptor)
 NO_CHANGE, EJECT_REQUEST, NEW_MEDIA, MEDIA_REMOVAL = 0, 1, 2, 3
 MAX_SPEED = 16 * 1385  # kB/s: 16x DVD
 
@@ -50,6 +50,11 @@ class DvdState:
         if disc is None:
             raise SenseError(MEDIUM_NOT_PRESENT_TRAY_CLOSED)
         return disc
+
+    @property
+    def medium_path(self) -> Path | None:
+        """The disc file in the drive (its tray open or closed), or None."""
+        return None if self.disc is None else self.disc.path
 
     def mount(self, path: Path) -> None:
         """Open ``path`` as the drive's disc, tray closed; a NEW MEDIA event is pending."""

@@ -1,4 +1,4 @@
-"""READ DVD STRUCTURE and SEND DVD STRUCTURE (MMC-6 6.29, 6.43) for a single-layer DVD.
+"""READ DVD STRUCTURE and SEND DVD STRUCTURE (MMC-6) for a single-layer DVD.
 
 Formats read: 00h physical format information (book type DVD-ROM or DVD+R, the data area from
 physical sector 30000h), 01h copyright information (no protection), 04h disc manufacturing
@@ -29,8 +29,8 @@ TIMESTAMP, LAYER_BOUNDARY, LIST = 0x0F, 0x20, 0xFF
 
 
 def physical_format(disc: Disc) -> bytes:
-    """The 2048-byte physical format information (MMC-6 6.29.2.1): book type and part version, 120 mm,
-    maximum rate not specified, one layer, embossed (ROM) or recordable, the data area."""
+    """The 2048-byte physical format information (READ DVD STRUCTURE format 00h): book type and part
+    version, 120 mm, maximum rate not specified, one layer, embossed (ROM) or recordable, the data area."""
     book = (BOOK_DVD_PLUS_R << 4 | 1) if disc.recordable else BOOK_DVD_ROM << 4 | 1
     layer_type = 0x02 if disc.recordable else 0x01
     end = DATA_START + max(disc.capacity if disc.recordable else disc.readable, 1) - 1

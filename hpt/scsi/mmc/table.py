@@ -1,4 +1,4 @@
-"""The DVD drive's opcode table (MMC-6 5, as Linux ``sr``/``cdrom``, ``cdrom_id``, ``growisofs`` and
+"""The DVD drive's opcode table (MMC-6, as Linux ``sr``/``cdrom``, ``cdrom_id``, ``growisofs`` and
 ``xorriso`` use it; tgt's MMC for comparison): one row per command, its CDB usage map (opcode and the
 bits the handler reads, for REPORT SUPPORTED OPERATION CODES), name, handler and reservation access.
 
@@ -10,52 +10,29 @@ polling initiator sees the media event itself.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import threading
 from typing import TYPE_CHECKING
 
-from hpt.media.header import MediaError
-from hpt.scsi.core.command import ScsiResult
-from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable, Span
-from hpt.scsi.core.sense import SenseError
+from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable
 from hpt.scsi.mmc import capacity, discinfo, events, features, recording, rw, speed, structure, toc, tray
-from hpt.scsi.mmc.sense import MEDIUM_FORMAT_CORRUPTED
 from hpt.scsi.mmc.state import state_of
 from hpt.scsi.spc.commands import SPC_ENTRIES
+from hpt.scsi.spc.removable import Handler, serial_row
 
 if TYPE_CHECKING:
-    from hpt.scsi.core.cdb import Cdb
-    from hpt.scsi.core.command import ScsiCommand
     from hpt.scsi.lu import LogicalUnit, LuParams
 
-log = logging.getLogger("hpt.scsi")
 R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
-Handler = Callable[["LogicalUnit", "ScsiCommand"], ScsiResult]
-_DISC: Span = (0, 1 << 64, True)
 
 
-def _disc_span(cdb: Cdb) -> Span:
-    return _DISC
-
-
-def _locked(handler: Handler) -> Handler:
-    def run(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-        with state_of(lu).lock:
-            try:
-                return handler(lu, cmd)
-            except MediaError as err:  # a damaged medium file
-                log.error("lun %d: %s", lu.lun, err)
-                raise SenseError(MEDIUM_FORMAT_CORRUPTED) from err
-
-    return run
+def _lock(lu: LogicalUnit) -> threading.RLock:
+    return state_of(lu).lock
 
 
 def _row(usage: str, name: str, handler: Handler, access: Access, *, disc_io: bool = False,
          exempt: bool = False) -> OpcodeEntry:
     """``disc_io``: the command reads or writes the disc file (it runs on the blocking pool)."""
-    cdb = bytes.fromhex(usage)
-    return OpcodeEntry(cdb[0], name, _locked(handler), len(cdb), access, None, cdb, exempt, disc_io,
-                       span=_disc_span, exclusive=True)
+    return serial_row(usage, name, handler, access, _lock, medium_io=disc_io, exempt=exempt)
 
 
 MMC_ENTRIES: list[OpcodeEntry] = [

@@ -1,4 +1,4 @@
-"""READ TOC/PMA/ATIP (MMC-6 6.26): formats 0 (TOC) and 1 (session information) of a DVD, whose tracks
+"""READ TOC/PMA/ATIP (MMC-6): formats 0 (TOC) and 1 (session information) of a DVD, whose tracks
 are its recorded ones (a track with data or closed); a blank disc has no TOC. PMA, ATIP and the raw
 TOC belong to CD media."""
 
@@ -41,7 +41,7 @@ def recorded(tracks: list[Track]) -> list[Track]:
 def read_toc(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """READ TOC/PMA/ATIP: FORMAT 0 lists the tracks from TRACK/SESSION NUMBER on and the lead-out
     (AAh); FORMAT 1 the first track of the last session. Older initiators put the format in the
-    CONTROL byte's vendor bits (MMC-6 6.26.2.4)."""
+    CONTROL byte's vendor bits (MMC-6 READ TOC/PMA/ATIP)."""
     cdb = cmd.cdb
     msf, fmt, number, alloc = bool(cdb[1] & 0x02), cdb[2] & 0x0F, cdb[6], u16(cdb, 7)
     if not fmt and cdb[9] >> 6:

@@ -1,5 +1,5 @@
-"""START STOP UNIT (MMC-6 6.42), PREVENT ALLOW MEDIUM REMOVAL (MMC-6 6.12) and MECHANISM STATUS
-(MMC-6 6.11): the tray, its lock and what the mechanism reports.
+"""START STOP UNIT (MMC-6), PREVENT ALLOW MEDIUM REMOVAL (MMC-6) and MECHANISM STATUS
+(MMC-6): the tray, its lock and what the mechanism reports.
 
 LOEJ with START 0 opens the tray (the disc stays in it, for a changer to take) unless an initiator
 prevents removal; LOEJ with START 1 closes it, and the disc is ready again with NEW MEDIA pending and
@@ -16,17 +16,18 @@ from hpt.scsi.core.command import GOOD, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, MEDIUM_CHANGED, MEDIUM_REMOVAL_PREVENTED
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.mmc.state import MEDIA_REMOVAL, NEW_MEDIA, state_of
+from hpt.scsi.spc import removable
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
 
 LOEJ, START = 0x02, 0x01
-_POWER_CONDITIONS = (0x0, 0x1, 0x2, 0x3, 0x5, 0x7, 0xA, 0xB)  # MMC-6 6.42 table 716
+_POWER_CONDITIONS = (0x0, 0x1, 0x2, 0x3, 0x5, 0x7, 0xA, 0xB)  # MMC-6 START STOP UNIT
 
 
 def start_stop_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """START STOP UNIT: eject and load with LOEJ; START alone spins (nothing to do); a POWER CONDITIONS
-    value other than 0h makes the drive ignore START and LOEJ (MMC-6 6.42.2)."""
+    value other than 0h makes the drive ignore START and LOEJ (MMC-6)."""
     b4 = cmd.cdb[4]
     power = b4 >> 4
     if power not in _POWER_CONDITIONS:
@@ -54,15 +55,7 @@ def start_stop_unit(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 def prevent_allow(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """PREVENT ALLOW MEDIUM REMOVAL: PREVENT 01b locks the tray for this I_T nexus, 00b unlocks its
     lock; persistent prevention (1xb) is not supported."""
-    prevent = cmd.cdb[4] & 0x03
-    if prevent > 1:
-        raise SenseError(INVALID_FIELD_IN_CDB, field=4, bit=1)
-    st = state_of(lu)
-    if prevent:
-        st.preventers.add(cmd.nexus.initiator_port)
-    else:
-        st.preventers.discard(cmd.nexus.initiator_port)
-    return GOOD
+    return removable.prevent_allow(state_of(lu).preventers, cmd)
 
 
 def mechanism_status(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hpt.scsi.core.constants import MEDIUM_CHANGED, MEDIUM_REMOVAL_PREVENTED
-from hpt.scsi.core.sense import SenseError
-from hpt.scsi.spc.vpd import ASSOC_LU, CODE_BINARY, TYPE_NAA, designator, naa_of
+from hpt.scsi.spc.removable import RemovableDrive
 from hpt.scsi.ssc.sense import MEDIUM_LOAD_OR_EJECT_FAILED
 from hpt.scsi.ssc.state import TapeState
 
@@ -16,47 +13,14 @@ if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
 
 
-class TapeDrive:
-    """A tape LU seen from a medium changer: what is loaded, load, unload, its identifier."""
+class TapeDrive(RemovableDrive):
+    """A tape LU seen from a medium changer: loading mounts the cartridge at beginning of partition
+    (a file that is no cartridge is MEDIUM FORMAT CORRUPTED), unloading rewinds, writes out and closes it."""
 
     def __init__(self, lu: LogicalUnit) -> None:
         if not isinstance(lu.state, TapeState):
             raise TypeError(f"LUN {lu.lun} is not a tape drive")
-        self.lu = lu
-        self._state: TapeState = lu.state
-
-    @property
-    def loaded(self) -> Path | None:
-        cart = self._state.cartridge
-        return None if cart is None else cart.path
-
-    def load(self, medium: Path) -> None:
-        """Mount ``medium`` at beginning of partition; every I_T nexus then gets NOT READY TO READY
-        CHANGE, MEDIUM MAY HAVE CHANGED (SPC-5 5.14). A full drive or a file that is no cartridge
-        fails with NOT READY, MEDIA LOAD OR EJECT FAILED (or MEDIUM FORMAT CORRUPTED)."""
-        st = self._state
-        with st.lock:
-            if st.cartridge is not None:
-                raise SenseError(MEDIUM_LOAD_OR_EJECT_FAILED)
-            st.mount(medium)
-        with self.lu.lock:
-            self.lu.ua.establish(MEDIUM_CHANGED)
-
-    def unload(self) -> Path:
-        """Rewind, write out and close the cartridge and return its file; ILLEGAL REQUEST, MEDIUM
-        REMOVAL PREVENTED while an initiator prevents it, NOT READY, MEDIA LOAD OR EJECT FAILED when empty."""
-        st = self._state
-        with st.lock:
-            if st.preventers:
-                raise SenseError(MEDIUM_REMOVAL_PREVENTED)
-            path = st.dismount()
-        if path is None:
-            raise SenseError(MEDIUM_LOAD_OR_EJECT_FAILED)
-        return path
-
-    def identifier(self) -> bytes:
-        """The LU's NAA designation descriptor, the first one its Device Identification VPD page lists."""
-        return designator(CODE_BINARY, ASSOC_LU, TYPE_NAA, naa_of(self.lu).to_bytes(8, "big"))
+        super().__init__(lu, lu.state, MEDIUM_LOAD_OR_EJECT_FAILED)
 
 
 def drive_of(lu: LogicalUnit) -> TapeDrive:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from hpt.scsi.core.command import GOOD, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, MEDIUM_CHANGED, MEDIUM_REMOVAL_PREVENTED
 from hpt.scsi.core.sense import SenseError
+from hpt.scsi.spc import removable
 from hpt.scsi.ssc.common import state_of
 from hpt.scsi.ssc.state import MAX_BLOCK, MIN_BLOCK
 
@@ -63,15 +64,7 @@ def erase(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 def prevent_allow(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """PREVENT ALLOW MEDIUM REMOVAL (SPC-5): PREVENT 01b holds the cartridge for this I_T nexus, 00b
     releases its hold; 10b and 11b (medium changer values) are invalid for a tape drive."""
-    prevent = cmd.cdb[4] & 0x03
-    if prevent > 1:
-        raise SenseError(INVALID_FIELD_IN_CDB, field=4, bit=1)
-    st = state_of(lu)
-    if prevent:
-        st.preventers.add(cmd.nexus.initiator_port)
-    else:
-        st.preventers.discard(cmd.nexus.initiator_port)
-    return GOOD
+    return removable.prevent_allow(state_of(lu).preventers, cmd)
 
 
 def read_block_limits(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:

@@ -73,6 +73,11 @@ class TapeState:
         cart = self.cartridge
         return self.readonly or (cart is not None and (cart.info.write_protect or not cart.writable))
 
+    @property
+    def medium_path(self) -> Path | None:
+        """The cartridge file in the drive (loaded or unloaded), or None."""
+        return None if self.cartridge is None else self.cartridge.path
+
     def mount(self, path: Path) -> None:
         """Open ``path`` (recovering it) and put it at beginning of partition."""
         try:

@@ -9,53 +9,28 @@ blocking pool, off the transport's thread.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import threading
 from typing import TYPE_CHECKING
 
-from hpt.media.header import MediaError
-from hpt.scsi.core.command import ScsiResult
-from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable, Span
-from hpt.scsi.core.sense import SenseError
+from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable
 from hpt.scsi.spc.commands import SPC_ENTRIES
+from hpt.scsi.spc.removable import Handler, serial_row
 from hpt.scsi.ssc import attributes, log_pages, medium, position, rw
 from hpt.scsi.ssc.common import state_of
-from hpt.scsi.ssc.sense import MEDIUM_FORMAT_CORRUPTED
 
 if TYPE_CHECKING:
-    from hpt.scsi.core.cdb import Cdb
-    from hpt.scsi.core.command import ScsiCommand
     from hpt.scsi.lu import LogicalUnit, LuParams
 
-log = logging.getLogger("hpt.scsi")
 R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
-Handler = Callable[["LogicalUnit", "ScsiCommand"], ScsiResult]
 
 
-def _whole_medium(cdb: Cdb) -> Span:
-    return (0, 1 << 64, True)
+def _lock(lu: LogicalUnit) -> threading.RLock:
+    return state_of(lu).lock
 
 
-def _serial(handler: Handler) -> Handler:
-    """Run ``handler`` under the drive's lock; a damaged record is MEDIUM FORMAT CORRUPTED."""
-
-    def run(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-        with state_of(lu).lock:
-            try:
-                return handler(lu, cmd)
-            except MediaError as err:
-                log.error("lun %d: %s", lu.lun, err)
-                raise SenseError(MEDIUM_FORMAT_CORRUPTED) from err
-
-    return run
-
-
-def _row(usage: str, name: str, handler: Handler, access: Access, *, file: bool = True,
-         sa: int | None = None) -> OpcodeEntry:
+def _row(usage: str, name: str, handler: Handler, access: Access, *, file: bool = True) -> OpcodeEntry:
     """``file``: the command reads or writes the cartridge file (runs on the blocking pool)."""
-    data = bytes.fromhex(usage)
-    return OpcodeEntry(data[0], name, _serial(handler), len(data), access, sa, data, store_work=file,
-                       span=_whole_medium, exclusive=True)
+    return serial_row(usage, name, handler, access, _lock, medium_io=file)
 
 
 SSC_ENTRIES: list[OpcodeEntry] = [

@@ -1,5 +1,5 @@
 """READ(10/12), READ CD, WRITE(10/12), WRITE AND VERIFY, SYNCHRONIZE CACHE, RESERVE TRACK, CLOSE
-TRACK/SESSION and SEND OPC INFORMATION (MMC-6 6.3, 6.15-6.19, 6.37, 6.39, 6.44-6.46, 6.49): reading
+TRACK/SESSION and SEND OPC INFORMATION (MMC-6): reading
 the ISO, the burn growisofs does on a blank DVD+R, and every write the disc refuses."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""INQUIRY, GET CONFIGURATION and GET EVENT STATUS NOTIFICATION of the DVD drive (MMC-6 6.6, 6.8)."""
+"""INQUIRY, GET CONFIGURATION and GET EVENT STATUS NOTIFICATION of the DVD drive (MMC-6)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, MECHANISM STATUS, SET CD SPEED, SET STREAMING,
-GET PERFORMANCE, READ BUFFER CAPACITY and MODE SENSE/SELECT(10) pages 05h and 2Ah (MMC-6 6.7, 6.11,
-6.12, 6.21, 6.42, 6.47, 6.48, 7), and the drive as a changer's MediumDrive (SMC-3 4.2.3)."""
+GET PERFORMANCE, READ BUFFER CAPACITY and MODE SENSE/SELECT(10) pages 05h and 2Ah (MMC-6), and the
+drive as a changer's MediumDrive (SMC-3 4.2.3)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from hpt.scsi.lu import LogicalUnit
 from hpt.scsi.mmc.drive import drive_of
 from hpt.scsi.mmc.sense import (
     MEDIA_LOAD_OR_EJECT_FAILED,
-    MEDIUM_FORMAT_CORRUPTED,
     MEDIUM_NOT_PRESENT_TRAY_CLOSED,
     MEDIUM_NOT_PRESENT_TRAY_OPEN,
 )
 from hpt.scsi.mmc.state import MAX_SPEED
+from hpt.scsi.spc.removable import MEDIUM_FORMAT_CORRUPTED
 from hpt.scsi.target import ScsiTarget
 from tests.scsi.conftest import Initiator, make_lu
 

@@ -29,6 +29,7 @@ from hpt.daemon.config.auth import ACCOUNT_KEYS
 from hpt.daemon.config.fcoe import FCOE_PORT_KEYS
 from hpt.daemon.config.target import TARGET_KEYS
 from hpt.daemon.luns import build_lu
+from hpt.iscsi.limits import Limits
 from hpt.iscsi.negotiation import TargetPolicy
 from hpt.options import REQUIRED, Option, show
 from hpt.scsi.lu import LuParams
@@ -714,3 +715,14 @@ TWICE = PORT + FCOE_TARGET + '\n[[fcoe_port]]\ninterface = "veth0" # <-\n' + FCO
 def test_fcoe_port_errors(body: str, where: str, message: str) -> None:
     path = f"fcoe_port[{where}" if where.startswith("1]") else f"fcoe_port[0].{where}"
     expect_error(ram_target() + body + "\n", path, message)
+
+
+def test_limits_are_read_with_their_defaults_and_checked() -> None:
+    portal = '[[portal]]\naddress = "127.0.0.1:3260"\n'
+    assert parse_config(portal).limits == Limits()
+    got = parse_config(portal + "[limits]\nlogin_timeout = 5\nmax_sessions_per_initiator = 2\n").limits
+    assert (got.login_timeout, got.max_sessions_per_initiator, got.max_connections) == (5, 2, 1024)
+    expect_error(portal + "[limits]\nlogin_timeout = 0  # <-\n", "limits.login_timeout", "must be 1..3600")
+    expect_error(portal + "[limits]\nauth_delay = 4\nauth_delay_max = 2  # <-\n", "limits.auth_delay_max",
+                 "must be at least auth_delay (4)")
+    expect_error(portal + "[limits]\nlogin_timout = 5  # <-\n", "limits.login_timout", "unknown key")

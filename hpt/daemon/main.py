@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import signal
 import sys
 import threading
@@ -148,6 +149,17 @@ def _reload(control: Control, log: logging.Logger) -> None:
     log.info("reloaded: %s", json.dumps({k: v for k, v in summary.items() if v}, sort_keys=True))
 
 
+def raise_nofile() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit: each connection takes a descriptor, and a
+    default soft limit of 1024 would turn away logins long before the connection limits do."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as err:
+            logging.getLogger("hptd").warning("cannot raise the open-file limit from %d: %s", soft, err)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -156,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hptd: {err}", file=sys.stderr)
         return 2
     setup_logging(args.log_level or config.daemon.log_level, config.daemon.log_format)
+    raise_nofile()
     log = logging.getLogger("hptd")
 
     from hpt.daemon.server import Server

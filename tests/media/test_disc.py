@@ -4,6 +4,7 @@ header surviving a reopen and a torn header copy, and every recording rule refus
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ from tests.scsi.mmc.conftest import HELLO, make_iso
 
 def blocks(n: int, fill: int = 0x5A) -> bytes:
     return bytes([fill]) * (n * BLOCK)
+
+
+def refused(kind: str, operation: Callable[..., object], *args: object, **kwargs: object) -> None:
+    """``operation`` breaks the recording rule ``kind``."""
+    with pytest.raises(DiscRuleError) as err:
+        operation(*args, **kwargs)
+    assert err.value.kind == kind
 
 
 def _burnable(path: Path) -> RecordableDisc:
@@ -32,9 +40,7 @@ def test_iso_is_a_complete_rom(tmp_path: Path) -> None:
     buf = memoryview(bytearray(BLOCK))
     d.read_into(16, buf)
     assert bytes(buf[1:6]) == b"CD001"  # the primary volume descriptor
-    with pytest.raises(DiscRuleError) as err:
-        d.read_into(d.readable, buf)
-    assert err.value.kind == disc.OUT_OF_RANGE
+    refused(disc.OUT_OF_RANGE, d.read_into, d.readable, buf)
     d.close()
 
 
@@ -80,9 +86,7 @@ def test_burn_two_sessions_and_reopen(tmp_path: Path) -> None:
     assert bytes(buf) == blocks(3, 1) + blocks(2, 2) + blocks(1, 3)
     again.close_session(finalize=True)
     assert again.state == "complete" and not again.writable
-    with pytest.raises(DiscRuleError) as err:
-        again.write(6, blocks(1))
-    assert err.value.kind == disc.NOT_WRITABLE
+    refused(disc.NOT_WRITABLE, again.write, 6, blocks(1))
     again.close()
     assert _burnable(path).state == "complete"
 
@@ -134,24 +138,16 @@ def test_reserved_track(tmp_path: Path) -> None:
     assert (reserved.reserved, reserved.nwa) == (32, 0)  # rounded up to 2 ECC blocks
     invisible = d.tracks()[-1]
     assert (invisible.number, invisible.start) == (2, 32)
-    with pytest.raises(DiscRuleError) as err:
-        d.reserve(16)
-    assert err.value.kind == disc.SEQUENCE
-    with pytest.raises(DiscRuleError) as err:
-        d.write(0, blocks(33))
-    assert err.value.kind == disc.BAD_ADDRESS
+    refused(disc.SEQUENCE, d.reserve, 16)
+    refused(disc.BAD_ADDRESS, d.write, 0, blocks(33))
     d.write(0, blocks(10))
-    with pytest.raises(DiscRuleError) as err:
-        d.write(5, blocks(1))  # not the next writable address
-    assert err.value.kind == disc.BAD_ADDRESS
+    refused(disc.BAD_ADDRESS, d.write, 5, blocks(1))  # not the next writable address
     d.close_track(1)
     assert d.tracks()[0].nwa is None and d.readable == 32  # closed: the padding reads as zeros
     buf = memoryview(bytearray(BLOCK))
     d.read_into(31, buf)
     assert bytes(buf) == bytes(BLOCK)
-    with pytest.raises(DiscRuleError) as err:
-        d.close_track(1)
-    assert err.value.kind == disc.SEQUENCE
+    refused(disc.SEQUENCE, d.close_track, 1)
     d.close()
 
 
@@ -159,15 +155,9 @@ def test_capacity_and_sequence_rules(tmp_path: Path) -> None:
     path = tmp_path / "B"
     disc.create(path, 256)
     d = _burnable(path)
-    with pytest.raises(DiscRuleError) as err:
-        d.close_session(finalize=False)
-    assert err.value.kind == disc.SEQUENCE
-    with pytest.raises(DiscRuleError) as err:
-        d.reserve(300)
-    assert err.value.kind == disc.NO_SPACE
-    with pytest.raises(DiscRuleError) as err:
-        d.write(0, blocks(257))
-    assert err.value.kind == disc.NO_SPACE
+    refused(disc.SEQUENCE, d.close_session, finalize=False)
+    refused(disc.NO_SPACE, d.reserve, 300)
+    refused(disc.NO_SPACE, d.write, 0, blocks(257))
     d.write(0, blocks(256))
     d.close_session(finalize=False)
     assert d.state == "complete"  # full: nothing more can be appended

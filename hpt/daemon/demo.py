@@ -10,8 +10,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pycdlib
-
 from hpt.daemon.config.build import VTL_BARCODES
 from hpt.daemon.config.optical import JUKEBOX_BLANKS, JUKEBOX_ROMS, disc_file
 from hpt.media import disc, tape
@@ -45,7 +43,10 @@ def vtl_media(path: str | None) -> Path:
 
 
 def make_iso(path: Path, label: str) -> None:
-    """A small ISO 9660 image (with Joliet names) holding a README, made with pycdlib."""
+    """A small ISO 9660 image (with Joliet names) holding a README, made with pycdlib (imported here:
+    the other demos and hptd itself run without it, e.g. under a distribution's python3 in the lab guest)."""
+    import pycdlib
+
     text = f"hpt demo disc {label}: a DVD-ROM served by hptd (docs/config.md)\n".encode()
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=3, joliet=3, vol_ident=label)

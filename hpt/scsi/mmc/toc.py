@@ -53,9 +53,10 @@ def read_toc(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     if not tracks:
         raise SenseError(INVALID_FIELD_IN_CDB, field=2)  # a blank disc has no TOC
     first, last = tracks[0].number, tracks[-1].number
-    if fmt == 1:
-        session = max(t.session for t in tracks)
-        lead = next(t for t in tracks if t.session == session)
+    if fmt == 1:  # the last complete session (the first one while none is complete)
+        complete = [t for t in tracks if t.session <= disc.sessions] or tracks
+        session = complete[-1].session
+        lead = next(t for t in complete if t.session == session)
         body = _entry(lead.number, lead.start, msf)
         return cmd.reply(struct.pack(">HBB", 2 + len(body), 1, session) + body, alloc)
     if number > last and number != LEAD_OUT:

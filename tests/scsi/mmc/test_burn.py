@@ -154,3 +154,17 @@ def test_readonly_drive_does_not_burn(blank: Path) -> None:
     assert ini.run(write10(0, 1), bytes(BLOCK)).asc == WRITE_PROTECTED
     features = ini.run(cdb(0x46, 10, rt=(1, ">B", 2), start=(2, ">H", 0x2B), alloc=(7, ">H", 64))).data
     assert not features[10] & 0x01  # DVD+R is not current on a read-only drive
+
+
+def test_session_info_names_the_last_complete_session(w: Initiator) -> None:
+    def session_info() -> tuple[int, int, int]:
+        d = w.run(cdb(0x43, 10, fmt=(2, ">B", 1), alloc=(7, ">H", 12))).data
+        return d[3], d[6], struct.unpack_from(">I", d, 8)[0]
+
+    assert w.run(write10(0, 16), bytes(16 * BLOCK)).good
+    assert session_info() == (1, 1, 0)  # nothing complete yet: the first session
+    assert w.run(close(1, 1)).good and w.run(close(2)).good
+    assert w.run(write10(16, 16), bytes(16 * BLOCK)).good  # the second session, still open
+    assert session_info() == (1, 1, 0)
+    assert w.run(close(2)).good
+    assert session_info() == (2, 2, 16)

@@ -18,6 +18,7 @@ from typing import Any
 
 from hpt.media.header import MediaError
 from hpt.media.slots import SlotPair, pack
+from hpt.media.tape import barcode_error
 
 BLOCK = 2048  # a DVD sector's user data
 ECC_BLOCKS = 16  # a DVD ECC block: reservations are rounded up to it
@@ -271,10 +272,14 @@ def is_disc(prefix: bytes) -> bool:
 
 
 def create(path: str | Path, capacity: int = DVD_BLOCKS, label: str = "") -> dict[str, Any]:
-    """Write a new blank DVD+R medium file of ``capacity`` blocks (never over an existing file)."""
+    """Write a new blank DVD+R medium file of ``capacity`` blocks (never over an existing file); its
+    ``label`` (default: the file's name) is a changer's volume tag, so it follows the barcode rules."""
     if capacity < MIN_BLOCKS:
         raise MediaError(f"capacity: a disc holds at least {MIN_BLOCKS} blocks, got {capacity}")
-    doc = {"label": label or Path(path).name, "capacity": capacity, "sessions": 0, "finalized": False,
+    label = label or Path(path).name
+    if problem := barcode_error(label):
+        raise MediaError(f"label (the jukebox's volume tag): {problem}")
+    doc = {"label": label, "capacity": capacity, "sessions": 0, "finalized": False,
            "tracks": [], "created": datetime.date.today().strftime("%Y%m%d")}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:

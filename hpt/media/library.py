@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpt.media import tape
+from hpt.media import disc, tape
 from hpt.media.header import is_cartridge
 
 log = logging.getLogger("hpt.media")
@@ -48,12 +48,15 @@ class StateError(ValueError):
 
 
 def barcode_of(path: Path) -> str:
-    """A cartridge file's barcode: a tape cartridge's from its header (``hpt.media.tape``); any other
-    file's is its name without the suffix. Raises OSError or MediaError when the file cannot be read."""
+    """A cartridge file's barcode: a tape cartridge's from its header (``hpt.media.tape``), a DVD+R's
+    label from its header (``hpt.media.disc``); any other file's (an ISO image) is its name without the
+    suffix. Raises OSError or MediaError when the file cannot be read."""
     with open(path, "rb") as f:
         prefix = f.read(8)
     if is_cartridge(prefix):
         return tape.inspect(path).barcode
+    if disc.is_disc(prefix):
+        return str(disc.inspect(path)["label"])
     return path.stem
 
 

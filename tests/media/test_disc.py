@@ -170,3 +170,16 @@ def test_read_only_file_opens_unwritable(tmp_path: Path) -> None:
     d = open_disc(path, readonly=True)
     assert d.recordable and not d.writable
     d.close()
+
+
+def test_label_is_a_volume_tag(tmp_path: Path) -> None:
+    from hpt.media.library import barcode_of
+
+    disc.create(tmp_path / "BLK001", 1024, label="BURN42")
+    assert barcode_of(tmp_path / "BLK001") == "BURN42"
+    make_iso(tmp_path / "DVD001.iso")
+    assert barcode_of(tmp_path / "DVD001.iso") == "DVD001"
+    with pytest.raises(MediaError, match="volume tag"):
+        disc.create(tmp_path / "x", 1024, label="has space")
+    with pytest.raises(MediaError, match="volume tag"):
+        disc.create(tmp_path / ("n" * 40), 1024)  # the default label, the file name, is too long

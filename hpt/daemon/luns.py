@@ -3,7 +3,8 @@ the store registry, and the LU over both; a changer is built over its target's d
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.library import build_changer
 from hpt.scsi.lu import LogicalUnit
@@ -36,12 +37,28 @@ def build_lus(configs: list[LunConfig]) -> list[LogicalUnit]:
     try:
         for config in configs:
             if config.library is None:
-                built[config.lun] = build_lu(config)
+                built[config.lun] = _named(config, build_lu, config)
         for config in configs:
             if config.library is not None:
-                built[config.lun] = build_changer(config, built)
+                built[config.lun] = _named(config, build_changer, config, built)
     except BaseException:
         for lu in built.values():
             lu.close(0)
         raise
     return [built[config.lun] for config in configs]
+
+
+def _named(config: LunConfig, build: Callable[..., LogicalUnit], *args: Any) -> LogicalUnit:
+    """``build(*args)``; a store that cannot be opened or allocated becomes a ValueError naming the LUN
+    and its line in the configuration (``hptd: cannot start: hptd.toml:40: target[0].lun[1]: ...``)."""
+    try:
+        return build(*args)
+    except MemoryError:
+        raise ValueError(f"{_where(config)}: not enough memory for its store") from None
+    except OSError as err:
+        what = f"{err.strerror or err}" + (f": {err.filename}" if err.filename else "")
+        raise ValueError(f"{_where(config)}: cannot open its store: {what}") from None
+
+
+def _where(config: LunConfig) -> str:
+    return config.source or f"lun {config.lun}"

@@ -51,6 +51,10 @@ class Listener(Protocol):
     def stop(self) -> None: ...
 
 
+class StartError(ValueError):
+    """A configured portal or LUN that cannot be started, named with its line in the configuration."""
+
+
 class Server:
     """Everything one hptd process serves."""
 
@@ -95,8 +99,15 @@ class Server:
         return _PortalContext(self, portal)
 
     def start(self) -> None:
+        """Start every portal and FCoE port; a portal that cannot listen is a :class:`StartError`
+        naming it and its line in the configuration."""
         for pc in self.config.portals:
-            portal = self.start_portal(pc)
+            try:
+                portal = self.start_portal(pc)
+            except OSError as err:
+                where = pc.source or "portal"
+                raise StartError(f"{where}: cannot listen on {pc.address} ({pc.transport}): "
+                                 f"{err.strerror or err}") from None
             if portal is not None:
                 self.portals.append(portal)
                 self.portal_configs.append(pc)

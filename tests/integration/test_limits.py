@@ -3,16 +3,18 @@ descriptor limit, too many sessions, and CHAP secrets guessed in a loop ([limits
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .hptd import Hptd, need, start_hptd
+from .hptd import REPO, Hptd, free_port, need, start_hptd
 from .wire import WireInitiator
 
 pytestmark = pytest.mark.integration
@@ -132,3 +134,30 @@ def test_wrong_chap_secrets_are_answered_ever_later(daemon: Hptd) -> None:
     log = daemon.log.read_text()
     assert log.count("refused (0201)") < 3  # one line per address and 10 s, the rest counted
     assert _inquiry(daemon.url(CHAP_IQN, auth="alice%alice-secret-1234@")).returncode == 0
+
+
+def _start_failure(tmp_path: Path, config: str) -> str:
+    """hptd's stderr when it cannot start ``config``."""
+    path = tmp_path / "hptd.toml"
+    path.write_text(config)
+    r = subprocess.run([sys.executable, "-m", "hpt.daemon", "--config", str(path), "--control-socket", ""],
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert r.returncode == 1
+    return r.stderr
+
+
+def test_a_portal_in_use_is_named_with_its_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        err = _start_failure(tmp_path, f'[[portal]]\naddress = "127.0.0.1:{port}"\n')
+    assert (f"hptd.toml:2: portal[0].address: cannot listen on 127.0.0.1:{port} (tcp): "
+            "Address already in use") in err
+
+
+def test_a_ram_lun_larger_than_memory_is_named_with_its_line(tmp_path: Path) -> None:
+    config = (f'[[portal]]\naddress = "127.0.0.1:{free_port()}"\n[[target]]\nname = "{IQN}"\n'
+              '  [[target.lun]]\n  lun = 1\n  store = "ram"\n  size = "64T"\n')
+    err = _start_failure(tmp_path, config)
+    assert "hptd.toml:5: target[0].lun[0]: cannot open its store: Cannot allocate memory" in err

@@ -159,7 +159,8 @@ def _portals(root: Table) -> list[PortalConfig]:
         except ValueError as err:
             raise table.fail("address", str(err)) from None
         portal = PortalConfig(
-            host, port, table.text("transport", "tcp", TRANSPORTS), table.integer("group", 1, 1, 65535)
+            host, port, table.text("transport", "tcp", TRANSPORTS), table.integer("group", 1, 1, 65535),
+            source=table.where("address"),
         )
         if portal.transport == "iser" and ipaddress.ip_address(host).is_unspecified:
             # an RDMA CM listener on a wildcard address belongs to no device: no PD to register the ring in

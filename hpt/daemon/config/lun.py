@@ -41,7 +41,14 @@ def lun_options(profile: DeviceProfile, kind: StoreKind) -> tuple[Option, ...]:
 
 
 def read_lun(table: Table, target_name: str, profiles: Mapping[str, DeviceProfile]) -> LunConfig:
-    """One LUN: its type and store kind first, then every key checked by the schema that owns it."""
+    """One LUN: its type and store kind first, then every key checked by the schema that owns it; the
+    LUN remembers where it is in the file (start-up errors name it)."""
+    lun = _read_lun(table, target_name, profiles)
+    lun.source = table.where()
+    return lun
+
+
+def _read_lun(table: Table, target_name: str, profiles: Mapping[str, DeviceProfile]) -> LunConfig:
     profile = _profile(table, profiles)
     if profile.device_type == DeviceType.CHANGER:
         return _read_changer(table, target_name, profile, profiles)

@@ -37,6 +37,7 @@ class PortalConfig:
     port: int = DEFAULT_PORT
     transport: str = "tcp"
     group: int = 1
+    source: str = field(default="", compare=False, repr=False)  # "file:line: portal[i].address"
 
     @property
     def address(self) -> str:
@@ -88,6 +89,7 @@ class LunConfig:
     store: str = "file"  # "" for a LU without a store (a changer)
     store_values: dict[str, Any] = field(default_factory=dict)
     library: LibraryConfig | None = None  # a changer's library
+    source: str = field(default="", compare=False, repr=False)  # "file:line: target[i].lun[j]"
 
     @property
     def type(self) -> str:

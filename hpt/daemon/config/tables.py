@@ -40,9 +40,13 @@ class Doc:
     lines: SourceLines
     base_dir: Path
 
+    def where(self, path: TablePath, key: str | None = None) -> str:
+        """``file:line: dotted.path``: where a value is, for an error message."""
+        dotted_path = dotted((*path, key) if key else path) or "(top level)"
+        return f"{self.source}:{self.lines.line_of(path, key)}: {dotted_path}"
+
     def error(self, path: TablePath, key: str | None, message: str) -> ConfigError:
-        where = dotted((*path, key) if key else path) or "(top level)"
-        return ConfigError(f"{self.source}:{self.lines.line_of(path, key)}: {where}: {message}")
+        return ConfigError(f"{self.where(path, key)}: {message}")
 
 
 class Table:
@@ -60,6 +64,10 @@ class Table:
 
     def fail(self, key: str | None, message: str) -> ConfigError:
         return self.doc.error(self.path, key, message)
+
+    def where(self, key: str | None = None) -> str:
+        """``file:line: path``: where this table (or its ``key``) is, for errors found after loading."""
+        return self.doc.where(self.path, key)
 
     def check_keys(self, keys: Collection[str], elsewhere: Mapping[str, str] | None = None) -> None:
         """Every key must be one of ``keys``; ``elsewhere`` explains keys that belong to other settings."""

@@ -24,9 +24,13 @@ class Target:
         portals = [p for p in hptd.call("sys.show")["portals"] if p["transport"] in SCHEMES]
         self.portal: str = portals[0]["address"] if portals else ""
         self.scheme = SCHEMES[portals[0]["transport"]] if portals else ""
-        self.luns: dict[str, list[int]] = {t["name"]: [lu["lun"] for lu in t["luns"]]
-                                           for t in hptd.call("target.show")}
+        self.luns: dict[str, list[int]] = {}
+        self.refresh()
         self.iqn: str = next(iter(self.luns), "")
+
+    def refresh(self) -> None:
+        """Learn the targets and LUNs again (after ``call("lun.new", ...)`` and the like)."""
+        self.luns = {t["name"]: [lu["lun"] for lu in t["luns"]] for t in self.hptd.call("target.show")}
 
     @property
     def url(self) -> str:
@@ -38,6 +42,8 @@ class Target:
 
     def url_of(self, target: str, lun: int) -> str:
         """``iscsi://PORTAL/TARGET/LUN`` (``iser://`` when the only portal is an iSER one)."""
+        if lun not in self.luns.get(target, ()):
+            self.refresh()
         if target not in self.luns:
             raise LookupError(f"hptd serves no target {target!r} (it serves {', '.join(self.luns)})")
         if lun not in self.luns[target]:

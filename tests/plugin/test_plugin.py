@@ -233,6 +233,8 @@ def test_two_luns_and_their_own_faults(hpt_target_factory):
         assert (got.status, got.key) == (0x02, 0x4)
     with pytest.raises(LookupError, match="no LUN 3"):
         target.url_of(target.iqn, 3)
+    target.call("lun.new", name=target.iqn, lun=3, keys={"store": "ram", "size": "1M"})
+    assert "Peripheral Device Type:DIRECT_ACCESS" in inq(target.url_of(target.iqn, 3))
 
 
 def test_a_bad_configuration_is_reported(hpt_target_factory):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from hpt.daemon.config.auth import Auth, read_accounts
 from hpt.daemon.config.fcoe import read_fcoe_ports
 from hpt.daemon.config.iscsi import check_iscsi, iscsi_table, iscsi_values
+from hpt.daemon.config.libraries import library_text
 from hpt.daemon.config.limits import read_limits
 from hpt.daemon.config.lines import SourceLines
 from hpt.daemon.config.schema import CONTROL_SOCKET, Config, DaemonConfig, DiscoveryConfig, PortalConfig
@@ -78,15 +79,7 @@ def vtl_text(portal: str, media: str) -> str:
     """The virtual tape library demo: target ``iqn.2026-11.org.hpt:vtl`` with the changer at LUN 0
     (8 slots holding ``VTL_BARCODES``, 1 import/export slot, media in ``media``) and its two tape
     drives at LUNs 1 and 2."""
-    cartridges = "".join(f'\n[[target.lun.cartridge]]\nslot = {i}\nbarcode = "{code}"\n'
-                         for i, code in enumerate(VTL_BARCODES, 1))
-    drives = "".join(f'\n[[target.lun]]\nlun = {lun}\ntype = "tape"\n' for lun in (1, 2))
-    return (
-        f"[[portal]]\naddress = {json.dumps(portal)}\n\n"
-        f'[[target]]\nname = "{VTL_TARGET}"\nalias = "vtl"\n\n'
-        f'[[target.lun]]\nlun = 0\ntype = "changer"\nslots = 8\nimport_export = 1\n'
-        f"media = {json.dumps(media)}\ndrives = [1, 2]\n{cartridges}{drives}"
-    )
+    return library_text(portal, VTL_TARGET, "vtl", media, "tape", [(code, None) for code in VTL_BARCODES])
 
 
 def demo_config(portal: str = "127.0.0.1:3260", path: str | None = None) -> Config:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from hpt.daemon.config.libraries import library_text
+
 DVD_TARGET = "iqn.2026-11.org.hpt:dvd"
 JUKEBOX_TARGET = "iqn.2026-11.org.hpt:jukebox"
 #: The jukebox's discs, slot 1 first: four DVD-ROMs (ISO images) and four blank DVD+Rs.
@@ -35,12 +37,5 @@ def jukebox_text(portal: str, media: str) -> str:
     """Target ``iqn.2026-11.org.hpt:jukebox``: the changer at LUN 0 (8 slots holding the discs of
     ``JUKEBOX_ROMS`` and ``JUKEBOX_BLANKS``, 1 import/export slot, media in ``media``) and its two DVD
     drives at LUNs 1 and 2."""
-    codes = (*JUKEBOX_ROMS, *JUKEBOX_BLANKS)
-    discs = "".join(f'\n[[target.lun.cartridge]]\nslot = {i}\nbarcode = "{c}"\nfile = "{disc_file(c)}"\n'
-                    for i, c in enumerate(codes, 1))
-    drives = "".join(f'\n[[target.lun]]\nlun = {lun}\ntype = "dvd"\n' for lun in (1, 2))
-    return (
-        f'{_portal(portal)}[[target]]\nname = "{JUKEBOX_TARGET}"\nalias = "jukebox"\n\n'
-        f'[[target.lun]]\nlun = 0\ntype = "changer"\nslots = 8\nimport_export = 1\n'
-        f"media = {json.dumps(media)}\ndrives = [1, 2]\n{discs}{drives}"
-    )
+    discs = [(code, disc_file(code)) for code in (*JUKEBOX_ROMS, *JUKEBOX_BLANKS)]
+    return library_text(portal, JUKEBOX_TARGET, "jukebox", media, "dvd", discs)

@@ -30,8 +30,9 @@ ATTRS_AT = 1 << 21  # where this initiator puts attribute lists in its buffers (
 
 
 def encode_offset(offset: int) -> int:
-    """An OSD-2 4.15.5 buffer offset: a 28-bit mantissa << (a signed 4-bit exponent + 8)."""
-    for exponent in range(-8, 8):
+    """An OSD-2 4.15.5 buffer offset: a 28-bit mantissa << (a signed 4-bit exponent + 8), the exponent
+    -5..7 (0 first: the plain form of a multiple of 256)."""
+    for exponent in (*range(8), *range(-1, -6, -1)):
         shift = exponent + 8
         if not offset % (1 << shift) and offset >> shift < 1 << 28:
             return ((exponent & 0xF) << 28) | (offset >> shift)
@@ -235,10 +236,11 @@ class OsdClient:
         data = self.ok(raw_cdb, read=alloc).data
         additional, cont, _list_id, flags = struct.unpack_from(">QQI3xB", data)
         ids = [int.from_bytes(data[i:i + 8], "big") for i in range(24, 8 + additional, 8)]
-        return ids, cont, flags
+        return ids, cont, flags >> 2
 
     def list(self, pid: int, start: int = 0, alloc: int = 4096) -> tuple[list[int], int, int]:
-        """(ids, continuation id, flags) of LIST: partitions when ``pid`` is 0."""
+        """(ids, continuation id, OBJECT DESCRIPTOR FORMAT) of LIST: partition ids (01h) when ``pid`` is 0,
+        else user object ids (21h)."""
         return self._list(cdb(LIST, pid, length=alloc, start=start, list_id=7), alloc)
 
     def list_collection(self, pid: int, cid: int, alloc: int = 4096) -> list[int]:

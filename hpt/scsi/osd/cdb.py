@@ -16,6 +16,7 @@ ADDITIONAL_LENGTH = CDB_LEN - 8
 CAPABILITY_OFFSET = 80  # OSD-2 5.2.1: the capability, bytes 80..183
 CAPABILITY_LEN = 104
 UNUSED_OFFSET = 0xFFFFFFFF  # an offset field that names no data (OSD-2 4.15.5)
+MIN_EXPONENT = -5
 
 # byte offsets of the fields named in sense data (sense-key specific field pointer)
 PARTITION_FIELD = 16
@@ -39,18 +40,21 @@ class GetSet(IntEnum):
 
 def decode_offset(value: int) -> int | None:
     """A Data-In / Data-Out buffer offset (OSD-2 4.15.5): a 28-bit mantissa shifted by a signed 4-bit
-    exponent plus 8; FFFFFFFFh names none (None)."""
+    exponent plus 8, the exponent -5..7 (so offsets are multiples of 8 at least); FFFFFFFFh names none
+    (None). A reserved exponent (-8..-6) raises ValueError."""
     if value == UNUSED_OFFSET:
         return None
     exponent = value >> 28
     if exponent & 0x8:
         exponent -= 16
+    if exponent < MIN_EXPONENT:
+        raise ValueError(f"offset {value:#010x}: reserved exponent {exponent}")
     return (value & 0x0FFFFFFF) << (exponent + 8)
 
 
 def encode_offset(offset: int) -> int:
     """The smallest encoded offset that holds ``offset`` exactly (it must be a multiple of 8)."""
-    for exponent in range(-5, 8):
+    for exponent in (*range(8), *range(-1, MIN_EXPONENT - 1, -1)):
         shift = exponent + 8
         if offset % (1 << shift) == 0 and offset >> shift < 1 << 28:
             return ((exponent & 0xF) << 28) | (offset >> shift)

@@ -162,7 +162,11 @@ def _attribute_parameters(ctx: Ctx) -> tuple[Gets | None, Sets]:
 
 
 def _offset(raw: int, field_at: int) -> int | None:
-    offset = decode_offset(raw)
+    """A decoded buffer offset; a reserved exponent or an offset beyond 1 TiB is INVALID FIELD IN CDB."""
+    try:
+        offset = decode_offset(raw)
+    except ValueError:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=field_at) from None
     if offset is not None and offset > 1 << 40:
         raise SenseError(INVALID_FIELD_IN_CDB, field=field_at)
     return offset

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hpt.scsi.osd.cdb import decode_offset, encode_offset
-from tests.osd.initiator import READ, OsdClient, cdb
+from tests.osd.initiator import GET_ATTRIBUTES, READ, OsdClient, cdb, get_list, list_attrs
 from tests.osd.initiator import encode_offset as initiator_offset
 
 from .support import refused
@@ -18,6 +18,16 @@ def test_offsets_round_trip(offset: int) -> None:
     assert decode_offset(initiator_offset(offset)) == offset
     assert decode_offset(0xFFFFFFFF) is None
     assert decode_offset(0xF0000001) == 1 << 7  # a negative exponent: -1 + 8
+    assert encode_offset(0) == initiator_offset(0) == 0
+
+
+@pytest.mark.parametrize("raw", [0x80000000, 0x90000001, 0xA0000001])
+def test_reserved_offset_exponents_are_refused(osd: OsdClient, raw: int) -> None:
+    with pytest.raises(ValueError):
+        decode_offset(raw)
+    params = list_attrs(get_len=16, get_off=raw, alloc=64, got_off=0)
+    refused(osd, cdb(GET_ATTRIBUTES, specific=0x30, attrs=params), (0x5, 0x24, 0x00), field=56,
+            out=get_list([(0x90000001, 4)]), read=64)
 
 
 def test_a_cdb_of_another_length_is_refused(osd: OsdClient) -> None:

@@ -24,9 +24,9 @@ def test_list_continues_where_the_allocation_length_ended(osd: OsdClient) -> Non
     pid = osd.create_partition()
     oids = [osd.create(pid) for _ in range(5)]
     ids, cont, flags = osd.list(pid, alloc=24 + 2 * 8)
-    assert (ids, cont, flags) == (oids[:2], oids[2], 0)
+    assert (ids, cont, flags) == (oids[:2], oids[2], 0x21)  # user object ids
     assert osd.list(pid, start=cont)[0:2] == (oids[2:], 0)
-    assert osd.list(0)[2] == 1  # ROOT: a list of partitions
+    assert osd.list(0)[2] == 0x01  # partition ids
     refused(osd, cdb(LIST, 0x77777, length=64), (0x5, 0x24, 0x00), field=16, read=64)
 
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 echo "test setup: hpt (ci/install.sh) ..."
 bash ci/install.sh
-pkgs=(tgt libiscsi-bin qemu-utils qemu-block-extra sg3-utils tshark)
+pkgs=(tgt libiscsi-bin qemu-utils qemu-block-extra sg3-utils tshark prometheus)
 if [ -f ci/lab/host-packages.txt ]; then
   while read -r p; do
     case "$p" in ''|'#'*) ;; *) pkgs+=("$p") ;; esac

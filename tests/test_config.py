@@ -83,6 +83,7 @@ def test_example_covers_every_key() -> None:
     assert set(data["portal"][0]) == set(build.PORTAL_KEYS)
     assert set(data["account"][0]) == set(ACCOUNT_KEYS)
     assert set(data["discovery"]) == set(build.DISCOVERY_KEYS)
+    assert set(data["metrics"]) == set(build.METRICS_KEYS)
     assert set(data["target"][0]) == set(TARGET_KEYS)
     # the LUNs together use every key of the disk on each built-in store kind
     luns = [lun for target in data["target"] for lun in target["lun"]]

@@ -36,6 +36,7 @@ from hpt.daemon.config.osd import osd_text
 from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
 from hpt.daemon.control.rpc import RpcError
 from hpt.daemon.demo import dvd_media, jukebox_media, osd_store, vtl_media
+from hpt.daemon.metrics import start_metrics
 
 
 class _JsonFormatter(logging.Formatter):
@@ -197,6 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hptd: control socket: {err}", file=sys.stderr)
         server.stop()
         return 1
+    try:
+        metrics = start_metrics(config.metrics, server)
+    except OSError as err:
+        print(f"hptd: metrics on {config.metrics.address}: {err.strerror or err}", file=sys.stderr)
+        if listener is not None:
+            listener.stop()
+        server.stop()
+        return 1
     for tc in config.targets:
         print(tc.name, flush=True)
 
@@ -230,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if listener is not None:
         listener.stop()
+    if metrics is not None:
+        metrics.stop()
     server.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)
     return 0

@@ -102,7 +102,8 @@ class FcoePort:
         self.max_payload = min(FC_MAX_PAYLOAD, mtu - FCOE_HLEN - FC_HLEN - TRAILER_LEN) & ~3
         if self.max_payload < 256:
             raise ValueError(f"{name}: MTU {mtu} is too small for FCoE")
-        self.counters: dict[str, int] = {}
+        self.counters: dict[str, int] = {}  # frames dropped or rejected, FIP events, by reason
+        self.frames_in = self.frames_out = 0  # Ethernet frames received and sent
         max_size = self.max_payload + FCOE_HLEN + FC_HLEN + TRAILER_LEN
         self.vn: Vn2vn | None = None
         self.fabric: Fabric | None = None
@@ -161,6 +162,7 @@ class FcoePort:
     def receive(self, data: bytes | memoryview, now: float) -> None:
         """One Ethernet frame (FIP or FCoE) from the wire."""
         self.now = now
+        self.frames_in += 1
         try:
             ethertype = struct.unpack_from(">H", data, 12)[0] if len(data) >= 14 else -1
             if ethertype == ETH_P_FIP:
@@ -178,6 +180,7 @@ class FcoePort:
     def take_output(self) -> list[Frame]:
         """The frames to send now; call :meth:`transmitted` once they are sent."""
         out, self.out = self.out, []
+        self.frames_out += len(out)
         self._in_flight += self.engine.release
         self.engine.release = []
         return out

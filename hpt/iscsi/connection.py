@@ -141,6 +141,8 @@ class Connection(ControlRequests):
         self.notify: Callable[[], None] | None = None  # set by the driver: a completion is queued
         self.lost = False  # connection_lost() ran: completions only give their buffers back
         self._submitter = 0  # the thread inside execute_ready(), while it submits
+        # counters (hptd's metrics): PDUs and bytes received, PDUs and bytes queued to send
+        self.rx_pdus = self.rx_bytes = self.tx_pdus = self.tx_bytes = 0
 
     # ------------------------------------------------------------------------------- input
     def expect(self) -> memoryview:
@@ -150,6 +152,7 @@ class Connection(ControlRequests):
     def received(self, n: int) -> None:
         """``n`` bytes were written at the start of the view ``expect()`` returned."""
         self._got += n
+        self.rx_bytes += n
         if self._got < len(self._rbuf):
             return
         try:
@@ -239,6 +242,7 @@ class Connection(ControlRequests):
     def _pdu_done(self) -> None:
         pdu = self._pdu
         assert pdu is not None
+        self.rx_pdus += 1
         task = self._sink_task
         if self._sink is not None:
             if self.dd:
@@ -297,6 +301,8 @@ class Connection(ControlRequests):
 
     # ------------------------------------------------------------------------------- output
     def _emit(self, hdr: bytearray, data: bytes | bytearray | memoryview | None = None) -> None:
+        self.tx_pdus += 1
+        self.tx_bytes += len(hdr) + (len(data) if data is not None else 0)
         if self.messages:
             self._reqs.append(SendPdu(hdr, data))
             return
@@ -703,6 +709,8 @@ class Connection(ControlRequests):
         if task.aborted or result is ABORTED or self.lost:
             self._free(task)
             return
+        self.session.count(result, task.edtl if task.read else 0,  # type: ignore[union-attr]
+                           task.received if task.write else 0)
         if result is DISCONNECT:
             self._free(task)
             self.kill("the logical unit dropped the connection (injected fault)")

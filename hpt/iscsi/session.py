@@ -14,6 +14,7 @@ from hpt.scsi.core.command import Nexus
 
 if TYPE_CHECKING:
     from hpt.iscsi.negotiation import SessionParams
+    from hpt.scsi.core.command import ScsiResult
     from hpt.scsi.target import ScsiTarget
 
 
@@ -44,6 +45,17 @@ class Session:
         )
         self.connections: list[Callable[[str], None]] = []  # each connection's close callback
         self.lock = threading.Lock()
+        # counters (hptd's metrics): SCSI commands answered, those not GOOD, data-in and data-out bytes
+        self.commands = self.errors = self.read_bytes = self.write_bytes = 0
+
+    def count(self, result: ScsiResult, read: int, written: int) -> None:
+        """One command answered (on its connection's thread): at most ``read`` bytes sent, ``written``
+        received."""
+        self.commands += 1
+        if result.status:
+            self.errors += 1
+        self.read_bytes += min(result.in_len, read)
+        self.write_bytes += written
 
     @property
     def max_cmdsn(self) -> int:

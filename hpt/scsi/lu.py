@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
 from hpt.scsi.core.blocking import run_blocking
@@ -24,6 +25,7 @@ from hpt.scsi.core.constants import (
 from hpt.scsi.core.faults import Fault, Faults
 from hpt.scsi.core.opcodes import NACA, NO_RANGE, Access, OpcodeEntry, OpcodeTable, control_offset
 from hpt.scsi.core.sense import SenseError, build_sense
+from hpt.scsi.core.stats import LuStats
 from hpt.scsi.core.taskset import Task, TaskSet, TaskSetFull
 from hpt.scsi.core.unit_attention import UnitAttentions
 from hpt.scsi.pr.reservations import Reservations
@@ -96,6 +98,7 @@ class LogicalUnit:
         self.lock = threading.RLock()
         self.tasks = TaskSet(params.queue_depth, self.lock)
         self.faults: Faults | None = None  # injected faults (``inject``); None keeps submit free of them
+        self.stats = LuStats()  # commands, bytes, errors and latency by kind (hptd's metrics)
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -131,6 +134,7 @@ class LogicalUnit:
 
         The preamble (ACA and NACA, table lookup, unit attention, reservation conflict) runs under the
         LU's state lock, then the task set decides when the command starts (``TaskSet``)."""
+        started = monotonic_ns()
         store = self.store
         with self.lock:
             entry, early = self._preamble(cmd)
@@ -145,6 +149,7 @@ class LogicalUnit:
                 early = self._run(entry, cmd)  # type: ignore[arg-type]  # a state command, under the lock
                 self.tasks.leave_inline()
         if early is not None:
+            self.stats.end(entry.access if entry is not None else None, cmd, early, started)
             done(early)
             return
         assert entry is not None
@@ -155,15 +160,17 @@ class LogicalUnit:
                 result = self._failure(entry, err)
             finally:
                 self.tasks.leave_inline()
+            self.stats.end(entry.access, cmd, result, started)
             done(result)
             return
         lba, end, exclusive = entry.span(cmd.cdb) if entry.span is not None else NO_RANGE
         task = Task(lambda: None, cmd.attr, lba, end, exclusive, cmd.nexus.initiator_port, cmd.tag,
                     lambda: done(ABORTED))
-        task.start = lambda: self._start(task, entry, cmd, done)
+        task.start = lambda: self._start(task, entry, cmd, done, started)
         try:
             self.tasks.submit(task)
         except TaskSetFull:
+            self.stats.end(entry.access, cmd, TASK_SET_FULL, started)
             done(TASK_SET_FULL)
 
     def inject(self, fault: Fault) -> None:
@@ -225,13 +232,16 @@ class LogicalUnit:
             return entry, ScsiResult(Status.RESERVATION_CONFLICT)
         return entry, None
 
-    def _start(self, task: Task, entry: OpcodeEntry, cmd: ScsiCommand, done: Completion) -> None:
+    def _start(self, task: Task, entry: OpcodeEntry, cmd: ScsiCommand, done: Completion,
+               started: int) -> None:
         """The task set started the task: state commands run here under the state lock, the data path
         submits to the store, other store work goes to the blocking pool unless the store is inline."""
 
         def complete(result: ScsiResult) -> None:
             self.tasks.finish(task)
-            done(ABORTED if task.aborted else result)
+            result = ABORTED if task.aborted else result
+            self.stats.end(entry.access, cmd, result, started)
+            done(result)
 
         store = self.store
         inline = store is None or store.inline

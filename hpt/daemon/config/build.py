@@ -16,7 +16,14 @@ from hpt.daemon.config.iscsi import check_iscsi, iscsi_table, iscsi_values
 from hpt.daemon.config.libraries import library_text
 from hpt.daemon.config.limits import read_limits
 from hpt.daemon.config.lines import SourceLines
-from hpt.daemon.config.schema import CONTROL_SOCKET, Config, DaemonConfig, DiscoveryConfig, PortalConfig
+from hpt.daemon.config.schema import (
+    CONTROL_SOCKET,
+    Config,
+    DaemonConfig,
+    DiscoveryConfig,
+    MetricsConfig,
+    PortalConfig,
+)
 from hpt.daemon.config.tables import ConfigError, Doc, Table
 from hpt.daemon.config.target import TARGET_KEYS, read_target
 from hpt.daemon.config.validators import parse_address
@@ -32,10 +39,11 @@ DEMO_TARGET = "iqn.2026-11.org.hpt:demo"
 VTL_TARGET = "iqn.2026-11.org.hpt:vtl"
 VTL_BARCODES = tuple(f"HPT{i:03d}L6" for i in range(1, 9))
 
-ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port", "limits")
+ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port", "limits", "metrics")
 DAEMON_KEYS = ("log_level", "log_format", "control_socket")
 PORTAL_KEYS = ("address", "transport", "group")
 DISCOVERY_KEYS = ("auth", "incoming", "outgoing")
+METRICS_KEYS = ("address",)
 _DEFAULT_PORTAL = "0.0.0.0:3260"  # tgtd's default: every IPv4 address
 
 
@@ -115,7 +123,24 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
     auth.check_secrets()
     config.fcoe_ports = read_fcoe_ports(root, seen)
     config.limits = read_limits(root)
+    config.metrics = _metrics(root)
     return config
+
+
+def _metrics(root: Table) -> MetricsConfig:
+    """``[metrics] address``: an IP literal and a port (required: no port is a metrics default)."""
+    if "metrics" not in root.data:
+        return MetricsConfig()
+    table = root.table("metrics", METRICS_KEYS)
+    table.required("address")
+    text = table.text("address")
+    if not re.search(r":\d+$", text):
+        raise table.fail("address", f'needs a port, e.g. "{text}:9410"')
+    try:
+        host, port = parse_address(text)
+    except ValueError as err:
+        raise table.fail("address", str(err)) from None
+    return MetricsConfig(host, port)
 
 
 def _socket_path(daemon: Table) -> str:

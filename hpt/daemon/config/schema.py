@@ -30,6 +30,18 @@ class DaemonConfig:
 
 
 @dataclass(slots=True)
+class MetricsConfig:
+    """``[metrics]``: where hptd serves Prometheus metrics (no host: not served)."""
+
+    host: str = ""  # an IP literal without brackets
+    port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(slots=True)
 class PortalConfig:
     """A listening address in a target portal group (RFC 7143 4.4.1)."""
 
@@ -143,6 +155,7 @@ class Config:
     discovery: DiscoveryConfig
     targets: list[TargetConfig]
     fcoe_ports: list[FcoePortConfig] = field(default_factory=list)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     limits: Limits = field(default_factory=Limits)  # [limits]
 
     def iscsi_for(self, target: TargetConfig) -> dict[str, IscsiValue]:

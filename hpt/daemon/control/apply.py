@@ -120,6 +120,8 @@ def prepare(server: Server, config: Config, *, force: bool = False) -> Change:
     """Check and build ``config``'s difference from what ``server`` runs (see the module's text)."""
     if config.fcoe_ports != server.config.fcoe_ports:
         raise RpcError(UNAVAILABLE, "FCoE ports cannot change while hptd runs: restart it")
+    if config.metrics != server.config.metrics:
+        raise RpcError(UNAVAILABLE, "[metrics] cannot change while hptd runs: restart it")
     change = Change(server, config)
     old = {t.name: t for t in server.config.targets}
     new = {t.name: t for t in config.targets}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.control.rpc import EXISTS, INVALID_PARAMS, NOT_FOUND, Params, RpcError
+from hpt.daemon.metrics import lu_counters
 
 if TYPE_CHECKING:
     from hpt.daemon.control.control import Control
@@ -71,3 +72,23 @@ def update(ctl: Control, p: Params) -> dict[str, Any]:
 
         ctl.change(edit, force=p.get("force", bool, False))
         return {"name": name, "lun": lun, **keys}
+
+
+def stat(ctl: Control, p: Params) -> list[dict[str, Any]]:
+    """The counters of the LUs of the target named (every target's without one; one LUN with ``lun``):
+    the numbers hptd's metrics have (``hpt.daemon.metrics.lu_counters``)."""
+    with ctl.lock:
+        named = p.has("tid") or p.has("name")
+        names = [ctl.target_name(p)] if named else [t.name for t in ctl.server.config.targets]
+        wanted = p.get("lun", int) if p.has("lun") else None
+        out = []
+        for name in names:
+            target = ctl.server.targets.get(name)
+            for lun in target.luns() if target is not None else []:
+                lu = target.lu(lun)  # type: ignore[union-attr]
+                if lu is not None and wanted in (None, lun):
+                    out.append({"tid": ctl.document.tids.get(name), "name": name, "lun": lun,
+                                "counters": lu_counters(lu)})
+        if wanted is not None and not out:
+            raise RpcError(NOT_FOUND, f"can't find the logical unit {wanted}")
+        return out

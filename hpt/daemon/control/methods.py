@@ -17,7 +17,7 @@ Handler = Callable[["Control", Params], Any]
 HANDLERS: dict[str, Handler] = {
     "target.show": target.show, "target.new": target.new, "target.delete": target.delete,
     "target.update": target.update, "target.bind": target.bind, "target.unbind": target.unbind,
-    "lun.new": lun.new, "lun.delete": lun.delete, "lun.update": lun.update,
+    "lun.new": lun.new, "lun.delete": lun.delete, "lun.update": lun.update, "lun.stat": lun.stat,
     "lun.inject": faults.inject, "lun.clear": faults.clear,
     "account.show": account.show, "account.new": account.new, "account.delete": account.delete,
     "account.bind": account.bind, "account.unbind": account.unbind,

@@ -1,0 +1,174 @@
+"""Prometheus metrics (``[metrics] address``): a collector that reads the counters the engine keeps
+(``LuStats`` on each LU, the iSCSI sessions' and connections' counters, the FCoE ports') at scrape time,
+served as Prometheus text by prometheus-client
+(https://prometheus.github.io/client_python/collector/custom/).
+Nothing here runs per command: the data path only adds to plain integers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import ProcessCollector, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+if TYPE_CHECKING:
+    from hpt.daemon.config.schema import MetricsConfig
+    from hpt.daemon.server import Server
+    from hpt.scsi.lu import LogicalUnit
+
+log = logging.getLogger("hpt.daemon.metrics")
+
+
+def lu_counters(lu: LogicalUnit) -> dict[str, Any]:
+    """One LU's counters as ``hptadm --mode logicalunit --op stat`` shows them (the numbers the metrics
+    have): per kind (read, write, other) commands, errors, bytes and the latency sum, and the commands
+    in flight now."""
+    flat: dict[str, Any] = {}
+    for kind, counts in lu.stats.snapshot().items():
+        for key, value in counts.items():
+            if key != "buckets":
+                flat[f"{kind}_{key}"] = value
+    flat["in_flight"] = len(lu.tasks)
+    return flat
+
+
+def _copy(read: Callable[[], Any]) -> Any:
+    """A copy of a table another thread may change while it is copied: retried then."""
+    for _ in range(5):
+        try:
+            return read()
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return read()
+
+
+class HptCollector(Collector):
+    """Every metric of one hptd, read from ``server`` when Prometheus scrapes."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._lus()
+        yield from self._sessions()
+        yield from self._connections()
+        yield from self._fcoe_ports()
+
+    def _lus(self) -> Iterator[Metric]:
+        labels = ["target", "lun"]
+        kinds = [*labels, "kind"]
+        commands = CounterMetricFamily("hpt_lu_commands", "SCSI commands completed, by kind "
+                                       "(read: reads the medium, write: changes it, other)", labels=kinds)
+        errors = CounterMetricFamily("hpt_lu_errors", "SCSI commands that ended with a status other "
+                                     "than GOOD", labels=kinds)
+        moved = CounterMetricFamily("hpt_lu_bytes", "bytes read or written by commands that ended GOOD",
+                                    labels=kinds)
+        latency = HistogramMetricFamily("hpt_lu_latency_seconds", "time from a command's arrival at the "
+                                        "LU to its status", labels=kinds)
+        in_flight = GaugeMetricFamily("hpt_lu_in_flight", "commands the LU runs or holds now", labels=labels)
+        for name, target in list(self.server.targets.items()):
+            for lun in target.luns():
+                lu = target.lu(lun)
+                if lu is None:
+                    continue
+                for kind, counts in lu.stats.snapshot().items():
+                    values = [name, str(lun), kind]
+                    commands.add_metric(values, counts["commands"])
+                    errors.add_metric(values, counts["errors"])
+                    if "bytes" in counts:
+                        moved.add_metric(values, counts["bytes"])
+                    latency.add_metric(values, list(counts["buckets"].items()), counts["latency_seconds"])
+                in_flight.add_metric([name, str(lun)], len(lu.tasks))
+        yield from (commands, errors, moved, latency, in_flight)
+
+    def _sessions(self) -> Iterator[Metric]:
+        labels = ["target", "initiator", "isid", "tsih"]
+        families = {
+            "commands": CounterMetricFamily("hpt_iscsi_session_commands", "SCSI commands answered",
+                                            labels=labels),
+            "errors": CounterMetricFamily("hpt_iscsi_session_errors", "SCSI commands answered with a status "
+                                          "other than GOOD", labels=labels),
+            "read_bytes": CounterMetricFamily("hpt_iscsi_session_read_bytes", "data-in bytes sent",
+                                              labels=labels),
+            "write_bytes": CounterMetricFamily("hpt_iscsi_session_write_bytes", "data-out bytes received",
+                                               labels=labels),
+        }
+        for s in self.server.sessions.all():
+            if s.session_type != "Normal":
+                continue
+            values = [s.target_name, s.initiator_name, f"{s.isid:012x}", str(s.tsih)]
+            for attr, family in families.items():
+                family.add_metric(values, getattr(s, attr))
+        yield from families.values()
+
+    def _connections(self) -> Iterator[Metric]:
+        labels = ["target", "initiator", "tsih", "cid", "peer", "portal"]
+        families = {
+            "rx_pdus": CounterMetricFamily("hpt_iscsi_connection_received_pdus", "iSCSI PDUs received",
+                                           labels=labels),
+            "rx_bytes": CounterMetricFamily("hpt_iscsi_connection_received_bytes", "bytes received",
+                                            labels=labels),
+            "tx_pdus": CounterMetricFamily("hpt_iscsi_connection_sent_pdus", "iSCSI PDUs sent",
+                                           labels=labels),
+            "tx_bytes": CounterMetricFamily("hpt_iscsi_connection_sent_bytes", "bytes of the PDUs sent "
+                                            "(headers and data segments)", labels=labels),
+        }
+        for pc, conn in self.server.connections():
+            s = conn.session
+            if s is None:
+                continue
+            values = [s.target_name, s.initiator_name, str(s.tsih), str(conn.cid), conn.peer, pc.address]
+            for attr, family in families.items():
+                family.add_metric(values, getattr(conn, attr))
+        yield from families.values()
+
+    def _fcoe_ports(self) -> Iterator[Metric]:
+        labels = ["port", "wwpn"]
+        received = CounterMetricFamily("hpt_fcoe_port_received_frames", "Ethernet frames received (FIP "
+                                       "and FCoE)", labels=labels)
+        sent = CounterMetricFamily("hpt_fcoe_port_sent_frames", "Ethernet frames sent", labels=labels)
+        events = CounterMetricFamily("hpt_fcoe_port_events", "frames dropped or rejected (socket_drops: by "
+                                     "the kernel, its receive buffer full) and FIP events, by reason",
+                                     labels=[*labels, "reason"])
+        rports = GaugeMetricFamily("hpt_fcoe_port_remote_ports", "remote ports known, by login state",
+                                   labels=[*labels, "state"])
+        for driver in list(self.server.fcoe_ports):
+            status = _copy(driver.port.status)
+            values = [str(status["name"]), str(status["wwpn"])]
+            received.add_metric(values, driver.port.frames_in)
+            sent.add_metric(values, driver.port.frames_out)
+            for reason, count in sorted(status["counters"].items()):
+                events.add_metric([*values, reason], count)
+            states: dict[str, int] = {}
+            for rport in status["rports"]:
+                states[rport["state"]] = states.get(rport["state"], 0) + 1
+            for state, count in sorted(states.items()):
+                rports.add_metric([*values, state], count)
+        yield from (received, sent, events, rports)
+
+
+class MetricsServer:
+    """The HTTP endpoint serving :class:`HptCollector` (and the process's own metrics) on one address."""
+
+    def __init__(self, config: MetricsConfig, server: Server) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(HptCollector(server))
+        ProcessCollector(registry=self.registry)
+        self.address = config.address
+        # OSError when the address cannot be bound
+        self.httpd, self.thread = start_http_server(config.port, config.host, self.registry)
+        log.info("metrics on http://%s/metrics", self.address)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def start_metrics(config: MetricsConfig, server: Server) -> MetricsServer | None:
+    """The metrics endpoint of ``[metrics]``, or None when the configuration has none."""
+    return MetricsServer(config, server) if config.host else None
+

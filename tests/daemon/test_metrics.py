@@ -1,0 +1,124 @@
+"""hptd's metrics without sockets: the collector's Prometheus text and ``lun.stat`` show the counters
+the LUs, sessions and FCoE ports keep; ``[metrics]`` in the configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from hpt.daemon.config import ConfigError, parse_config
+from hpt.daemon.control import Control, Document, methods
+from hpt.daemon.control.rpc import handle
+from hpt.daemon.metrics import HptCollector
+from hpt.daemon.server import Server
+from hpt.scsi.core.command import Nexus, ScsiCommand
+
+IQN = "iqn.2026-11.org.hpt.test:m"
+TEXT = f"""
+[[portal]]
+address = "127.0.0.1:3260"
+
+[metrics]
+address = "127.0.0.1:9410"
+
+[[target]]
+name = "{IQN}"
+  [[target.lun]]
+  lun = 1
+  store = "ram"
+  size = "1M"
+"""
+NEXUS = Nexus("iqn.1994-05.com.example:a,i,0x1", f"{IQN},t,0x1", "iqn.1994-05.com.example:a")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Any:
+    config = parse_config(TEXT, "t.toml", base_dir=tmp_path)
+    srv = Server(config)  # not started: no portal listens
+    yield srv, Control(srv, Document.of(config, TEXT, tmp_path))
+    srv.stop()
+
+
+def _io(srv: Server) -> None:
+    lu = srv.targets[IQN].lu(1)
+    assert lu is not None
+    lu.ua.clear(NEXUS.initiator_port)
+    data = memoryview(bytearray(8192))
+    for _ in range(3):  # WRITE(10) of 16 blocks at LBA 0
+        lu.execute(ScsiCommand(1, bytes([0x2A, 0, 0, 0, 0, 0, 0, 0, 16, 0]), NEXUS, data_out=data,
+                               expected_out=8192))
+    lu.execute(ScsiCommand(1, bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0]), NEXUS,  # READ(10) of 8 blocks
+                           data_in=memoryview(bytearray(4096)), expected_in=4096))
+
+
+def _samples(srv: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    registry = CollectorRegistry()
+    registry.register(HptCollector(srv))
+    text = generate_latest(registry).decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_the_collector_reads_the_lu_counters(server: Any) -> None:
+    srv, _ = server
+    _io(srv)
+    samples = _samples(srv)
+
+    def lu(name: str, kind: str | None = "read", **more: str) -> float:
+        labels = {"target": IQN, "lun": "1", **({"kind": kind} if kind else {}), **more}
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert lu("hpt_lu_commands_total", "write") == 3 and lu("hpt_lu_commands_total") == 1
+    assert lu("hpt_lu_bytes_total", "write") == 3 * 8192 and lu("hpt_lu_bytes_total") == 4096
+    assert lu("hpt_lu_errors_total", "write") == 0
+    assert lu("hpt_lu_latency_seconds_count", "write") == 3
+    assert lu("hpt_lu_latency_seconds_bucket", "write", le="+Inf") == 3
+    assert lu("hpt_lu_in_flight", None) == 0
+
+
+def test_lun_stat_shows_the_same_numbers(server: Any) -> None:
+    srv, ctl = server
+    _io(srv)
+    table = methods(ctl)
+    line = json.dumps({"jsonrpc": "2.0", "method": "lun.stat", "params": {"tid": 1, "lun": 1}, "id": 1})
+    answer = json.loads(handle(line, table) or b"")["result"]
+    assert [(a["tid"], a["name"], a["lun"]) for a in answer] == [(1, IQN, 1)]
+    counters = answer[0]["counters"]
+    assert counters["write_commands"] == 3 and counters["write_bytes"] == 3 * 8192
+    assert counters["read_commands"] == 1 and counters["read_bytes"] == 4096 and counters["in_flight"] == 0
+    missing = json.dumps({"jsonrpc": "2.0", "method": "lun.stat", "params": {"tid": 1, "lun": 9}, "id": 2})
+    assert json.loads(handle(missing, table) or b"")["error"]["code"] == -32001
+
+
+def test_a_reload_may_not_move_the_metrics(server: Any, tmp_path: Path) -> None:
+    srv, ctl = server
+    moved = TEXT.replace("127.0.0.1:9410", "127.0.0.1:9411")
+    path = tmp_path / "hptd.toml"
+    path.write_text(moved)
+    ctl.source, ctl.load = path, Document.load
+    with pytest.raises(Exception, match=r"\[metrics\] cannot change while hptd runs"):
+        ctl.reload()
+    assert srv.config.metrics.port == 9410
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[metrics]\naddress = "127.0.0.1"\n', 'x.toml:2: metrics.address: needs a port, e.g. "127.0.0.1:9410"'),
+    ('[metrics]\nadress = "127.0.0.1:1"\n', 'x.toml:2: metrics.adress: unknown key (did you mean'),
+    ("[metrics]\n", "x.toml:1: metrics.address: required"),
+    ('[metrics]\naddress = "localhost:9410"\n', 'x.toml:2: metrics.address: "localhost" is not an IPv4'),
+])
+def test_bad_metrics_tables(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "x.toml")
+    assert str(err.value).startswith(message)
+
+
+def test_metrics_address_forms() -> None:
+    assert parse_config("", "x.toml").metrics.host == ""
+    config = parse_config('[metrics]\naddress = "[::1]:9410"\n', "x.toml")
+    assert (config.metrics.host, config.metrics.port, config.metrics.address) == ("::1", 9410, "[::1]:9410")

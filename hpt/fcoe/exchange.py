@@ -37,7 +37,7 @@ from hpt.fcoe.frame import (
 from hpt.fcoe.rport import RemotePort
 from hpt.native.ring import Ring
 from hpt.scsi.core.command import ABORTED, DISCONNECT, ScsiResult
-from hpt.scsi.core.constants import DATA_PHASE_ERROR, Status
+from hpt.scsi.core.constants import DATA_PHASE_ERROR, INVALID_FIELD_IN_CDB, Status
 from hpt.scsi.core.sense import build_sense
 from hpt.scsi.core.transfer import DataBuffers, command, residual
 from hpt.scsi.target import ScsiTarget, TmfResult
@@ -168,6 +168,11 @@ class FcpEngine:
             ox_id = hdr.ox_id
             self._tmf(rport, cmnd,
                       lambda code: self._respond(rport, ox_id, rx_id, fcp.rsp(Status.GOOD, rsp_code=code)))
+            return
+        if cmnd.read and cmnd.write:  # bidirectional (RDDATA and WRDATA, FCP-4 9.2): not served over FCP
+            self._count("fcp_bidirectional")
+            sense = build_sense(INVALID_FIELD_IN_CDB)
+            self._respond(rport, hdr.ox_id, rx_id, fcp.rsp(Status.CHECK_CONDITION, sense, resid=cmnd.dl))
             return
         if cmnd.dl > MAX_TRANSFER:
             self._count("fcp_too_long")

@@ -54,8 +54,6 @@ def decode_cmnd(payload: bytes | memoryview) -> FcpCmnd:
         raise FrameError("bad_fcp_cmnd", f"additional CDB length {add_len} in {len(payload)} bytes")
     if attr_code not in _ATTRS:
         raise FrameError("bad_fcp_cmnd", f"task attribute {attr_code}")
-    if rw == 0x03:
-        raise FrameError("bad_fcp_cmnd", "bidirectional commands are not supported")
     dl = struct.unpack_from(">I", payload, cdb_end)[0]
     return FcpCmnd(
         decode_lun(lun_raw),

@@ -130,7 +130,6 @@ def test_cmnd_from_scapy(lun: int, attr: int, add: int, rw: int, cdb: bytes, dl:
     [
         bytes(31),
         bytes(9) + b"\x03" + bytes(22),
-        bytes(11) + b"\x03" + bytes(20),
         bytes(11) + b"\x04" + bytes(20),
     ],
 )

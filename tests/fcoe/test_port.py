@@ -112,6 +112,14 @@ def test_unknown_lun_check_condition_with_sense(logged_in: Initiator) -> None:
     assert reply.sense[2] & 0x0F == 0x05 and reply.sense[12] == 0x25  # ILLEGAL REQUEST, LUN NOT SUPPORTED
 
 
+def test_bidirectional_command_is_refused_with_check_condition(logged_in: Initiator, port: FcoePort) -> None:
+    reply = logged_in.scsi(write10(0, 1), read=64, data_out=bytes(512))  # RDDATA and WRDATA both set
+    assert reply.status == Status.CHECK_CONDITION
+    assert (reply.sense[2] & 0x0F, reply.sense[12]) == (0x05, 0x24)  # ILLEGAL REQUEST, INVALID FIELD IN CDB
+    assert port.counters["fcp_bidirectional"] == 1 and not port.engine.open
+    assert logged_in.scsi(TEST_UNIT_READY).status == Status.GOOD  # the port goes on
+
+
 def test_abts_of_outstanding_write(logged_in: Initiator, port: FcoePort, ring: Ring) -> None:
     ox = logged_in.command(write10(0, 8), data_out=bytes(4096))
     xfer = logged_in.fc_reply(ox, "XFER_RDY")

@@ -332,3 +332,15 @@ def test_registered_buffers_round_up_reuse_and_evict_idle_ones() -> None:
     assert c not in (a, b) and large.pinned == 4 * LARGE_MIN
     large.close()
     assert large.pinned == 0
+
+
+def test_bidirectional_command_is_refused_over_iser(ini: IserInitiator) -> None:
+    """iSER serves no bidirectional commands: CHECK CONDITION, INVALID FIELD IN CDB; the session goes on."""
+    stag, va = ini.register(bytes(512))
+    ini.remote = IserHeader(write_stag=stag, write_va=va)
+    rsp = ini.scsi(rw10(0x2A, 0, 1), write=bytes(512), bidi_read=64)[-1]
+    assert rsp.pdu.opcode == Opcode.SCSI_RSP and rsp.pdu.b3 == Status.CHECK_CONDITION
+    assert (sense_of(rsp)[2] & 0x0F, sense_of(rsp)[12]) == (0x05, 0x24)
+    assert not ini.rdma_reads and not ini.rdma_writes
+    replies, _ = ini.read_cmd(rw10(0x28, 0, 1), 512)
+    assert replies[-1].pdu.b3 == Status.GOOD

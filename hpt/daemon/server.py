@@ -158,8 +158,8 @@ class Server:
         for target in self.targets.values():
             for lun in target.luns():
                 lu = target.lu(lun)
-                if lu is not None and lu.store is not None:
-                    lu.store.close()
+                if lu is not None:
+                    lu.release()
 
     def sessions_of(self, target_name: str) -> list[Session]:
         """The normal sessions logged in to ``target_name`` now."""

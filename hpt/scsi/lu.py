@@ -110,7 +110,7 @@ class LogicalUnit:
         return 0 if self.store is None else self.store.size // self.params.block_size
 
     def close(self, timeout: float = 30.0) -> bool:
-        """Wait for the commands in flight to end (True when they did in time), then close the store."""
+        """Wait for the commands in flight to end (True when they did in time), then :meth:`release`."""
         deadline = time.monotonic() + timeout
         while len(self.tasks) and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -118,9 +118,15 @@ class LogicalUnit:
         if not drained:
             log.warning("lun %d: %d commands still in flight after %.0f s", self.lun, len(self.tasks),
                         timeout)
+        self.release()
+        return drained
+
+    def release(self) -> None:
+        """Close the store and what the profile's state holds open (a drive's medium), at once."""
         if self.store is not None:
             self.store.close()
-        return drained
+        if self.profile.close is not None:
+            self.profile.close(self)
 
     # -- results -------------------------------------------------------------------------------
     def check_condition(self, err: SenseError) -> ScsiResult:

@@ -38,6 +38,8 @@ class DeviceProfile:
     * ``ready(lu)``: raises SenseError while the LU is not ready (TEST UNIT READY, media access);
     * ``reset(lu, initiator_port)``: state to drop on a LU or target reset (port None) or when that
       I_T nexus is lost (e.g. a PREVENT MEDIUM REMOVAL it held);
+    * ``close(lu)``: the LU goes away (hptd stops, the LU is deleted): write out and close what its
+      state holds open (a drive's medium file);
     * ``options``: the LU parameter keys this type accepts beyond the common ones (``COMMON_OPTIONS``);
     * ``state(params)``: a new LU's per-type state (``lu.state``).
     """
@@ -51,6 +53,7 @@ class DeviceProfile:
     versions: tuple[int, ...] = ()
     ready: Callable[[LogicalUnit], None] | None = None
     reset: Callable[[LogicalUnit, str | None], None] | None = None
+    close: Callable[[LogicalUnit], None] | None = None
     options: tuple[Option, ...] = ()
     state: Callable[[LuParams], Any] = _no_state
     product: str = "VIRTUAL-DEVICE"  # the default PRODUCT IDENTIFICATION

@@ -6,7 +6,7 @@ from hpt.options import Option
 from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.mmc.mode_pages import DVD_MEDIUM, DVD_MODE_PAGES
-from hpt.scsi.mmc.state import check_ready, new_state, release_prevention
+from hpt.scsi.mmc.state import check_ready, close_disc, new_state, release_prevention
 from hpt.scsi.mmc.table import dvd_table
 
 MMC_6 = 0x0580  # version descriptor (SPC-5 6.7.2 table 152: MMC-6, no version claimed)
@@ -26,6 +26,7 @@ DVD = DeviceProfile(
     versions=(MMC_6,),
     ready=check_ready,
     reset=release_prevention,
+    close=close_disc,
     options=DVD_OPTIONS,
     state=new_state,
     product="VIRTUAL-DVD",

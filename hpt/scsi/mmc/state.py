@@ -97,6 +97,15 @@ def check_ready(lu: LogicalUnit) -> None:
     state_of(lu).medium()
 
 
+def close_disc(lu: LogicalUnit) -> None:
+    """The LU goes away: the disc is synchronised and closed (it stays this LU's medium on restart)."""
+    st = state_of(lu)
+    with st.lock:
+        disc, st.disc = st.disc, None
+        if disc is not None:
+            disc.close()
+
+
 def release_prevention(lu: LogicalUnit, nexus_key: str | None = None) -> None:
     """Drop the PREVENT MEDIUM REMOVAL held by one I_T nexus (its loss) or by all (a reset)."""
     st = state_of(lu)

@@ -6,7 +6,7 @@ from hpt.options import Option
 from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.ssc.mode_pages import TAPE_MEDIUM, TAPE_MODE_PAGES
-from hpt.scsi.ssc.state import MAX_BLOCK, check_ready, new_state, release_prevention
+from hpt.scsi.ssc.state import MAX_BLOCK, check_ready, close_cartridge, new_state, release_prevention
 from hpt.scsi.ssc.table import tape_table
 from hpt.scsi.ssc.vpd import TAPE_VPD_PAGES
 
@@ -29,6 +29,7 @@ TAPE = DeviceProfile(
     versions=(SSC_4, SSC_3),
     ready=check_ready,
     reset=release_prevention,
+    close=close_cartridge,
     options=TAPE_OPTIONS,
     state=new_state,
     product="VIRTUAL-TAPE",

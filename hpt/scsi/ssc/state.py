@@ -115,6 +115,12 @@ def check_ready(lu: LogicalUnit) -> None:
     lu.state.medium()
 
 
+def close_cartridge(lu: LogicalUnit) -> None:
+    """The LU goes away: an orderly close of the cartridge (its index written, docs/media.md)."""
+    with lu.state.lock:
+        lu.state.dismount()
+
+
 def release_prevention(lu: LogicalUnit, nexus_key: str | None = None) -> None:
     """Drop the PREVENT MEDIUM REMOVAL held by one I_T nexus (its loss) or by all (a reset)."""
     with lu.state.lock:

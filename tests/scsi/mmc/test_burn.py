@@ -21,6 +21,7 @@ from hpt.scsi.mmc.sense import (
     INVALID_ADDRESS_FOR_WRITE,
     MEDIUM_NOT_PRESENT_TRAY_CLOSED,
 )
+from hpt.scsi.target import ScsiTarget
 from tests.scsi.conftest import HOST_A, Initiator, _initiator
 
 from .conftest import BLOCK, HELLO, _target, cdb, dvd_lu, read10, write10
@@ -168,3 +169,15 @@ def test_session_info_names_the_last_complete_session(w: Initiator) -> None:
     assert session_info() == (1, 1, 0)
     assert w.run(close(2)).good
     assert session_info() == (2, 2, 16)
+
+
+def test_closing_the_lu_keeps_unsynchronised_writes(burner: ScsiTarget, w: Initiator, blank: Path) -> None:
+    """hptd stopping (LogicalUnit.release) writes the disc out: blocks written without SYNCHRONIZE
+    CACHE are on the disc when it is opened again."""
+    assert w.run(write10(0, 3), b"\x33" * (3 * BLOCK)).good
+    lu = burner.lu(0)
+    assert lu is not None
+    lu.release()
+    assert lu.state.disc is None
+    again = _initiator(_target(dvd_lu(blank)), HOST_A, 1)
+    assert again.run(read10(0, 3), alloc=3 * BLOCK).data == b"\x33" * (3 * BLOCK)

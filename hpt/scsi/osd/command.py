@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 
 from hpt.media.objects import Kind, ObjectStore
 from hpt.scsi.core.command import ScsiResult
-from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, PARAMETER_LIST_LENGTH_ERROR, Status
+from hpt.scsi.core.constants import (
+    INVALID_FIELD_IN_CDB,
+    PARAMETER_LIST_LENGTH_ERROR,
+    WRITE_PROTECTED,
+    Status,
+)
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.osd import attributes as A
 from hpt.scsi.osd import capability
@@ -78,12 +83,13 @@ Handler = Callable[[Ctx], None]
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """One service action: its handler, the object types its capability may name and the permissions
-    it needs (OSD-2 4.11.2.2)."""
+    """One service action: its handler, the object types its capability may name, the permissions
+    it needs (OSD-2 4.11.2.2) and whether it changes the store."""
 
     handler: Handler
     types: tuple[Kind, ...]
     permissions: Permission
+    changes: bool = True
 
 
 def run(action: Action, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
@@ -102,6 +108,8 @@ def run(action: Action, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
         if sets:
             needed |= Permission.SET_ATTR
         capability.check(cdb.capability, cdb.partition, cdb.object, action.types, needed)
+        if lu.params.readonly and (action.changes or sets):
+            raise SenseError(WRITE_PROTECTED)
         with ctx.store.lock:
             action.handler(ctx)
             if ctx.kind is None:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hpt.scsi.lu import LogicalUnit
 from tests.osd.initiator import (
+    CREATE,
     FLUSH,
     FLUSH_COLLECTION,
     FLUSH_OSD,
     FLUSH_PARTITION,
     LIST,
     USER_COLLECTIONS,
+    WRITE,
     OsdClient,
+    OsdError,
     cdb,
 )
 
@@ -62,3 +67,22 @@ def test_everything_survives_reopening(tmp_path: Path) -> None:
     assert osd.get_attrs(pid, oid, [(0x10000, 1)]) == {(0x10000, 1): b"attr"}
     assert osd.list_collection(pid, cid) == [oid]
     again.state.store.close()
+
+
+def test_a_read_only_lu_refuses_changes(tmp_path: Path) -> None:
+    lu = make_lu(tmp_path / "store")
+    osd = OsdClient(transport(lu))  # type: ignore[arg-type]
+    osd.send(bytes(6))
+    pid = osd.create_partition()
+    oid = osd.create(pid)
+    osd.write(pid, oid, b"kept")
+    lu.params.readonly = True
+    protected = (0x7, 0x27, 0x00)  # DATA PROTECT, WRITE PROTECTED
+    refused(osd, cdb(WRITE, pid, oid, length=4), protected, out=b"gone")
+    refused(osd, cdb(CREATE, pid), protected)
+    with pytest.raises(OsdError):
+        osd.set_attrs(pid, oid, [(0x10000, 1, b"x")])
+    assert osd.read(pid, oid, 4) == b"kept"
+    assert osd.get_attrs(pid, oid, [(0x10000, 1)]) == {(0x10000, 1): None}
+    osd.flush(FLUSH_OSD)
+    lu.state.store.close()

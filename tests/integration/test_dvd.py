@@ -1,7 +1,8 @@
 """hptd --demo dvd and --demo jukebox over iSCSI/TCP on loopback: libiscsi's tools see two MMC LUNs,
 GET CONFIGURATION and READ TOC describe a DVD-ROM and a blank DVD+R, the ISO (made with pycdlib)
 reads back byte for byte, a burn by the commands growisofs sends reads back and mounts in pycdlib;
-in the jukebox MOVE MEDIUM loads an ISO disc and a blank disc into the DVD drives."""
+in the jukebox MOVE MEDIUM loads an ISO disc and a blank disc into the DVD drives, and a disc burned
+there is still in its drive after hptd restarts and reads back."""
 
 from __future__ import annotations
 
@@ -61,6 +62,18 @@ def ok(rsp: Response) -> None:
     assert rsp.status == 0, rsp.sense.hex()
 
 
+def burn(ini: WireInitiator, lun: int, image: bytes, close_session: bool = True) -> None:
+    """What growisofs sends: WRITE(10)s from the next writable address, SYNCHRONIZE CACHE, CLOSE TRACK 1
+    and (``close_session``) CLOSE SESSION."""
+    for lba in range(0, len(image) // BLOCK, 4):
+        chunk = image[lba * BLOCK:(lba + 4) * BLOCK]
+        ok(ini.command(struct.pack(">BBIBHB", 0x2A, 0, lba, 0, len(chunk) // BLOCK, 0), lun=lun, write=chunk))
+    ok(ini.command(bytes((0x35, 0x02)) + bytes(8), lun=lun))  # SYNCHRONIZE CACHE, IMMED
+    ok(ini.command(bytes((0x5B, 1, 1, 0, 0, 1, 0, 0, 0, 0)), lun=lun))  # CLOSE TRACK 1, IMMED
+    if close_session:
+        ok(ini.command(bytes((0x5B, 1, 2, 0, 0, 0, 0, 0, 0, 0)), lun=lun))  # CLOSE SESSION
+
+
 def test_dvd_demo(tmp_path: Path) -> None:
     inq, ls = need("iscsi-inq", "libiscsi-bin"), need("iscsi-ls", "libiscsi-bin")
     image = iso_image(tmp_path / "served.iso", PAYLOAD)
@@ -89,13 +102,7 @@ def test_dvd_demo(tmp_path: Path) -> None:
         burned = iso_image(tmp_path / "burn.iso", PAYLOAD[:100_000], "/BURNED.BIN;1")
         count = len(burned) // BLOCK
         ok(ini.command(struct.pack(">BBxxxIB", 0x53, 0, count, 0), lun=2))  # RESERVE TRACK
-        for lba in range(0, count, 4):
-            chunk = burned[lba * BLOCK:(lba + 4) * BLOCK]
-            write10 = struct.pack(">BBIBHB", 0x2A, 0, lba, 0, len(chunk) // BLOCK, 0)
-            ok(ini.command(write10, lun=2, write=chunk))
-        ok(ini.command(bytes((0x35,)) + bytes(9), lun=2))  # SYNCHRONIZE CACHE
-        ok(ini.command(bytes((0x5B, 0, 1, 0, 0, 1, 0, 0, 0, 0)), lun=2))  # CLOSE TRACK 1
-        ok(ini.command(bytes((0x5B, 0, 2, 0, 0, 0, 0, 0, 0, 0)), lun=2))  # CLOSE SESSION
+        burn(ini, 2, burned)
         back = read_blocks(ini, 2, count)
         assert back == burned
         (tmp_path / "back.iso").write_bytes(back)
@@ -134,10 +141,29 @@ def test_jukebox_demo(tmp_path: Path) -> None:
         assert ready(ini, 2).status == 0 and profile(ini, 2) == 0x001B
         drives = elements(ini, 4)
         assert [(d["barcode"], d["source"]) for d in drives] == [("DVD001", 1000), ("BLK001", 1004)]
-        ok(ini.command(move(1010, 1004), lun=0))  # the blank disc back to its slot
+        burned = iso_image(tmp_path / "burn.iso", PAYLOAD[:50_000], "/JUKEBOX.BIN;1")
+        burn(ini, 2, burned, close_session=False)  # the track closed, the session left open
+        ok(ini.command(move(1010, 1004), lun=0))  # the burned disc back to its slot
         assert ini.command(bytes(6), lun=2).status == CHECK_CONDITION
+        ok(ini.command(move(1004, 1010), lun=0))
+        assert ready(ini, 2).status == 0
         ini.close()
     finally:
         assert daemon.stop() == 0
     assert sorted(p.name for p in media.iterdir()) == sorted(
         [*(f"DVD00{i}.iso" for i in range(1, 5)), *(f"BLK00{i}" for i in range(1, 5)), "library.json"])
+
+    again = start_hptd(tmp_path, demo=True,
+                       demo_args=("jukebox", "--path", str(media), "--control-socket", ""))
+    try:
+        ini = WireInitiator(again.port, JUKEBOX)
+        assert ini.login() == 0
+        ready(ini, 0)
+        assert [d["barcode"] for d in elements(ini, 4)] == ["DVD001", "BLK001"]  # still in the drives
+        assert ready(ini, 2).status == 0 and profile(ini, 2) == 0x001B
+        assert read_blocks(ini, 2, len(burned) // BLOCK) == burned
+        info = ini.command(bytes((0x51, 0, 0, 0, 0, 0, 0, 0, 34, 0)), lun=2, read=34).data
+        assert info[2] & 0x0F == 0x05  # appendable, its session incomplete
+        ini.close()
+    finally:
+        assert again.stop() == 0

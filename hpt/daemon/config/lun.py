@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 MAX_LUN = 16383  # flat space addressing (SAM-5 4.7.7)
 
+#: What a LU without a store keeps its data in, by device type (for the error naming a store key).
+_STORELESS = {DeviceType.CDROM: "its media are disc files",
+              DeviceType.OSD: "its objects are files under its path"}
+
 #: The keys that place a LU and pick its type and store, before the common LU parameters.
 LUN_OPTIONS = (
     Option("lun", int, doc="LUN number, unique in the target (SAM-5 4.7.7)", lo=0, hi=MAX_LUN),
@@ -119,8 +123,9 @@ def _owners(table: Table, profile: DeviceProfile, kind: StoreKind | None,
     owners: dict[str, str] = {}
     for key in table.data:
         if kind is None and (key == "store" or _declaring(key, stores)):
-            media = "disc files" if profile.device_type == DeviceType.CDROM else "cartridge files"
-            owners[key] = f"a {profile.name} has no store: its media are {media}"
+            what = _STORELESS.get(profile.device_type, "its media are cartridge files")
+            article = "an" if profile.name[0] in "aeiou" else "a"
+            owners[key] = f"{article} {profile.name} has no store: {what}"
         elif store := _declaring(key, stores):
             owners[key] = f'only for store = {store} (store is "{kind.name if kind else ""}")'
         elif type_ := _declaring(key, types):

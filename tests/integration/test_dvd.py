@@ -16,7 +16,7 @@ import pycdlib
 
 from tests.scsi.smc.conftest import move, parse_status, read_element_status
 
-from .hptd import need, start_hptd
+from .hptd import Hptd, need, start_hptd
 from .wire import Response, WireInitiator
 
 DVD, JUKEBOX = "iqn.2026-11.org.hpt:dvd", "iqn.2026-11.org.hpt:jukebox"
@@ -123,14 +123,20 @@ def elements(ini: WireInitiator, kind: int) -> list[dict[str, object]]:
     return parse_status(rsp.data)[1]
 
 
-def test_jukebox_demo(tmp_path: Path) -> None:
-    media = tmp_path / "media"
+def jukebox(tmp_path: Path, media: Path) -> tuple[Hptd, WireInitiator]:
+    """hptd --demo jukebox over ``media`` and an initiator logged in, the changer's attentions taken."""
     daemon = start_hptd(tmp_path, demo=True,
                         demo_args=("jukebox", "--path", str(media), "--control-socket", ""))
+    ini = WireInitiator(daemon.port, JUKEBOX)
+    assert ini.login() == 0
+    ready(ini, 0)
+    return daemon, ini
+
+
+def test_jukebox_demo(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    daemon, ini = jukebox(tmp_path, media)
     try:
-        ini = WireInitiator(daemon.port, JUKEBOX)
-        assert ini.login() == 0
-        ready(ini, 0)
         codes = [s["barcode"] for s in elements(ini, 2)]
         assert codes == [*(f"DVD00{i}" for i in range(1, 5)), *(f"BLK00{i}" for i in range(1, 5))]
         assert ini.command(bytes(6), lun=1).status == CHECK_CONDITION  # no disc in the drive
@@ -153,12 +159,8 @@ def test_jukebox_demo(tmp_path: Path) -> None:
     assert sorted(p.name for p in media.iterdir()) == sorted(
         [*(f"DVD00{i}.iso" for i in range(1, 5)), *(f"BLK00{i}" for i in range(1, 5)), "library.json"])
 
-    again = start_hptd(tmp_path, demo=True,
-                       demo_args=("jukebox", "--path", str(media), "--control-socket", ""))
+    again, ini = jukebox(tmp_path, media)
     try:
-        ini = WireInitiator(again.port, JUKEBOX)
-        assert ini.login() == 0
-        ready(ini, 0)
         assert [d["barcode"] for d in elements(ini, 4)] == ["DVD001", "BLK001"]  # still in the drives
         assert ready(ini, 2).status == 0 and profile(ini, 2) == 0x001B
         assert read_blocks(ini, 2, len(burned) // BLOCK) == burned

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from hpt.media.objects import Kind
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB
 from hpt.scsi.core.sense import SenseError
-from hpt.scsi.osd.cdb import LENGTH_FIELD
+from hpt.scsi.osd.cdb import LENGTH_FIELD, START_FIELD
 from hpt.scsi.osd.sense import READ_PAST_END
 from hpt.scsi.osd.tree import create
 
@@ -18,12 +18,16 @@ if TYPE_CHECKING:
     from hpt.scsi.osd.command import Ctx
 
 MAX_IO = 1 << 30  # the largest transfer one command moves (the transports' buffer limit)
+MAX_LENGTH = 1 << 44  # the largest logical length of a user object (16 TiB: what file systems hold)
 
 
 def _length(ctx: Ctx) -> int:
+    """LENGTH, at most MAX_IO, and a STARTING BYTE ADDRESS that keeps the object within MAX_LENGTH."""
     length = ctx.cdb.length
     if length > MAX_IO:
         raise SenseError(INVALID_FIELD_IN_CDB, field=LENGTH_FIELD)
+    if ctx.cdb.start + length > MAX_LENGTH:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=START_FIELD)
     return length
 
 
@@ -49,7 +53,10 @@ def read(ctx: Ctx) -> None:
 
 def append(ctx: Ctx) -> None:
     ctx.require(ctx.pid, ctx.oid, (Kind.USER,))
-    ctx.append_at = ctx.store.append(ctx.pid, ctx.oid, ctx.data(0, _length(ctx)))
+    length = _length(ctx)
+    if ctx.store.length(ctx.pid, ctx.oid) + length > MAX_LENGTH:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=LENGTH_FIELD)
+    ctx.append_at = ctx.store.append(ctx.pid, ctx.oid, ctx.data(0, length))
 
 
 def create_and_write(ctx: Ctx) -> None:

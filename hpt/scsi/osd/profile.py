@@ -6,7 +6,7 @@ from __future__ import annotations
 from hpt.options import Option
 from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.core.profile import DeviceProfile
-from hpt.scsi.osd.state import new_state
+from hpt.scsi.osd.state import close_store, new_state
 from hpt.scsi.osd.table import osd_table
 from hpt.scsi.spc.mode import GENERIC_MEDIUM
 
@@ -24,5 +24,6 @@ OSD = DeviceProfile(
     medium=GENERIC_MEDIUM,
     options=OSD_OPTIONS,
     state=new_state,
+    close=close_store,
     product="VIRTUAL-OSD",
 )

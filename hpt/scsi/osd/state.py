@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from hpt.media.objects import ObjectStore
 
 if TYPE_CHECKING:
-    from hpt.scsi.lu import LuParams
+    from hpt.scsi.lu import LogicalUnit, LuParams
 
 
 @dataclass
@@ -19,3 +19,10 @@ class OsdState:
 def new_state(params: LuParams) -> OsdState:
     """Open (creating it the first time, formatted) the object store under ``path``."""
     return OsdState(ObjectStore(params.extra["path"], params.extra.get("capacity", 0)))
+
+
+def close_store(lu: LogicalUnit) -> None:
+    """The LU goes away: make everything durable (FLUSH OSD) and close the store."""
+    store = lu.state.store
+    store.flush()
+    store.close()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from hpt.media.objects import Kind
 from hpt.scsi.core.constants import INVALID_FIELD_IN_PARAMETER_LIST
 from hpt.scsi.osd import attributes as A
+from hpt.scsi.osd.data import MAX_LENGTH
 from hpt.scsi.osd.sense import AttrSenseError
 
 if TYPE_CHECKING:
@@ -127,6 +128,8 @@ def set_values(ctx: Ctx, sets: list[tuple[int, int, bytes]]) -> None:
         if page == base + A.INFORMATION:
             if kind == Kind.USER and number == LOGICAL_LENGTH and len(value) == _U64:
                 truncate = int.from_bytes(value, "big")
+                if truncate > MAX_LENGTH:
+                    raise _refuse(page, number)
                 continue
             if number != USERNAME:
                 raise _refuse(page, number)

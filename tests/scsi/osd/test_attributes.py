@@ -72,6 +72,7 @@ def test_logical_length_is_settable(osd: OsdClient, obj: tuple[int, int]) -> Non
     (CURRENT_COMMAND, 3, b"\0" * 8),  # the current command page is read-only
     (PARTITION_INFO, 9, b"x"),  # a partition page on a user object
     (0x80, 1, b"x"),  # a standard page hpt does not define
+    (USER_INFO, 0x82, (1 << 60).to_bytes(8, "big")),  # a logical length beyond 16 TiB
 ])
 def test_refused_sets_name_the_attribute_and_change_nothing(osd: OsdClient, obj: tuple[int, int], page: int,
                                                             number: int, value: bytes) -> None:

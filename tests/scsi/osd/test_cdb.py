@@ -32,7 +32,10 @@ def test_reserved_offset_exponents_are_refused(osd: OsdClient, raw: int) -> None
 
 def test_a_cdb_of_another_length_is_refused(osd: OsdClient) -> None:
     short = cdb(READ, 0x10000, 0x10000)[:200]
-    refused(osd, short[:7] + bytes([192]) + short[8:], (0x5, 0x24, 0x00), field=7)
+    reply = osd.send(short[:7] + bytes([192]) + short[8:])  # refused by the LU before the OSD code
+    assert reply.status == 2 and reply.key_asc == (0x5, 0x24, 0x00)
+    longer = cdb(READ, 0x10000, 0x10000) + bytes(4)
+    refused(osd, longer[:7] + bytes([232]) + longer[8:], (0x5, 0x24, 0x00), field=7)
 
 
 def test_unknown_service_action_is_an_invalid_opcode(osd: OsdClient) -> None:

@@ -51,5 +51,6 @@ def test_data_refusals(osd: OsdClient, obj: tuple[int, int]) -> None:
     refused(osd, cdb(WRITE, pid, oid + 5, length=4), (0x5, 0x24, 0x00), field=24, out=b"abcd")
     refused(osd, cdb(WRITE, pid, oid, length=8), (0x5, 0x1A, 0x00), out=b"abcd")  # less data than LENGTH
     refused(osd, cdb(APPEND, pid, oid, length=1 << 31), (0x5, 0x24, 0x00), field=32)
+    refused(osd, cdb(WRITE, pid, oid, length=4, start=1 << 62), (0x5, 0x24, 0x00), field=40, out=b"abcd")
     refused(osd, cdb(READ, pid, oid + 9, length=4), (0x5, 0x24, 0x00), field=24, read=4)
     refused(osd, cdb(READ, 0x99999, oid, length=4), (0x5, 0x24, 0x00), field=16, read=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,16 @@ def test_a_read_only_lu_refuses_changes(tmp_path: Path) -> None:
     assert osd.get_attrs(pid, oid, [(0x10000, 1)]) == {(0x10000, 1): None}
     osd.flush(FLUSH_OSD)
     lu.state.store.close()
+
+
+def test_release_flushes_and_closes_the_store(tmp_path: Path) -> None:
+    lu = make_lu(tmp_path / "store")
+    osd = OsdClient(transport(lu))  # type: ignore[arg-type]
+    osd.send(bytes(6))
+    pid = osd.create_partition()
+    lu.release()  # the LU goes away (hptd stopping, the LUN deleted): the profile's close hook
+    with pytest.raises(sqlite3.ProgrammingError):
+        lu.state.store.kind(0, 0)  # closed
+    again = make_lu(tmp_path / "store")
+    assert again.state.store.ids(0) == [pid]
+    again.release()

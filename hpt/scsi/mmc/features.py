@@ -69,7 +69,8 @@ def _profile_list(disc: Disc | None) -> bytes:
 FEATURES = (
     Feature(0x0000, 0, True, _always, _profile_list),  # Profile List (5.3.1)
     Feature(0x0001, 2, True, _always, lambda d: struct.pack(">IBxxx", 1, 0x03)),  # Core: SCSI, INQ2, DBE
-    Feature(0x0002, 1, True, _always, lambda d: bytes((0x02, 0, 0, 0))),  # Morphing: OCEvent, polled
+    # Morphing: events by polling (ASYNC 0), media class only (OCEvent 0: no operational change events)
+    Feature(0x0002, 1, True, _always, lambda d: bytes(4)),
     # Removable Medium: tray loading mechanism, Load, Eject, Lock
     Feature(0x0003, 2, True, _always, lambda d: bytes((0x20 | 0x10 | 0x08 | 0x01, 0, 0, 0))),
     # Random Readable: 2048-byte blocks, blocking 16, PP

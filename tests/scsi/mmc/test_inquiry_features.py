@@ -45,7 +45,7 @@ def test_dvd_rom_profile_and_features(a: Initiator) -> None:
     assert not features[0x002B][0] & 0x01 and not features[0x0021][0] & 0x01  # a ROM is not writable
     assert struct.unpack_from(">IH", features[0x0010][1]) == (2048, 16)
     assert features[0x0003][1][0] >> 5 == 1  # tray loading mechanism
-    assert features[0x0002][1][0] & 0x02  # OCEvent: events by polling
+    assert features[0x0002][1][0] == 0  # events by polling; no operational change class
 
 
 def test_dvd_plus_r_profile(w: Initiator) -> None:

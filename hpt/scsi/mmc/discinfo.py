@@ -56,10 +56,19 @@ def read_disc_information(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     return cmd.reply(struct.pack(">H", len(body)) + body, u16(cdb, 7))
 
 
+def _invisible(track: Track) -> bool:
+    return not track.reserved and not track.closed
+
+
+def _end(disc: Disc, track: Track) -> int:
+    """Where a track's addresses end: the invisible track spans the free space to the capacity."""
+    return disc.capacity if _invisible(track) else track.end
+
+
 def _find(disc: Disc, kind: int, value: int) -> Track:
     tracks = disc.tracks()
     if kind == BY_LBA:
-        found = next((t for t in tracks if t.start <= value < max(t.end, t.start + 1)), None)
+        found = next((t for t in tracks if t.start <= value < _end(disc, t)), None)
         if found is None:
             raise SenseError(INVALID_FIELD_IN_CDB, field=2)
         return found
@@ -79,10 +88,10 @@ def _find(disc: Disc, kind: int, value: int) -> Track:
 
 def track_information(disc: Disc, track: Track) -> bytes:
     """The 48-byte track information block (MMC-6 READ TRACK INFORMATION)."""
-    invisible = not track.reserved and not track.closed
-    size = disc.capacity - track.start if invisible else track.size
+    invisible = _invisible(track)
+    size = _end(disc, track) - track.start
     nwa = track.nwa
-    free = 0 if nwa is None else (disc.capacity if invisible else track.end) - nwa
+    free = 0 if nwa is None else _end(disc, track) - nwa
     blank = not track.written and not track.closed
     flags = (0 if invisible else 0x80) | (0x40 if blank else 0) | 0x01  # RT, Blank, data mode 1
     valid = (0x02 if track.written else 0) | (0x01 if nwa is not None else 0)  # LRA_V, NWA_V

@@ -176,3 +176,10 @@ def test_format_unit(w: Initiator, e: Initiator) -> None:
     assert r.asc == INVALID_FIELD_IN_CDB and r.sks == (1, 4, True)
     assert w.run(bytes((0x04, 0x12, 0, 0, 0, 0)), params).sks == (1, 2, True)
     assert e.run(bytes((0x04, 0x11, 0, 0, 0, 0)), params).asc == MEDIUM_NOT_PRESENT_TRAY_CLOSED
+
+
+def test_track_of_an_address_in_the_free_space(w: Initiator) -> None:
+    invisible = track_info(w, 0, 1000)  # an LBA nothing is written at yet: the invisible track's
+    assert invisible["track"] == 1 and invisible["nwa"] == 0 and invisible["size"] == 4096
+    r = track_info(w, 0, 4096)  # past the capacity
+    assert r.asc == INVALID_FIELD_IN_CDB  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ unload), so after a crash the disc reads back as of its last synchronisation.
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,8 @@ class RecordableDisc(Disc):
             self._sessions, self.finalized = int(doc["sessions"]), bool(doc["finalized"])
         except (KeyError, TypeError, ValueError) as err:
             raise MediaError(f"{path}: damaged disc header: {err}") from None
+        if problem := _table_error(self._tracks, capacity, self._sessions):
+            raise MediaError(f"{path}: damaged disc header: {problem}")
         super().__init__(path, fd, capacity, label)
         self._header, self._writable, self._dirty = header, writable, False
 
@@ -178,7 +181,8 @@ class RecordableDisc(Disc):
 
     def invisible(self) -> Track | None:
         """The open-ended track new data goes to (None on a finished or full disc)."""
-        last = self.tracks()[-1] if self.tracks() else None
+        tracks = self.tracks()
+        last = tracks[-1] if tracks else None
         return last if last is not None and not last.reserved and not last.closed else None
 
     def _offset(self, lba: int) -> int:
@@ -197,7 +201,12 @@ class RecordableDisc(Disc):
         if lba + blocks > self.capacity:
             raise DiscRuleError(NO_SPACE, f"{blocks} blocks at {lba} run past the capacity {self.capacity}")
         if blocks:
-            os.pwrite(self._fd, data[:blocks * BLOCK], self._offset(lba))
+            view, offset = memoryview(data)[:blocks * BLOCK], self._offset(lba)
+            while view:  # a regular file may take a write in parts
+                done = os.pwrite(self._fd, view, offset)
+                if not done:
+                    raise OSError(errno.ENOSPC, "the disc file takes no more data")
+                view, offset = view[done:], offset + done
             self._set(track, written=track.written + blocks)
 
     def reserve(self, blocks: int) -> Track:
@@ -264,6 +273,21 @@ class RecordableDisc(Disc):
         doc.update(sessions=self._sessions, finalized=self.finalized,
                    tracks=[[t.session, t.start, t.reserved, t.written, t.closed] for t in self._tracks])
         return doc
+
+
+def _table_error(tracks: list[Track], capacity: int, sessions: int) -> str | None:
+    """Why a stored track table cannot be this disc's: tracks out of order, overlapping, past the
+    capacity, or a closed session after an open one; None when it is whole."""
+    if capacity < MIN_BLOCKS or not 0 <= sessions <= MAX_TRACKS or len(tracks) > MAX_TRACKS:
+        return f"capacity {capacity}, {sessions} sessions, {len(tracks)} tracks"
+    end, session = 0, 1
+    for t in tracks:
+        if t.start != end or t.reserved < 0 or t.written < 0 or (t.reserved and t.written > t.reserved):
+            return f"track {t.number} does not follow the track before it"
+        if not session <= t.session <= sessions + 1 or t.end > capacity:
+            return f"track {t.number} lies outside the disc's sessions or capacity"
+        end, session = t.end, t.session
+    return None
 
 
 def is_disc(prefix: bytes) -> bool:

@@ -183,3 +183,22 @@ def test_label_is_a_volume_tag(tmp_path: Path) -> None:
         disc.create(tmp_path / "x", 1024, label="has space")
     with pytest.raises(MediaError, match="volume tag"):
         disc.create(tmp_path / ("n" * 40), 1024)  # the default label, the file name, is too long
+
+
+@pytest.mark.parametrize("tracks", [
+    [[1, 5, 0, 3, True]],  # does not start at 0
+    [[1, 0, 16, 20, True]],  # more written than reserved
+    [[1, 0, 0, 2000, True]],  # past the capacity
+    [[3, 0, 0, 2, True]],  # a session that does not exist
+    [[1, 0, 0, 4, True], [1, 2, 0, 4, False]],  # overlapping
+])
+def test_a_track_table_that_cannot_be(tmp_path: Path, tracks: list[list[object]]) -> None:
+    from hpt.media.slots import pack
+
+    path = tmp_path / "B"
+    doc = disc.create(path, 1024)
+    doc.update(tracks=tracks, sessions=1)
+    with open(path, "r+b") as f:
+        f.write(pack(disc.MAGIC, disc.VERSION, 5, doc, SLOT))
+    with pytest.raises(MediaError, match="damaged disc header"):
+        open_disc(path)

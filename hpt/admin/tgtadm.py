@@ -72,6 +72,7 @@ EPILOG = """examples (as with tgtadm):
   hptadm --lld iscsi --op show --mode target
   hptadm --lld iscsi --op stat --mode logicalunit --tid 1
   hptadm --dump > /etc/hpt/hptd.toml
+  hptadm import-tgt /etc/tgt/targets.conf > /etc/hpt/hptd.toml   (hptadm import-tgt --help)
 
 every command prints hptd's answer (--json: as JSON) and exits non-zero, with the reason, when hptd
 refuses it; a refused change changes nothing."""

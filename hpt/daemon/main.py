@@ -12,6 +12,7 @@
     hptd --demo osd [--portal ADDR:PORT] [--path DIR] serve an OSD-2 object store at LUN 1 (objects in
                                                       DIR, kept; a temporary directory without --path)
     hptd --config FILE                                serve a TOML configuration (docs/config.md)
+    hptd --tgt-config FILE [--portal ADDR:PORT]       serve tgt's targets.conf (docs/tgt.md)
 
 SIGHUP re-reads the configuration file and applies the difference live; hptadm changes the running
 configuration through the control socket (docs/control.md).
@@ -27,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from hpt.daemon.config import Config, ConfigError, demo_config, demo_text, parse_config
@@ -37,6 +39,7 @@ from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Documen
 from hpt.daemon.control.rpc import RpcError
 from hpt.daemon.demo import dvd_media, jukebox_media, osd_store, vtl_media
 from hpt.daemon.metrics import start_metrics
+from hpt.daemon.tgtconfig import load_tgt
 
 
 class _JsonFormatter(logging.Formatter):
@@ -63,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="hptd", description="hpt SCSI target daemon (iSCSI/TCP)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--config", metavar="FILE", help="serve this TOML configuration")
+    mode.add_argument("--tgt-config", metavar="FILE",
+                      help="serve tgt's targets.conf FILE (its includes too) as hptadm import-tgt reads it; "
+                           "it listens on --portal (default 0.0.0.0:3260, as tgtd)")
     mode.add_argument("--demo", nargs="?", const="disk", choices=("disk", "vtl", "dvd", "jukebox", "osd"),
                       help="serve a demo, no CHAP, open ACL: a 1 GiB disk LUN (no word, or disk), or a "
                            "virtual tape library (vtl: target iqn.2026-11.org.hpt:vtl, changer at LUN 0, "
@@ -71,8 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                            "and 2) or a DVD jukebox (jukebox: iqn.2026-11.org.hpt:jukebox, changer at LUN 0, "
                            "DVD drives at LUNs 1 and 2, 4 ISO and 4 blank discs) or an OSD-2 object "
                            "store (osd: iqn.2026-11.org.hpt:osd, LUN 1)")
-    ap.add_argument("--portal", default="127.0.0.1:3260", metavar="ADDR:PORT",
-                    help="demo portal (default 127.0.0.1:3260)")
+    ap.add_argument("--portal", metavar="ADDR:PORT",
+                    help="the demo's portal (default 127.0.0.1:3260), or --tgt-config's (default "
+                         "0.0.0.0:3260)")
     ap.add_argument("--path", metavar="FILE|DIR",
                     help="demo: back the disk LUN with this sparse file instead of RAM; vtl: keep the "
                          "cartridges and the library's state in this directory (reused when it holds them) "
@@ -82,7 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--control-socket", metavar="PATH",
                     help="hptadm's control socket (default: [daemon] control_socket, /run/hpt/control.sock; "
                          '"" for none)')
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.demo and args.portal is None:
+        args.portal = "127.0.0.1:3260"
+    return args
 
 
 def _load(args: argparse.Namespace) -> tuple[Document, Config]:
@@ -109,6 +119,8 @@ def _load(args: argparse.Namespace) -> tuple[Document, Config]:
             text = demo_text(args.portal, args.path)
             config = demo_config(args.portal, args.path)
         return Document.of(config, text, Path.cwd()), config
+    if args.tgt_config:
+        return load_tgt(Path(args.tgt_config), portal=args.portal)
     return Document.load(Path(args.config))
 
 
@@ -190,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         wake.set()
 
-    control = Control(server, document, source=None if args.demo else Path(args.config),
-                      load=Document.load, shutdown=shutdown)
+    source = None if args.demo else Path(args.tgt_config or args.config)
+    load = partial(load_tgt, portal=args.portal) if args.tgt_config else Document.load
+    control = Control(server, document, source=source, load=load, shutdown=shutdown)
     try:
         listener = _control_listener(args, config, control)
     except OSError as err:

@@ -74,13 +74,16 @@ class Hptd:
 
 
 def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False,
-               demo_args: tuple[str, ...] = (), wrap: tuple[str, ...] = ()) -> Hptd:
+               demo_args: tuple[str, ...] = (), wrap: tuple[str, ...] = (),
+               tgt_config: Path | None = None) -> Hptd:
     """Start hptd on a free loopback port; ``config_text`` may use ``{port}`` and ``{tmp}``;
     ``demo_args`` follow ``--demo`` (e.g. ``("vtl", "--path", DIR)``); ``wrap`` runs it under a
-    command such as ``("prlimit", "--nofile=256")``."""
+    command such as ``("prlimit", "--nofile=256")``; ``tgt_config``: serve that targets.conf instead."""
     port = free_port()
     log = tmp / f"hptd-{port}.log"
-    if demo:
+    if tgt_config is not None:
+        args = ["--tgt-config", str(tgt_config), "--portal", f"127.0.0.1:{port}", "--control-socket", ""]
+    elif demo:
         args = ["--demo", *demo_args, "--portal", f"127.0.0.1:{port}"]
     else:
         cfg = tmp / f"hptd-{port}.toml"

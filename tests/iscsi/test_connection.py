@@ -374,7 +374,8 @@ def test_tape_read_of_a_short_block_sends_its_data_then_the_sense(tmp_path: Path
         srv.stop()
 
 
-def test_a_fault_that_drops_the_connection_closes_it_without_an_answer(server: Server, ini: Initiator) -> None:
+def test_a_fault_that_drops_the_connection_closes_it_without_an_answer(
+        server: Server, ini: Initiator) -> None:
     from hpt.scsi.core.faults import Fault
 
     lu = server.targets[TARGET].lu(1)

@@ -30,7 +30,7 @@ ATTRS_AT = 1 << 21  # where this initiator puts attribute lists in its buffers (
 
 
 def encode_offset(offset: int) -> int:
-    """An OSD-2 4.15.5 buffer offset: a 28-bit mantissa << (a signed 4-bit exponent + 8), the exponent
+    """An OSD-2 4.14.5 buffer offset: a 28-bit mantissa << (a signed 4-bit exponent + 8), the exponent
     -5..7 (0 first: the plain form of a multiple of 256)."""
     for exponent in (*range(8), *range(-1, -6, -1)):
         shift = exponent + 8

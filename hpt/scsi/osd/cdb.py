@@ -15,7 +15,7 @@ CDB_LEN = 236  # OSD-2 5.2.1: ADDITIONAL CDB LENGTH 228
 ADDITIONAL_LENGTH = CDB_LEN - 8
 CAPABILITY_OFFSET = 80  # OSD-2 5.2.1: the capability, bytes 80..183
 CAPABILITY_LEN = 104
-UNUSED_OFFSET = 0xFFFFFFFF  # an offset field that names no data (OSD-2 4.15.5)
+UNUSED_OFFSET = 0xFFFFFFFF  # an offset field that names no data (OSD-2 4.14.5)
 MIN_EXPONENT = -5
 
 # byte offsets of the fields named in sense data (sense-key specific field pointer)
@@ -39,7 +39,7 @@ class GetSet(IntEnum):
 
 
 def decode_offset(value: int) -> int | None:
-    """A Data-In / Data-Out buffer offset (OSD-2 4.15.5): a 28-bit mantissa shifted by a signed 4-bit
+    """A Data-In / Data-Out buffer offset (OSD-2 4.14.5): a 28-bit mantissa shifted by a signed 4-bit
     exponent plus 8, the exponent -5..7 (so offsets are multiples of 8 at least); FFFFFFFFh names none
     (None). A reserved exponent (-8..-6) raises ValueError."""
     if value == UNUSED_OFFSET:

@@ -6,7 +6,7 @@ object it made). Any failure becomes OSD sense data naming the partition and obj
 The Data-Out buffer holds the function's data from offset 0 (WRITE, APPEND ...) and, at the offsets
 the attribute parameters give, the set list and the get list; the Data-In buffer holds the function's
 data from offset 0 (READ, LIST) and the retrieved attributes at the retrieved attributes offset
-(OSD-2 4.15.5).
+(OSD-2 4.14.5).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""User object data: WRITE, READ, APPEND, CREATE AND WRITE (OSD-2 6.x of each command name). LENGTH is
-CDB bytes 32..39, STARTING BYTE ADDRESS bytes 40..47; the data is at offset 0 of the Data-Out or
+"""User object data: WRITE, READ, APPEND, CREATE AND WRITE (OSD-2 clause 6, under each command's name).
+LENGTH is CDB bytes 32..39, STARTING BYTE ADDRESS bytes 40..47; the data is at offset 0 of the Data-Out or
 Data-In buffer. A READ past the logical length returns what there is, then CHECK CONDITION, RECOVERED
-ERROR, READ PAST END OF USER OBJECT with the residual (OSD-2 6.x READ)."""
+ERROR, READ PAST END OF USER OBJECT with the residual (OSD-2 clause 6, READ)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FLUSH, FLUSH COLLECTION, FLUSH PARTITION, FLUSH OSD (OSD-2 6.x of each): the object's (or the
+"""FLUSH, FLUSH COLLECTION, FLUSH PARTITION, FLUSH OSD (OSD-2 6.8): the object's (or the
 partition's, or every) data and the tree and attributes made durable; FLUSH SCOPE (byte 11 bits 1..0)
 may ask for attributes only, which a full flush covers."""
 

@@ -1,5 +1,5 @@
-"""LIST and LIST COLLECTION (OSD-2 6.x LIST, LIST COLLECTION): the ids of a partition's objects (of the
-root's partitions when the partition id is 0) or of a collection's members, from the INITIAL OBJECT ID
+"""LIST and LIST COLLECTION (OSD-2 6.15 LIST, and LIST COLLECTION): the ids of a partition's objects (of
+the root's partitions when the partition id is 0) or of a collection's members, from the INITIAL OBJECT ID
 (bytes 40..47) up, as many as the ALLOCATION LENGTH (bytes 32..39) holds. The parameter data: ADDITIONAL
 LENGTH (8 bytes), CONTINUATION OBJECT ID (the next id when not all fit, else 0), LIST IDENTIFIER, byte 23
 (OBJECT DESCRIPTOR FORMAT in bits 7..2: 01h partition ids, 21h user object ids; LSTCHG in bit 1), then the

@@ -1,6 +1,6 @@
 """The object tree: FORMAT OSD, CREATE/REMOVE PARTITION, CREATE/REMOVE, CREATE/REMOVE COLLECTION
-(OSD-2 6.x of each command name). Ids below 10000h are reserved (OSD-2 4.6.2): a requested id there,
-or one in use, is INVALID FIELD IN CDB pointing at the id; 0 asks the device server to choose one."""
+(OSD-2 clause 6, under each command's name). Ids below 10000h are reserved (OSD-2 4.6): a requested id
+there, or one in use, is INVALID FIELD IN CDB pointing at the id; 0 asks the device server to choose one."""
 
 from __future__ import annotations
 

@@ -55,6 +55,9 @@ class OsdWire(WireInitiator):
         while True:
             rsp, seg = self._recv_ahs()
             op = rsp[0] & 0x3F
+            if op == Opcode.NOP_IN:  # the target's keepalive (RFC 7143 11.19): answered, then on
+                self._answer_nop(rsp)
+                continue
             if struct.unpack_from(">I", rsp, 16)[0] != itt:
                 raise AssertionError(f"a PDU of another task: {rsp[:20].hex()}")
             if op == Opcode.R2T:
@@ -86,6 +89,14 @@ class OsdWire(WireInitiator):
             self._exact(ahs_len)
         dsl = int.from_bytes(hdr[5:8], "big")
         return hdr, self._exact(dsl + (-dsl & 3))[:dsl]
+
+    def _answer_nop(self, nop: bytes) -> None:
+        """A NOP-In with a target transfer tag wants a NOP-Out echoing it (RFC 7143 11.18)."""
+        (ttt,) = struct.unpack_from(">I", nop, 20)
+        if ttt != P.RSVD_TAG:
+            hdr = P.initiator_pdu(Opcode.NOP_OUT, 0x80, nop[8:16], P.RSVD_TAG, w20=ttt, w24=self.cmdsn,
+                                  w28=self.expstatsn, immediate=True)
+            self._send(hdr)
 
     def _data_out(self, lun: int, itt: int, ttt: int, out: bytes, offset: int, length: int) -> None:
         """Answer an R2T: Data-Out PDUs of at most SEGMENT bytes, DataSN from 0, F on the last."""

@@ -17,3 +17,12 @@ command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 "$PY" -c "import hpt.native.ring" || { echo "hpt: native ring module did not build" >&2; exit 1; }
 "$PY" -c "import hpt.native._uring" 2>/dev/null || echo "hpt: the io_uring engine did not build (liburing-dev)" >&2
 echo "hpt installed: $(command -v hptd || echo "$PY -m hpt.daemon")"
+# The systemd unit (Type=notify, reload by SIGHUP), where systemd runs; not enabled here
+if [ -d /run/systemd/system ] && command -v hptd >/dev/null 2>&1; then
+  sed "s|@HPTD@|$(command -v hptd)|" ci/hptd.service > /etc/systemd/system/hptd.service
+  mkdir -p /etc/hpt /usr/share/doc/hpt
+  cp README.md /usr/share/doc/hpt/README.md
+  [ -f /etc/hpt/hptd.toml ] || printf '# hptd: portals and no targets; add them with hptadm or here (docs/config.md)\n[[portal]]\naddress = "0.0.0.0:3260"\n' > /etc/hpt/hptd.toml
+  systemctl daemon-reload
+  echo "hpt: systemd unit installed (systemctl enable --now hptd)"
+fi

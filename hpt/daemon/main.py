@@ -39,6 +39,7 @@ from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Documen
 from hpt.daemon.control.rpc import RpcError
 from hpt.daemon.demo import dvd_media, jukebox_media, osd_store, vtl_media
 from hpt.daemon.metrics import start_metrics
+from hpt.daemon.notify import Notifier
 from hpt.daemon.tgtconfig import load_tgt
 
 
@@ -240,15 +241,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGUSR1, on_status)  # log what is served now: portals, sessions, FCoE ports
     signal.signal(signal.SIGHUP, on_reload)  # re-read the configuration file, apply the difference
     log.info("hptd ready")
+    notifier = Notifier()  # systemd's Type=notify (does nothing unless systemd started hptd)
+    notifier.ready(f"serving {len(config.targets)} targets")
+    pulse = min(1.0, notifier.interval or 1.0)
     while not stop.is_set():
-        wake.wait(1.0)
+        notifier.tick(time.monotonic())
+        wake.wait(pulse)
         wake.clear()
         if report.is_set():
             report.clear()
             log.info("status %s", json.dumps(server.status(), sort_keys=True))
         if reload.is_set():
             reload.clear()
+            notifier.reloading()
             _reload(control, log)
+            notifier.ready(f"serving {len(server.targets)} targets")
+    notifier.stopping()
     started = time.monotonic()
     if listener is not None:
         listener.stop()

@@ -23,7 +23,15 @@ from hpt.scsi.core.constants import (
     Status,
 )
 from hpt.scsi.core.faults import Fault, Faults
-from hpt.scsi.core.opcodes import NACA, NO_RANGE, Access, OpcodeEntry, OpcodeTable, control_offset
+from hpt.scsi.core.opcodes import (
+    NACA,
+    NO_RANGE,
+    VARIABLE_LENGTH,
+    Access,
+    OpcodeEntry,
+    OpcodeTable,
+    control_offset,
+)
 from hpt.scsi.core.sense import SenseError, build_sense
 from hpt.scsi.core.stats import LuStats
 from hpt.scsi.core.taskset import Task, TaskSet, TaskSetFull
@@ -224,6 +232,10 @@ class LogicalUnit:
         if cmd.attr == TaskAttr.ACA:
             return entry, self.check_condition(SenseError(INVALID_FIELD_IN_CDB))
         if entry is not None:
+            if len(cmd.cdb) < entry.cdb_len:
+                # shorter than its command (an Extended CDB AHS missing or cut short): no fields to read
+                return entry, self.check_condition(SenseError(
+                    INVALID_FIELD_IN_CDB, field=7 if cmd.cdb[0] == VARIABLE_LENGTH else 0))
             ctrl = control_offset(entry)
             if ctrl < len(cmd.cdb) and cmd.cdb[ctrl] & NACA:
                 return entry, self.check_condition(SenseError(INVALID_FIELD_IN_CDB, field=ctrl, bit=2))

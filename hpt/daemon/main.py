@@ -63,8 +63,30 @@ def setup_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
 
 
+DESCRIPTION = """hptd serves SCSI logical units (disks, tape drives and changers, DVD drives, OSD object
+stores) to initiators over iSCSI/TCP, iSER (RDMA) and FCoE, from files, memory or plug-in stores. It
+runs in the foreground and logs to standard error; the targets it serves are printed on standard output."""
+
+EPILOG = """signals:
+  SIGTERM, SIGINT  ask initiators to log out, finish the commands in hand, stop (exit status 0)
+  SIGHUP           re-read the configuration file and apply the difference live (docs/control.md)
+  SIGUSR1          log a status report (portals, sessions, FCoE ports) as one JSON line
+
+files:
+  /etc/hpt/hptd.toml      the configuration the systemd unit (ci/hptd.service) starts with
+  /run/hpt/control.sock   hptadm's control socket ([daemon] control_socket, --control-socket)
+
+environment:
+  NOTIFY_SOCKET, WATCHDOG_USEC  systemd's notify protocol: READY, RELOADING, STOPPING, WATCHDOG
+
+exit status: 0 stopped by a signal; 1 could not start (the portal, LUN or key is named with its line);
+2 a configuration error (file, line and key).
+See also: hptadm(1) --help, hptimg(1) --help; docs/config.md, docs/control.md, docs/metrics.md."""
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="hptd", description="hpt SCSI target daemon (iSCSI/TCP)")
+    ap = argparse.ArgumentParser(prog="hptd", description=DESCRIPTION, epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--config", metavar="FILE", help="serve this TOML configuration")
     mode.add_argument("--tgt-config", metavar="FILE",

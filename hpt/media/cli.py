@@ -154,8 +154,20 @@ def _op_list(args: argparse.Namespace, out: list[str]) -> None:
 OPS = {"new": _op_new, "show": _op_show, "list": _op_list}
 
 
+EPILOG = """examples (as with tgt's tgtimg):
+  hptimg --op new --device-type tape --barcode HPT001L6 --size 1024 --file /srv/vtl/HPT001L6
+  hptimg --op new --device-type tape --barcode WRM001L6 --size 256 --worm --file /srv/vtl/WRM001L6
+  hptimg --op new --device-type dvd --barcode BLK001 --size 4482 --file /srv/dvd/BLK001
+  hptimg --op show --file /srv/vtl/HPT001L6
+  hptimg --op list --path /srv/vtl
+
+A tape cartridge or a blank DVD+R is one file (format: docs/media.md); an ISO image is a DVD-ROM as it
+is. Exit status: 0 done, 1 the operation failed (one "hptimg:" line says why), 2 bad options."""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hptimg", description="Create, inspect and list hpt media files.")
+    p = argparse.ArgumentParser(prog="hptimg", description="Create, inspect and list hpt media files.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--op", "-o", required=True, choices=sorted(OPS))
     p.add_argument("--device-type", "-Y", default="tape", choices=sorted(DEVICE_TYPES))
     p.add_argument("--barcode", "-b", help="a tape's barcode, e.g. HPT001L6; a disc's label")

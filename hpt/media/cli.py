@@ -194,8 +194,12 @@ def run(argv: Sequence[str]) -> tuple[int, list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     status, lines = run(sys.argv[1:] if argv is None else argv)
     stream = sys.stdout if status == 0 else sys.stderr
-    for line in lines:
-        print(line, file=stream)
+    try:
+        for line in lines:
+            print(line, file=stream)
+        stream.flush()
+    except BrokenPipeError:  # the reader went away (hptimg ... | head): stop quietly, as cat does
+        sys.stdout = None  # type: ignore[assignment]  # no flush of the broken pipe at exit
     return status
 
 

@@ -32,6 +32,14 @@ def transport(lu: LogicalUnit) -> object:
     return run
 
 
+def opened(path: Path) -> tuple[LogicalUnit, OsdClient]:
+    """A LU over the store at ``path`` and a client past its power-on unit attention."""
+    unit = make_lu(path)
+    client = OsdClient(transport(unit))  # type: ignore[arg-type]
+    client.send(bytes(6))  # TEST UNIT READY: takes the power-on unit attention
+    return unit, client
+
+
 @pytest.fixture
 def lu(tmp_path: Path) -> Iterator[LogicalUnit]:
     unit = make_lu(tmp_path / "objects")
@@ -42,5 +50,5 @@ def lu(tmp_path: Path) -> Iterator[LogicalUnit]:
 @pytest.fixture
 def osd(lu: LogicalUnit) -> OsdClient:
     client = OsdClient(transport(lu))  # type: ignore[arg-type]
-    client.send(bytes(6), read=0)  # TEST UNIT READY: takes the power-on unit attention
+    client.send(bytes(6))  # TEST UNIT READY: takes the power-on unit attention
     return client

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from hpt.scsi.lu import LogicalUnit
 from tests.osd.initiator import (
     CREATE,
     FLUSH,
@@ -22,7 +21,7 @@ from tests.osd.initiator import (
     cdb,
 )
 
-from .conftest import make_lu, transport
+from .conftest import make_lu, opened
 from .support import refused
 
 
@@ -49,9 +48,7 @@ def test_flushes(osd: OsdClient) -> None:
 
 
 def test_everything_survives_reopening(tmp_path: Path) -> None:
-    lu = make_lu(tmp_path / "store")
-    osd = OsdClient(transport(lu))  # type: ignore[arg-type]
-    osd.send(bytes(6))
+    lu, osd = opened(tmp_path / "store")
     pid = osd.create_partition()
     cid = osd.create(pid, collection=True)
     oid = osd.create(pid, sets=[(0x10000, 1, b"attr"), (USER_COLLECTIONS, 1, cid.to_bytes(8, "big"))])
@@ -59,9 +56,7 @@ def test_everything_survives_reopening(tmp_path: Path) -> None:
     osd.flush(FLUSH_OSD)
     lu.state.store.close()
 
-    again: LogicalUnit = make_lu(tmp_path / "store")
-    osd = OsdClient(transport(again))  # type: ignore[arg-type]
-    osd.send(bytes(6))
+    again, osd = opened(tmp_path / "store")
     assert osd.list(0)[0] == [pid]
     assert osd.list(pid)[0] == [cid, oid]
     assert osd.read(pid, oid, 10) == b"persistent"
@@ -71,9 +66,7 @@ def test_everything_survives_reopening(tmp_path: Path) -> None:
 
 
 def test_a_read_only_lu_refuses_changes(tmp_path: Path) -> None:
-    lu = make_lu(tmp_path / "store")
-    osd = OsdClient(transport(lu))  # type: ignore[arg-type]
-    osd.send(bytes(6))
+    lu, osd = opened(tmp_path / "store")
     pid = osd.create_partition()
     oid = osd.create(pid)
     osd.write(pid, oid, b"kept")
@@ -90,9 +83,7 @@ def test_a_read_only_lu_refuses_changes(tmp_path: Path) -> None:
 
 
 def test_release_flushes_and_closes_the_store(tmp_path: Path) -> None:
-    lu = make_lu(tmp_path / "store")
-    osd = OsdClient(transport(lu))  # type: ignore[arg-type]
-    osd.send(bytes(6))
+    lu, osd = opened(tmp_path / "store")
     pid = osd.create_partition()
     lu.release()  # the LU goes away (hptd stopping, the LUN deleted): the profile's close hook
     with pytest.raises(sqlite3.ProgrammingError):

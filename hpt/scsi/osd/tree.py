@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hpt.scsi.osd.command import Ctx
 
 FIRST_ID = 0x10000
+NUMBER_FIELD = 36  # CREATE: NUMBER OF USER OBJECTS, bytes 36..37
 FCR = 0x01  # REMOVE COLLECTION byte 11: force collection removal
 
 
@@ -59,8 +60,17 @@ def _create(ctx: Ctx, kind: Kind) -> None:
 
 
 def create(ctx: Ctx) -> None:
-    """CREATE: one user object, the requested id or a new one (the current command page names it)."""
+    """CREATE: one user object, the requested id or a new one (the current command page names it); or
+    NUMBER OF USER OBJECTS (bytes 36..37) new ones with consecutive ids when no id is requested (the
+    current command page names the first)."""
+    count = (ctx.cdb.length >> 16) & 0xFFFF
+    if count > 1 and ctx.cdb.object:
+        raise SenseError(INVALID_FIELD_IN_CDB, field=NUMBER_FIELD)
     _create(ctx, Kind.USER)
+    first = ctx.oid
+    for _ in range(count - 1):
+        _create(ctx, Kind.USER)
+    ctx.oid = first
 
 
 def create_collection(ctx: Ctx) -> None:

@@ -58,6 +58,15 @@ def test_objects_created_removed_and_their_refusals(osd: OsdClient) -> None:
     assert osd.list(pid)[0] == [0x10000, 0x12346]
 
 
+def test_create_several_objects(osd: OsdClient) -> None:
+    pid = osd.create_partition()
+    first = osd.create(pid)
+    raw = cdb(CREATE, pid, length=3 << 16, specific=0)  # NUMBER OF USER OBJECTS: 3
+    assert osd.ok(raw).status == 0
+    assert osd.list(pid)[0] == [first, first + 1, first + 2, first + 3]
+    refused(osd, cdb(CREATE, pid, 0x50000, length=2 << 16), INVALID_CDB, field=36)  # an id and a count
+
+
 def test_format_osd_removes_everything(osd: OsdClient) -> None:
     pid = osd.create_partition()
     osd.create(pid)

@@ -40,13 +40,15 @@ def encode_offset(offset: int) -> int:
 
 
 def capability(pid: int, oid: int, otype: int, permissions: int = ALL_PERMISSIONS,
-               descriptor: int | None = None, method: int = 0, fmt: int = 2, expires_ms: int = 0) -> bytes:
+               descriptor: int | None = None, method: int = 0, fmt: int = 2, expires_ms: int = 0,
+               created_ms: int = 0) -> bytes:
     """A 104-byte capability (OSD-2 4.11.2.2) for the NOSEC security method."""
     if descriptor is None:
         descriptor = DESC_OBJECT if otype in (USER, COLLECTION) else DESC_PARTITION
     raw = bytearray(104)
     raw[0], raw[2] = fmt, method
     raw[4:10] = expires_ms.to_bytes(6, "big")
+    raw[42:48] = created_ms.to_bytes(6, "big")  # OBJECT CREATED TIME
     raw[48] = otype
     raw[49:51] = permissions.to_bytes(2, "big")
     raw[55] = descriptor << 4

@@ -25,6 +25,7 @@ USER_PAGES, PARTITION_PAGES, COLLECTION_PAGES, ROOT_PAGES = 0x0, 0x30000000, 0x6
 RANGE = 0x30000000
 CURRENT_COMMAND = 0xFFFFFFFE  # the current command attributes page (OSD-2 7.1.2.24)
 INFORMATION = 0x1  # the information page of each range (root, partition, collection, user object)
+TIMESTAMPS = 0x3  # the timestamps page of each range (OSD-2 7.1.2.18 for user objects)
 USER_COLLECTIONS = 0x4  # the user object collections page: its values are collection ids (OSD-2 7.1.2.19)
 APPLICATION_FIRST, APPLICATION_LAST = 0x10000, 0x1FFFFFFF  # application-defined pages within a range
 

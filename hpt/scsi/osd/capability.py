@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntFlag
 
@@ -48,7 +49,7 @@ class Descriptor:
     COLLECTION = 3  # a collection and its members
 
 
-_HEAD = struct.Struct(">BBB x6s 20x 12x 6x B H 4x B 4x 4x 2x 6x QQ")  # bytes 0..87
+_HEAD = struct.Struct(">BBB x6s 20x 12x 6s B H 4x B 4x 4x 2x 6x QQ")  # bytes 0..87
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class Capability:
     format: int
     security_method: int
     expires_ms: int  # milliseconds since the epoch; 0: never
+    created_ms: int  # the object's creation time it was issued for; 0: any
     object_type: int
     permissions: Permission
     descriptor: int
@@ -64,38 +66,27 @@ class Capability:
 
 
 # byte offsets in the capability (for the sense data's field pointer)
-FORMAT_BYTE, METHOD_BYTE, EXPIRY_BYTE, TYPE_BYTE, PERMISSIONS_BYTE = 0, 2, 4, 48, 49
+FORMAT_BYTE, METHOD_BYTE, EXPIRY_BYTE, CREATED_BYTE, TYPE_BYTE, PERMISSIONS_BYTE = 0, 2, 4, 42, 48, 49
 DESCRIPTOR_BYTE, PARTITION_BYTE, OBJECT_BYTE = 55, 72, 80
 
 
 def decode(raw: bytes) -> Capability:
-    fmt, _key, method, expiry, otype, perms, desc, pid, oid = _HEAD.unpack_from(raw)
-    return Capability(fmt & 0xF, method & 0xF, int.from_bytes(expiry, "big"), otype,
+    fmt, _key, method, expiry, created, otype, perms, desc, pid, oid = _HEAD.unpack_from(raw)
+    return Capability(fmt & 0xF, method & 0xF, int.from_bytes(expiry, "big"), int.from_bytes(created, "big"),
+                      otype,
                       Permission(perms & 0xFFE0), desc >> 4, pid, oid)
-
-
-def encode(partition: int, obj: int, object_type: int, permissions: int, descriptor: int,
-           *, fmt: int = 2, method: int = NOSEC, expires_ms: int = 0) -> bytes:
-    """A capability (initiators and tests build theirs with this)."""
-    raw = bytearray(104)
-    raw[FORMAT_BYTE] = fmt
-    raw[METHOD_BYTE] = method
-    raw[EXPIRY_BYTE:EXPIRY_BYTE + 6] = expires_ms.to_bytes(6, "big")
-    raw[TYPE_BYTE] = object_type
-    struct.pack_into(">H", raw, PERMISSIONS_BYTE, permissions)
-    raw[DESCRIPTOR_BYTE] = descriptor << 4
-    struct.pack_into(">QQ", raw, PARTITION_BYTE, partition, obj)
-    return bytes(raw)
 
 
 def _refuse(byte: int) -> SenseError:
     return SenseError(INVALID_FIELD_IN_CDB, field=CAPABILITY_OFFSET + byte)
 
 
-def check(raw: bytes, partition: int, obj: int, types: tuple[Kind, ...], needed: Permission) -> None:
+def check(raw: bytes, partition: int, obj: int, types: tuple[Kind, ...], needed: Permission,
+          created_ms: Callable[[], int]) -> None:
     """Validate the command's capability (OSD-2 4.11.2.2, 4.12.4.2): NOSEC, not expired, an object type
-    in ``types`` (what the command addresses), the object descriptor allowing ``partition``/``obj`` and
-    every permission the command ``needed``."""
+    in ``types`` (what the command addresses), the object descriptor allowing ``partition``/``obj``,
+    every permission the command ``needed``, and an OBJECT CREATED TIME, when given, equal to the
+    object's (``created_ms()``: so a capability dies with the object it was issued for)."""
     cap = decode(raw)
     if cap.format not in FORMATS:
         raise _refuse(FORMAT_BYTE)
@@ -117,3 +108,5 @@ def check(raw: bytes, partition: int, obj: int, types: tuple[Kind, ...], needed:
         raise _refuse(DESCRIPTOR_BYTE)
     if needed & ~cap.permissions:
         raise _refuse(PERMISSIONS_BYTE)
+    if cap.created_ms and cap.created_ms != created_ms():
+        raise _refuse(CREATED_BYTE)

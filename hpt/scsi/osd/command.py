@@ -107,7 +107,8 @@ def run(action: Action, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
             needed |= Permission.GET_ATTR
         if sets:
             needed |= Permission.SET_ATTR
-        capability.check(cdb.capability, cdb.partition, cdb.object, action.types, needed)
+        capability.check(cdb.capability, cdb.partition, cdb.object, action.types, needed,
+                         lambda: ctx.store.created(cdb.partition, cdb.object) // 1_000_000)
         if lu.params.readonly and (action.changes or sets):
             raise SenseError(WRITE_PROTECTED)
         with ctx.store.lock:

@@ -1,7 +1,8 @@
-"""Attribute values by page (OSD-2 7.1.2): the information page of each object type computed from the
-store (the username/OSD name stored, the user object's logical length settable: it truncates or extends
-the object), the current command page, the user object collections page (collection ids, checked), and
-application-defined pages stored as they are sent. Every set of one command is one store transaction.
+"""Attribute values by page (OSD-2 7.1.2): the information and timestamps pages of each object type
+computed from the store (the username/OSD name stored, the user object's logical length settable: it
+truncates or extends the object), the current command page, the user object collections page
+(collection ids, checked), and application-defined pages stored as they are sent. Every set of one
+command is one store transaction.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def _info(ctx: Ctx, kind: Kind, pid: int, oid: int) -> dict[int, Callable[[], by
                      LOGICAL_LENGTH: lambda: _u64(store.length(pid, oid))}
 
 
+def _timestamps(ctx: Ctx) -> dict[int, Callable[[], bytes]]:
+    """The timestamps page (page 3 of each range): attribute 1, when the object was created, in
+    milliseconds since the epoch (6 bytes), the value a capability's OBJECT CREATED TIME names."""
+    return {0x1: lambda: (ctx.store.created(ctx.pid, ctx.oid) // 1_000_000).to_bytes(6, "big")}
+
+
 def _current(ctx: Ctx) -> dict[int, Callable[[], bytes]]:
     """The current command attributes page (OSD-2 7.1.2.24): object type, partition and object id of
     the object the command addressed or created, the offset an APPEND wrote at."""
@@ -76,19 +83,28 @@ def _page_values(ctx: Ctx, kind: Kind, page: int) -> list[tuple[int, bytes]]:
     if page == A.CURRENT_COMMAND:
         return [(n, f()) for n, f in sorted(_current(ctx).items())]
     stored = dict(ctx.store.page(ctx.pid, ctx.oid, page))
-    if page == BASE[kind] + A.INFORMATION:
-        stored |= {n: f() for n, f in _info(ctx, kind, ctx.pid, ctx.oid).items()}
+    computed = _computed(ctx, kind, page)
+    if computed:
+        stored |= {n: f() for n, f in computed.items()}
     return sorted(stored.items())
+
+
+def _computed(ctx: Ctx, kind: Kind, page: int) -> dict[int, Callable[[], bytes]]:
+    """The attributes of ``page`` that the store computes (information and timestamps pages)."""
+    if page == BASE[kind] + A.INFORMATION:
+        return _info(ctx, kind, ctx.pid, ctx.oid)
+    if page == BASE[kind] + A.TIMESTAMPS:
+        return _timestamps(ctx)
+    return {}
 
 
 def _one(ctx: Ctx, kind: Kind, page: int, number: int) -> bytes | None:
     if page == A.CURRENT_COMMAND:
         getter = _current(ctx).get(number)
         return getter() if getter is not None else None
-    if page == BASE[kind] + A.INFORMATION:
-        getter = _info(ctx, kind, ctx.pid, ctx.oid).get(number)
-        if getter is not None:
-            return getter()
+    getter = _computed(ctx, kind, page).get(number)
+    if getter is not None:
+        return getter()
     return ctx.store.attr(ctx.pid, ctx.oid, page, number)
 
 
@@ -99,7 +115,8 @@ def get_values(ctx: Ctx, pairs: list[tuple[int, int]]) -> list[tuple[int, int, b
     out: list[tuple[int, int, bytes | None]] = []
     for page, number in pairs:
         if page == A.ALL:
-            pages = sorted({BASE[kind] + A.INFORMATION, *ctx.store.pages(ctx.pid, ctx.oid)})
+            pages = sorted({BASE[kind] + A.INFORMATION, BASE[kind] + A.TIMESTAMPS,
+                            *ctx.store.pages(ctx.pid, ctx.oid)})
             out += [(p, n, v) for p in pages for n, v in _page_values(ctx, kind, p)]
         elif number == A.ALL:
             out += [(page, n, v) for n, v in _page_values(ctx, kind, page)]

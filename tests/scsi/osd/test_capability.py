@@ -41,6 +41,18 @@ def test_refused_capabilities(osd: OsdClient, obj: tuple[int, int], kwargs: dict
     assert osd.read(pid, oid, 4) == b"data"  # nothing was written
 
 
+def test_object_created_time_binds_a_capability_to_its_object(osd: OsdClient, obj: tuple[int, int]) -> None:
+    pid, oid = obj
+    created = osd.get_attrs(pid, oid, [(0x3, 0x1)])[(0x3, 0x1)]  # the user object timestamps page
+    assert created is not None and len(created) == 6
+    bound = capability(pid, oid, USER, created_ms=int.from_bytes(created, "big"))
+    assert osd.ok(cdb(READ, pid, oid, length=4, cap=bound), read=4).data == b"data"
+    osd.remove(pid, oid)
+    time.sleep(0.002)  # a later millisecond
+    assert osd.create(pid, oid) == oid  # the same id again, a new object
+    refused(osd, cdb(READ, pid, oid, length=4, cap=bound), (0x5, 0x24, 0x00), field=CAP + 42, read=4)
+
+
 def test_granted_capabilities(osd: OsdClient, obj: tuple[int, int]) -> None:
     pid, oid = obj
     later = int(time.time() * 1000) + 60_000

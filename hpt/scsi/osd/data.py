@@ -12,7 +12,7 @@ from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.osd.cdb import LENGTH_FIELD, START_FIELD
 from hpt.scsi.osd.sense import READ_PAST_END
-from hpt.scsi.osd.tree import create
+from hpt.scsi.osd.tree import create_user
 
 if TYPE_CHECKING:
     from hpt.scsi.osd.command import Ctx
@@ -62,5 +62,5 @@ def append(ctx: Ctx) -> None:
 def create_and_write(ctx: Ctx) -> None:
     """CREATE AND WRITE: a new user object (the requested id or one chosen) and its data."""
     data = ctx.data(0, _length(ctx))
-    create(ctx)
+    create_user(ctx)
     ctx.store.write(ctx.pid, ctx.oid, ctx.cdb.start, data)

@@ -66,11 +66,16 @@ def create(ctx: Ctx) -> None:
     count = (ctx.cdb.length >> 16) & 0xFFFF
     if count > 1 and ctx.cdb.object:
         raise SenseError(INVALID_FIELD_IN_CDB, field=NUMBER_FIELD)
-    _create(ctx, Kind.USER)
+    create_user(ctx)
     first = ctx.oid
     for _ in range(count - 1):
-        _create(ctx, Kind.USER)
+        create_user(ctx)
     ctx.oid = first
+
+
+def create_user(ctx: Ctx) -> None:
+    """One user object: the requested id or a new one."""
+    _create(ctx, Kind.USER)
 
 
 def create_collection(ctx: Ctx) -> None:

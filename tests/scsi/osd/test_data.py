@@ -37,6 +37,8 @@ def test_create_and_write(osd: OsdClient, obj: tuple[int, int]) -> None:
     assert oid == obj[1] + 1
     assert osd.read(pid, oid, 7) == b"payload"
     assert osd.create_and_write(pid, b"x", oid=0x40000) == 0x40000
+    big = osd.create_and_write(pid, bytes(1 << 20))  # LENGTH's bytes 36..37 are not a CREATE's count
+    assert big == 0x40001 and osd.list(pid)[0] == [obj[1], oid, 0x40000, big]
 
 
 def test_read_past_the_end_returns_what_there_is(osd: OsdClient, obj: tuple[int, int]) -> None:

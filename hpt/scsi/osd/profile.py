@@ -13,8 +13,8 @@ from hpt.scsi.spc.mode import GENERIC_MEDIUM
 OSD_OPTIONS = (
     Option("path", "path", doc="the object store's directory (objects.sqlite and the objects' data files); "
            "created and formatted the first time"),
-    Option("capacity", int, 0, "FORMATTED CAPACITY reported until a FORMAT OSD sets one; 0: the size of "
-           "the file system holding path", lo=0),
+    Option("capacity", int, 0, "FORMATTED CAPACITY of a new store until a FORMAT OSD sets another; 0: the "
+           "size of the file system holding path", lo=0),
 )
 
 OSD = DeviceProfile(

@@ -95,6 +95,7 @@ def import_tgt(path: str | Path) -> Imported:
         else:
             raise TgtConfError(f"{item.where}: unknown directive {item.key}")
     targets = [_target(out, block, i, accounts) for i, block in enumerate(blocks)]
+    _tgt_identity(out, targets)
     for k, (name, (secret, where)) in enumerate(accounts.items()):
         out.data.setdefault("account", []).append({"name": name, "secret": secret})
         out.places[f"account[{k}]"] = where
@@ -151,6 +152,7 @@ def _target(out: Imported, block: Block, i: int, accounts: dict[str, tuple[str, 
     shared: list[Directive] = []  # LU parameters for every LUN of the target
     stores: list[_Store] = []
     lun_given: list[Directive] = []
+    named: Directive | None = None  # the first initiator-name
     for item in block.items:
         if isinstance(item, Block):
             if item.kind not in ("backing-store", "direct-store"):
@@ -177,6 +179,7 @@ def _target(out: Imported, block: Block, i: int, accounts: dict[str, tuple[str, 
                 target.setdefault("addresses", []).append(item.value)
         elif key == "initiator-name":
             target.setdefault("initiators", []).append(item.value)
+            named = named or item
         elif key in ISCSI_KEYS:
             target.setdefault("iscsi", {})[key] = int(item.value) if item.value.isdigit() else item.value
         elif key in TARGET_IGNORED:
@@ -187,12 +190,45 @@ def _target(out: Imported, block: Block, i: int, accounts: dict[str, tuple[str, 
             _driver(item)
         else:
             raise TgtConfError(f"{item.where}: unknown directive {key} in <target {block.name}>")
+    if named is not None:
+        _name_acl(out, target, named)
     luns = _luns(out, stores, shared, lun_given)
     for j, (where, _) in enumerate(luns):
         out.places[f"target[{i}].lun[{j}]"] = where
     if luns:
         target["lun"] = [lun for _, lun in luns]
     return target
+
+
+def _name_acl(out: Imported, target: dict[str, Any], named: Directive) -> None:
+    """tgt lets in an initiator whose name or address is bound (``acl_match = "any"``), and tgt-admin
+    binds every address (ALL) when a target gives no ``initiator-address``: then the names restrict
+    nothing."""
+    if not target.get("addresses"):
+        del target["initiators"]
+        _note(out, f"{named.where}: initiator-name without initiator-address: tgt-admin binds ALL "
+                   "addresses as well, so any initiator may log in (served the same way)")
+        return
+    target["acl_match"] = "any"  # with both kinds bound, tgt lets in an initiator that matches either
+
+
+def _tgt_identity(out: Imported, targets: list[dict[str, Any]]) -> None:
+    """The identity tgtd gives a LUN without ``vendor_id`` or ``scsi_sn`` (vendor ``IET``, serial
+    ``beaf`` + tid + LUN), so LUNs keep what initiators know them by (udev's by-id names, multipath)
+    when hptd serves the file; tids as tgt-admin numbers the targets: ``controller_tid``, else the
+    next free one in the order of their names (tgt-admin sorts them)."""
+    taken = set(out.tids.values())
+    tid = 0
+    for target in sorted(targets, key=lambda t: str(t["name"])):
+        mine = out.tids.get(target["name"])
+        if mine is None:
+            tid += 1
+            while tid in taken:
+                tid += 1
+            mine = tid
+        for lun in target.get("lun", ()):
+            lun.setdefault("vendor", "IET")
+            lun.setdefault("serial", f"beaf{mine}{lun['lun']}")
 
 
 def _tid(out: Imported, name: str, d: Directive) -> None:

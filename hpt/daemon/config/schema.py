@@ -116,15 +116,21 @@ class TargetConfig:
     portal_groups: list[int] = field(default_factory=list)
     initiators: list[str] = field(default_factory=list)
     addresses: list[IpNetwork] = field(default_factory=list)
+    acl_match: str = "all"  # "all": name and address must match; "any": either (as tgt)
     incoming: list[str] = field(default_factory=list)
     outgoing: str = ""
     iscsi: dict[str, IscsiValue] = field(default_factory=dict)
     luns: list[LunConfig] = field(default_factory=list)
 
     def allows(self, initiator_name: str, address: str) -> bool:
-        """The ACL: the initiator's name and its IP address must both match (an empty list matches any)."""
-        if self.initiators and initiator_name.lower() not in (i.lower() for i in self.initiators):
-            return False
+        """The ACL: the initiator's name and its IP address must both match (an empty list matches
+        any); with ``acl_match = "any"`` one of them is enough, as in tgt (both lists given)."""
+        name_ok = not self.initiators or initiator_name.lower() in (i.lower() for i in self.initiators)
+        if self.acl_match == "any" and self.initiators and self.addresses:
+            return name_ok or self._address_ok(address)
+        return name_ok and self._address_ok(address)
+
+    def _address_ok(self, address: str) -> bool:
         if not self.addresses:
             return True
         ip = ipaddress.ip_address(address)

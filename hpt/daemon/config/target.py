@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from hpt.scsi.core.profile import DeviceProfile
 
 TARGET_KEYS = (
-    "name", "alias", "portal_groups", "initiators", "addresses", "incoming", "outgoing", "iscsi", "lun",
+    "name", "alias", "portal_groups", "initiators", "addresses", "acl_match", "incoming", "outgoing", "iscsi",
+    "lun",
 )  # fmt: skip
 
 
@@ -33,6 +34,7 @@ def read_target(table: Table, groups: list[int], auth: Auth, global_table: Table
         alias=table.text("alias"),
         initiators=table.texts("initiators"),
         addresses=_networks(table),
+        acl_match=table.text("acl_match", "all", ("all", "any")),
         incoming=table.texts("incoming"),
         outgoing=table.text("outgoing"),
         iscsi=iscsi_values(iscsi := iscsi_table(table)),

@@ -432,11 +432,21 @@ class Connection(ControlRequests):
             log.debug("CmdSN %d outside [%d, %d]: ignored", sn, s.exp_cmdsn, s.max_cmdsn)
             return
         if sn != s.exp_cmdsn:
-            self._pending[sn] = (pdu, handler)
+            self._wait_turn(sn, (pdu, handler))
             return
         s.exp_cmdsn = (sn + 1) & 0xFFFFFFFF
         handler(pdu)
         self._drain_pending()
+
+    def _wait_turn(self, sn: int, item: Task | tuple[Pdu, Callable[[Pdu], None]]) -> None:
+        """Park a request until the CmdSNs before it have come; one with the CmdSN of a request already
+        waiting is dropped (the first keeps its place, and a dropped command gives its buffer back)."""
+        if sn in self._pending:
+            log.debug("CmdSN %d already waiting: ignored", sn)
+            if isinstance(item, Task):
+                self._free(item)
+            return
+        self._pending[sn] = item
 
     def _drain_pending(self) -> None:
         s = self.session
@@ -526,7 +536,7 @@ class Connection(ControlRequests):
             self._free(task)
             return
         if sn != s.exp_cmdsn:
-            self._pending[sn] = task
+            self._wait_turn(sn, task)
             return
         s.exp_cmdsn = (sn + 1) & 0xFFFFFFFF
         self._start_task(task)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hpt.iscsi.pdu import Opcode
 from hpt.scsi.core.constants import SenseKey, Status
 from hpt.scsi.core.sense import parse_sense
 from tests.fuzz.devices import close, disk, osd
 from tests.fuzz.scsi import check, run
+from tests.fuzz.test_iscsi import TARGET, connection, finish, serving
+from tests.iscsi.initiator import Initiator
 
 
 def test_cdb_shorter_than_its_command_is_an_invalid_field(tmp_path: Path) -> None:
@@ -32,3 +35,19 @@ def test_osd_cdb_without_its_extended_cdb_is_an_invalid_field(tmp_path: Path) ->
         assert sense[0] & 0x7F == 0x72 or int.from_bytes(sense[16:18], "big") == 7
     finally:
         close(lu)
+
+
+def test_second_command_with_the_cmdsn_of_a_waiting_one_gives_its_buffer_back() -> None:
+    """Two commands with the same CmdSN past a gap: the second used to replace the first in the queue,
+    whose ring slot was then never given back."""
+    with serving() as server:
+        ini = Initiator(connection(server))
+        assert ini.login(TARGET).pdu.w36 >> 16 == 0
+        gap = ini.cmdsn
+        write = bytes((0x2A, 0, 0, 0, 0, 8, 0, 0, 1, 0))
+        for _ in range(2):
+            ini.scsi(write, write=bytes(512), immediate=512, cmdsn=gap + 1)
+        assert server.ring.in_use == 1  # the first waits for CmdSN ``gap``; the second is dropped
+        replies = ini.scsi(bytes(6), cmdsn=gap)  # fills the gap: both run
+        assert [r.pdu.opcode for r in replies] == [Opcode.SCSI_RSP, Opcode.SCSI_RSP]
+        finish(server, ini.conn)

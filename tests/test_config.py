@@ -727,3 +727,15 @@ def test_limits_are_read_with_their_defaults_and_checked() -> None:
     expect_error(portal + "[limits]\nauth_delay = 4\nauth_delay_max = 2  # <-\n", "limits.auth_delay_max",
                  "must be at least auth_delay (4)")
     expect_error(portal + "[limits]\nlogin_timout = 5  # <-\n", "limits.login_timout", "unknown key")
+
+
+def test_acl_match_all_needs_both_any_needs_either() -> None:
+    text = ('[[portal]]\naddress = "127.0.0.1:3260"\n[[target]]\nname = "iqn.2026-11.org.hpt.test:acl"\n'
+            'initiators = ["iqn.2026-11.org.hpt.test:a"]\naddresses = ["10.0.0.0/8"]\n')
+    both = parse_config(text).targets[0]
+    either = parse_config(text + 'acl_match = "any"\n').targets[0]
+    cases = [("iqn.2026-11.org.hpt.test:a", "10.1.1.1"), ("iqn.2026-11.org.hpt.test:a", "192.0.2.1"),
+             ("iqn.2026-11.org.hpt.test:b", "10.1.1.1"), ("iqn.2026-11.org.hpt.test:b", "192.0.2.1")]
+    assert [both.allows(*c) for c in cases] == [True, False, False, False]
+    assert [either.allows(*c) for c in cases] == [True, True, True, False]
+    expect_error(text + 'acl_match = "either"  # <-\n', "target[0].acl_match", "must be one of all, any")

@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
 from pathlib import Path
 
@@ -64,6 +64,7 @@ class ObjectStore:
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / DATA_DIR).mkdir(exist_ok=True)
         self.lock = threading.RLock()
+        self._after_commit: list[Callable[[], None]] = []  # file removals waiting for the commit
         self.db = sqlite3.connect(self.path / DB_FILE, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -75,15 +76,26 @@ class ObjectStore:
     # -- transactions ----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic change: committed when the block ends, rolled back if it raises."""
+        """One atomic change: committed when the block ends, rolled back if it raises. Inside another
+        transaction it is a savepoint: rolled back alone, committed with the outer one. Files to remove
+        go once the outermost transaction commits (a rolled back REMOVE keeps its object's data)."""
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            nested = self.db.in_transaction
+            pending = len(self._after_commit)
+            self.db.execute("SAVEPOINT inner" if nested else "BEGIN IMMEDIATE")
             try:
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self.db.execute("ROLLBACK TO inner" if nested else "ROLLBACK")
+                if nested:
+                    self.db.execute("RELEASE inner")
+                del self._after_commit[pending:]
                 raise
-            self.db.execute("COMMIT")
+            self.db.execute("RELEASE inner" if nested else "COMMIT")
+            if not nested:
+                done, self._after_commit = self._after_commit, []
+                for work in done:
+                    work()
 
     def close(self) -> None:
         with self.lock:
@@ -98,8 +110,11 @@ class ObjectStore:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('capacity', ?)", (capacity,))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (time.time_ns(),))
             self._insert(db, 0, 0, Kind.ROOT)
-            shutil.rmtree(self.path / DATA_DIR, ignore_errors=True)
-            (self.path / DATA_DIR).mkdir()
+            self._after_commit.append(self._empty_data_dir)
+
+    def _empty_data_dir(self) -> None:
+        shutil.rmtree(self.path / DATA_DIR, ignore_errors=True)
+        (self.path / DATA_DIR).mkdir()
 
     def meta(self, key: str) -> int:
         with self.lock:
@@ -131,19 +146,20 @@ class ObjectStore:
             if self.kind(pid, oid) is not None:
                 raise StoreError(f"object {pid:#x}/{oid:#x} exists")
             self._insert(db, pid, oid, kind)
-            if kind == Kind.USER:
+            if kind == Kind.USER:  # empty, even if a CREATE rolled back left a file behind
                 self._data(pid, oid).parent.mkdir(parents=True, exist_ok=True)
-                self._data(pid, oid).touch()
+                self._data(pid, oid).write_bytes(b"")
 
     def remove(self, pid: int, oid: int) -> None:
         """Remove an object and its attributes (and its data); a partition must be empty first."""
         with self.transaction() as db:
             db.execute("DELETE FROM objects WHERE pid = ? AND oid = ?", (_i(pid), _i(oid)))
             db.execute("DELETE FROM attrs WHERE pid = ? AND oid = ?", (_i(pid), _i(oid)))
+            path = self._data(pid, oid)
             if oid:
-                self._data(pid, oid).unlink(missing_ok=True)
+                self._after_commit.append(lambda: path.unlink(missing_ok=True))
             else:
-                shutil.rmtree(self._data(pid, 0).parent, ignore_errors=True)
+                self._after_commit.append(lambda: shutil.rmtree(path.parent, ignore_errors=True))
 
     def ids(self, pid: int, start: int = 0, kinds: Iterable[Kind] = (Kind.USER, Kind.COLLECTION),
             limit: int = 1 << 62) -> list[int]:

@@ -111,7 +111,10 @@ def run(action: Action, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
                          lambda: ctx.store.created(cdb.partition, cdb.object) // 1_000_000)
         if lu.params.readonly and (action.changes or sets):
             raise SenseError(WRITE_PROTECTED)
-        with ctx.store.lock:
+        # a command that changes the tree runs as one transaction: a refused attribute set undoes the
+        # CREATE or REMOVE before it (object data already written stays: files are not transactional)
+        scope = ctx.store.transaction() if action.changes or sets else ctx.store.lock
+        with scope:
             action.handler(ctx)
             if ctx.kind is None:
                 ctx.kind = ctx.store.kind(ctx.pid, ctx.oid)

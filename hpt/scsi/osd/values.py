@@ -133,9 +133,12 @@ def set_values(ctx: Ctx, sets: list[tuple[int, int, bytes]]) -> None:
     """Set attributes of the command's object, all or none (one transaction): an empty value deletes.
     Refused (INVALID FIELD IN PARAMETER LIST, the attribute named in the sense data): a page of another
     object type, the current command page, a computed information attribute, a value over FFFEh bytes,
-    a collections entry that is not the id of a collection of the partition."""
+    a collections entry that is not the id of a collection of the partition, any attribute of an object
+    the command removed."""
     store = ctx.store
-    kind = store.kind(ctx.pid, ctx.oid) or Kind.USER
+    kind = store.kind(ctx.pid, ctx.oid)
+    if kind is None:  # the command removed it: no attributes of a gone object are kept
+        raise _refuse(*sets[0][:2])
     base = BASE[kind]
     truncate: int | None = None
     rows: list[tuple[int, int, bytes | None]] = []

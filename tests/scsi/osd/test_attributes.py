@@ -12,6 +12,7 @@ from tests.osd.initiator import (
     CURRENT_COMMAND,
     GET_ATTRIBUTES,
     PARTITION_INFO,
+    REMOVE,
     ROOT_INFO,
     SET_ATTRIBUTES,
     USER_INFO,
@@ -59,6 +60,26 @@ def test_information_pages(osd: OsdClient, obj: tuple[int, int]) -> None:
     assert root[(ROOT_INFO, 4)] == b"HPT     " and root[(ROOT_INFO, 0xC0)] == (1).to_bytes(8, "big")
     osd.set_attrs(0, 0, [(ROOT_INFO, 9, b"my-osd")])
     assert osd.get_attrs(0, 0, [(ROOT_INFO, 9)])[(ROOT_INFO, 9)] == b"my-osd"
+
+
+def test_a_create_whose_attributes_are_refused_creates_nothing(osd: OsdClient, obj: tuple[int, int]) -> None:
+    pid, oid = obj
+    with pytest.raises(OsdError):
+        osd.create(pid, 0x50000, sets=[(APP, 1, b"fine"), (USER_INFO, 0x2, bytes(8))])  # object id: read-only
+    assert osd.list(pid)[0] == [oid]
+    assert osd.create(pid, 0x50000) == 0x50000  # the id is free
+    assert osd.read_with_length(pid, 0x50000, 0)[1] == 0
+
+
+def test_a_remove_whose_attributes_are_refused_keeps_the_object(osd: OsdClient, obj: tuple[int, int]) -> None:
+    pid, oid = obj
+    osd.write(pid, oid, b"still here")
+    raw = cdb(REMOVE, pid, oid, specific=0x10, attrs=struct.pack(">IIH18s", USER_INFO, 0x2, 8, bytes(8)))
+    refused(osd, raw, (0x5, 0x26, 0x00))
+    assert osd.read(pid, oid, 10) == b"still here"
+    app = cdb(REMOVE, pid, oid, specific=0x10, attrs=struct.pack(">IIH18s", APP, 1, 2, b"hi"))
+    refused(osd, app, (0x5, 0x26, 0x00))  # attributes of the object it removes: not kept, refused
+    assert osd.get_attrs(pid, oid, [(APP, 1)]) == {(APP, 1): None}
 
 
 def test_logical_length_is_settable(osd: OsdClient, obj: tuple[int, int]) -> None:

@@ -11,7 +11,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from hpt.admin.tgtnames import TgtNameError, bsoflags, device_type, lu_param, store_kind, value_of
+from hpt.admin.tgtnames import (
+    TgtNameError,
+    bsoflags,
+    device_type,
+    lu_param,
+    removable_medium,
+    store_kind,
+    value_of,
+)
 
 MODES = {"target": "target", "tgt": "target", "logicalunit": "logicalunit", "lu": "logicalunit",
          "account": "account", "portal": "portal", "pt": "portal", "session": "session", "sess": "session",
@@ -116,6 +124,7 @@ def lun_keys(args: argparse.Namespace) -> dict[str, Any]:
         for name, value in _pairs(args.params, ","):
             key, val = lu_param(name, value)
             keys[key] = val
+        removable_medium(keys)
     except TgtNameError as err:
         raise UsageError(str(err)) from None
     return keys
@@ -170,8 +179,8 @@ def _lun_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     _need(args, "tid", "lun")
     if op == "new":
         keys = lun_keys(args)
-        if "store" not in keys:
-            raise UsageError("--backing-store (or --bstype) is required for a new logical unit")
+        if "store" not in keys and keys.get("type", "disk") == "disk":
+            raise UsageError("--backing-store (or --bstype) is required for a new disk logical unit")
         return "lun.new", {"tid": args.tid, "lun": args.lun, "keys": keys}
     if op == "delete":
         return "lun.delete", {"tid": args.tid, "lun": args.lun, "force": args.force}

@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from hpt.admin.tgtconf import Block, Directive, TgtConfError, read_conf
-from hpt.admin.tgtnames import TgtNameError, bsoflags, device_type, lu_param, store_kind, value_of
+from hpt.admin.tgtnames import (
+    TgtNameError,
+    bsoflags,
+    device_type,
+    lu_param,
+    removable_medium,
+    store_kind,
+    value_of,
+)
 
 #: LU parameters a target or a store block may give (tgt-admin's add_params and the per-LUN options)
 LU_KEYS = {"vendor_id", "product_id", "product_rev", "scsi_sn", "removable", "readonly",
@@ -300,6 +308,10 @@ def _lu_keys(out: Imported, store: _Store, shared: list[Directive]) -> dict[str,
                          "product_rev, scsi_sn")
     for d in given:
         _lu_param(out, keys, d)
+    try:
+        removable_medium(keys)
+    except TgtNameError as err:
+        raise TgtConfError(f"{store.where}: {err}") from None
     return keys
 
 

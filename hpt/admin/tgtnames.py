@@ -22,7 +22,8 @@ INT_KEYS = {"block_size", "rotation_rate", "queue_depth"}
 #: sheepdog have no hpt store kind; a plug-in's name passes through)
 STORES = {"": "file", "rdwr": "file", "aio": "file", "null": "null"}
 #: tgt device type -> hpt device type
-DEVICE_TYPES = {"disk": "disk", "tape": "tape", "ssc": "tape", "changer": "changer", "cd": "cd", "osd": "osd"}
+DEVICE_TYPES = {"disk": "disk", "tape": "tape", "ssc": "tape", "changer": "changer", "cd": "dvd",
+                "osd": "osd"}
 UNSUPPORTED_STORES = ("sg", "bsg", "rbd", "glfs", "sheepdog")
 
 
@@ -75,6 +76,21 @@ def device_type(name: str | None) -> str:
     if low not in DEVICE_TYPES:
         raise TgtNameError(f"device type {low} is not supported by hpt (pt passthrough has no equivalent)")
     return DEVICE_TYPES[low]
+
+
+def removable_medium(keys: dict[str, Any]) -> None:
+    """A tgt LU whose device type takes removable media keeps no store in hptd: tgt's ``cd`` backing
+    store, an ISO image, is the DVD drive's ``disc``; tgt's tape images (tgtimg) are not hpt
+    cartridges, so a tape (or changer) with a backing store is refused with what to do instead."""
+    kind = keys.get("type")
+    if kind == "dvd":
+        keys.pop("store", None)
+        if "path" in keys:
+            keys["disc"] = keys.pop("path")
+    elif kind in ("tape", "changer") and keys.pop("store", None) is not None:
+        raise TgtNameError(f"a {kind} LU's tgt backing store is not an hpt medium: create cartridges with "
+                           "hptimg --op new --device-type tape and give them as a tape LUN's cartridge "
+                           "(docs/config.md)")
 
 
 def bsoflags(text: str) -> dict[str, Any]:

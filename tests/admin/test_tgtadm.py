@@ -36,6 +36,8 @@ def test_targets_luns_and_tgt_names() -> None:
     assert req("--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL") == (
         "target.bind", {"tid": 1, "address": "ALL"})
     assert req("--op", "stat", "--mode", "logicalunit", "--tid", "1")[0] == "lun.stat"
+    _, params = req("-o", "new", "-m", "lu", "-t", "1", "-l", "4", "-Y", "cd", "-b", "disc.iso")
+    assert params["keys"] == {"type": "dvd", "disc": os.path.abspath("disc.iso")}  # tgt's cd: a DVD drive
 
 
 def test_accounts_portals_sessions_sys() -> None:
@@ -60,6 +62,7 @@ def test_accounts_portals_sessions_sys() -> None:
      "sg is not supported"),
     (["--op", "new", "--mode", "lu", "--tid", "1", "--lun", "1", "-b", "x", "-P", "scsi_id=x"], "scsi_id"),
     (["--op", "bind", "--mode", "target", "--tid", "1"], "--initiator-address or --initiator-name"),
+    (["--op", "new", "--mode", "lu", "--tid", "1", "--lun", "1", "-Y", "tape", "-b", "t.img"], "hptimg"),
     (["--op", "show", "--mode", "bogus"], "unknown mode"),
 ])
 def test_bad_commands_say_what_is_wrong(argv: list[str], message: str) -> None:

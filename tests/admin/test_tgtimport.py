@@ -99,7 +99,8 @@ def test_debians_example(tmp_path: Path) -> None:
     assert {lun["vendor"] for lun in targets["target3"]["lun"]} == {"MyCompan"}  # INQUIRY's 8 characters
     # target5: direct stores with their own lun, the backing store without one takes the first free, 3
     t5 = {lun["lun"]: lun for lun in targets["target5"]["lun"]}
-    assert sorted(t5) == [1, 2, 3, 15] and t5[1]["type"] == "cd" and t5[1]["removable"] is True
+    assert sorted(t5) == [1, 2, 3, 15] and t5[1]["type"] == "dvd" and t5[1]["removable"] is True
+    assert "store" not in t5[1] and t5[1]["disc"] == "/dev/sdd"  # the cd direct store is the disc
     assert t5[3]["serial"] == "SERIAL" and t5[3]["write_cache"] is True and t5[15]["serial"] == "multipath-10"
     assert targets["target5"]["addresses"] == ["192.168.100.1", "192.168.200.5"]
     assert targets["target5"]["incoming"] == ["user1", "user2"] and targets["target5"]["outgoing"] == "userA"

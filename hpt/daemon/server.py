@@ -48,6 +48,10 @@ def _host_of(address: str) -> str:
 class Listener(Protocol):
     """A started iSCSI portal (TCP or iSER)."""
 
+    def cores(self) -> list[Connection]:
+        """The iSCSI connections (sans-I/O cores) open through it now."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -139,9 +143,9 @@ class Server:
         log.info("portal %s (%s) removed", pc.address, pc.transport)
 
     def connections(self) -> list[tuple[PortalConfig, Connection]]:
-        """The iSCSI/TCP connections open now, with the portal each came through."""
-        return [(pc, tc.conn) for pc, portal in zip(self.portal_configs, self.portals, strict=True)
-                if isinstance(portal, TcpPortal) for tc in list(portal.connections)]
+        """The iSCSI connections open now (TCP and iSER), with the portal each came through."""
+        return [(pc, conn) for pc, portal in zip(self.portal_configs, self.portals, strict=True)
+                for conn in portal.cores()]
 
     @property
     def serving(self) -> bool:

@@ -286,6 +286,11 @@ class TcpPortal:
         with self._lock:
             self.connections.discard(tc)
 
+    def cores(self) -> list[Connection]:
+        """The iSCSI connections open through this portal now."""
+        with self._lock:
+            return [tc.conn for tc in self.connections]
+
     def stop(self, timeout: float = 10.0, logout_grace: int = 2) -> None:
         """Stop accepting; ask each logged-in initiator to log out (Async event 1) and give it
         ``logout_grace`` seconds; then each remaining connection finishes the command in hand,

@@ -293,6 +293,10 @@ class IserPortal:
         drop_cm_id(child, cm_id)
 
     # ------------------------------------------------------------------------------ stop
+    def cores(self) -> list[Connection]:
+        """The iSCSI connections open through this portal now (read from another thread: a copy)."""
+        return [conn.core for conn in list(self.conns.values())]
+
     def stop(self, timeout: float = 10.0) -> None:
         """Close every connection, wait for their flushes, release the device."""
         self._stopping = True

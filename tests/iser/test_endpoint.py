@@ -100,8 +100,8 @@ def server() -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture
-def wire(server: Server) -> Wire:
+def make_wire(server: Server) -> Wire:
+    """An endpoint over fake verbs on ``server``'s first portal, started, and its initiator."""
     device = SimpleNamespace(v=VERBS, pd=object(), cq=object(),
                              ring_mr=RegisteredRing(object(), server.ring, MR, 1),
                              large=RegisteredBuffers(object(), MR, 1))
@@ -113,6 +113,11 @@ def wire(server: Server) -> Wire:
     ep.start()
     assert len(ep.qp.recvs) == RECV_BUFFERS
     return Wire(ep)
+
+
+@pytest.fixture
+def wire(server: Server) -> Wire:
+    return make_wire(server)
 
 
 def login(w: Wire) -> None:

@@ -36,8 +36,10 @@ from typing import TYPE_CHECKING, cast
 from hpt.iscsi import pdu as P
 from hpt.iscsi.control import ControlRequests
 from hpt.iscsi.digest import digest_bytes, digest_ok
+from hpt.iscsi.limits import host_of
 from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
+from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
 from hpt.iscsi.task import BidiTask, Task
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from hpt.native.ring import Ring
 
 log = logging.getLogger("hpt.iscsi")
+_warnings = RateLimitedLog(log)  # what a peer can cause: one line per address and 10 s, the rest counted
 
 _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 _HDR_MAX = BHS_LEN + 1020 + 4
@@ -373,8 +376,12 @@ class Connection(ControlRequests):
         hdr = P.reject(reason, self.next_statsn(), exp, mx)
         self._emit(hdr, pdu.bhs if pdu is not None else bytes(BHS_LEN))
 
+    def _warn(self, msg: str, *args: object) -> None:
+        """A warning this peer caused: at most one line per peer address and 10 s (the rest counted)."""
+        _warnings.warning(host_of(self.peer), "connection %s: " + msg, self.peer, *args)
+
     def _protocol_error(self, err: ProtocolError, pdu: Pdu | None) -> None:
-        log.warning("connection %s: protocol error: %s", self.peer, err)
+        self._warn("protocol error: %s", err)
         if self.full_feature:
             self.reject(pdu, err.reason)
         self.close(f"protocol error: {err}")
@@ -382,7 +389,7 @@ class Connection(ControlRequests):
 
     def _data_digest_error(self, pdu: Pdu) -> None:
         """RFC 7143 7.8: Reject the PDU; at ERL 0 the command cannot be recovered, so the connection ends."""
-        log.warning("connection %s: data digest error on %r", self.peer, pdu)
+        self._warn("data digest error on %r", pdu)
         self.reject(pdu, RejectReason.DATA_DIGEST_ERROR)
         self.close("data digest error")
 
@@ -509,7 +516,7 @@ class Connection(ControlRequests):
         return task
 
     def _refused(self, task: Task, why: str) -> Task:
-        log.warning("connection %s: ITT %#x: %s", self.peer, task.itt, why)
+        self._warn("ITT %#x: %s", task.itt, why)
         task.error = INVALID_FIELD_IN_CDB
         return task
 
@@ -628,9 +635,8 @@ class Connection(ControlRequests):
             task.received += pdu.dsl
         elif task.error is None:
             task.error = DATA_PHASE_ERROR
-            log.warning(
-                "connection %s: ITT %#x: Data-Out TTT %#x offset %d DataSN %d out of sequence",
-                self.peer,
+            self._warn(
+                "ITT %#x: Data-Out TTT %#x offset %d DataSN %d out of sequence",
                 pdu.itt,
                 pdu.ttt,
                 pdu.offset,
@@ -846,7 +852,7 @@ class Connection(ControlRequests):
 
     def _refuse(self, task: Task, asc: Asc, why: str) -> bool:
         """Answer a task that can get no registered buffer with CHECK CONDITION; always False."""
-        log.warning("connection %s: ITT %#x: %d bytes %s", self.peer, task.itt, task.edtl, why)
+        self._warn("ITT %#x: %d bytes %s", task.itt, task.edtl, why)
         self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(asc)))
         return False
 
@@ -872,7 +878,7 @@ class Connection(ControlRequests):
         """Solicited write data: one RDMA Read of the rest from the Write STag (RFC 7145 7.3.6)."""
         remote = self._buffers.get(task)
         if remote is None or remote.write_stag is None:
-            log.warning("connection %s: ITT %#x: solicited write data but no Write STag", self.peer, task.itt)
+            self._warn("ITT %#x: solicited write data but no Write STag", task.itt)
             task.error = INVALID_FIELD_IN_CDB
         else:
             offset, length = task.r2t_next, task.edtl - task.r2t_next
@@ -897,7 +903,7 @@ class Connection(ControlRequests):
         """Read data: RDMA Write to the Read STag chained with the SCSI Response (RFC 7145 7.3.5)."""
         remote = self._buffers.get(task)
         if remote is None or remote.read_stag is None or (task.slot < 0 and task.large < 0):
-            log.warning("connection %s: ITT %#x: read data but no Read STag", self.peer, task.itt)
+            self._warn("ITT %#x: read data but no Read STag", task.itt)
             self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(INVALID_FIELD_IN_CDB)))
             return
         hdr, data = self._status_pdu(task, result)

@@ -13,6 +13,7 @@ from hpt.scsi.core.constants import Status
 from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.sbc.profile import DISK
 from hpt.scsi.target import ScsiTarget, TmfResult
+from hpt.store.base import BackingStore
 
 from .held_store import BS, NBLOCKS, HeldStore
 
@@ -23,8 +24,8 @@ B = Nexus("iqn.b,i,0x2", "iqn.t,t,0x1", "iqn.b")
 class Runner:
     """Submits commands to one LU and collects their results as they complete."""
 
-    def __init__(self, depth: int = 128, **params: object) -> None:
-        self.store = HeldStore()
+    def __init__(self, depth: int = 128, store: BackingStore | None = None, **params: object) -> None:
+        self.store = HeldStore() if store is None else store  # type: ignore[assignment]
         self.target = ScsiTarget("iqn.t")
         self.lu = LogicalUnit(DISK, LuParams(queue_depth=depth, **params), self.store,  # type: ignore[arg-type]
                               lun=0)

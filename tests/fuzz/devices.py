@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -42,9 +43,10 @@ def changer(tmp: Path) -> LogicalUnit:
 def dvd_rom(tmp: Path) -> LogicalUnit:
     iso = tmp / "DVD001.iso"
     cached = Path(__file__).resolve().parent / ".cache" / "DVD001.iso"
-    if not cached.exists():
+    if not cached.exists():  # made once, in place at once (parallel runs never see half of it)
         cached.parent.mkdir(exist_ok=True)
-        make_iso(cached)
+        part = make_iso(cached.with_name(f"{cached.name}.{os.getpid()}"))
+        part.replace(cached)
     shutil.copyfile(cached, iso)
     return dvd_lu(iso)
 
@@ -70,11 +72,5 @@ DEVICES: dict[str, Builder] = {
 
 
 def close(lu: LogicalUnit) -> None:
-    """Let go of the LU's files (a tape's cartridge, a disc, the OSD's database, a file store)."""
-    state = lu.state
-    for name in ("store", "disc", "medium", "cartridge"):
-        thing = getattr(state, name, None)
-        if thing is not None and hasattr(thing, "close"):
-            thing.close()
-    if lu.store is not None:
-        lu.store.close()
+    """Let go of the LU's files (its store, a tape's cartridge, a disc, the OSD's database)."""
+    lu.release()

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -104,3 +105,17 @@ def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False,
             time.sleep(0.1)
     proc.kill()
     raise AssertionError(f"hptd did not listen on {port} within 30 s:\n{log.read_text()}")
+
+
+def one_lun_config(iqn: str, lun: str, head: str = "") -> str:
+    """hptd's configuration text: ``head`` (tables such as ``[limits]``), a loopback portal on ``{port}``
+    and target ``iqn`` whose LUN 1 has the TOML lines ``lun`` (``{tmp}`` names the test's directory)."""
+    body = "\n".join(f"  {line.strip()}" for line in lun.strip().splitlines())
+    return (f'{head}\n[[portal]]\naddress = "127.0.0.1:{{port}}"\n\n[[target]]\nname = "{iqn}"\n'
+            f"  [[target.lun]]\n  lun = 1\n{body}\n")
+
+
+def reset(sock: socket.socket) -> None:
+    """Close ``sock`` with a TCP reset instead of a FIN (SO_LINGER with a zero timeout)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()

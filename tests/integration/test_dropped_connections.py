@@ -18,24 +18,17 @@ from hpt.iscsi import pdu as P
 from hpt.iscsi.pdu import Opcode
 from hpt.scsi.core.lun import encode_lun
 
-from .hptd import Hptd, need, start_hptd
+from .hptd import Hptd, need, one_lun_config, reset, start_hptd
 from .wire import WireInitiator
 
 pytestmark = pytest.mark.integration
 
 IQN = "iqn.2026-11.org.hpt.test:drops"
-CONFIG = f"""
-[[portal]]
-address = "127.0.0.1:{{port}}"
-
-[[target]]
-name = "{IQN}"
-  [[target.lun]]
-  lun = 1
-  store = "file"
-  path = "{{tmp}}/disk.img"
-  size = "64M"
-"""
+CONFIG = one_lun_config(IQN, """
+store = "file"
+path = "{tmp}/disk.img"
+size = "64M"
+""")
 BS = 512
 KEPT = 256  # blocks 0..255 hold acknowledged data; the dropped commands go to blocks from 4096
 ROUNDS = 12
@@ -52,13 +45,14 @@ def session(port: int, isid: int = 0x23D000000042) -> WireInitiator:
     return ini
 
 
-def drop(sock: socket.socket, reset: bool) -> None:
-    if reset:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
+def drop(sock: socket.socket, rst: bool) -> None:
+    if rst:
+        reset(sock)
+    else:
+        sock.close()
 
 
-def drop_mid_data_out(port: int, rng: random.Random, reset: bool) -> None:
+def drop_mid_data_out(port: int, rng: random.Random, rst: bool) -> None:
     """A 128 KiB WRITE: 4 KiB immediate, unsolicited Data-Out, then half a PDU and the connection gone."""
     ini = session(port, isid=0x23D000000100 + rng.randrange(8))
     total, itt, lba = 128 << 10, 0x777, 4096 + rng.randrange(1000) * 8
@@ -79,15 +73,15 @@ def drop_mid_data_out(port: int, rng: random.Random, reset: bool) -> None:
                           w40=offset)
     P.set_dsl(out, 4096)
     ini.sock.sendall(bytes(out) + data[offset:offset + rng.randrange(1, 4096)])  # cut in its data
-    drop(ini.sock, reset)
+    drop(ini.sock, rst)
 
 
-def drop_mid_data_in(port: int, rng: random.Random, reset: bool) -> None:
+def drop_mid_data_in(port: int, rng: random.Random, rst: bool) -> None:
     """A 1 MiB READ of which only the first bytes are taken before the connection goes."""
     ini = session(port, isid=0x23D000000200 + rng.randrange(8))
     ini.send(rw(0x28, 0, (1 << 20) // BS), lun=1, read=1 << 20)
     ini.sock.recv(rng.randrange(1, 9000))
-    drop(ini.sock, reset)
+    drop(ini.sock, rst)
 
 
 @pytest.fixture
@@ -107,8 +101,8 @@ def test_dropped_connections_mid_data_leave_the_lu_serving(daemon: Hptd) -> None
         assert r.status == 0, r
     ini.close()
     for n in range(ROUNDS):
-        drop_mid_data_out(daemon.port, rng, reset=n % 2 == 0)
-        drop_mid_data_in(daemon.port, rng, reset=n % 3 == 0)
+        drop_mid_data_out(daemon.port, rng, rst=n % 2 == 0)
+        drop_mid_data_in(daemon.port, rng, rst=n % 3 == 0)
     assert daemon.alive()
     ini = session(daemon.port)
     got = ini.command(rw(0x28, 0, KEPT), lun=1, read=KEPT * BS)

@@ -21,26 +21,13 @@ from hpt.iscsi.pdu import Opcode
 from hpt.iscsi.text import encode_text
 from hpt.scsi.core.lun import encode_lun
 
-from .hptd import Hptd, need, start_hptd
+from .hptd import Hptd, need, one_lun_config, reset, start_hptd
 from .wire import WireInitiator
 
 pytestmark = pytest.mark.integration
 
 IQN = "iqn.2026-11.org.hpt.test:fuzz"
-CONFIG = f"""
-[limits]
-login_timeout = 5
-
-[[portal]]
-address = "127.0.0.1:{{port}}"
-
-[[target]]
-name = "{IQN}"
-  [[target.lun]]
-  lun = 1
-  store = "ram"
-  size = "16M"
-"""
+CONFIG = one_lun_config(IQN, 'store = "ram"\nsize = "16M"', head="[limits]\nlogin_timeout = 5\n")
 PDUS = int(os.environ.get("HPT_NETFUZZ_PDUS", "2000"))
 SECONDS = float(os.environ.get("HPT_NETFUZZ_SECONDS", "60"))
 
@@ -100,8 +87,9 @@ def drain(sock: socket.socket) -> None:
 
 def close(rng: random.Random, sock: socket.socket) -> None:
     if rng.random() < 0.3:  # reset rather than close
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
+        reset(sock)
+    else:
+        sock.close()
 
 
 def fuzz(port: int, rng: random.Random) -> tuple[int, int]:

@@ -9,24 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from .hptd import start_hptd
+from .hptd import one_lun_config, start_hptd
 from .wire import WireInitiator
 
 pytestmark = pytest.mark.integration
 
 IQN = "iqn.2026-11.org.hpt.test:kill9"
-CONFIG = f"""
-[[portal]]
-address = "127.0.0.1:{{port}}"
-
-[[target]]
-name = "{IQN}"
-  [[target.lun]]
-  lun = 1
-  store = "file"
-  path = "{{tmp}}/disk.img"
-  size = "256M"
-"""
+CONFIG = one_lun_config(IQN, """
+store = "file"
+path = "{tmp}/disk.img"
+size = "256M"
+""")
 BS = 512
 BLOCKS = 8  # 4 KiB per write
 WRITING = 3.0  # seconds of writes before the kill

@@ -30,6 +30,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hpt.daemon.config import Config, ConfigError, demo_config, demo_text, parse_config
 from hpt.daemon.config.build import vtl_text
@@ -38,9 +39,12 @@ from hpt.daemon.config.osd import osd_text
 from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
 from hpt.daemon.control.rpc import RpcError
 from hpt.daemon.demo import dvd_media, jukebox_media, osd_store, vtl_media
-from hpt.daemon.metrics import start_metrics
 from hpt.daemon.notify import Notifier
 from hpt.daemon.tgtconfig import load_tgt
+
+if TYPE_CHECKING:
+    from hpt.daemon.metrics import MetricsServer
+    from hpt.daemon.server import Server
 
 
 class _JsonFormatter(logging.Formatter):
@@ -185,6 +189,15 @@ def _reload(control: Control, log: logging.Logger) -> None:
     log.info("reloaded: %s", json.dumps({k: v for k, v in summary.items() if v}, sort_keys=True))
 
 
+def _metrics(config: Config, server: Server) -> MetricsServer | None:
+    """The metrics endpoint of ``[metrics]``, if any; prometheus-client is imported only then."""
+    if not config.metrics.host:
+        return None
+    from hpt.daemon.metrics import start_metrics
+
+    return start_metrics(config.metrics, server)
+
+
 def raise_nofile() -> None:
     """Raise the soft RLIMIT_NOFILE to the hard limit: each connection takes a descriptor, and a
     default soft limit of 1024 would turn away logins long before the connection limits do."""
@@ -235,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         return 1
     try:
-        metrics = start_metrics(config.metrics, server)
+        metrics = _metrics(config, server)
     except OSError as err:
         print(f"hptd: metrics on {config.metrics.address}: {err.strerror or err}", file=sys.stderr)
         if listener is not None:

@@ -17,22 +17,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 if TYPE_CHECKING:
     from hpt.daemon.config.schema import MetricsConfig
     from hpt.daemon.server import Server
-    from hpt.scsi.lu import LogicalUnit
 
 log = logging.getLogger("hpt.daemon.metrics")
-
-
-def lu_counters(lu: LogicalUnit) -> dict[str, Any]:
-    """One LU's counters as ``hptadm --mode logicalunit --op stat`` shows them (the numbers the metrics
-    have): per kind (read, write, other) commands, errors, bytes and the latency sum, and the commands
-    in flight now."""
-    flat: dict[str, Any] = {}
-    for kind, counts in lu.stats.snapshot().items():
-        for key, value in counts.items():
-            if key != "buckets":
-                flat[f"{kind}_{key}"] = value
-    flat["in_flight"] = len(lu.tasks)
-    return flat
 
 
 def _copy(read: Callable[[], Any]) -> Any:

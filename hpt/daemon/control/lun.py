@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.control.rpc import EXISTS, INVALID_PARAMS, NOT_FOUND, Params, RpcError
-from hpt.daemon.metrics import lu_counters
 
 if TYPE_CHECKING:
     from hpt.daemon.control.control import Control
     from hpt.daemon.control.document import Document
+    from hpt.scsi.lu import LogicalUnit
 
 
 def _keys(p: Params) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def update(ctl: Control, p: Params) -> dict[str, Any]:
 
 def stat(ctl: Control, p: Params) -> list[dict[str, Any]]:
     """The counters of the LUs of the target named (every target's without one; one LUN with ``lun``):
-    the numbers hptd's metrics have (``hpt.daemon.metrics.lu_counters``)."""
+    the numbers hptd's metrics have (:func:`lu_counters`)."""
     with ctl.lock:
         named = p.has("tid") or p.has("name")
         names = [ctl.target_name(p)] if named else [t.name for t in ctl.server.config.targets]
@@ -92,3 +92,16 @@ def stat(ctl: Control, p: Params) -> list[dict[str, Any]]:
         if wanted is not None and not out:
             raise RpcError(NOT_FOUND, f"can't find the logical unit {wanted}")
         return out
+
+
+def lu_counters(lu: LogicalUnit) -> dict[str, Any]:
+    """One LU's counters as ``hptadm --mode logicalunit --op stat`` shows them (the numbers the metrics
+    have): per kind (read, write, other) commands, errors, bytes and the latency sum, and the commands
+    in flight now."""
+    flat: dict[str, Any] = {}
+    for kind, counts in lu.stats.snapshot().items():
+        for key, value in counts.items():
+            if key != "buckets":
+                flat[f"{kind}_{key}"] = value
+    flat["in_flight"] = len(lu.tasks)
+    return flat

@@ -8,19 +8,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from hpt.daemon.config import parse_config
 from hpt.daemon.server import Server
+from hpt.iscsi.chap import chap_digest
 from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import BHS_LEN, Opcode, Pdu, initiator_pdu, set_dsl
+from hpt.iscsi.text import decode_binary, encode_binary, parse_text
 from tests.fuzz import budget
-from tests.fuzz.pdus import PAIRS, Wire, pdus, text_data
+from tests.fuzz.pdus import PAIRS, VALUE, Wire, pdus, text_data
 from tests.iscsi.initiator import Initiator
 
 TARGET = "iqn.2026-11.org.hpt.fuzz:disk"
 SECURE = "iqn.2026-11.org.hpt.fuzz:chap"
+MUTUAL = "iqn.2026-11.org.hpt.fuzz:mutual"
 CONFIG = f"""
 [[portal]]
 address = "127.0.0.1:3260"
@@ -36,9 +39,22 @@ name = "{TARGET}"
   store = "ram"
   size = "4M"
 
+[[account]]
+name = "fuzz-target"
+secret = "fuzz-target-secret-34"
+
 [[target]]
 name = "{SECURE}"
 incoming = ["fuzz"]
+  [[target.lun]]
+  lun = 1
+  store = "ram"
+  size = "1M"
+
+[[target]]
+name = "{MUTUAL}"
+incoming = ["fuzz"]
+outgoing = "fuzz-target"
   [[target.lun]]
   lun = 1
   store = "ram"
@@ -94,13 +110,33 @@ def feed(conn: Connection, wires: list[Wire], cmdsn: int) -> None:
             conn.output_sent()
 
 
+def step(conn: Connection, wire: Wire) -> dict[str, str]:
+    """Send one Login Request; the keys of the target's answer."""
+    conn.receive_bytes(wire.encode(False, False))
+    raw = b"".join(bytes(b) for b in conn.data_to_send())
+    conn.output_sent()
+    if len(raw) < BHS_LEN:
+        return {}
+    dsl = Pdu(raw[:BHS_LEN]).dsl
+    return dict(parse_text(raw[BHS_LEN:BHS_LEN + dsl]))
+
+
 def finish(server: Server, conn: Connection) -> None:
     conn.connection_lost()
     conn.drain_completions()
     conn.output_sent()
     assert server.ring.in_use == 0, f"{server.ring.in_use} ring slots not given back"
-    for name in (TARGET, SECURE):
+    for name in (TARGET, SECURE, MUTUAL):
         assert not server.sessions_of(name), f"a session of {name} outlived its connection"
+
+
+def login_request(pairs: list[tuple[str, str]], b1: int) -> Wire:
+    """A Login Request (CmdSN 1, ITT 1, the ISID the test initiator uses) with any text in it."""
+    hdr = initiator_pdu(Opcode.LOGIN_REQ, b1, (0x23D000000001).to_bytes(6, "big") + bytes(2), 1,
+                        w24=1, immediate=True)
+    data = text_data(pairs)
+    set_dsl(hdr, len(data))
+    return Wire(bytes(hdr), b"", data)
 
 
 def opening(target: str | None, auth: str, keys: list[tuple[str, str]]) -> Wire:
@@ -109,11 +145,7 @@ def opening(target: str | None, auth: str, keys: list[tuple[str, str]]) -> Wire:
              ("SessionType", "Normal" if target else "Discovery"), ("AuthMethod", auth), *keys]
     if target:
         pairs.insert(1, ("TargetName", target))
-    hdr = initiator_pdu(Opcode.LOGIN_REQ, 0x81, (0x23D000000001).to_bytes(6, "big") + bytes(2), 1,
-                        w24=1, immediate=True)
-    data = text_data(pairs)
-    set_dsl(hdr, len(data))
-    return Wire(bytes(hdr), b"", data)
+    return login_request(pairs, 0x81)
 
 
 @budget.fuzz_settings(300)
@@ -145,4 +177,50 @@ def test_full_feature_phase(target: str | None, digests: tuple[bool, bool], data
         assert reply.pdu.w36 >> 16 == 0 and conn.full_feature, reply.text
         wires = data.draw(st.lists(pdus(ini.cmdsn, login=False), min_size=1, max_size=8))
         feed(conn, wires, ini.cmdsn)
+        finish(server, conn)
+
+
+BINARY = st.one_of(st.binary(min_size=1, max_size=40).map(lambda b: encode_binary(b, base64=False)),
+                   st.binary(min_size=1, max_size=40).map(lambda b: encode_binary(b, base64=True)), VALUE)
+
+
+GOOD_MUTUAL = st.builds(lambda i, c: [("CHAP_I", str(i)), ("CHAP_C", encode_binary(c))], st.integers(0, 255),
+                        st.binary(min_size=16, max_size=32))
+ANY_MUTUAL = st.lists(st.tuples(st.sampled_from(("CHAP_I", "CHAP_C")),
+                                st.one_of(BINARY, st.integers(0, 300).map(str))), max_size=2)
+
+
+HONEST = st.tuples(st.sampled_from(("5", "7", "7,6,5")), st.just(True), st.just("fuzz"),
+                   st.one_of(st.just([]), GOOD_MUTUAL), st.just([]))
+FUZZED = st.tuples(st.one_of(st.sampled_from(("5", "7", "6,5", "8")), VALUE), st.booleans(),
+                   st.one_of(st.just("fuzz"), VALUE), st.one_of(st.just([]), GOOD_MUTUAL, ANY_MUTUAL), PAIRS)
+
+
+@budget.fuzz_settings(200)
+@given(target=st.sampled_from((SECURE, MUTUAL)), keys=st.one_of(HONEST, FUZZED), data=st.data())
+def test_chap(target: str, keys: tuple[str, bool, str, list[tuple[str, str]], list[tuple[str, str]]],
+              data: st.DataObject) -> None:
+    """A CHAP login carried as far as the values allow: the right algorithm, response, name and mutual
+    challenge, or any of them fuzzed (any algorithm list, response, name, CHAP_I and CHAP_C, extra keys),
+    then any PDUs."""
+    algorithms, right, name, mutual, extra = keys
+    budget.count("iscsi-chap")
+    with serving() as server:
+        conn = connection(server)
+        first = [("InitiatorName", "iqn.2026-11.org.hpt.fuzz:ini"), ("SessionType", "Normal"),
+                 ("TargetName", target), ("AuthMethod", "CHAP")]
+        answer: dict[str, str] = {}
+        for pairs, b1 in ((first, 0x00), ([("CHAP_A", algorithms)], 0x00)):
+            if not conn.closing:
+                answer = step(conn, login_request(pairs, b1))
+        response = data.draw(BINARY)
+        if right and {"CHAP_A", "CHAP_I", "CHAP_C"} <= answer.keys():
+            digest = chap_digest(int(answer["CHAP_A"]), int(answer["CHAP_I"]), b"fuzz-secret-12",
+                                 decode_binary(answer["CHAP_C"]))
+            response = encode_binary(digest)
+        if not conn.closing:
+            step(conn, login_request([("CHAP_N", name), ("CHAP_R", response), *mutual, *extra], 0x81))
+        event(f"past CHAP: {conn.login.stage >= 1 and not conn.closing}")
+        wires = data.draw(st.lists(pdus(2, login=not conn.full_feature), max_size=4))
+        feed(conn, wires, 2)
         finish(server, conn)

@@ -944,6 +944,10 @@ class Connection(ControlRequests):
         """
         for task in self.tasks.values():
             task.r2ts.pop(RSVD_TAG, None)
+        pdu, sink = self._pdu, self._sink_task
+        if sink is not None and pdu is not None and pdu.opcode == Opcode.SCSI_CMD:
+            self._free(sink)  # a command cut off in its immediate data: no task list holds it yet
+        self._sink_task = None
         self.abort_tasks(lambda t: True)
         for task in self.ready:
             self._free(task)

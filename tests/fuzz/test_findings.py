@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hpt.iscsi.pdu import Opcode
+from hpt.iscsi.pdu import Opcode, initiator_pdu, set_dsl
 from hpt.scsi.core.constants import SenseKey, Status
+from hpt.scsi.core.lun import encode_lun
 from hpt.scsi.core.sense import parse_sense
 from tests.fuzz.devices import close, disk, osd
 from tests.fuzz.scsi import check, run
@@ -51,3 +52,17 @@ def test_second_command_with_the_cmdsn_of_a_waiting_one_gives_its_buffer_back() 
         replies = ini.scsi(bytes(6), cmdsn=gap)  # fills the gap: both run
         assert [r.pdu.opcode for r in replies] == [Opcode.SCSI_RSP, Opcode.SCSI_RSP]
         finish(server, ini.conn)
+
+
+def test_connection_lost_in_immediate_data_gives_the_buffer_back() -> None:
+    """A connection gone half-way through a WRITE's immediate data used to keep the ring slot the data
+    was landing in: the command was in no task list yet, so connection_lost never freed it."""
+    with serving() as server:
+        ini = Initiator(connection(server))
+        assert ini.login(TARGET).pdu.w36 >> 16 == 0
+        hdr = initiator_pdu(Opcode.SCSI_CMD, 0xA1, encode_lun(1), 0x99, w20=65536, w24=ini.cmdsn)
+        hdr[32:42] = bytes((0x2A, 0, 0, 0, 0, 0, 0, 0, 128, 0))
+        set_dsl(hdr, 8192)
+        ini.conn.receive_bytes(bytes(hdr) + bytes(100))
+        assert server.ring.in_use == 1  # the immediate data is landing in a slot
+        finish(server, ini.conn)  # connection_lost: the slot is back

@@ -53,7 +53,8 @@ def drop(sock: socket.socket, rst: bool) -> None:
 
 
 def drop_mid_data_out(port: int, rng: random.Random, rst: bool) -> None:
-    """A 128 KiB WRITE: 4 KiB immediate, unsolicited Data-Out, then half a PDU and the connection gone."""
+    """A 128 KiB WRITE: 4 KiB immediate, unsolicited Data-Out, then half a PDU and the connection gone
+    (or gone already in the immediate data)."""
     ini = session(port, isid=0x23D000000100 + rng.randrange(8))
     total, itt, lba = 128 << 10, 0x777, 4096 + rng.randrange(1000) * 8
     data = rng.randbytes(total)
@@ -61,6 +62,10 @@ def drop_mid_data_out(port: int, rng: random.Random, rst: bool) -> None:
                           w28=ini.expstatsn)  # F clear: unsolicited Data-Out follows
     hdr[32:42] = rw(0x2A, lba, total // BS)
     P.set_dsl(hdr, 4096)
+    if rng.random() < 0.3:  # cut in the immediate data
+        ini.sock.sendall(bytes(hdr) + data[:rng.randrange(1, 4096)])
+        drop(ini.sock, rst)
+        return
     ini.sock.sendall(bytes(hdr) + data[:4096])
     offset = 4096
     for datasn in range(rng.randrange(0, 6)):

@@ -78,3 +78,14 @@ fcoe_fabric_up() {
     echo 1 > "$ctlr/enabled"
     log "fcoe $ctlr enabled (fabric), port_name $(cat /sys/class/fc_host/host*/port_name)"
 }
+
+# expect FILE PATTERN: FILE (a command's saved output) must hold a line matching the extended regex.
+expect() {
+    grep -qE "$2" "$1" || { echo "expected /$2/ in:"; cat "$1"; return 1; }
+}
+
+# mtx_is PATTERN...: `mtx status` of the changer $changer (its sg node) shows every one of the regexes.
+mtx_is() {
+    mtx -f "$changer" status > /tmp/mtx.status
+    for pattern in "$@"; do expect /tmp/mtx.status "$pattern"; done
+}

@@ -56,11 +56,6 @@ vtl_logout() {
     wait_for 30 sh -c "! iscsiadm -m session"
 }
 
-# expect FILE PATTERN: FILE (a command's saved output) must hold a line matching the extended regex.
-expect() {
-    grep -qE "$2" "$1" || { echo "expected /$2/ in:"; cat "$1"; return 1; }
-}
-
 # tell DEVICE: the drive's logical position (READ POSITION through mt-st tell).
 tell() {
     mt-st -f "$1" tell | sed -n 's/^At block \([0-9]*\)\.$/\1/p'

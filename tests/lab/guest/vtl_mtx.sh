@@ -1,11 +1,6 @@
 # mtx on the changer's sg node ($changer, after vtl_devices): status, inventory, load and unload of drive 1,
 # transfer to the import/export slot and back, exchange of two slots and back, position; each checked in
 # mtx's own words. Ends with HPT001L6 loaded in data transfer element 0 (drive LUN 1, $nst0).
-# mtx_is PATTERN...: `mtx status` now shows every one of the extended regexes.
-mtx_is() {
-    mtx -f "$changer" status > /tmp/mtx.status
-    for pattern in "$@"; do expect /tmp/mtx.status "$pattern"; done
-}
 mtx -f "$changer" status | tee /tmp/mtx.first
 expect /tmp/mtx.first "Storage Changer $changer:2 Drives, 9 Slots \( 1 Import/Export \)"
 expect /tmp/mtx.first "^Data Transfer Element 0:Empty"

@@ -21,8 +21,10 @@ from hpt.native.ring import Ring
 from hpt.scsi.target import ScsiTarget
 
 if TYPE_CHECKING:
+    from hpt.daemon.config import LunConfig
     from hpt.fcoe.packet import PacketDriver
     from hpt.iscsi.connection import Connection
+    from hpt.scsi.lu import LogicalUnit
 
 log = logging.getLogger("hpt.daemon.server")
 
@@ -43,6 +45,16 @@ def _snapshot(status: Callable[[], dict[str, object]]) -> dict[str, object]:
 def _host_of(address: str) -> str:
     host = address.rsplit(":", 1)[0]
     return host.strip("[]")
+
+
+def _describe(lc: LunConfig, lu: LogicalUnit) -> str:
+    """A LUN as the start-up log names it: a disk by its store and size; a drive, changer or object
+    store (no store) by its type alone."""
+    if not lc.store:
+        return f"{lc.type}{', read-only' if lc.params.readonly else ''}"
+    params = lc.params
+    return (f"{lc.type} {lc.store}, {lu.nblocks * lu.block_size} bytes, block {params.block_size}"
+            f"{', thin' if params.thin else ''}{', read-only' if params.readonly else ''}")
 
 
 class Listener(Protocol):
@@ -84,18 +96,7 @@ class Server:
         target = ScsiTarget(tc.name)
         for lc, lu in zip(tc.luns, build_lus(tc.luns), strict=True):
             target.add_lu(lu)
-            params = lc.params
-            log.info(
-                "target %s lun %d: %s %s, %d bytes, block %d%s%s",
-                tc.name,
-                lc.lun,
-                lc.type,
-                lc.store,
-                lu.nblocks * lu.block_size,
-                params.block_size,
-                ", thin" if params.thin else "",
-                ", read-only" if params.readonly else "",
-            )
+            log.info("target %s lun %d: %s", tc.name, lc.lun, _describe(lc, lu))
         return target
 
     def context_for(self, portal: PortalConfig) -> _PortalContext:

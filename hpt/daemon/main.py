@@ -222,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from hpt.daemon.server import Server
 
+    if config.metrics.host:
+        # prometheus-client takes a while to import: before the portals listen, not after, so the
+        # endpoint is up as soon as initiators can log in
+        import hpt.daemon.metrics  # noqa: F401
     try:
         server = Server(config)
         server.start()

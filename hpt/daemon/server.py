@@ -12,7 +12,7 @@ from hpt.daemon.config import Config, PortalConfig, TargetConfig
 from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
 from hpt.daemon.luns import build_lus
 from hpt.iscsi.errors import LoginError
-from hpt.iscsi.limits import Admission, AuthPenalty
+from hpt.iscsi.limits import Admission, AuthPenalty, host_of
 from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
 from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
 from hpt.iscsi.session import Session, SessionTable
@@ -40,11 +40,6 @@ def _snapshot(status: Callable[[], dict[str, object]]) -> dict[str, object]:
         except RuntimeError:  # "dictionary changed size during iteration"
             continue
     return {"error": "busy"}
-
-
-def _host_of(address: str) -> str:
-    host = address.rsplit(":", 1)[0]
-    return host.strip("[]")
 
 
 def _describe(lc: LunConfig, lu: LogicalUnit) -> str:
@@ -198,7 +193,7 @@ class Server:
         return AuthPolicy(chap_required=bool(incoming), secret_for=secret_for, mutual=mutual)
 
     def allowed_targets(self, initiator_name: str, peer: str, group: int) -> list[TargetConfig]:
-        host = _host_of(peer)
+        host = host_of(peer)
         return [
             t
             for t in self.config.targets
@@ -232,7 +227,7 @@ class _PortalContext:
             raise LoginError(2, 3, f"target {target_name!r} not found")
         if target_name in srv.offline:  # RFC 7143 11.13.5: 0301 service unavailable
             raise LoginError(3, 1, f"target {target_name} is offline")
-        if not tc.allows(initiator_name, _host_of(conn.peer)):
+        if not tc.allows(initiator_name, host_of(conn.peer)):
             raise LoginError(2, 2, f"initiator {initiator_name} at {conn.peer} not allowed on {target_name}")
         limit = srv.limits.max_sessions_per_initiator
         isid = conn.login.isid  # a login that reinstates one of them replaces it: it does not count
@@ -250,7 +245,7 @@ class _PortalContext:
         srv = self.server
         session = conn.session
         assert session is not None
-        local_host = _host_of(conn.local)
+        local_host = host_of(conn.local)
         entries = []
         for tc in srv.allowed_targets(session.initiator_name, conn.peer, self.portal.group):
             portals = []

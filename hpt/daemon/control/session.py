@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hpt.daemon.control.rpc import NOT_FOUND, Params, RpcError
 from hpt.daemon.control.views import connection_view, session_view
@@ -13,6 +14,19 @@ if TYPE_CHECKING:
     from hpt.iscsi.connection import Connection
     from hpt.iscsi.session import Session
 
+T = TypeVar("T")
+
+
+def _narrow(items: list[T], p: Params, key: str, ident: Callable[[T], int], what: str) -> list[T]:
+    """``items`` whose ``ident`` is the parameter ``key``, when it is given; NOT_FOUND if none is."""
+    if not p.has(key):
+        return items
+    wanted = p.get(key, int)
+    found = [item for item in items if ident(item) == wanted]
+    if not found:
+        raise RpcError(NOT_FOUND, f"can't find the {what} {wanted}")
+    return found
+
 
 def _sessions(ctl: Control, p: Params) -> list[Session]:
     """The sessions of the target named by ``tid``/``name`` (every session without one), by ``sid``."""
@@ -20,12 +34,7 @@ def _sessions(ctl: Control, p: Params) -> list[Session]:
         sessions = ctl.server.sessions_of(ctl.target_name(p))
     else:
         sessions = ctl.server.sessions.all()
-    if p.has("sid"):
-        sid = p.get("sid", int)
-        sessions = [s for s in sessions if s.tsih == sid]
-        if not sessions:
-            raise RpcError(NOT_FOUND, f"can't find the session {sid}")
-    return sessions
+    return _narrow(sessions, p, "sid", lambda s: s.tsih, "session")
 
 
 def show(ctl: Control, p: Params) -> list[dict[str, Any]]:
@@ -46,12 +55,7 @@ def delete(ctl: Control, p: Params) -> dict[str, Any]:
 def _connections(ctl: Control, p: Params) -> list[Connection]:
     sessions = _sessions(ctl, p)
     conns = [c for _, c in ctl.server.connections() if c.session in sessions]
-    if p.has("cid"):
-        cid = p.get("cid", int)
-        conns = [c for c in conns if c.cid == cid]
-        if not conns:
-            raise RpcError(NOT_FOUND, f"can't find the connection {cid}")
-    return conns
+    return _narrow(conns, p, "cid", lambda c: c.cid, "connection")
 
 
 def connection_show(ctl: Control, p: Params) -> list[dict[str, Any]]:

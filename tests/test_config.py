@@ -154,7 +154,7 @@ def test_defaults() -> None:
     params = lun.params
     assert (lun.type, params.block_size, params.write_cache, params.rotation_rate) == ("disk", 512, True, 1)
     assert (params.vendor, params.product, params.readonly) == ("HPT", "VIRTUAL-DISK", False)
-    assert params.extra == {}
+    assert params.extra == {"physical_block_size": 0}
     assert re.fullmatch(r"[0-9a-f]{16}", params.serial)
     again = parse_config(ram_target()).targets[0].luns[0].params.serial
     other = parse_config(ram_target().replace("lun = 1", "lun = 2")).targets[0].luns[0].params.serial
@@ -170,6 +170,14 @@ def test_brief_example_message() -> None:
         + '  [[target.lun]]\n  lun = 2\n  store = "ram"\n  size = 4096\n  block_size = 520 # <-\n'
     )
     expect_error(text, "target[0].lun[1].block_size", "must be 512 or 4096, got 520")
+
+
+def test_physical_block_size_error_names_key_and_line() -> None:
+    lun = '  [[target.lun]]\n  lun = 2\n  store = "ram"\n  size = 4096\n  physical_block_size = 1536 # <-\n'
+    expect_error(ram_target() + lun, "target[0].lun[1].physical_block_size",
+                 "must be block_size (512) times a power of two")
+    ok = parse_config(ram_target(extra_lun="physical_block_size = 4096")).targets[0].luns[0].params
+    assert ok.extra["physical_block_size"] == 4096
 
 
 @settings(deadline=None)  # no timing: the machine is shared

@@ -180,13 +180,20 @@ def test_write_same_wrprotect(protect) -> None:
     assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (1, 7, True)
 
 
-def test_write_same_zero_blocks_rejected_with_wsnz(monkeypatch) -> None:
+def test_write_same_zero_blocks_runs_to_the_end() -> None:
+    """WSNZ 0 (SBC-4 6.6.4): NUMBER OF LOGICAL BLOCKS 0 writes from the LBA to the last one."""
     disk = Disk()
-    reply = disk.run(cdb10(0x41, 0, 0), bytes(BS))
-    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (7, None, True)
-    monkeypatch.setattr(sbc_provisioning, "WSNZ", False)
     assert disk.run(cdb16(0x93, NBLOCKS - 3, 0), b"\x07" * BS).status == Status.GOOD
     assert disk.read(NBLOCKS - 4, 4) == bytes(BS) + b"\x07" * 3 * BS
+    assert disk.run(cdb10(0x41, NBLOCKS - 1, 0), b"\x09" * BS).status == Status.GOOD
+    assert disk.read(NBLOCKS - 2, 2) == b"\x07" * BS + b"\x09" * BS
+    assert disk.run(cdb10(0x41, NBLOCKS, 0), bytes(BS)).asc == LBA_OUT_OF_RANGE
+
+
+def test_write_same_zero_blocks_rejected_with_wsnz(monkeypatch) -> None:
+    monkeypatch.setattr(sbc_provisioning, "WSNZ", True)
+    reply = Disk().run(cdb10(0x41, 0, 0), bytes(BS))
+    assert reply.asc == INVALID_FIELD_IN_CDB and reply.sks == (7, None, True)
 
 
 def test_write_same_maximum_length(monkeypatch) -> None:

@@ -159,8 +159,21 @@ def test_extended_inquiry(a: Initiator) -> None:
 def test_block_limits_full(a: Initiator) -> None:
     d = a.run(inquiry(evpd=1, page=0xB0)).data
     assert len(d) == 64 and d[3] == 0x3C
-    assert d[4] & 1 and d[5] == sbc_vpd.MAX_CAW_BLOCKS
+    assert not d[4] & 1 and d[5] == sbc_vpd.MAX_CAW_BLOCKS  # WSNZ 0
     assert struct.unpack_from(">II", d, 20) == (0, 0)  # no UNMAP on a fully provisioned LU
+    assert struct.unpack_from(">H", d, 6)[0] == 0  # one logical block per physical block
+    assert struct.unpack_from(">5I", d, 44) == (0, 0, 0, 0, 0)  # no MAXIMUM TRANSFER LENGTH: no atomics
+
+
+def test_block_limits_physical_blocks_and_atomics(a: Initiator) -> None:
+    """512 B logical blocks on 16 KiB physical ones: the unmap and transfer granularity are a physical
+    block; a MAXIMUM TRANSFER LENGTH bounds the MAXIMUM ATOMIC TRANSFER LENGTH."""
+    lu = make_lu(8, thin=True, max_xfer_blocks=4096)
+    lu.params.extra["physical_block_size"] = 16384
+    a.target.add_lu(lu)
+    d = a.run(inquiry(evpd=1, page=0xB0), lun=8).data
+    assert struct.unpack_from(">H", d, 6)[0] == 32 and struct.unpack_from(">I", d, 28)[0] == 32
+    assert struct.unpack_from(">5I", d, 44) == (4096, 0, 0, 0, 0)
 
 
 def test_block_limits_thin(a: Initiator) -> None:

@@ -1,8 +1,8 @@
 """READ CAPACITY (10/16) and GET LBA STATUS (SBC-4 READ CAPACITY (10), READ CAPACITY (16), GET LBA STATUS).
 
-Capacity data: one physical block per logical block (LOGICAL BLOCKS PER PHYSICAL BLOCK
-EXPONENT 0), LOWEST ALIGNED LBA 0, no protection. A thin LU sets LBPME and LBPRZ: every store
-reads deallocated blocks back as zeroes. GET LBA STATUS walks the store's mapped extents.
+Capacity data: LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT from ``physical_block_size`` (0 without
+it), LOWEST ALIGNED LBA 0 (LBA 0 starts a physical block), no protection. A thin LU sets LBPME and
+LBPRZ: every store reads deallocated blocks back as zeroes. GET LBA STATUS walks the store's mapped extents.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from hpt.scsi.core.command import ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.sbc.common import check_ready
+from hpt.scsi.sbc.vpd import physical_ratio
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
@@ -52,7 +53,8 @@ def read_capacity16(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """SBC-4 READ CAPACITY (16): 32 bytes of capacity data cut to the ALLOCATION LENGTH (bytes 10..13)."""
     check_ready(lu)
     flags = LBPME | LBPRZ if lu.params.thin else 0
-    data = _RC16.pack(_last_lba(lu), lu.params.block_size, 0, 0, flags)
+    exponent = physical_ratio(lu.params).bit_length() - 1  # a power of two (validated)
+    data = _RC16.pack(_last_lba(lu), lu.params.block_size, 0, exponent, flags)
     return cmd.reply(data, u32(cmd.cdb, 10))
 
 

@@ -18,6 +18,7 @@ from hpt.scsi.core.constants import (
 )
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.sbc import vpd
+from hpt.scsi.spc.mode import software_write_protect
 
 if TYPE_CHECKING:
     from hpt.scsi.core.cdb import CdbForm
@@ -30,7 +31,7 @@ MAX_CAW_BLOCKS = vpd.MAX_CAW_BLOCKS  # MAXIMUM COMPARE AND WRITE LENGTH
 MAX_UNMAP_LBA_COUNT = vpd.MAX_UNMAP_LBA_COUNT  # per UNMAP command
 MAX_UNMAP_DESCRIPTORS = vpd.MAX_UNMAP_BLOCK_DESCRIPTORS  # per UNMAP command
 MAX_WRITE_SAME_BLOCKS = vpd.MAX_WRITE_SAME_BLOCKS  # MAXIMUM WRITE SAME LENGTH
-WSNZ = vpd.WRITE_SAME_NON_ZERO  # WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is rejected
+WSNZ = vpd.WRITE_SAME_NON_ZERO  # WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is rejected (0: to the end)
 NO_LIMIT = 0xFFFFFFFF
 PREFETCH_CACHE_BYTES = 64 << 20  # PRE-FETCH answers CONDITION MET up to this much (SBC-4 PRE-FETCH)
 
@@ -77,8 +78,9 @@ def check_no_protection(cdb: bytes | memoryview) -> None:
 
 
 def check_writable(lu: LogicalUnit) -> None:
-    """DATA PROTECT, WRITE PROTECTED on a read-only LU or store (SBC-4 write protection)."""
-    if lu.params.readonly or lu.store is None or lu.store.readonly:
+    """DATA PROTECT, WRITE PROTECTED on a read-only LU or store, or while the control mode page's SWP
+    (software write protect) is set (SBC-4 4.11 write protection, SPC-5 7.5.10)."""
+    if lu.params.readonly or lu.store is None or lu.store.readonly or software_write_protect(lu):
         raise SenseError(WRITE_PROTECTED)
 
 

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.constants import INVALID_FIELD_IN_PARAMETER_LIST
 from hpt.scsi.core.sense import SenseError
-from hpt.scsi.spc.mode import WP, Binding, Medium, ModePage, mask, page_bytes
+from hpt.scsi.spc.mode import (
+    CONTROL,
+    SWP,
+    WP,
+    Binding,
+    Medium,
+    ModePage,
+    mask,
+    page_bytes,
+    software_write_protect,
+)
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
@@ -20,6 +31,11 @@ _WCE = Binding(2, 0x04, "wce", lambda params: params.write_cache)
 READ_WRITE_ERROR_RECOVERY = ModePage(0x01, 0, page_bytes(0x01, bytes(10)), bytes(12))
 # 08h Caching (SBC-4 6.5.5): WCE changeable.
 CACHING = ModePage(0x08, 0, page_bytes(0x08, bytes(18)), mask(20, (2, 0x04)), (_WCE,))
+# 0Ah Control (SPC-5 7.5.10) as SPC serves it, with SWP changeable: software write protect, honoured by
+# every command that writes the medium (``common.check_writable``).
+_SWP_MASK = mask(len(CONTROL.changeable), (4, SWP))
+DISK_CONTROL = replace(CONTROL, changeable=bytes(a | b for a, b in zip(CONTROL.changeable, _SWP_MASK,
+                                                                          strict=True)))
 
 
 def _disk_block_descriptor(lu: LogicalUnit, long: bool) -> bytes:
@@ -43,7 +59,11 @@ def _check_disk_block_descriptor(lu: LogicalUnit, data: memoryview, offset: int)
         raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=offset, in_cdb=False)
 
 
-DISK_MEDIUM = Medium(lambda lu: (WP if lu.params.readonly else 0) | DPOFUA, _disk_block_descriptor,
-                     _check_disk_block_descriptor)
+def _device_specific(lu: LogicalUnit) -> int:
+    """WP (read-only LU or SWP set, SBC-4 6.5.1) and DPOFUA."""
+    return (WP if lu.params.readonly or software_write_protect(lu) else 0) | DPOFUA
 
-DISK_MODE_PAGES = (READ_WRITE_ERROR_RECOVERY, CACHING)
+
+DISK_MEDIUM = Medium(_device_specific, _disk_block_descriptor, _check_disk_block_descriptor)
+
+DISK_MODE_PAGES = (READ_WRITE_ERROR_RECOVERY, CACHING, DISK_CONTROL)

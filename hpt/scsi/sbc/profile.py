@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from hpt.options import Option
 from hpt.scsi.core.constants import DeviceType
@@ -29,8 +30,23 @@ def _rotation_rate(value: int, values: object) -> str | None:
     return None
 
 
+def _physical_block_size(value: int, values: Mapping[str, Any]) -> str | None:
+    """A power of two times ``block_size`` (SBC-4 4.6.2: 2**LBPPBE logical blocks per physical block)."""
+    bs = values.get("block_size", 512)
+    if value and (value < bs or value % bs or (value // bs) & (value // bs - 1) or value // bs > 1 << 15):
+        return f"must be block_size ({bs}) times a power of two (at most 32768), got {value}"
+    return None
+
+
 DISK_OPTIONS = (
     Option("block_size", int, 512, "logical block size in bytes", choices=BLOCK_SIZES),
+    Option("physical_block_size", int, 0,
+           "physical block size in bytes (READ CAPACITY(16) LBPPBE, unmap granularity); 0: block_size",
+           lo=0, check=_physical_block_size),
+    Option("optimal_xfer_blocks", int, 0, "OPTIMAL TRANSFER LENGTH of the Block Limits VPD page; 0: none",
+           lo=0, hi=0xFFFFFFFF),
+    Option("max_xfer_blocks", int, 0, "MAXIMUM TRANSFER LENGTH (Block Limits VPD page, enforced); 0: none",
+           lo=0, hi=0xFFFFFFFF),
     Option("thin", bool, False, "thin provisioned: UNMAP, WRITE SAME with UNMAP, holes in GET LBA STATUS"),
     Option("rotation_rate", int, 1, "MEDIUM ROTATION RATE (SBC-4 6.6.2): 1 non-rotating, 0 not reported",
            lo=0, hi=0xFFFE, check=_rotation_rate),

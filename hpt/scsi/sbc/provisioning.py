@@ -127,7 +127,7 @@ def _fill(store: BackingStore, offset: int, length: int, block: memoryview) -> N
 def write_same(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """SBC-4 WRITE SAME (10/16): write one block (or zeroes with NDOB, 16 only) to n blocks.
 
-    n 0 means up to the last LBA, unless WSNZ (Block Limits VPD) rejects it. With UNMAP set on a
+    n 0 means up to the last LBA (WSNZ 0 in the Block Limits VPD page). With UNMAP set on a
     thin LU a zero block deallocates the range instead of writing it. ANCHOR (no ANC_SUP), the
     obsolete PBDATA/LBDATA bits, UNMAP on a fully provisioned LU and more than MAX_WRITE_SAME_BLOCKS
     are INVALID FIELD IN CDB. The Data-Out buffer must be exactly one block.
@@ -146,6 +146,8 @@ def write_same(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     if not n:
         if WSNZ:
             raise SenseError(INVALID_FIELD_IN_CDB, field=form.len_field)
+        if lba >= lu.nblocks:  # no block from here to the end
+            raise SenseError(LBA_OUT_OF_RANGE, field=form.lba_field)
         n = lu.nblocks - lba
     if MAX_WRITE_SAME_BLOCKS and n > MAX_WRITE_SAME_BLOCKS:
         raise SenseError(INVALID_FIELD_IN_CDB, field=form.len_field)

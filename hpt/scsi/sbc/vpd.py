@@ -9,27 +9,44 @@ from hpt.scsi.spc.vpd import VpdPage
 
 if TYPE_CHECKING:
     from hpt.scsi.core.command import Nexus
-    from hpt.scsi.lu import LogicalUnit
+    from hpt.scsi.lu import LogicalUnit, LuParams
 
 # Block limits the SBC commands honour (SBC-4 6.6.4); 0xFFFFFFFF and 0 mean "no limit".
 MAX_CAW_BLOCKS = 255  # MAXIMUM COMPARE AND WRITE LENGTH
 MAX_UNMAP_LBA_COUNT = 0xFFFFFFFF
 MAX_UNMAP_BLOCK_DESCRIPTORS = 4095  # the most a 16-bit UNMAP parameter list length holds (SBC-4 5.32)
 MAX_WRITE_SAME_BLOCKS = 0
-WRITE_SAME_NON_ZERO = True  # WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected
+WRITE_SAME_NON_ZERO = False  # WSNZ 0: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 runs to the last LBA
 UNMAP_GRANULARITY_BYTES = 4096  # hole-punch granularity of file stores
+MAX_ATOMIC_BLOCKS = 0xFFFF  # WRITE ATOMIC(16)'s NUMBER OF LOGICAL BLOCKS is 16 bits (SBC-4 5.48)
+
+
+def physical_ratio(params: LuParams) -> int:
+    """Logical blocks per physical block (``physical_block_size`` / ``block_size``, at least 1)."""
+    return max(1, (params.extra.get("physical_block_size") or params.block_size) // params.block_size)
+
+
+def max_atomic_blocks(params: LuParams) -> int:
+    """MAXIMUM ATOMIC TRANSFER LENGTH (SBC-4 6.6.4): WRITE ATOMIC(16) is offered on a LU with a
+    MAXIMUM TRANSFER LENGTH, which bounds it (0: not offered)."""
+    return min(params.max_xfer_blocks, MAX_ATOMIC_BLOCKS)
 
 
 def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:
-    """B0h Block Limits (SBC-4 6.6.4); unmap limits only on thin-provisioned LUs."""
+    """B0h Block Limits (SBC-4 6.6.4): unmap limits only on thin-provisioned LUs (granularity: a
+    physical block, at least the file stores' hole-punch unit); the optimal transfer length
+    granularity is a physical block; the atomic fields say what WRITE ATOMIC(16) takes (no alignment
+    or granularity beyond a physical block; no atomic boundary)."""
     p = lu.params
     thin = p.thin
-    granularity = max(1, UNMAP_GRANULARITY_BYTES // p.block_size)
+    ratio = physical_ratio(p)
+    granularity = max(ratio, UNMAP_GRANULARITY_BYTES // p.block_size)
+    atomic = max_atomic_blocks(p)
     return struct.pack(
-        ">BBHIIIIIIIQ20x",
+        ">BBHIIIIIIIQIIIII",
         0x01 if WRITE_SAME_NON_ZERO else 0,
         MAX_CAW_BLOCKS,
-        0,  # OPTIMAL TRANSFER LENGTH GRANULARITY
+        ratio if ratio > 1 else 0,  # OPTIMAL TRANSFER LENGTH GRANULARITY
         p.max_xfer_blocks,
         p.optimal_xfer_blocks,
         0,  # MAXIMUM PREFETCH LENGTH
@@ -38,6 +55,11 @@ def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:
         granularity if thin else 0,
         0x80000000 if thin else 0,  # UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
         MAX_WRITE_SAME_BLOCKS,
+        atomic,  # MAXIMUM ATOMIC TRANSFER LENGTH
+        0,  # ATOMIC ALIGNMENT: any LBA
+        0,  # ATOMIC TRANSFER LENGTH GRANULARITY: any length
+        0,  # MAXIMUM ATOMIC TRANSFER LENGTH WITH ATOMIC BOUNDARY: no boundaries
+        0,  # MAXIMUM ATOMIC BOUNDARY SIZE
     )
 
 

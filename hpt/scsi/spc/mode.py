@@ -283,6 +283,17 @@ INFORMATIONAL_EXCEPTIONS = ModePage(0x1C, 0, page_bytes(0x1C, bytes((0x08,)) + b
 SPC_MODE_PAGES: tuple[ModePage, ...] = (CONTROL, CONTROL_EXTENSION, INFORMATIONAL_EXCEPTIONS)
 
 
+SWP = 0x08  # control mode page byte 4 bit 3: software write protect (SPC-5 7.5.10)
+_CONTROL_KEY = _state_key(CONTROL)
+
+
+def software_write_protect(lu: LogicalUnit) -> bool:
+    """The current control mode page's SWP bit (a device type that makes it changeable, as the disk
+    does, honours it): one dict lookup, as every WRITE asks."""
+    page = lu.mode_state.get(_CONTROL_KEY)
+    return page is not None and bool(page[4] & SWP)
+
+
 def control_tst(lu: LogicalUnit) -> int:
     """The TASK SET TYPE field of the current control mode page (SAM-5 8.3)."""
     return current_page(lu, CONTROL)[2] >> 5

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 from hpt.scsi.core.blocking import run_blocking
 from hpt.scsi.core.command import ABORTED, TASK_SET_FULL, Completion, ScsiCommand, ScsiResult, TaskAttr
 from hpt.scsi.core.constants import (
+    CAPACITY_DATA_CHANGED,
     INTERNAL_TARGET_FAILURE,
     INVALID_FIELD_IN_CDB,
     INVALID_OPCODE,
+    LU_COMMUNICATION_TIMEOUT,
     POWER_ON_RESET,
     SPACE_ALLOCATION_FAILED_WRITE_PROTECT,
     UNRECOVERED_READ_ERROR,
     WRITE_ERROR,
+    WRITE_PROTECTED,
     Status,
 )
 from hpt.scsi.core.faults import Fault, Faults
@@ -47,6 +50,9 @@ log = logging.getLogger("hpt.scsi")
 # Store work over more blocks than this runs on the blocking pool even on a store in memory, so a WRITE
 # SAME or UNMAP over the whole LU does not hold the transport's thread (and the commands behind it).
 LONG_BLOCKS = 1 << 15
+# a network store's errors for servers that do not answer (librados: ETIMEDOUT after its op timeouts)
+_UNREACHABLE = frozenset((errno.ETIMEDOUT, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNREFUSED,
+                          errno.EHOSTUNREACH))
 _SIMPLE = TaskAttr.SIMPLE  # read once: an enum member lookup costs a quarter of a microsecond
 
 
@@ -107,6 +113,8 @@ class LogicalUnit:
         self.tasks = TaskSet(params.queue_depth, self.lock)
         self.faults: Faults | None = None  # injected faults (``inject``); None keeps submit free of them
         self.stats = LuStats()  # commands, bytes, errors and latency by kind (hptd's metrics)
+        if store is not None:
+            store.watch_size(self._capacity_changed)
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -116,6 +124,13 @@ class LogicalUnit:
     @property
     def nblocks(self) -> int:
         return 0 if self.store is None else self.store.size // self.params.block_size
+
+    def _capacity_changed(self) -> None:
+        """The store's size changed under the LU (a volume resized by its cluster): every I_T nexus
+        gets CAPACITY DATA HAS CHANGED (ASC 2Ah/09h), so its initiator reads the capacity again."""
+        log.info("lun %d: capacity changed to %d blocks", self.lun, self.nblocks)
+        with self.lock:
+            self.ua.establish(CAPACITY_DATA_CHANGED)
 
     def close(self, timeout: float = 30.0) -> bool:
         """Wait for the commands in flight to end (True when they did in time), then :meth:`release`."""
@@ -300,6 +315,10 @@ class LogicalUnit:
             if err.errno in (errno.ENOSPC, errno.EDQUOT):
                 # the store could not allocate the blocks (SBC-4 4.7.3, thin provisioning resource exhaustion)
                 return self.check_condition(SenseError(SPACE_ALLOCATION_FAILED_WRITE_PROTECT))
+            if err.errno == errno.EROFS:  # the store turned read-only (a network volume's snapshot)
+                return self.check_condition(SenseError(WRITE_PROTECTED))
+            if err.errno in _UNREACHABLE:  # a network store's servers did not answer in time
+                return self.check_condition(SenseError(LU_COMMUNICATION_TIMEOUT))
             asc = WRITE_ERROR if entry.access == Access.WRITE else UNRECOVERED_READ_ERROR
             return self.check_condition(SenseError(asc))
         log.error("lun %d %s: handler failed", self.lun, entry.name, exc_info=err)

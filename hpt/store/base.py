@@ -57,6 +57,11 @@ class BackingStore(ABC):
         """(mapped, length in bytes of the run of that state starting at ``offset``) for GET LBA STATUS."""
         return True, self.size - offset
 
+    def watch_size(self, changed: Callable[[], None]) -> None:  # noqa: B027 - optional hook
+        """Call ``changed()``, from any thread, after ``size`` changed under the LU (a network store's
+        volume resized by its cluster); the LU then reports CAPACITY DATA HAS CHANGED. Default: the
+        size never changes."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and mappings."""
 

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 from hpt.scsi.core.cdb import FORM6, FORM10, FORM12, FORM16, Cdb, CdbForm, u64
 from hpt.scsi.core.command import ScsiResult
 from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable, Span
+from hpt.scsi.sbc import atomic as atomic
 from hpt.scsi.sbc import capacity as cap
 from hpt.scsi.sbc import medium as medium
 from hpt.scsi.sbc import misc as misc
 from hpt.scsi.sbc import provisioning as prov
 from hpt.scsi.sbc import rw as rw
 from hpt.scsi.sbc import verify as verify
+from hpt.scsi.sbc.vpd import max_atomic_blocks
 from hpt.scsi.spc.commands import SPC_ENTRIES
 
 if TYPE_CHECKING:
@@ -93,6 +95,8 @@ SBC_ENTRIES: list[OpcodeEntry] = [
            misc.synchronize_cache, W, FORM16),
     _entry("93 09 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE SAME(16)", prov.write_same, W, FORM16,
            span=rw.span(FORM16, exclusive=True)),
+    _entry("9c 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE ATOMIC(16)", atomic.write_atomic16, W,
+           span=atomic.atomic_span),
     _entry("9e 10 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "READ CAPACITY(16)",
            cap.read_capacity16, A, sa=0x10, store=False),
     _entry("9e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "GET LBA STATUS",
@@ -110,9 +114,16 @@ SBC_ENTRIES: list[OpcodeEntry] = [
 ]
 
 THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)
+WRITE_ATOMIC16 = 0x9C  # offered with a MAXIMUM ATOMIC TRANSFER LENGTH (``vpd.max_atomic_blocks``)
+
+
+def _offered(params: LuParams, entry: OpcodeEntry) -> bool:
+    if entry.opcode in THIN_ONLY:
+        return params.thin
+    return entry.opcode != WRITE_ATOMIC16 or max_atomic_blocks(params) > 0
 
 
 def disk_table(params: LuParams) -> OpcodeTable:
     """SPC's shared commands plus the SBC commands this LU offers."""
-    sbc = [e for e in SBC_ENTRIES if params.thin or e.opcode not in THIN_ONLY]
+    sbc = [e for e in SBC_ENTRIES if _offered(params, e)]
     return OpcodeTable(SPC_ENTRIES).extend(sbc)

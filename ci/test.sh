@@ -7,6 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 echo "test setup: hpt (ci/install.sh) ..."
 bash ci/install.sh
 pkgs=(tgt libiscsi-bin qemu-utils qemu-block-extra sg3-utils tshark prometheus)
+# the throw-away Ceph of the rbd store's tests (ci/ceph/README.md): a monitor, a memstore OSD, the ceph/rbd CLIs
+pkgs+=(ceph-mon ceph-osd ceph-common librbd1)
 if [ -f ci/lab/host-packages.txt ]; then
   while read -r p; do
     case "$p" in ''|'#'*) ;; *) pkgs+=("$p") ;; esac

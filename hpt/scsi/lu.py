@@ -42,6 +42,8 @@ from hpt.scsi.core.unit_attention import UnitAttentions
 from hpt.scsi.pr.reservations import Reservations
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hpt.scsi.core.profile import DeviceProfile
     from hpt.scsi.target import ScsiTarget
     from hpt.store.base import BackingStore
@@ -112,6 +114,9 @@ class LogicalUnit:
         self.lock = threading.RLock()
         self.tasks = TaskSet(params.queue_depth, self.lock)
         self.faults: Faults | None = None  # injected faults (``inject``); None keeps submit free of them
+        # a long operation that owns the LU (SANITIZE, SBC-4 4.11): answers the commands it refuses before
+        # any unit attention; None keeps submit free of it
+        self.gate: Callable[[OpcodeEntry, ScsiCommand], ScsiResult | None] | None = None
         self.stats = LuStats()  # commands, bytes, errors and latency by kind (hptd's metrics)
         if store is not None:
             store.watch_size(self._capacity_changed)
@@ -254,6 +259,11 @@ class LogicalUnit:
             ctrl = control_offset(entry)
             if ctrl < len(cmd.cdb) and cmd.cdb[ctrl] & NACA:
                 return entry, self.check_condition(SenseError(INVALID_FIELD_IN_CDB, field=ctrl, bit=2))
+        gate = self.gate
+        if gate is not None and entry is not None:
+            refused = gate(entry, cmd)
+            if refused is not None:
+                return entry, refused
         key = cmd.nexus.initiator_port
         if entry is None or not entry.ua_exempt:
             ua = self.ua.pop(key)

@@ -14,7 +14,9 @@ class SenseError(Exception):
     ``bit`` its bit (or None), ``in_cdb`` says whether it is in the CDB or the parameter data.
     ``info`` fills the INFORMATION field (e.g. the first bad LBA on a miscompare); ``stream`` holds the
     FILEMARK, EOM and ILI bits of sequential-access commands (SPC-5 4.4.2.6, SSC-4 4.2.4: fixed-format
-    byte 2 bits 7..5, the stream commands sense data descriptor in descriptor format).
+    byte 2 bits 7..5, the stream commands sense data descriptor in descriptor format). ``progress``
+    (0..65535, a fraction of 65536) is the sense-key specific PROGRESS INDICATION of a NOT READY
+    operation in progress (SPC-5 4.4.2.4.4), used instead of a field pointer.
     """
 
     def __init__(
@@ -26,6 +28,7 @@ class SenseError(Exception):
         in_cdb: bool = True,
         info: int | None = None,
         stream: int = 0,
+        progress: int | None = None,
     ) -> None:
         super().__init__(f"{asc.key.name} asc={asc.asc:#04x} ascq={asc.ascq:#04x}")
         self.asc = asc
@@ -34,12 +37,16 @@ class SenseError(Exception):
         self.in_cdb = in_cdb
         self.info = info
         self.stream = stream
+        self.progress = progress
 
     def encode(self, descriptor: bool = False) -> bytes:
-        return build_sense(self.asc, descriptor, self.field, self.bit, self.in_cdb, self.info, self.stream)
+        return build_sense(self.asc, descriptor, self.field, self.bit, self.in_cdb, self.info, self.stream,
+                           self.progress)
 
 
-def _sks(field: int | None, bit: int | None, in_cdb: bool) -> bytes | None:
+def _sks(field: int | None, bit: int | None, in_cdb: bool, progress: int | None = None) -> bytes | None:
+    if progress is not None:  # SKSV and the PROGRESS INDICATION (SPC-5 4.4.2.4.4)
+        return struct.pack(">BH", 0x80, max(0, min(progress, 0xFFFF)))
     if field is None:
         return None
     b0 = 0x80 | (0x40 if in_cdb else 0)
@@ -56,9 +63,10 @@ def build_sense(
     in_cdb: bool = True,
     info: int | None = None,
     stream: int = 0,
+    progress: int | None = None,
 ) -> bytes:
     """Encode sense data: fixed format 0x70 (SPC-5 4.4.3) or descriptor format 0x72 (SPC-5 4.4.2)."""
-    sks = _sks(field, bit, in_cdb)
+    sks = _sks(field, bit, in_cdb, progress)
     if descriptor:
         descs = b""
         if info is not None:

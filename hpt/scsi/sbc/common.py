@@ -6,7 +6,7 @@ The limits are the ones the Block Limits VPD page (SBC-4) advertises, owned by `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hpt.scsi.core.command import GOOD, ScsiResult
 from hpt.scsi.core.constants import (
@@ -39,10 +39,11 @@ PREFETCH_CACHE_BYTES = 64 << 20  # PRE-FETCH answers CONDITION MET up to this mu
 
 @dataclass(slots=True)
 class DiskState:
-    """A disk LU's own state (``lu.state``): its removable medium (SBC-4 4.13)."""
+    """A disk LU's own state (``lu.state``): its removable medium (SBC-4 4.13) and sanitize (4.11)."""
 
     medium_removed: bool = False  # START STOP UNIT unloaded the removable medium
     preventers: set[str] = field(default_factory=set)  # initiator ports holding PREVENT MEDIUM REMOVAL
+    sanitize: Any = None  # the sanitize running or failed (``sanitize.SanitizeRun``); None: neither
 
 
 def new_state(params: LuParams) -> DiskState:

@@ -12,6 +12,7 @@ from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.sbc.common import check_ready, new_state
 from hpt.scsi.sbc.medium import release_prevention
 from hpt.scsi.sbc.mode_pages import DISK_MEDIUM, DISK_MODE_PAGES
+from hpt.scsi.sbc.stream import streamed_read  # noqa: F401 - registers READ and WRITE's streamed variants
 from hpt.scsi.sbc.table import disk_table
 from hpt.scsi.sbc.vpd import DISK_VPD_PAGES
 
@@ -43,6 +44,8 @@ DISK_OPTIONS = (
     Option("physical_block_size", int, 0,
            "physical block size in bytes (READ CAPACITY(16) LBPPBE, unmap granularity); 0: block_size",
            lo=0, check=_physical_block_size),
+    Option("sanitize_rate", int, 0, "bytes per second a SANITIZE writes or erases at most; 0: no limit",
+           lo=0),
     Option("optimal_xfer_blocks", int, 0, "OPTIMAL TRANSFER LENGTH of the Block Limits VPD page; 0: none",
            lo=0, hi=0xFFFFFFFF),
     Option("max_xfer_blocks", int, 0, "MAXIMUM TRANSFER LENGTH (Block Limits VPD page, enforced); 0: none",

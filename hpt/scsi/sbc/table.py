@@ -21,6 +21,7 @@ from hpt.scsi.sbc import medium as medium
 from hpt.scsi.sbc import misc as misc
 from hpt.scsi.sbc import provisioning as prov
 from hpt.scsi.sbc import rw as rw
+from hpt.scsi.sbc import sanitize as sanitize
 from hpt.scsi.sbc import verify as verify
 from hpt.scsi.sbc.vpd import max_atomic_blocks
 from hpt.scsi.spc.commands import SPC_ENTRIES
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from hpt.scsi.lu import LuParams
 
 R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
+SANITIZE_SAS = (sanitize.OVERWRITE, sanitize.BLOCK_ERASE, sanitize.EXIT_FAILURE_MODE)
 
 
 def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Access,
@@ -78,6 +80,11 @@ SBC_ENTRIES: list[OpcodeEntry] = [
     _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", prov.write_same, W, FORM10,
            span=rw.span(FORM10, exclusive=True)),
     _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", prov.unmap, W, span=_whole),
+    # SANITIZE: the plain entry dispatch finds first (an unsupported service action is INVALID FIELD IN
+    # CDB, not INVALID COMMAND OPERATION CODE) and one per service action for RSOC
+    _entry("48 bf 00 00 00 00 00 ff ff 00", "SANITIZE", sanitize.sanitize, W, span=_whole),
+    *(_entry(f"48 {0xA0 | sa:02x} 00 00 00 00 00 ff ff 00", f"SANITIZE/{sa:02X}h", sanitize.sanitize, W,
+             sa=sa, span=_whole) for sa in SANITIZE_SAS),
     _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16,
            io=rw.submit_read, span=rw.span(FORM16)),
     _entry("89 18 ff ff ff ff ff ff ff ff 00 00 00 ff 00 00", "COMPARE AND WRITE",
@@ -115,10 +122,11 @@ SBC_ENTRIES: list[OpcodeEntry] = [
 
 THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)
 WRITE_ATOMIC16 = 0x9C  # offered with a MAXIMUM ATOMIC TRANSFER LENGTH (``vpd.max_atomic_blocks``)
+BLOCK_ERASE = (sanitize.SANITIZE, sanitize.BLOCK_ERASE)  # a thin LU's (LBPME 1, SBC-4 4.11.4)
 
 
 def _offered(params: LuParams, entry: OpcodeEntry) -> bool:
-    if entry.opcode in THIN_ONLY:
+    if entry.opcode in THIN_ONLY or (entry.opcode, entry.service_action) == BLOCK_ERASE:
         return params.thin
     return entry.opcode != WRITE_ATOMIC16 or max_atomic_blocks(params) > 0
 

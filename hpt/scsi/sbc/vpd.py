@@ -63,9 +63,13 @@ def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:
     )
 
 
+WABEREQ_GOOD = 0x40  # byte 7: a read after SANITIZE BLOCK ERASE returns GOOD (the blocks read as zeroes)
+
+
 def _block_device_characteristics(lu: LogicalUnit, nexus: Nexus) -> bytes:
-    """B1h Block Device Characteristics (SBC-4 6.6.2): MEDIUM ROTATION RATE."""
-    return struct.pack(">H58x", lu.params.rotation_rate)
+    """B1h Block Device Characteristics (SBC-4 6.6.2): MEDIUM ROTATION RATE; WABEREQ 01b where
+    SANITIZE BLOCK ERASE is offered (a thin LU)."""
+    return struct.pack(">HxB56x", lu.params.rotation_rate, WABEREQ_GOOD if lu.params.thin else 0)
 
 
 def _logical_block_provisioning(lu: LogicalUnit, nexus: Nexus) -> bytes:

@@ -735,6 +735,11 @@ def test_limits_are_read_with_their_defaults_and_checked() -> None:
     expect_error(portal + "[limits]\nauth_delay = 4\nauth_delay_max = 2  # <-\n", "limits.auth_delay_max",
                  "must be at least auth_delay (4)")
     expect_error(portal + "[limits]\nlogin_timout = 5  # <-\n", "limits.login_timout", "unknown key")
+    got = parse_config(portal + '[limits]\nsession_memory = "32M"\ntotal_memory = 1073741824\n').limits
+    assert (got.session_memory, got.total_memory) == (32 << 20, 1 << 30)
+    expect_error(portal + '[limits]\nsession_memory = "1M"  # <-\n', "limits.session_memory", "must be 16M..")
+    expect_error(portal + '[limits]\nsession_memory = "1G"\ntotal_memory = "512M"  # <-\n',
+                 "limits.total_memory", "must be at least session_memory")
 
 
 def test_acl_match_all_needs_both_any_needs_either() -> None:

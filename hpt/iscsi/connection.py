@@ -42,6 +42,7 @@ from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
 from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
+from hpt.iscsi.stream import IscsiStream, open_stream
 from hpt.iscsi.task import BidiTask, Task
 from hpt.scsi.core.command import ABORTED, BUSY, DISCONNECT, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import (
@@ -53,6 +54,7 @@ from hpt.scsi.core.constants import (
 )
 from hpt.scsi.core.lun import decode_lun
 from hpt.scsi.core.sense import build_sense
+from hpt.scsi.core.stream import STREAM_MIN
 from hpt.scsi.core.transfer import MAX_BUFFER, DataBuffers, bidi_command, command, residual
 
 if TYPE_CHECKING:
@@ -91,7 +93,8 @@ class Connection(ControlRequests):
         self.context = context
         self.ring = ring
         self.large = large  # iSER: registered buffers for commands larger than a ring slot
-        self.buffers = DataBuffers(ring)
+        self.buffers = DataBuffers(ring, context.limits.total_memory)
+        self.streams: set[IscsiStream] = set()  # large READs and WRITEs in pieces (hpt.iscsi.stream)
         self._heap = DataBuffers(None)  # read buffers of bidirectional commands (never a ring slot)
         self.peer = peer
         self.local = local
@@ -283,6 +286,9 @@ class Connection(ControlRequests):
         return memoryview(bytearray(pdu.dsl))
 
     def _free(self, task: Task) -> None:
+        if task.stream is not None:  # a streamed task, or a piece of one that is sent
+            task.stream.free(task)
+            return
         if self._buffers:
             self._buffers.pop(task, None)
         if task.bidi:
@@ -473,7 +479,9 @@ class Connection(ControlRequests):
         edtl = pdu.edtl
         bidi_or_ahs = pdu.ahs_len or pdu.b1 & 0x60 == 0x60
         task = self._ahs_task(pdu) if bidi_or_ahs else Task(pdu, decode_lun(pdu.lun))
-        if edtl and edtl <= MAX_BUFFER:
+        if STREAM_MIN < edtl <= MAX_BUFFER and open_stream(self, task):
+            pass  # the data moves in pieces, or BUSY
+        elif edtl and edtl <= MAX_BUFFER:
             got = self.buffers.take(edtl)
             if got is None:
                 task.busy = True  # no memory for it now: BUSY once its turn comes
@@ -580,14 +588,18 @@ class Connection(ControlRequests):
         task.r2t_next = task.unsol_end
         if self.rdma:
             self._rdma_fetch(task)
+        elif task.stream is not None:
+            self.ready.append(task)  # runs now; its stream solicits the data piece by piece
         else:
             self._send_r2ts(task)
 
-    def _send_r2ts(self, task: Task) -> None:
+    def _send_r2ts(self, task: Task, end: int = 0) -> None:
+        """R2Ts for the write data up to ``end`` (0: all), MaxOutstandingR2T at a time (RFC 7143 11.8)."""
         sp = self.session.params  # type: ignore[union-attr]
         exp, mx = self._window()
-        while len(task.r2ts) < sp.max_outstanding_r2t and task.r2t_next < task.edtl:
-            length = min(sp.max_burst_length, task.edtl - task.r2t_next)
+        end = end or task.edtl
+        while len(task.r2ts) < sp.max_outstanding_r2t and task.r2t_next < end:
+            length = min(sp.max_burst_length, end - task.r2t_next)
             self._ttt = ttt = (self._ttt + 1) & 0x7FFFFFFF
             task.r2ts[ttt] = [task.r2t_next, task.r2t_next + length, 0]
             self._emit(
@@ -648,6 +660,9 @@ class Connection(ControlRequests):
         """Once no write data is outstanding: fail the command, solicit more, or make it ready."""
         if not task.unsol_done or task.r2ts:
             return
+        if task.stream is not None:
+            task.stream.progress()
+            return
         if task.error is not None:
             del self.tasks[task.itt]
             self._respond_status(task, ScsiResult(Status.CHECK_CONDITION, build_sense(task.error)))
@@ -668,8 +683,11 @@ class Connection(ControlRequests):
             bt = cast(BidiTask, task)
             return bidi_command(bt.lun, bt.cdb, self.session.nexus,  # type: ignore[union-attr]
                                 bt.itt, bt.attr, bt.buf, bt.edtl, bt.in_buf, bt.in_len)
-        return command(task.lun, task.cdb, self.session.nexus,  # type: ignore[union-attr]
-                       task.itt, task.attr, task.buf, task.edtl, task.read, task.write)
+        cmd = command(task.lun, task.cdb, self.session.nexus,  # type: ignore[union-attr]
+                      task.itt, task.attr, task.buf, task.edtl, task.read, task.write)
+        if task.stream is not None:
+            cmd.stream = task.stream
+        return cmd
 
     def execute_ready(self) -> None:
         """Submit every ready task to the SCSI target; completions that came back at once (a store in
@@ -942,6 +960,8 @@ class Connection(ControlRequests):
 
         A message transport calls this once its queue pair is gone, so no RDMA still owns a slot.
         """
+        for stream in list(self.streams):
+            stream.cancel()
         for task in self.tasks.values():
             task.r2ts.pop(RSVD_TAG, None)
         pdu, sink = self._pdu, self._sink_task

@@ -22,7 +22,9 @@ class Limits:
     """``login_timeout``: seconds from accept to the full feature phase; ``max_connections``: all
     portals together; ``max_connections_per_address``: from one initiator address;
     ``max_sessions_per_initiator``: of one initiator name; a failed CHAP login's answer waits
-    ``auth_delay`` seconds, doubled for each failure in a row, at most ``auth_delay_max``."""
+    ``auth_delay`` seconds, doubled for each failure in a row, at most ``auth_delay_max``;
+    ``session_memory`` and ``total_memory``: bytes of data buffers outside the ring one session and the
+    whole target may hold (``hpt.iscsi.stream``: a large READ or WRITE holds one piece of it)."""
 
     login_timeout: float = 20.0
     max_connections: int = 1024
@@ -30,6 +32,8 @@ class Limits:
     max_sessions_per_initiator: int = 64
     auth_delay: float = 1.0
     auth_delay_max: float = 8.0
+    session_memory: int = 256 << 20
+    total_memory: int = 2 << 30
 
 
 class Counted(Protocol):

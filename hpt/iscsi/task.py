@@ -3,9 +3,14 @@ a bidirectional one also has its read buffer (RFC 7143 11.2.2.4)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hpt.iscsi.pdu import Pdu
 from hpt.scsi.core.command import TaskAttr
 from hpt.scsi.core.constants import Asc
+
+if TYPE_CHECKING:
+    from hpt.iscsi.stream import IscsiStream
 
 _ATTRS = tuple(TaskAttr)  # indexed by the ATTR field: an enum call per command costs a microsecond
 
@@ -44,6 +49,7 @@ class Task:
         "unsol_done",
         "error",
         "busy",
+        "stream",
     )
 
     bidi = False  # a class attribute: an ordinary command pays no store for it
@@ -77,6 +83,7 @@ class Task:
             None  # set when a Data-Out broke sequence: the command ends in CHECK CONDITION
         )
         self.busy = False  # no data buffer could be had: the command ends in BUSY
+        self.stream: IscsiStream | None = None  # a large READ or WRITE in pieces (hpt.iscsi.stream)
 
 
 class BidiTask(Task):

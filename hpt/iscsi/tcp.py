@@ -213,10 +213,17 @@ class TcpConnection:
             return True
 
     def _flush(self) -> None:
-        out = self.conn.data_to_send()
-        if out:
-            sendmsg_all(self.sock, out)
-        self.conn.output_sent()
+        """Send what is queued; what sending freed may queue more (a streamed READ's next piece, read
+        from a store in memory): drained and sent in turn."""
+        conn = self.conn
+        while True:
+            out = conn.data_to_send()
+            if out:
+                sendmsg_all(self.sock, out)
+            conn.output_sent()
+            if not conn.completions or conn.lost:
+                return
+            conn.drain_completions()
 
 
 class TcpPortal:

@@ -37,6 +37,7 @@ from hpt.scsi.core.opcodes import (
 )
 from hpt.scsi.core.sense import SenseError, build_sense
 from hpt.scsi.core.stats import LuStats
+from hpt.scsi.core.stream import stream_io
 from hpt.scsi.core.taskset import Task, TaskSet, TaskSetFull
 from hpt.scsi.core.unit_attention import UnitAttentions
 from hpt.scsi.pr.reservations import Reservations
@@ -178,7 +179,7 @@ class LogicalUnit:
             inline = (early is None and cmd.attr is _SIMPLE and not entry.exclusive  # type: ignore[union-attr]
                       and (store is None or store.inline)
                       and (entry.io is not None or not entry.store_work)  # type: ignore[union-attr]
-                      and self.tasks.try_inline())
+                      and cmd.stream is None and self.tasks.try_inline())
             if inline and not entry.store_work:  # type: ignore[union-attr]
                 early = self._run(entry, cmd)  # type: ignore[arg-type]  # a state command, under the lock
                 self.tasks.leave_inline()
@@ -288,9 +289,12 @@ class LogicalUnit:
 
         store = self.store
         inline = store is None or store.inline
-        if entry.io is not None and not inline:
+        io = entry.io
+        if cmd.stream is not None:  # a large READ or WRITE in pieces, on any store (hpt.scsi.core.stream)
+            io, inline = stream_io(io, task), False
+        if io is not None and not inline:
             try:
-                entry.io(self, cmd, lambda result: complete(self._io_result(entry, result)))
+                io(self, cmd, lambda result: complete(self._io_result(entry, result)))
             except SenseError as err:
                 complete(self.check_condition(err))
             except Exception as err:  # noqa: BLE001 - reported as the command's sense

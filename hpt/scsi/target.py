@@ -26,6 +26,7 @@ from hpt.scsi.core.constants import (
     Status,
 )
 from hpt.scsi.core.sense import SenseError, build_sense
+from hpt.scsi.core.stream import streamable
 from hpt.scsi.core.taskset import Task
 from hpt.scsi.lu import LogicalUnit
 from hpt.scsi.spc.alua import DEFAULT_PORT_GROUP, TPGS_IMPLICIT, AluaState
@@ -115,6 +116,12 @@ class ScsiTarget:
             lu.submit(cmd, done)
             return
         done(self._absent_result(cmd))
+
+    def streamable(self, lun: int, cdb: bytes | memoryview) -> bool:
+        """Whether the command can move its data in pieces (``ScsiCommand.stream``: a READ or WRITE
+        of a disk); a transport asks only for large transfers."""
+        lu = self._lus.get(lun)
+        return lu is not None and streamable(lu.table.lookup(cdb))
 
     def execute(self, cmd: ScsiCommand) -> ScsiResult:
         """Run one command and wait for its result (tests, tools)."""

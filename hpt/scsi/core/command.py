@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from hpt.scsi.core.constants import Status
+
+if TYPE_CHECKING:
+    from hpt.scsi.core.stream import DataStream
 
 
 class TaskAttr(IntEnum):
@@ -46,9 +50,12 @@ class ScsiCommand:
 
     ``data_out`` holds the write data (already received, ``expected_out`` bytes at most);
     ``data_in`` is a writable buffer of ``expected_in`` bytes that the handler fills from offset 0.
+    ``stream``, set by a transport instead of those buffers for a large READ or WRITE, moves the data
+    in pieces (``hpt.scsi.core.stream``).
     """
 
-    __slots__ = ("lun", "cdb", "nexus", "tag", "attr", "data_out", "data_in", "expected_in", "expected_out")
+    __slots__ = ("lun", "cdb", "nexus", "tag", "attr", "data_out", "data_in", "expected_in", "expected_out",
+                 "stream")
 
     def __init__(
         self,
@@ -72,6 +79,7 @@ class ScsiCommand:
         self.data_in = data_in
         self.expected_in = expected_in
         self.expected_out = expected_out
+        self.stream: DataStream | None = None
 
     @property
     def opcode(self) -> int:

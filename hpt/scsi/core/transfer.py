@@ -69,12 +69,19 @@ class DataBuffers:
             idx = ring.try_alloc()
             if idx >= 0:
                 return idx, ring.view(idx)[:n]
+        if not self.reserve(n):
+            return None
+        return -1, memoryview(bytearray(n) if n <= _LAZY else mmap.mmap(-1, n))
+
+    def reserve(self, n: int) -> bool:
+        """Count ``n`` bytes the caller holds in memory of its own against the budget (False: no room);
+        ``give(-1, n)`` returns them."""
         cls = DataBuffers
         with cls._heap_lock:
             if cls._heap_used + n > self.budget:
-                return None
+                return False
             cls._heap_used += n
-        return -1, memoryview(bytearray(n) if n <= _LAZY else mmap.mmap(-1, n))
+            return True
 
     def give(self, slot: int, n: int) -> None:
         """Return a buffer ``take`` gave: its ring slot, or ``n`` bytes of the budget."""

@@ -1,0 +1,168 @@
+"""Large transfers in pieces: a READ's data leaves as the store fills it, a WRITE's data goes to the
+store as it arrives, so a command never holds its whole transfer in memory (issue 13).
+
+A transport that wants a command streamed sets ``ScsiCommand.stream`` (and no data buffer) to a
+:class:`DataStream`; it asks :func:`streamable` first, because only opcodes whose handler has a
+streamed variant (:data:`STREAMED`, filled by the device types: SBC's READ and WRITE) can take one.
+The piece loops here run one piece at a time over the store's asynchronous submit calls:
+
+* :func:`read_pieces`: read piece *k* into ``view``, ``send`` it, and read piece *k+1* only once the
+  transport says the buffer is free again (its bytes are on the wire);
+* :func:`write_pieces`: ``fill`` piece *k* (the transport solicits it, RFC 7143 R2T), write it, then
+  ask for piece *k+1*; FUA goes with every piece, so each is durable before the next is asked for.
+
+An error from the transport's ``then`` (its connection is gone, the write data broke sequence: a
+``SenseError``), ``stopped()`` (the task was aborted) or a store error end the loop; ``done`` gets the
+error or None, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hpt.scsi.core.command import ScsiCommand
+    from hpt.scsi.core.opcodes import OpcodeEntry
+    from hpt.scsi.core.taskset import Task
+    from hpt.store.base import BackingStore
+
+#: Transfers above this take the streamed path when the transport and the opcode offer it.
+STREAM_MIN = 1 << 20
+#: The usual piece: one store I/O and what a stream holds in memory at once.
+PIECE = 1 << 20
+
+Then = Callable[[BaseException | None], None]
+Ended = Callable[[BaseException | None], None]
+
+
+class DataStream(Protocol):
+    """A transport's side of a streamed command: ``piece`` bytes move at a time through ``view``."""
+
+    piece: int
+
+    def view(self, offset: int, n: int) -> memoryview:
+        """The buffer for bytes ``offset`` to ``offset + n`` of the transfer."""
+        ...
+
+    def send(self, offset: int, n: int, then: Then) -> None:
+        """Data-in: ``view(offset, n)`` is filled; ``then(None)`` once it may be reused, ``then(error)``
+        when the command is to stop (its connection is gone)."""
+        ...
+
+    def fill(self, offset: int, n: int, then: Then) -> None:
+        """Data-out: bring the initiator's bytes ``offset`` to ``offset + n`` into ``view(offset, n)``;
+        ``then(None)`` once they are there, ``then(error)`` when they will not come."""
+        ...
+
+
+#: an opcode entry's ``io`` function -> its streamed variant ``(form, lu, cmd, complete, stopped)``
+STREAMED: dict[object, Callable[..., None]] = {}
+
+
+def streamed_io(io: object) -> Callable[..., None] | None:
+    """The streamed variant of an opcode entry's ``io`` (a ``partial`` binding its CDB form), or None."""
+    func = getattr(io, "func", None)
+    return STREAMED.get(func) if func is not None else None
+
+
+class _Loop:
+    """One command's piece loop (shared by reads and writes)."""
+
+    __slots__ = ("store", "base", "length", "stream", "done", "stopped", "fua", "reading", "at", "busy",
+                 "again", "ended")
+
+    def __init__(self, store: BackingStore, base: int, length: int, stream: DataStream, done: Ended,
+                 stopped: Callable[[], bool], reading: bool, fua: bool = False) -> None:
+        self.store = store
+        self.base = base  # the byte offset on the store of the transfer's first byte
+        self.length = length
+        self.stream = stream
+        self.done = done
+        self.stopped = stopped
+        self.reading = reading
+        self.fua = fua
+        self.at = 0  # the transfer offset of the next piece
+        self.busy = False  # inside step(): a callback that comes back at once only sets ``again``
+        self.again = False
+        self.ended = False
+
+    def step(self) -> None:
+        """Start the next piece; iterative, so a store or transport that answers at once does not recurse."""
+        if self.busy:
+            self.again = True
+            return
+        self.busy = True
+        try:
+            self.again = True
+            while self.again and not self.ended:
+                self.again = False
+                self._next()
+        finally:
+            self.busy = False
+
+    def _next(self) -> None:
+        at = self.at
+        if at >= self.length:
+            self._end(None)
+            return
+        if self.stopped():
+            self._end(None)
+            return
+        n = min(self.stream.piece, self.length - at)
+        self.at = at + n
+        if self.reading:
+            view = self.stream.view(at, n)
+            self.store.submit_read(self.base + at, view, lambda err: self._read(err, at, n))
+        else:
+            self.stream.fill(at, n, lambda err: self._filled(err, at, n))
+
+    def _read(self, err: BaseException | None, at: int, n: int) -> None:
+        if err is not None:
+            self._end(err)
+        elif self.stopped():
+            self._end(None)
+        else:
+            self.stream.send(at, n, self._proceed)
+
+    def _filled(self, err: BaseException | None, at: int, n: int) -> None:
+        if err is not None or self.stopped():
+            self._end(err)
+            return
+        self.store.submit_write(self.base + at, self.stream.view(at, n), self._proceed, fua=self.fua)
+
+    def _proceed(self, err: BaseException | None) -> None:
+        if err is not None:
+            self._end(err)
+        else:
+            self.step()
+
+    def _end(self, err: BaseException | None) -> None:
+        if not self.ended:
+            self.ended = True
+            self.done(err)
+
+
+def read_pieces(store: BackingStore, base: int, length: int, stream: DataStream, done: Ended,
+                stopped: Callable[[], bool]) -> None:
+    """Read ``length`` bytes from ``base`` piece by piece, each sent before the next is read."""
+    _Loop(store, base, length, stream, done, stopped, True).step()
+
+
+def write_pieces(store: BackingStore, base: int, length: int, stream: DataStream, done: Ended,
+                 stopped: Callable[[], bool], fua: bool) -> None:
+    """Write ``length`` bytes at ``base`` piece by piece as the transport brings each one in."""
+    _Loop(store, base, length, stream, done, stopped, False, fua).step()
+
+
+def stream_io(io: object, task: Task) -> Callable[[Any, ScsiCommand, Ended], None]:
+    """The streamed variant of opcode entry ``io`` for a started ``task`` (``LogicalUnit._start``):
+    it stops between pieces once the task is aborted."""
+    variant = STREAMED[io.func]  # type: ignore[attr-defined]
+    args = io.args  # type: ignore[attr-defined]
+    return lambda lu, cmd, complete: variant(*args, lu, cmd, complete, lambda: task.aborted)
+
+
+def streamable(entry: OpcodeEntry | None) -> bool:
+    """Whether a command of this opcode entry can take a :class:`DataStream`."""
+    return entry is not None and streamed_io(entry.io) is not None

@@ -157,10 +157,13 @@ def test_write_same_without_unmap_keeps_blocks_mapped() -> None:
     assert status_of(disk, 0) == (0, 2 * PER_PAGE, MAPPED)
 
 
-def test_write_same_nonzero_block_with_unmap_is_written() -> None:
+def test_write_same_nonzero_block_with_unmap_deallocates() -> None:
+    """UNMAP deallocates whatever the block holds (libiscsi WriteSame10.UnmapUntilEnd, LIO)."""
     disk = Disk(thin=True)
-    assert disk.run(cdb10(0x41, 0, 3, UNMAP_BIT), b"\x01" * BS).status == Status.GOOD
-    assert disk.read(0, 3) == b"\x01" * 3 * BS
+    written(disk, 0, PER_PAGE)
+    assert disk.run(cdb10(0x41, 0, PER_PAGE, UNMAP_BIT), b"\x01" * BS).status == Status.GOOD
+    assert disk.read(0, PER_PAGE) == bytes(PAGE)
+    assert status_of(disk, 0)[2] == DEALLOCATED
 
 
 def test_write_same_unmap_on_fully_provisioned_lu() -> None:

@@ -1,7 +1,7 @@
 """Logical block provisioning: UNMAP and WRITE SAME (10/16) (SBC-4 logical block provisioning).
 
 Only a thin-provisioned LU (``LuParams.thin``) deallocates: UNMAP, and WRITE SAME with the UNMAP
-bit when the block to write is all zeroes (what a deallocated block reads back as, LBPRZ).
+bit (a deallocated block reads back as zeroes, LBPRZ).
 ANCHOR is not supported (ANC_SUP 0 in the Logical Block Provisioning VPD page).
 """
 
@@ -128,9 +128,10 @@ def write_same(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """SBC-4 WRITE SAME (10/16): write one block (or zeroes with NDOB, 16 only) to n blocks.
 
     n 0 means up to the last LBA (WSNZ 0 in the Block Limits VPD page). With UNMAP set on a
-    thin LU a zero block deallocates the range instead of writing it. ANCHOR (no ANC_SUP), the
-    obsolete PBDATA/LBDATA bits, UNMAP on a fully provisioned LU and more than MAX_WRITE_SAME_BLOCKS
-    are INVALID FIELD IN CDB. The Data-Out buffer must be exactly one block.
+    thin LU the range is deallocated and reads back as zeroes, whatever the block holds (as LIO does;
+    libiscsi's WriteSame10/16.UnmapUntilEnd unmap with a block of FFh and expect zeroes). ANCHOR (no
+    ANC_SUP), the obsolete PBDATA/LBDATA bits, UNMAP on a fully provisioned LU and more than
+    MAX_WRITE_SAME_BLOCKS are INVALID FIELD IN CDB. The Data-Out buffer must be exactly one block.
     """
     cdb = cmd.cdb
     flags = cdb[1]
@@ -158,11 +159,10 @@ def write_same(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     assert store is not None
     offset, length = lba * bs, n * bs
     if length:
-        if ndob or is_zero(block):
-            if flags & UNMAP:
-                deallocate(store, offset, length)
-            else:
-                store.write_zeroes(offset, length)
+        if flags & UNMAP:  # deallocated blocks read back as zeroes (LBPRZ), whatever the block held
+            deallocate(store, offset, length)
+        elif ndob or is_zero(block):
+            store.write_zeroes(offset, length)
         else:
             _fill(store, offset, length, block)
         if not lu.wce:

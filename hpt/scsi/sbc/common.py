@@ -44,10 +44,18 @@ class DiskState:
     medium_removed: bool = False  # START STOP UNIT unloaded the removable medium
     preventers: set[str] = field(default_factory=set)  # initiator ports holding PREVENT MEDIUM REMOVAL
     sanitize: Any = None  # the sanitize running or failed (``sanitize.SanitizeRun``); None: neither
+    copies: dict[tuple[str, int], Any] = field(default_factory=dict)  # EXTENDED COPY results held
 
 
 def new_state(params: LuParams) -> DiskState:
     return DiskState()
+
+
+def task_aborted(lu: LogicalUnit, cmd: ScsiCommand) -> bool:
+    """Whether task management aborted ``cmd`` while it runs (a long command looks between chunks; the
+    engine then answers it ABORTED)."""
+    port, tag = cmd.nexus.initiator_port, cmd.tag
+    return any(t.aborted for t in lu.tasks.find(lambda t: t.key == port and t.tag == tag))
 
 
 def check_ready(lu: LogicalUnit) -> None:

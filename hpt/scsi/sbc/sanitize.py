@@ -36,7 +36,7 @@ from hpt.scsi.core.constants import (
 from hpt.scsi.core.opcodes import OpcodeEntry
 from hpt.scsi.core.parameter_list import parameter_list
 from hpt.scsi.core.sense import SenseError
-from hpt.scsi.sbc.common import check_ready, check_writable
+from hpt.scsi.sbc.common import check_ready, check_writable, task_aborted
 from hpt.scsi.sbc.provisioning import deallocate
 
 if TYPE_CHECKING:
@@ -185,9 +185,8 @@ def _start(lu: LogicalUnit, total: int, ause: bool, work: Callable[[SanitizeRun]
 def _wait(lu: LogicalUnit, cmd: ScsiCommand, run: SanitizeRun) -> ScsiResult:
     """IMMED 0: the command ends with the operation, or as soon as task management aborts it (the
     operation then goes on; the engine answers the aborted command)."""
-    port, tag = cmd.nexus.initiator_port, cmd.tag
     while not run.ended.wait(_POLL):
-        if any(t.aborted for t in lu.tasks.find(lambda t: t.key == port and t.tag == tag)):
+        if task_aborted(lu, cmd):
             return GOOD
     if run.failed:
         raise SenseError(SANITIZE_COMMAND_FAILED)

@@ -1,6 +1,7 @@
 """A store that fails (EIO, ENOSPC), is slow or hangs on read, write and flush: the initiator gets the
 sense the failure means and no command hangs; ABORT TASK and LU RESET end a command stuck in the store
-(answered once its I/O is back, while the LU goes on serving others)."""
+(answered once its I/O is back, while the LU goes on serving others; after the task set's
+``abort_wait`` when the store never returns)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 
 import pytest
 
-from hpt.scsi.core.command import ABORTED
+from hpt.scsi.core.command import ABORTED, TaskAttr
 from hpt.scsi.core.constants import (
     SPACE_ALLOCATION_FAILED_WRITE_PROTECT,
     UNRECOVERED_READ_ERROR,
@@ -126,3 +127,47 @@ def test_lu_reset_ends_commands_hung_in_the_store() -> None:
     assert answered.wait(30)
     assert run(r, TUR)[0] == Status.CHECK_CONDITION  # the reset's unit attention, then service
     assert run(r, read10(0), alloc=BS)[0] == Status.GOOD
+
+
+def test_task_management_answers_while_the_store_never_returns() -> None:
+    """A store that does not return within the task set's ``abort_wait``: ABORT TASK is answered anyway,
+    the stuck command holds neither the queue depth nor ORDERED commands, and ends unreported (its
+    buffers free) when the store finally returns."""
+    r, store = runner(False)
+    r.lu.tasks.abort_wait = 0.3
+    store.faults["write"] = "hang"
+    stuck = r.submit(write10(4), data=b"\x77" * BS)
+    assert store.stuck.wait(10)
+    answered = threading.Event()
+    assert r.target.abort_task(0, A, stuck, answered.set)
+    assert answered.wait(5)  # answered although the write is still in the store
+    assert stuck not in r.results
+    assert r.lu.tasks.status()["stuck"] == 1 and r.lu.tasks.status()["running"] == 0
+    assert run(r, read10(100), alloc=BS)[0] == Status.GOOD
+    ordered = r.submit(TUR, attr=TaskAttr.ORDERED)  # not held behind the stuck write
+    r.wait(ordered, timeout=5)
+    assert r.results[ordered].status == Status.GOOD
+    store.faults.clear()
+    store.release.set()
+    r.wait(stuck, timeout=30)
+    assert r.results[stuck] is ABORTED
+    assert r.lu.tasks.status()["stuck"] == 0
+
+
+def test_lu_reset_answers_while_the_store_never_returns() -> None:
+    r, store = runner(False, depth=4)
+    r.lu.tasks.abort_wait = 0.3
+    store.faults["read"] = "hang"
+    hung = [r.submit(read10(i * 8), alloc=BS) for i in range(4)]  # the whole queue depth
+    assert store.stuck.wait(10)
+    answered = threading.Event()
+    assert r.target.lu_reset(0, answered.set) == TmfResult.FUNCTION_COMPLETE
+    assert answered.wait(5)
+    assert r.lu.tasks.status()["stuck"] == 4
+    assert run(r, TUR)[0] == Status.CHECK_CONDITION  # the reset's unit attention
+    assert run(r, write10(200), b"\x12" * BS)[0] == Status.GOOD  # the depth is free again
+    store.faults.clear()
+    store.release.set()
+    r.wait(*hung, timeout=30)
+    assert all(r.results[t] is ABORTED for t in hung)
+    assert r.lu.tasks.status()["stuck"] == 0

@@ -13,10 +13,17 @@ unrestricted reordering of SIMPLE tasks):
 A task that changes blocks as one unit (COMPARE AND WRITE, WRITE SAME, UNMAP, FORMAT UNIT ...) takes
 its range exclusively: no overlapping task runs beside it, so it stays atomic while plain READs and
 WRITEs of other ranges go on. The scheduler's lock is held for bookkeeping only, never across I/O.
+
+Task management waits for the aborted tasks that are in the store, so nothing they do lands after its
+answer; but a store that never returns must not hold the answer, nor the LU, for ever: after
+``abort_wait`` seconds the function is answered anyway, and the tasks still in the store become
+*stuck* (logged, counted in ``status()``): they no longer hold the depth, an ORDERED task or a range;
+their buffers stay with them until the store returns, when they end unreported as any aborted task.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +32,9 @@ from typing import Any
 from hpt.scsi.core.command import TaskAttr
 
 WHOLE = (0, 1 << 64)  # a range covering every LBA (FORMAT UNIT, a LU-wide state change)
+ABORT_WAIT = 5.0  # seconds task management waits for aborted tasks in the store (initiators wait 15 s+)
+
+log = logging.getLogger("hpt.scsi")
 
 
 class Task:
@@ -71,6 +81,8 @@ class TaskSet:
         self._exclusive_running = 0
         self._drained: list[tuple[set[Task], Callable[[], None]]] = []  # (tasks to outlive, callback)
         self._inline = 0  # SIMPLE tasks running inline on their caller's thread (enter_inline)
+        self.abort_wait = ABORT_WAIT
+        self._stuck: set[Task] = set()  # aborted, answered, still in the store
 
     def __len__(self) -> int:
         return len(self._running) + len(self._waiting) + self._inline
@@ -118,19 +130,27 @@ class TaskSet:
         """The task ended (or its I/O did, for an aborted one): start what it held back."""
         with self._lock:
             if not task.running:
-                return
-            task.running = False
-            self._running.discard(task)
-            if task.attr == TaskAttr.ORDERED:
-                self._ordered_running -= 1
-            if task.exclusive:
-                self._exclusive_running -= 1
+                if task not in self._stuck:
+                    return
+                self._stuck.discard(task)  # a stuck task's store I/O is back at last
+                log.warning("aborted task %#x of %s: back from the store after task management gave up "
+                            "waiting; its buffers are free", task.tag, task.key)
+            else:
+                self._leave(task)
             go = self._schedule() if self._waiting else []
             done = self._drains_done(task)
         for t in go:
             t.start()
         for cb in done:
             cb()
+
+    def _leave(self, task: Task) -> None:
+        task.running = False
+        self._running.discard(task)
+        if task.attr == TaskAttr.ORDERED:
+            self._ordered_running -= 1
+        if task.exclusive:
+            self._exclusive_running -= 1
 
     def _begin(self, task: Task) -> None:
         task.running = True
@@ -184,7 +204,8 @@ class TaskSet:
             for t in busy:
                 t.aborted = True
             if busy:
-                self._drained.append((busy, done))
+                entry = (busy, done)
+                self._drained.append(entry)
             go = self._schedule() if dropped and self._waiting else []
         for t in dropped:
             t.on_abort()
@@ -192,7 +213,29 @@ class TaskSet:
             t.start()
         if not busy:
             done()
+        else:
+            timer = threading.Timer(self.abort_wait, self._give_up, (entry,))
+            timer.daemon = True
+            timer.start()
         return len(dropped) + len(busy)
+
+    def _give_up(self, entry: tuple[set[Task], Callable[[], None]]) -> None:
+        """``abort_wait`` is over: answer the function; the aborted tasks still in the store are stuck."""
+        with self._lock:
+            if not any(e is entry for e in self._drained):
+                return  # they ended in time
+            self._drained = [e for e in self._drained if e is not entry]
+            stuck = [t for t in entry[0] if t.running]
+            for t in stuck:
+                self._leave(t)
+                self._stuck.add(t)
+            go = self._schedule() if self._waiting else []
+        log.warning("task management answered after %.0f s with %d aborted tasks still in the store (%s): "
+                    "they hold their buffers until the store returns", self.abort_wait, len(entry[0]),
+                    ", ".join(f"{t.tag:#x} of {t.key}" for t in entry[0]))
+        for t in go:
+            t.start()
+        entry[1]()
 
     def find(self, match: Callable[[Task], bool]) -> list[Task]:
         with self._lock:
@@ -211,4 +254,5 @@ class TaskSet:
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return {"running": len(self._running), "waiting": len(self._waiting), "depth": self.depth}
+            return {"running": len(self._running), "waiting": len(self._waiting), "depth": self.depth,
+                    "stuck": len(self._stuck)}

@@ -21,24 +21,12 @@ from hpt.scsi.core.stream import PIECE
 from hpt.scsi.core.transfer import DataBuffers
 
 from .initiator import Initiator, Reply
+from .test_connection import CONFIG as BASE_CONFIG
 from .test_connection import TARGET, make_conn
 
 MIB = 1 << 20
-CONFIG = f"""
-[limits]
-session_memory = "16M"
-
-[[portal]]
-address = "127.0.0.1:3260"
-
-[[target]]
-name = "{TARGET}"
-initiators = ["iqn.2026-11.org.hpt.test:initiator"]
-  [[target.lun]]
-  lun = 1
-  store = "ram"
-  size = "64M"
-"""
+# test_connection's target with a 64 MiB LUN and a 16 MiB session budget
+CONFIG = '[limits]\nsession_memory = "16M"\n' + BASE_CONFIG.replace('size = "4M"', 'size = "64M"')
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ calls ``retry_starved()`` after freeing slots (patient allocation).
 from __future__ import annotations
 
 import logging
+import struct
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -61,6 +62,11 @@ if TYPE_CHECKING:
     from hpt.iscsi.context import IscsiContext
     from hpt.native.ring import Ring
 
+#: the fast lane's view of a SCSI Command header from byte 4: TotalAHSLength and DataSegmentLength,
+#: LUN, ITT, Expected Data Transfer Length, CmdSN (RFC 7143 11.3)
+_QUICK = struct.Struct(">IQIII")
+#: LUN bits other than a peripheral-addressed LUN below 256 (SAM-5 4.7.7): those take the full path
+_NOT_PERIPHERAL = 0xFF00_FFFF_FFFF_FFFF
 log = logging.getLogger("hpt.iscsi")
 _warnings = RateLimitedLog(log)  # what a peer can cause: one line per address and 10 s, the rest counted
 
@@ -112,8 +118,9 @@ class Connection(ControlRequests):
         # CmdSN -> command waiting for the gap before it to fill
         self._pending: dict[int, Task | tuple[Pdu, Callable[[Pdu], None]]] = {}
         self._out: list[bytes | bytearray | memoryview] = []
-        self._release: list[Task] = []
-        self._sent_release: list[Task] = []
+        # what to give back once the output holding it is sent: a task, or a ring slot (the fast lane)
+        self._release: list[Task | int] = []
+        self._sent_release: list[Task | int] = []
         # negotiated per connection (login fills these in)
         self.hd = 0  # header digest length (0 or 4)
         self.dd = 0
@@ -207,6 +214,9 @@ class Connection(ControlRequests):
 
     def _stage_done(self) -> None:
         if self._stage == 0:
+            if self._hdr[0] == Opcode.SCSI_CMD and self._quick_read():
+                self._got = 0  # the next header goes where this one was
+                return
             pdu = self._pdu = Pdu(self._hdrview)
             have = BHS_LEN + self.hd
             need = BHS_LEN + pdu.ahs_len + self.hd
@@ -350,9 +360,15 @@ class Connection(ControlRequests):
         return reqs
 
     def output_sent(self) -> None:
-        for task in self._sent_release:
-            self._free(task)
+        for held in self._sent_release:
+            self._give_back(held)
         self._sent_release = []
+
+    def _give_back(self, held: Task | int) -> None:
+        if isinstance(held, int):
+            self.ring.free(held)
+        else:
+            self._free(held)
 
     def next_statsn(self) -> int:
         sn = self.statsn
@@ -490,6 +506,43 @@ class Connection(ControlRequests):
         if self._remote is not None:
             self._buffers[task] = self._remote
         return task
+
+    def _quick_read(self) -> bool:
+        """The fast lane of a READ (RFC 7143 11.3, 11.7): a SCSI Command header (in ``_hdr``) with F and
+        R set, no W, SIMPLE, no AHS or data segment, in CmdSN order with nothing queued before it, on a
+        byte-stream connection without header digest, whose whole transfer fits one Data-In and one
+        ring slot and whose LU takes it (``LogicalUnit.quick``): read into the slot and answered by one
+        Data-In carrying the status, with no PDU, task or command object. Any other command, or one
+        the LU declines, takes the full path (False), which then gives its sense."""
+        h = self._hdr
+        s = self.session
+        if h[1] & 0xE7 != 0xC1 or s is None or not self.full_feature or self.hd or self.messages:
+            return False
+        ahs_dsl, lun_raw, itt, edtl, cmdsn = _QUICK.unpack_from(h, 4)
+        target = s.scsi_target
+        if (ahs_dsl or cmdsn != s.exp_cmdsn or target is None or self.ready or self._pending
+                or edtl > self.max_xmit_dsl or edtl > s.params.max_burst_length or itt in self.tasks
+                or lun_raw & _NOT_PERIPHERAL or s.session_type != "Normal"):
+            return False
+        lu = target.lu(lun_raw >> 48)
+        ring = self.ring
+        if lu is None or edtl > ring.slot_size:
+            return False
+        slot = ring.try_alloc()
+        if slot < 0:
+            return False
+        n = lu.quick(bytes(h[32:48]), s.nexus, ring.view(slot)[:edtl])
+        if n < 0:
+            ring.free(slot)
+            return False
+        s.exp_cmdsn = exp = (cmdsn + 1) & 0xFFFFFFFF
+        s.commands += 1
+        s.read_bytes += n
+        self.rx_pdus += 1
+        self._emit(P.data_in(itt, 0x81, 0, bytes(h[8:16]), self.next_statsn(), exp, s.max_cmdsn, 0, 0, 0, n),
+                   ring.view(slot)[:n])
+        self._release.append(slot)
+        return True
 
     def _ahs_task(self, pdu: Pdu) -> Task:
         """A command with AHS or with R and W both set: the Extended CDB AHS (RFC 7143 11.2.2.3) and,
@@ -975,8 +1028,8 @@ class Connection(ControlRequests):
         self._starved.clear()
         self._buffers.clear()
         self.output_sent()
-        for task in self._release:
-            self._free(task)
+        for held in self._release:
+            self._give_back(held)
         self._release = []
         self.lost = True
         s = self.session

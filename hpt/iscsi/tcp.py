@@ -1,10 +1,12 @@
 """The iSCSI/TCP driver: sockets in, the sans-I/O :class:`Connection` in the middle, sockets out.
 
-One thread per connection with a blocking socket: ``recv_into`` fills exactly the buffer the core
-names (header, or the ring slot that Data-Out lands in) with MSG_WAITALL, commands are submitted to
-the SCSI engine from that thread, and each batch of replies leaves with one ``sendmsg`` of header +
-slot views. Commands that complete later, on a store's thread, are sent from that thread under the
-connection's lock. A kernel receive timeout (SO_RCVTIMEO) paces NOP-In keepalives without a second thread.
+One thread per connection with a blocking socket: one ``recv_into`` takes a burst of headers (and
+the small data segments among them) into a staging buffer, handed to the core PDU by PDU; a large
+data segment is received straight into the ring slot the core names, with MSG_WAITALL. Commands are
+submitted to the SCSI engine from that thread, and each batch of replies leaves with one ``sendmsg``
+of header + slot views. Commands that complete later, on a store's thread, are sent from that thread
+under the connection's lock. A kernel receive timeout (SO_RCVTIMEO) paces NOP-In keepalives without
+a second thread.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ log = logging.getLogger("hpt.iscsi.tcp")
 _limited = RateLimitedLog(log)
 
 _IOV_MAX = 1024
+#: One receive takes up to this much (a burst of headers, small data segments among them), copied to
+#: the core's buffers: copying 4 KiB costs 0.55 us here and a recv_into 1.5 us or more, so a burst of
+#: 32 pipelined READ headers takes one system call instead of 32.
+STAGE_BYTES = 16 * 1024
+#: A data segment (or its rest) of this much or more is received straight into its ring slot (no copy).
+DIRECT_BYTES = 8 * 1024
 
 
 def sendmsg_all(sock: socket.socket, bufs: list[bytes | bytearray | memoryview]) -> None:
@@ -133,6 +141,8 @@ class TcpConnection:
         recv_into = sock.recv_into
         waitall = socket.MSG_WAITALL
         dontwait = socket.MSG_DONTWAIT
+        stage = memoryview(bytearray(STAGE_BYTES))
+        pos = end = 0  # stage[pos:end]: received, not yet handed to the core
         missed = 0
         deadline = time.monotonic() + self.login_timeout  # 0 once the connection has logged in
         try:
@@ -144,19 +154,30 @@ class TcpConnection:
                     elif time.monotonic() >= deadline:
                         conn.close(f"login not finished within {self.login_timeout:g} s")
                         break
+                if pos < end:  # a burst is staged: every PDU it holds goes to the core under one hold
+                    with lock:
+                        while pos < end and not conn.closing:
+                            buf = conn.expect()
+                            n = min(len(buf), end - pos)
+                            buf[:n] = stage[pos:pos + n]
+                            pos += n
+                            self._received(n)
+                    continue
                 buf = conn.expect()
+                direct = len(buf) >= DIRECT_BYTES  # a data segment's (rest) goes straight to its buffer
+                into = buf if direct else stage
                 try:
                     if conn.pending_output:
                         # replies are queued: take what is already here, and send them only when
                         # nothing more is waiting (one sendmsg for a whole burst of commands)
                         try:
-                            n = recv_into(buf, len(buf), dontwait)
+                            n = recv_into(into, len(into), dontwait)
                         except BlockingIOError:
                             with lock:
                                 self._flush()
                             continue
                     else:
-                        n = recv_into(buf, len(buf), waitall)
+                        n = recv_into(into, len(into), waitall if direct else 0)
                 except (BlockingIOError, TimeoutError):
                     if deadline:
                         continue  # still logging in: no pings, the login deadline is checked above
@@ -173,14 +194,11 @@ class TcpConnection:
                 if n == 0:
                     conn.close("peer closed the connection")
                     break
-                with lock:
-                    conn.received(n)
-                    if conn.ready:
-                        conn.execute_ready()
-                    elif conn.completions:  # e.g. a task management response that needed no wait
-                        conn.drain_completions()
-                    if conn.pending_output > 256:
-                        self._flush()
+                if direct:
+                    with lock:
+                        self._received(n)
+                else:
+                    pos, end = 0, n
             hold = conn.hold_until - time.monotonic()
             if hold > 0:  # a failed CHAP login: its answer waits (hpt.iscsi.limits.AuthPenalty)
                 time.sleep(hold)
@@ -200,6 +218,17 @@ class TcpConnection:
                 pass
             if self.on_exit is not None:
                 self.on_exit(self)
+
+    def _received(self, n: int) -> None:
+        """``n`` bytes are in the core's buffer: run what became ready (the caller holds the lock)."""
+        conn = self.conn
+        conn.received(n)
+        if conn.ready:
+            conn.execute_ready()
+        elif conn.completions:  # e.g. a task management response that needed no wait
+            conn.drain_completions()
+        if conn.pending_output > 256:
+            self._flush()
 
     def request_logout(self, seconds: int) -> bool:
         """Ask the initiator to log out (target shutdown); safe from any thread."""

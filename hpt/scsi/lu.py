@@ -11,7 +11,7 @@ from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
 from hpt.scsi.core.blocking import run_blocking
-from hpt.scsi.core.command import ABORTED, TASK_SET_FULL, Completion, ScsiCommand, ScsiResult, TaskAttr
+from hpt.scsi.core.command import ABORTED, TASK_SET_FULL, Completion, Nexus, ScsiCommand, ScsiResult, TaskAttr
 from hpt.scsi.core.constants import (
     CAPACITY_DATA_CHANGED,
     INTERNAL_TARGET_FAILURE,
@@ -36,7 +36,7 @@ from hpt.scsi.core.opcodes import (
     control_offset,
 )
 from hpt.scsi.core.sense import SenseError, build_sense
-from hpt.scsi.core.stats import LuStats
+from hpt.scsi.core.stats import KIND_OF, LuStats
 from hpt.scsi.core.stream import stream_io
 from hpt.scsi.core.taskset import Task, TaskSet, TaskSetFull
 from hpt.scsi.core.unit_attention import UnitAttentions
@@ -207,6 +207,31 @@ class LogicalUnit:
         except TaskSetFull:
             self.stats.end(entry.access, cmd, TASK_SET_FULL, started)
             done(TASK_SET_FULL)
+
+    def quick(self, cdb: bytes, nexus: Nexus, buf: memoryview) -> int:
+        """The fast lane of a SIMPLE command whose opcode entry has one (READ on a store in memory):
+        the whole of SAM-5 Execute Command on the caller's thread, with no command or result object.
+        Returns the bytes moved into ``buf``, or -1 when the command must take :meth:`submit`: a
+        pending unit attention, a reservation that may conflict, injected faults, a task set that
+        holds it (an ORDERED or range-locking task, a full queue) or a check that fails, whose sense
+        the full path then gives (the lane has no side effect before it answers)."""
+        entry = self.table.lookup(cdb)
+        store = self.store
+        if (entry is None or entry.quick is None or self.faults is not None or self.gate is not None
+                or store is None or not store.inline or cdb[entry.cdb_len - 1] & NACA):
+            return -1
+        started = monotonic_ns()
+        with self.lock:
+            if (self.ua.pending(nexus.initiator_port) or self.pr.registrations or self.pr.spc2_holder
+                    is not None or not self.tasks.try_inline()):
+                return -1
+        try:
+            n = entry.quick(self, cdb, buf)
+        finally:
+            self.tasks.leave_inline()
+        if n >= 0:
+            self.stats.add(KIND_OF[entry.access], n, started)
+        return n
 
     def inject(self, fault: Fault) -> None:
         """Make the commands ``fault`` hits fail or misbehave (after the faults set before it) until

@@ -46,6 +46,9 @@ class OpcodeEntry:
     io: Callable[..., None] | None = None  # ``io(lu, cmd, complete)``: the asynchronous data path
     span: Callable[[bytes | memoryview], Span] | None = None  # the LBA range it touches (TaskSet)
     exclusive: bool = False  # it changes its range as a unit: no overlapping command runs beside it
+    # ``quick(lu, cdb, buf)``: the fast lane on a store in memory (``LogicalUnit.quick``): the bytes
+    # moved, or -1 to leave the command to the full path (which then gives any sense)
+    quick: Callable[..., int] | None = None
 
 
 #: (first LBA, end LBA, exclusive): the blocks a command touches; exclusive ones change them as a unit.

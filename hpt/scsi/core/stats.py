@@ -24,7 +24,7 @@ READ, WRITE, OTHER = 0, 1, 2
 KINDS = ("read", "write", "other")
 #: kind of command by the opcode entry's reservation access, indexed by its value
 _KIND = {Access.ALWAYS: OTHER, Access.READ: READ, Access.WRITE: WRITE, Access.CONFLICT: OTHER}
-_KIND_OF = tuple(_KIND[Access(value)] for value in range(len(Access)))
+KIND_OF = tuple(_KIND[Access(value)] for value in range(len(Access)))
 #: latency bucket upper bounds in seconds (a command that took at most this long), then +Inf
 LATENCY_BOUNDS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                   0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -53,20 +53,29 @@ class LuStats:
     def end(self, access: Access | None, cmd: ScsiCommand, result: ScsiResult, started_ns: int) -> None:
         """Count one command that ended with ``result``; it was handed over at ``started_ns``
         (``time.monotonic_ns``); ``access`` is its opcode entry's (None: an unknown opcode)."""
+        kind = OTHER if access is None else KIND_OF[access]
+        if result.status:
+            self.add(kind, 0, started_ns, True)
+        elif kind == READ:
+            self.add(kind, min(result.in_len, cmd.expected_in), started_ns)
+        elif kind == WRITE:
+            self.add(kind, cmd.expected_out if result.out_len is None else result.out_len, started_ns)
+        else:
+            self.add(kind, 0, started_ns)
+
+    def add(self, kind: int, nbytes: int, started_ns: int, error: bool = False) -> None:
+        """Count one command of ``kind`` handed over at ``started_ns``: an error, or ``nbytes`` moved."""
         ns = monotonic_ns() - started_ns
-        kind = OTHER if access is None else _KIND_OF[access]
         bucket = _BUCKETS + kind * _NB + bisect_left(_BOUNDS_NS, ns)
         c = self.counts
         with self._lock:
             c[kind] += 1
             c[_LATENCY + kind] += ns
             c[bucket] += 1
-            if result.status:
+            if error:
                 c[_ERRORS + kind] += 1
-            elif kind == READ:
-                c[_BYTES] += min(result.in_len, cmd.expected_in)
-            elif kind == WRITE:
-                c[_BYTES + 1] += cmd.expected_out if result.out_len is None else result.out_len
+            elif kind != OTHER:
+                c[_BYTES + kind] += nbytes
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """A consistent copy: for each kind name, ``commands``, ``errors``, ``bytes`` (read and write

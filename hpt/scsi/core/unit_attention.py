@@ -43,6 +43,11 @@ class UnitAttentions:
                 q[asc] = None
         # nexuses not seen yet get the initial POWER ON condition, which outranks these
 
+    def pending(self, nexus_key: str) -> bool:
+        """Whether this nexus has a condition to report (or has never been seen, or was lost): the
+        fast lane (``LogicalUnit.quick``) leaves such a command to the full path, which reports it."""
+        return bool(self._queues.get(nexus_key, True)) or nexus_key in self._lost
+
     def peek(self, nexus_key: str) -> Asc | None:
         q = self._queue(nexus_key)
         return next(iter(q)) if q else None

@@ -16,6 +16,7 @@ from hpt.scsi.core.cdb import FORM16, FUA, Cdb, CdbForm
 from hpt.scsi.core.command import ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import Status
 from hpt.scsi.core.opcodes import Span
+from hpt.scsi.core.sense import SenseError
 from hpt.scsi.sbc.common import check_writable, checked_blocks, data_out, out_result
 
 if TYPE_CHECKING:
@@ -70,6 +71,23 @@ def read_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
         assert store is not None
         store.read_into(offset, buf)
     return result
+
+
+def quick_read(form: CdbForm, lu: LogicalUnit, cdb: Cdb, buf: memoryview) -> int:
+    """READ's fast lane (``LogicalUnit.quick``): fill ``buf`` when the CDB asks for exactly its length
+    and every check passes; -1 otherwise, and the full path reads again and gives the sense."""
+    try:
+        lba, n = checked_blocks(form, lu, cdb)
+    except SenseError:
+        return -1
+    bs = lu.params.block_size
+    if n * bs != len(buf) or not n:
+        return -1
+    try:
+        lu.store.read_into(lba * bs, buf)  # type: ignore[union-attr]
+    except OSError:
+        return -1
+    return len(buf)
 
 
 def write_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, durable: bool = False) -> ScsiResult:

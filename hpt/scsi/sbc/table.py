@@ -35,17 +35,19 @@ SANITIZE_SAS = (sanitize.OVERWRITE, sanitize.BLOCK_ERASE, sanitize.EXIT_FAILURE_
 
 def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Access,
            form: CdbForm | None = None, *, sa: int | None = None, store: bool = True,
-           io: Callable[..., None] | None = None, span: Callable[[Cdb], Span] | None = None) -> OpcodeEntry:
+           io: Callable[..., None] | None = None, span: Callable[[Cdb], Span] | None = None,
+           quick: Callable[..., int] | None = None) -> OpcodeEntry:
     """An entry whose opcode and CDB length come from its usage map (hex, one byte per CDB byte);
     a handler written for several CDB sizes gets its ``form`` bound as first argument (so does
-    ``io``, the asynchronous data path). ``store``: the handler calls the store (runs off the
-    transport's thread); ``span``: the LBA range it locks in the task set."""
+    ``io``, the asynchronous data path, and ``quick``, the fast lane). ``store``: the handler calls the
+    store (runs off the transport's thread); ``span``: the LBA range it locks in the task set."""
     data = bytes.fromhex(usage)
     bound = handler if form is None else partial(handler, form)
     bound_io = None if io is None or form is None else partial(io, form)
+    bound_quick = None if quick is None or form is None else partial(quick, form)
     exclusive = span is not None and span(bytes(16))[2]
     return OpcodeEntry(data[0], name, bound, len(data), access, sa, data, store_work=store, io=bound_io,
-                       span=span, exclusive=exclusive)
+                       span=span, exclusive=exclusive, quick=bound_quick)
 
 
 def _whole(cdb: Cdb) -> Span:
@@ -60,14 +62,15 @@ def _caw_span(cdb: Cdb) -> Span:
 
 SBC_ENTRIES: list[OpcodeEntry] = [
     _entry("04 37 00 00 00 00", "FORMAT UNIT", misc.format_unit, W, span=_whole),
-    _entry("08 1f ff ff ff 00", "READ(6)", rw.read_blocks, R, FORM6, io=rw.submit_read, span=rw.span(FORM6)),
+    _entry("08 1f ff ff ff 00", "READ(6)", rw.read_blocks, R, FORM6, io=rw.submit_read,
+           quick=rw.quick_read, span=rw.span(FORM6)),
     _entry("0a 1f ff ff ff 00", "WRITE(6)", rw.write_blocks, W, FORM6,
            io=rw.submit_write, span=rw.span(FORM6)),
     _entry("1b 00 00 00 f7 00", "START STOP UNIT", medium.start_stop_unit, W, span=_whole),
     _entry("1e 00 00 00 03 00", "PREVENT ALLOW MEDIUM REMOVAL", medium.prevent_allow, W, store=False),
     _entry("25 00 ff ff ff ff 00 00 01 00", "READ CAPACITY(10)", cap.read_capacity10, A, store=False),
     _entry("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", rw.read_blocks, R, FORM10,
-           io=rw.submit_read, span=rw.span(FORM10)),
+           io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM10)),
     _entry("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", rw.write_blocks, W, FORM10,
            io=rw.submit_write, span=rw.span(FORM10)),
     _entry("2e 12 ff ff ff ff 00 ff ff 00", "WRITE AND VERIFY(10)", verify.write_and_verify, W, FORM10,
@@ -86,7 +89,7 @@ SBC_ENTRIES: list[OpcodeEntry] = [
     *(_entry(f"48 {0xA0 | sa:02x} 00 00 00 00 00 ff ff 00", f"SANITIZE/{sa:02X}h", sanitize.sanitize, W,
              sa=sa, span=_whole) for sa in SANITIZE_SAS),
     _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16,
-           io=rw.submit_read, span=rw.span(FORM16)),
+           io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM16)),
     _entry("89 18 ff ff ff ff ff ff ff ff 00 00 00 ff 00 00", "COMPARE AND WRITE",
            verify.compare_and_write, W, span=_caw_span),
     _entry("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", rw.write_blocks, W, FORM16,
@@ -109,7 +112,7 @@ SBC_ENTRIES: list[OpcodeEntry] = [
     _entry("9e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "GET LBA STATUS",
            cap.get_lba_status, R, sa=0x12),
     _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", rw.read_blocks, R, FORM12,
-           io=rw.submit_read, span=rw.span(FORM12)),
+           io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM12)),
     _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", rw.write_blocks, W, FORM12,
            io=rw.submit_write, span=rw.span(FORM12)),
     _entry("ae 12 ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(12)", verify.write_and_verify, W, FORM12,

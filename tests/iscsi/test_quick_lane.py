@@ -1,0 +1,147 @@
+"""The READ fast lane (``Connection._quick_read`` over ``LogicalUnit.quick``): what it answers is what
+the full path answers, and every command it must not take goes the full path (RFC 7143 11.3, 11.7)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import pytest
+
+from hpt.daemon.server import Server
+from hpt.iscsi.pdu import Opcode
+from hpt.scsi.core.constants import Status
+from hpt.scsi.core.faults import Fault
+from hpt.scsi.lu import LogicalUnit
+
+from .initiator import Initiator, sense_of
+from .test_connection import TARGET, ini, make_conn, read10, server, write10  # noqa: F401 - fixtures
+
+PATTERN = bytes(range(256)) * 16  # one 4 KiB block's worth of 512 B blocks
+
+
+@pytest.fixture
+def lanes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """What each ``LogicalUnit.quick`` call answered (bytes read, or -1: declined)."""
+    seen: list[int] = []
+    real = LogicalUnit.quick
+
+    def spy(self: LogicalUnit, *args: object) -> int:
+        n = real(self, *args)  # type: ignore[arg-type]
+        seen.append(n)
+        return n
+
+    monkeypatch.setattr(LogicalUnit, "quick", spy)
+    yield seen
+
+
+def logged_in(srv: Server) -> Initiator:
+    fresh = Initiator(make_conn(srv))
+    assert fresh.login(TARGET).pdu.tsih
+    return fresh
+
+
+def test_read_takes_the_lane_and_answers_as_the_full_path(server: Server, ini: Initiator,  # noqa: F811 - fixtures of test_connection
+                                                         lanes: list[int]) -> None:
+    rsp = ini.scsi(write10(8, 8), write=PATTERN, immediate=len(PATTERN))
+    assert rsp[-1].pdu.b3 == Status.GOOD
+    lu = server.targets[TARGET].lu(1)
+    before = lu.stats.snapshot()["read"]
+    statsn = rsp[-1].pdu.w24  # StatSN
+    ring_used = server.ring.in_use
+    out = ini.scsi(read10(8, 8), read=len(PATTERN))
+    assert lanes == [len(PATTERN)]
+    [data_in] = out
+    pdu = data_in.pdu
+    assert pdu.opcode == Opcode.DATA_IN and pdu.b1 == 0x81  # F and S: the status rides on the data
+    assert pdu.b3 == Status.GOOD and data_in.data == PATTERN
+    assert pdu.w24 == statsn + 1 and pdu.w28 == ini.cmdsn  # StatSN, ExpCmdSN
+    assert server.ring.in_use == ring_used  # the slot went back once the Data-In was sent
+    after = lu.stats.snapshot()["read"]
+    assert (after["commands"] - before["commands"], after["bytes"] - before["bytes"]) == (1, len(PATTERN))
+    assert ini.conn.session.read_bytes >= len(PATTERN)
+    # the next command after the lane is in CmdSN order: a full-path write answers normally
+    assert ini.scsi(write10(0, 1), write=bytes(512), immediate=512)[-1].pdu.b3 == Status.GOOD
+
+
+def test_a_pending_unit_attention_goes_the_full_path(server: Server, lanes: list[int]) -> None:  # noqa: F811 - fixtures of test_connection
+    fresh = logged_in(server)  # a new I_T nexus: POWER ON is pending
+    rsp = fresh.scsi(read10(0, 1), read=512)[-1]
+    assert rsp.pdu.b3 == Status.CHECK_CONDITION and sense_of(rsp)[12] == 0x29
+    assert lanes == [-1]
+    assert fresh.scsi(read10(0, 1), read=512)[-1].pdu.b3 == Status.GOOD
+    assert lanes == [-1, 512]
+
+
+@pytest.mark.parametrize(
+    ("cdb", "edtl", "status", "asc"),
+    [
+        (read10(1 << 20, 1), 512, Status.CHECK_CONDITION, 0x21),  # LBA out of range
+        (struct.pack(">BBIBHB", 0x28, 0x20, 0, 0, 1, 0), 512, Status.CHECK_CONDITION, 0x24),  # RDPROTECT
+        (struct.pack(">BBIBHB", 0x28, 0, 0, 0, 1, 0x04), 512, Status.CHECK_CONDITION, 0x24),  # NACA
+    ],
+)
+def test_a_failing_check_gets_the_full_paths_sense(ini: Initiator, lanes: list[int], cdb: bytes, edtl: int,  # noqa: F811 - fixtures of test_connection
+                                                   status: int, asc: int) -> None:
+    rsp = ini.scsi(cdb, read=edtl)[-1]
+    assert rsp.pdu.opcode == Opcode.SCSI_RSP and rsp.pdu.b3 == status
+    assert sense_of(rsp)[12] == asc
+    assert all(n < 0 for n in lanes)
+
+
+def test_a_residual_goes_the_full_path(ini: Initiator, lanes: list[int]) -> None:  # noqa: F811 - fixtures of test_connection
+    out = ini.scsi(read10(0, 2), read=512)  # the CDB asks for 1024 bytes, the initiator for 512
+    assert lanes == [-1]
+    assert out[-1].pdu.b1 & 0x04 and out[-1].pdu.w44 == 512  # O: overflow of 512 bytes (RFC 7143 11.4.5)
+
+
+def test_reservations_and_faults_keep_commands_off_the_lane(server: Server, ini: Initiator,  # noqa: F811 - fixtures of test_connection
+                                                           lanes: list[int]) -> None:
+    lu = server.targets[TARGET].lu(1)
+    lu.inject(Fault.parse("read", None, "medium"))
+    rsp = ini.scsi(read10(0, 1), read=512)[-1]
+    assert rsp.pdu.b3 == Status.CHECK_CONDITION and sense_of(rsp)[2] & 0x0F == 0x03  # MEDIUM ERROR
+    lu.clear_faults()
+    # PERSISTENT RESERVE OUT REGISTER with a key: registrations exist, so the full path decides
+    params = struct.pack(">QQ", 0, 0xABC).ljust(24, b"\0")
+    cdb = struct.pack(">BBB2xIB", 0x5F, 0x00, 0, len(params), 0)
+    assert ini.scsi(cdb, write=params, immediate=len(params))[-1].pdu.b3 == Status.GOOD
+    assert ini.scsi(read10(0, 1), read=512)[-1].pdu.b3 == Status.GOOD
+    assert lanes == [-1, -1]
+
+
+def raw_read(who: Initiator, lba: int, *, b0: int = Opcode.SCSI_CMD, b1: int = 0xC1, lun: int = 1) -> None:
+    """A READ(10) of one block fed as bytes; ``b0``/``b1``: the I bit, F, R, W and the task attribute."""
+    hdr = bytearray(48)
+    hdr[0], hdr[1] = b0, b1
+    struct.pack_into(">8sIII", hdr, 8, bytes([0, lun]) + bytes(6), who.next_itt(), 512, who.cmdsn)
+    hdr[32:42] = read10(lba, 1)
+    if not b0 & 0x40:
+        who.cmdsn += 1
+    who.conn.receive_bytes(hdr)
+    who.conn.execute_ready()
+
+
+@pytest.mark.parametrize(("b0", "b1", "lun"), [
+    (Opcode.SCSI_CMD, 0xC2, 1),  # ORDERED (SAM-5 8.6): the task set orders it
+    (Opcode.SCSI_CMD, 0xC4, 1),  # ACA: refused by the full path
+    (Opcode.SCSI_CMD | 0x40, 0xC1, 1),  # immediate delivery (RFC 7143 3.2.2.1)
+    (Opcode.SCSI_CMD, 0xC1, 7),  # no such LU: the full path answers
+])
+def test_commands_the_lane_never_takes(ini: Initiator, lanes: list[int], b0: int, b1: int, lun: int) -> None:  # noqa: F811 - fixtures of test_connection
+    raw_read(ini, 0, b0=b0, b1=b1, lun=lun)
+    [rsp] = [r for r in ini.replies() if r.pdu.opcode in (Opcode.DATA_IN, Opcode.SCSI_RSP)][-1:]
+    assert lanes == []
+    assert rsp.pdu.b3 == (Status.GOOD if b1 in (0xC1, 0xC2) and lun == 1 else Status.CHECK_CONDITION)
+    raw_read(ini, 0)
+    assert lanes == [512]  # and the next SIMPLE read takes it again, in CmdSN order
+
+
+def test_a_lost_connection_gives_back_the_slots_of_unsent_data(server: Server, ini: Initiator,  # noqa: F811 - fixtures of test_connection
+                                                               lanes: list[int]) -> None:
+    used = server.ring.in_use
+    for lba in range(4):  # four reads answered, their Data-In never sent
+        raw_read(ini, lba)
+    assert lanes == [512] * 4 and server.ring.in_use == used + 4
+    ini.conn.connection_lost()
+    assert server.ring.in_use == used

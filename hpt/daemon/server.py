@@ -89,6 +89,7 @@ class Server:
     def build_target(self, tc: TargetConfig) -> ScsiTarget:
         """A SCSI target with a LU for each of ``tc``'s LUNs (stores opened through ``build_lu``)."""
         target = ScsiTarget(tc.name)
+        target.copy_domain = self.targets.values  # EXTENDED COPY between the LUs of this hptd
         for lc, lu in zip(tc.luns, build_lus(tc.luns), strict=True):
             target.add_lu(lu)
             log.info("target %s lun %d: %s", tc.name, lc.lun, _describe(lc, lu))

@@ -33,6 +33,7 @@ from hpt.scsi.spc.alua import DEFAULT_PORT_GROUP, TPGS_IMPLICIT, AluaState
 from hpt.scsi.spc.inquiry import absent_lun_inquiry
 from hpt.scsi.spc.mode import control_tst, reset_mode_pages
 from hpt.scsi.spc.report_luns import clear_luns_changed, lun_inventory
+from hpt.scsi.spc.vpd import naa_of
 
 log = logging.getLogger("hpt.scsi")
 
@@ -73,6 +74,8 @@ class ScsiTarget:
         self.alua_state = AluaState.ACTIVE_OPTIMIZED
         self.tpgs = TPGS_IMPLICIT
         self.abort_hook: Callable[[int, set[str]], None] | None = None
+        # the targets whose LUs an EXTENDED COPY through this one may reach (the daemon's); None: its own
+        self.copy_domain: Callable[[], Iterable[ScsiTarget]] | None = None
         self._lus: dict[int, LogicalUnit] = {}
 
     # -- logical units -------------------------------------------------------------------------
@@ -106,6 +109,16 @@ class ScsiTarget:
 
     def luns(self) -> list[int]:
         return sorted(self._lus)
+
+    def find_lu(self, naa: int) -> LogicalUnit | None:
+        """The LU whose NAA designator (VPD page 83h) is ``naa``: one of this target's, else of a target
+        of ``copy_domain`` (a copy manager's CSCD descriptor names its LUs so, SPC-4 6.4.5.7)."""
+        targets = [self] if self.copy_domain is None else [self, *self.copy_domain()]
+        for target in targets:
+            for lu in target._lus.values():
+                if naa_of(lu) == naa:
+                    return lu
+        return None
 
     # -- commands ------------------------------------------------------------------------------
     def submit(self, cmd: ScsiCommand, done: Completion) -> None:

@@ -89,7 +89,7 @@ def test_unknown_vpd_page(a: Initiator) -> None:
 
 def test_supported_pages_disk(a: Initiator) -> None:
     d = a.run(inquiry(evpd=1, page=0)).data
-    assert d[1] == 0 and list(d[4:]) == [0x00, 0x80, 0x83, 0x86, 0xB0, 0xB1, 0xB2]
+    assert d[1] == 0 and list(d[4:]) == [0x00, 0x80, 0x83, 0x86, 0x8F, 0xB0, 0xB1, 0xB2]
     assert struct.unpack_from(">H", d, 2)[0] == len(d) - 4
 
 

@@ -15,6 +15,8 @@ from hpt.scsi.sbc.mode_pages import DISK_MEDIUM, DISK_MODE_PAGES
 from hpt.scsi.sbc.stream import streamed_read  # noqa: F401 - registers READ and WRITE's streamed variants
 from hpt.scsi.sbc.table import disk_table
 from hpt.scsi.sbc.vpd import DISK_VPD_PAGES
+from hpt.scsi.sbc.xcopy import drop_records, third_party_copy
+from hpt.scsi.spc.vpd import VpdPage
 
 if TYPE_CHECKING:
     from hpt.scsi.target import ScsiTarget
@@ -56,16 +58,22 @@ DISK_OPTIONS = (
     Option("write_cache", bool, True, "WCE of the caching mode page; off makes every write durable"),
 )
 
+def reset_disk(lu: LogicalUnit, initiator_port: str | None) -> None:
+    """A reset (port None) or an I_T nexus's loss: its PREVENT MEDIUM REMOVAL and held copy results go."""
+    release_prevention(lu, initiator_port)
+    drop_records(lu, initiator_port)
+
+
 DISK = DeviceProfile(
     name="disk",
     device_type=DeviceType.DISK,
     table=disk_table,
     medium=DISK_MEDIUM,
-    vpd_pages=DISK_VPD_PAGES,
+    vpd_pages=(*DISK_VPD_PAGES, VpdPage(0x8F, third_party_copy)),
     mode_pages=DISK_MODE_PAGES,
     versions=(SBC_4, SBC_3),
     ready=check_ready,
-    reset=release_prevention,
+    reset=reset_disk,
     options=DISK_OPTIONS,
     state=new_state,
     product="VIRTUAL-DISK",

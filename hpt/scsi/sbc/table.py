@@ -23,6 +23,7 @@ from hpt.scsi.sbc import provisioning as prov
 from hpt.scsi.sbc import rw as rw
 from hpt.scsi.sbc import sanitize as sanitize
 from hpt.scsi.sbc import verify as verify
+from hpt.scsi.sbc import xcopy as xcopy
 from hpt.scsi.sbc.vpd import max_atomic_blocks
 from hpt.scsi.spc.commands import SPC_ENTRIES
 
@@ -88,6 +89,19 @@ SBC_ENTRIES: list[OpcodeEntry] = [
     _entry("48 bf 00 00 00 00 00 ff ff 00", "SANITIZE", sanitize.sanitize, W, span=_whole),
     *(_entry(f"48 {0xA0 | sa:02x} 00 00 00 00 00 ff ff 00", f"SANITIZE/{sa:02X}h", sanitize.sanitize, W,
              sa=sa, span=_whole) for sa in SANITIZE_SAS),
+    # EXTENDED COPY (LID1) and RECEIVE COPY RESULTS: plain entries in front of their service actions
+    _entry("83 1f 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "EXTENDED COPY", xcopy.extended_copy, W,
+           span=xcopy.copy_span),
+    _entry("83 00 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "EXTENDED COPY(LID1)", xcopy.extended_copy, W,
+           sa=0x00, span=xcopy.copy_span),
+    _entry("84 1f ff 00 00 00 00 00 00 00 ff ff ff ff 00 00", "RECEIVE COPY RESULTS",
+           xcopy.receive_copy_results, A, store=False),
+    _entry("84 00 ff 00 00 00 00 00 00 00 ff ff ff ff 00 00", "RECEIVE COPY RESULTS/COPY STATUS",
+           xcopy.receive_copy_results, A, sa=0x00, store=False),
+    _entry("84 03 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "RECEIVE COPY RESULTS/OPERATING PARAMETERS",
+           xcopy.receive_copy_results, A, sa=0x03, store=False),
+    _entry("84 04 ff 00 00 00 00 00 00 00 ff ff ff ff 00 00", "RECEIVE COPY RESULTS/FAILED SEGMENT DETAILS",
+           xcopy.receive_copy_results, A, sa=0x04, store=False),
     _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16,
            io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM16)),
     _entry("89 18 ff ff ff ff ff ff ff ff 00 00 00 ff 00 00", "COMPARE AND WRITE",

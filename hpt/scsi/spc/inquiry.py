@@ -28,6 +28,8 @@ TRANSPORT_VERSIONS = {5: 0x0960, 0: 0x0A40}  # protocol identifier -> iSCSI, FCP
 QUALIFIER_NOT_CONNECTED = 0b011  # SPC-5 6.7.2: no logical unit at this LUN
 _HISUP, _RDF = 0x10, 0x02
 _MULTIP, _CMDQUE, _RMB = 0x10, 0x02, 0x80
+_3PC = 0x08  # byte 5: third-party copy (EXTENDED COPY) supported
+EXTENDED_COPY = 0x83
 
 
 def _ascii(text: str, width: int) -> bytes:
@@ -37,8 +39,8 @@ def _ascii(text: str, width: int) -> bytes:
 
 
 def standard_data(params: LuParams, *, peripheral: int, tpgs: int, multiport: bool,
-                  versions: tuple[int, ...]) -> bytes:
-    """96 bytes of standard INQUIRY data (SPC-5 6.7.2 table 148)."""
+                  versions: tuple[int, ...], third_party_copy: bool = False) -> bytes:
+    """96 bytes of standard INQUIRY data (SPC-5 6.7.2 table 148); 3PC when the LU is a copy manager."""
     head = struct.pack(
         ">BBBBBBBB",
         peripheral,
@@ -46,7 +48,7 @@ def standard_data(params: LuParams, *, peripheral: int, tpgs: int, multiport: bo
         VERSION_SPC4,
         _HISUP | _RDF,
         STANDARD_LENGTH - 5,
-        tpgs << 4,
+        tpgs << 4 | (_3PC if third_party_copy else 0),
         _MULTIP if multiport else 0,
         _CMDQUE,
     )
@@ -65,7 +67,7 @@ def standard_inquiry(lu: LogicalUnit, nexus: Nexus) -> bytes:
     ports = 1 if target is None else len(target.relative_port_ids)
     tpgs = TPGS_IMPLICIT if target is None else target.tpgs
     return standard_data(lu.params, peripheral=lu.profile.device_type, tpgs=tpgs, multiport=ports > 1,
-                         versions=versions)
+                         versions=versions, third_party_copy=lu.table.has_service_actions(EXTENDED_COPY))
 
 
 def _cdb_fields(cmd: ScsiCommand) -> tuple[bool, int, int]:

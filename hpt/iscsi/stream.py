@@ -13,9 +13,10 @@ gets an :class:`IscsiStream` instead of a buffer of its whole transfer:
 
 The piece's buffer is a window of a private anonymous mapping as long as the transfer (so Data-Out and
 Data-In keep their absolute buffer offsets): only pages of the piece in hand are resident, and each
-piece's pages go back to the kernel (MADV_DONTNEED) once it is sent or written. Each stream counts
-one piece against ``[limits] session_memory`` (its session) and ``total_memory`` (every buffer
-outside the ring); beyond either the command ends in BUSY (SAM-5 5.3.2).
+piece's pages go back to the kernel (MADV_DONTNEED) once it is sent or written. While it runs, each
+stream counts one piece against ``[limits] session_memory`` (its session) and ``total_memory`` (every
+buffer outside the ring); a command that does not fit waits for memory, then ends in BUSY
+(``hpt.scsi.core.budget``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
-from hpt.scsi.core.budget import OwnerBudgets
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.core.stream import PIECE, Then
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from hpt.iscsi.connection import Connection
     from hpt.iscsi.task import Task
 
-_sessions = OwnerBudgets()  # bytes of pieces held per session, all connections together
 _PAGE = mmap.PAGESIZE
 
 
@@ -54,22 +53,14 @@ class _Sent:
 
 
 def open_stream(conn: Connection, task: Task) -> bool:
-    """Give a large command a stream (True), or BUSY when the memory budgets are spent (True, with
-    ``task.busy``); False when it must take a whole buffer (not a READ or WRITE, iSER, bidirectional)."""
+    """Give a large command a stream (True); False when it must take a whole buffer (not a READ or
+    WRITE, iSER, bidirectional)."""
     s = conn.session
     if conn.messages or task.bidi or task.error is not None or s is None or s.scsi_target is None:
         return False
     if not s.scsi_target.streamable(task.lun, task.cdb):
         return False
-    limits = conn.context.limits
     piece = -(-max(PIECE, s.params.first_burst_length) // PIECE) * PIECE
-    if not _sessions.take(s, piece, limits.session_memory):
-        task.busy = True
-        return True
-    if not conn.buffers.reserve(piece):
-        _sessions.give(s, piece)
-        task.busy = True
-        return True
     stream = IscsiStream(conn, task, piece)
     task.stream = stream
     if task.write:
@@ -85,7 +76,10 @@ class IscsiStream:
         self.conn = conn
         self.task = task
         self.piece = piece
-        self.session = conn.session
+        self.session = self.owner = conn.session
+        limits = conn.context.limits
+        self.owner_limit = limits.session_memory
+        self.total_limit = limits.total_memory
         self._map = mmap.mmap(-1, task.edtl, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.buf = memoryview(self._map)
         self.datasn = 0
@@ -211,8 +205,6 @@ class IscsiStream:
             self.gone = True
         self.conn.streams.discard(self)
         self._wake(StreamGone("task gone"))
-        _sessions.give(self.session, self.piece)
-        self.conn.buffers.give(-1, self.piece)
         self.task.buf = None
         if not self.storing:  # else the pages go with the mapping, once the store is done with them
             self._map.madvise(mmap.MADV_DONTNEED, 0, len(self._map))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,8 +14,9 @@ import pytest
 from hpt.daemon.config import parse_config
 from hpt.daemon.server import Server
 from hpt.iscsi import pdu as P
-from hpt.iscsi.pdu import Opcode, TmfFunction, TmfResponse
-from hpt.iscsi.stream import _sessions
+from hpt.iscsi.pdu import BHS_LEN, Opcode, Pdu, TmfFunction, TmfResponse
+from hpt.scsi.core import budget
+from hpt.scsi.core.budget import BUDGET
 from hpt.scsi.core.constants import Status
 from hpt.scsi.core.lun import encode_lun
 from hpt.scsi.core.stream import PIECE
@@ -48,12 +50,25 @@ def rw16(op: int, lba: int, blocks: int, fua: bool = False) -> bytes:
     return struct.pack(">BBQIBB", op, 0x08 if fua else 0, lba, blocks, 0, 0)
 
 
+def sent(ini: Initiator) -> list[Reply]:
+    """What the connection sends now, reported sent (as ``Initiator.replies``, without its copies)."""
+    raw = memoryview(b"".join(bytes(b) for b in ini.conn.data_to_send()))
+    ini.conn.output_sent()
+    out, off = [], 0
+    while off < len(raw):
+        pdu = Pdu(bytes(raw[off:off + BHS_LEN]))
+        start = off + BHS_LEN + pdu.ahs_len
+        out.append(Reply(pdu, bytes(raw[start:start + pdu.dsl])))
+        off = start + pdu.dsl + (-pdu.dsl & 3)
+    return out
+
+
 def drain(ini: Initiator) -> list[Reply]:
     """Everything the connection has to send, sending each piece's Data-In before the next is read."""
     out: list[Reply] = []
     while True:
         ini.conn.drain_completions()
-        got = ini.replies()
+        got = sent(ini)
         if not got:
             return out
         out += got
@@ -124,18 +139,41 @@ def test_an_undrained_read_holds_one_piece(ini: Initiator) -> None:
     assert DataBuffers.heap_in_use() == PIECE
     ini.conn.connection_lost()
     ini.conn.drain_completions()
-    assert DataBuffers.heap_in_use() == 0 and not _sessions.used(ini.conn.session)
+    assert DataBuffers.heap_in_use() == 0 and not BUDGET.used(ini.conn.session)
 
 
-def test_streams_beyond_the_session_budget_are_busy(ini: Initiator) -> None:
+def fill_the_session_budget(ini: Initiator) -> None:
     for _ in range(16):  # 16 pieces of 1 MiB fill the session's 16 MiB
-        read_unread(ini, rw16(0x88, 0, 4 * MIB // 512), 4 * MIB)
-    assert len(ini.conn.streams) == 16
-    read_unread(ini, rw16(0x88, 0, 4 * MIB // 512), 4 * MIB)
+        read_unread(ini, rw16(0x88, 0, 2 * MIB // 512), 2 * MIB)
+    assert len(ini.conn.streams) == 16 and BUDGET.used(ini.conn.session) == 16 * MIB
+
+
+def statuses(replies: list[Reply]) -> list[int]:
+    return [r.pdu.b3 for r in replies if r.pdu.opcode == Opcode.SCSI_RSP or r.pdu.b1 & 1]
+
+
+def test_a_stream_beyond_the_session_budget_waits_then_is_busy(ini: Initiator,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(budget, "WAIT", 0.3)
+    fill_the_session_budget(ini)
+    read_unread(ini, rw16(0x88, 0, 2 * MIB // 512), 2 * MIB)  # waits for memory
     read_unread(ini, rw16(0x88, 0, 8), 4096)  # small commands are not held back
-    rsps = [r for r in ini.replies() if r.pdu.opcode == Opcode.SCSI_RSP or r.pdu.b1 & 1]
-    assert [r.pdu.b3 for r in rsps] == [Status.BUSY, Status.GOOD]
+    assert statuses(sent(ini)) == [Status.GOOD]
+    time.sleep(0.6)
+    ini.conn.drain_completions()
+    assert statuses(sent(ini)) == [Status.BUSY]
     ini.conn.connection_lost()
+    ini.conn.drain_completions()
+    assert not ini.conn.streams and DataBuffers.heap_in_use() == 0
+
+
+def test_a_stream_beyond_the_session_budget_runs_once_memory_is_back(ini: Initiator,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(budget, "WAIT", 30.0)
+    fill_the_session_budget(ini)
+    read_unread(ini, rw16(0x88, 0, 2 * MIB // 512), 2 * MIB)  # waits for memory
+    assert len(ini.conn.streams) == 17 and BUDGET.used(ini.conn.session) == 16 * MIB
+    assert statuses(drain(ini)) == [Status.GOOD] * 17  # the first ones end, then the waiting one runs
     assert not ini.conn.streams and DataBuffers.heap_in_use() == 0
 
 

@@ -18,8 +18,10 @@ error or None, exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Protocol
+
+from hpt.scsi.core.budget import BUDGET
 
 if TYPE_CHECKING:
     from hpt.scsi.core.command import ScsiCommand
@@ -36,10 +38,19 @@ Then = Callable[[BaseException | None], None]
 Ended = Callable[[BaseException | None], None]
 
 
+class OutOfMemory(Exception):
+    """The command's piece could not be had within the memory budgets in time (the command is BUSY)."""
+
+
 class DataStream(Protocol):
-    """A transport's side of a streamed command: ``piece`` bytes move at a time through ``view``."""
+    """A transport's side of a streamed command: ``piece`` bytes move at a time through ``view``; the
+    piece is counted against ``owner_limit`` for ``owner`` (the I_T nexus) and ``total_limit`` for all
+    (:mod:`hpt.scsi.core.budget`) while the command runs."""
 
     piece: int
+    owner: Hashable
+    owner_limit: int
+    total_limit: int
 
     def view(self, offset: int, n: int) -> memoryview:
         """The buffer for bytes ``offset`` to ``offset + n`` of the transfer."""
@@ -70,7 +81,7 @@ class _Loop:
     """One command's piece loop (shared by reads and writes)."""
 
     __slots__ = ("store", "base", "length", "stream", "done", "stopped", "fua", "reading", "at", "busy",
-                 "again", "ended")
+                 "again", "ended", "held")
 
     def __init__(self, store: BackingStore, base: int, length: int, stream: DataStream, done: Ended,
                  stopped: Callable[[], bool], reading: bool, fua: bool = False) -> None:
@@ -86,6 +97,18 @@ class _Loop:
         self.busy = False  # inside step(): a callback that comes back at once only sets ``again``
         self.again = False
         self.ended = False
+        self.held = False  # the piece's memory is counted (BUDGET)
+
+    def start(self) -> None:
+        s = self.stream
+        BUDGET.acquire(s.owner, s.piece, s.owner_limit, s.total_limit, self._granted)
+
+    def _granted(self, ok: bool) -> None:
+        if ok:
+            self.held = True
+            self.step()
+        else:
+            self._end(OutOfMemory(f"no {self.stream.piece} bytes within the memory budgets"))
 
     def step(self) -> None:
         """Start the next piece; iterative, so a store or transport that answers at once does not recurse."""
@@ -140,19 +163,21 @@ class _Loop:
     def _end(self, err: BaseException | None) -> None:
         if not self.ended:
             self.ended = True
+            if self.held:
+                BUDGET.give(self.stream.owner, self.stream.piece)
             self.done(err)
 
 
 def read_pieces(store: BackingStore, base: int, length: int, stream: DataStream, done: Ended,
                 stopped: Callable[[], bool]) -> None:
     """Read ``length`` bytes from ``base`` piece by piece, each sent before the next is read."""
-    _Loop(store, base, length, stream, done, stopped, True).step()
+    _Loop(store, base, length, stream, done, stopped, True).start()
 
 
 def write_pieces(store: BackingStore, base: int, length: int, stream: DataStream, done: Ended,
                  stopped: Callable[[], bool], fua: bool) -> None:
     """Write ``length`` bytes at ``base`` piece by piece as the transport brings each one in."""
-    _Loop(store, base, length, stream, done, stopped, False, fua).step()
+    _Loop(store, base, length, stream, done, stopped, False, fua).start()
 
 
 def stream_io(io: object, task: Task) -> Callable[[Any, ScsiCommand, Ended], None]:

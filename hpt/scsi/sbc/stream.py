@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.cdb import CdbForm
-from hpt.scsi.core.command import ScsiCommand, ScsiResult
+from hpt.scsi.core.command import BUSY, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import Status
-from hpt.scsi.core.stream import STREAMED, read_pieces, write_pieces
+from hpt.scsi.core.stream import STREAMED, OutOfMemory, read_pieces, write_pieces
 from hpt.scsi.sbc.common import check_writable, checked_blocks, out_result
 from hpt.scsi.sbc.rw import _durable, submit_read, submit_write
 
@@ -30,8 +30,7 @@ def streamed_read(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, complete: Co
     if not length or cmd.stream is None or lu.store is None:
         complete(result)
         return
-    read_pieces(lu.store, lba * bs, length, cmd.stream,
-                lambda err: complete(result if err is None else err), stopped)
+    read_pieces(lu.store, lba * bs, length, cmd.stream, lambda err: complete(_outcome(result, err)), stopped)
 
 
 def streamed_write(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, complete: Complete,
@@ -46,8 +45,15 @@ def streamed_write(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, complete: C
     if not length or cmd.stream is None or lu.store is None:
         complete(result)
         return
-    write_pieces(lu.store, lba * bs, length, cmd.stream,
-                 lambda err: complete(result if err is None else err), stopped, _durable(form, lu, cmd.cdb))
+    write_pieces(lu.store, lba * bs, length, cmd.stream, lambda err: complete(_outcome(result, err)), stopped,
+                 _durable(form, lu, cmd.cdb))
+
+
+def _outcome(result: ScsiResult, err: BaseException | None) -> ScsiResult | BaseException:
+    """The command's result: ``result``, BUSY when its memory could not be had, or the error."""
+    if err is None:
+        return result
+    return BUSY if isinstance(err, OutOfMemory) else err
 
 
 STREAMED[submit_read] = streamed_read

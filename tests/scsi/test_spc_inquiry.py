@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, LUN_NOT_SUPPORTED, DeviceType
+from hpt.scsi.core.transfer import MAX_BUFFER
 from hpt.scsi.sbc import vpd as sbc_vpd
 from hpt.scsi.sbc.profile import SBC_3, SBC_4
 from hpt.scsi.spc import vpd
@@ -162,7 +163,9 @@ def test_block_limits_full(a: Initiator) -> None:
     assert not d[4] & 1 and d[5] == sbc_vpd.MAX_CAW_BLOCKS  # WSNZ 0
     assert struct.unpack_from(">II", d, 20) == (0, 0)  # no UNMAP on a fully provisioned LU
     assert struct.unpack_from(">H", d, 6)[0] == 0  # one logical block per physical block
-    assert struct.unpack_from(">5I", d, 44) == (0, 0, 0, 0, 0)  # no MAXIMUM TRANSFER LENGTH: no atomics
+    assert struct.unpack_from(">5I", d, 44) == (0, 0, 0, 0, 0)  # no max_xfer_blocks: no atomics
+    # MAXIMUM TRANSFER LENGTH: what one command's buffer may hold (larger ones are CHECK CONDITION)
+    assert struct.unpack_from(">I", d, 8)[0] == MAX_BUFFER // 512
 
 
 def test_block_limits_physical_blocks_and_atomics(a: Initiator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from hpt.scsi.core.transfer import MAX_BUFFER
 from hpt.scsi.spc.vpd import VpdPage
 
 if TYPE_CHECKING:
@@ -24,6 +25,13 @@ MAX_ATOMIC_BLOCKS = 0xFFFF  # WRITE ATOMIC(16)'s NUMBER OF LOGICAL BLOCKS is 16 
 def physical_ratio(params: LuParams) -> int:
     """Logical blocks per physical block (``physical_block_size`` / ``block_size``, at least 1)."""
     return max(1, (params.extra.get("physical_block_size") or params.block_size) // params.block_size)
+
+
+def max_transfer_blocks(params: LuParams) -> int:
+    """MAXIMUM TRANSFER LENGTH (SBC-4 6.6.4): ``max_xfer_blocks``, at most what one command's buffer may
+    hold (``MAX_BUFFER``: beyond it every transport answers CHECK CONDITION), which it is when unset."""
+    most = MAX_BUFFER // params.block_size
+    return min(params.max_xfer_blocks, most) if params.max_xfer_blocks else most
 
 
 def max_atomic_blocks(params: LuParams) -> int:
@@ -47,7 +55,7 @@ def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:
         0x01 if WRITE_SAME_NON_ZERO else 0,
         MAX_CAW_BLOCKS,
         ratio if ratio > 1 else 0,  # OPTIMAL TRANSFER LENGTH GRANULARITY
-        p.max_xfer_blocks,
+        max_transfer_blocks(p),
         p.optimal_xfer_blocks,
         0,  # MAXIMUM PREFETCH LENGTH
         MAX_UNMAP_LBA_COUNT if thin else 0,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
 from hpt.scsi.core.sense import SenseError
-from hpt.scsi.core.stream import PIECE, Then
+from hpt.scsi.core.stream import PIECE, StreamStopped, Then
 
 if TYPE_CHECKING:
     from hpt.iscsi.connection import Connection
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 _PAGE = mmap.PAGESIZE
 
 
-class StreamGone(ConnectionError):
+class StreamGone(StreamStopped):
     """The command's connection went (or the task was dropped) before its data could move."""
 
 
@@ -204,6 +204,8 @@ class IscsiStream:
                 return
             self.gone = True
         self.conn.streams.discard(self)
+        if not self.conn.lost:
+            self._forget()  # a WRITE that ended before all its data was solicited (an error, a shorter CDB)
         self._wake(StreamGone("task gone"))
         self.task.buf = None
         if not self.storing:  # else the pages go with the mapping, once the store is done with them

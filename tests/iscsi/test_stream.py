@@ -195,3 +195,40 @@ def test_a_streamed_write_cut_off_gives_everything_back(ini: Initiator) -> None:
     ini.conn.connection_lost()
     ini.conn.drain_completions()
     assert not ini.conn.streams and DataBuffers.heap_in_use() == 0
+
+
+def test_a_write_shorter_than_its_transfer_ends_and_lets_its_tag_go(ini: Initiator) -> None:
+    """The CDB asks for 2 MiB of a 4 MiB transfer: 2 MiB are solicited and written, the status says the
+    residual (RFC 7143 11.4.5.2), and the task is gone from the connection."""
+    payload = os.urandom(4 * MIB)
+    itt = ini.itt + 1
+    hdr = P.initiator_pdu(Opcode.SCSI_CMD, 0xA1, encode_lun(1), itt, w20=len(payload), w24=ini.cmdsn,
+                          w28=ini.expstatsn)
+    hdr[32:48] = rw16(0x8A, 0, 2 * MIB // 512)
+    ini.cmdsn += 1
+    ini.send(hdr)
+    pending = sent(ini)
+    seen = list(pending)
+    while r2ts := [r for r in pending if r.pdu.opcode == Opcode.R2T]:
+        pending = []
+        for r2t in r2ts:
+            off, length = r2t.pdu.w40, r2t.pdu.w44
+            assert off + length <= 2 * MIB
+            pending += ini.data_out(itt, r2t.pdu.w20, off, payload[off:off + length], datasn=0)
+        pending += drain(ini)
+        seen += pending
+    rsp = [r for r in seen if r.pdu.opcode == Opcode.SCSI_RSP][-1]
+    assert rsp.pdu.b3 == Status.GOOD and rsp.pdu.b1 & 0x02 and rsp.pdu.w44 == 2 * MIB  # U, residual
+    assert itt not in ini.conn.tasks and not ini.conn.streams
+
+
+def test_abort_task_of_a_streamed_write_waiting_for_data(ini: Initiator,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    itt = ini.itt + 1
+    r = ini.scsi(rw16(0x8A, 0, 4 * MIB // 512), write=bytes(4 * MIB), immediate=8192)
+    assert [x for x in r if x.pdu.opcode == Opcode.R2T]
+    rsp = ini.tmf(TmfFunction.ABORT_TASK, rtt=itt, refcmdsn=ini.cmdsn - 1) + drain(ini)
+    assert [x.pdu.b2 for x in rsp if x.pdu.opcode == Opcode.TASK_MGMT_RSP] == [TmfResponse.FUNCTION_COMPLETE]
+    assert not [x for x in rsp if x.pdu.opcode == Opcode.SCSI_RSP]
+    assert not ini.conn.streams and not ini.conn.tasks and DataBuffers.heap_in_use() == 0
+    assert "error" not in caplog.text.lower()

@@ -38,6 +38,11 @@ Then = Callable[[BaseException | None], None]
 Ended = Callable[[BaseException | None], None]
 
 
+class StreamStopped(Exception):
+    """The transport stops the command's data (its connection is gone, its task was dropped): the
+    command ends unreported (``ABORTED``)."""
+
+
 class OutOfMemory(Exception):
     """The command's piece could not be had within the memory budgets in time (the command is BUSY)."""
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.cdb import CdbForm
-from hpt.scsi.core.command import BUSY, ScsiCommand, ScsiResult
+from hpt.scsi.core.command import ABORTED, BUSY, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import Status
-from hpt.scsi.core.stream import STREAMED, OutOfMemory, read_pieces, write_pieces
+from hpt.scsi.core.stream import STREAMED, OutOfMemory, StreamStopped, read_pieces, write_pieces
 from hpt.scsi.sbc.common import check_writable, checked_blocks, out_result
 from hpt.scsi.sbc.rw import _durable, submit_read, submit_write
 
@@ -50,9 +50,12 @@ def streamed_write(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, complete: C
 
 
 def _outcome(result: ScsiResult, err: BaseException | None) -> ScsiResult | BaseException:
-    """The command's result: ``result``, BUSY when its memory could not be had, or the error."""
+    """The command's result: ``result``, BUSY when its memory could not be had, nothing when the
+    transport stopped it, or the error."""
     if err is None:
         return result
+    if isinstance(err, StreamStopped):
+        return ABORTED
     return BUSY if isinstance(err, OutOfMemory) else err
 
 

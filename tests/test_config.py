@@ -154,7 +154,7 @@ def test_defaults() -> None:
     params = lun.params
     assert (lun.type, params.block_size, params.write_cache, params.rotation_rate) == ("disk", 512, True, 1)
     assert (params.vendor, params.product, params.readonly) == ("HPT", "VIRTUAL-DISK", False)
-    assert params.extra == {"physical_block_size": 0}
+    assert params.extra == {"physical_block_size": 0, "sanitize_rate": 0}
     assert re.fullmatch(r"[0-9a-f]{16}", params.serial)
     again = parse_config(ram_target()).targets[0].luns[0].params.serial
     other = parse_config(ram_target().replace("lun = 1", "lun = 2")).targets[0].luns[0].params.serial

@@ -24,9 +24,11 @@ from __future__ import annotations
 import mmap
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
+from hpt.scsi.core.blocking import run_blocking
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.core.stream import PIECE, StreamStopped, Then
 
@@ -86,7 +88,6 @@ class IscsiStream:
         self.window = 0  # WRITE: bytes up to here are solicited (the piece the store waits for)
         self.waiting: Then | None = None  # WRITE: the SCSI side's ``then`` for the piece in hand
         self.dropped = 0  # bytes below this went back to the kernel
-        self.inside = False  # running the SCSI side's ``then`` on the connection's thread
         self.storing = False  # WRITE: the store is writing the piece in hand from the mapping
         self.gone = False
         self._lock = threading.Lock()
@@ -103,23 +104,19 @@ class IscsiStream:
 
     # -- the connection's thread ----------------------------------------------------------------
     def _post(self, then: Then, work: Callable[[], None]) -> None:
-        """Run ``work`` on the connection's thread: queued with its completions (the driver is told,
-        unless this is the stream's own ``then`` running there already and the driver drains next)."""
+        """Run ``work`` on the connection's thread: queued with its completions, the driver told."""
         with self._lock:
             gone = self.gone
             if not gone:
-                if self.inside:
-                    self.conn._done.append(work)
-                else:
-                    self.conn.defer(work)
+                self.conn.defer(work)
         if gone:
-            then(StreamGone("connection gone"))
+            self._run(then, StreamGone("connection gone"))
 
     def _data_in(self, offset: int, n: int, then: Then) -> None:
         """Data-In PDUs for bytes ``offset`` to ``offset + n``, with no status (RFC 7143 11.7)."""
         conn, task, s = self.conn, self.task, self.session
         if self.gone or task.aborted or s is None:
-            then(StreamGone("connection gone"))
+            self._run(then, StreamGone("connection gone"))
             return
         seg, burst = conn.max_xmit_dsl, s.params.max_burst_length
         lun, itt, buf = task.lun_raw, task.itt, self.buf
@@ -138,7 +135,7 @@ class IscsiStream:
     def _solicit(self, offset: int, n: int, then: Then) -> None:
         """The SCSI side waits for bytes up to ``offset + n``: R2T them once what came before is in."""
         if self.gone or self.task.aborted:
-            then(StreamGone("task gone"))
+            self._run(then, StreamGone("task gone"))
             return
         self.storing = False
         self._drop(offset)  # every byte below it is on the store
@@ -173,12 +170,12 @@ class IscsiStream:
         if then is not None:
             self._run(then, err)
 
-    def _run(self, then: Then, err: BaseException | None) -> None:
-        self.inside = True
-        try:
-            then(err)
-        finally:
-            self.inside = False
+    @staticmethod
+    def _run(then: Then, err: BaseException | None) -> None:
+        """Hand the SCSI side its ``then`` on a pool thread: whoever calls here (the connection's thread,
+        or a store's thread sending for it) holds the driver's lock, which the next piece or the
+        command's completion may need."""
+        run_blocking(partial(then, err))
 
     def _drop(self, upto: int) -> None:
         """Give the pages below ``upto`` back to the kernel (they were sent or written)."""

@@ -6,6 +6,7 @@ is served (issue 13)."""
 
 from __future__ import annotations
 
+import random
 import struct
 import time
 from collections.abc import Iterator
@@ -105,3 +106,33 @@ def test_undrained_reads_and_dataless_write_hold_bounded_memory(daemon: Hptd) ->
     fresh.close()
     assert daemon.alive()
     assert time.monotonic() - started < 60
+
+
+def test_streamed_write_and_read_round_trip_on_a_file_lun(daemon: Hptd) -> None:
+    """A 6 MiB WRITE(16) answered R2T by R2T, then READ(16) of it: the bytes come back (the pieces go
+    through the file store's asynchronous submit)."""
+    ini = session(daemon.port, 0x23D000000600)
+    payload = random.Random(13).randbytes(6 << 20)
+    itt = 0x600
+    hdr = P.initiator_pdu(Opcode.SCSI_CMD, 0x80 | 0x20 | 1, encode_lun(1), itt, w20=len(payload),
+                          w24=ini.cmdsn, w28=ini.expstatsn)
+    hdr[32:48] = write16(4096, len(payload) // BS)
+    ini.cmdsn += 1
+    ini.sock.sendall(bytes(hdr))
+    while True:
+        rsp, _ = ini._recv()
+        if rsp[0] & 0x3F == Opcode.SCSI_RSP:
+            assert rsp[3] == 0
+            break
+        assert rsp[0] & 0x3F == Opcode.R2T
+        ttt, offset, length = struct.unpack_from(">I", rsp, 20)[0], *struct.unpack_from(">II", rsp, 40)
+        seg = 8192
+        for datasn, off in enumerate(range(offset, offset + length, seg)):
+            n = min(seg, offset + length - off)
+            out = P.initiator_pdu(Opcode.DATA_OUT, 0x80 if off + n == offset + length else 0, encode_lun(1),
+                                  itt, w20=ttt, w28=ini.expstatsn, w36=datasn, w40=off)
+            P.set_dsl(out, n)
+            ini.sock.sendall(bytes(out) + payload[off:off + n])
+    got = ini.command(read16(4096, len(payload) // BS), lun=1, read=len(payload))
+    assert got.status == 0 and got.data == payload
+    ini.close()

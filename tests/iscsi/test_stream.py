@@ -63,11 +63,19 @@ def sent(ini: Initiator) -> list[Reply]:
     return out
 
 
+def settle(ini: Initiator, seconds: float = 0.5) -> None:
+    """Wait for work other threads queue for the connection (a stream's next piece), and do it."""
+    end = time.monotonic() + seconds
+    while not ini.conn.completions and time.monotonic() < end:
+        time.sleep(0.005)
+    ini.conn.drain_completions()
+
+
 def drain(ini: Initiator) -> list[Reply]:
     """Everything the connection has to send, sending each piece's Data-In before the next is read."""
     out: list[Reply] = []
     while True:
-        ini.conn.drain_completions()
+        settle(ini)
         got = sent(ini)
         if not got:
             return out
@@ -131,14 +139,15 @@ def test_a_streamed_write_then_read_round_trips(ini: Initiator, server: Server) 
 def test_an_undrained_read_holds_one_piece(ini: Initiator) -> None:
     first = ini.scsi(rw16(0x88, 0, 16 * MIB // 512), read=16 * MIB)  # the first piece, sent
     assert len(data_of(first)) == PIECE
-    ini.conn.drain_completions()
+    settle(ini)
     queued = ini.conn.data_to_send()  # the second piece, which the initiator does not read
     assert PIECE <= sum(len(b) for b in queued) < PIECE + 64 * 1024
-    ini.conn.drain_completions()
+    settle(ini, 0.2)
     assert not ini.conn.data_to_send()  # nothing more until the second piece is on the wire
     assert DataBuffers.heap_in_use() == PIECE
     ini.conn.connection_lost()
-    ini.conn.drain_completions()
+    settle(ini)
+    time.sleep(0.1)
     assert DataBuffers.heap_in_use() == 0 and not BUDGET.used(ini.conn.session)
 
 
@@ -160,10 +169,11 @@ def test_a_stream_beyond_the_session_budget_waits_then_is_busy(ini: Initiator,
     read_unread(ini, rw16(0x88, 0, 8), 4096)  # small commands are not held back
     assert statuses(sent(ini)) == [Status.GOOD]
     time.sleep(0.6)
-    ini.conn.drain_completions()
+    settle(ini)
     assert statuses(sent(ini)) == [Status.BUSY]
     ini.conn.connection_lost()
-    ini.conn.drain_completions()
+    settle(ini)
+    time.sleep(0.1)
     assert not ini.conn.streams and DataBuffers.heap_in_use() == 0
 
 

@@ -63,7 +63,11 @@ def open_stream(conn: Connection, task: Task) -> bool:
     if not s.scsi_target.streamable(task.lun, task.cdb):
         return False
     piece = -(-max(PIECE, s.params.first_burst_length) // PIECE) * PIECE
-    stream = IscsiStream(conn, task, piece)
+    try:
+        stream = IscsiStream(conn, task, piece)
+    except OSError:  # no address space for its mapping (ENOMEM, vm.max_map_count): BUSY
+        task.busy = True
+        return True
     task.stream = stream
     if task.write:
         task.buf = stream.buf  # Data-Out lands at its buffer offset, as for any write

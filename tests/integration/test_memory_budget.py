@@ -136,3 +136,27 @@ def test_streamed_write_and_read_round_trip_on_a_file_lun(daemon: Hptd) -> None:
     got = ini.command(read16(4096, len(payload) // BS), lun=1, read=len(payload))
     assert got.status == 0 and got.data == payload
     ini.close()
+
+
+def test_many_dataless_writes_hold_bounded_mappings(daemon: Hptd) -> None:
+    """One session sends 400 WRITE(16)s of 1 GiB and no data (the issue saw 65,000 mappings from
+    70,000): beyond the LU's queue depth they end in TASK SET FULL, so hptd's mappings and memory stay
+    bounded."""
+    pid = daemon.proc.pid
+    maps_before = len(Path(f"/proc/{pid}/maps").read_text().splitlines())
+    base = rss(pid)
+    ini = session(daemon.port, 0x23D000000800)
+    for i in range(400):
+        hdr = P.initiator_pdu(Opcode.SCSI_CMD, 0x80 | 0x20 | 1, encode_lun(1), 0x1000 + i, w20=GIB,
+                              w24=ini.cmdsn, w28=ini.expstatsn)
+        hdr[32:48] = write16(8, GIB // BS)
+        ini.cmdsn += 1
+        ini.sock.sendall(bytes(hdr))
+    time.sleep(2)
+    maps = len(Path(f"/proc/{pid}/maps").read_text().splitlines())
+    print(f"400 dataless 1 GiB WRITEs: +{maps - maps_before} mappings, +{(rss(pid) - base) >> 20} MiB RSS")
+    assert maps - maps_before < 300 and rss(pid) - base < GROWTH_LIMIT
+    reset(ini.sock)
+    fresh = session(daemon.port, 0x23D000000900)
+    assert fresh.command(bytes((0x12, 0, 0, 0, 36, 0)), lun=1, read=36).status == 0
+    fresh.close()

@@ -11,9 +11,11 @@ The piece loops here run one piece at a time over the store's asynchronous submi
 * :func:`write_pieces`: ``fill`` piece *k* (the transport solicits it, RFC 7143 R2T), write it, then
   ask for piece *k+1*; FUA goes with every piece, so each is durable before the next is asked for.
 
-An error from the transport's ``then`` (its connection is gone, the write data broke sequence: a
-``SenseError``), ``stopped()`` (the task was aborted) or a store error end the loop; ``done`` gets the
-error or None, exactly once.
+Before its first piece a loop counts the piece against the memory budgets (:mod:`hpt.scsi.core.budget`;
+:class:`OutOfMemory` when it cannot within the wait: BUSY) and gives it back when it ends. An error from
+the transport's ``then`` (:class:`StreamStopped`: its connection is gone; a ``SenseError``: the write
+data broke sequence), ``stopped()`` (the task was aborted) or a store error end the loop; ``done`` gets
+the error or None, exactly once.
 """
 
 from __future__ import annotations

@@ -24,11 +24,9 @@ from __future__ import annotations
 import mmap
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING
 
 from hpt.iscsi import pdu as P
-from hpt.scsi.core.blocking import run_blocking
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.core.stream import PIECE, StreamStopped, Then
 
@@ -176,10 +174,8 @@ class IscsiStream:
 
     @staticmethod
     def _run(then: Then, err: BaseException | None) -> None:
-        """Hand the SCSI side its ``then`` on a pool thread: whoever calls here (the connection's thread,
-        or a store's thread sending for it) holds the driver's lock, which the next piece or the
-        command's completion may need."""
-        run_blocking(partial(then, err))
+        """Tell the SCSI side (it goes on on a thread of its own: ``hpt.scsi.core.stream``)."""
+        then(err)
 
     def _drop(self, upto: int) -> None:
         """Give the pages below ``upto`` back to the kernel (they were sent or written)."""

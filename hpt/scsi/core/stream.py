@@ -21,8 +21,10 @@ the error or None, exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hpt.scsi.core.blocking import run_blocking
 from hpt.scsi.core.budget import BUDGET
 
 if TYPE_CHECKING:
@@ -145,7 +147,7 @@ class _Loop:
             view = self.stream.view(at, n)
             self.store.submit_read(self.base + at, view, lambda err: self._read(err, at, n))
         else:
-            self.stream.fill(at, n, lambda err: self._filled(err, at, n))
+            self.stream.fill(at, n, self._hop(lambda err: self._filled(err, at, n)))
 
     def _read(self, err: BaseException | None, at: int, n: int) -> None:
         if err is not None:
@@ -153,7 +155,7 @@ class _Loop:
         elif self.stopped():
             self._end(None)
         else:
-            self.stream.send(at, n, self._proceed)
+            self.stream.send(at, n, self._hop(self._proceed))
 
     def _filled(self, err: BaseException | None, at: int, n: int) -> None:
         if err is not None or self.stopped():
@@ -166,6 +168,12 @@ class _Loop:
             self._end(err)
         else:
             self.step()
+
+    @staticmethod
+    def _hop(step: Then) -> Then:
+        """The ``then`` given to the transport: the next step runs on the blocking pool, because the
+        transport may call it holding its own lock, which that step (or the command's completion) needs."""
+        return lambda err: run_blocking(partial(step, err))
 
     def _end(self, err: BaseException | None) -> None:
         if not self.ended:

@@ -1,4 +1,5 @@
-"""Fixtures: hptd on loopback with a fully provisioned and a thin LUN, plus CHAP targets."""
+"""Fixtures: hptd on loopback with a fully provisioned and a thin LUN, the rest of the conformance LUN
+matrix (512 B on 4096 B physical blocks, read-only thin, removable, sanitize), plus CHAP targets."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ FULL = "iqn.2026-11.org.hpt.test:full"
 THIN = "iqn.2026-11.org.hpt.test:thin"
 CHAP = "iqn.2026-11.org.hpt.test:chap"
 MUTUAL = "iqn.2026-11.org.hpt.test:mutual"
+E512 = "iqn.2026-11.org.hpt.test:e512"  # 512 B logical on 4096 B physical blocks, thin, atomic writes
+READONLY = "iqn.2026-11.org.hpt.test:readonly"
+REMOVABLE = "iqn.2026-11.org.hpt.test:removable"
+SANITIZE = "iqn.2026-11.org.hpt.test:sanitize"  # paced, so a SANITIZE is seen in progress
 
 CONFIG = f"""
 [daemon]
@@ -46,6 +51,44 @@ name = "{THIN}"
   size = "256M"
   thin = true
   block_size = 4096
+
+[[target]]
+name = "{E512}"
+  [[target.lun]]
+  lun = 1
+  store = "file"
+  path = "/dev/shm/hpt-test-e512-{{port}}.img"
+  size = "64M"
+  thin = true
+  physical_block_size = 4096
+  max_xfer_blocks = 65536
+
+[[target]]
+name = "{READONLY}"
+  [[target.lun]]
+  lun = 1
+  store = "ram"
+  size = "16M"
+  thin = true
+  readonly = true
+
+[[target]]
+name = "{REMOVABLE}"
+  [[target.lun]]
+  lun = 1
+  store = "ram"
+  size = "64M"
+  removable = true
+
+[[target]]
+name = "{SANITIZE}"
+  [[target.lun]]
+  lun = 1
+  store = "file"
+  path = "/dev/shm/hpt-test-sanitize-{{port}}.img"
+  size = "16M"
+  thin = true
+  sanitize_rate = 2097152
 
 [[target]]
 name = "{CHAP}"

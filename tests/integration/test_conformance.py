@@ -3,6 +3,10 @@
 The bar (issue 2, shared/reference/baseline.md): on a fully provisioned and on a thin LUN, at least
 the 160 real passes Debian's tgt 1.0.85 gets, fewer than its 8 failures, and hptd still alive.
 A [SKIPPED] test is not counted as a pass.
+
+Issue 12 adds the LUN matrix: a test counts as passed when it ran without [SKIPPED] on some LUN of
+full, thin, 512 B on 4096 B physical blocks (ALL), read-only thin (the ReadOnly family), removable
+(PreventAllow, StartStopUnit) and sanitize (the Sanitize family with --allow-sanitize).
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import subprocess
 
 import pytest
 
-from .conftest import FULL, THIN
-from .cunit import parse_cunit
+from .conftest import E512, FULL, READONLY, REMOVABLE, SANITIZE, THIN
+from .cunit import CunitResult, parse_cunit
 from .hptd import Hptd, need
 
 pytestmark = pytest.mark.integration
@@ -22,19 +26,84 @@ TGT_FAILURES = 8
 INITIATOR_1 = "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test"
 INITIATOR_2 = "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2"
 
+#: (target, --test, extra flags): the matrix's runs beyond full and thin
+MATRIX = [
+    (E512, "ALL", ()),
+    (READONLY, "SCSI.ReadOnly", ()),
+    (REMOVABLE, "SCSI.PreventAllow", ()),
+    (REMOVABLE, "SCSI.StartStopUnit", ()),
+    (SANITIZE, "SCSI.Sanitize", ("--allow-sanitize",)),
+]
+#: The families issue 12 makes real passes: none of their tests may be skipped or fail on the matrix.
+FAMILIES = ("ExtendedCopy", "ReceiveCopyResults", "WriteAtomic16", "ReadOnly")
+TESTS = ("WriteSame10.ZeroBlocks", "WriteSame16.ZeroBlocks", "WriteSame10.UnmapUnaligned",
+         "WriteSame16.UnmapUnaligned", "WriteSame10.InvalidDataOutSize", "WriteSame16.InvalidDataOutSize",
+         "CompareAndWrite.InvalidDataOutSize", "Sanitize.Overwrite", "Sanitize.BlockErase",
+         "Sanitize.ExitFailureMode", "Sanitize.InvalidServiceAction")
+#: Known not to pass on the matrix, with the reason (the rest of issue 12, or libiscsi's own doing).
+NOT_YET = {
+    "Sanitize.CryptoErase": "no store keeps its data encrypted: CRYPTO ERASE is not offered",
+    "Sanitize.Readonly": "skips itself while CRYPTO ERASE is not offered",
+    "Sanitize.Reservations": "skips itself while CRYPTO ERASE is not offered",
+    "GetLBAStatus.UnmapSingle": "libiscsi expects the first descriptor for LBA i+1 at i+LBPPB, which "
+                                "SBC-4 does not allow, on the 512e LUN only",
+    "Sanitize.Reset": "now and then its SANITIZE meets the RESERVE(6) of the previous test's second "
+                      "session, whose logout response leaves before the I_T nexus loss is processed",
+}
+
+_runs: dict[tuple[int, str, str, tuple[str, ...]], CunitResult] = {}
+
+
+def run_cunit(hptd: Hptd, iqn: str, test: str = "ALL", flags: tuple[str, ...] = ()) -> CunitResult:
+    """One iscsi-test-cu run (kept for the matrix: each runs once per session)."""
+    key = (hptd.port, iqn, test, flags)
+    if key not in _runs:
+        tool = need("iscsi-test-cu", "libiscsi-bin")
+        cmd = [tool, "--dataloss", *flags, "--test", test, "--initiator-name", INITIATOR_1,
+               "--initiator-name-2", INITIATOR_2, hptd.url(iqn)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        _runs[key] = parse_cunit(proc.stdout)
+        assert hptd.alive(), f"hptd died during the run:\n{hptd.log_text()[-4000:]}"
+    return _runs[key]
+
 
 @pytest.mark.parametrize("iqn", [FULL, THIN], ids=["full", "thin"])
 def test_iscsi_test_cu_all(hptd: Hptd, iqn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    tool = need("iscsi-test-cu", "libiscsi-bin")
-    cmd = [tool, "--dataloss", "--test", "ALL", "--initiator-name", INITIATOR_1,
-           "--initiator-name-2", INITIATOR_2, hptd.url(iqn)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    result = parse_cunit(proc.stdout)
+    result = run_cunit(hptd, iqn)
     with capsys.disabled():  # the table belongs in every run's output, passing or not
         print(f"\niscsi-test-cu on the {iqn.rsplit(':', 1)[1]} LUN:\n{result.table()}")
         print("failed:", ", ".join(result.failed()) or "none")
     counts = result.count()
-    assert hptd.alive(), f"hptd died during the run:\n{hptd.log_text()[-4000:]}"
-    assert len(result.outcomes) >= 230, f"only {len(result.outcomes)} tests ran:\n{proc.stdout[-3000:]}"
+    assert len(result.outcomes) >= 230, f"only {len(result.outcomes)} tests ran"
     assert counts["passed"] >= TGT_PASSES, f"{counts['passed']} real passes, tgt gets {TGT_PASSES}"
     assert counts["failed"] < TGT_FAILURES, f"{counts['failed']} failures: {result.failed()}"
+
+
+def merge(results: list[CunitResult]) -> CunitResult:
+    """Per test: passed if it passed on some LUN, else failed if it failed on one, else skipped."""
+    merged = CunitResult()
+    rank = {"passed": 2, "failed": 1, "skipped": 0}
+    for result in results:
+        for name, outcome in result.outcomes.items():
+            best = merged.outcomes.get(name)
+            if best is None or rank[outcome] > rank[best]:
+                merged.outcomes[name] = outcome
+    return merged
+
+
+def test_iscsi_test_cu_matrix(hptd: Hptd, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = [run_cunit(hptd, FULL), run_cunit(hptd, THIN)]
+    runs += [run_cunit(hptd, iqn, test, flags) for iqn, test, flags in MATRIX]
+    merged = merge(runs)
+    not_passed = sorted(n for n, o in merged.outcomes.items() if o != "passed")
+    with capsys.disabled():
+        print(f"\niscsi-test-cu over the LUN matrix (passed on some LUN):\n{merged.table()}")
+        print("not passed:", ", ".join(f"{n} ({merged.outcomes[n]})" for n in not_passed) or "none")
+    assert len(merged.outcomes) >= 230
+    for name, outcome in merged.outcomes.items():
+        if name.split(".")[0] in FAMILIES or name in TESTS:
+            assert outcome == "passed", f"{name}: {outcome}"
+    e512_failed = set(runs[2].failed()) - set(NOT_YET)
+    assert not e512_failed, f"failures on the 512e LUN: {sorted(e512_failed)}"
+    for iqn_runs in runs[3:]:
+        assert not set(iqn_runs.failed()) - set(NOT_YET), iqn_runs.failed()

@@ -40,6 +40,7 @@ from hpt.iscsi.digest import digest_bytes, digest_ok
 from hpt.iscsi.limits import host_of
 from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
+from hpt.iscsi.quick import QuickLane
 from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 _QUICK = struct.Struct(">IQIII")
 #: LUN bits other than a peripheral-addressed LUN below 256 (SAM-5 4.7.7): those take the full path
 _NOT_PERIPHERAL = 0xFF00_FFFF_FFFF_FFFF
+_LANE_OPCODES = (0x28, 0x88, 0x2A, 0x8A)  # READ and WRITE (10), (16): what the C lane takes (quick.c)
 log = logging.getLogger("hpt.iscsi")
 _warnings = RateLimitedLog(log)  # what a peer can cause: one line per address and 10 s, the rest counted
 
@@ -121,6 +123,8 @@ class Connection(ControlRequests):
         # what to give back once the output holding it is sent: a task, or a ring slot (the fast lane)
         self._release: list[Task | int] = []
         self._sent_release: list[Task | int] = []
+        self._lane: QuickLane | None = None  # the fast lane in C, made at the first burst it may take
+        self.lane_more = False  # take_burst stopped at a command it takes once all of it is received
         # negotiated per connection (login fills these in)
         self.hd = 0  # header digest length (0 or 4)
         self.dd = 0
@@ -360,15 +364,19 @@ class Connection(ControlRequests):
         return reqs
 
     def output_sent(self) -> None:
-        for held in self._sent_release:
-            self._give_back(held)
+        self._give_back(self._sent_release)
         self._sent_release = []
 
-    def _give_back(self, held: Task | int) -> None:
-        if isinstance(held, int):
-            self.ring.free(held)
-        else:
-            self._free(held)
+    def _give_back(self, held: list[Task | int]) -> None:
+        """Free what sent output held: tasks' buffers, and the fast lanes' ring slots in one call."""
+        slots = []
+        for h in held:
+            if isinstance(h, int):
+                slots.append(h)
+            else:
+                self._free(h)
+        if slots:
+            self.ring.free_many(slots)
 
     def next_statsn(self) -> int:
         sn = self.statsn
@@ -506,6 +514,50 @@ class Connection(ControlRequests):
         if self._remote is not None:
             self._buffers[task] = self._remote
         return task
+
+    def take_burst(self, data: memoryview, room: int) -> int:
+        """The fast lane in C (``hpt.iscsi.quick``) over whole READ and WRITE commands at the start of
+        ``data``, bytes the driver received and has not handed over: returns the bytes it took, their
+        answers queued to send; the driver hands over the rest as usual, unless ``lane_more`` says the
+        lane stopped at a command it takes once the rest of it is there (a PDU of at most ``room``
+        bytes, what the driver's buffer holds). Only at a PDU boundary with nothing queued, on a
+        byte-stream connection without digests."""
+        s = self.session
+        self.lane_more = False
+        if (len(data) < BHS_LEN or data[0] != Opcode.SCSI_CMD or data[1] & 0x87 != 0x81
+                or data[32] not in _LANE_OPCODES or self._got or self._stage or s is None
+                or not self.full_feature or self.hd or self.dd or self.messages or self.ready
+                or self._pending or self.tasks or s.scsi_target is None or s.session_type != "Normal"):
+            return 0
+        lane = self._lane
+        if lane is None:
+            lane = self._lane = QuickLane(self.ring)
+        b = lane.run(s.scsi_target, s.nexus.initiator_port, data, s.exp_cmdsn, self.statsn, s.queue_depth,
+                     min(self.max_xmit_dsl, s.params.max_burst_length),
+                     min(self.max_recv_dsl, room - BHS_LEN - 4))
+        self.lane_more = b.more
+        n = b.count
+        if not n:
+            return 0
+        s.exp_cmdsn, self.statsn = b.exp_cmdsn, b.statsn
+        view = memoryview(b.headers)
+        slot_view = self.ring.view
+        out = self._out
+        release = self._release
+        for i, length in enumerate(b.lens):
+            out.append(view[i * BHS_LEN:(i + 1) * BHS_LEN])
+            if length:
+                slot = b.slots[i]
+                out.append(slot_view(slot)[:length])
+                release.append(slot)
+        s.commands += n
+        s.read_bytes += b.read_bytes
+        s.write_bytes += b.written
+        self.rx_pdus += n
+        self.rx_bytes += b.taken
+        self.tx_pdus += n
+        self.tx_bytes += n * BHS_LEN + b.read_bytes
+        return b.taken
 
     def _quick_read(self) -> bool:
         """The fast lane of a READ (RFC 7143 11.3, 11.7): a SCSI Command header (in ``_hdr``) with F and
@@ -1028,8 +1080,7 @@ class Connection(ControlRequests):
         self._starved.clear()
         self._buffers.clear()
         self.output_sent()
-        for held in self._release:
-            self._give_back(held)
+        self._give_back(self._release)
         self._release = []
         self.lost = True
         s = self.session

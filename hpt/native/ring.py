@@ -71,6 +71,15 @@ class Ring:
         if lib.ring_free(self._base, idx) != 0:
             raise ValueError(f"slot {idx} out of range")
 
+    def free_many(self, slots: list[int]) -> None:
+        """Give back several slots with one call into C (a burst's Data-In, once sent)."""
+        lib.ring_free_many(self._base, ffi.new("uint32_t[]", slots), len(slots))
+
+    @property
+    def base(self) -> object:
+        """The mapping as a cffi pointer, for C that allocates slots itself (``hpt/native/quick.c``)."""
+        return self._base
+
     def view(self, idx: int) -> memoryview:
         """The whole slot as a writable memoryview (slice it to the transfer length)."""
         return self._views[idx]

@@ -36,7 +36,9 @@ from hpt.scsi.core.opcodes import (
     control_offset,
 )
 from hpt.scsi.core.sense import SenseError, build_sense
-from hpt.scsi.core.stats import KIND_OF, LuStats
+from hpt.scsi.core.stats import READ as READ_KIND
+from hpt.scsi.core.stats import WRITE as WRITE_KIND
+from hpt.scsi.core.stats import LuStats
 from hpt.scsi.core.stream import stream_io
 from hpt.scsi.core.taskset import Task, TaskSet, TaskSetFull
 from hpt.scsi.core.unit_attention import UnitAttentions
@@ -53,6 +55,7 @@ log = logging.getLogger("hpt.scsi")
 # Store work over more blocks than this runs on the blocking pool even on a store in memory, so a WRITE
 # SAME or UNMAP over the whole LU does not hold the transport's thread (and the commands behind it).
 LONG_BLOCKS = 1 << 15
+QUICK_READ, QUICK_WRITE = 1, 2  # what LogicalUnit.enter_quick lets a fast lane do
 # a network store's errors for servers that do not answer (librados: ETIMEDOUT after its op timeouts)
 _UNREACHABLE = frozenset((errno.ETIMEDOUT, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNREFUSED,
                           errno.EHOSTUNREACH))
@@ -211,27 +214,54 @@ class LogicalUnit:
     def quick(self, cdb: bytes, nexus: Nexus, buf: memoryview) -> int:
         """The fast lane of a SIMPLE command whose opcode entry has one (READ on a store in memory):
         the whole of SAM-5 Execute Command on the caller's thread, with no command or result object.
-        Returns the bytes moved into ``buf``, or -1 when the command must take :meth:`submit`: a
-        pending unit attention, a reservation that may conflict, injected faults, a task set that
-        holds it (an ORDERED or range-locking task, a full queue) or a check that fails, whose sense
-        the full path then gives (the lane has no side effect before it answers)."""
+        Returns the bytes moved into ``buf``, or -1 when the command must take :meth:`submit`: see
+        :meth:`enter_quick`, or a check that fails, whose sense the full path then gives (the lane
+        has no side effect before it answers)."""
         entry = self.table.lookup(cdb)
-        store = self.store
-        if (entry is None or entry.quick is None or self.faults is not None or self.gate is not None
-                or store is None or not store.inline or cdb[entry.cdb_len - 1] & NACA):
+        if entry is None or entry.quick is None or cdb[entry.cdb_len - 1] & NACA:
             return -1
         started = monotonic_ns()
-        with self.lock:
-            if (self.ua.pending(nexus.initiator_port) or self.pr.registrations or self.pr.spc2_holder
-                    is not None or not self.tasks.try_inline()):
-                return -1
+        if not self.enter_quick(nexus.initiator_port):
+            return -1
+        n = -1
         try:
             n = entry.quick(self, cdb, buf)
         finally:
-            self.tasks.leave_inline()
-        if n >= 0:
-            self.stats.add(KIND_OF[entry.access], n, started)
+            self.leave_quick(started, *((1, n) if n >= 0 else (0, 0)))
         return n
+
+    def enter_quick(self, port: str) -> int:
+        """What SIMPLE commands of this initiator port may do in a fast lane now: QUICK_READ, and
+        QUICK_WRITE when the profile says writes may (``quick_writable``); 0 while there is a unit
+        attention to report, a reservation that may conflict, injected faults or a gate, a store not
+        read in memory, a LU not ready, or a task set that holds something back. Not 0 counts the lane
+        as one task running inline until :meth:`leave_quick`, so ORDERED and range-locking commands
+        wait for it."""
+        store = self.store
+        if self.faults is not None or self.gate is not None or store is None or not store.inline:
+            return 0
+        profile = self.profile
+        with self.lock:
+            if self.ua.pending(port) or self.pr.registrations or self.pr.spc2_holder is not None:
+                return 0
+            try:
+                if profile.ready is not None:
+                    profile.ready(self)
+            except SenseError:
+                return 0
+            writable = profile.quick_writable is not None and profile.quick_writable(self)
+            if not self.tasks.try_inline():
+                return 0
+        return QUICK_READ | (QUICK_WRITE if writable else 0)
+
+    def leave_quick(self, started: int, reads: int = 0, read_bytes: int = 0, writes: int = 0,
+                    written: int = 0) -> None:
+        """The lane entered with :meth:`enter_quick` is done, having run these READs and WRITEs."""
+        self.tasks.leave_inline()
+        if reads:
+            self.stats.add(READ_KIND, read_bytes, started, count=reads)
+        if writes:
+            self.stats.add(WRITE_KIND, written, started, count=writes)
 
     def inject(self, fault: Fault) -> None:
         """Make the commands ``fault`` hits fail or misbehave (after the faults set before it) until

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import IntEnum
 
 from hpt.scsi.core.command import Completion, Nexus, ScsiCommand, ScsiResult
@@ -106,6 +106,11 @@ class ScsiTarget:
 
     def lu(self, lun: int) -> LogicalUnit | None:
         return self._lus.get(lun)
+
+    def lu_map(self) -> Mapping[int, LogicalUnit]:
+        """LUN -> LU as it is now: replaced, never changed, whenever a LU comes or goes (so a caller
+        that keeps something per LU sees by identity when to build it anew)."""
+        return self._lus
 
     def luns(self) -> list[int]:
         return sorted(self._lus)

@@ -12,9 +12,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 
 #: Completion of an asynchronous I/O: None when it succeeded, else the error.
 Done = Callable[[OSError | None], None]
+
+
+@dataclass(frozen=True)
+class DirectSource:
+    """A store the fast lane in C reads and writes itself: an open file descriptor (a file read in
+    memory, without O_DIRECT's alignment rules), or its memory with a map of one byte per page set
+    to 1 when the page is written (a thin store's allocation, ``mapped_extent``)."""
+
+    fd: int = -1
+    memory: memoryview | None = None
+    page_map: memoryview | None = None
+    page_size: int = 4096
 
 
 class BackingStore(ABC):
@@ -61,6 +74,11 @@ class BackingStore(ABC):
         """Call ``changed()``, from any thread, after ``size`` changed under the LU (a network store's
         volume resized by its cluster); the LU then reports CAPACITY DATA HAS CHANGED. Default: the
         size never changes."""
+
+    def direct_source(self) -> DirectSource | None:
+        """Where the fast lane in C (``hpt/native/quick.c``) may read and write this store's bytes
+        itself, on the caller's thread with the GIL released; None: it may not (the default)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and mappings."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hpt.options import Option, OptionError
-from hpt.store.base import BackingStore, Done
+from hpt.store.base import BackingStore, DirectSource, Done
 from hpt.store.engines import IoEngine, pread_all, pwrite_all, shared_engine
 from hpt.store.registry import StoreKind
 
@@ -209,6 +209,10 @@ class FileStore(BackingStore):
             self._bounce_read(offset, buf)
             return
         pread_all(self._fd, buf, offset)
+
+    def direct_source(self) -> DirectSource | None:
+        """The descriptor, for a file read inline (in memory) without O_DIRECT's alignment rules."""
+        return DirectSource(fd=self._fd) if self.inline and not self.direct else None
 
     def write_from(self, offset: int, buf: memoryview) -> None:
         if self.direct and not self._aligned(offset, buf):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import mmap
 
 from hpt.options import Option
-from hpt.store.base import BackingStore
+from hpt.store.base import BackingStore, DirectSource
 from hpt.store.registry import StoreKind
 
 PAGE = mmap.PAGESIZE
@@ -32,6 +32,7 @@ class RamStore(BackingStore):
         self._mapped = bytearray(pages)  # 1: page written since its last deallocation
         self._ones = memoryview(b"\x01" * pages)
         self._zeros = memoryview(bytes(pages))
+        self._direct = DirectSource(memory=self._view, page_map=memoryview(self._mapped), page_size=PAGE)
 
     def _mark(self, offset: int, length: int, value: memoryview) -> None:
         first, end = offset // PAGE, -(-(offset + length) // PAGE)
@@ -44,6 +45,9 @@ class RamStore(BackingStore):
         n = len(buf)
         self._view[offset:offset + n] = buf
         self._mark(offset, n, self._ones)
+
+    def direct_source(self) -> DirectSource:
+        return self._direct
 
     def sync(self, offset: int = 0, length: int = 0) -> None:
         """Memory is as durable as it gets: nothing to do."""

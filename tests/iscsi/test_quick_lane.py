@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from hpt.daemon.config import parse_config
 from hpt.daemon.server import Server
 from hpt.iscsi.pdu import Opcode
 from hpt.scsi.core.constants import Status
@@ -15,7 +17,7 @@ from hpt.scsi.core.faults import Fault
 from hpt.scsi.lu import LogicalUnit
 
 from .initiator import Initiator, sense_of
-from .test_connection import TARGET, ini, make_conn, read10, server, write10  # noqa: F401 - fixtures
+from .test_connection import CONFIG, TARGET, ini, make_conn, read10, server, write10  # noqa: F401 - fixtures
 
 PATTERN = bytes(range(256)) * 16  # one 4 KiB block's worth of 512 B blocks
 
@@ -145,3 +147,125 @@ def test_a_lost_connection_gives_back_the_slots_of_unsent_data(server: Server, i
     assert lanes == [512] * 4 and server.ring.in_use == used + 4
     ini.conn.connection_lost()
     assert server.ring.in_use == used
+
+
+# -- the lane in C (hpt/native/quick.c through hpt.iscsi.quick) ---------------------------------------------
+
+def burst(who: Initiator, cdbs: list[tuple[bytes, int]], lun: int = 1) -> bytes:
+    """SCSI Command headers back to back, as one receive brings them (CDB and expected length each)."""
+    wire = b""
+    for cdb, edtl in cdbs:
+        hdr = bytearray(48)
+        hdr[0], hdr[1] = Opcode.SCSI_CMD, 0xC1 if edtl else 0x81
+        struct.pack_into(">8sIII", hdr, 8, bytes([0, lun]) + bytes(6), who.next_itt(), edtl, who.cmdsn)
+        hdr[32:32 + len(cdb)] = cdb
+        who.cmdsn += 1
+        wire += bytes(hdr)
+    return wire
+
+
+def feed(who: Initiator, wire: bytes) -> int:
+    """What a driver does with a staged burst: the C lane first, then the full path for the rest."""
+    taken = who.conn.take_burst(memoryview(wire), 1 << 20)
+    who.conn.receive_bytes(wire[taken:])
+    who.conn.execute_ready()
+    return taken
+
+
+def read16(lba: int, blocks: int) -> bytes:
+    return struct.pack(">BBQIBB", 0x88, 0, lba, blocks, 0, 0)
+
+
+@pytest.fixture
+def lane_server(tmp_path: Path) -> Iterator[Server]:
+    """A RAM LU (the lane reads its memory) and a file LU read inline (the lane preads its descriptor)."""
+    srv = Server(parse_config(CONFIG + f"""
+  [[target.lun]]
+  lun = 2
+  store = "file"
+  path = "{tmp_path / 'lu2.img'}"
+  size = "4M"
+  io_engine = "sync"
+"""))
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("lun", [1, 2])
+def test_a_burst_of_reads_is_answered_in_c(lane_server: Server, lun: int) -> None:
+    who = logged_in(lane_server)
+    for n in (1, 2):  # POWER ON on each LU first (the lane leaves it to the full path)
+        assert who.scsi(read10(0, 1), read=512, lun=n)[-1].pdu.b3 == Status.CHECK_CONDITION
+    data = bytes(range(256)) * 64  # 16 KiB, 32 blocks
+    assert who.scsi(write10(100, 32), write=data, immediate=len(data), lun=lun)[-1].pdu.b3 == Status.GOOD
+    lu = lane_server.targets[TARGET].lu(lun)
+    before = lu.stats.snapshot()["read"]["commands"]
+    used = lane_server.ring.in_use
+    statsn = who.scsi(bytes(6), lun=lun)[-1].pdu.w24  # TEST UNIT READY: the StatSN before the burst
+    wire = burst(who, [(read10(100 + i, 1), 512) for i in range(16)] + [(read16(100, 16), 8192)], lun)
+    assert feed(who, wire) == len(wire)  # all 17 in C
+    assert lane_server.ring.in_use == used + 17
+    replies = who.replies()
+    assert [r.pdu.opcode for r in replies] == [Opcode.DATA_IN] * 17
+    assert [r.pdu.w24 for r in replies] == [statsn + 1 + i for i in range(17)]  # StatSN in order
+    assert replies[-1].pdu.w28 == who.cmdsn  # ExpCmdSN past the burst
+    assert all(r.pdu.b1 == 0x81 and r.pdu.b3 == Status.GOOD for r in replies)
+    assert [r.data for r in replies[:16]] == [data[i * 512:(i + 1) * 512] for i in range(16)]
+    assert replies[-1].data == data[:8192]  # READ(16) of 16 blocks: MaxRecvDataSegmentLength 8192
+    assert lane_server.ring.in_use == used  # freed in one call once sent
+    assert lu.stats.snapshot()["read"]["commands"] == before + 17
+
+
+def test_the_lane_stops_where_the_full_path_must_answer(lane_server: Server) -> None:
+    who = logged_in(lane_server)
+    assert who.scsi(read10(0, 1), read=512)[-1].pdu.b3 == Status.CHECK_CONDITION  # POWER ON
+    wire = burst(who, [(read10(0, 1), 512), (read10(1, 1), 512), (read10(1 << 30, 1), 512),
+                       (read10(2, 1), 512), (bytes(6), 0), (read10(3, 1), 512)])
+    assert feed(who, wire) == 2 * 48  # two in C; the out-of-range READ and the rest: the full path
+    replies = who.replies()
+    assert [(r.pdu.opcode, r.pdu.b3) for r in replies] == [
+        (Opcode.DATA_IN, Status.GOOD), (Opcode.DATA_IN, Status.GOOD),
+        (Opcode.SCSI_RSP, Status.CHECK_CONDITION), (Opcode.DATA_IN, Status.GOOD),
+        (Opcode.SCSI_RSP, Status.GOOD), (Opcode.DATA_IN, Status.GOOD)]
+    assert sense_of(replies[2])[12] == 0x21  # LOGICAL BLOCK ADDRESS OUT OF RANGE
+    statsns = [r.pdu.w24 for r in replies]
+    assert statsns == list(range(statsns[0], statsns[0] + 6))
+
+
+def test_a_pending_unit_attention_keeps_the_burst_out_of_c(lane_server: Server) -> None:
+    who = logged_in(lane_server)  # POWER ON pending on both LUs
+    wire = burst(who, [(read10(0, 1), 512), (read10(1, 1), 512)])
+    assert feed(who, wire) == 0
+    replies = who.replies()
+    assert replies[0].pdu.b3 == Status.CHECK_CONDITION and replies[1].pdu.b3 == Status.GOOD
+
+
+@pytest.mark.parametrize("lun", [1, 2])
+def test_writes_with_immediate_data_are_answered_in_c(lane_server: Server, lun: int) -> None:
+    who = logged_in(lane_server)
+    for n in (1, 2):
+        who.scsi(read10(0, 1), read=512, lun=n)  # POWER ON
+    lu = lane_server.targets[TARGET].lu(lun)
+    blocks = [bytes([i]) * 512 for i in range(1, 9)]
+    wire = b""
+    for i, block in enumerate(blocks):
+        wire += burst(who, [(write10(200 + i, 1), 512)], lun)
+        hdr = bytearray(wire[-48:])
+        hdr[1] = 0xA1  # F, W, SIMPLE
+        hdr[5:8] = (512).to_bytes(3, "big")  # DataSegmentLength: all of it immediate
+        wire = wire[:-48] + bytes(hdr) + block
+    wire += burst(who, [(read16(200, 8), 4096)], lun)
+    before = lu.stats.snapshot()["write"]
+    # cut in the fifth WRITE's data: the lane takes four and waits for the rest of the fifth
+    cut = 4 * (48 + 512) + 48 + 100
+    assert who.conn.take_burst(memoryview(wire[:cut]), 1 << 20) == 4 * (48 + 512)
+    assert who.conn.lane_more
+    assert feed(who, wire[4 * (48 + 512):]) == len(wire) - 4 * (48 + 512)
+    replies = who.replies()
+    assert [r.pdu.opcode for r in replies] == [Opcode.SCSI_RSP] * 8 + [Opcode.DATA_IN]
+    assert all(r.pdu.b3 == Status.GOOD and r.pdu.b2 == 0 for r in replies)
+    assert replies[-1].data == b"".join(blocks)
+    after = lu.stats.snapshot()["write"]
+    assert (after["commands"] - before["commands"], after["bytes"] - before["bytes"]) == (8, 4096)
+    if lun == 1:  # the memory store's allocation map saw the pages written (GET LBA STATUS)
+        assert lu.store.mapped_extent(200 * 512)[0]

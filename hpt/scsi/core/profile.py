@@ -58,6 +58,8 @@ class DeviceProfile:
     state: Callable[[LuParams], Any] = _no_state
     product: str = "VIRTUAL-DEVICE"  # the default PRODUCT IDENTIFICATION
     extended_vpd_flags: int = 0  # byte 6 of the Extended INQUIRY Data VPD page (V_SUP: volatile cache)
+    # whether a WRITE may take a fast lane now (writable, write cache on: no FUA implied); None: never
+    quick_writable: Callable[[LogicalUnit], bool] | None = None
 
     def option(self, key: str) -> Option | None:
         for opt in self.options:

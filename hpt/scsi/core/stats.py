@@ -24,7 +24,7 @@ READ, WRITE, OTHER = 0, 1, 2
 KINDS = ("read", "write", "other")
 #: kind of command by the opcode entry's reservation access, indexed by its value
 _KIND = {Access.ALWAYS: OTHER, Access.READ: READ, Access.WRITE: WRITE, Access.CONFLICT: OTHER}
-KIND_OF = tuple(_KIND[Access(value)] for value in range(len(Access)))
+_KIND_OF = tuple(_KIND[Access(value)] for value in range(len(Access)))
 #: latency bucket upper bounds in seconds (a command that took at most this long), then +Inf
 LATENCY_BOUNDS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                   0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -53,7 +53,7 @@ class LuStats:
     def end(self, access: Access | None, cmd: ScsiCommand, result: ScsiResult, started_ns: int) -> None:
         """Count one command that ended with ``result``; it was handed over at ``started_ns``
         (``time.monotonic_ns``); ``access`` is its opcode entry's (None: an unknown opcode)."""
-        kind = OTHER if access is None else KIND_OF[access]
+        kind = OTHER if access is None else _KIND_OF[access]
         if result.status:
             self.add(kind, 0, started_ns, True)
         elif kind == READ:
@@ -63,17 +63,18 @@ class LuStats:
         else:
             self.add(kind, 0, started_ns)
 
-    def add(self, kind: int, nbytes: int, started_ns: int, error: bool = False) -> None:
-        """Count one command of ``kind`` handed over at ``started_ns``: an error, or ``nbytes`` moved."""
+    def add(self, kind: int, nbytes: int, started_ns: int, error: bool = False, count: int = 1) -> None:
+        """Count ``count`` commands of ``kind`` handed over at ``started_ns`` and ending now (a burst
+        of the fast lane counts as one): errors, or ``nbytes`` moved in all."""
         ns = monotonic_ns() - started_ns
         bucket = _BUCKETS + kind * _NB + bisect_left(_BOUNDS_NS, ns)
         c = self.counts
         with self._lock:
-            c[kind] += 1
-            c[_LATENCY + kind] += ns
-            c[bucket] += 1
+            c[kind] += count
+            c[_LATENCY + kind] += ns * count
+            c[bucket] += count
             if error:
-                c[_ERRORS + kind] += 1
+                c[_ERRORS + kind] += count
             elif kind != OTHER:
                 c[_BYTES + kind] += nbytes
 

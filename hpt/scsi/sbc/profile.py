@@ -9,6 +9,7 @@ from hpt.options import Option
 from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.lu import LogicalUnit, LuParams
+from hpt.scsi.sbc import rw
 from hpt.scsi.sbc.common import check_ready, new_state
 from hpt.scsi.sbc.medium import release_prevention
 from hpt.scsi.sbc.mode_pages import DISK_MEDIUM, DISK_MODE_PAGES
@@ -78,6 +79,7 @@ DISK = DeviceProfile(
     state=new_state,
     product="VIRTUAL-DISK",
     extended_vpd_flags=V_SUP,
+    quick_writable=rw.quick_writable,
 )
 
 

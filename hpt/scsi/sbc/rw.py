@@ -90,6 +90,17 @@ def quick_read(form: CdbForm, lu: LogicalUnit, cdb: Cdb, buf: memoryview) -> int
     return len(buf)
 
 
+def quick_writable(lu: LogicalUnit) -> bool:
+    """Whether WRITEs may take the fast lane now: the LU is writable (no read-only LU or store, no
+    software write protect) and its write cache enabled, so only a FUA bit asks for durability
+    (SBC-4 4.11, 5.x); the lane leaves FUA WRITEs to the full path."""
+    try:
+        check_writable(lu)
+    except SenseError:
+        return False
+    return lu.wce
+
+
 def write_blocks(form: CdbForm, lu: LogicalUnit, cmd: ScsiCommand, durable: bool = False) -> ScsiResult:
     """SBC-4 WRITE (6/10/12/16): write ``cmd.data_out`` at the LBA; WRITE(6) length 0 is 256 blocks.
 

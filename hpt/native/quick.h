@@ -1,0 +1,31 @@
+/* hpt fast lane in C (quick.c; driven by hpt/iscsi/quick.py through cffi). */
+#include <stdint.h>
+#include <stddef.h>
+struct quick_lu {
+    int64_t fd;          /* the store's file descriptor, or -1 */
+    uint8_t *mem;        /* the store's memory, or NULL */
+    uint8_t *page_map;   /* memory stores: one byte per page, set to 1 when written (or NULL) */
+    uint64_t page_size;
+    uint64_t nblocks;    /* logical blocks on the medium */
+    uint32_t block_size;
+    uint32_t max_blocks; /* MAXIMUM TRANSFER LENGTH (0: no limit) */
+    uint32_t lun;        /* peripheral-addressed LUN, below 256 */
+    uint32_t ok;         /* 1: READs may take the lane now, 2: WRITEs (LogicalUnit.enter_quick) */
+    uint64_t reads;      /* out: READs answered by this call */
+    uint64_t read_bytes;
+    uint64_t writes;     /* out: WRITEs answered by this call */
+    uint64_t written;
+};
+struct quick_conn {
+    uint32_t exp_cmdsn;   /* in and out: ExpCmdSN */
+    uint32_t queue_depth; /* MaxCmdSN = ExpCmdSN + queue_depth - 1 */
+    uint32_t statsn;      /* in and out: the next StatSN */
+    uint32_t max_len;     /* the largest READ one Data-In and one ring slot carry */
+    uint32_t max_data;    /* the largest immediate data segment taken (MaxRecvDataSegmentLength) */
+    uint32_t more;        /* out: 1 when it stopped at a PDU it takes once the rest of it is received */
+    uint64_t taken;       /* out: bytes of the input taken */
+};
+int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_conn *c,
+                    struct quick_lu *lus, uint32_t nlus, uint8_t *hdrs, uint32_t *slots, uint32_t *lens,
+                    uint32_t max_n);
+void ring_free_many(void *ring, const uint32_t *slots, uint32_t n);

@@ -37,15 +37,15 @@ from hpt.admin.tgtnames import (
 #: LU parameters a target or a store block may give (tgt-admin's add_params and the per-LUN options)
 LU_KEYS = {"vendor_id", "product_id", "product_rev", "scsi_sn", "removable", "readonly",
            "thin_provisioning", "write-cache", "block-size", "blocksize", "rotation_rate", "device-type",
-           "bs-type", "bsopts", "bsoflags", "params"}
+           "bs-type", "bsopts", "bsoflags", "params", "optimal_xfer_len"}
 #: LU parameters with no hpt equivalent whose absence changes no data: named, then ignored
 LU_IGNORED = {"scsi_id": "hpt derives the device identification (VPD 83h) from the serial number",
               "sense_format": "hpt chooses fixed or descriptor sense by the control mode page (D_SENSE)",
               "online": "hpt's LUs are online", "mode_page": "hpt's mode pages are its own",
               "path": "a tape's or changer's path is hpt's [[target.lun]] cartridge or media key",
-              "lbppbe": "hpt reports one logical block per physical block",
+              "lbppbe": "give physical_block_size (block_size << lbppbe) in hptd.toml",
               "la_lba": "hpt reports lowest aligned LBA 0",
-              "optimal_xfer_gran": "not configurable in hpt", "optimal_xfer_len": "not configurable in hpt",
+              "optimal_xfer_gran": "hpt reports a physical block (physical_block_size) as the granularity",
               "allow-in-use": "hpt does not check whether a device is in use"}
 #: RFC 7143 section 13 keys a target block may give: its [target.iscsi]
 ISCSI_KEYS = {"MaxRecvDataSegmentLength", "HeaderDigest", "DataDigest", "InitialR2T", "MaxOutstandingR2T",

@@ -13,10 +13,10 @@ LU_PARAMS = {
     "vendor_id": "vendor", "product_id": "product", "product_rev": "revision", "scsi_sn": "serial",
     "removable": "removable", "readonly": "readonly", "thin_provisioning": "thin",
     "block-size": "block_size", "blocksize": "block_size", "write-cache": "write_cache",
-    "rotation_rate": "rotation_rate",
+    "rotation_rate": "rotation_rate", "optimal_xfer_len": "optimal_xfer_blocks",
 }  # fmt: skip
 BOOL_KEYS = {"removable", "readonly", "thin", "write_cache", "direct"}
-INT_KEYS = {"block_size", "rotation_rate", "queue_depth"}
+INT_KEYS = {"block_size", "rotation_rate", "queue_depth", "optimal_xfer_blocks"}
 
 #: tgt backing-store type -> hpt store kind: rdwr, aio and the default are files (sg, bsg, rbd, glfs,
 #: sheepdog have no hpt store kind; a plug-in's name passes through)
@@ -59,7 +59,7 @@ def lu_param(name: str, text: str) -> tuple[str, Any]:
     """(hptd key, value) of one tgt LU parameter; an hptd key is accepted as itself."""
     key = LU_PARAMS.get(name, name)
     if name in ("scsi_id", "sense_format", "online", "mode_page", "lbppbe", "la_lba",
-                "optimal_xfer_gran", "optimal_xfer_len", "path", "element_type", "media_home"):
+                "optimal_xfer_gran", "path", "element_type", "media_home"):
         raise TgtNameError(f"LU parameter {name} is not supported by hpt")
     return key, value_of(key, text)
 

@@ -29,7 +29,7 @@ default-driver iscsi
     backing-store {tmp}/disk2.img
     <backing-store {tmp}/disk3.img>
         write-cache on   # the target's "off" is overridden here
-        params thin_provisioning=1,product_rev=0102
+        params thin_provisioning=1,product_rev=0102,optimal_xfer_len=128
     </backing-store>
     write-cache off
     product_rev 0007
@@ -64,6 +64,7 @@ def test_several_luns_chap_and_acls(tmp_path: Path) -> None:
                        "revision": "0007", "vendor": "ACME", "product": "FastDisk", "serial": "DISK-ONE"}
     assert luns[1]["path"] == f"{tmp_path}/disk2.img" and luns[1]["write_cache"] is False
     assert luns[2]["write_cache"] is True and luns[2]["thin"] is True and luns[2]["revision"] == "0102"
+    assert luns[2]["optimal_xfer_blocks"] == 128  # the Block Limits VPD page's OPTIMAL TRANSFER LENGTH
     assert got.tids == {"iqn.2026-11.org.example:several": 7} and got.notes == []
     conf = tmp_path / "targets.conf"
     assert got.places["target[0]"] == f"{conf}:2" and got.places["target[0].lun[0]"] == f"{conf}:3"

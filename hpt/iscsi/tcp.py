@@ -78,6 +78,7 @@ class TcpConnection:
         # the connection's thread holds this while it works on the core; others take it to reach in
         self.lock = threading.Lock()
         self._ident = 0  # the connection thread's id, once it runs
+        self._sender = 0  # the thread inside _send_completions (which sends what its sends complete)
         self.conn.notify = self._completed
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # until login ends, the thread wakes every second to enforce the login timeout
@@ -117,8 +118,11 @@ class TcpConnection:
     def _completed(self) -> None:
         """The SCSI engine finished a command on another thread (a store's completion thread): turn
         it into PDUs and send them from here. On the connection's own thread nothing is needed: its
-        loop drains completions after each burst and sends them with the burst's replies."""
-        if threading.get_ident() == self._ident or later(self, self._send_completions):
+        loop drains completions after each burst and sends them with the burst's replies. Nor inside
+        :meth:`_send_completions` on this thread: a command that its send completed (the last piece of a
+        streamed READ, freed once sent) is sent by the ``_flush`` loop there, whose lock this thread holds."""
+        ident = threading.get_ident()
+        if ident == self._ident or ident == self._sender or later(self, self._send_completions):
             return  # the loop sends them, or the end of the completion batch does
         self._send_completions()
 
@@ -128,10 +132,13 @@ class TcpConnection:
             conn.drain_completions()
             if conn.lost or not conn.pending_output:
                 return
+            self._sender = threading.get_ident()
             try:
                 self._flush()
             except OSError as err:  # the connection's thread sees the error too and closes
                 log.debug("connection %s: send after completion: %s", conn.peer, err)
+            finally:
+                self._sender = 0
 
     def run(self) -> None:
         self._ident = threading.get_ident()

@@ -40,7 +40,9 @@ class RbdStore(BackingStore):
         self.name = f"{pool}/{image}" + (f"@{snapshot}" if snapshot else "")
         seconds = str(timeout)
         options = [("rados_mon_op_timeout", seconds), ("rados_osd_op_timeout", seconds),
-                   ("client_mount_timeout", seconds)]
+                   ("client_mount_timeout", seconds),
+                   # a discard zeroes what it cannot remove: unmapped blocks read as zeroes (LBPRZ)
+                   ("rbd_skip_partial_discard", "false")]
         try:
             self._cluster = rbd.Cluster(ceph_conf, client, cluster, options)
         except rbd.RbdError as err:

@@ -20,8 +20,9 @@ from hpt.store.ram import RamStore
 from tests.scsi.sbc_support import BS, NEXUS, Disk, sa16
 
 # tgt's SBC disk opcodes (reference tgt.md) minus the SPC ones, plus COMPARE AND WRITE, READ DEFECT DATA,
-# SANITIZE, EXTENDED COPY, RECEIVE COPY RESULTS and WRITE ATOMIC(16).
+# SANITIZE, EXTENDED COPY, RECEIVE COPY RESULTS, WRITE ATOMIC(16), LOG SELECT and LOG SENSE.
 EXPECTED = {0x04, 0x08, 0x0A, 0x1B, 0x1E, 0x25, 0x28, 0x2A, 0x2E, 0x2F, 0x34, 0x35, 0x37, 0x41, 0x42, 0x48,
+            0x4C, 0x4D,
             0x83, 0x84, 0x88, 0x89, 0x8A, 0x8B, 0x8E, 0x8F, 0x90, 0x91, 0x93, 0x9C, 0x9E, 0xA8, 0xAA, 0xAE,
             0xAF, 0xB7}
 READS = {0x08, 0x28, 0x2F, 0x34, 0x37, 0x88, 0x8F, 0x90, 0xA8, 0xAF, 0xB7}
@@ -41,7 +42,7 @@ def test_every_opcode_has_one_entry_with_a_consistent_usage_map() -> None:
 
 def test_access_classes() -> None:
     for e in sbc.SBC_ENTRIES:
-        if e.opcode == 0x9E and e.service_action == 0x10 or e.opcode in (0x25, 0x84):
+        if e.opcode == 0x9E and e.service_action == 0x10 or e.opcode in (0x25, 0x4D, 0x84):
             assert e.access == Access.ALWAYS, e.name
         elif e.opcode in READS or e.opcode == 0x9E:
             assert e.access == Access.READ, e.name

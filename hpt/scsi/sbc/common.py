@@ -45,6 +45,7 @@ class DiskState:
     preventers: set[str] = field(default_factory=set)  # initiator ports holding PREVENT MEDIUM REMOVAL
     sanitize: Any = None  # the sanitize running or failed (``sanitize.SanitizeRun``); None: neither
     copies: dict[tuple[str, int], Any] = field(default_factory=dict)  # EXTENDED COPY results held
+    log_base: dict[str, Any] | None = None  # command statistics when LOG SELECT last reset the counters
 
 
 def new_state(params: LuParams) -> DiskState:

@@ -17,6 +17,7 @@ from hpt.scsi.core.command import ScsiResult
 from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable, Span
 from hpt.scsi.sbc import atomic as atomic
 from hpt.scsi.sbc import capacity as cap
+from hpt.scsi.sbc import log_pages as log
 from hpt.scsi.sbc import medium as medium
 from hpt.scsi.sbc import misc as misc
 from hpt.scsi.sbc import provisioning as prov
@@ -84,6 +85,8 @@ SBC_ENTRIES: list[OpcodeEntry] = [
     _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", prov.write_same, W, FORM10,
            span=rw.span(FORM10, exclusive=True)),
     _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", prov.unmap, W, span=_whole),
+    _entry("4c 03 ff ff 00 00 00 ff ff 00", "LOG SELECT", log.log_select, W, store=False),
+    _entry("4d 01 ff ff 00 ff ff ff ff 00", "LOG SENSE", log.log_sense, A),
     # SANITIZE: the plain entry dispatch finds first (an unsupported service action is INVALID FIELD IN
     # CDB, not INVALID COMMAND OPERATION CODE) and one per service action for RSOC
     _entry("48 bf 00 00 00 00 00 ff ff 00", "SANITIZE", sanitize.sanitize, W, span=_whole),

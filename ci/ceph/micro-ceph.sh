@@ -6,8 +6,8 @@
 #   micro-ceph.sh status DIR         exit 0 when its monitor answers
 #
 # Everything lives under DIR: nothing is written to /etc/ceph or /var/lib/ceph, no systemd unit is used.
-# The monitor listens on $CEPH_MON_PORT (default: a free port) with msgr v1 only, the OSD on ports just
-# above it. Clients use DIR/ceph.conf (ceph -c DIR/ceph.conf ..., rbd -c DIR/ceph.conf ...). No mgr is
+# The monitor listens on $CEPH_MON_PORT (default: a free port, randomly chosen from 16800 up) with msgr
+# v1 only, the OSD on the 19 ports above it. Clients use DIR/ceph.conf (ceph -c DIR/ceph.conf ..., rbd -c DIR/ceph.conf ...). No mgr is
 # started: rbd I/O does not need one. The data is in the OSD's memory (memstore, $CEPH_MEMSTORE_BYTES,
 # default 2 GiB) and goes with it. The recipe follows go-ceph's micro-osd.sh, with Debian 12's packages
 # (ceph-mon, ceph-osd, ceph-common: Ceph 16.2). See ci/ceph/README.md and docs/ceph.md.
@@ -22,16 +22,23 @@ conf=$dir/ceph.conf
 ceph_() { timeout 30 ceph -c "$conf" --connect-timeout 20 "$@"; }
 
 free_port() {
+  # a random block of 20 free ports (the monitor's, then the OSD's): clusters started at the same time
+  # by parallel test runs do not pick the same one
   python3 - <<'PY'
+import random
 import socket
-for port in range(16789, 16989, 20):  # room for the monitor and the OSD's ports above it
+
+def free(port: int) -> bool:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
-            continue
-    print(port)
-    break
+            return False
+    return True
+
+blocks = list(range(16800, 29800, 20))
+random.shuffle(blocks)
+print(next(b for b in blocks if all(free(p) for p in range(b, b + 20))))
 PY
 }
 
@@ -104,13 +111,14 @@ CONF
   touch "$dir/keyring"
   monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$port]" "$dir/monmap" >"$dir/log/mkfs.log" 2>&1
   ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring /dev/null >>"$dir/log/mkfs.log" 2>&1
-  ceph-mon -c "$conf" -i a
+  ceph-mon -c "$conf" -i a 2>>"$dir/log/start.log"
+  [ "$(ceph_ fsid)" = "$fsid" ] || { echo "micro-ceph: the monitor on port $port is not ours (port taken?)" >&2; exit 1; }
   local id
   id=$(ceph_ osd create)
   [ "$id" = 0 ] || { echo "micro-ceph: expected osd.0, the monitor made osd.$id" >&2; exit 1; }
   ceph_ osd crush add osd.0 1 root=default >/dev/null 2>&1
   ceph-osd -c "$conf" -i 0 --mkjournal --mkfs >>"$dir/log/mkfs.log" 2>&1
-  ceph-osd -c "$conf" -i 0
+  ceph-osd -c "$conf" -i 0 2>>"$dir/log/start.log"
   for _ in $(seq 300); do
     ceph_ osd stat 2>/dev/null | grep -q "1 up" && break
     sleep 0.1

@@ -4,6 +4,7 @@ the store registry, and the LU over both; a changer is built over its target's d
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.library import build_changer
@@ -23,8 +24,10 @@ def build_lu(config: LunConfig) -> LogicalUnit:
     if not config.store:
         return LogicalUnit(config.profile, config.params, None, lun=config.lun)
     store = open_store(config.store, config.store_values, readonly=config.params.readonly)
+    # a store that can only be read (an rbd snapshot) makes the LU write-protected: MODE SENSE's WP too
+    params = replace(config.params, readonly=True) if store.readonly else config.params
     try:
-        return LogicalUnit(config.profile, config.params, store, lun=config.lun)
+        return LogicalUnit(config.profile, params, store, lun=config.lun)
     except BaseException:
         store.close()
         raise

@@ -8,10 +8,14 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from ci.ceph.microceph import MicroCeph
+from hpt.daemon.config import load_config
+from hpt.daemon.luns import build_lu
+from hpt.scsi.core.command import ScsiCommand
 from hpt.scsi.core.constants import CAPACITY_DATA_CHANGED, LU_COMMUNICATION_TIMEOUT, WRITE_PROTECTED, Status
 from hpt.scsi.sbc.capacity import DEALLOCATED, MAPPED
 from hpt.store.rbd import RbdStore
@@ -106,3 +110,23 @@ def test_cluster_not_answering_is_a_communication_timeout(ceph: MicroCeph, image
         assert disk.read(0, 1) == b"\1" * BS
     finally:
         store.close()
+
+
+def test_snapshot_lun_built_from_a_configuration_reports_wp(ceph: MicroCeph, image: Callable[..., str],
+                                                            tmp_path: Path) -> None:
+    """hptd's LU over a snapshot is write-protected as a whole: the WP bit of MODE SENSE too."""
+    name = image("4M")
+    ceph.rbd("snap", "create", f"rbd/{name}@s")
+    cfg = tmp_path / "hptd.toml"
+    cfg.write_text(f'[[target]]\nname = "iqn.2026-11.org.hpt.test:snap"\n  [[target.lun]]\n  lun = 1\n'
+                   f'  store = "rbd"\n  image = "{name}"\n  snapshot = "s"\n  ceph_conf = "{ceph.conf}"\n')
+    lu = build_lu(load_config(cfg).targets[0].luns[0])
+    try:
+        assert lu.params.readonly
+        lu.ua.clear(NEXUS.initiator_port)
+        buf = bytearray(4)
+        result = lu.execute(ScsiCommand(0, bytes((0x1A, 0, 0x3F, 0, 4, 0)), NEXUS, data_in=memoryview(buf),
+                                        expected_in=4))
+        assert result.status == Status.GOOD and buf[2] & 0x80, bytes(buf).hex()
+    finally:
+        lu.release()

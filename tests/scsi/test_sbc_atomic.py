@@ -6,13 +6,13 @@ import struct
 
 from hpt.scsi.core.constants import (
     INVALID_FIELD_IN_CDB,
-    INVALID_OPCODE,
     LBA_OUT_OF_RANGE,
     WRITE_PROTECTED,
     Status,
 )
 from hpt.scsi.lu import LuParams
 from hpt.scsi.sbc.table import disk_table
+from hpt.scsi.sbc.vpd import max_atomic_blocks
 from tests.scsi.sbc_support import BS, NBLOCKS, Disk, RecordingStore
 
 LIMIT = 64
@@ -54,9 +54,9 @@ def test_read_only_lu() -> None:
     assert Disk(max_xfer_blocks=LIMIT, readonly=True).run(atomic16(0, 1), bytes(BS)).asc == WRITE_PROTECTED
 
 
-def test_offered_only_with_a_maximum_transfer_length() -> None:
-    assert disk_table(LuParams()).get(0x9C) is None
-    assert Disk(spc=True).run(atomic16(0, 1), bytes(BS)).asc == INVALID_OPCODE
-    entry = disk_table(LuParams(max_xfer_blocks=LIMIT)).get(0x9C)
+def test_offered_on_every_disk_within_its_limits() -> None:
+    assert max_atomic_blocks(LuParams()) == 0xFFFF and max_atomic_blocks(LuParams(max_xfer_blocks=8)) == 8
+    assert Disk(spc=True).run(atomic16(0, 1), bytes(BS)).status == Status.GOOD
+    entry = disk_table(LuParams()).get(0x9C)
     assert entry is not None and entry.exclusive  # serialised against overlapping commands
     assert entry.span is not None and entry.span(atomic16(7, 3)) == (7, 10, True)

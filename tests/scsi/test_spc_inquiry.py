@@ -163,7 +163,7 @@ def test_block_limits_full(a: Initiator) -> None:
     assert not d[4] & 1 and d[5] == sbc_vpd.MAX_CAW_BLOCKS  # WSNZ 0
     assert struct.unpack_from(">II", d, 20) == (0, 0)  # no UNMAP on a fully provisioned LU
     assert struct.unpack_from(">H", d, 6)[0] == 0  # one logical block per physical block
-    assert struct.unpack_from(">5I", d, 44) == (0, 0, 0, 0, 0)  # no max_xfer_blocks: no atomics
+    assert struct.unpack_from(">5I", d, 44) == (0xFFFF, 0, 0, 0, 0)  # WRITE ATOMIC(16)'s 16-bit length
     # MAXIMUM TRANSFER LENGTH: what one command's buffer may hold (larger ones are CHECK CONDITION)
     assert struct.unpack_from(">I", d, 8)[0] == MAX_BUFFER // 512
 

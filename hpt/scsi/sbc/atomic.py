@@ -2,8 +2,8 @@
 
 The blocks are written as one unit: the opcode table gives the command an exclusive LBA range in the
 LU's task set (as COMPARE AND WRITE), so no overlapping READ or WRITE sees or lands between its
-blocks. The Block Limits VPD page says what it takes (``vpd.max_atomic_blocks``: a LU with a
-MAXIMUM TRANSFER LENGTH; no alignment or granularity; no atomic boundaries).
+blocks. The Block Limits VPD page says what it takes (``vpd.max_atomic_blocks``: what its 16-bit
+length holds, within the MAXIMUM TRANSFER LENGTH; no alignment or granularity; no atomic boundaries).
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from hpt.scsi.sbc import rw as rw
 from hpt.scsi.sbc import sanitize as sanitize
 from hpt.scsi.sbc import verify as verify
 from hpt.scsi.sbc import xcopy as xcopy
-from hpt.scsi.sbc.vpd import max_atomic_blocks
 from hpt.scsi.spc.commands import SPC_ENTRIES
 
 if TYPE_CHECKING:
@@ -141,14 +140,13 @@ SBC_ENTRIES: list[OpcodeEntry] = [
 ]
 
 THIN_ONLY = frozenset({0x42})  # UNMAP: a fully provisioned LU does not offer it (LBPU 0)
-WRITE_ATOMIC16 = 0x9C  # offered with a MAXIMUM ATOMIC TRANSFER LENGTH (``vpd.max_atomic_blocks``)
 BLOCK_ERASE = (sanitize.SANITIZE, sanitize.BLOCK_ERASE)  # a thin LU's (LBPME 1, SBC-4 4.11.4)
 
 
 def _offered(params: LuParams, entry: OpcodeEntry) -> bool:
     if entry.opcode in THIN_ONLY or (entry.opcode, entry.service_action) == BLOCK_ERASE:
         return params.thin
-    return entry.opcode != WRITE_ATOMIC16 or max_atomic_blocks(params) > 0
+    return True
 
 
 def disk_table(params: LuParams) -> OpcodeTable:

@@ -35,9 +35,9 @@ def max_transfer_blocks(params: LuParams) -> int:
 
 
 def max_atomic_blocks(params: LuParams) -> int:
-    """MAXIMUM ATOMIC TRANSFER LENGTH (SBC-4 6.6.4): WRITE ATOMIC(16) is offered on a LU with a
-    MAXIMUM TRANSFER LENGTH, which bounds it (0: not offered)."""
-    return min(params.max_xfer_blocks, MAX_ATOMIC_BLOCKS)
+    """MAXIMUM ATOMIC TRANSFER LENGTH (SBC-4 6.6.4): what WRITE ATOMIC(16)'s 16-bit length holds, at
+    most the MAXIMUM TRANSFER LENGTH (which SBC-4 requires of it)."""
+    return min(max_transfer_blocks(params), MAX_ATOMIC_BLOCKS)
 
 
 def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:

@@ -1083,6 +1083,9 @@ class Connection(ControlRequests):
         self._give_back(self._release)
         self._release = []
         self.lost = True
+        if self._lane is not None:
+            self._lane.close()
+            self._lane = None
         s = self.session
         if s is not None:
             if self.kill in s.connections:

@@ -14,11 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
+#include <sys/syscall.h>
+#include <linux/aio_abi.h>
 #include "ringbuf.h"
 #include "quick.h"
 
 #define BHS 48
 #define NO_SLOT 0xFFFFFFFFu
+#define MAX_AIO 128
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
 static uint64_t be64(const uint8_t *p) { return (uint64_t)be32(p) << 32 | be32(p + 4); }
@@ -65,6 +68,47 @@ static int write_all(const struct quick_lu *lu, const uint8_t *src, uint64_t off
     return 0;
 }
 
+/* Linux AIO (io_setup(2), io_submit(2), io_getevents(2)) through its system calls: no library. */
+int quick_aio_open(struct quick_conn *c)
+{
+    aio_context_t ctx = 0;
+    if (syscall(SYS_io_setup, MAX_AIO, &ctx) != 0)
+        return -errno;
+    c->aio_ctx = ctx;
+    return 0;
+}
+
+void quick_aio_close(struct quick_conn *c)
+{
+    if (c->aio_ctx)
+        syscall(SYS_io_destroy, (aio_context_t)c->aio_ctx);
+    c->aio_ctx = 0;
+}
+
+/* A READ the store failed: its Data-In header becomes a SCSI Response (11.4) with CHECK CONDITION,
+ * MEDIUM ERROR, UNRECOVERED READ ERROR (SBC-4 4.18), the sense data in its slot; returns what to send
+ * of the slot (the data segment and its padding). */
+static uint32_t fail_read(uint8_t *o, uint8_t *slot, int d_sense)
+{
+    static const uint8_t fixed[18] = {0x70, 0, 0x03, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0, 0, 0, 0, 0};
+    static const uint8_t descriptor[8] = {0x72, 0x03, 0x11, 0, 0, 0, 0, 0};
+    const uint8_t *sense = d_sense ? descriptor : fixed;
+    uint32_t n = d_sense ? sizeof(descriptor) : sizeof(fixed), dsl = 2 + n;
+    o[0] = 0x21;
+    o[1] = 0x80;
+    o[2] = 0;
+    o[3] = 0x02; /* CHECK CONDITION */
+    put32(o + 4, dsl);
+    memset(o + 8, 0, 8);
+    put32(o + 20, 0);
+    memset(o + 36, 0, 12); /* ExpDataSN, residuals */
+    slot[0] = 0;
+    slot[1] = (uint8_t)n;
+    memcpy(slot + 2, sense, n);
+    memset(slot + dsl, 0, (4 - (dsl & 3)) & 3);
+    return (dsl + 3) & ~3u;
+}
+
 /* The header every answer shares: opcode, flags, LUN, ITT, StatSN, ExpCmdSN, MaxCmdSN. */
 static void answer(uint8_t *o, const uint8_t *h, uint8_t opcode, uint8_t flags, struct quick_conn *c)
 {
@@ -78,6 +122,58 @@ static void answer(uint8_t *o, const uint8_t *h, uint8_t opcode, uint8_t flags, 
     put32(o + 32, c->exp_cmdsn + c->queue_depth - 1);
 }
 
+/* The burst's AIO READs, submitted together and waited for (the device works on all of them at
+ * once); one the store fails, or that cannot be submitted and fails when read at once, is answered
+ * CHECK CONDITION instead of the Data-In prepared for it. */
+static void finish_aio(struct quick_conn *c, struct iocb *cbs, struct quick_lu **aio_lu, uint32_t naio,
+                       uint8_t *hdrs, uint8_t *data, uint32_t slot_size, uint32_t *slots, uint32_t *lens)
+{
+    struct iocb *ptrs[MAX_AIO];
+    struct io_event events[MAX_AIO];
+    uint32_t submitted = 0, done = 0;
+    for (uint32_t i = 0; i < naio; i++)
+        ptrs[i] = &cbs[i];
+    while (submitted < naio) {
+        long got = syscall(SYS_io_submit, (aio_context_t)c->aio_ctx, (long)(naio - submitted), ptrs + submitted);
+        if (got <= 0)
+            break;
+        submitted += (uint32_t)got;
+    }
+    for (uint32_t i = submitted; i < naio; i++) { /* not submitted: read at once */
+        struct iocb *cb = &cbs[i];
+        long res = pread((int)cb->aio_fildes, (void *)(uintptr_t)cb->aio_buf, cb->aio_nbytes, cb->aio_offset);
+        struct quick_lu *lu = aio_lu[i];
+        if (res != (long)cb->aio_nbytes) {
+            uint32_t k = (uint32_t)cb->aio_data;
+            lens[k] = fail_read(hdrs + (uint64_t)k * BHS, data + (uint64_t)slots[k] * slot_size, lu->d_sense);
+            lu->reads--;
+            lu->read_bytes -= cb->aio_nbytes;
+            lu->errors++;
+        }
+    }
+    while (done < submitted) {
+        long got = syscall(SYS_io_getevents, (aio_context_t)c->aio_ctx, (long)(submitted - done),
+                           (long)(submitted - done), events, NULL);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            break; /* only EINTR happens with a valid context and these events */
+        }
+        for (long e = 0; e < got; e++) {
+            uint32_t k = (uint32_t)events[e].data;
+            struct iocb *cb = (struct iocb *)(uintptr_t)events[e].obj;
+            struct quick_lu *lu = aio_lu[cb - cbs];
+            if (events[e].res != (int64_t)cb->aio_nbytes) {
+                lens[k] = fail_read(hdrs + (uint64_t)k * BHS, data + (uint64_t)slots[k] * slot_size, lu->d_sense);
+                lu->reads--;
+                lu->read_bytes -= cb->aio_nbytes;
+                lu->errors++;
+            }
+        }
+        done += (uint32_t)got;
+    }
+}
+
 int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_conn *c,
                     struct quick_lu *lus, uint32_t nlus, uint8_t *hdrs, uint32_t *slots, uint32_t *lens,
                     uint32_t max_n)
@@ -85,7 +181,9 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
     uint8_t *data = (uint8_t *)ring + ring_data_offset(ring);
     uint32_t slot_size = ring_slot_size(ring);
     uint64_t pos = 0;
-    uint32_t n = 0;
+    uint32_t n = 0, naio = 0;
+    struct iocb cbs[MAX_AIO];
+    struct quick_lu *aio_lu[MAX_AIO];
     c->more = 0;
     while (n < max_n) {
         if (pos + BHS > len) {
@@ -135,10 +233,28 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
         if (reading) {
             if (edtl > c->max_len || edtl > slot_size)
                 break;
-            int64_t slot = ring_alloc(ring);
+            uint8_t *dst;
+            int64_t slot;
+            if (lu->aio && (naio == MAX_AIO || !c->aio_ctx || (lu->align && (off | edtl) % lu->align)))
+                break;
+            slot = ring_alloc(ring);
             if (slot < 0)
                 break;
-            if (read_all(lu, data + (uint64_t)slot * slot_size, off, edtl) != 0) {
+            dst = data + (uint64_t)slot * slot_size;
+            if (lu->aio) {
+                if (lu->align && (uintptr_t)dst % lu->align) {
+                    ring_free(ring, (uint32_t)slot);
+                    break;
+                }
+                memset(&cbs[naio], 0, sizeof(cbs[naio]));
+                cbs[naio].aio_data = n;
+                cbs[naio].aio_lio_opcode = IOCB_CMD_PREAD;
+                cbs[naio].aio_fildes = (uint32_t)lu->fd;
+                cbs[naio].aio_buf = (uint64_t)(uintptr_t)dst;
+                cbs[naio].aio_nbytes = edtl;
+                cbs[naio].aio_offset = (int64_t)off;
+                aio_lu[naio++] = lu;
+            } else if (read_all(lu, dst, off, edtl) != 0) {
                 ring_free(ring, (uint32_t)slot);
                 break;
             }
@@ -153,7 +269,7 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
             pos += BHS;
         } else {
             uint64_t end = pos + BHS + dsl + ((4 - (dsl & 3)) & 3); /* the data segment and its padding */
-            if (dsl != edtl || dsl > c->max_data)
+            if (dsl != edtl || dsl > c->max_data || lu->aio)
                 break;
             if (end > len) {
                 c->more = 1; /* its data is still coming (max_data keeps it within the stage) */
@@ -173,6 +289,8 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
         n++;
     }
     c->taken = pos;
+    if (naio)
+        finish_aio(c, cbs, aio_lu, naio, hdrs, data, slot_size, slots, lens);
     return n;
 }
 

@@ -11,6 +11,11 @@ struct quick_lu {
     uint32_t max_blocks; /* MAXIMUM TRANSFER LENGTH (0: no limit) */
     uint32_t lun;        /* peripheral-addressed LUN, below 256 */
     uint32_t ok;         /* 1: READs may take the lane now, 2: WRITEs (LogicalUnit.enter_quick) */
+    uint32_t aio;        /* 1: READs go through Linux AIO, submitted together (O_DIRECT); no WRITEs */
+    uint32_t align;      /* buffer, offset and length alignment READs need (O_DIRECT), or 0 */
+    uint32_t d_sense;    /* descriptor-format sense (control mode page D_SENSE) */
+    uint32_t pad;
+    uint64_t errors;     /* out: READs the store failed (answered CHECK CONDITION, MEDIUM ERROR) */
     uint64_t reads;      /* out: READs answered by this call */
     uint64_t read_bytes;
     uint64_t writes;     /* out: WRITEs answered by this call */
@@ -24,7 +29,10 @@ struct quick_conn {
     uint32_t max_data;    /* the largest immediate data segment taken (MaxRecvDataSegmentLength) */
     uint32_t more;        /* out: 1 when it stopped at a PDU it takes once the rest of it is received */
     uint64_t taken;       /* out: bytes of the input taken */
+    uint64_t aio_ctx;     /* the connection's Linux AIO context (quick_aio_open), or 0 */
 };
+int quick_aio_open(struct quick_conn *c);
+void quick_aio_close(struct quick_conn *c);
 int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_conn *c,
                     struct quick_lu *lus, uint32_t nlus, uint8_t *hdrs, uint32_t *slots, uint32_t *lens,
                     uint32_t max_n);

@@ -218,7 +218,9 @@ class LogicalUnit:
         :meth:`enter_quick`, or a check that fails, whose sense the full path then gives (the lane
         has no side effect before it answers)."""
         entry = self.table.lookup(cdb)
-        if entry is None or entry.quick is None or cdb[entry.cdb_len - 1] & NACA:
+        store = self.store
+        if (entry is None or entry.quick is None or cdb[entry.cdb_len - 1] & NACA or store is None
+                or not store.inline):
             return -1
         started = monotonic_ns()
         if not self.enter_quick(nexus.initiator_port):
@@ -233,12 +235,11 @@ class LogicalUnit:
     def enter_quick(self, port: str) -> int:
         """What SIMPLE commands of this initiator port may do in a fast lane now: QUICK_READ, and
         QUICK_WRITE when the profile says writes may (``quick_writable``); 0 while there is a unit
-        attention to report, a reservation that may conflict, injected faults or a gate, a store not
-        read in memory, a LU not ready, or a task set that holds something back. Not 0 counts the lane
-        as one task running inline until :meth:`leave_quick`, so ORDERED and range-locking commands
-        wait for it."""
-        store = self.store
-        if self.faults is not None or self.gate is not None or store is None or not store.inline:
+        attention to report, a reservation that may conflict, injected faults or a gate, no store, a
+        LU not ready, or a task set that holds something back. Not 0 counts the lane as one task
+        running inline until :meth:`leave_quick`, so ORDERED and range-locking commands wait for it.
+        (Whether the lane can reach the store is the store's to say: ``direct_source``.)"""
+        if self.faults is not None or self.gate is not None or self.store is None:
             return 0
         profile = self.profile
         with self.lock:
@@ -255,9 +256,13 @@ class LogicalUnit:
         return QUICK_READ | (QUICK_WRITE if writable else 0)
 
     def leave_quick(self, started: int, reads: int = 0, read_bytes: int = 0, writes: int = 0,
-                    written: int = 0) -> None:
-        """The lane entered with :meth:`enter_quick` is done, having run these READs and WRITEs."""
+                    written: int = 0, failed: int = 0) -> None:
+        """The lane entered with :meth:`enter_quick` is done, having run these READs and WRITEs
+        (``failed``: READs the store failed, answered MEDIUM ERROR)."""
         self.tasks.leave_inline()
+        if failed:
+            log.error("lun %d: %d READs failed in the store (fast lane): MEDIUM ERROR", self.lun, failed)
+            self.stats.add(READ_KIND, 0, started, error=True, count=failed)
         if reads:
             self.stats.add(READ_KIND, read_bytes, started, count=reads)
         if writes:

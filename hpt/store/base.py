@@ -21,13 +21,17 @@ Done = Callable[[OSError | None], None]
 @dataclass(frozen=True)
 class DirectSource:
     """A store the fast lane in C reads and writes itself: an open file descriptor (a file read in
-    memory, without O_DIRECT's alignment rules), or its memory with a map of one byte per page set
-    to 1 when the page is written (a thin store's allocation, ``mapped_extent``)."""
+    memory; or, ``wait``, one opened O_DIRECT, whose READs the lane submits together through Linux AIO
+    with buffers, offsets and lengths aligned to ``align``, and which takes no WRITE there), or its
+    memory with a map of one byte per page set to 1 when the page is written (a thin store's
+    allocation, ``mapped_extent``)."""
 
     fd: int = -1
     memory: memoryview | None = None
     page_map: memoryview | None = None
     page_size: int = 4096
+    wait: bool = False
+    align: int = 0
 
 
 class BackingStore(ABC):

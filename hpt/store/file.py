@@ -211,8 +211,11 @@ class FileStore(BackingStore):
         pread_all(self._fd, buf, offset)
 
     def direct_source(self) -> DirectSource | None:
-        """The descriptor, for a file read inline (in memory) without O_DIRECT's alignment rules."""
-        return DirectSource(fd=self._fd) if self.inline and not self.direct else None
+        """The descriptor: of a file read inline (in memory), or of one opened O_DIRECT, whose READs
+        the lane submits together (a buffered file on a disk stays with its engine)."""
+        if self.direct:
+            return DirectSource(fd=self._fd, wait=True, align=DIRECT_ALIGN)
+        return DirectSource(fd=self._fd) if self.inline else None
 
     def write_from(self, offset: int, buf: memoryview) -> None:
         if self.direct and not self._aligned(offset, buf):

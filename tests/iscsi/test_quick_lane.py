@@ -4,6 +4,7 @@ the full path answers, and every command it must not take goes the full path (RF
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,3 +270,49 @@ def test_writes_with_immediate_data_are_answered_in_c(lane_server: Server, lun: 
     assert (after["commands"] - before["commands"], after["bytes"] - before["bytes"]) == (8, 4096)
     if lun == 1:  # the memory store's allocation map saw the pages written (GET LBA STATUS)
         assert lu.store.mapped_extent(200 * 512)[0]
+
+
+@pytest.fixture
+def direct_server(tmp_path: Path) -> Iterator[Server]:
+    """A file LU opened O_DIRECT (the lane submits its READs through Linux AIO), where O_DIRECT works."""
+    path = tmp_path / "direct.img"
+    path.write_bytes(bytes(range(256)) * (4 << 12))  # 4 MiB of a known pattern
+    try:
+        srv = Server(parse_config(CONFIG.replace('store = "ram"\n  size = "4M"',
+                                                 f'store = "file"\n  path = "{path}"\n  direct = true')))
+    except Exception as err:  # noqa: BLE001 - a file system without O_DIRECT (tmpfs, overlay)
+        pytest.skip(f"O_DIRECT not available under {tmp_path}: {err}")
+    yield srv
+    srv.stop()
+
+
+def test_reads_from_an_o_direct_file_are_submitted_together(direct_server: Server, tmp_path: Path) -> None:
+    who = logged_in(direct_server)
+    who.scsi(read10(0, 1), read=512)  # POWER ON
+    lu = direct_server.targets[TARGET].lu(1)
+    pattern = bytes(range(256)) * 16
+    wire = burst(who, [(read10(8 * i, 8), 4096) for i in range(32)] + [(read10(1, 8), 4096)])
+    # 32 aligned 4 KiB READs in one AIO submission; the unaligned one (LBA 1) takes the full path
+    assert feed(who, wire) == 32 * 48
+    deadline = time.monotonic() + 10
+    while not who.conn.completions and time.monotonic() < deadline:  # the full path's READ: the engine's
+        time.sleep(0.01)
+    who.conn.drain_completions()
+    replies = who.replies()
+    assert [r.data for r in replies] == [pattern] * 32 + [pattern[512:] + pattern[:512]]
+    assert all(r.pdu.b3 == Status.GOOD for r in replies)
+    # the file shrinks behind the LU's back: the store fails the READ, MEDIUM ERROR comes back
+    with open(tmp_path / "direct.img", "r+b") as f:
+        f.truncate(1 << 20)
+    errors = lu.stats.snapshot()["read"]["errors"]
+    wire = burst(who, [(read10(0, 8), 4096), (read10(4096, 8), 4096), (read10(8, 8), 4096)])
+    assert feed(who, wire) == 3 * 48
+    replies = who.replies()
+    assert [(r.pdu.opcode, r.pdu.b3) for r in replies] == [
+        (Opcode.DATA_IN, Status.GOOD), (Opcode.SCSI_RSP, Status.CHECK_CONDITION),
+        (Opcode.DATA_IN, Status.GOOD)]
+    sense = sense_of(replies[1])
+    assert (sense[2] & 0x0F, sense[12]) == (0x03, 0x11)  # MEDIUM ERROR, UNRECOVERED READ ERROR
+    assert lu.stats.snapshot()["read"]["errors"] == errors + 1
+    statsns = [r.pdu.w24 for r in replies]
+    assert statsns == list(range(statsns[0], statsns[0] + 3))

@@ -11,7 +11,7 @@
 # started: rbd I/O does not need one. The data is in the OSD's memory (memstore, $CEPH_MEMSTORE_BYTES,
 # default 2 GiB) and goes with it. The recipe follows go-ceph's micro-osd.sh, with Debian 12's packages
 # (ceph-mon, ceph-osd, ceph-common: Ceph 16.2). See ci/ceph/README.md and docs/ceph.md.
-set -euo pipefail
+set -eEuo pipefail
 
 usage() { echo "usage: $0 start|stop|status DIR [POOL]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -20,6 +20,13 @@ dir=$(realpath -m "$2")
 pool=${3:-rbd}
 conf=$dir/ceph.conf
 ceph_() { timeout 30 ceph -c "$conf" --connect-timeout 20 "$@"; }
+# a monitor just started may refuse commands for a moment (EPERM "problem getting command descriptions"
+# while it wins its election): the set-up commands, all idempotent, are tried again for 15 s
+retry() {
+  local i
+  for i in $(seq 30); do "$@" 2>/dev/null && return 0; sleep 0.5; done
+  "$@"
+}
 
 free_port() {
   # a random block of 20 free ports (the monitor's, then the OSD's): clusters started at the same time
@@ -112,19 +119,22 @@ CONF
   monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$port]" "$dir/monmap" >"$dir/log/mkfs.log" 2>&1
   ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring /dev/null >>"$dir/log/mkfs.log" 2>&1
   ceph-mon -c "$conf" -i a 2>>"$dir/log/start.log"
-  [ "$(ceph_ fsid)" = "$fsid" ] || { echo "micro-ceph: the monitor on port $port is not ours (port taken?)" >&2; exit 1; }
-  local id
-  id=$(ceph_ osd create)
+  [ "$(retry ceph_ fsid)" = "$fsid" ] || { echo "micro-ceph: the monitor on port $port is not ours (port taken?)" >&2; exit 1; }
+  # the OSD is created with the uuid its data gets: booting, it asks the monitor for osd.0 with that uuid,
+  # which a uuid-less `osd create` refuses now and then ('wrong fsid', and ceph-osd exits)
+  local id osd_uuid
+  osd_uuid=$(cat /proc/sys/kernel/random/uuid)
+  id=$(retry ceph_ osd create "$osd_uuid")
   [ "$id" = 0 ] || { echo "micro-ceph: expected osd.0, the monitor made osd.$id" >&2; exit 1; }
-  ceph_ osd crush add osd.0 1 root=default >/dev/null 2>&1
-  ceph-osd -c "$conf" -i 0 --mkjournal --mkfs >>"$dir/log/mkfs.log" 2>&1
+  retry ceph_ osd crush add osd.0 1 root=default >/dev/null
+  ceph-osd -c "$conf" -i 0 --osd-uuid "$osd_uuid" --mkjournal --mkfs >>"$dir/log/mkfs.log" 2>&1
   ceph-osd -c "$conf" -i 0 2>>"$dir/log/start.log"
   for _ in $(seq 300); do
     ceph_ osd stat 2>/dev/null | grep -q "1 up" && break
     sleep 0.1
   done
-  ceph_ osd pool create "$pool" 8 8 >/dev/null 2>&1
-  ceph_ osd pool set "$pool" size 1 --yes-i-really-mean-it >/dev/null 2>&1
+  retry ceph_ osd pool create "$pool" 8 8 >/dev/null
+  retry ceph_ osd pool set "$pool" size 1 --yes-i-really-mean-it >/dev/null
   timeout 60 rbd -c "$conf" pool init "$pool"
   # ready when an object can be written: without a mgr, `ceph pg stat` never answers
   echo probe | timeout 60 rados -c "$conf" -p "$pool" put micro-ceph-probe -
@@ -134,6 +144,7 @@ CONF
 
 case $cmd in
   start)
+    trap 'echo "micro-ceph: failed ($?): $BASH_COMMAND" >&2' ERR
     trap 'status=$?; if [ $status -ne 0 ]; then echo "micro-ceph: start failed; logs in $dir/log" >&2; tail -n 20 "$dir"/log/*.log >&2 2>/dev/null || true; stop; fi' EXIT
     start ;;
   stop)

@@ -45,3 +45,10 @@ def test_iscsi_test_cu_all_on_a_thin_rbd_lun(ceph: MicroCeph, image: Callable[..
     assert len(result.outcomes) >= 230, f"only {len(result.outcomes)} tests ran:\n{proc.stdout[-3000:]}"
     assert counts["passed"] >= TGT_PASSES, f"{counts['passed']} real passes, tgt gets {TGT_PASSES}"
     assert counts["failed"] < TGT_FAILURES, f"{counts['failed']} failures: {result.failed()}"
+
+
+def test_hptd_refuses_to_start_on_a_missing_image(ceph: MicroCeph, tmp_path: Path) -> None:
+    """The error names the LUN's image and Ceph's reason, at start, instead of a LUN that fails later."""
+    with pytest.raises(AssertionError, match=r"exited with [1-9]") as info:
+        start_hptd(tmp_path, rbd_lun(ceph, "missing"))
+    assert "rbd rbd/missing: opening image rbd/missing: No such file or directory" in str(info.value)

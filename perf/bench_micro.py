@@ -76,3 +76,28 @@ def test_read_4k_through_the_core(benchmark: BenchmarkFixture, perf_run: Run) ->
 
     assert micro.run(benchmark, perf_run, one, nbytes=4096) == 2  # header + slot view
     srv.stop()
+
+
+def test_read_burst_of_32_through_the_c_lane(benchmark: BenchmarkFixture, perf_run: Run) -> None:
+    """32 pipelined 4 KiB READ(10)s as one receive brings them, answered by the fast lane in C
+    (``Connection.take_burst``): headers in, RAM store, 32 Data-In with status out (no sockets).
+    Against ``test_read_4k_through_the_core`` (the lane in Python, one command per call), this is the
+    batch path the design asks of numba: one call into compiled code per burst, not per command."""
+    srv, conn, ini = _server_and_initiator()
+    s = conn.session
+    burst = bytearray(48 * 32)
+
+    def one() -> int:
+        sn = s.exp_cmdsn
+        for i in range(32):
+            hdr = memoryview(burst)[i * 48:(i + 1) * 48]
+            hdr[:] = CMD
+            hdr[16:20] = (100 + i).to_bytes(4, "big")
+            hdr[24:28] = ((sn + i) & 0xFFFFFFFF).to_bytes(4, "big")
+        taken = conn.take_burst(memoryview(burst), 32 * 1024)
+        out = conn.data_to_send()
+        conn.output_sent()
+        return taken // 48 if len(out) == 64 else -1
+
+    assert micro.run(benchmark, perf_run, one, nbytes=32 * 4096, ios=32) == 32
+    srv.stop()

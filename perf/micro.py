@@ -18,8 +18,10 @@ T = TypeVar("T")
 CPU_LOOP = 0.2  # seconds of calls timed for the CPU per call
 
 
-def run(benchmark: BenchmarkFixture, perf_run: Run, fn: Callable[[], T], *, nbytes: int = 0) -> T:
-    """``benchmark(fn)``, then its figures into its ``extra_info`` and the run's record."""
+def run(benchmark: BenchmarkFixture, perf_run: Run, fn: Callable[[], T], *, nbytes: int = 0,
+        ios: int = 1) -> T:
+    """``benchmark(fn)``, then its figures into its ``extra_info`` and the run's record; a call that
+    does ``ios`` I/Os (a burst) counts as that many (``nbytes``: what the call moves in all)."""
     result = benchmark(fn)
     if benchmark.disabled or benchmark.stats is None:
         return result
@@ -32,7 +34,7 @@ def run(benchmark: BenchmarkFixture, perf_run: Run, fn: Callable[[], T], *, nbyt
         fn()
     cpu = time.process_time() - cpu0
     info: dict[str, Any] = {"target": "hpt", "workload": benchmark.name, "mode": "micro", "sessions": 1,
-                            "iops": 1 / mean, "mb_s": nbytes / mean / 1e6, "p99_ms": p99 * 1e3,
-                            "cpu_us_per_io": cpu / calls * 1e6}
+                            "iops": ios / mean, "mb_s": nbytes / mean / 1e6, "p99_ms": p99 * 1e3,
+                            "cpu_us_per_io": cpu / calls / ios * 1e6}
     benchmark.extra_info.update(perf_run.add(benchmark.name, benchmark.group or "micro", info))
     return result

@@ -46,6 +46,8 @@ class DiskState:
     sanitize: Any = None  # the sanitize running or failed (``sanitize.SanitizeRun``); None: neither
     copies: dict[tuple[str, int], Any] = field(default_factory=dict)  # EXTENDED COPY results held
     log_base: dict[str, Any] | None = None  # command statistics when LOG SELECT last reset the counters
+    timestamp_offset: int | None = None  # ms SET TIMESTAMP put the clock ahead of the host's; None: not set
+    echo: dict[str, bytes] = field(default_factory=dict)  # echo buffer data by initiator port
 
 
 def new_state(params: LuParams) -> DiskState:

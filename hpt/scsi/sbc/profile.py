@@ -11,6 +11,7 @@ from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.sbc import rw
 from hpt.scsi.sbc.common import check_ready, new_state
+from hpt.scsi.sbc.echo_buffer import forget as forget_echo
 from hpt.scsi.sbc.medium import release_prevention
 from hpt.scsi.sbc.mode_pages import DISK_MEDIUM, DISK_MODE_PAGES
 from hpt.scsi.sbc.stream import streamed_read  # noqa: F401 - registers READ and WRITE's streamed variants
@@ -60,9 +61,13 @@ DISK_OPTIONS = (
 )
 
 def reset_disk(lu: LogicalUnit, initiator_port: str | None) -> None:
-    """A reset (port None) or an I_T nexus's loss: its PREVENT MEDIUM REMOVAL and held copy results go."""
+    """A reset (port None) or an I_T nexus's loss: its PREVENT MEDIUM REMOVAL, held copy results and
+    echo buffer go; a reset puts the clock back on the host's (SPC-5 5.2)."""
     release_prevention(lu, initiator_port)
     drop_records(lu, initiator_port)
+    forget_echo(lu, initiator_port)
+    if initiator_port is None:
+        lu.state.timestamp_offset = None
 
 
 DISK = DeviceProfile(

@@ -17,12 +17,14 @@ from hpt.scsi.core.command import ScsiResult
 from hpt.scsi.core.opcodes import Access, OpcodeEntry, OpcodeTable, Span
 from hpt.scsi.sbc import atomic as atomic
 from hpt.scsi.sbc import capacity as cap
+from hpt.scsi.sbc import echo_buffer as echo
 from hpt.scsi.sbc import log_pages as log
 from hpt.scsi.sbc import medium as medium
 from hpt.scsi.sbc import misc as misc
 from hpt.scsi.sbc import provisioning as prov
 from hpt.scsi.sbc import rw as rw
 from hpt.scsi.sbc import sanitize as sanitize
+from hpt.scsi.sbc import timestamp as timestamp
 from hpt.scsi.sbc import verify as verify
 from hpt.scsi.sbc import xcopy as xcopy
 from hpt.scsi.spc.commands import SPC_ENTRIES
@@ -30,7 +32,7 @@ from hpt.scsi.spc.commands import SPC_ENTRIES
 if TYPE_CHECKING:
     from hpt.scsi.lu import LuParams
 
-R, W, A = Access.READ, Access.WRITE, Access.ALWAYS
+R, W, A, C = Access.READ, Access.WRITE, Access.ALWAYS, Access.CONFLICT
 SANITIZE_SAS = (sanitize.OVERWRITE, sanitize.BLOCK_ERASE, sanitize.EXIT_FAILURE_MODE)
 
 
@@ -81,6 +83,8 @@ SBC_ENTRIES: list[OpcodeEntry] = [
     _entry("34 00 ff ff ff ff 00 ff ff 00", "PRE-FETCH(10)", misc.prefetch, R, FORM10),
     _entry("35 00 ff ff ff ff 00 ff ff 00", "SYNCHRONIZE CACHE(10)", misc.synchronize_cache, W, FORM10),
     _entry("37 00 1f 00 00 00 00 ff ff 00", "READ DEFECT DATA(10)", misc.read_defect_data10, R, store=False),
+    _entry("3b 1f 00 00 00 00 ff ff ff 00", "WRITE BUFFER", echo.write_buffer, C, store=False),
+    _entry("3c 1f 00 00 00 00 ff ff ff 00", "READ BUFFER", echo.read_buffer, C, store=False),
     _entry("41 08 ff ff ff ff 00 ff ff 00", "WRITE SAME(10)", prov.write_same, W, FORM10,
            span=rw.span(FORM10, exclusive=True)),
     _entry("42 00 00 00 00 00 00 ff ff 00", "UNMAP", prov.unmap, W, span=_whole),
@@ -127,6 +131,10 @@ SBC_ENTRIES: list[OpcodeEntry] = [
            cap.read_capacity16, A, sa=0x10, store=False),
     _entry("9e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "GET LBA STATUS",
            cap.get_lba_status, R, sa=0x12),
+    _entry("a3 0f 00 00 00 00 ff ff ff ff 00 00", "REPORT TIMESTAMP", timestamp.report_timestamp, A,
+           sa=timestamp.TIMESTAMP, store=False),
+    _entry("a4 0f 00 00 00 00 ff ff ff ff 00 00", "SET TIMESTAMP", timestamp.set_timestamp, W,
+           sa=timestamp.TIMESTAMP, store=False),
     _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", rw.read_blocks, R, FORM12,
            io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM12)),
     _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", rw.write_blocks, W, FORM12,

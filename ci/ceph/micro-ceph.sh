@@ -4,6 +4,7 @@
 #   micro-ceph.sh start DIR [POOL]   start it under DIR (created; ceph.conf, data, logs, sockets, pids)
 #   micro-ceph.sh stop DIR           stop its daemons and remove DIR
 #   micro-ceph.sh status DIR         exit 0 when its monitor answers
+#   CEPH_NETNS=NAME micro-ceph.sh start DIR   the same on the loopback of network namespace NAME
 #
 # Everything lives under DIR: nothing is written to /etc/ceph or /var/lib/ceph, no systemd unit is used.
 # The monitor listens on $CEPH_MON_PORT (default: a free port, randomly chosen from 16800 up) with msgr
@@ -19,7 +20,12 @@ cmd=$1
 dir=$(realpath -m "$2")
 pool=${3:-rbd}
 conf=$dir/ceph.conf
-ceph_() { timeout 30 ceph -c "$conf" --connect-timeout 20 "$@"; }
+# CEPH_NETNS=NAME: the cluster lives on the loopback of network namespace NAME (made if missing, removed
+# by stop if this script made it); its clients must then run in it too (ip netns exec NAME ...)
+netns=${CEPH_NETNS:-}
+if [ -z "$netns" ] && [ -f "$dir/netns" ]; then netns=$(cat "$dir/netns"); fi  # status, stop
+in_ns() { if [ -n "$netns" ]; then ip netns exec "$netns" "$@"; else "$@"; fi; }
+ceph_() { in_ns timeout 30 ceph -c "$conf" --connect-timeout 20 "$@"; }
 # a monitor just started may refuse commands for a moment (EPERM "problem getting command descriptions"
 # while it wins its election): the set-up commands, all idempotent, are tried again for 15 s
 retry() {
@@ -59,6 +65,9 @@ stop() {
       kill -9 "$pid" 2>/dev/null || true
     fi
   done
+  if [ -f "$dir/netns-made" ]; then
+    ip netns del "$(cat "$dir/netns-made")" 2>/dev/null || true
+  fi
 }
 
 start() {
@@ -66,7 +75,15 @@ start() {
     command -v "$tool" >/dev/null || { echo "micro-ceph: $tool is not installed (apt-get install ceph-mon ceph-osd ceph-common)" >&2; exit 1; }
   done
   [ ! -e "$dir/run/mon.a.pid" ] || { echo "micro-ceph: $dir is already in use (stop it first)" >&2; exit 1; }
-  local port=${CEPH_MON_PORT:-$(free_port)}
+  if [ -n "$netns" ]; then
+    if ! ip netns list | grep -qx "$netns\( .*\)\?"; then
+      ip netns add "$netns"
+      mkdir -p "$dir" && echo "$netns" > "$dir/netns-made"
+    fi
+    mkdir -p "$dir" && echo "$netns" > "$dir/netns"
+    ip netns exec "$netns" ip link set lo up
+  fi
+  local port=${CEPH_MON_PORT:-$( [ -n "$netns" ] && echo 16789 || free_port)}
   local fsid
   fsid=$(cat /proc/sys/kernel/random/uuid)
   mkdir -p "$dir"/{mon,osd,run,log}
@@ -91,6 +108,10 @@ osd pool default min size = 1
 osd pool default pg autoscale mode = off
 osd crush chooseleaf type = 0
 osd objectstore = memstore
+# the OSD asks the monitor nothing at boot (its CRUSH place is set here): a boot-time command refused
+# now and then ('wrong fsid') made ceph-osd exit
+osd class update on start = false
+osd crush update on start = false
 memstore device bytes = ${CEPH_MEMSTORE_BYTES:-2147483648}
 osd journal size = 100
 osd class load list = *
@@ -118,7 +139,7 @@ CONF
   touch "$dir/keyring"
   monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$port]" "$dir/monmap" >"$dir/log/mkfs.log" 2>&1
   ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring /dev/null >>"$dir/log/mkfs.log" 2>&1
-  ceph-mon -c "$conf" -i a 2>>"$dir/log/start.log"
+  in_ns ceph-mon -c "$conf" -i a 2>>"$dir/log/start.log"
   [ "$(retry ceph_ fsid)" = "$fsid" ] || { echo "micro-ceph: the monitor on port $port is not ours (port taken?)" >&2; exit 1; }
   # the OSD is created with the uuid its data gets: booting, it asks the monitor for osd.0 with that uuid,
   # which a uuid-less `osd create` refuses now and then ('wrong fsid', and ceph-osd exits)
@@ -127,19 +148,24 @@ CONF
   id=$(retry ceph_ osd create "$osd_uuid")
   [ "$id" = 0 ] || { echo "micro-ceph: expected osd.0, the monitor made osd.$id" >&2; exit 1; }
   retry ceph_ osd crush add osd.0 1 root=default >/dev/null
-  ceph-osd -c "$conf" -i 0 --osd-uuid "$osd_uuid" --mkjournal --mkfs >>"$dir/log/mkfs.log" 2>&1
-  ceph-osd -c "$conf" -i 0 2>>"$dir/log/start.log"
+  in_ns ceph-osd -c "$conf" -i 0 --osd-uuid "$osd_uuid" --mkjournal --mkfs >>"$dir/log/mkfs.log" 2>&1
+  local attempt
+  for attempt in 1 2 3; do
+    in_ns ceph-osd -c "$conf" -i 0 2>>"$dir/log/start.log" && break
+    [ "$attempt" -lt 3 ] || { echo "micro-ceph: ceph-osd did not start (log/osd.0.log)" >&2; exit 1; }
+    sleep 1
+  done
   for _ in $(seq 300); do
     ceph_ osd stat 2>/dev/null | grep -q "1 up" && break
     sleep 0.1
   done
   retry ceph_ osd pool create "$pool" 8 8 >/dev/null
   retry ceph_ osd pool set "$pool" size 1 --yes-i-really-mean-it >/dev/null
-  timeout 60 rbd -c "$conf" pool init "$pool"
+  in_ns timeout 60 rbd -c "$conf" pool init "$pool"
   # ready when an object can be written: without a mgr, `ceph pg stat` never answers
-  echo probe | timeout 60 rados -c "$conf" -p "$pool" put micro-ceph-probe -
-  timeout 30 rados -c "$conf" -p "$pool" rm micro-ceph-probe
-  echo "micro-ceph: up in $SECONDS s: monitor v1:127.0.0.1:$port, pool $pool, conf $conf"
+  echo probe | in_ns timeout 60 rados -c "$conf" -p "$pool" put micro-ceph-probe -
+  in_ns timeout 30 rados -c "$conf" -p "$pool" rm micro-ceph-probe
+  echo "micro-ceph: up in $SECONDS s: monitor v1:127.0.0.1:$port${netns:+ in netns $netns}, pool $pool, conf $conf"
 }
 
 case $cmd in

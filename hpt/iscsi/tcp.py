@@ -5,14 +5,19 @@ the small data segments among them) into a staging buffer, handed to the core PD
 data segment is received straight into the ring slot the core names, with MSG_WAITALL. Commands are
 submitted to the SCSI engine from that thread, and each batch of replies leaves with one ``sendmsg``
 of header + slot views. Commands that complete later, on a store's thread, are sent from that thread
-under the connection's lock. A kernel receive timeout (SO_RCVTIMEO) paces NOP-In keepalives without
-a second thread.
+without ever blocking it on the peer (issue 13): it takes the connection's lock only if free and sends
+with MSG_DONTWAIT; what does not fit stays queued, in order, and the connection's thread is woken
+(an eventfd) to send it as the socket takes more. That thread receives with MSG_DONTWAIT while bytes
+are arriving and otherwise waits in ``poll`` on the socket and its wake-up, the login and NOP-In
+timers as the poll's timeout.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import os
+import select
 import socket
 import struct
 import threading
@@ -38,13 +43,20 @@ _IOV_MAX = 1024
 STAGE_BYTES = 32 * 1024
 #: A data segment (or its rest) of this much or more is received straight into its ring slot (no copy).
 DIRECT_BYTES = 8 * 1024
+#: Seconds a closing connection's last sends wait for a peer that does not read.
+FINAL_SEND_WAIT = 10
 
 
-def sendmsg_all(sock: socket.socket, bufs: list[bytes | bytearray | memoryview]) -> None:
-    """Write every buffer with as few ``sendmsg`` calls as the kernel allows (partial writes resumed)."""
+def send_some(sock: socket.socket, bufs: list[bytes | bytearray | memoryview],
+              flags: int = 0) -> list[bytes | bytearray | memoryview]:
+    """Write the buffers with as few ``sendmsg`` calls as the kernel allows (partial writes resumed);
+    with MSG_DONTWAIT, stop when the socket takes no more and return what is left (else ``[]``)."""
     while bufs:
         batch = bufs[:_IOV_MAX]
-        sent = sock.sendmsg(batch)
+        try:
+            sent = sock.sendmsg(batch, (), flags)
+        except BlockingIOError:
+            return bufs
         total = sum(len(b) for b in batch)
         if sent == total:
             bufs = bufs[_IOV_MAX:]
@@ -59,6 +71,7 @@ def sendmsg_all(sock: socket.socket, bufs: list[bytes | bytearray | memoryview])
             rest.extend(batch[i + 1:])
             break
         bufs = rest + bufs[_IOV_MAX:]
+    return bufs
 
 
 class TcpConnection:
@@ -78,10 +91,19 @@ class TcpConnection:
         # the connection's thread holds this while it works on the core; others take it to reach in
         self.lock = threading.Lock()
         self._ident = 0  # the connection thread's id, once it runs
-        self._sender = 0  # the thread inside _send_completions (which sends what its sends complete)
+        self._sender = 0  # the thread inside _push (which sends what its sends complete)
+        self._unsent: list[bytes | bytearray | memoryview] = []  # taken from the core, not yet sent
+        # woken (an eventfd, made when the thread runs) when another thread leaves work for the
+        # connection's thread: completions it could not drain (the lock was held), output the socket
+        # would not take
+        self._wake_fd = -1
+        self._wake_guard = threading.Lock()  # the fd is not written once closed (nor its number reused)
+        self._poll = select.poll()
+        self._polling_out = False
         self.conn.notify = self._completed
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # until login ends, the thread wakes every second to enforce the login timeout
+        # a backstop for a receive that blocks (the rest of a data segment): the loop's timers run
+        # on poll's timeout; until login ends, at least every second
         self._timeout(min(self.login_timeout, 1.0))
         self.thread = threading.Thread(target=self.run, name=f"iscsi {self.conn.peer}", daemon=True)
 
@@ -117,31 +139,69 @@ class TcpConnection:
 
     def _completed(self) -> None:
         """The SCSI engine finished a command on another thread (a store's completion thread): turn
-        it into PDUs and send them from here. On the connection's own thread nothing is needed: its
-        loop drains completions after each burst and sends them with the burst's replies. Nor inside
-        :meth:`_send_completions` on this thread: a command that its send completed (the last piece of a
-        streamed READ, freed once sent) is sent by the ``_flush`` loop there, whose lock this thread holds."""
+        it into PDUs and send what the socket takes now from here. On the connection's own thread
+        nothing is needed: its loop drains completions after each burst and sends them with the
+        burst's replies. Nor inside :meth:`_push` on this thread: a command that its send completed
+        (the last piece of a streamed READ, freed once sent) is sent by the loop there."""
         ident = threading.get_ident()
         if ident == self._ident or ident == self._sender or later(self, self._send_completions):
             return  # the loop sends them, or the end of the completion batch does
         self._send_completions()
 
     def _send_completions(self) -> None:
-        with self.lock:
-            conn = self.conn
-            conn.drain_completions()
-            if conn.lost or not conn.pending_output:
-                return
-            self._sender = threading.get_ident()
-            try:
-                self._flush()
-            except OSError as err:  # the connection's thread sees the error too and closes
-                log.debug("connection %s: send after completion: %s", conn.peer, err)
-            finally:
-                self._sender = 0
+        """From a thread that must never wait for this peer: if the lock is held its holder (or the
+        connection's thread, woken) drains the queue; output the socket does not take stays queued
+        for the connection's thread, woken to send it as the socket drains."""
+        if not self.lock.acquire(blocking=False):
+            self._wake()
+            return
+        try:
+            if not self._push(wait=False):
+                self._wake()
+        except OSError as err:  # the connection's thread sees the error too and closes
+            log.debug("connection %s: send after completion: %s", self.conn.peer, err)
+        finally:
+            self.lock.release()
+
+    def _wake(self) -> None:
+        """Wake the connection's thread from its poll (any thread)."""
+        with self._wake_guard:
+            if self._wake_fd >= 0:
+                os.eventfd_write(self._wake_fd, 1)
+
+    def _wait(self, timeout: float) -> bool | None:
+        """Wait up to ``timeout`` seconds (negative: for ever) for the socket to have bytes (True) or
+        a wake-up (False; the work it stands for is done: queued completions drained, queued output
+        sent as far as the socket takes it); None when the time is up."""
+        out = bool(self._unsent)
+        if out != self._polling_out:
+            self._poll.modify(self.sock, select.POLLIN | select.POLLOUT if out else select.POLLIN)
+            self._polling_out = out
+        events = self._poll.poll(timeout * 1000 if timeout >= 0 else None)
+        if not events:
+            return None
+        readable = work = False
+        for fd, ev in events:
+            if fd == self._wake_fd:
+                try:
+                    os.eventfd_read(fd)
+                except BlockingIOError:
+                    pass
+                work = True
+            else:
+                readable = bool(ev & ~select.POLLOUT)  # bytes, an end or an error: recv tells which
+                work = work or bool(ev & select.POLLOUT)
+        if work:
+            with self.lock:
+                self._push(wait=False)
+        return readable
 
     def run(self) -> None:
         self._ident = threading.get_ident()
+        with self._wake_guard:
+            self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._poll.register(self.sock, select.POLLIN)
+        self._poll.register(self._wake_fd, select.POLLIN)
         conn = self.conn
         sock = self.sock
         lock = self.lock
@@ -151,6 +211,8 @@ class TcpConnection:
         stage = memoryview(bytearray(STAGE_BYTES))
         pos = end = 0  # stage[pos:end]: received, not yet handed to the core
         more = False  # the fast lane waits for the rest of a command at stage[pos:end]
+        eager = True  # bytes are arriving: receive before polling (poll only when nothing is there)
+        quiet = 0.0  # when the peer went quiet (0: bytes came since the last poll), paces NOP-In pings
         missed = 0
         deadline = time.monotonic() + self.login_timeout  # 0 once the connection has logged in
         try:
@@ -173,7 +235,7 @@ class TcpConnection:
                                 break
                             if taken:
                                 if conn.pending_output > 256:
-                                    self._flush()
+                                    self._push()
                                 continue
                             buf = conn.expect()
                             n = min(len(buf), end - pos)
@@ -189,33 +251,55 @@ class TcpConnection:
                     direct = len(buf) >= DIRECT_BYTES  # a data segment's (rest) goes straight to its buffer
                 into = buf if direct or more else stage
                 try:
-                    if conn.pending_output:
-                        # replies are queued: take what is already here, and send them only when
-                        # nothing more is waiting (one sendmsg for a whole burst of commands)
+                    if eager or conn.pending_output:
+                        # take what is already here; queued replies go only when nothing more is
+                        # waiting (one sendmsg for a whole burst of commands)
                         try:
                             n = recv_into(into, len(into), dontwait)
                         except BlockingIOError:
-                            with lock:
-                                self._flush()
+                            eager = False
+                            if conn.pending_output or conn.completions:
+                                with lock:
+                                    self._push(wait=False)
                             continue
                     else:
-                        n = recv_into(into, len(into), waitall if direct else 0)
-                except (BlockingIOError, TimeoutError):
-                    if deadline:
-                        continue  # still logging in: no pings, the login deadline is checked above
-                    # idle for nop_interval: ping, and give up after nop_count unanswered pings
-                    with lock:
-                        if conn.ping():
-                            missed = 0
+                        if conn.completions:  # queued on this thread (the loop drains them itself)
+                            with lock:
+                                self._push(wait=False)
+                        now = time.monotonic()
+                        if deadline:
+                            timeout = deadline - now
+                        elif self.nop_interval > 0:
+                            quiet = quiet or now
+                            timeout = quiet + self.nop_interval - now
                         else:
-                            missed += 1
-                            if missed >= self.nop_count:
-                                conn.close("NOP-In ping not answered")
-                        self._flush()
-                    continue
+                            timeout = -1.0
+                        got = self._wait(max(timeout, 0.0) if timeout >= 0 else timeout)
+                        if got is None:
+                            if deadline:
+                                continue  # still logging in: no pings, the login deadline is checked above
+                            # idle for nop_interval: ping, and give up after nop_count unanswered pings
+                            quiet = time.monotonic()
+                            with lock:
+                                if conn.ping():
+                                    missed = 0
+                                else:
+                                    missed += 1
+                                    if missed >= self.nop_count:
+                                        conn.close("NOP-In ping not answered")
+                                self._push(wait=False)
+                            continue
+                        if not got:
+                            continue
+                        # bytes are here: returns at once (a data segment's rest: once all of it is here)
+                        n = recv_into(into, len(into), waitall if direct else 0)
+                        eager = n == len(into)  # filled: more may be waiting
+                except TimeoutError:
+                    continue  # a data segment's rest is late: the timers above run
                 if n == 0:
                     conn.close("peer closed the connection")
                     break
+                quiet = 0.0
                 if direct:
                     with lock:
                         self._received(n)
@@ -225,16 +309,23 @@ class TcpConnection:
             hold = conn.hold_until - time.monotonic()
             if hold > 0:  # a failed CHAP login: its answer waits (hpt.iscsi.limits.AuthPenalty)
                 time.sleep(hold)
+            # the last replies (a Logout Response, a reject) go out, waiting for a peer that does not
+            # read for FINAL_SEND_WAIT at most
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", FINAL_SEND_WAIT, 0))
             with lock:
-                self._flush()
+                self._push()
         except (ConnectionError, OSError) as err:
             log.info("connection %s: %s", conn.peer, err)
         except Exception:
             log.exception("connection %s: internal error, closing", conn.peer)
         finally:
             with lock:
+                self._unsent = []  # never sent: connection_lost frees what it held
                 conn.connection_lost()
                 conn.drain_completions()
+            with self._wake_guard:
+                os.close(self._wake_fd)
+                self._wake_fd = -1
             try:
                 sock.close()
             except OSError:
@@ -251,31 +342,48 @@ class TcpConnection:
         elif conn.completions:  # e.g. a task management response that needed no wait
             conn.drain_completions()
         if conn.pending_output > 256:
-            self._flush()
+            self._push()
 
     def request_logout(self, seconds: int) -> bool:
-        """Ask the initiator to log out (target shutdown); safe from any thread."""
+        """Ask the initiator to log out (target shutdown); safe from any thread (what the socket does
+        not take now is left to the connection's thread)."""
         with self.lock:
             if not self.conn.request_logout(seconds):
                 return False
             try:
-                self._flush()
+                if not self._push(wait=False):
+                    self._wake()
             except OSError:
                 return False
             return True
 
-    def _flush(self) -> None:
-        """Send what is queued; what sending freed may queue more (a streamed READ's next piece, read
-        from a store in memory): drained and sent in turn."""
+    def _push(self, wait: bool = True) -> bool:
+        """Drain queued completions and send what is queued, the unsent rest of earlier sends first
+        (the caller holds the lock). Sending frees what the sent output held, which may queue more (a
+        streamed READ's next piece, read from a store in memory): drained and sent in turn. Without
+        ``wait`` (MSG_DONTWAIT) stop when the socket takes no more: False, the rest stays queued."""
         conn = self.conn
-        while True:
-            out = conn.data_to_send()
-            if out:
-                sendmsg_all(self.sock, out)
-            conn.output_sent()
-            if not conn.completions or conn.lost:
-                return
-            conn.drain_completions()
+        flags = 0 if wait else socket.MSG_DONTWAIT
+        self._sender = threading.get_ident()
+        try:
+            while True:
+                if conn.completions:
+                    conn.drain_completions()
+                out = conn.data_to_send()
+                if out:
+                    if self._unsent:
+                        self._unsent.extend(out)
+                        out = self._unsent
+                    self._unsent = send_some(self.sock, out, flags)
+                elif self._unsent:
+                    self._unsent = send_some(self.sock, self._unsent, flags)
+                if self._unsent:
+                    return False
+                conn.output_sent()
+                if not conn.completions or conn.lost:
+                    return True
+        finally:
+            self._sender = 0
 
 
 class TcpPortal:

@@ -40,7 +40,7 @@ from hpt.iscsi.digest import digest_bytes, digest_ok
 from hpt.iscsi.limits import host_of
 from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
-from hpt.iscsi.quick import QuickLane
+from hpt.iscsi.quick import Burst, QuickLane
 from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
@@ -515,13 +515,15 @@ class Connection(ControlRequests):
             self._buffers[task] = self._remote
         return task
 
-    def take_burst(self, data: memoryview, room: int) -> int:
+    def take_burst(self, data: memoryview, room: int, sock: int = -1) -> int:
         """The fast lane in C (``hpt.iscsi.quick``) over whole READ and WRITE commands at the start of
         ``data``, bytes the driver received and has not handed over: returns the bytes it took, their
         answers queued to send; the driver hands over the rest as usual, unless ``lane_more`` says the
         lane stopped at a command it takes once the rest of it is there (a PDU of at most ``room``
-        bytes, what the driver's buffer holds). Only at a PDU boundary with nothing queued, on a
-        byte-stream connection without digests."""
+        bytes, what the driver's buffer holds). A driver that lends its socket (``sock``, with no
+        output of its own pending) has the answers sent in the same call, with the GIL released once
+        for the whole burst (OSError: that send failed). Only at a PDU boundary with nothing queued,
+        on a byte-stream connection without digests."""
         s = self.session
         self.lane_more = False
         if (len(data) < BHS_LEN or data[0] != Opcode.SCSI_CMD or data[1] & 0x87 != 0x81
@@ -534,12 +536,15 @@ class Connection(ControlRequests):
             lane = self._lane = QuickLane(self.ring)
         b = lane.run(s.scsi_target, s.nexus.initiator_port, data, s.exp_cmdsn, self.statsn, s.queue_depth,
                      min(self.max_xmit_dsl, s.params.max_burst_length),
-                     min(self.max_recv_dsl, room - BHS_LEN - 4))
+                     min(self.max_recv_dsl, room - BHS_LEN - 4), sock if not self._out else -1)
         self.lane_more = b.more
         n = b.count
         if not n:
             return 0
         s.exp_cmdsn, self.statsn = b.exp_cmdsn, b.statsn
+        self._count_burst(b)
+        if b.sent:
+            return b.taken
         view = memoryview(b.headers)
         slot_view = self.ring.view
         out = self._out
@@ -550,6 +555,12 @@ class Connection(ControlRequests):
                 slot = b.slots[i]
                 out.append(slot_view(slot)[:length])
                 release.append(slot)
+        return b.taken
+
+    def _count_burst(self, b: Burst) -> None:
+        s = self.session
+        assert s is not None
+        n = b.count
         s.commands += n
         s.read_bytes += b.read_bytes
         s.write_bytes += b.written
@@ -557,7 +568,6 @@ class Connection(ControlRequests):
         self.rx_bytes += b.taken
         self.tx_pdus += n
         self.tx_bytes += n * BHS_LEN + b.read_bytes
-        return b.taken
 
     def _quick_read(self) -> bool:
         """The fast lane of a READ (RFC 7143 11.3, 11.7): a SCSI Command header (in ``_hdr``) with F and

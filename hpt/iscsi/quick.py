@@ -23,6 +23,7 @@ sessions of other connections run beside it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from time import monotonic_ns
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ class Burst:
     lens: tuple[int, ...] = ()
     read_bytes: int = 0
     written: int = 0
+    sent: bool = False  # the answers went out on the lent socket, their slots freed
 
 
 class QuickLane:
@@ -91,8 +93,10 @@ class QuickLane:
         self._map, self._lus, self._table = lus, chosen, table
 
     def run(self, target: ScsiTarget, port: str, data: memoryview, exp_cmdsn: int, statsn: int,
-            queue_depth: int, max_len: int, max_data: int) -> Burst:
-        """Answer the READs and WRITEs at the start of ``data`` (see the module's docstring)."""
+            queue_depth: int, max_len: int, max_data: int, sock: int = -1) -> Burst:
+        """Answer the READs and WRITEs at the start of ``data`` (see the module's docstring); with a
+        socket lent by the driver (``sock``), the answers leave on it in the same call, in one
+        ``sendmsg``, and their slots are freed (OSError when that send fails)."""
         lus = target.lu_map()
         if lus is not self._map:
             self._build(lus)
@@ -127,6 +131,7 @@ class QuickLane:
         c = self._conn
         c.exp_cmdsn, c.statsn, c.queue_depth, c.max_len, c.max_data = (exp_cmdsn, statsn, queue_depth,
                                                                        max_len, max_data)
+        c.sock = sock
         started = monotonic_ns()
         read_bytes = written = 0
         try:
@@ -140,6 +145,11 @@ class QuickLane:
                 self._lus[i].leave_quick(started, e.reads, e.read_bytes, e.writes, e.written, e.errors)
                 read_bytes += e.read_bytes
                 written += e.written
+        if c.send_error:
+            raise OSError(c.send_error, os.strerror(c.send_error))
+        if sock >= 0:
+            return Burst(n, c.exp_cmdsn, c.statsn, c.taken, bool(c.more), read_bytes=read_bytes,
+                         written=written, sent=True)
         return Burst(n, c.exp_cmdsn, c.statsn, c.taken, bool(c.more), bytes(self._hdrs[:n * BHS]),
                      tuple(self._slots[0:n]), tuple(self._lens[0:n]), read_bytes, written)
 

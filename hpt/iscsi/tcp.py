@@ -208,6 +208,7 @@ class TcpConnection:
         recv_into = sock.recv_into
         waitall = socket.MSG_WAITALL
         dontwait = socket.MSG_DONTWAIT
+        fd = sock.fileno()  # lent to the fast lane, which sends its answers itself
         stage = memoryview(bytearray(STAGE_BYTES))
         pos = end = 0  # stage[pos:end]: received, not yet handed to the core
         more = False  # the fast lane waits for the rest of a command at stage[pos:end]
@@ -227,7 +228,8 @@ class TcpConnection:
                 if pos < end and not more:  # a burst is staged: its PDUs go to the core under one hold
                     with lock:
                         while pos < end and not conn.closing:
-                            taken = conn.take_burst(stage[pos:end], STAGE_BYTES)  # READs, WRITEs in C
+                            # READs and WRITEs answered in C, sent there too unless a send is unfinished
+                            taken = conn.take_burst(stage[pos:end], STAGE_BYTES, -1 if self._unsent else fd)
                             pos += taken
                             if conn.lane_more:  # the rest of a command is coming: keep it, receive more
                                 stage[:end - pos] = bytes(stage[pos:end])  # at most one PDU

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <errno.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <linux/aio_abi.h>
 #include "ringbuf.h"
 #include "quick.h"
@@ -174,6 +176,46 @@ static void finish_aio(struct quick_conn *c, struct iocb *cbs, struct quick_lu *
     }
 }
 
+/* The answers leave in this call when the driver lends its socket: one sendmsg for the burst (resumed
+ * after a partial send), then the READs' slots go back to the ring (the kernel has copied them). */
+static void send_answers(struct quick_conn *c, void *ring, uint8_t *hdrs, uint8_t *data, uint32_t slot_size,
+                         const uint32_t *slots, const uint32_t *lens, uint32_t n)
+{
+    struct iovec iov[2 * MAX_AIO];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        iov[k].iov_base = hdrs + (uint64_t)i * BHS;
+        iov[k++].iov_len = BHS;
+        if (lens[i]) {
+            iov[k].iov_base = data + (uint64_t)slots[i] * slot_size;
+            iov[k++].iov_len = lens[i];
+        }
+    }
+    struct iovec *v = iov;
+    while (k) {
+        struct msghdr msg = {.msg_iov = v, .msg_iovlen = k};
+        ssize_t sent = sendmsg(c->sock, &msg, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            c->send_error = errno;
+            break;
+        }
+        while (k && (size_t)sent >= v->iov_len) {
+            sent -= (ssize_t)v->iov_len;
+            v++;
+            k--;
+        }
+        if (k) {
+            v->iov_base = (uint8_t *)v->iov_base + sent;
+            v->iov_len -= (size_t)sent;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (lens[i] && slots[i] != NO_SLOT)
+            ring_free(ring, slots[i]);
+}
+
 int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_conn *c,
                     struct quick_lu *lus, uint32_t nlus, uint8_t *hdrs, uint32_t *slots, uint32_t *lens,
                     uint32_t max_n)
@@ -183,6 +225,8 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
     uint64_t pos = 0;
     uint32_t n = 0, naio = 0;
     struct iocb cbs[MAX_AIO];
+    if (max_n > MAX_AIO)
+        max_n = MAX_AIO;
     struct quick_lu *aio_lu[MAX_AIO];
     c->more = 0;
     while (n < max_n) {
@@ -291,6 +335,9 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
     c->taken = pos;
     if (naio)
         finish_aio(c, cbs, aio_lu, naio, hdrs, data, slot_size, slots, lens);
+    c->send_error = 0;
+    if (c->sock >= 0 && n)
+        send_answers(c, ring, hdrs, data, slot_size, slots, lens, n);
     return n;
 }
 

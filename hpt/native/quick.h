@@ -30,6 +30,8 @@ struct quick_conn {
     uint32_t more;        /* out: 1 when it stopped at a PDU it takes once the rest of it is received */
     uint64_t taken;       /* out: bytes of the input taken */
     uint64_t aio_ctx;     /* the connection's Linux AIO context (quick_aio_open), or 0 */
+    int32_t sock;         /* a socket to send the answers on (their slots then freed), or -1 */
+    int32_t send_error;   /* out: errno of a failed send (the connection is lost), or 0 */
 };
 int quick_aio_open(struct quick_conn *c);
 void quick_aio_close(struct quick_conn *c);

@@ -3,6 +3,7 @@ the full path answers, and every command it must not take goes the full path (RF
 
 from __future__ import annotations
 
+import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -316,3 +317,28 @@ def test_reads_from_an_o_direct_file_are_submitted_together(direct_server: Serve
     assert lu.stats.snapshot()["read"]["errors"] == errors + 1
     statsns = [r.pdu.w24 for r in replies]
     assert statsns == list(range(statsns[0], statsns[0] + 3))
+
+
+def test_a_lent_socket_carries_the_answers_out_in_the_same_call(lane_server: Server) -> None:
+    who = logged_in(lane_server)
+    who.scsi(read10(0, 1), read=512)  # POWER ON
+    used = lane_server.ring.in_use
+    data = bytes(range(256)) * 2
+    who.scsi(write10(7, 1), write=data, immediate=512)
+    wire = burst(who, [(read10(7, 1), 512)] * 3)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert who.conn.take_burst(memoryview(wire), 1 << 20, ours.fileno()) == len(wire)
+        assert who.conn.pending_output == 0 and lane_server.ring.in_use == used  # sent, slots freed
+        got = b""
+        while len(got) < 3 * (48 + 512):
+            got += theirs.recv(1 << 16)
+    for i in range(3):
+        pdu = got[i * 560:(i + 1) * 560]
+        assert pdu[0] == Opcode.DATA_IN and pdu[1] == 0x81 and pdu[48:] == data
+    # a socket that fails: the lane raises, the connection's driver closes
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    with ours, pytest.raises(OSError):
+        who.conn.take_burst(memoryview(burst(who, [(read10(7, 1), 512)])), 1 << 20, ours.fileno())
+    assert lane_server.ring.in_use == used

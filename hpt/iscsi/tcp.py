@@ -149,19 +149,21 @@ class TcpConnection:
         self._send_completions()
 
     def _send_completions(self) -> None:
-        """From a thread that must never wait for this peer: if the lock is held its holder (or the
-        connection's thread, woken) drains the queue; output the socket does not take stays queued
-        for the connection's thread, woken to send it as the socket drains."""
-        if not self.lock.acquire(blocking=False):
-            self._wake()
-            return
-        try:
-            if not self._push(wait=False):
-                self._wake()
-        except OSError as err:  # the connection's thread sees the error too and closes
-            log.debug("connection %s: send after completion: %s", self.conn.peer, err)
-        finally:
-            self.lock.release()
+        """From a thread that must never wait for this peer. If the lock is held its holder drains
+        the queue: the connection's thread before it waits, another thread once it lets go (as here).
+        Output the socket does not take stays queued for the connection's thread, woken to send it
+        as the socket drains."""
+        conn = self.conn
+        while self.lock.acquire(blocking=False):
+            try:
+                if not self._push(wait=False):
+                    self._wake()
+            except OSError as err:  # the connection's thread sees the error too and closes
+                log.debug("connection %s: send after completion: %s", conn.peer, err)
+            finally:
+                self.lock.release()
+            if not conn.completions or conn.lost:  # none queued by a thread that found the lock held
+                return
 
     def _wake(self) -> None:
         """Wake the connection's thread from its poll (any thread)."""
@@ -357,7 +359,9 @@ class TcpConnection:
                     self._wake()
             except OSError:
                 return False
-            return True
+        if self.conn.completions:  # queued by a store's thread that found the lock held
+            self._send_completions()
+        return True
 
     def _push(self, wait: bool = True) -> bool:
         """Drain queued completions and send what is queued, the unsent rest of earlier sends first

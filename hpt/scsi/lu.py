@@ -351,7 +351,7 @@ class LogicalUnit:
         inline = store is None or store.inline
         io = entry.io
         if cmd.stream is not None:  # a large READ or WRITE in pieces, on any store (hpt.scsi.core.stream)
-            io, inline = stream_io(io, task), False
+            io, inline = stream_io(entry, task), False
         if io is not None and not inline:
             try:
                 io(self, cmd, lambda result: complete(self._io_result(entry, result)))

@@ -49,6 +49,8 @@ class OpcodeEntry:
     # ``quick(lu, cdb, buf)``: the fast lane on a store in memory (``LogicalUnit.quick``): the bytes
     # moved, or -1 to leave the command to the full path (which then gives any sense)
     quick: Callable[..., int] | None = None
+    # ``streamed(lu, cmd, complete, stopped)``: ``io`` with the data in pieces (hpt.scsi.core.stream)
+    streamed: Callable[..., None] | None = None
 
 
 #: (first LBA, end LBA, exclusive): the blocks a command touches; exclusive ones change them as a unit.

@@ -76,16 +76,6 @@ class DataStream(Protocol):
         ...
 
 
-#: an opcode entry's ``io`` function -> its streamed variant ``(form, lu, cmd, complete, stopped)``
-STREAMED: dict[object, Callable[..., None]] = {}
-
-
-def streamed_io(io: object) -> Callable[..., None] | None:
-    """The streamed variant of an opcode entry's ``io`` (a ``partial`` binding its CDB form), or None."""
-    func = getattr(io, "func", None)
-    return STREAMED.get(func) if func is not None else None
-
-
 class _Loop:
     """One command's piece loop (shared by reads and writes)."""
 
@@ -195,14 +185,14 @@ def write_pieces(store: BackingStore, base: int, length: int, stream: DataStream
     _Loop(store, base, length, stream, done, stopped, False, fua).start()
 
 
-def stream_io(io: object, task: Task) -> Callable[[Any, ScsiCommand, Ended], None]:
-    """The streamed variant of opcode entry ``io`` for a started ``task`` (``LogicalUnit._start``):
-    it stops between pieces once the task is aborted."""
-    variant = STREAMED[io.func]  # type: ignore[attr-defined]
-    args = io.args  # type: ignore[attr-defined]
-    return lambda lu, cmd, complete: variant(*args, lu, cmd, complete, lambda: task.aborted)
+def stream_io(entry: OpcodeEntry, task: Task) -> Callable[[Any, ScsiCommand, Ended], None]:
+    """The opcode entry's streamed variant for a started ``task`` (``LogicalUnit._start``): it stops
+    between pieces once the task is aborted."""
+    variant = entry.streamed
+    assert variant is not None
+    return lambda lu, cmd, complete: variant(lu, cmd, complete, lambda: task.aborted)
 
 
 def streamable(entry: OpcodeEntry | None) -> bool:
     """Whether a command of this opcode entry can take a :class:`DataStream`."""
-    return entry is not None and streamed_io(entry.io) is not None
+    return entry is not None and entry.streamed is not None

@@ -14,7 +14,6 @@ from hpt.scsi.sbc.common import check_ready, new_state
 from hpt.scsi.sbc.echo_buffer import forget as forget_echo
 from hpt.scsi.sbc.medium import release_prevention
 from hpt.scsi.sbc.mode_pages import DISK_MEDIUM, DISK_MODE_PAGES
-from hpt.scsi.sbc.stream import streamed_read  # noqa: F401 - registers READ and WRITE's streamed variants
 from hpt.scsi.sbc.table import disk_table
 from hpt.scsi.sbc.vpd import DISK_VPD_PAGES
 from hpt.scsi.sbc.xcopy import drop_records, third_party_copy

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from hpt.scsi.core.cdb import CdbForm
 from hpt.scsi.core.command import ABORTED, BUSY, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import Status
-from hpt.scsi.core.stream import STREAMED, OutOfMemory, StreamStopped, read_pieces, write_pieces
+from hpt.scsi.core.stream import OutOfMemory, StreamStopped, read_pieces, write_pieces
 from hpt.scsi.sbc.common import check_writable, checked_blocks, out_result
-from hpt.scsi.sbc.rw import _durable, submit_read, submit_write
+from hpt.scsi.sbc.rw import _durable
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
@@ -58,6 +58,3 @@ def _outcome(result: ScsiResult, err: BaseException | None) -> ScsiResult | Base
         return ABORTED
     return BUSY if isinstance(err, OutOfMemory) else err
 
-
-STREAMED[submit_read] = streamed_read
-STREAMED[submit_write] = streamed_write

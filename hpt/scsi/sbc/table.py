@@ -24,6 +24,7 @@ from hpt.scsi.sbc import misc as misc
 from hpt.scsi.sbc import provisioning as prov
 from hpt.scsi.sbc import rw as rw
 from hpt.scsi.sbc import sanitize as sanitize
+from hpt.scsi.sbc import stream as stream
 from hpt.scsi.sbc import timestamp as timestamp
 from hpt.scsi.sbc import verify as verify
 from hpt.scsi.sbc import xcopy as xcopy
@@ -39,18 +40,34 @@ SANITIZE_SAS = (sanitize.OVERWRITE, sanitize.BLOCK_ERASE, sanitize.EXIT_FAILURE_
 def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Access,
            form: CdbForm | None = None, *, sa: int | None = None, store: bool = True,
            io: Callable[..., None] | None = None, span: Callable[[Cdb], Span] | None = None,
-           quick: Callable[..., int] | None = None) -> OpcodeEntry:
+           quick: Callable[..., int] | None = None, streamed: Callable[..., None] | None = None,
+           ) -> OpcodeEntry:
     """An entry whose opcode and CDB length come from its usage map (hex, one byte per CDB byte);
     a handler written for several CDB sizes gets its ``form`` bound as first argument (so does
-    ``io``, the asynchronous data path, and ``quick``, the fast lane). ``store``: the handler calls the
-    store (runs off the transport's thread); ``span``: the LBA range it locks in the task set."""
+    ``io``, the asynchronous data path, ``quick``, the fast lane, and ``streamed``, ``io`` in pieces).
+    ``store``: the handler calls the store (runs off the transport's thread); ``span``: the LBA range it
+    locks in the task set."""
     data = bytes.fromhex(usage)
     bound = handler if form is None else partial(handler, form)
     bound_io = None if io is None or form is None else partial(io, form)
     bound_quick = None if quick is None or form is None else partial(quick, form)
+    bound_streamed = None if streamed is None or form is None else partial(streamed, form)
     exclusive = span is not None and span(bytes(16))[2]
     return OpcodeEntry(data[0], name, bound, len(data), access, sa, data, store_work=store, io=bound_io,
-                       span=span, exclusive=exclusive, quick=bound_quick)
+                       span=span, exclusive=exclusive, quick=bound_quick,
+                       streamed=bound_streamed)
+
+
+def _read(usage: str, name: str, form: CdbForm) -> OpcodeEntry:
+    """A READ of one CDB size: the handler, the asynchronous and streamed data paths, the fast lane."""
+    return _entry(usage, name, rw.read_blocks, R, form, io=rw.submit_read, streamed=stream.streamed_read,
+                  quick=rw.quick_read, span=rw.span(form))
+
+
+def _write(usage: str, name: str, form: CdbForm) -> OpcodeEntry:
+    """A WRITE of one CDB size: the handler, the asynchronous and streamed data paths."""
+    return _entry(usage, name, rw.write_blocks, W, form, io=rw.submit_write, streamed=stream.streamed_write,
+                  span=rw.span(form))
 
 
 def _whole(cdb: Cdb) -> Span:
@@ -65,17 +82,13 @@ def _caw_span(cdb: Cdb) -> Span:
 
 SBC_ENTRIES: list[OpcodeEntry] = [
     _entry("04 37 00 00 00 00", "FORMAT UNIT", misc.format_unit, W, span=_whole),
-    _entry("08 1f ff ff ff 00", "READ(6)", rw.read_blocks, R, FORM6, io=rw.submit_read,
-           quick=rw.quick_read, span=rw.span(FORM6)),
-    _entry("0a 1f ff ff ff 00", "WRITE(6)", rw.write_blocks, W, FORM6,
-           io=rw.submit_write, span=rw.span(FORM6)),
+    _read("08 1f ff ff ff 00", "READ(6)", FORM6),
+    _write("0a 1f ff ff ff 00", "WRITE(6)", FORM6),
     _entry("1b 00 00 00 f7 00", "START STOP UNIT", medium.start_stop_unit, W, span=_whole),
     _entry("1e 00 00 00 03 00", "PREVENT ALLOW MEDIUM REMOVAL", medium.prevent_allow, W, store=False),
     _entry("25 00 ff ff ff ff 00 00 01 00", "READ CAPACITY(10)", cap.read_capacity10, A, store=False),
-    _entry("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", rw.read_blocks, R, FORM10,
-           io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM10)),
-    _entry("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", rw.write_blocks, W, FORM10,
-           io=rw.submit_write, span=rw.span(FORM10)),
+    _read("28 18 ff ff ff ff 00 ff ff 00", "READ(10)", FORM10),
+    _write("2a 18 ff ff ff ff 00 ff ff 00", "WRITE(10)", FORM10),
     _entry("2e 12 ff ff ff ff 00 ff ff 00", "WRITE AND VERIFY(10)", verify.write_and_verify, W, FORM10,
            span=rw.span(FORM10)),
     _entry("2f 16 ff ff ff ff 00 ff ff 00", "VERIFY(10)", verify.verify_blocks, R, FORM10,
@@ -108,12 +121,10 @@ SBC_ENTRIES: list[OpcodeEntry] = [
            xcopy.receive_copy_results, A, sa=0x03, store=False),
     _entry("84 04 ff 00 00 00 00 00 00 00 ff ff ff ff 00 00", "RECEIVE COPY RESULTS/FAILED SEGMENT DETAILS",
            xcopy.receive_copy_results, A, sa=0x04, store=False),
-    _entry("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", rw.read_blocks, R, FORM16,
-           io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM16)),
+    _read("88 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "READ(16)", FORM16),
     _entry("89 18 ff ff ff ff ff ff ff ff 00 00 00 ff 00 00", "COMPARE AND WRITE",
            verify.compare_and_write, W, span=_caw_span),
-    _entry("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", rw.write_blocks, W, FORM16,
-           io=rw.submit_write, span=rw.span(FORM16)),
+    _write("8a 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE(16)", FORM16),
     _entry("8b 18 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "ORWRITE(16)", rw.orwrite16, W,
            span=rw.span(FORM16, exclusive=True)),
     _entry("8e 12 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(16)",
@@ -135,10 +146,8 @@ SBC_ENTRIES: list[OpcodeEntry] = [
            sa=timestamp.TIMESTAMP, store=False),
     _entry("a4 0f 00 00 00 00 ff ff ff ff 00 00", "SET TIMESTAMP", timestamp.set_timestamp, W,
            sa=timestamp.TIMESTAMP, store=False),
-    _entry("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", rw.read_blocks, R, FORM12,
-           io=rw.submit_read, quick=rw.quick_read, span=rw.span(FORM12)),
-    _entry("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", rw.write_blocks, W, FORM12,
-           io=rw.submit_write, span=rw.span(FORM12)),
+    _read("a8 18 ff ff ff ff ff ff ff ff 00 00", "READ(12)", FORM12),
+    _write("aa 18 ff ff ff ff ff ff ff ff 00 00", "WRITE(12)", FORM12),
     _entry("ae 12 ff ff ff ff ff ff ff ff 00 00", "WRITE AND VERIFY(12)", verify.write_and_verify, W, FORM12,
            span=rw.span(FORM12)),
     _entry("af 16 ff ff ff ff ff ff ff ff 00 00", "VERIFY(12)", verify.verify_blocks, R, FORM12,

@@ -1,9 +1,10 @@
 """Large transfers in pieces: a READ's data leaves as the store fills it, a WRITE's data goes to the
-store as it arrives, so a command never holds its whole transfer in memory (issue 13).
+store as it arrives, so a command never holds its whole transfer in memory.
 
 A transport that wants a command streamed sets ``ScsiCommand.stream`` (and no data buffer) to a
 :class:`DataStream`; it asks :func:`streamable` first, because only opcodes whose handler has a
-streamed variant (:data:`STREAMED`, filled by the device types: SBC's READ and WRITE) can take one.
+streamed variant (``OpcodeEntry.streamed``, which a device type's table sets: SBC's READ and WRITE)
+can take one.
 The piece loops here run one piece at a time over the store's asynchronous submit calls:
 
 * :func:`read_pieces`: read piece *k* into ``view``, ``send`` it, and read piece *k+1* only once the

@@ -40,7 +40,7 @@ from hpt.iscsi.digest import digest_bytes, digest_ok
 from hpt.iscsi.limits import host_of
 from hpt.iscsi.login import LoginHandler
 from hpt.iscsi.pdu import BHS_LEN, RSVD_TAG, Opcode, Pdu, RejectReason
-from hpt.iscsi.quick import Burst, QuickLane
+from hpt.iscsi.quick import NO_SLOT, Burst, QuickLane
 from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.rdma import LargeBuffers, RdmaRead, RdmaWrite, RemoteBuffers, Request, SendPdu
 from hpt.iscsi.session import Session
@@ -527,7 +527,10 @@ class Connection(ControlRequests):
         s = self.session
         self.lane_more = False
         if (len(data) < BHS_LEN or data[0] != Opcode.SCSI_CMD or data[1] & 0x87 != 0x81
-                or data[32] not in _LANE_OPCODES or self._got or self._stage or s is None
+                or data[32] not in _LANE_OPCODES
+                # a WRITE whose data is not all immediate (DataSegmentLength != EDTL) never takes it
+                or (data[1] & 0x20 and (data[20] or data[5:8] != data[21:24]))
+                or self._got or self._stage or s is None
                 or not self.full_feature or self.hd or self.dd or self.messages or self.ready
                 or self._pending or self.tasks or s.scsi_target is None or s.session_type != "Normal"):
             return 0
@@ -551,9 +554,10 @@ class Connection(ControlRequests):
         release = self._release
         for i, length in enumerate(b.lens):
             out.append(view[i * BHS_LEN:(i + 1) * BHS_LEN])
+            slot = b.slots[i]
             if length:
-                slot = b.slots[i]
                 out.append(slot_view(slot)[:length])
+            if slot != NO_SLOT:
                 release.append(slot)
         return b.taken
 

@@ -6,8 +6,8 @@ WRITE(10)/WRITE(16) without FUA whose data all came as immediate data, in CmdSN 
 that passes SBC-4's checks on a LU whose store it may read and write itself (a file in memory, or
 memory: ``BackingStore.direct_source``). A READ is read into a ring slot and answered by one Data-In
 with the status (11.7); a WRITE is written from the stage and answered by a SCSI Response (11.4). On
-a file opened O_DIRECT the burst's READs are submitted together through Linux AIO and waited for
-(the device works on all of them at once; WRITEs there take the full path), and a READ the store
+a file opened O_DIRECT the burst's READs and WRITEs (copied to aligned ring slots) are submitted
+together through Linux AIO and waited for (the device works on all of them at once), and one the store
 fails is answered CHECK CONDITION, MEDIUM ERROR. It stops at the first PDU it does not take; the
 connection runs that one on its full path, which gives any sense. This module builds the C view of
 the session's disk LUs, asks each LU under its lock what the lane may do for this burst
@@ -41,6 +41,7 @@ BHS = 48
 READ_10 = 0x28
 MAX_BURST = 128  # commands answered per call
 MAX_LUS = 64  # LUs a connection's lane covers (the lowest LUNs that qualify)
+NO_SLOT = 0xFFFFFFFF  # an answer with no ring slot (a WRITE to a file in memory or to memory)
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Burst:
     more: bool = False  # it stopped at a PDU it takes once the rest of it is received
     headers: bytes = b""
     slots: tuple[int, ...] = ()
-    lens: tuple[int, ...] = ()
+    lens: tuple[int, ...] = ()  # (and a WRITE to a file opened O_DIRECT has a slot too: NO_SLOT if not)
     read_bytes: int = 0
     written: int = 0
     sent: bool = False  # the answers went out on the lent socket, their slots freed
@@ -125,7 +126,7 @@ class QuickLane:
             if source.wait and not self._aio:  # type: ignore[union-attr]
                 self._aio = lib.quick_aio_open(self._conn) == 0
             e.nblocks = lu.nblocks
-            e.reads = e.read_bytes = e.writes = e.written = e.errors = 0
+            e.reads = e.read_bytes = e.writes = e.written = e.errors = e.write_errors = 0
         if not entered:
             return Burst(0, exp_cmdsn, statsn, 0)  # (the headers are not even looked at)
         c = self._conn
@@ -142,7 +143,8 @@ class QuickLane:
                 ffi.release(mem)
             for i in entered:
                 e = table[i]
-                self._lus[i].leave_quick(started, e.reads, e.read_bytes, e.writes, e.written, e.errors)
+                self._lus[i].leave_quick(started, e.reads, e.read_bytes, e.writes, e.written, e.errors,
+                                         e.write_errors)
                 read_bytes += e.read_bytes
                 written += e.written
         if c.send_error:

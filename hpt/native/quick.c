@@ -87,13 +87,13 @@ void quick_aio_close(struct quick_conn *c)
     c->aio_ctx = 0;
 }
 
-/* A READ the store failed: its Data-In header becomes a SCSI Response (11.4) with CHECK CONDITION,
- * MEDIUM ERROR, UNRECOVERED READ ERROR (SBC-4 4.18), the sense data in its slot; returns what to send
- * of the slot (the data segment and its padding). */
-static uint32_t fail_read(uint8_t *o, uint8_t *slot, int d_sense)
+/* A READ or WRITE the store failed: its answer becomes a SCSI Response (11.4) with CHECK CONDITION,
+ * MEDIUM ERROR, UNRECOVERED READ ERROR or WRITE ERROR (``asc``, SBC-4 4.18), the sense data in its
+ * slot; returns what to send of the slot (the data segment and its padding). */
+static uint32_t fail_answer(uint8_t *o, uint8_t *slot, int d_sense, uint8_t asc)
 {
-    static const uint8_t fixed[18] = {0x70, 0, 0x03, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0, 0, 0, 0, 0};
-    static const uint8_t descriptor[8] = {0x72, 0x03, 0x11, 0, 0, 0, 0, 0};
+    uint8_t fixed[18] = {0x70, 0, 0x03, 0, 0, 0, 0, 10, 0, 0, 0, 0, asc, 0, 0, 0, 0, 0};
+    uint8_t descriptor[8] = {0x72, 0x03, asc, 0, 0, 0, 0, 0};
     const uint8_t *sense = d_sense ? descriptor : fixed;
     uint32_t n = d_sense ? sizeof(descriptor) : sizeof(fixed), dsl = 2 + n;
     o[0] = 0x21;
@@ -111,6 +111,25 @@ static uint32_t fail_read(uint8_t *o, uint8_t *slot, int d_sense)
     return (dsl + 3) & ~3u;
 }
 
+/* An AIO request the store failed (or cut short): answer it CHECK CONDITION and count it so. */
+static void aio_failed(const struct iocb *cb, struct quick_lu *lu, uint8_t *hdrs, uint8_t *data,
+                       uint32_t slot_size, const uint32_t *slots, uint32_t *lens)
+{
+    uint32_t k = (uint32_t)cb->aio_data;
+    int writing = cb->aio_lio_opcode == IOCB_CMD_PWRITE;
+    lens[k] = fail_answer(hdrs + (uint64_t)k * BHS, data + (uint64_t)slots[k] * slot_size, lu->d_sense,
+                          writing ? 0x0C : 0x11);
+    if (writing) {
+        lu->writes--;
+        lu->written -= cb->aio_nbytes;
+        lu->write_errors++;
+    } else {
+        lu->reads--;
+        lu->read_bytes -= cb->aio_nbytes;
+        lu->errors++;
+    }
+}
+
 /* The header every answer shares: opcode, flags, LUN, ITT, StatSN, ExpCmdSN, MaxCmdSN. */
 static void answer(uint8_t *o, const uint8_t *h, uint8_t opcode, uint8_t flags, struct quick_conn *c)
 {
@@ -124,9 +143,9 @@ static void answer(uint8_t *o, const uint8_t *h, uint8_t opcode, uint8_t flags, 
     put32(o + 32, c->exp_cmdsn + c->queue_depth - 1);
 }
 
-/* The burst's AIO READs, submitted together and waited for (the device works on all of them at
- * once); one the store fails, or that cannot be submitted and fails when read at once, is answered
- * CHECK CONDITION instead of the Data-In prepared for it. */
+/* The burst's AIO READs and WRITEs, submitted together and waited for (the device works on all of them
+ * at once); one the store fails, or that cannot be submitted and fails when done at once, is answered
+ * CHECK CONDITION instead of the answer prepared for it. */
 static void finish_aio(struct quick_conn *c, struct iocb *cbs, struct quick_lu **aio_lu, uint32_t naio,
                        uint8_t *hdrs, uint8_t *data, uint32_t slot_size, uint32_t *slots, uint32_t *lens)
 {
@@ -141,17 +160,14 @@ static void finish_aio(struct quick_conn *c, struct iocb *cbs, struct quick_lu *
             break;
         submitted += (uint32_t)got;
     }
-    for (uint32_t i = submitted; i < naio; i++) { /* not submitted: read at once */
+    for (uint32_t i = submitted; i < naio; i++) { /* not submitted: done at once */
         struct iocb *cb = &cbs[i];
-        long res = pread((int)cb->aio_fildes, (void *)(uintptr_t)cb->aio_buf, cb->aio_nbytes, cb->aio_offset);
-        struct quick_lu *lu = aio_lu[i];
-        if (res != (long)cb->aio_nbytes) {
-            uint32_t k = (uint32_t)cb->aio_data;
-            lens[k] = fail_read(hdrs + (uint64_t)k * BHS, data + (uint64_t)slots[k] * slot_size, lu->d_sense);
-            lu->reads--;
-            lu->read_bytes -= cb->aio_nbytes;
-            lu->errors++;
-        }
+        void *buf = (void *)(uintptr_t)cb->aio_buf;
+        long res = cb->aio_lio_opcode == IOCB_CMD_PWRITE
+                       ? pwrite((int)cb->aio_fildes, buf, cb->aio_nbytes, cb->aio_offset)
+                       : pread((int)cb->aio_fildes, buf, cb->aio_nbytes, cb->aio_offset);
+        if (res != (long)cb->aio_nbytes)
+            aio_failed(cb, aio_lu[i], hdrs, data, slot_size, slots, lens);
     }
     while (done < submitted) {
         long got = syscall(SYS_io_getevents, (aio_context_t)c->aio_ctx, (long)(submitted - done),
@@ -162,15 +178,9 @@ static void finish_aio(struct quick_conn *c, struct iocb *cbs, struct quick_lu *
             break; /* only EINTR happens with a valid context and these events */
         }
         for (long e = 0; e < got; e++) {
-            uint32_t k = (uint32_t)events[e].data;
             struct iocb *cb = (struct iocb *)(uintptr_t)events[e].obj;
-            struct quick_lu *lu = aio_lu[cb - cbs];
-            if (events[e].res != (int64_t)cb->aio_nbytes) {
-                lens[k] = fail_read(hdrs + (uint64_t)k * BHS, data + (uint64_t)slots[k] * slot_size, lu->d_sense);
-                lu->reads--;
-                lu->read_bytes -= cb->aio_nbytes;
-                lu->errors++;
-            }
+            if (events[e].res != (int64_t)cb->aio_nbytes)
+                aio_failed(cb, aio_lu[cb - cbs], hdrs, data, slot_size, slots, lens);
         }
         done += (uint32_t)got;
     }
@@ -212,7 +222,7 @@ static void send_answers(struct quick_conn *c, void *ring, uint8_t *hdrs, uint8_
         }
     }
     for (uint32_t i = 0; i < n; i++)
-        if (lens[i] && slots[i] != NO_SLOT)
+        if (slots[i] != NO_SLOT)
             ring_free(ring, slots[i]);
 }
 
@@ -313,18 +323,41 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
             pos += BHS;
         } else {
             uint64_t end = pos + BHS + dsl + ((4 - (dsl & 3)) & 3); /* the data segment and its padding */
-            if (dsl != edtl || dsl > c->max_data || lu->aio)
+            if (dsl != edtl || dsl > c->max_data)
                 break;
             if (end > len) {
                 c->more = 1; /* its data is still coming (max_data keeps it within the stage) */
                 break;
             }
-            if (write_all(lu, h + BHS, off, edtl) != 0)
-                break;
+            if (lu->aio) { /* O_DIRECT: the data goes to an aligned slot, written with the burst */
+                if (naio == MAX_AIO || !c->aio_ctx || edtl > slot_size || (lu->align && (off | edtl) % lu->align))
+                    break;
+                int64_t slot = ring_alloc(ring);
+                if (slot < 0)
+                    break;
+                uint8_t *dst = data + (uint64_t)slot * slot_size;
+                if (lu->align && (uintptr_t)dst % lu->align) {
+                    ring_free(ring, (uint32_t)slot);
+                    break;
+                }
+                memcpy(dst, h + BHS, edtl);
+                memset(&cbs[naio], 0, sizeof(cbs[naio]));
+                cbs[naio].aio_data = n;
+                cbs[naio].aio_lio_opcode = IOCB_CMD_PWRITE;
+                cbs[naio].aio_fildes = (uint32_t)lu->fd;
+                cbs[naio].aio_buf = (uint64_t)(uintptr_t)dst;
+                cbs[naio].aio_nbytes = edtl;
+                cbs[naio].aio_offset = (int64_t)off;
+                aio_lu[naio++] = lu;
+                slots[n] = (uint32_t)slot;
+            } else {
+                if (write_all(lu, h + BHS, off, edtl) != 0)
+                    break;
+                slots[n] = NO_SLOT;
+            }
             c->exp_cmdsn++;
             answer(o, h, 0x21, 0x80, c); /* SCSI Response: F; response and status 0 */
             memset(o + 8, 0, 8);
-            slots[n] = NO_SLOT;
             lens[n] = 0;
             lu->writes++;
             lu->written += edtl;

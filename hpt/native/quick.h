@@ -11,11 +11,12 @@ struct quick_lu {
     uint32_t max_blocks; /* MAXIMUM TRANSFER LENGTH (0: no limit) */
     uint32_t lun;        /* peripheral-addressed LUN, below 256 */
     uint32_t ok;         /* 1: READs may take the lane now, 2: WRITEs (LogicalUnit.enter_quick) */
-    uint32_t aio;        /* 1: READs go through Linux AIO, submitted together (O_DIRECT); no WRITEs */
+    uint32_t aio;        /* 1: READs and WRITEs go through Linux AIO, submitted together (O_DIRECT) */
     uint32_t align;      /* buffer, offset and length alignment READs need (O_DIRECT), or 0 */
     uint32_t d_sense;    /* descriptor-format sense (control mode page D_SENSE) */
     uint32_t pad;
     uint64_t errors;     /* out: READs the store failed (answered CHECK CONDITION, MEDIUM ERROR) */
+    uint64_t write_errors; /* out: WRITEs the store failed (the same) */
     uint64_t reads;      /* out: READs answered by this call */
     uint64_t read_bytes;
     uint64_t writes;     /* out: WRITEs answered by this call */

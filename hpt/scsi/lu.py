@@ -256,13 +256,15 @@ class LogicalUnit:
         return QUICK_READ | (QUICK_WRITE if writable else 0)
 
     def leave_quick(self, started: int, reads: int = 0, read_bytes: int = 0, writes: int = 0,
-                    written: int = 0, failed: int = 0) -> None:
+                    written: int = 0, failed: int = 0, failed_writes: int = 0) -> None:
         """The lane entered with :meth:`enter_quick` is done, having run these READs and WRITEs
-        (``failed``: READs the store failed, answered MEDIUM ERROR)."""
+        (``failed``, ``failed_writes``: those the store failed, answered MEDIUM ERROR)."""
         self.tasks.leave_inline()
-        if failed:
-            log.error("lun %d: %d READs failed in the store (fast lane): MEDIUM ERROR", self.lun, failed)
-            self.stats.add(READ_KIND, 0, started, error=True, count=failed)
+        for kind, count, what in ((READ_KIND, failed, "READs"), (WRITE_KIND, failed_writes, "WRITEs")):
+            if count:
+                log.error("lun %d: %d %s failed in the store (fast lane): MEDIUM ERROR", self.lun, count,
+                          what)
+                self.stats.add(kind, 0, started, error=True, count=count)
         if reads:
             self.stats.add(READ_KIND, read_bytes, started, count=reads)
         if writes:

@@ -21,8 +21,8 @@ Done = Callable[[OSError | None], None]
 @dataclass(frozen=True)
 class DirectSource:
     """A store the fast lane in C reads and writes itself: an open file descriptor (a file read in
-    memory; or, ``wait``, one opened O_DIRECT, whose READs the lane submits together through Linux AIO
-    with buffers, offsets and lengths aligned to ``align``, and which takes no WRITE there), or its
+    memory; or, ``wait``, one opened O_DIRECT, whose READs and WRITEs the lane submits together through
+    Linux AIO with buffers, offsets and lengths aligned to ``align``), or its
     memory with a map of one byte per page set to 1 when the page is written (a thin store's
     allocation, ``mapped_extent``)."""
 

@@ -211,8 +211,8 @@ class FileStore(BackingStore):
         pread_all(self._fd, buf, offset)
 
     def direct_source(self) -> DirectSource | None:
-        """The descriptor: of a file read inline (in memory), or of one opened O_DIRECT, whose READs
-        the lane submits together (a buffered file on a disk stays with its engine)."""
+        """The descriptor: of a file read inline (in memory), or of one opened O_DIRECT, whose READs and
+        WRITEs the lane submits together (a buffered file on a disk stays with its engine)."""
         if self.direct:
             return DirectSource(fd=self._fd, wait=True, align=DIRECT_ALIGN)
         return DirectSource(fd=self._fd) if self.inline else None

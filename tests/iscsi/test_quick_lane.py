@@ -342,3 +342,27 @@ def test_a_lent_socket_carries_the_answers_out_in_the_same_call(lane_server: Ser
     with ours, pytest.raises(OSError):
         who.conn.take_burst(memoryview(burst(who, [(read10(7, 1), 512)])), 1 << 20, ours.fileno())
     assert lane_server.ring.in_use == used
+
+
+def test_writes_to_an_o_direct_file_are_submitted_together(direct_server: Server, tmp_path: Path) -> None:
+    who = logged_in(direct_server)
+    who.scsi(read10(0, 1), read=512)  # POWER ON
+    lu = direct_server.targets[TARGET].lu(1)
+    used = direct_server.ring.in_use
+    before = lu.stats.snapshot()["write"]
+    blocks = [bytes([i]) * 4096 for i in range(1, 9)]
+    wire = b""
+    for i, block in enumerate(blocks):
+        hdr = bytearray(burst(who, [(write10(64 + 8 * i, 8), 4096)]))
+        hdr[1] = 0xA1  # F, W, SIMPLE
+        hdr[5:8] = (4096).to_bytes(3, "big")  # all of the data immediate
+        wire += bytes(hdr) + block
+    assert feed(who, wire) == len(wire)  # eight WRITEs in one AIO submission
+    replies = who.replies()
+    assert [(r.pdu.opcode, r.pdu.b3) for r in replies] == [(Opcode.SCSI_RSP, Status.GOOD)] * 8
+    assert direct_server.ring.in_use == used  # the slots the data went through are back
+    with open(tmp_path / "direct.img", "rb") as f:
+        f.seek(64 * 512)
+        assert f.read(8 * 4096) == b"".join(blocks)
+    after = lu.stats.snapshot()["write"]
+    assert (after["commands"] - before["commands"], after["bytes"] - before["bytes"]) == (8, 8 * 4096)

@@ -528,8 +528,10 @@ class Connection(ControlRequests):
         self.lane_more = False
         if (len(data) < BHS_LEN or data[0] != Opcode.SCSI_CMD or data[1] & 0x87 != 0x81
                 or data[32] not in _LANE_OPCODES
-                # a WRITE whose data is not all immediate (DataSegmentLength != EDTL) never takes it
-                or (data[1] & 0x20 and (data[20] or data[5:8] != data[21:24]))
+                # a WRITE whose data is not all immediate (DataSegmentLength != EDTL), or more than the
+                # driver's buffer holds, never takes it
+                or (data[1] & 0x20 and (data[20] or data[5:8] != data[21:24]
+                                        or int.from_bytes(data[5:8], "big") > room - BHS_LEN - 4))
                 or self._got or self._stage or s is None
                 or not self.full_feature or self.hd or self.dd or self.messages or self.ready
                 or self._pending or self.tasks or s.scsi_target is None or s.session_type != "Normal"):

@@ -43,6 +43,9 @@ _IOV_MAX = 1024
 STAGE_BYTES = 32 * 1024
 #: A data segment (or its rest) of this much or more is received straight into its ring slot (no copy).
 DIRECT_BYTES = 8 * 1024
+#: Seconds between looks for work other threads left, on a connection that could get no wake-up
+#: descriptor (its eventfd failed: the process is out of descriptors)
+NO_WAKE_POLL = 0.05
 #: Seconds a closing connection's last sends wait for a peer that does not read.
 FINAL_SEND_WAIT = 10
 
@@ -179,16 +182,22 @@ class TcpConnection:
         if out != self._polling_out:
             self._poll.modify(self.sock, select.POLLIN | select.POLLOUT if out else select.POLLIN)
             self._polling_out = out
-        events = self._poll.poll(timeout * 1000 if timeout >= 0 else None)
+        # without a wake-up descriptor (none could be had) look for work left by others now and then
+        capped = self._wake_fd < 0 and not 0 <= timeout <= NO_WAKE_POLL
+        wait = NO_WAKE_POLL if capped else timeout
+        events = self._poll.poll(wait * 1000 if wait >= 0 else None)
         if not events:
-            return None
+            if not capped:
+                return None
+            events = [(-1, 0)]
         readable = work = False
         for fd, ev in events:
             if fd == self._wake_fd:
-                try:
-                    os.eventfd_read(fd)
-                except BlockingIOError:
-                    pass
+                if fd >= 0:
+                    try:
+                        os.eventfd_read(fd)
+                    except BlockingIOError:
+                        pass
                 work = True
             else:
                 readable = bool(ev & ~select.POLLOUT)  # bytes, an end or an error: recv tells which
@@ -201,9 +210,13 @@ class TcpConnection:
     def run(self) -> None:
         self._ident = threading.get_ident()
         with self._wake_guard:
-            self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            try:
+                self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            except OSError as err:  # out of descriptors: the connection still runs (see _wait)
+                log.info("connection %s: no wake-up descriptor: %s", self.conn.peer, err.strerror)
         self._poll.register(self.sock, select.POLLIN)
-        self._poll.register(self._wake_fd, select.POLLIN)
+        if self._wake_fd >= 0:
+            self._poll.register(self._wake_fd, select.POLLIN)
         conn = self.conn
         sock = self.sock
         lock = self.lock
@@ -334,7 +347,8 @@ class TcpConnection:
                 conn.connection_lost()
                 conn.drain_completions()
             with self._wake_guard:
-                os.close(self._wake_fd)
+                if self._wake_fd >= 0:
+                    os.close(self._wake_fd)
                 self._wake_fd = -1
             try:
                 sock.close()

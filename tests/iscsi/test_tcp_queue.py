@@ -117,3 +117,33 @@ def test_completions_to_a_peer_that_does_not_read_queue_in_order(
     reader.join(10)
     assert bytes(got) == expected
     assert not tc._unsent and core.freed == core.taken
+
+
+def test_a_connection_without_a_wake_up_descriptor_still_serves(server: Server,  # noqa: F811
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of descriptors, the eventfd cannot be had: the connection runs on its socket alone (looking
+    for other threads' work every NO_WAKE_POLL seconds) instead of its thread dying with the socket
+    open and its login never answered."""
+    from hpt.iscsi import tcp
+    from tests.integration.wire import WireInitiator
+
+    def no_eventfd(*args: object) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(tcp.os, "eventfd", no_eventfd)
+    portal = tcp.TcpPortal("127.0.0.1", 0, server.context_for(server.config.portals[0]), server.ring)
+    portal.start()
+    try:
+        ini = WireInitiator(portal.address[1], "iqn.2026-11.org.hpt.test:disk",
+                            name="iqn.2026-11.org.hpt.test:initiator")
+        try:
+            assert ini.login() == 0
+            assert ini.command(bytes(6), lun=1).status == 2  # TEST UNIT READY: POWER ON first
+            started = time.monotonic()
+            rsp = ini.command(bytes((0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0)), lun=1, read=4096)
+            assert rsp.status == 0 and len(rsp.data) == 4096
+            assert time.monotonic() - started < 5
+        finally:
+            ini.close()
+    finally:
+        portal.stop()

@@ -130,6 +130,19 @@ static void aio_failed(const struct iocb *cb, struct quick_lu *lu, uint8_t *hdrs
     }
 }
 
+/* One AIO request of the burst: answer ``n``'s READ or WRITE of ``len`` bytes at ``off`` through ``buf``. */
+static void prep_aio(struct iocb *cb, uint16_t opcode, uint32_t n, const struct quick_lu *lu, uint8_t *buf,
+                     uint32_t len, uint64_t off)
+{
+    memset(cb, 0, sizeof(*cb));
+    cb->aio_data = n;
+    cb->aio_lio_opcode = opcode;
+    cb->aio_fildes = (uint32_t)lu->fd;
+    cb->aio_buf = (uint64_t)(uintptr_t)buf;
+    cb->aio_nbytes = len;
+    cb->aio_offset = (int64_t)off;
+}
+
 /* The header every answer shares: opcode, flags, LUN, ITT, StatSN, ExpCmdSN, MaxCmdSN. */
 static void answer(uint8_t *o, const uint8_t *h, uint8_t opcode, uint8_t flags, struct quick_conn *c)
 {
@@ -300,13 +313,7 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
                     ring_free(ring, (uint32_t)slot);
                     break;
                 }
-                memset(&cbs[naio], 0, sizeof(cbs[naio]));
-                cbs[naio].aio_data = n;
-                cbs[naio].aio_lio_opcode = IOCB_CMD_PREAD;
-                cbs[naio].aio_fildes = (uint32_t)lu->fd;
-                cbs[naio].aio_buf = (uint64_t)(uintptr_t)dst;
-                cbs[naio].aio_nbytes = edtl;
-                cbs[naio].aio_offset = (int64_t)off;
+                prep_aio(&cbs[naio], IOCB_CMD_PREAD, n, lu, dst, edtl, off);
                 aio_lu[naio++] = lu;
             } else if (read_all(lu, dst, off, edtl) != 0) {
                 ring_free(ring, (uint32_t)slot);
@@ -341,13 +348,7 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
                     break;
                 }
                 memcpy(dst, h + BHS, edtl);
-                memset(&cbs[naio], 0, sizeof(cbs[naio]));
-                cbs[naio].aio_data = n;
-                cbs[naio].aio_lio_opcode = IOCB_CMD_PWRITE;
-                cbs[naio].aio_fildes = (uint32_t)lu->fd;
-                cbs[naio].aio_buf = (uint64_t)(uintptr_t)dst;
-                cbs[naio].aio_nbytes = edtl;
-                cbs[naio].aio_offset = (int64_t)off;
+                prep_aio(&cbs[naio], IOCB_CMD_PWRITE, n, lu, dst, edtl, off);
                 aio_lu[naio++] = lu;
                 slots[n] = (uint32_t)slot;
             } else {

@@ -505,6 +505,8 @@ class Connection(ControlRequests):
         task = self._ahs_task(pdu) if bidi_or_ahs else Task(pdu, decode_lun(pdu.lun))
         if STREAM_MIN < edtl <= MAX_BUFFER and open_stream(self, task):
             pass  # the data moves in pieces, or BUSY
+        elif self.rdma and edtl and self._registered(task, edtl) > 0:
+            pass  # immediate data lands in registered memory at once: one copy from the receive buffer
         elif edtl and edtl <= MAX_BUFFER:
             got = self.buffers.take(edtl)
             if got is None:
@@ -968,26 +970,35 @@ class Connection(ControlRequests):
         buf = task.buf
         if buf is None or task.slot >= 0 or task.large >= 0:
             return True
-        if task.edtl > self.ring.slot_size:
-            if self.large is None or task.edtl > self.large.limit:
-                return self._refuse(task, INVALID_FIELD_IN_CDB, "exceed the largest registered buffer")
-            idx = self.large.alloc(task.edtl)
-            if idx < -1:
-                return self._refuse(task, INSUFFICIENT_RESOURCES, "could not be registered")
-            if idx < 0:
-                return False
-            view = self.large.view(idx)[: task.edtl]
-            task.large = idx
-        else:
+        if task.edtl > self.ring.slot_size and (self.large is None or task.edtl > self.large.limit):
+            return self._refuse(task, INVALID_FIELD_IN_CDB, "exceed the largest registered buffer")
+        got = self._registered(task, task.edtl)
+        if got < 0:
+            return self._refuse(task, INSUFFICIENT_RESOURCES, "could not be registered")
+        if not got:
+            return False
+        assert task.buf is not None  # immediate data that landed before a registered buffer was free:
+        task.buf[: task.received] = buf[: task.received]
+        self.buffers.give(-1, len(buf))  # the buffer it had came from the budget, not the ring
+        return True
+
+    def _registered(self, task: Task, n: int) -> int:
+        """Give ``task`` a registered buffer of ``n`` bytes, a ring slot or a large buffer: 1 done, 0 none
+        free now (or none that large), -1 a large buffer could not be registered."""
+        if n <= self.ring.slot_size:
             idx = self.ring.try_alloc()
             if idx < 0:
-                return False
-            view = self.ring.view(idx)[: task.edtl]
-            task.slot = idx
-        view[: task.received] = buf[: task.received]  # immediate data that landed before a buffer was free
-        self.buffers.give(-1, len(buf))  # the buffer it had came from the budget, not the ring
-        task.buf = view
-        return True
+                return 0
+            task.slot, task.buf = idx, self.ring.view(idx)[:n]
+            return 1
+        large = self.large
+        if large is None or n > large.limit:
+            return 0
+        idx = large.alloc(n)
+        if idx < 0:
+            return -1 if idx < -1 else 0
+        task.large, task.buf = idx, large.view(idx)[:n]
+        return 1
 
     def _refuse(self, task: Task, asc: Asc, why: str) -> bool:
         """Answer a task that can get no registered buffer with CHECK CONDITION; always False."""

@@ -277,6 +277,24 @@ def test_commands_larger_than_a_slot_use_large_registered_buffers(server: Server
     assert large.pinned == LARGE_MIN and i.conn.ring.in_use == 0  # one buffer, registered once
 
 
+def test_immediate_data_of_a_large_command_lands_in_its_registered_buffer(
+        server_unsolicited: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Immediate data is copied once, from the receive message into the large registered buffer: no
+    buffer of the memory budget in between (issue 17)."""
+    large = RegisteredBuffers(object(), MR, 1)
+    i = connect(server_unsolicited, Ring(SMALL_SLOTS, 4), large)
+    login(i, [*ISER_KEYS, ("FirstBurstLength", "65536")])
+    taken: list[int] = []
+    monkeypatch.setattr(i.conn.buffers, "take", lambda n: taken.append(n))
+    data = os.urandom(2 * SMALL_SLOTS)
+    replies = i.write_cmd(rw10(0x2A, 0, 256), data, unsolicited=8192, immediate=8192)
+    assert [r.pdu.b3 for r in replies] == [Status.GOOD] and taken == []
+    (rd,) = i.rdma_reads
+    assert (rd.offset, rd.length) == (8192, len(data) - 8192)
+    _, got = i.read_cmd(rw10(0x28, 0, 256), len(data))
+    assert got == data and taken == [] and large.pinned == LARGE_MIN
+
+
 def test_large_buffer_budget_in_use_parks_the_command(server: Server) -> None:
     i, _ = large_setup(server, budget=LARGE_MIN)
     i.auto_read = False

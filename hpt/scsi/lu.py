@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
+from hpt.scsi.core.alua import refusal
 from hpt.scsi.core.blocking import run_blocking
 from hpt.scsi.core.command import ABORTED, TASK_SET_FULL, Completion, Nexus, ScsiCommand, ScsiResult, TaskAttr
 from hpt.scsi.core.constants import (
@@ -223,7 +224,7 @@ class LogicalUnit:
                 or not store.inline):
             return -1
         started = monotonic_ns()
-        if not self.enter_quick(nexus.initiator_port):
+        if not self.enter_quick(nexus.initiator_port, nexus.rtpi):
             return -1
         n = -1
         try:
@@ -232,14 +233,18 @@ class LogicalUnit:
             self.leave_quick(started, *((1, n) if n >= 0 else (0, 0)))
         return n
 
-    def enter_quick(self, port: str) -> int:
+    def enter_quick(self, port: str, rtpi: int | None = None) -> int:
         """What SIMPLE commands of this initiator port may do in a fast lane now: QUICK_READ, and
         QUICK_WRITE when the profile says writes may (``quick_writable``); 0 while there is a unit
         attention to report, a reservation that may conflict, injected faults or a gate, no store, a
-        LU not ready, or a task set that holds something back. Not 0 counts the lane as one task
-        running inline until :meth:`leave_quick`, so ORDERED and range-locking commands wait for it.
+        LU not ready, a task set that holds something back, or target port ``rtpi`` (None: any) in
+        an ALUA state that is not active. Not 0 counts the lane as one task running inline until
+        :meth:`leave_quick`, so ORDERED and range-locking commands wait for it.
         (Whether the lane can reach the store is the store's to say: ``direct_source``.)"""
         if self.faults is not None or self.gate is not None or self.store is None:
+            return 0
+        restricted = self.target.port_groups.restricted if self.target is not None else None
+        if restricted and (rtpi is None or rtpi in restricted):
             return 0
         profile = self.profile
         with self.lock:
@@ -334,6 +339,12 @@ class LogicalUnit:
                 return entry, ScsiResult(Status.CHECK_CONDITION, build_sense(ua, self.d_sense))
         if entry is None:
             return entry, self.check_condition(SenseError(INVALID_OPCODE, field=0))
+        # ALUA (SPC-5 5.16.2.4): a port in standby, unavailable or transitioning refuses most commands
+        restricted = self.target.port_groups.restricted if self.target is not None else None
+        if restricted and cmd.nexus.rtpi in restricted:
+            asc = refusal(restricted[cmd.nexus.rtpi], entry.opcode, entry.service_action)
+            if asc is not None:
+                return entry, self.check_condition(SenseError(asc))
         if entry.access != Access.ALWAYS and self.pr.conflict(cmd.nexus, entry, cmd.cdb):
             return entry, ScsiResult(Status.RESERVATION_CONFLICT)
         return entry, None

@@ -14,8 +14,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from enum import IntEnum
 
+from hpt.scsi.core.alua import AluaState, PortGroups
 from hpt.scsi.core.command import Completion, Nexus, ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import (
+    ASYMMETRIC_ACCESS_STATE_CHANGED,
     BUS_DEVICE_RESET_FUNCTION,
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
     I_T_NEXUS_LOSS,
@@ -29,7 +31,7 @@ from hpt.scsi.core.sense import SenseError, build_sense
 from hpt.scsi.core.stream import streamable
 from hpt.scsi.core.taskset import Task
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.spc.alua import DEFAULT_PORT_GROUP, TPGS_IMPLICIT, AluaState
+from hpt.scsi.spc.alua import TPGS_IMPLICIT
 from hpt.scsi.spc.inquiry import absent_lun_inquiry
 from hpt.scsi.spc.mode import control_tst, reset_mode_pages
 from hpt.scsi.spc.report_luns import clear_luns_changed, lun_inventory
@@ -56,22 +58,22 @@ class TmfResult(IntEnum):
 
 
 class ScsiTarget:
-    """A SCSI target device: LUs by LUN, its target port(s) and ALUA target port group.
+    """A SCSI target device: LUs by LUN, its target ports and their ALUA target port groups.
 
     ``relative_port_ids`` lists the relative target port identifiers (iSCSI: the portal group
-    tags) through which the LUs are reached; they all belong to target port group
-    ``port_group_id`` in ALUA state ``alua_state`` (implicit ALUA, ``tpgs`` = 01b).
+    tags) through which the LUs are reached; ``port_groups`` holds their target port groups and
+    states (one group per port, numbered as the port, unless ``port_group_id`` names one group for
+    all); ``tpgs`` is 01b (implicit ALUA) or 11b (explicit too: SET TARGET PORT GROUPS).
     ``abort_hook(lun, initiator_ports)`` lets the transport abort the tasks of I_T nexuses
     that a PERSISTENT RESERVE OUT PREEMPT AND ABORT removed.
     """
 
     def __init__(self, name: str, relative_port_ids: Iterable[int] = (1,),
-                 port_group_id: int = DEFAULT_PORT_GROUP) -> None:
+                 port_group_id: int | None = None) -> None:
         self.name = name
         self.relative_port_ids = list(relative_port_ids)
         self.target_port_name = f"{name},t,0x{self.relative_port_ids[0]:04x}"
-        self.port_group_id = port_group_id
-        self.alua_state = AluaState.ACTIVE_OPTIMIZED
+        self.port_groups = PortGroups(self.relative_port_ids, port_group_id)
         self.tpgs = TPGS_IMPLICIT
         self.abort_hook: Callable[[int, set[str]], None] | None = None
         # the targets whose LUs an EXTENDED COPY through this one may reach (the daemon's); None: its own
@@ -124,6 +126,25 @@ class ScsiTarget:
                 if naa_of(lu) == naa:
                     return lu
         return None
+
+    # -- asymmetric logical unit access (SPC-5 5.16) -------------------------------------------
+    def set_ports(self, relative_port_ids: Iterable[int]) -> None:
+        """Serve through these relative ports (one target port group each; kept groups keep their
+        state)."""
+        self.relative_port_ids = list(relative_port_ids)
+        self.port_groups.set_ports(self.relative_port_ids)
+
+    def set_alua_states(self, states: Mapping[int, AluaState], by: str | None = None) -> list[int]:
+        """Set target port groups' states (KeyError: no such group); when one changed, every I_T
+        nexus but ``by``'s (the initiator port of a SET TARGET PORT GROUPS) gets ASYMMETRIC ACCESS
+        STATE CHANGED (5.16.2.6). Returns the groups that changed."""
+        changed = self.port_groups.change(states)
+        if changed:
+            log.info("target %s: ALUA %s", self.name,
+                     ", ".join(f"group {g} {states[g].name.lower()}" for g in changed))
+            for lu in self._lus.values():  # as _luns_changed: no LU's lock, a handler holds its own
+                lu.ua.establish(ASYMMETRIC_ACCESS_STATE_CHANGED, exclude=by)
+        return changed
 
     # -- commands ------------------------------------------------------------------------------
     def submit(self, cmd: ScsiCommand, done: Completion) -> None:

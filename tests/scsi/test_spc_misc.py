@@ -1,5 +1,5 @@
-"""TEST UNIT READY, REQUEST SENSE, SEND DIAGNOSTIC, RECEIVE DIAGNOSTIC RESULTS and
-REPORT TARGET PORT GROUPS (SPC-5 6.47, 6.39, 6.42, 6.29, 6.36)."""
+"""TEST UNIT READY, REQUEST SENSE, SEND DIAGNOSTIC and RECEIVE DIAGNOSTIC RESULTS (SPC-5 6.47, 6.39,
+6.42, 6.29); REPORT TARGET PORT GROUPS is test_spc_alua's."""
 
 from __future__ import annotations
 
@@ -18,10 +18,8 @@ from hpt.scsi.core.constants import (
 )
 from hpt.scsi.core.sense import SenseError, parse_sense
 from hpt.scsi.lu import LogicalUnit
-from hpt.scsi.spc.alua import AluaState
-from hpt.scsi.target import ScsiTarget
 
-from .conftest import TARGET_NAME, TUR, Initiator, make_lu, make_nexus, other_profile
+from .conftest import TUR, Initiator, make_lu, other_profile
 
 
 def test_test_unit_ready(a: Initiator) -> None:
@@ -99,31 +97,3 @@ def test_receive_diagnostic_results(a: Initiator) -> None:
     assert a.run(bytes((0x1C, 0, 0, 0, 255, 0))).data == bytes((0, 0, 0, 1, 0))
     r = a.run(bytes((0x1C, 1, 0x80, 0, 255, 0)))
     assert r.asc == INVALID_FIELD_IN_CDB and r.sks[0] == 2
-
-
-def rtpg(fmt: int = 0, alloc: int = 4096) -> bytes:
-    return struct.pack(">BBxxxxIxB", 0xA3, fmt << 5 | 0x0A, alloc, 0)
-
-
-def test_report_target_port_groups() -> None:
-    t = ScsiTarget(TARGET_NAME, relative_port_ids=(1, 2), port_group_id=7)
-    t.add_lu(make_lu(0))
-    ini = Initiator(t, make_nexus("iqn.x", 1))
-    ini.clear_ua()
-    d = ini.run(rtpg(alloc=4)).data
-    assert len(d) == 4
-    full = struct.unpack_from(">I", d)[0] + 4
-    d = ini.run(rtpg(alloc=full)).data
-    assert len(d) == full == 4 + 8 + 8
-    assert d[4] & 0x0F == AluaState.ACTIVE_OPTIMIZED and d[5] & 0x01  # AO_SUP
-    assert struct.unpack_from(">H", d, 6)[0] == 7 and d[11] == 2
-    assert struct.unpack_from(">2xH2xH", d, 12) == (1, 2)
-
-
-def test_report_target_port_groups_state_and_extended_header(a: Initiator) -> None:
-    a.target.alua_state = AluaState.STANDBY
-    d = a.run(rtpg(fmt=1)).data
-    assert struct.unpack_from(">I", d)[0] == len(d) - 4 and d[4] >> 4 & 7 == 1
-    assert d[8] & 0x0F == AluaState.STANDBY and d[9] == 0x05  # S_SUP AO_SUP
-    r = a.run(rtpg(fmt=2))
-    assert r.asc == INVALID_FIELD_IN_CDB and r.sks == (1, 7, True)

@@ -114,6 +114,7 @@ SPC_ENTRIES: list[OpcodeEntry] = [
     _e("REPORT LUNS", report_luns.report_luns, A, 0xA0, 0, 0xFF, 0, 0, 0, *_FF4, 0, exempt=True),
     _e("REPORT TARGET PORT GROUPS", alua.report_target_port_groups, A, 0xA3, 0xE0, 0, 0, 0, 0, *_FF4, 0,
        sa=0x0A),
+    _e("SET TARGET PORT GROUPS", alua.set_target_port_groups, C, 0xA4, 0, 0, 0, 0, 0, *_FF4, 0, sa=0x0A),
     _e("REPORT SUPPORTED OPERATION CODES", rsoc.report_supported_opcodes, A, 0xA3, 0, 0x87, 0xFF, 0xFF, 0xFF,
        *_FF4, 0, sa=0x0C),
     _e("REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS", rsoc.report_supported_tmfs, A, 0xA3, 0, 0x80, 0, 0, 0,

@@ -105,7 +105,7 @@ def _device_identification(lu: LogicalUnit, nexus: Nexus) -> bytes:
                           struct.pack(">xxH", nexus.rtpi), proto))
     if target is not None:
         out.append(designator(CODE_BINARY, ASSOC_TARGET_PORT, TYPE_PORT_GROUP,
-                              struct.pack(">xxH", target.port_group_id), proto))
+                              struct.pack(">xxH", target.port_groups.group_of(nexus.rtpi)), proto))
     port_name = nexus.target_port or ("" if target is None else target.target_port_name)
     if port_name:
         name = scsi_name_string(port_name)

@@ -129,17 +129,23 @@ def test_lu_reset_ends_commands_hung_in_the_store() -> None:
     assert run(r, read10(0), alloc=BS)[0] == Status.GOOD
 
 
-def test_task_management_answers_while_the_store_never_returns() -> None:
-    """A store that does not return within the task set's ``abort_wait``: ABORT TASK is answered anyway,
-    the stuck command holds neither the queue depth nor ORDERED commands, and ends unreported (its
-    buffers free) when the store finally returns."""
+def abort_a_hung_write(abort_wait: float) -> tuple[Runner, FaultyStore, int, threading.Event]:
+    """A WRITE hung in the store and an ABORT TASK for it; the event is set once it is answered."""
     r, store = runner(False)
-    r.lu.tasks.abort_wait = 0.3
+    r.lu.tasks.abort_wait = abort_wait
     store.faults["write"] = "hang"
     stuck = r.submit(write10(4), data=b"\x77" * BS)
     assert store.stuck.wait(10)
     answered = threading.Event()
     assert r.target.abort_task(0, A, stuck, answered.set)
+    return r, store, stuck, answered
+
+
+def test_task_management_answers_while_the_store_never_returns() -> None:
+    """A store that does not return within the task set's ``abort_wait``: ABORT TASK is answered anyway,
+    the stuck command holds neither the queue depth nor ORDERED commands, and ends unreported (its
+    buffers free) when the store finally returns."""
+    r, store, stuck, answered = abort_a_hung_write(0.3)
     assert answered.wait(5)  # answered although the write is still in the store
     assert stuck not in r.results
     assert r.lu.tasks.status()["stuck"] == 1 and r.lu.tasks.status()["running"] == 0
@@ -152,6 +158,17 @@ def test_task_management_answers_while_the_store_never_returns() -> None:
     r.wait(stuck, timeout=30)
     assert r.results[stuck] is ABORTED
     assert r.lu.tasks.status()["stuck"] == 0
+
+
+def test_task_management_answers_when_other_commands_end_while_it_waits() -> None:
+    """Commands of the LU that end while ABORT TASK waits for a hung one do not lose its
+    ``abort_wait`` bound: the function is still answered."""
+    r, store, stuck, answered = abort_a_hung_write(0.5)
+    assert run(r, read10(100), alloc=BS)[0] == Status.GOOD  # ends before abort_wait is over
+    assert answered.wait(5)
+    store.faults.clear()
+    store.release.set()
+    r.wait(stuck, timeout=30)
 
 
 def test_lu_reset_answers_while_the_store_never_returns() -> None:

@@ -246,9 +246,9 @@ class TaskSet:
             return []
         done = []
         keep = []
-        for tasks, cb in self._drained:
-            tasks.discard(task)
-            (keep if tasks else done).append((tasks, cb))
+        for entry in self._drained:  # the entries themselves: _give_up finds its own by identity
+            entry[0].discard(task)
+            (keep if entry[0] else done).append(entry)
         self._drained = keep
         return [cb for _, cb in done]
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from hpt.daemon.alua import configure_alua
 from hpt.daemon.config import Config, PortalConfig, TargetConfig
 from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
 from hpt.daemon.luns import build_lus
@@ -88,7 +89,8 @@ class Server:
     # ------------------------------------------------------------------------------ building
     def build_target(self, tc: TargetConfig) -> ScsiTarget:
         """A SCSI target with a LU for each of ``tc``'s LUNs (stores opened through ``build_lu``)."""
-        target = ScsiTarget(tc.name)
+        target = ScsiTarget(tc.name, tc.portal_groups or [1])
+        configure_alua(target, tc)  # a target port group per portal group (SPC-5 5.16)
         target.copy_domain = self.targets.values  # EXTENDED COPY between the LUs of this hptd
         for lc, lu in zip(tc.luns, build_lus(tc.luns), strict=True):
             target.add_lu(lu)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from hpt.iscsi.limits import Limits
 
 if TYPE_CHECKING:
+    from hpt.scsi.core.alua import AluaState
     from hpt.scsi.core.profile import DeviceProfile
     from hpt.scsi.lu import LuParams
 
@@ -121,6 +122,8 @@ class TargetConfig:
     outgoing: str = ""
     iscsi: dict[str, IscsiValue] = field(default_factory=dict)
     luns: list[LunConfig] = field(default_factory=list)
+    alua: dict[int, AluaState] = field(default_factory=dict)  # portal group -> its target port group's state
+    alua_explicit: bool = False  # SET TARGET PORT GROUPS allowed (TPGS 11b, SPC-5 5.16.2.3)
 
     def allows(self, initiator_name: str, address: str) -> bool:
         """The ACL: the initiator's name and its IP address must both match (an empty list matches

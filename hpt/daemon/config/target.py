@@ -12,13 +12,14 @@ from hpt.daemon.config.lun import read_lun
 from hpt.daemon.config.schema import IpNetwork, IscsiValue, TargetConfig
 from hpt.daemon.config.tables import Table
 from hpt.daemon.config.validators import iscsi_name_error, parse_network
+from hpt.scsi.core.alua import AluaState, parse_state
 
 if TYPE_CHECKING:
     from hpt.scsi.core.profile import DeviceProfile
 
 TARGET_KEYS = (
     "name", "alias", "portal_groups", "initiators", "addresses", "acl_match", "incoming", "outgoing", "iscsi",
-    "lun",
+    "alua", "alua_explicit", "lun",
 )  # fmt: skip
 
 
@@ -44,6 +45,8 @@ def read_target(table: Table, groups: list[int], auth: Auth, global_table: Table
         if group not in groups:
             raise table.fail("portal_groups", f"no portal has group {group} (groups: {groups})")
     target.portal_groups = sorted(set(wanted)) if wanted is not None else list(groups)
+    target.alua = _alua(table, target.portal_groups)
+    target.alua_explicit = table.flag("alua_explicit", False)
     for initiator in target.initiators:
         if problem := iscsi_name_error(initiator):
             raise table.fail("initiators", f'"{initiator}": {problem}')
@@ -69,3 +72,20 @@ def _networks(table: Table) -> list[IpNetwork]:
         except ValueError as err:
             raise table.fail("addresses", str(err)) from None
     return nets
+
+
+def _alua(table: Table, groups: list[int]) -> dict[int, AluaState]:
+    """``alua = { 2 = "standby" }``: the ALUA state of the target port group of each portal group named
+    (SPC-5 5.16.2.4); the others are active/optimized."""
+    raw = table.data.get("alua", {})
+    alua = table.table("alua", list(raw) if isinstance(raw, dict) else ())
+    states: dict[int, AluaState] = {}
+    for key in alua.data:
+        if not key.isdigit() or int(key) not in groups:
+            raise alua.fail(key, f"not a portal group of this target (its groups: {groups})")
+        name = alua.text(key)
+        try:
+            states[int(key)] = parse_state(name)
+        except ValueError as err:
+            raise alua.fail(key, str(err)) from None
+    return states

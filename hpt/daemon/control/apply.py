@@ -7,7 +7,8 @@ closed again and the server is untouched. :meth:`Change.commit` cannot fail: it 
 (readers see the old or the new one, never a mix), then ends what went away: sessions of deleted
 targets close, deleted LUs drain their commands (``ScsiTarget.remove_lu``) and close their stores,
 removed portals stop. A LUN added to a target raises REPORTED LUNS DATA HAS CHANGED on its other LUs
-(SPC-5 6.33); ACL and CHAP changes apply to the next login.
+(SPC-5 6.33); a target's ALUA states change at once, with ASYMMETRIC ACCESS STATE CHANGED (SPC-5
+5.16.2.6); ACL and CHAP changes apply to the next login.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hpt.daemon.alua import configure_alua
 from hpt.daemon.control.rpc import IN_USE, UNAVAILABLE, RpcError
 from hpt.daemon.luns import build_lu
 
@@ -73,6 +75,7 @@ class Change:
 
     def commit(self) -> None:
         srv = self.server
+        old_configs = srv.target_configs
         # 1. the new maps: logins and SendTargets see the new targets, ACLs and accounts from here on
         targets = {n: t for n, t in srv.targets.items() if n not in self.gone_targets} | self.new_targets
         old = srv.targets
@@ -87,6 +90,9 @@ class Change:
             targets[name].remove_lu(lun, close=True, timeout=DRAIN_TIMEOUT)
         for name, lu in self.new_luns:
             targets[name].add_lu(lu)
+        for name, tc in srv.target_configs.items():  # ALUA states and ports: live, with a unit attention
+            if name not in self.new_targets:
+                configure_alua(targets[name], tc, old_configs[name])
         # 3. what went away
         for name in self.gone_targets:
             for session in srv.sessions_of(name):

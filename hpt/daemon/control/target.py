@@ -60,7 +60,8 @@ def delete(ctl: Control, p: Params) -> dict[str, Any]:
 
 
 def update(ctl: Control, p: Params) -> dict[str, Any]:
-    """``state`` (ready/offline: an offline target refuses logins), ``alias``, or an iSCSI key."""
+    """``state`` (ready/offline: an offline target refuses logins), ``alias``, ``alua.<portal group>``
+    (an ALUA state, live with a unit attention), ``alua_explicit``, or an iSCSI key."""
     with ctl.lock:
         name = ctl.target_name(p)
         key = p.get("param", str)
@@ -75,6 +76,10 @@ def update(ctl: Control, p: Params) -> dict[str, Any]:
             target = ctl.target_in(doc, name)
             if key == "alias":
                 target["alias"] = str(value)
+            elif key.startswith("alua."):
+                target.setdefault("alua", {})[key.removeprefix("alua.")] = str(value)
+            elif key == "alua_explicit":
+                target["alua_explicit"] = _flag(value)
             else:
                 target.setdefault("iscsi", {})[key] = _typed(value)
 
@@ -85,6 +90,11 @@ def update(ctl: Control, p: Params) -> dict[str, Any]:
 def _typed(value: str | int | bool) -> str | int | bool:
     """tgtadm gives every value as text: numbers become integers for the key table."""
     return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def _flag(value: str | int | bool) -> str | int | bool:
+    """tgtadm's text for true or false (other values stay, for the configuration to refuse)."""
+    return {"true": True, "false": False}.get(value.lower(), value) if isinstance(value, str) else value
 
 
 def _acl(p: Params) -> tuple[str, str]:

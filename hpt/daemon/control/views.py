@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hpt.scsi.core.alua import STATE_NAMES
+
 if TYPE_CHECKING:
     from hpt.daemon.config import LunConfig, PortalConfig, TargetConfig
     from hpt.daemon.control.control import Control
@@ -50,4 +52,12 @@ def target_view(ctl: Control, tc: TargetConfig) -> dict[str, Any]:
         "incoming": list(tc.incoming), "outgoing": tc.outgoing,
         "initiators": list(tc.initiators), "addresses": [str(n) for n in tc.addresses],
         "portal_groups": list(tc.portal_groups), "iscsi": dict(tc.iscsi),
+        "alua": _alua_view(target), "alua_explicit": tc.alua_explicit,
     }  # fmt: skip
+
+
+def _alua_view(target: ScsiTarget | None) -> dict[str, str]:
+    """Target port group -> its ALUA state as the configuration names it (SPC-5 5.16)."""
+    names = {state: name for name, state in STATE_NAMES.items()}
+    return {} if target is None else {str(g): names.get(s, s.name.lower())
+                                      for g, s in sorted(target.port_groups.states.items())}

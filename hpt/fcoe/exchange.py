@@ -26,6 +26,7 @@ from hpt.fcoe.frame import (
     F_LAST_SEQ,
     F_REL_OFF,
     F_SEQ_INIT,
+    FC_MAX_PAYLOAD,
     R_CTL_DATA,
     R_CTL_RSP,
     R_CTL_XFER_RDY,
@@ -91,6 +92,8 @@ class FcpEngine:
         self._rx_id = 0
         # (initiator port ID, OX_ID) -> (LUN, RX_ID) of commands in the SCSI engine
         self.running: dict[tuple[int, int], tuple[int, int]] = {}
+        self.expecting: Exchange | None = None  # the write whose data most likely comes next
+        self._landing: tuple[Exchange, int] | None = None  # what landing() last offered: (exchange, offset)
         self._done: deque[Callable[[], None]] = deque()  # completions from the engine (any thread)
         self.notify: Callable[[], None] | None = None  # set by the driver: something queued in _done
 
@@ -140,6 +143,7 @@ class FcpEngine:
     def _xfer_rdy(self, ex: Exchange) -> None:
         length = min(MAX_BURST, ex.cmnd.dl - ex.received)
         ex.burst_end = ex.received + length
+        self.expecting = ex
         hdr = self._header(
             ex.rport, R_CTL_XFER_RDY, F_END_SEQ | F_SEQ_INIT, ex.ox_id, ex.rx_id, ex.rport.next_seq_id()
         )
@@ -255,8 +259,24 @@ class FcpEngine:
             self.free(slot, len(buffer))
 
     # -- write data ----------------------------------------------------------------------------
-    def data(self, rport: RemotePort, hdr: FcHeader, payload: memoryview) -> None:
-        """FCP_DATA from the initiator (FCP-4 9.4): continuously increasing offsets, in-order SEQ_CNT."""
+    def landing(self) -> memoryview | None:
+        """Where the payload of the next FCP_DATA frame belongs if it is the one most likely next (the
+        expected write's next bytes, at most one frame's worth): a driver receives the frame so that
+        its payload lands there, and ``data`` finds it in place. None when no write waits for data."""
+        ex = self.expecting
+        if ex is None or ex.received >= ex.burst_end or self.open.get((ex.rport.port_id, ex.ox_id)) is not ex:
+            self.expecting = ex = next(iter(self.open.values()), None)  # the oldest write waiting for data
+            if ex is None or ex.received >= ex.burst_end:
+                self._landing = None
+                return None
+        self._landing = (ex, ex.received)
+        return ex.buffer[ex.received:min(ex.burst_end, ex.received + FC_MAX_PAYLOAD)]
+
+    def data(self, rport: RemotePort, hdr: FcHeader, payload: memoryview, landed: bool = False) -> None:
+        """FCP_DATA from the initiator (FCP-4 9.4): continuously increasing offsets, in-order SEQ_CNT.
+        ``landed``: the payload was received where ``landing`` said (copied only if that was not its
+        place)."""
+        offered, self._landing = self._landing, None
         ex = self.open.get((rport.port_id, hdr.ox_id))
         if ex is None or hdr.rx_id not in (ex.rx_id, 0xFFFF):
             self._count("fcp_data_unknown_exchange")
@@ -279,9 +299,13 @@ class FcpEngine:
             return
         ex.seq_id, ex.seq_cnt = hdr.seq_id, (hdr.seq_cnt + 1) & 0xFFFF
         ex.seq_open = not hdr.f_ctl & F_END_SEQ
-        ex.buffer[offset : offset + length] = payload[:length]
+        if not (landed and offered is not None and offered[0] is ex and offered[1] == offset):
+            if landed:
+                self._count("fcp_data_moved")  # it landed in another write's buffer: copied
+            ex.buffer[offset : offset + length] = payload[:length]
         ex.received += length
         if ex.received < ex.burst_end:
+            self.expecting = ex
             return
         if ex.received < ex.cmnd.dl:
             self._xfer_rdy(ex)

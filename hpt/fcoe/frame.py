@@ -22,7 +22,8 @@ TRAILER_LEN = 8
 FC_MAX_PAYLOAD = 2112  # FC-FS-4 9.1: the largest data field
 #: Largest FCoE PDU (FCoE header + FC frame + trailer) that FC-BB-6 allows: 2158 bytes.
 FCOE_MAX_SIZE = FCOE_HLEN + FC_HLEN + FC_MAX_PAYLOAD + TRAILER_LEN
-OVERHEAD = ETH_HLEN + FCOE_HLEN + FC_HLEN + TRAILER_LEN
+HEAD_LEN = ETH_HLEN + FCOE_HLEN + FC_HLEN  # the headers before an FC frame's payload
+OVERHEAD = HEAD_LEN + TRAILER_LEN
 
 # FC-BB-6 table 17/18: SOF and EOF code points of class 3.
 SOF_I3, SOF_N3, SOF_F, SOF_I2, SOF_N2 = 0x2E, 0x36, 0x28, 0x2D, 0x35
@@ -139,26 +140,32 @@ def decode_fcoe(data: bytes | memoryview) -> FcFrame:
     view = memoryview(data)
     if len(view) < OVERHEAD:
         raise FrameError("truncated", f"{len(view)} bytes")
-    if struct.unpack_from(">H", view, 12)[0] != ETH_P_FCOE:
+    # FCoE frames are never shorter than Ethernet's minimum, so no padding: the trailer ends the frame.
+    end = len(view) - TRAILER_LEN
+    return decode_fcoe_parts(view[:HEAD_LEN], view[HEAD_LEN:end], view[end:])
+
+
+def decode_fcoe_parts(head: memoryview, payload: memoryview, trailer: bytes | memoryview) -> FcFrame:
+    """:func:`decode_fcoe` of a frame received in three places: its ``HEAD_LEN`` bytes of headers, its
+    payload (where a driver had it land, e.g. a write's buffer) and its 8-byte trailer."""
+    if struct.unpack_from(">H", head, 12)[0] != ETH_P_FCOE:
         raise FrameError("not_fcoe")
-    if view[ETH_HLEN] >> 4 != 0:
-        raise FrameError("bad_version", f"FCoE version {view[ETH_HLEN] >> 4}")
-    sof = view[ETH_HLEN + 13]
+    if head[ETH_HLEN] >> 4 != 0:
+        raise FrameError("bad_version", f"FCoE version {head[ETH_HLEN] >> 4}")
+    sof = head[ETH_HLEN + 13]
     if sof not in SOFS:
         raise FrameError("bad_sof", f"SOF {sof:#x}")
-    # FCoE frames are never shorter than Ethernet's minimum, so no padding: the trailer ends the frame.
-    end = len(view)
-    crc, eof = _TRAILER.unpack_from(view, end - TRAILER_LEN)
-    fc = view[ETH_HLEN + FCOE_HLEN : end - TRAILER_LEN]
-    if len(fc) - FC_HLEN > FC_MAX_PAYLOAD:
-        raise FrameError("oversized", f"{len(fc) - FC_HLEN}-byte payload")
-    if len(fc) % 4:
-        raise FrameError("bad_length", f"FC frame of {len(fc)} bytes is not word aligned")
+    crc, eof = _TRAILER.unpack_from(trailer)
+    fc_header = head[ETH_HLEN + FCOE_HLEN:HEAD_LEN]
+    if len(payload) > FC_MAX_PAYLOAD:
+        raise FrameError("oversized", f"{len(payload)}-byte payload")
+    if len(payload) % 4:  # the header is 24 bytes: the frame is word aligned when its payload is
+        raise FrameError("bad_length", f"FC frame of {FC_HLEN + len(payload)} bytes is not word aligned")
     if eof not in EOFS:
         raise FrameError("bad_eof", f"EOF {eof:#x}")
-    if zlib.crc32(fc) != crc:
+    if zlib.crc32(payload, zlib.crc32(fc_header)) != crc:
         raise FrameError("bad_crc")
-    return FcFrame(bytes(view[0:6]), bytes(view[6:12]), sof, eof, FcHeader.unpack(fc), fc[FC_HLEN:])
+    return FcFrame(bytes(head[0:6]), bytes(head[6:12]), sof, eof, FcHeader.unpack(fc_header), payload)
 
 
 def encode_fcoe(

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from hpt.fcoe.fip import ALL_ENODE_MACS, ALL_VN2VN_MACS
-from hpt.fcoe.frame import ETH_P_FCOE, ETH_P_FIP, parse_mac
+from hpt.fcoe.frame import ETH_P_FCOE, ETH_P_FIP, HEAD_LEN, parse_mac
 from hpt.fcoe.port import FcoePort
 from hpt.native.batch import later
 
@@ -98,6 +98,7 @@ class PacketDriver:
         self._thread = threading.Thread(target=self._run, name=f"fcoe-{interface}", daemon=True)
         self.send_errors = 0
         self._unicast = bytes(6)  # the FPMA the interface was told to receive, in fabric mode
+        self._head = memoryview(bytearray(HEAD_LEN))  # a frame's headers, when its payload lands apart
 
     def _sync_unicast(self) -> None:
         """In fabric mode, have the NIC receive the FPMA the port was granted (and no old one)."""
@@ -190,9 +191,18 @@ class PacketDriver:
                         self.interface, drops)
 
     def _drain(self, sock: socket.socket, view: memoryview) -> None:
+        """Receive every frame waiting on ``sock``. On the FCoE socket, while a write waits for data,
+        each frame is received in parts so that an FCP_DATA payload lands in the write's buffer
+        (``FcoePort.landing``): the headers in ``_head``, the payload there, anything beyond in ``view``."""
+        port, head = self.port, self._head
+        fcoe = sock is self.socks[1]
         while True:
+            landing = port.landing() if fcoe else None
             try:
-                n, addr = sock.recvfrom_into(view)
+                if landing is None:
+                    n, addr = sock.recvfrom_into(view)
+                else:
+                    n, _, _, addr = sock.recvmsg_into([head, landing, view])
             except BlockingIOError:
                 return
             except OSError as err:
@@ -201,7 +211,10 @@ class PacketDriver:
             if addr[2] == PACKET_OUTGOING:  # our own frames, looped back to packet sockets
                 continue
             try:
-                self.port.receive(view[:n], time.monotonic())
+                if landing is None:
+                    port.receive(view[:n], time.monotonic())
+                else:
+                    port.receive_landed(head, landing, view, n, time.monotonic())
             except Exception:  # a bug must not take the port down: count it, drop the frame
                 log.exception("%s: frame handling failed", self.interface)
                 self.port.counters["internal_error"] = self.port.counters.get("internal_error", 0) + 1

@@ -4,10 +4,11 @@ logins, ELS/BLS and FCP on one :class:`ScsiTarget`.
 In VN2VN mode FC frames go to the peers' VN MACs; in fabric mode every FC frame goes to the
 selected FCF's MAC from the FPMA the fabric granted, and the port ID is the one of the FLOGI accept.
 
-The driver feeds received Ethernet frames (:meth:`FcoePort.receive`) and the clock
-(:meth:`FcoePort.tick`), sends what :meth:`FcoePort.take_output` gives (each frame a scatter list
-of buffers) and then calls :meth:`FcoePort.transmitted` so that ring slots lent to data frames go
-back. Every malformed or unexpected frame is dropped or rejected as FC-LS-3 says and counted in
+The driver feeds received Ethernet frames (:meth:`FcoePort.receive`; or, to have a write's data land
+in its buffer, receives where :meth:`FcoePort.landing` says and calls :meth:`FcoePort.receive_landed`)
+and the clock (:meth:`FcoePort.tick`), sends what :meth:`FcoePort.take_output` gives (each frame a
+scatter list of buffers) and then calls :meth:`FcoePort.transmitted` so that ring slots lent to data
+frames go back. Every malformed or unexpected frame is dropped or rejected as FC-LS-3 says and counted in
 ``counters``.
 """
 
@@ -25,6 +26,7 @@ from hpt.fcoe.fcp import decode_cmnd
 from hpt.fcoe.fip import FipFrame, decode_fip
 from hpt.fcoe.frame import (
     EOF_T,
+    ETH_HLEN,
     ETH_P_FCOE,
     ETH_P_FIP,
     F_END_SEQ,
@@ -35,6 +37,7 @@ from hpt.fcoe.frame import (
     FC_HLEN,
     FC_MAX_PAYLOAD,
     FCOE_HLEN,
+    HEAD_LEN,
     R_CTL_ABTS,
     R_CTL_BA_ACC,
     R_CTL_BA_RJT,
@@ -52,6 +55,7 @@ from hpt.fcoe.frame import (
     FcHeader,
     FrameError,
     decode_fcoe,
+    decode_fcoe_parts,
     encode_fcoe,
     mac_str,
     wwn_str,
@@ -172,10 +176,43 @@ class FcoePort:
             else:
                 self._count("not_fcoe")
         except FrameError as err:
-            self._count(err.reason)
-            log.debug("%s: dropped frame: %s", self.name, err)
+            self._dropped(err)
         self.engine.drain()
         self._collect()
+
+    def _dropped(self, err: FrameError) -> None:
+        self._count(err.reason)
+        log.debug("%s: dropped frame: %s", self.name, err)
+
+    def landing(self) -> memoryview | None:
+        """Where the payload of the FCP_DATA frame most likely next belongs (its write's buffer, at the
+        offset expected): a driver that receives a frame's first ``HEAD_LEN`` bytes into a buffer of
+        its own and the rest there, then calls :meth:`receive_landed`, moves write data without a copy.
+        None when no write waits for data (receive as usual)."""
+        return self.engine.landing()
+
+    def receive_landed(self, head: memoryview, landing: memoryview, tail: memoryview, n: int,
+                       now: float) -> None:
+        """An ``n``-byte Ethernet frame received scattered: ``HEAD_LEN`` bytes in ``head``, then up to
+        ``len(landing)`` in ``landing`` (what :meth:`landing` gave), the rest in ``tail``. An FCoE data
+        frame whose payload is all in ``landing`` is taken where it is; any other frame is joined (one
+        copy, as :meth:`receive` would have had) and handled as :meth:`receive` does."""
+        body = n - HEAD_LEN - TRAILER_LEN
+        if (0 <= body <= len(landing) and struct.unpack_from(">H", head, 12)[0] == ETH_P_FCOE
+                and head[ETH_HLEN + FCOE_HLEN] == R_CTL_DATA):
+            trailer = bytes(landing[body:body + TRAILER_LEN])
+            trailer += bytes(tail[:TRAILER_LEN - len(trailer)])
+            self.now = now
+            self.frames_in += 1
+            try:
+                self._fcoe(decode_fcoe_parts(head, landing[:body], trailer), landed=True)
+            except FrameError as err:
+                self._dropped(err)
+            self.engine.drain()
+            self._collect()
+            return
+        rest = max(0, n - HEAD_LEN)
+        self.receive(b"".join((head[:n], landing[:rest], tail[:max(0, rest - len(landing))])), now)
 
     def take_output(self) -> list[Frame]:
         """The frames to send now; call :meth:`transmitted` once they are sent."""
@@ -325,7 +362,7 @@ class FcoePort:
         return reply_hdr, els.encode_login(els.LS_ACC, self.wwpn, self.wwnn, self.max_payload, fabric=True)
 
     # -- FC frames -----------------------------------------------------------------------------
-    def _fcoe(self, frame: FcFrame) -> None:
+    def _fcoe(self, frame: FcFrame, landed: bool = False) -> None:
         hdr = frame.header
         if not self._from_known_port(frame):
             return
@@ -348,7 +385,7 @@ class FcoePort:
             elif hdr.r_ctl == R_CTL_CMND:
                 self.engine.command(rport, hdr, decode_cmnd(frame.payload))
             else:
-                self.engine.data(rport, hdr, frame.payload)
+                self.engine.data(rport, hdr, frame.payload, landed)
         else:
             self._count("unsupported_frame")
 

@@ -14,7 +14,7 @@ import pytest
 
 from ci.lab.netns import NetNamespace
 from ci.lab.pcap import Frame, read_pcap
-from hpt.fcoe.frame import parse_mac
+from hpt.fcoe.frame import ETH_HLEN, FCOE_HLEN, HEAD_LEN, R_CTL_DATA, TRAILER_LEN, parse_mac
 from hpt.fcoe.port import FcoePort
 from hpt.native.ring import Ring
 from hpt.scsi.lu import LuParams
@@ -67,6 +67,28 @@ class PortLink:
         return self.queue.popleft()
 
 
+class LandingLink(PortLink):
+    """A :class:`PortLink` that hands frames over as ``PacketDriver`` does on its FCoE socket: while a
+    write waits for data, split the way ``recvmsg_into`` scatters it (headers, the port's landing,
+    the rest), counting the data frames whose payload was all in the landing (``in_place``)."""
+
+    in_place = 0
+
+    def send(self, frame: bytes) -> None:
+        landing = self.port.landing()
+        if landing is None:
+            super().send(frame)
+            return
+        head, body = memoryview(bytearray(frame[:HEAD_LEN])), frame[HEAD_LEN:]
+        fit = min(len(body), len(landing))
+        landing[:fit] = body[:fit]
+        tail = memoryview(bytearray(body[fit:]) + bytearray(64))
+        self.in_place += len(body) - TRAILER_LEN <= len(landing) and frame[ETH_HLEN + FCOE_HLEN] == R_CTL_DATA
+        self.port.receive_landed(head, landing, tail, len(frame), self.now)
+        self.drain()
+        self.limit = self.now + self.horizon
+
+
 def make_target(luns: int = 1, store: str = "ram", size: int = DISK_BYTES) -> ScsiTarget:
     target = ScsiTarget("fcoe-test")
     for lun in range(luns):
@@ -111,9 +133,10 @@ def port(target: ScsiTarget, ring: Ring) -> FcoePort:
     return make_port(target, ring)
 
 
-@pytest.fixture
-def link(port: FcoePort) -> PortLink:
-    return PortLink(port)
+@pytest.fixture(params=["receive", "landing"])
+def link(port: FcoePort, request: pytest.FixtureRequest) -> PortLink:
+    """The port fed whole frames, or as the driver feeds it while a write waits for data."""
+    return (PortLink if request.param == "receive" else LandingLink)(port)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from hpt.fcoe import exchange
 from hpt.fcoe.port import FcoePort
 from hpt.native.ring import Ring
 from hpt.scsi.core.constants import Status
-from tests.fcoe.conftest import INITIATOR_MAC, PortLink, free_slots, make_port, make_target
+from tests.fcoe.conftest import INITIATOR_MAC, LandingLink, PortLink, free_slots, make_port, make_target
 from tests.fcoe.initiator import Initiator, as_layer
 from tests.fcoe.layers import ELS_ADISC, ELS_LS_RJT, ELS_PRLI, ELS_REC, FC, FCP_RSP, FIP, ELS_Login, FCoE
 
@@ -134,6 +134,28 @@ def test_abts_of_outstanding_write(logged_in: Initiator, port: FcoePort, ring: R
     logged_in.send_data(ox, xfer[FC].rx_id, bytes(4096), 0)
     assert port.counters["fcp_data_unknown_exchange"] == 2
     assert logged_in.scsi(TEST_UNIT_READY).status == Status.GOOD
+
+
+def test_write_data_lands_in_its_buffer_and_interleaved_writes_stay_whole(port: FcoePort, ring: Ring) -> None:
+    """Received as the driver does (``LandingLink``): a write's data frames land in its buffer; a frame
+    of another write that lands there is moved to its own (counted), and both writes stay whole."""
+    link = LandingLink(port)
+    ini = Initiator(link, INITIATOR_MAC)
+    ini.login()
+    ini.clear_unit_attention()
+    a, b = os.urandom(16384), os.urandom(16384)
+    ox_a = ini.command(write10(0, 32), data_out=a)
+    rx_a = ini.fc_reply(ox_a, "XFER_RDY")[FC].rx_id
+    ox_b = ini.command(write10(64, 32), data_out=b)
+    rx_b = ini.fc_reply(ox_b, "XFER_RDY")[FC].rx_id
+    ini.send_data(ox_a, rx_a, a, 0)  # b's XFER_RDY went last: the port expected b's data first
+    assert ini.response(ox_a).status == Status.GOOD
+    ini.send_data(ox_b, rx_b, b, 0)
+    assert ini.response(ox_b).status == Status.GOOD
+    assert link.in_place == 16 and port.counters.get("fcp_data_moved") == 1  # 8 frames each, one moved
+    assert ini.scsi(read10(0, 32), read=16384).data == a
+    assert ini.scsi(read10(64, 32), read=16384).data == b
+    assert free_slots(ring) == ring.nslots
 
 
 def test_abts_of_unknown_exchange_is_rejected(logged_in: Initiator) -> None:

@@ -264,9 +264,11 @@ class _PortalContext:
             value, entries, session_type=session.session_type, current_target=session.target_name or None
         )
 
-    def nexus_lost(self, session: Session) -> None:
+    def nexus_lost(self, session: Session, done: Callable[[], None] | None = None) -> None:
         if session.scsi_target is not None:
-            session.scsi_target.nexus_lost(session.nexus)
+            session.scsi_target.nexus_lost(session.nexus, done or (lambda: None))
+        elif done is not None:
+            done()
 
     def drop_target_sessions(self, target_name: str) -> None:
         for s in self.sessions.all():

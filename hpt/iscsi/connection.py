@@ -1117,7 +1117,7 @@ class Connection(ControlRequests):
         if s is not None:
             if self.kill in s.connections:
                 s.connections.remove(self.kill)
-            if not s.connections:
+            if not s.connections and s.end():  # not when a logout ended it already
                 self.context.sessions.remove(s)
                 if s.scsi_target is not None and s.session_type == "Normal":
                     self.context.nexus_lost(s)

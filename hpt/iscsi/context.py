@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -32,8 +33,9 @@ class IscsiContext(Protocol):
         """The SendTargets answer for this connection's initiator (ACL-filtered, RFC 7143 Appendix C)."""
         ...
 
-    def nexus_lost(self, session: Session) -> None:
-        """The session's last connection is gone (SAM-5 I_T nexus loss)."""
+    def nexus_lost(self, session: Session, done: Callable[[], None] | None = None) -> None:
+        """The session ended (SAM-5 6.3.4 I_T nexus loss): its reservations are released before this
+        returns; ``done()`` (any thread) once its aborted commands have left the stores."""
         ...
 
     def drop_target_sessions(self, target_name: str) -> None:

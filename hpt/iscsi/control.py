@@ -109,29 +109,38 @@ class ControlRequests:
         )
 
     def _logout(self: Connection, pdu: Pdu) -> None:
-        """Logout (RFC 7143 11.14): close the session or this connection; recovery removal needs ERL 2."""
+        """Logout (RFC 7143 11.14): close the session or this connection; recovery removal needs ERL 2.
+
+        When the session ends (reason 0, or its last connection), its I_T nexus loss is carried out
+        first: the SCSI target releases its reservations at once and the response waits for the
+        aborted commands to leave the stores (5 s at most, ``TaskSet.abort_wait``) on another thread,
+        so the initiator's next command on another session never meets what this one held."""
         s = self.session
         assert s is not None
         reason = pdu.reason
-        response = 0
-        if reason == 2:
-            response = 3  # cleanup failed: connection recovery is not supported at ERL 0
+        response = 3 if reason == 2 else 0  # reason 2: cleanup failed, no connection recovery at ERL 0
+        itt = pdu.itt
         self.abort_tasks(lambda t: True)
-        self._emit(
-            P.logout_response(
-                response,
-                pdu.itt,
-                self.next_statsn(),
-                s.exp_cmdsn,
-                s.max_cmdsn,
-                s.params.default_time2wait,
-                s.params.default_time2retain,
-            )
-        )
-        if response == 0:
-            self.close("logout")
-            if reason == 0 or len(s.connections) <= 1:
-                self.context.sessions.remove(s)
+
+        def respond() -> None:
+            if self.lost:
+                return
+            self._emit(P.logout_response(response, itt, self.next_statsn(), s.exp_cmdsn, s.max_cmdsn,
+                                         s.params.default_time2wait, s.params.default_time2retain))
+            if response == 0:
+                self.close("logout")
+
+        if response or (reason != 0 and len(s.connections) > 1):
+            respond()
+            return
+        self.context.sessions.remove(s)
+        for close in list(s.connections):
+            if close != self.kill:
+                close("the session logged out")  # RFC 7143 11.15: every connection of the session closes
+        if s.scsi_target is not None and s.session_type == "Normal" and s.end():
+            self.context.nexus_lost(s, lambda: self.defer(respond))
+        else:
+            respond()
 
     def request_logout(self: Connection, seconds: int = 2) -> bool:
         """Ask the initiator to log out within ``seconds`` (Async event 1, RFC 7143 11.9.1); used when

@@ -45,6 +45,7 @@ class Session:
         )
         self.connections: list[Callable[[str], None]] = []  # each connection's close callback
         self.lock = threading.Lock()
+        self.ended = False  # its I_T nexus loss was reported (by a logout or its last connection's end)
         # counters (hptd's metrics): SCSI commands answered, those not GOOD, data-in and data-out bytes
         self.commands = self.errors = self.read_bytes = self.write_bytes = 0
 
@@ -69,6 +70,13 @@ class Session:
     def close(self, reason: str) -> None:
         for close in list(self.connections):
             close(reason)
+
+    def end(self) -> bool:
+        """Mark the session ended; True for the one caller that reports its I_T nexus loss (a logout
+        that closes it, or its last connection's end, whichever comes first: SAM-5 6.3.4)."""
+        with self.lock:
+            first, self.ended = not self.ended, True
+        return first
 
 
 class SessionTable:

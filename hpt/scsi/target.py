@@ -285,17 +285,19 @@ class ScsiTarget:
                 lu.profile.reset(lu, None)
             lu.ua.establish(asc)
 
-    def nexus_lost(self, nexus: Nexus) -> None:
-        """I_T nexus loss (SAM-5 6.3.4): release its SPC-2 reservations; the initiator port's
-        pending conditions give way to I_T NEXUS LOSS OCCURRED (LUICLR, SPC-5 7.7.7)."""
+    def nexus_lost(self, nexus: Nexus, done: Callable[[], None] = _nothing) -> None:
+        """I_T nexus loss (SAM-5 6.3.4): its tasks go and its SPC-2 reservations are released before
+        this returns; the initiator port's pending conditions give way to I_T NEXUS LOSS OCCURRED
+        (LUICLR, SPC-5 7.7.7). ``done`` as for task management, once its aborted tasks have ended
+        (the transport's answer, e.g. a Logout Response, RFC 7143 11.14: never before the release)."""
         port = nexus.initiator_port
-        self._abort(self._lus.values(), lambda t: t.key == port, _nothing)
         for lu in self._lus.values():
             with lu.lock:
                 lu.pr.nexus_lost(port)
                 if lu.profile.reset is not None:
                     lu.profile.reset(lu, port)
                 lu.ua.nexus_lost(port, I_T_NEXUS_LOSS)
+        self._abort(self._lus.values(), lambda t: t.key == port, done)
 
     def abort_preempted(self, lun: int, initiator_ports: set[str]) -> None:
         """PREEMPT AND ABORT removed these initiator ports' registrations: let the transport

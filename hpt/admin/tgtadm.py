@@ -16,6 +16,7 @@ from hpt.admin.tgtnames import (
     bsoflags,
     device_type,
     lu_param,
+    physical_block,
     removable_medium,
     store_kind,
     value_of,
@@ -124,6 +125,7 @@ def lun_keys(args: argparse.Namespace) -> dict[str, Any]:
         for name, value in _pairs(args.params, ","):
             key, val = lu_param(name, value)
             keys[key] = val
+        physical_block(keys, 512 if args.op == "new" else None)  # a live LU's block size is hptd's
         removable_medium(keys)
     except TgtNameError as err:
         raise UsageError(str(err)) from None
@@ -189,9 +191,10 @@ def _lun_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         if args.name is not None:
             try:
                 key, value = lu_param(args.name, args.value or "")
+                keys[key] = value
+                physical_block(keys, None)
             except ValueError as err:
                 raise UsageError(str(err)) from None
-            keys[key] = value
         if not keys:
             raise UsageError("--op update needs --params key=value,... (or --name and --value)")
         return "lun.update", {"tid": args.tid, "lun": args.lun, "keys": keys, "force": args.force}

@@ -29,6 +29,7 @@ from hpt.admin.tgtnames import (
     bsoflags,
     device_type,
     lu_param,
+    physical_block,
     removable_medium,
     store_kind,
     value_of,
@@ -37,13 +38,12 @@ from hpt.admin.tgtnames import (
 #: LU parameters a target or a store block may give (tgt-admin's add_params and the per-LUN options)
 LU_KEYS = {"vendor_id", "product_id", "product_rev", "scsi_sn", "removable", "readonly",
            "thin_provisioning", "write-cache", "block-size", "blocksize", "rotation_rate", "device-type",
-           "bs-type", "bsopts", "bsoflags", "params", "optimal_xfer_len"}
+           "bs-type", "bsopts", "bsoflags", "params", "optimal_xfer_len", "lbppbe"}
 #: LU parameters with no hpt equivalent whose absence changes no data: named, then ignored
 LU_IGNORED = {"scsi_id": "hpt derives the device identification (VPD 83h) from the serial number",
               "sense_format": "hpt chooses fixed or descriptor sense by the control mode page (D_SENSE)",
               "online": "hpt's LUs are online", "mode_page": "hpt's mode pages are its own",
               "path": "a tape's or changer's path is hpt's [[target.lun]] cartridge or media key",
-              "lbppbe": "give physical_block_size (block_size << lbppbe) in hptd.toml",
               "la_lba": "hpt reports lowest aligned LBA 0",
               "optimal_xfer_gran": "hpt reports a physical block (physical_block_size) as the granularity",
               "allow-in-use": "hpt does not check whether a device is in use"}
@@ -309,6 +309,7 @@ def _lu_keys(out: Imported, store: _Store, shared: list[Directive]) -> dict[str,
     for d in given:
         _lu_param(out, keys, d)
     try:
+        physical_block(keys)
         removable_medium(keys)
     except TgtNameError as err:
         raise TgtConfError(f"{store.where}: {err}") from None

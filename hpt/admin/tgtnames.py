@@ -16,7 +16,10 @@ LU_PARAMS = {
     "rotation_rate": "rotation_rate", "optimal_xfer_len": "optimal_xfer_blocks",
 }  # fmt: skip
 BOOL_KEYS = {"removable", "readonly", "thin", "write_cache", "direct"}
-INT_KEYS = {"block_size", "rotation_rate", "queue_depth", "optimal_xfer_blocks"}
+INT_KEYS = {"block_size", "physical_block_size", "rotation_rate", "queue_depth", "optimal_xfer_blocks"}
+#: READ CAPACITY(16)'s LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT is 4 bits (SBC-4 5.20.2); hptd takes
+#: physical blocks of up to 2**15 logical blocks, so every value of the field
+MAX_LBPPBE = 15
 
 #: tgt backing-store type -> hpt store kind: rdwr, aio and the default are files (sg, bsg, rbd, glfs,
 #: sheepdog have no hpt store kind; a plug-in's name passes through)
@@ -45,6 +48,8 @@ def truth(value: str | bool | int) -> bool:
 
 def value_of(key: str, text: str) -> Any:
     """A key's value from tgt's text form."""
+    if key == "lbppbe":
+        return lbppbe(text)
     if key in BOOL_KEYS:
         return truth(text)
     if key in INT_KEYS:
@@ -58,10 +63,40 @@ def value_of(key: str, text: str) -> Any:
 def lu_param(name: str, text: str) -> tuple[str, Any]:
     """(hptd key, value) of one tgt LU parameter; an hptd key is accepted as itself."""
     key = LU_PARAMS.get(name, name)
-    if name in ("scsi_id", "sense_format", "online", "mode_page", "lbppbe", "la_lba",
+    if name in ("scsi_id", "sense_format", "online", "mode_page", "la_lba",
                 "optimal_xfer_gran", "path", "element_type", "media_home"):
         raise TgtNameError(f"LU parameter {name} is not supported by hpt")
     return key, value_of(key, text)
+
+
+def lbppbe(text: str) -> int:
+    """tgt's ``lbppbe``: 2**lbppbe logical blocks per physical block (READ CAPACITY(16), SBC-4 5.20.2)."""
+    try:
+        exponent = int(text)
+    except ValueError:
+        raise TgtNameError(f"lbppbe must be a number from 0 to {MAX_LBPPBE}, got {text!r}") from None
+    if not 0 <= exponent <= MAX_LBPPBE:
+        raise TgtNameError(f"lbppbe must be from 0 to {MAX_LBPPBE} (READ CAPACITY(16)'s 4-bit LOGICAL BLOCKS "
+                           f"PER PHYSICAL BLOCK EXPONENT), got {exponent}")
+    return exponent
+
+
+def physical_block(keys: dict[str, Any], block_size: int | None = 512) -> None:
+    """A LU's ``lbppbe`` (known once all its keys are: ``block_size`` may come after it) as hptd's
+    ``physical_block_size = block_size << lbppbe``; ``block_size`` is the LU's when its keys give none
+    (None: not known, as for a live LU's update)."""
+    exponent = keys.pop("lbppbe", None)
+    if exponent is None:
+        return
+    logical = keys.get("block_size", block_size)
+    if logical is None:
+        raise TgtNameError("lbppbe needs the LU's block size: give block-size too, or "
+                           "physical_block_size (block_size << lbppbe) in bytes")
+    size = logical << exponent
+    if keys.get("physical_block_size", size) != size:
+        raise TgtNameError(f"lbppbe {exponent} ({size} bytes) and physical_block_size "
+                           f"{keys['physical_block_size']} disagree")
+    keys["physical_block_size"] = size
 
 
 def store_kind(bstype: str | None) -> str:

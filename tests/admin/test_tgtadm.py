@@ -54,6 +54,16 @@ def test_accounts_portals_sessions_sys() -> None:
     assert request(parse(["--dump"])) == ("sys.dump", {})
 
 
+def test_lbppbe_is_a_physical_block_size() -> None:
+    """tgt's lbppbe: 2**lbppbe logical blocks per physical block (SBC-4 5.20.2)."""
+    _, params = req("-o", "new", "-m", "lu", "-t", "1", "-l", "1", "-b", "d.img", "-P", "lbppbe=3")
+    assert params["keys"]["physical_block_size"] == 4096 and "lbppbe" not in params["keys"]
+    _, params = req("-o", "update", "-m", "lu", "-t", "1", "-l", "1", "--blocksize", "4096", "-P", "lbppbe=1")
+    assert params["keys"] == {"block_size": 4096, "physical_block_size": 8192}
+    _, params = req("-o", "update", "-m", "lu", "-t", "1", "-l", "1", "-P", "physical_block_size=4096")
+    assert params["keys"] == {"physical_block_size": 4096}
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--op", "new", "--mode", "logicalunit", "--tid", "1"], "--lun is required"),
     (["--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1"], "--backing-store"),
@@ -64,6 +74,10 @@ def test_accounts_portals_sessions_sys() -> None:
     (["--op", "bind", "--mode", "target", "--tid", "1"], "--initiator-address or --initiator-name"),
     (["--op", "new", "--mode", "lu", "--tid", "1", "--lun", "1", "-Y", "tape", "-b", "t.img"], "hptimg"),
     (["--op", "show", "--mode", "bogus"], "unknown mode"),
+    (["--op", "new", "--mode", "lu", "--tid", "1", "--lun", "1", "-b", "x", "-P", "lbppbe=16"],
+     "lbppbe must be from 0 to 15"),
+    (["--op", "update", "--mode", "lu", "--tid", "1", "--lun", "1", "-P", "lbppbe=3"],
+     "lbppbe needs the LU's block size"),
 ])
 def test_bad_commands_say_what_is_wrong(argv: list[str], message: str) -> None:
     with pytest.raises(UsageError, match=message):

@@ -132,12 +132,51 @@ def test_debians_example(tmp_path: Path) -> None:
     ("include missing.conf\n", ":1: include missing.conf: no such file"),
     ("default-driver fcoe\n", ":1: default-driver fcoe: hpt serves iscsi and iser only"),
     ("<lun 1>\n</lun>\n", ":1: <lun> blocks are not tgt's"),
+    ("<target iqn.2026-11.org.example:a>\n  backing-store /a\n  lbppbe four\n</target>\n",
+     ":3: lbppbe: lbppbe must be a number from 0 to 15, got 'four'"),
+    ("<target iqn.2026-11.org.example:a>\n  backing-store /a\n  lbppbe 16\n</target>\n",
+     ":3: lbppbe: lbppbe must be from 0 to 15 (READ CAPACITY(16)'s 4-bit"),
+    ("<target iqn.2026-11.org.example:a>\n  backing-store /a\n  params lbppbe=-1\n</target>\n",
+     ":3: params: lbppbe must be from 0 to 15"),
+    ("<target iqn.2026-11.org.example:a>\n  <backing-store /a>\n    lbppbe 3\n"
+     "    params physical_block_size=8192\n  </backing-store>\n</target>\n",
+     ":2: lbppbe 3 (4096 bytes) and physical_block_size 8192 disagree"),
 ])
 def test_refused_with_file_and_line(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(TgtConfError) as err:
         import_tgt(path)
     assert str(err.value).startswith(f"{path}{message}"), str(err.value)
+
+
+LBPPBE = """\
+<target iqn.2026-11.org.example:e>
+    lbppbe 3
+    <backing-store {tmp}/e512.img>
+    </backing-store>
+    <backing-store {tmp}/e4k.img>
+        block-size 4096
+        params lbppbe=1
+    </backing-store>
+</target>
+"""
+
+
+def test_lbppbe_is_the_physical_block_size(tmp_path: Path) -> None:
+    """tgt's lbppbe (2**lbppbe logical blocks per physical block, READ CAPACITY(16)) is hptd's
+    physical_block_size = block_size << lbppbe, whichever of the two keys comes first."""
+    from hpt.daemon.config import parse_config  # the test's view: the admin package never imports it
+
+    for name in ("e512.img", "e4k.img"):
+        (tmp_path / name).write_bytes(bytes(1 << 20))
+    got = import_tgt(write(tmp_path, LBPPBE))
+    assert got.notes == []
+    luns = got.data["target"][0]["lun"]
+    sizes = [(lun.get("block_size"), lun["physical_block_size"]) for lun in luns]
+    assert sizes == [(None, 4096), (4096, 8192)]
+    assert all("lbppbe" not in lun for lun in luns)
+    config = parse_config(dumps(got.data), "imported", base_dir=tmp_path)
+    assert [lc.params.extra["physical_block_size"] for lc in config.targets[0].luns] == [4096, 8192]
 
 
 def test_ignored_directives_are_named(tmp_path: Path) -> None:

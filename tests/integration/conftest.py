@@ -1,5 +1,7 @@
 """Fixtures: hptd on loopback with a fully provisioned and a thin LUN, the rest of the conformance LUN
-matrix (512 B on 4096 B physical blocks, read-only thin, removable, sanitize), plus CHAP targets."""
+matrix (512 B on 4096 B physical blocks, read-only thin, removable, sanitize), plus CHAP targets; every
+target is served through two portals, portal groups 1 and 2 on two loopback ports (``Hptd.port`` and
+``portal2``), two target port groups for libiscsi's MultipathIO tests."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .hptd import Hptd, start_hptd
+from .hptd import Hptd, free_port, start_hptd
 
 FULL = "iqn.2026-11.org.hpt.test:full"
 THIN = "iqn.2026-11.org.hpt.test:thin"
@@ -25,6 +27,10 @@ log_level = "info"
 
 [[portal]]
 address = "127.0.0.1:{{port}}"
+
+[[portal]]
+address = "127.0.0.1:{{port2}}"
+group = 2
 
 [[account]]
 name = "alice"
@@ -110,9 +116,15 @@ outgoing = "target-user"
 
 
 @pytest.fixture(scope="session")
-def hptd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hptd]:
+def portal2() -> int:
+    """The TCP port of the fixture hptd's second portal (portal group 2)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def hptd(tmp_path_factory: pytest.TempPathFactory, portal2: int) -> Iterator[Hptd]:
     tmp: Path = tmp_path_factory.mktemp("hptd")
-    d = start_hptd(tmp, CONFIG)
+    d = start_hptd(tmp, CONFIG.replace("{port2}", str(portal2)))
     try:
         yield d
     finally:

@@ -6,7 +6,9 @@ A [SKIPPED] test is not counted as a pass.
 
 Issue 12 adds the LUN matrix: a test counts as passed when it ran without [SKIPPED] on some LUN of
 full, thin, 512 B on 4096 B physical blocks (ALL), read-only thin (the ReadOnly family), removable
-(PreventAllow, StartStopUnit) and sanitize (the Sanitize family with --allow-sanitize).
+(PreventAllow, StartStopUnit) and sanitize (the Sanitize family with --allow-sanitize); the
+MultipathIO family runs on the full LUN through both portals (two URLs: portal groups 1 and 2, two
+relative target ports in two target port groups, SPC-5 5.16), so its tests are real passes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ MATRIX = [
     (SANITIZE, "SCSI.Sanitize", ("--allow-sanitize",)),
 ]
 #: The families issue 12 makes real passes: none of their tests may be skipped or fail on the matrix.
-FAMILIES = ("ExtendedCopy", "ReceiveCopyResults", "WriteAtomic16", "ReadOnly")
+FAMILIES = ("ExtendedCopy", "ReceiveCopyResults", "WriteAtomic16", "ReadOnly", "MultipathIO")
 TESTS = ("WriteSame10.ZeroBlocks", "WriteSame16.ZeroBlocks", "WriteSame10.UnmapUnaligned",
          "WriteSame16.UnmapUnaligned", "WriteSame10.InvalidDataOutSize", "WriteSame16.InvalidDataOutSize",
          "CompareAndWrite.InvalidDataOutSize", "Sanitize.Overwrite", "Sanitize.BlockErase",
@@ -51,16 +53,19 @@ NOT_YET = {
                       "session, whose logout response leaves before the I_T nexus loss is processed",
 }
 
-_runs: dict[tuple[int, str, str, tuple[str, ...]], CunitResult] = {}
+_runs: dict[tuple[int, str, str, tuple[str, ...], tuple[int, ...]], CunitResult] = {}
 
 
-def run_cunit(hptd: Hptd, iqn: str, test: str = "ALL", flags: tuple[str, ...] = ()) -> CunitResult:
-    """One iscsi-test-cu run (kept for the matrix: each runs once per session)."""
-    key = (hptd.port, iqn, test, flags)
+def run_cunit(hptd: Hptd, iqn: str, test: str = "ALL", flags: tuple[str, ...] = (),
+              more_ports: tuple[int, ...] = ()) -> CunitResult:
+    """One iscsi-test-cu run (kept for the matrix: each runs once per session); ``more_ports``: the
+    LUN through these portals too, one more URL (path) each."""
+    key = (hptd.port, iqn, test, flags, more_ports)
     if key not in _runs:
         tool = need("iscsi-test-cu", "libiscsi-bin")
+        urls = [hptd.url(iqn), *(f"iscsi://127.0.0.1:{port}/{iqn}/1" for port in more_ports)]
         cmd = [tool, "--dataloss", *flags, "--test", test, "--initiator-name", INITIATOR_1,
-               "--initiator-name-2", INITIATOR_2, hptd.url(iqn)]
+               "--initiator-name-2", INITIATOR_2, *urls]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
         _runs[key] = parse_cunit(proc.stdout)
         assert hptd.alive(), f"hptd died during the run:\n{hptd.log_text()[-4000:]}"
@@ -91,9 +96,16 @@ def merge(results: list[CunitResult]) -> CunitResult:
     return merged
 
 
-def test_iscsi_test_cu_matrix(hptd: Hptd, capsys: pytest.CaptureFixture[str]) -> None:
+def test_multipath_io(hptd: Hptd, portal2: int) -> None:
+    """libiscsi's MultipathIO family through portal groups 1 and 2: each test a real pass."""
+    result = run_cunit(hptd, FULL, "SCSI.MultipathIO", more_ports=(portal2,))
+    assert result.count()["passed"] == len(result.outcomes) == 4, result.outcomes
+
+
+def test_iscsi_test_cu_matrix(hptd: Hptd, portal2: int, capsys: pytest.CaptureFixture[str]) -> None:
     runs = [run_cunit(hptd, FULL), run_cunit(hptd, THIN)]
     runs += [run_cunit(hptd, iqn, test, flags) for iqn, test, flags in MATRIX]
+    runs.append(run_cunit(hptd, FULL, "SCSI.MultipathIO", more_ports=(portal2,)))
     merged = merge(runs)
     not_passed = sorted(n for n, o in merged.outcomes.items() if o != "passed")
     with capsys.disabled():
@@ -105,5 +117,5 @@ def test_iscsi_test_cu_matrix(hptd: Hptd, capsys: pytest.CaptureFixture[str]) ->
             assert outcome == "passed", f"{name}: {outcome}"
     e512_failed = set(runs[2].failed()) - set(NOT_YET)
     assert not e512_failed, f"failures on the 512e LUN: {sorted(e512_failed)}"
-    for iqn_runs in runs[3:]:
+    for iqn_runs in runs[3:]:  # the rest of MATRIX, then MultipathIO
         assert not set(iqn_runs.failed()) - set(NOT_YET), iqn_runs.failed()

@@ -240,6 +240,22 @@ def test_stpg_empty_list(two: ScsiTarget) -> None:
     assert port(two, 1).run(stpg(0)).good and two.port_groups.states == {1: AO, 2: AO}
 
 
+def rsoc_stpg() -> bytes:
+    """REPORT SUPPORTED OPERATION CODES, one command: MAINTENANCE OUT / SET TARGET PORT GROUPS."""
+    return struct.pack(">BBBBHIxB", 0xA3, 0x0C, 2, 0xA4, 0x0A, 64, 0)
+
+
+def test_rsoc_reports_stpg_only_with_explicit_alua(two: ScsiTarget) -> None:
+    ini = port(two, 1)
+    assert ini.run(rsoc_stpg()).data[1] & 0x07 == 0b001  # not supported
+    all_commands = ini.run(struct.pack(">BBBBHIxB", 0xA3, 0x0C, 0, 0, 0, 4096, 0)).data
+    two.tpgs = TPGS_IMPLICIT | TPGS_EXPLICIT
+    d = ini.run(rsoc_stpg()).data
+    assert d[1] & 0x07 == 0b011 and d[4:6] == bytes((0xA4, 0x0A))
+    more = ini.run(struct.pack(">BBBBHIxB", 0xA3, 0x0C, 0, 0, 0, 4096, 0)).data
+    assert struct.unpack_from(">I", more)[0] == struct.unpack_from(">I", all_commands)[0] + 8
+
+
 # -- INQUIRY (6.7.2) and VPD page 83h (7.7.6) --------------------------------------------------------
 def test_tpgs_bits(two: ScsiTarget) -> None:
     assert port(two, 1).run(inquiry()).data[5] >> 4 & 3 == 0b01

@@ -9,10 +9,12 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from hpt.scsi.core.alua import MAINTENANCE_OUT, SET_TARGET_PORT_GROUPS
 from hpt.scsi.core.command import ScsiCommand, ScsiResult
 from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB
 from hpt.scsi.core.opcodes import VARIABLE_LENGTH, OpcodeEntry, OpcodeTable
 from hpt.scsi.core.sense import SenseError
+from hpt.scsi.spc.alua import TPGS_EXPLICIT
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
@@ -53,15 +55,24 @@ def _timeouts() -> bytes:
     return struct.pack(">HxxII", 0x0A, NOMINAL_TIMEOUT, RECOMMENDED_TIMEOUT)
 
 
-def reported(table: OpcodeTable) -> list[OpcodeEntry]:
-    """The entries to report: a plain entry that only fronts its opcode's service actions is left out."""
-    return [e for e in table if e.service_action is not None or not table.has_service_actions(e.opcode)]
+def reported(table: OpcodeTable, lu: LogicalUnit | None = None) -> list[OpcodeEntry]:
+    """The entries to report: a plain entry that only fronts its opcode's service actions is left out,
+    and so is one the LU does not offer now (``offered``)."""
+    return [e for e in table if (e.service_action is not None or not table.has_service_actions(e.opcode))
+            and (lu is None or offered(lu, e))]
 
 
-def _all_commands(table: OpcodeTable, rctd: bool) -> bytes:
+def offered(lu: LogicalUnit, entry: OpcodeEntry) -> bool:
+    """SET TARGET PORT GROUPS is supported only with explicit ALUA, TPGS 1xb (SPC-5 6.46)."""
+    if (entry.opcode, entry.service_action) != (MAINTENANCE_OUT, SET_TARGET_PORT_GROUPS):
+        return True
+    return lu.target is not None and bool(lu.target.tpgs & TPGS_EXPLICIT)
+
+
+def _all_commands(lu: LogicalUnit, rctd: bool) -> bytes:
     """Reporting option 000b: one command descriptor per opcode and service action (6.35.3)."""
     out = bytearray()
-    for e in reported(table):
+    for e in reported(lu.table, lu):
         flags = (0x01 if e.service_action is not None else 0) | (0x02 if rctd else 0)
         out += struct.pack(">BxHxBH", e.opcode, e.service_action or 0, flags, len(usage_of(e)))
         if rctd:
@@ -79,10 +90,10 @@ def _lookup_one(table: OpcodeTable, option: int, opcode: int, sa: int) -> Opcode
     return table.get(opcode, sa) if has_sa else table.get(opcode)
 
 
-def _one_command(table: OpcodeTable, option: int, opcode: int, sa: int, rctd: bool) -> bytes:
+def _one_command(lu: LogicalUnit, option: int, opcode: int, sa: int, rctd: bool) -> bytes:
     """Reporting options 001b, 010b, 011b: the one-command parameter data (6.35.4)."""
-    entry = _lookup_one(table, option, opcode, sa)
-    if entry is None:
+    entry = _lookup_one(lu.table, option, opcode, sa)
+    if entry is None or not offered(lu, entry):
         return struct.pack(">xBH", SUPPORT_NOT_SUPPORTED, 0)
     cdb_usage = usage_of(entry)
     head = struct.pack(">xBH", (0x80 if rctd else 0) | SUPPORT_STANDARD, len(cdb_usage))
@@ -96,9 +107,9 @@ def report_supported_opcodes(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     option = cdb[2] & 0x07
     opcode, sa, alloc = cdb[3], *struct.unpack_from(">HI", cdb, 4)
     if option == ALL_COMMANDS:
-        data = _all_commands(lu.table, rctd)
+        data = _all_commands(lu, rctd)
     elif option <= OPCODE_OR_SERVICE_ACTION:
-        data = _one_command(lu.table, option, opcode, sa, rctd)
+        data = _one_command(lu, option, opcode, sa, rctd)
     else:
         raise SenseError(INVALID_FIELD_IN_CDB, field=2, bit=2)
     return cmd.reply(data, alloc)

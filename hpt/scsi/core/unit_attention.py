@@ -38,7 +38,7 @@ class UnitAttentions:
         if only is not None:
             self._queue(only)[asc] = None
             return
-        for key, q in self._queues.items():
+        for key, q in list(self._queues.items()):  # a copy: a command may add a nexus meanwhile
             if key != exclude:
                 q[asc] = None
         # nexuses not seen yet get the initial POWER ON condition, which outranks these

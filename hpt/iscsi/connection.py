@@ -543,7 +543,8 @@ class Connection(ControlRequests):
             lane = self._lane = QuickLane(self.ring)
         b = lane.run(s.scsi_target, s.nexus.initiator_port, data, s.exp_cmdsn, self.statsn, s.queue_depth,
                      min(self.max_xmit_dsl, s.params.max_burst_length),
-                     min(self.max_recv_dsl, room - BHS_LEN - 4), sock if not self._out else -1)
+                     min(self.max_recv_dsl, room - BHS_LEN - 4), sock if not self._out else -1,
+                     s.nexus.rtpi)
         self.lane_more = b.more
         n = b.count
         if not n:

@@ -94,10 +94,11 @@ class QuickLane:
         self._map, self._lus, self._table = lus, chosen, table
 
     def run(self, target: ScsiTarget, port: str, data: memoryview, exp_cmdsn: int, statsn: int,
-            queue_depth: int, max_len: int, max_data: int, sock: int = -1) -> Burst:
+            queue_depth: int, max_len: int, max_data: int, sock: int = -1, rtpi: int | None = None) -> Burst:
         """Answer the READs and WRITEs at the start of ``data`` (see the module's docstring); with a
         socket lent by the driver (``sock``), the answers leave on it in the same call, in one
-        ``sendmsg``, and their slots are freed (OSError when that send fails)."""
+        ``sendmsg``, and their slots are freed (OSError when that send fails). ``rtpi``: the target
+        port the commands came through (its ALUA state must be active; None: every port's must)."""
         lus = target.lu_map()
         if lus is not self._map:
             self._build(lus)
@@ -108,7 +109,7 @@ class QuickLane:
             e = table[i]
             store = lu.store
             source = store.direct_source() if store is not None else None
-            e.ok = ok = lu.enter_quick(port) if source is not None else 0
+            e.ok = ok = lu.enter_quick(port, rtpi) if source is not None else 0
             if not ok:
                 continue
             entered.append(i)

@@ -13,7 +13,9 @@ import pytest
 
 from hpt.daemon.config import parse_config
 from hpt.daemon.server import Server
+from hpt.iscsi.connection import Connection
 from hpt.iscsi.pdu import Opcode
+from hpt.scsi.core.alua import AluaState
 from hpt.scsi.core.constants import Status
 from hpt.scsi.core.faults import Fault
 from hpt.scsi.lu import LogicalUnit
@@ -240,6 +242,28 @@ def test_a_pending_unit_attention_keeps_the_burst_out_of_c(lane_server: Server) 
     assert feed(who, wire) == 0
     replies = who.replies()
     assert replies[0].pdu.b3 == Status.CHECK_CONDITION and replies[1].pdu.b3 == Status.GOOD
+
+
+def test_the_lane_follows_the_alua_state_of_the_port_a_burst_came_through() -> None:
+    """A standby portal group keeps its own sessions' bursts out of C (SPC-5 5.16.2.4.5), not those of
+    an active one."""
+    two = CONFIG.replace('[[target]]', '[[portal]]\naddress = "127.0.0.1:3261"\ngroup = 2\n\n[[target]]')
+    srv = Server(parse_config(two))
+    try:
+        srv.targets[TARGET].set_alua_states({2: AluaState.STANDBY})
+        for portal, expect in ((0, 48), (1, 0)):
+            who = Initiator(Connection(srv.context_for(srv.config.portals[portal]), srv.ring,
+                                       peer="127.0.0.1:40000", local=srv.config.portals[portal].address))
+            assert who.login(TARGET).pdu.tsih
+            who.scsi(read10(0, 1), read=512)  # POWER ON (or, through the standby port, NOT READY)
+            assert feed(who, burst(who, [(read10(0, 1), 512)])) == expect
+            rsp = who.replies()[-1]
+            if expect:
+                assert rsp.pdu.opcode == Opcode.DATA_IN and rsp.pdu.b3 == Status.GOOD
+            else:  # the full path answers NOT READY, LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY
+                assert rsp.pdu.b3 == Status.CHECK_CONDITION and sense_of(rsp)[12:14] == bytes([0x04, 0x0B])
+    finally:
+        srv.stop()
 
 
 @pytest.mark.parametrize("lun", [1, 2])

@@ -43,6 +43,7 @@ class BackingStore(ABC):
     size: int
     readonly: bool = False
     supports_discard: bool = False
+    supports_crypto_erase: bool = False  # its data is kept encrypted: ``crypto_erase`` (SBC-4 4.11.5)
     inline: bool = True  # submit_* complete before they return (no thread hop worth taking)
 
     @abstractmethod
@@ -60,6 +61,11 @@ class BackingStore(ABC):
     def discard(self, offset: int, length: int) -> None:
         """Deallocate a range so it reads back as zeroes (punch hole); only if ``supports_discard``."""
         raise OSError("discard not supported by this store")
+
+    def crypto_erase(self) -> None:
+        """Change the key the data is encrypted with, so what was written cannot be read any more (SANITIZE
+        CRYPTO ERASE, SBC-4 4.11.5); only if ``supports_crypto_erase``."""
+        raise OSError("crypto erase not supported by this store")
 
     def write_zeroes(self, offset: int, length: int) -> None:
         """Write zeroes over a range (default: a zero buffer written in pieces)."""

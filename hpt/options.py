@@ -67,8 +67,9 @@ class Option:
     """One key: its type, default, limits and meaning.
 
     ``kind`` is ``bool``, ``int``, ``str``, ``"size"`` (bytes: an integer or ``"64M"``, see
-    :func:`parse_size`) or ``"path"`` (a non-empty string naming a file; a configuration file's
-    reader takes relative paths from the file's directory). ``lo``/``hi`` bound integers.
+    :func:`parse_size`) or ``"path"`` (a non-empty string naming a file, or "" when that is the default:
+    none; a configuration file's reader takes relative paths from the file's directory). ``lo``/``hi``
+    bound integers.
     """
 
     key: str
@@ -96,7 +97,7 @@ class Option:
                 raise OptionError(self.key, f"must be an integer, got {show(value)}")
         elif kind in (str, "path") and not isinstance(value, str):
             raise OptionError(self.key, f"must be a string, got {show(value)}")
-        elif kind == "path" and not value:
+        elif kind == "path" and not value and self.default != "":
             raise OptionError(self.key, "must name a file, got an empty string")
         if self.choices and value not in self.choices:
             raise OptionError(self.key, f"must be {_alternatives(self.choices)}, got {show(value)}")

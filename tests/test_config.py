@@ -154,7 +154,7 @@ def test_defaults() -> None:
     params = lun.params
     assert (lun.type, params.block_size, params.write_cache, params.rotation_rate) == ("disk", 512, True, 1)
     assert (params.vendor, params.product, params.readonly) == ("HPT", "VIRTUAL-DISK", False)
-    assert params.extra == {"physical_block_size": 0, "sanitize_rate": 0}
+    assert params.extra == {"physical_block_size": 0, "sanitize_rate": 0, "encryption_key_file": ""}
     assert re.fullmatch(r"[0-9a-f]{16}", params.serial)
     again = parse_config(ram_target()).targets[0].luns[0].params.serial
     other = parse_config(ram_target().replace("lun = 1", "lun = 2")).targets[0].luns[0].params.serial
@@ -622,6 +622,35 @@ def test_build_lu_opens_the_configured_store(tmp_path: Path) -> None:
         assert (tmp_path / "d.img").stat().st_size == 1 << 20
     finally:
         lu.store.close()
+
+
+def test_encryption_key_file_errors_name_key_and_line(tmp_path: Path) -> None:
+    where = "target[0].lun[0].encryption_key_file"
+    missing = ram_target(extra_lun=f'encryption_key_file = "{tmp_path}/no/such/dir/k" # <-')
+    expect_error(missing, where, f"its directory {tmp_path}/no/such/dir does not exist")
+    expect_error(ram_target(extra_lun=f'encryption_key_file = "{tmp_path}" # <-'), where, "is a directory")
+    (tmp_path / "bad.key").write_bytes(b"short")
+    (lun,) = parse_config(ram_target(extra_lun=f'encryption_key_file = "{tmp_path}/bad.key"')).targets[0].luns
+    with pytest.raises(OSError, match="not an encryption key"):
+        build_lu(lun)
+
+
+def test_an_encrypted_lun_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
+    """build_lu wraps the store; the key file (created 0600) is what the data is read back with."""
+    lun_keys = f'store = "file"\n  path = "{tmp_path}/d.img"\n  encryption_key_file = "lun.key"'
+    (lun,) = parse_config(ram_target().replace('store = "ram"', lun_keys), base_dir=tmp_path).targets[0].luns
+    lu = build_lu(lun)
+    assert lu.store is not None and lu.store.supports_crypto_erase and lu.store.direct_source() is None
+    lu.store.write_from(4096, memoryview(bytearray(b"secret!!" * 64)))
+    lu.close(0)
+    assert (tmp_path / "lun.key").stat().st_mode & 0o777 == 0o600
+    assert b"secret!!" not in (tmp_path / "d.img").read_bytes()
+    again = build_lu(lun)
+    buf = memoryview(bytearray(512))
+    assert again.store is not None
+    again.store.read_into(4096, buf)
+    assert bytes(buf) == b"secret!!" * 64
+    again.close(0)
 
 
 def _section(text: str, title: str) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.library import build_changer
 from hpt.scsi.lu import LogicalUnit
+from hpt.store.crypt import EncryptedStore
 from hpt.store.registry import open_store
 
 if TYPE_CHECKING:
@@ -26,7 +27,10 @@ def build_lu(config: LunConfig) -> LogicalUnit:
     store = open_store(config.store, config.store_values, readonly=config.params.readonly)
     # a store that can only be read (an rbd snapshot) makes the LU write-protected: MODE SENSE's WP too
     params = replace(config.params, readonly=True) if store.readonly else config.params
+    key_file = params.extra.get("encryption_key_file")
     try:
+        if key_file:  # the data kept encrypted: SANITIZE CRYPTO ERASE (SBC-4 4.11.5)
+            store = EncryptedStore(store, key_file, params.block_size)
         return LogicalUnit(config.profile, params, store, lun=config.lun)
     except BaseException:
         store.close()

@@ -105,7 +105,7 @@ class LogicalUnit:
         self.profile = profile
         self.lun = lun
         self.params = params
-        self.table: OpcodeTable = profile.table(params)
+        self.table: OpcodeTable = profile.table(params).offered_by(store)
         self.store = store
         self.target = target
         self.state = profile.state(params) if state is None else state

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,8 @@ from hpt.scsi.core.constants import (
 from hpt.scsi.core.sense import parse_sense
 from hpt.scsi.sbc.capacity import DEALLOCATED
 from hpt.scsi.target import ScsiTarget
+from hpt.store.crypt import EncryptedStore
+from hpt.store.ram import RamStore
 from tests.scsi.faulty_store import FaultyStore
 from tests.scsi.sbc_support import BS, NBLOCKS, NEXUS, Disk, cdb16, sa16
 
@@ -116,6 +119,43 @@ def test_rsoc_lists_the_offered_service_actions() -> None:
     full, thin = Disk(spc=True), Disk(spc=True, thin=True)
     assert listed(full, OVERWRITE) and listed(full, EXIT) and not listed(full, BLOCK_ERASE)
     assert listed(thin, BLOCK_ERASE) and not listed(thin, CRYPTO_ERASE)
+
+
+# -- crypto erase (a store that keeps its data encrypted) --------------------------------------
+def encrypted(tmp_path: Path, **params: object) -> Disk:
+    return Disk(EncryptedStore(RamStore(NBLOCKS * BS), str(tmp_path / "lu.key"), BS), spc=True, **params)
+
+
+def test_crypto_erase_makes_written_blocks_unreadable(tmp_path: Path) -> None:
+    disk = encrypted(tmp_path, thin=True)
+    disk.write(0, b"a" * 256 * BS)
+    disk.write(NBLOCKS - 256, b"a" * 256 * BS)
+    assert disk.run(sanitize(CRYPTO_ERASE)).status == Status.GOOD
+    for lba in (0, NBLOCKS - 256):
+        assert b"a" * 16 not in disk.read(lba, 256)  # noise, read with GOOD (WACEREQ 01b)
+    assert disk.read(256, 4) == bytes(4 * BS)  # never written: zeroes still
+    disk.write(0, b"b" * BS)
+    assert disk.read(0, 1) == b"b" * BS
+    assert disk.run(sanitize(CRYPTO_ERASE, 8), bytes(8)).asc == INVALID_FIELD_IN_CDB  # no parameter list
+    assert disk.run(sanitize(CRYPTO_ERASE, flags=IMMED)).status == Status.GOOD
+    run = disk.lu.state.sanitize
+    assert run is None or run.ended.wait(5)
+    assert disk.read(0, 1) != b"b" * BS
+
+
+def test_crypto_erase_is_offered_where_the_store_encrypts(tmp_path: Path) -> None:
+    def listed(disk: Disk) -> bool:
+        cdb = struct.pack(">BBBBHIxx", 0xA3, 0x0C, 0x02, 0x48, CRYPTO_ERASE, 64)
+        return disk.run(cdb, alloc=64).data[1] & 0x07 == 0b011
+
+    def wacereq(disk: Disk) -> int:
+        return disk.run(bytes((0x12, 1, 0xB1, 0, 64, 0)), alloc=64).data[7] >> 4 & 0x03
+
+    plain, disk = Disk(spc=True, thin=True), encrypted(tmp_path)
+    assert listed(disk) and wacereq(disk) == 0b01
+    assert not listed(plain) and wacereq(plain) == 0
+    assert plain.run(sanitize(CRYPTO_ERASE)).sks == (1, 4, True)  # INVALID FIELD IN CDB (SBC-4 5.30.1)
+    assert encrypted(tmp_path, readonly=True).run(sanitize(CRYPTO_ERASE)).asc == WRITE_PROTECTED
 
 
 def test_write_protected() -> None:

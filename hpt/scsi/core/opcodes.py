@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hpt.scsi.core.command import ScsiResult
+    from hpt.store.base import BackingStore
 
 
 # Opcodes whose service action sits in CDB byte 1 bits 4..0 (SPC-5 4.2.2 table 10).
@@ -51,6 +52,9 @@ class OpcodeEntry:
     quick: Callable[..., int] | None = None
     # ``streamed(lu, cmd, complete, stopped)``: ``io`` with the data in pieces (hpt.scsi.core.stream)
     streamed: Callable[..., None] | None = None
+    # ``offered(store)``: whether a LU over this store offers the command (what the store can do, e.g.
+    # SANITIZE CRYPTO ERASE); None: always. Decided once, when the LU is built (OpcodeTable.offered_by)
+    offered: Callable[[BackingStore | None], bool] | None = None
 
 
 #: (first LBA, end LBA, exclusive): the blocks a command touches; exclusive ones change them as a unit.
@@ -93,6 +97,12 @@ class OpcodeTable:
         for e in entries:
             self.add(e)
         return self
+
+    def offered_by(self, store: BackingStore | None) -> OpcodeTable:
+        """This table without the entries ``store`` cannot serve (their ``offered``); itself when none."""
+        entries = list(self)
+        keep = [e for e in entries if e.offered is None or e.offered(store)]
+        return self if len(keep) == len(entries) else OpcodeTable(keep)
 
     def lookup(self, cdb: bytes | memoryview) -> OpcodeEntry | None:
         """The entry for this CDB, or None (ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE)."""

@@ -18,6 +18,7 @@ from hpt.scsi.sbc.table import disk_table
 from hpt.scsi.sbc.vpd import DISK_VPD_PAGES
 from hpt.scsi.sbc.xcopy import drop_records, third_party_copy
 from hpt.scsi.spc.vpd import VpdPage
+from hpt.store.keyfile import key_file_problem
 
 if TYPE_CHECKING:
     from hpt.scsi.target import ScsiTarget
@@ -42,6 +43,10 @@ def _physical_block_size(value: int, values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _key_file(value: str, values: object) -> str | None:
+    return key_file_problem(value) if value else None
+
+
 DISK_OPTIONS = (
     Option("block_size", int, 512, "logical block size in bytes", choices=BLOCK_SIZES),
     Option("physical_block_size", int, 0,
@@ -57,6 +62,10 @@ DISK_OPTIONS = (
     Option("rotation_rate", int, 1, "MEDIUM ROTATION RATE (SBC-4 6.6.2): 1 non-rotating, 0 not reported",
            lo=0, hi=0xFFFE, check=_rotation_rate),
     Option("write_cache", bool, True, "WCE of the caching mode page; off makes every write durable"),
+    Option("encryption_key_file", "path", "",
+           "keep the data encrypted (AES-256-XTS per logical block) with the key in this file, created "
+           "(mode 0600) when missing; SANITIZE CRYPTO ERASE replaces the key; \"\": not encrypted",
+           check=_key_file),
 )
 
 def reset_disk(lu: LogicalUnit, initiator_port: str | None) -> None:

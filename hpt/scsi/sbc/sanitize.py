@@ -2,9 +2,11 @@
 
 OVERWRITE writes the initialization pattern over every block (OVERWRITE COUNT passes, INVERT flipping
 it between passes); BLOCK ERASE (a thin LU: LBPME 1) deallocates every block, which then reads back
-as zeroes (WABEREQ 01b in the Block Device Characteristics VPD page); EXIT FAILURE MODE leaves the
-failure mode a failed sanitize with AUSE left. CRYPTO ERASE is not offered: no store keeps its data
-encrypted.
+as zeroes (WABEREQ 01b in the Block Device Characteristics VPD page); CRYPTO ERASE, offered where the
+store keeps its data encrypted (``BackingStore.supports_crypto_erase``: an LU with an
+``encryption_key_file``), has the store replace its key, so what was written reads back as noise
+(WACEREQ 01b: reads still complete with GOOD); EXIT FAILURE MODE leaves the failure mode a failed
+sanitize with AUSE left.
 
 The operation runs on a thread of its own, through the store in chunks (``sanitize_rate`` bytes per
 second at most), so the other LUs' commands go on. While it runs the LU's gate (``lu.gate``, looked at
@@ -38,6 +40,7 @@ from hpt.scsi.core.parameter_list import parameter_list
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.sbc.common import check_ready, check_writable, task_aborted
 from hpt.scsi.sbc.provisioning import deallocate
+from hpt.scsi.sbc.vpd import can_crypto_erase
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
@@ -158,6 +161,12 @@ def _block_erase(store: BackingStore, size: int, run: SanitizeRun) -> None:
     store.sync()
 
 
+def _crypto_erase(store: BackingStore, size: int, run: SanitizeRun) -> None:
+    """A new key for every block at once: the store's ``crypto_erase``."""
+    store.crypto_erase()
+    run.advance(size)
+
+
 def _run(lu: LogicalUnit, run: SanitizeRun, work: Callable[[], None]) -> None:
     """The operation's thread: do the work, then leave the LU (or keep it in failure mode)."""
     try:
@@ -208,13 +217,16 @@ def _exit_failure_mode(lu: LogicalUnit) -> ScsiResult:
 
 
 def sanitize(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """SBC-4 SANITIZE: OVERWRITE, BLOCK ERASE (thin LUs) or EXIT FAILURE MODE; other service actions
-    are INVALID FIELD IN CDB. BLOCK ERASE and EXIT FAILURE MODE take no parameter list. A read-only
-    (or software write protected) LU refuses with DATA PROTECT, WRITE PROTECTED."""
+    """SBC-4 SANITIZE: OVERWRITE, BLOCK ERASE (thin LUs), CRYPTO ERASE (stores that encrypt) or EXIT
+    FAILURE MODE; other service actions are INVALID FIELD IN CDB (5.30.1). Only OVERWRITE takes a
+    parameter list. A read-only (or software write protected) LU refuses with DATA PROTECT, WRITE
+    PROTECTED."""
     cdb = cmd.cdb
     sa = _check_cdb(cdb)
     plen = u16(cdb, PARAMETER_LIST_LENGTH_FIELD)
-    if sa not in (OVERWRITE, BLOCK_ERASE, EXIT_FAILURE_MODE) or (sa == BLOCK_ERASE and not lu.params.thin):
+    if (sa not in (OVERWRITE, BLOCK_ERASE, CRYPTO_ERASE, EXIT_FAILURE_MODE)
+            or (sa == BLOCK_ERASE and not lu.params.thin)
+            or (sa == CRYPTO_ERASE and not can_crypto_erase(lu.store))):
         raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=4)
     if sa != OVERWRITE and plen:
         raise SenseError(INVALID_FIELD_IN_CDB, field=PARAMETER_LIST_LENGTH_FIELD)
@@ -231,6 +243,8 @@ def sanitize(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
         bs = lu.block_size
         run = _start(lu, size * passes, ause,
                      lambda r: _overwrite(store, size, bs, pattern, passes, invert, r))
+    elif sa == CRYPTO_ERASE:
+        run = _start(lu, size, ause, lambda r: _crypto_erase(store, size, r))
     else:
         run = _start(lu, size, ause, lambda r: _block_erase(store, size, r))
     if cdb[1] & IMMED:

@@ -27,26 +27,28 @@ from hpt.scsi.sbc import sanitize as sanitize
 from hpt.scsi.sbc import stream as stream
 from hpt.scsi.sbc import timestamp as timestamp
 from hpt.scsi.sbc import verify as verify
+from hpt.scsi.sbc import vpd as vpd
 from hpt.scsi.sbc import xcopy as xcopy
 from hpt.scsi.spc.commands import SPC_ENTRIES
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LuParams
+    from hpt.store.base import BackingStore
 
 R, W, A, C = Access.READ, Access.WRITE, Access.ALWAYS, Access.CONFLICT
-SANITIZE_SAS = (sanitize.OVERWRITE, sanitize.BLOCK_ERASE, sanitize.EXIT_FAILURE_MODE)
+SANITIZE_SAS = (sanitize.OVERWRITE, sanitize.BLOCK_ERASE, sanitize.CRYPTO_ERASE, sanitize.EXIT_FAILURE_MODE)
 
 
 def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Access,
            form: CdbForm | None = None, *, sa: int | None = None, store: bool = True,
            io: Callable[..., None] | None = None, span: Callable[[Cdb], Span] | None = None,
            quick: Callable[..., int] | None = None, streamed: Callable[..., None] | None = None,
-           ) -> OpcodeEntry:
+           offered: Callable[[BackingStore | None], bool] | None = None) -> OpcodeEntry:
     """An entry whose opcode and CDB length come from its usage map (hex, one byte per CDB byte);
     a handler written for several CDB sizes gets its ``form`` bound as first argument (so does
     ``io``, the asynchronous data path, ``quick``, the fast lane, and ``streamed``, ``io`` in pieces).
     ``store``: the handler calls the store (runs off the transport's thread); ``span``: the LBA range it
-    locks in the task set."""
+    locks in the task set; ``offered(store)``: whether a LU over that store offers it."""
     data = bytes.fromhex(usage)
     bound = handler if form is None else partial(handler, form)
     bound_io = None if io is None or form is None else partial(io, form)
@@ -55,7 +57,7 @@ def _entry(usage: str, name: str, handler: Callable[..., ScsiResult], access: Ac
     exclusive = span is not None and span(bytes(16))[2]
     return OpcodeEntry(data[0], name, bound, len(data), access, sa, data, store_work=store, io=bound_io,
                        span=span, exclusive=exclusive, quick=bound_quick,
-                       streamed=bound_streamed)
+                       streamed=bound_streamed, offered=offered)
 
 
 def _read(usage: str, name: str, form: CdbForm) -> OpcodeEntry:
@@ -107,7 +109,8 @@ SBC_ENTRIES: list[OpcodeEntry] = [
     # CDB, not INVALID COMMAND OPERATION CODE) and one per service action for RSOC
     _entry("48 bf 00 00 00 00 00 ff ff 00", "SANITIZE", sanitize.sanitize, W, span=_whole),
     *(_entry(f"48 {0xA0 | sa:02x} 00 00 00 00 00 ff ff 00", f"SANITIZE/{sa:02X}h", sanitize.sanitize, W,
-             sa=sa, span=_whole) for sa in SANITIZE_SAS),
+             sa=sa, span=_whole, offered=vpd.can_crypto_erase if sa == sanitize.CRYPTO_ERASE else None)
+      for sa in SANITIZE_SAS),
     # EXTENDED COPY (LID1) and RECEIVE COPY RESULTS: plain entries in front of their service actions
     _entry("83 1f 00 00 00 00 00 00 00 00 ff ff ff ff 00 00", "EXTENDED COPY", xcopy.extended_copy, W,
            span=xcopy.copy_span),

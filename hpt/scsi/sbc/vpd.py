@@ -11,6 +11,7 @@ from hpt.scsi.spc.vpd import VpdPage
 if TYPE_CHECKING:
     from hpt.scsi.core.command import Nexus
     from hpt.scsi.lu import LogicalUnit, LuParams
+    from hpt.store.base import BackingStore
 
 # Block limits the SBC commands honour (SBC-4 6.6.4); 0xFFFFFFFF and 0 mean "no limit".
 MAX_CAW_BLOCKS = 255  # MAXIMUM COMPARE AND WRITE LENGTH
@@ -72,12 +73,19 @@ def _block_limits(lu: LogicalUnit, nexus: Nexus) -> bytes:
 
 
 WABEREQ_GOOD = 0x40  # byte 7: a read after SANITIZE BLOCK ERASE returns GOOD (the blocks read as zeroes)
+WACEREQ_GOOD = 0x10  # byte 7: a read after SANITIZE CRYPTO ERASE returns GOOD (what the new key makes of it)
+
+
+def can_crypto_erase(store: BackingStore | None) -> bool:
+    """Whether a LU over ``store`` offers SANITIZE CRYPTO ERASE: the store's answer (SBC-4 4.11.5)."""
+    return store is not None and store.supports_crypto_erase
 
 
 def _block_device_characteristics(lu: LogicalUnit, nexus: Nexus) -> bytes:
     """B1h Block Device Characteristics (SBC-4 6.6.2): MEDIUM ROTATION RATE; WABEREQ 01b where
-    SANITIZE BLOCK ERASE is offered (a thin LU)."""
-    return struct.pack(">HxB56x", lu.params.rotation_rate, WABEREQ_GOOD if lu.params.thin else 0)
+    SANITIZE BLOCK ERASE is offered (a thin LU), WACEREQ 01b where CRYPTO ERASE is."""
+    flags = (WABEREQ_GOOD if lu.params.thin else 0) | (WACEREQ_GOOD if can_crypto_erase(lu.store) else 0)
+    return struct.pack(">HxB56x", lu.params.rotation_rate, flags)
 
 
 def _logical_block_provisioning(lu: LogicalUnit, nexus: Nexus) -> bytes:

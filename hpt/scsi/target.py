@@ -128,11 +128,11 @@ class ScsiTarget:
         return None
 
     # -- asymmetric logical unit access (SPC-5 5.16) -------------------------------------------
-    def set_ports(self, relative_port_ids: Iterable[int]) -> None:
+    def set_ports(self, relative_port_ids: Iterable[int], peer_groups: Iterable[int] | None = None) -> None:
         """Serve through these relative ports (one target port group each; kept groups keep their
-        state)."""
+        state); ``peer_groups``: the groups of the other gateways serving these LUs (None: unchanged)."""
         self.relative_port_ids = list(relative_port_ids)
-        self.port_groups.set_ports(self.relative_port_ids)
+        self.port_groups.set_ports(self.relative_port_ids, peer_groups)
 
     def set_alua_states(self, states: Mapping[int, AluaState], by: str | None = None) -> list[int]:
         """Set target port groups' states (KeyError: no such group); when one changed, every I_T

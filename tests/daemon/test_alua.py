@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from hpt.daemon.alua import configure_alua
 from hpt.daemon.config import ConfigError, parse_config
 from hpt.daemon.control import Control, Document, methods
 from hpt.daemon.control.rpc import handle
@@ -66,10 +67,17 @@ def test_configured_states_and_explicit() -> None:
     ("alua = { 2 = 2 }", "target[0].alua.2", "must be a string, got 2"),
     ('alua = "standby"', "target[0].alua", "must be a table"),
     ('alua_explicit = "yes"', "target[0].alua_explicit", "must be true or false"),
+    ("alua = {}\npeer_port_groups = [2]", "target[0].peer_port_groups",
+     "group 2 is a portal group of this target here (its groups: [1, 2]); a peer's group must differ"),
+    ("alua = {}\npeer_port_groups = [3, 3]", "target[0].peer_port_groups", "a group is listed twice: [3, 3]"),
+    ("alua = {}\npeer_port_groups = [0]", "target[0].peer_port_groups", "must be integers 1..65535, has 0"),
+    ('alua = { 4 = "standby" }\npeer_port_groups = [3]', "target[0].alua.4",
+     "not a portal group of this target (its groups: [1, 2], peer groups: [3])"),
 ])
 def test_bad_values_name_key_and_line(keys: str, where: str, message: str) -> None:
     text = config_text(keys)
-    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("alua"))
+    key = where.split(".")[1]
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(key))
     with pytest.raises(ConfigError) as info:
         parse_config(text, "t.toml")
     assert str(info.value).startswith(f"t.toml:{line}: {where}: "), str(info.value)
@@ -120,3 +128,25 @@ def test_update_bad_state_changes_nothing(rpc: Any) -> None:
     assert "not an ALUA state" in bad["error"]["message"]
     assert rpc("target.update", tid=1, param="alua.5", value="standby")["error"]["code"] == -32003
     assert rpc.server.targets[NAME].port_groups.states[2] == AluaState.ACTIVE_OPTIMIZED
+
+
+def test_peer_gateways_groups() -> None:
+    """Scale-out (SPC-5 5.16.2.1): gateway A serves through portal group 1 only and names B's group 3;
+    the states of both come from the configuration, and a reload changes the peer's."""
+    keys = 'portal_groups = [1]\npeer_port_groups = [3]\nalua = { 3 = "active/non-optimized" }'
+    config = parse_config(config_text(keys))
+    assert config.targets[0].peer_port_groups == [3]
+    server = Server(config)
+    try:
+        target = server.targets[NAME]
+        assert target.relative_port_ids == [1] and target.port_groups.peers == {3}
+        assert target.port_groups.members == {1: [1], 3: [3]} and target.port_groups.restricted == {}
+        assert target.port_groups.states == {1: AluaState.ACTIVE_OPTIMIZED, 3: AluaState.ACTIVE_NON_OPTIMIZED}
+        keys = 'portal_groups = [1]\npeer_port_groups = [3, 4]\nalua = { 3 = "standby" }'
+        new = parse_config(config_text(keys))
+        configure_alua(target, new.targets[0], config.targets[0])
+        assert target.port_groups.states == {1: AluaState.ACTIVE_OPTIMIZED, 3: AluaState.STANDBY,
+                                             4: AluaState.ACTIVE_OPTIMIZED}
+        assert target.port_groups.restricted == {}
+    finally:
+        server.stop()

@@ -275,3 +275,51 @@ def test_vpd_port_group_of_a_shared_group() -> None:
     t.add_lu(make_lu(0))
     ds = designators(port(t, 2).run(inquiry(evpd=1, page=0x83)).data)
     assert [d[5] for d in ds if d[4] == vpd.TYPE_PORT_GROUP] == [struct.pack(">I", 7)]
+
+
+# -- scale-out: the groups of peer gateways (5.16.2.1) ----------------------------------------------
+def gateway(rtpi: int, peer: int) -> ScsiTarget:
+    """One gateway of two serving LU 0 under one target name: relative port ``rtpi`` here, ``peer``'s
+    group on the other gateway."""
+    t = ScsiTarget(TARGET_NAME, relative_port_ids=(rtpi,))
+    t.set_ports((rtpi,), (peer,))
+    t.add_lu(make_lu(0))
+    return t
+
+
+def test_report_lists_the_peer_gateways_group() -> None:
+    a, b = gateway(1, 2), gateway(2, 1)
+    a.set_alua_states({2: AN})
+    b.set_alua_states({2: AN})
+    assert groups(port(a, 1).run(rtpg()).data) == [(1, AO, 0x8F, [1]), (2, AN, 0x8F, [2])]
+    assert groups(port(b, 2).run(rtpg()).data) == [(1, AO, 0x8F, [1]), (2, AN, 0x8F, [2])]
+
+
+def test_a_peer_group_restricts_no_port_here() -> None:
+    a = gateway(1, 2)
+    a.set_alua_states({2: S})
+    assert a.port_groups.restricted == {} and port(a, 1).run(TUR).good
+    a.set_ports((1, 3))  # portal groups change: the peer stays, with its state
+    assert a.port_groups.members == {1: [1], 3: [3], 2: [2]} and a.port_groups.states[2] == S
+
+
+def test_stpg_of_a_peer_group_is_refused() -> None:
+    a = gateway(1, 2)
+    a.tpgs = TPGS_IMPLICIT | TPGS_EXPLICIT
+    data = stpg_list((AN, 1), (S, 2))
+    r = port(a, 1).run(stpg(len(data)), data)
+    assert r.asc == INVALID_FIELD_IN_PARAMETER_LIST and r.sks == (10, None, False)
+    assert a.port_groups.states == {1: AO, 2: AO}
+
+
+def test_both_gateways_identify_the_lu_alike() -> None:
+    """Same target name and LUN: the same NAA, serial and LU designators; the target port ones differ
+    by the relative port (7.7.6)."""
+    paths = [port(gateway(1, 2), 1), port(gateway(2, 1), 2)]
+    pages = [designators(ini.run(inquiry(evpd=1, page=0x83)).data) for ini in paths]
+    lu_ids = [[d for d in page if d[3] == vpd.ASSOC_LU] for page in pages]
+    assert lu_ids[0] == lu_ids[1] and any(d[4] == vpd.TYPE_NAA for d in lu_ids[0])
+    ports = [[d[5] for d in page if d[4] == vpd.TYPE_RELATIVE_PORT] for page in pages]
+    assert ports == [[struct.pack(">I", 1)], [struct.pack(">I", 2)]]
+    serials = [ini.run(inquiry(evpd=1, page=0x80)).data for ini in paths]
+    assert serials[0] == serials[1]

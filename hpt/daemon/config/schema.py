@@ -124,6 +124,7 @@ class TargetConfig:
     luns: list[LunConfig] = field(default_factory=list)
     alua: dict[int, AluaState] = field(default_factory=dict)  # portal group -> its target port group's state
     alua_explicit: bool = False  # SET TARGET PORT GROUPS allowed (TPGS 11b, SPC-5 5.16.2.3)
+    peer_port_groups: list[int] = field(default_factory=list)  # other gateways' groups (SPC-5 5.16.2.1)
 
     def allows(self, initiator_name: str, address: str) -> bool:
         """The ACL: the initiator's name and its IP address must both match (an empty list matches

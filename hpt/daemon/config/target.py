@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 TARGET_KEYS = (
     "name", "alias", "portal_groups", "initiators", "addresses", "acl_match", "incoming", "outgoing", "iscsi",
-    "alua", "alua_explicit", "lun",
+    "alua", "alua_explicit", "peer_port_groups", "lun",
 )  # fmt: skip
 
 
@@ -45,7 +45,8 @@ def read_target(table: Table, groups: list[int], auth: Auth, global_table: Table
         if group not in groups:
             raise table.fail("portal_groups", f"no portal has group {group} (groups: {groups})")
     target.portal_groups = sorted(set(wanted)) if wanted is not None else list(groups)
-    target.alua = _alua(table, target.portal_groups)
+    target.peer_port_groups = _peer_groups(table, target.portal_groups)
+    target.alua = _alua(table, target.portal_groups, target.peer_port_groups)
     target.alua_explicit = table.flag("alua_explicit", False)
     for initiator in target.initiators:
         if problem := iscsi_name_error(initiator):
@@ -74,15 +75,30 @@ def _networks(table: Table) -> list[IpNetwork]:
     return nets
 
 
-def _alua(table: Table, groups: list[int]) -> dict[int, AluaState]:
-    """``alua = { 2 = "standby" }``: the ALUA state of the target port group of each portal group named
-    (SPC-5 5.16.2.4); the others are active/optimized."""
+def _peer_groups(table: Table, groups: list[int]) -> list[int]:
+    """``peer_port_groups = [2]``: the target port groups of the other gateways serving this target's
+    LUs (scale-out, SPC-5 5.16.2.1); each must differ from this hptd's portal groups, as relative
+    target port identifiers are unique in the SCSI target device."""
+    peers = table.integers("peer_port_groups", 1, 65535) or []
+    for group in peers:
+        if group in groups:
+            raise table.fail("peer_port_groups", f"group {group} is a portal group of this target here "
+                                                 f"(its groups: {groups}); a peer's group must differ")
+    if len(set(peers)) != len(peers):
+        raise table.fail("peer_port_groups", f"a group is listed twice: {peers}")
+    return sorted(peers)
+
+
+def _alua(table: Table, groups: list[int], peers: list[int]) -> dict[int, AluaState]:
+    """``alua = { 2 = "standby" }``: the ALUA state of the target port group of each portal group or
+    peer gateway's group named (SPC-5 5.16.2.4); the others are active/optimized."""
     raw = table.data.get("alua", {})
     alua = table.table("alua", list(raw) if isinstance(raw, dict) else ())
     states: dict[int, AluaState] = {}
     for key in alua.data:
-        if not key.isdigit() or int(key) not in groups:
-            raise alua.fail(key, f"not a portal group of this target (its groups: {groups})")
+        if not key.isdigit() or int(key) not in (*groups, *peers):
+            known = f"its groups: {groups}" + (f", peer groups: {peers}" if peers else "")
+            raise alua.fail(key, f"not a portal group of this target ({known})")
         name = alua.text(key)
         try:
             states[int(key)] = parse_state(name)

@@ -74,8 +74,11 @@ def parse_state(name: str) -> AluaState:
 class PortGroups:
     """A target's target port groups: group id -> its relative target ports and ALUA state (5.16.2).
 
-    ``restricted`` maps each port of a group that is not active to its state: empty while every
-    port is active, so the per-command check costs one truth test.
+    ``peers`` are the groups of the other gateways (hptd processes) serving the same LUs under the
+    same target name (scale-out, 5.16.2.1): reported with their state, each holding the one relative
+    port numbered as it, but no port of this process. ``restricted`` maps each port of this process
+    in a group that is not active to its state: empty while every one is active, so the per-command
+    check costs one truth test.
     """
 
     def __init__(self, ports: Iterable[int], group: int | None = None) -> None:
@@ -83,6 +86,7 @@ class PortGroups:
         self.members: dict[int, list[int]] = {p: [p] for p in ports} if group is None else {group: ports}
         self.states: dict[int, AluaState] = dict.fromkeys(self.members, AO)
         self.restricted: dict[int, AluaState] = {}
+        self.peers: frozenset[int] = frozenset()
 
     def group_of(self, port: int) -> int:
         """The group of a relative port (a port in none, such as an FCoE port's, is its own)."""
@@ -91,10 +95,13 @@ class PortGroups:
     def state_of(self, port: int) -> AluaState:
         return self.states.get(self.group_of(port), AO)
 
-    def set_ports(self, ports: Iterable[int]) -> None:
-        """One group per port again (portal groups changed): groups still there keep their state."""
+    def set_ports(self, ports: Iterable[int], peers: Iterable[int] | None = None) -> None:
+        """One group per port again (portal groups changed), plus the peer gateways' groups ``peers``
+        (None: those there were): groups still there keep their state."""
+        if peers is not None:
+            self.peers = frozenset(peers)
         old = self.states
-        self.members = {p: [p] for p in ports}
+        self.members = {p: [p] for p in (*ports, *sorted(self.peers))}
         self.states = {g: old.get(g, AO) for g in self.members}
         self._restrict()
 
@@ -109,7 +116,7 @@ class PortGroups:
         return changed
 
     def _restrict(self) -> None:
-        self.restricted = {p: s for g, s in self.states.items() if s not in (AO, AN)
+        self.restricted = {p: s for g, s in self.states.items() if s not in (AO, AN) and g not in self.peers
                            for p in self.members[g]}
 
 

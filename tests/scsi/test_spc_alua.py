@@ -140,6 +140,10 @@ def test_refusal_table() -> None:
     assert refusal(S, 0xA4, 0x0A) is None and refusal(U, 0xA4, 0x0A) is None
     assert refusal(T, 0xA4, 0x0A) == ASYMMETRIC_ACCESS_TRANSITION
     assert refusal(S, 0xA3, 0x0C) is None and refusal(T, 0xA3, 0x0C) is None
+    # READ CAPACITY in standby (vendor's choice, 5.16.2.4.5): Linux sizes a standby path's disk
+    assert refusal(S, 0x25, None) is None and refusal(S, 0x9E, 0x10) is None
+    assert refusal(S, 0x9E, 0x12) == TARGET_PORT_IN_STANDBY  # GET LBA STATUS is not
+    assert refusal(U, 0x25, None) == TARGET_PORT_UNAVAILABLE and refusal(T, 0x9E, 0x10) is not None
 
 
 def test_fast_lane_refused_on_an_inactive_port(two: ScsiTarget) -> None:

@@ -46,8 +46,12 @@ _ALWAYS: frozenset[int | tuple[int, int | None]] = frozenset(
     {_INQUIRY, _REQUEST_SENSE, _REPORT_LUNS, (MAINTENANCE_IN, 0x0A), (MAINTENANCE_IN, 0x0C),
      (MAINTENANCE_IN, 0x0D)})
 _STPG = (MAINTENANCE_OUT, SET_TARGET_PORT_GROUPS)
-# LOG SELECT/SENSE, MODE SELECT/SENSE (6, 10), RECEIVE DIAGNOSTIC, SEND DIAGNOSTIC, PR IN/OUT
-_STANDBY = _ALWAYS | {_STPG, MAINTENANCE_IN, 0x4C, 0x4D, 0x15, 0x55, 0x1A, 0x5A, 0x1C, 0x1D, 0x5E, 0x5F}
+# LOG SELECT/SENSE, MODE SELECT/SENSE (6, 10), RECEIVE DIAGNOSTIC, SEND DIAGNOSTIC, PR IN/OUT; and READ
+# CAPACITY (10) and (16), which 5.16.2.4.5 leaves to the vendor: Linux sizes a path's disk when it finds it,
+# so a path found in standby would stay 0 blocks long (and useless once its group becomes active) without it
+_READ_CAPACITY = (0x25, (0x9E, 0x10))
+_STANDBY = _ALWAYS | {_STPG, MAINTENANCE_IN, 0x4C, 0x4D, 0x15, 0x55, 0x1A, 0x5A, 0x1C, 0x1D, 0x5E, 0x5F,
+                      *_READ_CAPACITY}
 _ALLOWED: dict[AluaState, tuple[frozenset[int | tuple[int, int | None]], Asc]] = {
     S: (_STANDBY, TARGET_PORT_IN_STANDBY),
     U: (_ALWAYS | {_STPG}, TARGET_PORT_UNAVAILABLE),

@@ -95,6 +95,7 @@ name = "{SANITIZE}"
   size = "16M"
   thin = true
   sanitize_rate = 2097152
+  encryption_key_file = "{{tmp}}/sanitize.key"
 
 [[target]]
 name = "{CHAP}"

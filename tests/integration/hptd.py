@@ -107,6 +107,16 @@ def start_hptd(tmp: Path, config_text: str | None = None, *, demo: bool = False,
     raise AssertionError(f"hptd did not listen on {port} within 30 s:\n{log.read_text()}")
 
 
+def hptadm(tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run hptadm against the hptd whose configuration has ``control_socket = "{tmp}/control.sock"``."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), HPT_CONTROL_SOCKET=str(tmp / "control.sock"))
+    r = subprocess.run([sys.executable, "-m", "hpt.admin.main", *args], capture_output=True, text=True,
+                       timeout=90, env=env)
+    if check:
+        assert r.returncode == 0, f"hptadm {' '.join(args)}: {r.returncode}\n{r.stdout}{r.stderr}"
+    return r
+
+
 def one_lun_config(iqn: str, lun: str, head: str = "") -> str:
     """hptd's configuration text: ``head`` (tables such as ``[limits]``), a loopback portal on ``{port}``
     and target ``iqn`` whose LUN 1 has the TOML lines ``lun`` (``{tmp}`` names the test's directory)."""

@@ -4,10 +4,8 @@ libiscsi's tools and a socket initiator), every refusal clear and changing nothi
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from hpt.daemon.config import parse_config
 
-from .hptd import REPO, Hptd, need, start_hptd
+from .hptd import Hptd, hptadm, need, start_hptd
 from .wire import WireInitiator, luns_of, report_luns, tur, write10
 
 pytestmark = pytest.mark.integration
@@ -30,15 +28,6 @@ control_socket = "{tmp}/control.sock"
 address = "127.0.0.1:{port}"
 """
 UNIT_ATTENTION, REPORTED_LUNS_CHANGED = 6, (0x3F, 0x0E)
-
-
-def hptadm(tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), HPT_CONTROL_SOCKET=str(tmp / "control.sock"))
-    r = subprocess.run([sys.executable, "-m", "hpt.admin.main", *args], capture_output=True, text=True,
-                       timeout=90, env=env)
-    if check:
-        assert r.returncode == 0, f"hptadm {' '.join(args)}: {r.returncode}\n{r.stdout}{r.stderr}"
-    return r
 
 
 def tgt(tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

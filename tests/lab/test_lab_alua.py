@@ -6,9 +6,6 @@ reads back through the other path."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ci.lab.guest import UserNet
-from tests.integration.hptd import free_port, start_hptd
+from tests.integration.hptd import free_port, hptadm, start_hptd
 
-from .conftest import INITIATOR_IQN, REPO, Lab, guest_script, hptd_missing
+from .conftest import INITIATOR_IQN, Lab, guest_script, hptd_missing
 
 IQN = "iqn.2026-11.org.hpt.lab:alua"
 CONFIG = f"""
@@ -42,13 +39,6 @@ alua = {{ 2 = "standby" }}
   size = "64M"
 """
 SWAP_WAIT = 300.0  # the guest boots, logs in twice and builds its map first
-
-
-def hptadm(tmp: Path, *args: str) -> None:
-    env = dict(os.environ, PYTHONPATH=str(REPO), HPT_CONTROL_SOCKET=str(tmp / "control.sock"))
-    done = subprocess.run([sys.executable, "-m", "hpt.admin.main", *args], capture_output=True, text=True,
-                          timeout=60, env=env)
-    assert done.returncode == 0, f"hptadm {' '.join(args)}: {done.stdout}{done.stderr}"
 
 
 def swap_when_ready(tmp: Path, sync: Path, errors: list[BaseException]) -> None:

@@ -110,13 +110,13 @@ class LogicalUnit:
         self.target = target
         self.state = profile.state(params) if state is None else state
         self.ua = UnitAttentions(POWER_ON_RESET)
-        self.pr = Reservations(self)
-        self.d_sense = False  # control mode page D_SENSE (SPC-5 7.5.10)
-        self.wce = params.write_cache  # caching mode page WCE (SBC-4 6.5.5)
-        self.mode_state: dict[Any, Any] = {}  # other saved/current mode-page fields, owned by mode.py
         # held for state changes (unit attentions, reservations, mode pages) and state-only commands,
         # never across store I/O; the task set orders commands and keeps range-changing ones atomic
         self.lock = threading.RLock()
+        self.pr = Reservations(self)  # shared by the gateways when the store says so: after the lock
+        self.d_sense = False  # control mode page D_SENSE (SPC-5 7.5.10)
+        self.wce = params.write_cache  # caching mode page WCE (SBC-4 6.5.5)
+        self.mode_state: dict[Any, Any] = {}  # other saved/current mode-page fields, owned by mode.py
         self.tasks = TaskSet(params.queue_depth, self.lock)
         self.faults: Faults | None = None  # injected faults (``inject``); None keeps submit free of them
         # a long operation that owns the LU (SANITIZE, SBC-4 4.11): answers the commands it refuses before
@@ -156,6 +156,7 @@ class LogicalUnit:
 
     def release(self) -> None:
         """Close the store and what the profile's state holds open (a drive's medium), at once."""
+        self.pr.close()
         if self.store is not None:
             self.store.close()
         if self.profile.close is not None:

@@ -263,6 +263,7 @@ class ScsiTarget:
             return TmfResult.INCORRECT_LUN
         self._abort((lu,), _every, done)
         self._reset_lu(lu, BUS_DEVICE_RESET_FUNCTION)
+        lu.pr.announce(BUS_DEVICE_RESET_FUNCTION)  # the other gateways' nexuses too, when shared
         return TmfResult.FUNCTION_COMPLETE
 
     def target_reset(self, cold: bool = False, done: Callable[[], None] = _nothing) -> TmfResult:

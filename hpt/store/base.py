@@ -13,6 +13,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hpt.store.shared import SharedObject
 
 #: Completion of an asynchronous I/O: None when it succeeded, else the error.
 Done = Callable[[OSError | None], None]
@@ -88,6 +92,11 @@ class BackingStore(ABC):
     def direct_source(self) -> DirectSource | None:
         """Where the fast lane in C (``hpt/native/quick.c``) may read and write this store's bytes
         itself, on the caller's thread with the GIL released; None: it may not (the default)."""
+        return None
+
+    def shared_state(self, name: str) -> SharedObject | None:
+        """The object ``name`` (``"pr"``: a LU's persistent reservations) that every gateway serving
+        this store's medium shares (``hpt.store.shared``); None: the medium is this process's alone."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hpt.native import rbd
+from hpt.native.rados import RadosObject
 from hpt.options import Option
 from hpt.store.base import BackingStore, Done
 from hpt.store.registry import StoreKind
@@ -38,6 +39,8 @@ class RbdStore(BackingStore):
                  cluster: str = "ceph", snapshot: str | None = None, readonly: bool = False,
                  timeout: int = 30, size_poll: int = 10) -> None:
         self.name = f"{pool}/{image}" + (f"@{snapshot}" if snapshot else "")
+        self._where = (pool, image + (f"@{snapshot}" if snapshot else ""))  # names the shared objects
+        self._shared: list[RadosObject] = []
         seconds = str(timeout)
         options = [("rados_mon_op_timeout", seconds), ("rados_osd_op_timeout", seconds),
                    ("client_mount_timeout", seconds),
@@ -198,12 +201,22 @@ class RbdStore(BackingStore):
                 for changed in list(self._watchers):
                     changed()
 
+    def shared_state(self, name: str) -> RadosObject:
+        """RADOS object ``hpt.<image>.<name>`` (``hpt.<image>@<snapshot>.<name>``) beside the image: what
+        the gateways serving it share (its LU's persistent reservations), through this store's client."""
+        pool, image = self._where
+        obj = RadosObject(self._cluster, pool, f"hpt.{image}.{name}")
+        self._shared.append(obj)
+        return obj
+
     def close(self) -> None:
         if self._closing:
             return
         self._closing = True
         self._changed.set()
         self._sizer.join(5)
+        for obj in self._shared:
+            obj.close()
         self._image.close()
         self._cluster.close()
 

@@ -70,4 +70,5 @@ def persistent_reserve_in(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
         raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=4)
     (alloc,) = struct.unpack_from(">H", cdb, 7)
     lu.pr.ports[cmd.nexus.initiator_port] = cmd.nexus
+    lu.pr.refresh()
     return cmd.reply(build(lu.pr), alloc)

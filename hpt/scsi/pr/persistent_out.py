@@ -326,9 +326,13 @@ def persistent_reserve_out(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     key, sa_key = struct.unpack_from(">QQ", data, 0)
     pr = lu.pr
     pr.ports[cmd.nexus.initiator_port] = cmd.nexus
-    req = _Request(lu, cmd.nexus, pr.find(cmd.nexus), key, sa_key, cdb[2] & 0x0F, cdb[2] >> 4, data)
-    try:
+
+    def run() -> None:  # on the shared state as it is now, when the gateways share it
+        req = _Request(lu, cmd.nexus, pr.find(cmd.nexus), key, sa_key, cdb[2] & 0x0F, cdb[2] >> 4, data)
         _run(req, sa, spec_i_pt, all_tg_pt, aptpl)
+
+    try:
+        pr.update(run)
     except ReservationConflict:
         return ScsiResult(Status.RESERVATION_CONFLICT)
     return GOOD

@@ -31,7 +31,8 @@ def default_state_path(lu: LogicalUnit) -> str | None:
     return path + SUFFIX if os.access(directory, os.W_OK) else None
 
 
-def _encode(pr: Reservations) -> dict[str, Any]:
+def encode_state(pr: Reservations) -> dict[str, Any]:
+    """Registrations, reservation, generation and APTPL as JSON-able data."""
     regs = pr.registrations
     res = pr.reservation
     reservation = None
@@ -46,6 +47,7 @@ def _encode(pr: Reservations) -> dict[str, Any]:
             for r in regs
         ],
         "reservation": reservation,
+        "aptpl": pr.aptpl,
     }
 
 
@@ -60,7 +62,7 @@ def save_state(pr: Reservations) -> None:
         return
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_encode(pr), f)
+        json.dump(encode_state(pr), f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -73,21 +75,27 @@ def load_state(pr: Reservations) -> None:
         return
     try:
         with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-        regs = [
-            Registration(int(r["key"]), str(r["name"]), r["isid"], int(r["rtpi"]), bool(r["all_tg_pt"]),
-                         int(r["protocol"]))
-            for r in doc["registrations"]
-        ]
-        res = doc["reservation"]
-        reservation = None
-        if res is not None:
-            holder = None if res["holder"] is None else regs[int(res["holder"])]
-            reservation = PersistentReservation(PrType(int(res["type"])), holder, int(res["scope"]))
+            apply_state(pr, json.load(f))
     except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
         log.error("ignoring persistent reservation state %s: %s", path, err)
         return
+    pr.aptpl = True
+
+
+def apply_state(pr: Reservations, doc: dict[str, Any]) -> None:
+    """Replace ``pr``'s state with ``encode_state``'s data (ValueError, KeyError, IndexError or
+    TypeError when it is damaged: then nothing changed)."""
+    regs = [
+        Registration(int(r["key"]), str(r["name"]), r["isid"], int(r["rtpi"]), bool(r["all_tg_pt"]),
+                     int(r["protocol"]))
+        for r in doc["registrations"]
+    ]
+    res = doc["reservation"]
+    reservation = None
+    if res is not None:
+        holder = None if res["holder"] is None else regs[int(res["holder"])]
+        reservation = PersistentReservation(PrType(int(res["type"])), holder, int(res["scope"]))
     pr.registrations = regs
     pr.reservation = reservation
     pr.generation = int(doc["generation"]) & 0xFFFFFFFF
-    pr.aptpl = True
+    pr.aptpl = bool(doc.get("aptpl", False))

@@ -7,7 +7,7 @@ persistent reservations; persistent reservations follow SPC-5 5.13 (commands: ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.command import GOOD, Nexus, ScsiCommand, ScsiResult
@@ -16,6 +16,7 @@ from hpt.scsi.core.opcodes import Access, OpcodeEntry
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.pr.persistent import PersistentReservation, Registration, initiator_identity
 from hpt.scsi.pr.persistent_store import default_state_path, load_state
+from hpt.scsi.pr.shared import SharedReservations
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
@@ -56,11 +57,32 @@ class Reservations:
         self.ports: dict[str, Nexus] = {}  # initiator ports seen while registrations exist
         self.state_path = default_state_path(lu)  # APTPL state file, None: no persistence
         load_state(self)
+        obj = None if lu.store is None else lu.store.shared_state("pr")
+        # the gateways' shared state (``shared.py``), None: this process's alone
+        self.shared = None if obj is None else SharedReservations(self, obj)
+
+    def close(self) -> None:
+        """Stop sharing the state (the LU goes away)."""
+        if self.shared is not None:
+            self.shared.close()
 
     @property
     def can_persist(self) -> bool:
         """PTPL_C: APTPL is accepted only where the state can be kept (SPC-5 6.16.4)."""
-        return self.state_path is not None
+        return self.state_path is not None or self.shared is not None
+
+    def refresh(self) -> None:
+        """Before a PERSISTENT RESERVE IN: the shared state as the gateways left it (if shared)."""
+        if self.shared is not None:
+            self.shared.refresh()
+
+    def update(self, change: Callable[[], None]) -> None:
+        """Run a PERSISTENT RESERVE OUT service action: on the shared state when there is one
+        (``SharedReservations.update``), else on this process's."""
+        if self.shared is None:
+            change()
+        else:
+            self.shared.update(change)
 
     # -- the conflict check --------------------------------------------------------------------
     def conflict(self, nexus: Nexus, entry: OpcodeEntry, cdb: bytes | memoryview) -> bool:
@@ -120,14 +142,24 @@ class Reservations:
         return ports
 
     def notify(self, asc: Asc, regs: Iterable[Registration], exclude: str) -> None:
-        """Queue ``asc`` for the initiator ports of ``regs`` except the one named ``exclude``."""
+        """Queue ``asc`` for the initiator ports of ``regs`` except the one named ``exclude`` (and, when
+        shared, for the other gateways' I_T nexuses of ``regs``)."""
+        regs = list(regs)
         for port in self.ports_of(regs) - {exclude}:
             self.lu.ua.establish(asc, only=port)
+        if self.shared is not None:
+            self.shared.queue(asc, regs)
 
     # -- resets (SAM-5 6.3) --------------------------------------------------------------------
     def reset(self) -> None:
         """Logical unit or hard reset: SPC-2 reservations go, persistent ones stay (SAM-5 6.3.3)."""
         self.spc2_holder = None
+
+    def announce(self, asc: Asc) -> None:
+        """After a reset: the other gateways' I_T nexuses get ``asc`` too (a no-op unless shared). The
+        caller does not hold the LU's lock."""
+        if self.shared is not None:
+            self.shared.announce(asc)
 
     def nexus_lost(self, initiator_port: str) -> None:
         """I_T nexus loss releases an SPC-2 reservation held through it (SPC-2 5.5.1)."""

@@ -1,0 +1,127 @@
+"""Persistent reservations on a shared object (hpt/scsi/pr/shared.py) without a cluster: an in-memory
+object with versions and synchronous notifications stands for the RADOS one (tests/rbd has the real)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from hpt.scsi.core.constants import LU_COMMUNICATION_TIMEOUT, RESERVATIONS_RELEASED, Status
+from hpt.scsi.pr.shared import TRIES
+from hpt.scsi.target import ScsiTarget
+
+from .conftest import HOST_A, HOST_B, TARGET_NAME, TUR, WRITE10, Initiator, MemStore, make_lu, make_nexus
+from .test_spc_pr import K1, K2, RELEASE, RESERVE, prout, read_keys, register
+
+WRITE_EXCLUSIVE, WRITE_EXCLUSIVE_REGISTRANTS_ONLY = 1, 5
+
+
+class Hub:
+    """One shared object's contents, version and watchers; ``before_write`` runs before each write."""
+
+    def __init__(self) -> None:
+        self.data, self.version = b"", 0
+        self.watchers: list[Callable[[bytes], None]] = []
+        self.before_write: Callable[[], None] | None = None
+
+
+class HubObject:
+    name = "hub"
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def read(self) -> tuple[bytes, int]:
+        return self.hub.data, self.hub.version
+
+    def write(self, data: bytes, version: int) -> int | None:
+        if self.hub.before_write is not None:
+            self.hub.before_write()
+        if version != self.hub.version:
+            return None
+        self.hub.data, self.hub.version = data, version + 1
+        return self.hub.version
+
+    def watch(self, notified: Callable[[bytes], None]) -> None:
+        self.hub.watchers.append(notified)
+
+    def notify(self, payload: bytes, timeout: float = 5.0) -> bool:
+        for notified in list(self.hub.watchers):
+            notified(payload)
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+class SharedMemStore(MemStore):
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def shared_state(self, name: str) -> HubObject:
+        return HubObject(self.hub)
+
+
+def gateway(hub: Hub, rtpi: int, host: str) -> Initiator:
+    """A gateway (a target whose LU 0 shares ``hub``) through relative port ``rtpi``, and ``host``'s path."""
+    t = ScsiTarget(TARGET_NAME, relative_port_ids=(rtpi,))
+    t.add_lu(make_lu(0, store=SharedMemStore(hub)))
+    ini = Initiator(t, make_nexus(host, 0x23D000000001, rtpi))
+    ini.clear_ua()
+    return ini
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub()
+
+
+def test_a_reservation_through_one_gateway_holds_through_the_other(hub: Hub) -> None:
+    a, b = gateway(hub, 1, HOST_A), gateway(hub, 2, HOST_B)
+    assert register(a, K1).good and register(b, K2).good
+    assert read_keys(a) == (2, [K1, K2]) == read_keys(b)
+    assert prout(a, RESERVE, K1, pr_type=WRITE_EXCLUSIVE).good
+    assert b.run(WRITE10, bytes(512)).status == Status.RESERVATION_CONFLICT
+    assert prout(a, RELEASE, K1, pr_type=WRITE_EXCLUSIVE).good
+    assert b.run(WRITE10, bytes(512)).good
+    # releasing a registrants-only reservation: the other registrants get RESERVATIONS RELEASED
+    assert prout(a, RESERVE, K1, pr_type=WRITE_EXCLUSIVE_REGISTRANTS_ONLY).good
+    assert prout(a, RELEASE, K1, pr_type=WRITE_EXCLUSIVE_REGISTRANTS_ONLY).good
+    assert b.run(TUR).asc == RESERVATIONS_RELEASED  # queued by B on A's notification (SPC-5 5.13.11.2.2)
+    assert b.run(TUR).good
+
+
+def test_a_lost_compare_and_swap_runs_again_on_the_newer_state(hub: Hub) -> None:
+    a, b = gateway(hub, 1, HOST_A), gateway(hub, 2, HOST_B)
+    raced = []
+
+    def b_first() -> None:  # B registers between A's read and A's write, once
+        if not raced:
+            raced.append(True)
+            hub.before_write = None
+            assert register(b, K2).good
+
+    hub.before_write = b_first
+    assert register(a, K1).good
+    assert read_keys(a) == (2, [K2, K1]) and hub.version == 2
+
+
+def test_an_object_that_keeps_changing_fails_the_command(hub: Hub) -> None:
+    a = gateway(hub, 1, HOST_A)
+
+    def someone_else() -> None:
+        hub.version += 1
+
+    hub.before_write = someone_else
+    assert register(a, K1).asc == LU_COMMUNICATION_TIMEOUT and hub.version == TRIES
+
+
+def test_a_damaged_object_is_logged_and_ignored(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    hub.data, hub.version = b"{not json", 7
+    with caplog.at_level(logging.ERROR, "hpt.scsi"):
+        a = gateway(hub, 1, HOST_A)
+    assert "hub: ignoring damaged persistent reservation state" in caplog.text
+    assert read_keys(a) == (0, []) and register(a, K1).good and hub.version == 8

@@ -39,6 +39,7 @@ group = {group}
 name = "{IQN}"
 peer_port_groups = [{peer}]
 alua = {{ 2 = "active/non-optimized" }}
+alua_explicit = true
   [[target.lun]]
   lun = 1
   store = "rbd"
@@ -109,6 +110,23 @@ def test_one_lu_two_target_port_groups(gateways: tuple[Hptd, Hptd]) -> None:
     finally:
         for ini in sessions:
             ini.close()
+
+
+def test_set_target_port_groups_through_a_reaches_b(gateways: tuple[Hptd, Hptd]) -> None:
+    """Explicit ALUA across the gateways (SPC-5 6.46): through A, B's group goes standby."""
+    through_a, through_b = (session(d) for d in gateways)
+    try:
+        descriptors = struct.pack(">4xBxHBxH", 0, 1, 2, 2)  # group 1 active/optimized, group 2 standby
+        cdb = struct.pack(">BBxxxxIxB", 0xA4, 0x0A, len(descriptors), 0)
+        assert through_a.command(cdb, lun=1, write=descriptors).status == 0
+        changed = through_b.command(tur(), lun=1)  # ASYMMETRIC ACCESS STATE CHANGED (5.16.2.6)
+        assert changed.status == 2 and changed.sense_key_asc == (6, 0x2A, 0x06)
+        assert port_groups(through_b.command(rtpg(), lun=1, read=4096).data) == [(1, 0, [1]), (2, 2, [2])]
+        refused = through_b.command(struct.pack(">BxIxHx", 0x28, 0, 1), lun=1, read=4096)
+        assert refused.status == 2 and refused.sense_key_asc == (2, 0x04, 0x0B)  # TARGET PORT IN STANDBY
+    finally:
+        through_a.close()
+        through_b.close()
 
 
 def run_cunit(gateways: tuple[Hptd, Hptd], test: str, capsys: pytest.CaptureFixture[str]) -> CunitResult:

@@ -8,11 +8,20 @@ from collections.abc import Callable
 
 import pytest
 
-from hpt.scsi.core.constants import LU_COMMUNICATION_TIMEOUT, RESERVATIONS_RELEASED, Status
+from hpt.scsi.core.alua import AluaState
+from hpt.scsi.core.constants import (
+    ASYMMETRIC_ACCESS_STATE_CHANGED,
+    LU_COMMUNICATION_TIMEOUT,
+    RESERVATIONS_RELEASED,
+    TARGET_PORT_IN_STANDBY,
+    Status,
+)
 from hpt.scsi.pr.shared import TRIES
+from hpt.scsi.spc.alua import TPGS_EXPLICIT, TPGS_IMPLICIT
 from hpt.scsi.target import ScsiTarget
 
 from .conftest import HOST_A, HOST_B, TARGET_NAME, TUR, WRITE10, Initiator, MemStore, make_lu, make_nexus
+from .test_spc_alua import stpg, stpg_list
 from .test_spc_pr import K1, K2, RELEASE, RESERVE, prout, read_keys, register
 
 WRITE_EXCLUSIVE, WRITE_EXCLUSIVE_REGISTRANTS_ONLY = 1, 5
@@ -68,6 +77,8 @@ class SharedMemStore(MemStore):
 def gateway(hub: Hub, rtpi: int, host: str) -> Initiator:
     """A gateway (a target whose LU 0 shares ``hub``) through relative port ``rtpi``, and ``host``'s path."""
     t = ScsiTarget(TARGET_NAME, relative_port_ids=(rtpi,))
+    t.set_ports((rtpi,), (3 - rtpi,))  # the other gateway's group: 2 or 1
+    t.tpgs = TPGS_IMPLICIT | TPGS_EXPLICIT
     t.add_lu(make_lu(0, store=SharedMemStore(hub)))
     ini = Initiator(t, make_nexus(host, 0x23D000000001, rtpi))
     ini.clear_ua()
@@ -125,3 +136,15 @@ def test_a_damaged_object_is_logged_and_ignored(hub: Hub, caplog: pytest.LogCapt
         a = gateway(hub, 1, HOST_A)
     assert "hub: ignoring damaged persistent reservation state" in caplog.text
     assert read_keys(a) == (0, []) and register(a, K1).good and hub.version == 8
+
+
+def test_set_target_port_groups_through_one_gateway_reaches_the_other(hub: Hub) -> None:
+    """Explicit ALUA across gateways (SPC-5 6.46, 5.16.2.6): A puts B's group in standby."""
+    a, b = gateway(hub, 1, HOST_A), gateway(hub, 2, HOST_B)
+    data = stpg_list((AluaState.ACTIVE_NON_OPTIMIZED, 1), (AluaState.STANDBY, 2))
+    assert a.run(stpg(len(data)), data).good
+    for ini in (a, b):
+        assert ini.target.port_groups.states == {1: AluaState.ACTIVE_NON_OPTIMIZED, 2: AluaState.STANDBY}
+    assert a.run(TUR).good  # the nexus that asked gets no unit attention
+    assert b.run(TUR).asc == ASYMMETRIC_ACCESS_STATE_CHANGED
+    assert b.run(WRITE10, bytes(512)).asc == TARGET_PORT_IN_STANDBY

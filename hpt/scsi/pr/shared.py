@@ -8,7 +8,8 @@ notifies every gateway and waits for each to have loaded the new state and queue
 for its own I_T nexuses (REGISTRATIONS PREEMPTED, RESERVATIONS RELEASED ...): so when the command ends,
 what it did is enforced through every gateway. PERSISTENT RESERVE IN reads the object first. The
 conflict check of each command reads this process's copy, which the notifications keep current.
-A LOGICAL UNIT RESET's unit attention reaches the other gateways' I_T nexuses the same way (SAM-5 6.3.3).
+A LOGICAL UNIT RESET's unit attention reaches the other gateways' I_T nexuses the same way (SAM-5 6.3.3),
+and so do the states a SET TARGET PORT GROUPS sets (SPC-5 6.46): explicit ALUA across the gateways.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import errno
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from hpt.scsi.core.alua import AluaState
 from hpt.scsi.core.constants import Asc, SenseKey
 from hpt.scsi.pr.persistent import Registration
 from hpt.scsi.pr.persistent_store import apply_state, encode_state
@@ -101,6 +103,11 @@ class SharedReservations:
         nexus the unit attention ``asc`` (SAM-5 6.3.3)."""
         self._send({"reset": list(asc)})
 
+    def share_alua(self, states: Mapping[int, AluaState]) -> None:
+        """A SET TARGET PORT GROUPS through this gateway: the others set the same states, and their I_T
+        nexuses get ASYMMETRIC ACCESS STATE CHANGED (SPC-5 5.16.2.6, 6.46)."""
+        self._send({"alua": {str(g): int(s) for g, s in states.items()}})
+
     def _send(self, message: dict[str, Any]) -> None:
         payload = json.dumps({"from": self.me, **message}).encode()
         lock = self.pr.lu.lock
@@ -130,6 +137,10 @@ class SharedReservations:
             if "reset" in message:
                 pr.reset()
                 pr.lu.ua.establish(_asc(message["reset"]))
+        target = pr.lu.target
+        if "alua" in message and target is not None:  # as the target does it: without the LU's lock
+            states = {int(g): AluaState(s) for g, s in message["alua"].items()}
+            target.set_alua_states({g: s for g, s in states.items() if g in target.port_groups.states})
 
     def close(self) -> None:
         self.obj.close()

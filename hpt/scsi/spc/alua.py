@@ -79,8 +79,9 @@ def report_target_port_groups(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
 
 def set_target_port_groups(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """MAINTENANCE OUT / SET TARGET PORT GROUPS (6.46): explicit transitions, all or none; refused as
-    an unsupported command unless the target offers explicit ALUA (TPGS bit 1). A peer gateway's
-    group is an invalid field here: its state changes through that gateway (or its configuration)."""
+    an unsupported command unless the target offers explicit ALUA (TPGS bit 1). The LU's other
+    gateways set the same states when its store shares state with them (``hpt.scsi.pr.shared``);
+    else a peer gateway's group is an invalid field here: it changes through that gateway."""
     target = lu.target
     if target is None or not target.tpgs & TPGS_EXPLICIT:
         raise SenseError(INVALID_OPCODE, field=0)
@@ -94,10 +95,13 @@ def set_target_port_groups(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     for off in range(4, length, 4):
         (group,) = struct.unpack_from(">H", data, off + 2)
         state = data[off] & 0x0F
-        if group not in target.port_groups.states or group in target.port_groups.peers:
+        peer = group in target.port_groups.peers
+        if group not in target.port_groups.states or peer and lu.pr.shared is None:
             raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=off + 2, in_cdb=False)
         if state not in SETTABLE_STATES:
             raise SenseError(INVALID_FIELD_IN_PARAMETER_LIST, field=off, bit=3, in_cdb=False)
         states[group] = AluaState(state)
     target.set_alua_states(states, by=cmd.nexus.initiator_port)
+    if lu.pr.shared is not None:  # the LU's other gateways set them too
+        lu.pr.shared.share_alua(states)
     return GOOD

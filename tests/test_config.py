@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -651,6 +652,20 @@ def test_an_encrypted_lun_keeps_its_data_across_a_restart(tmp_path: Path) -> Non
     again.store.read_into(4096, buf)
     assert bytes(buf) == b"secret!!" * 64
     again.close(0)
+
+
+def test_only_an_encrypted_lun_needs_the_cryptography_package(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """hptd runs where ``cryptography`` is missing (the lab guests' Debian Python) until a LUN asks for
+    encryption; that LUN gets an error naming the key and the package."""
+    for name in ["cryptography", *(n for n in sys.modules if n.startswith("cryptography."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it: ImportError
+    monkeypatch.delitem(sys.modules, "hpt.store.crypt", raising=False)
+    (plain,) = parse_config(ram_target()).targets[0].luns
+    build_lu(plain).close(0)
+    (lun,) = parse_config(ram_target(extra_lun=f'encryption_key_file = "{tmp_path}/k"')).targets[0].luns
+    with pytest.raises(ValueError, match="encryption_key_file needs the Python package cryptography"):
+        build_lu(lun)
 
 
 def _section(text: str, title: str) -> str:

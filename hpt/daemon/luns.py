@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.library import build_changer
 from hpt.scsi.lu import LogicalUnit
-from hpt.store.crypt import EncryptedStore
 from hpt.store.registry import open_store
 
 if TYPE_CHECKING:
@@ -30,11 +29,22 @@ def build_lu(config: LunConfig) -> LogicalUnit:
     key_file = params.extra.get("encryption_key_file")
     try:
         if key_file:  # the data kept encrypted: SANITIZE CRYPTO ERASE (SBC-4 4.11.5)
-            store = EncryptedStore(store, key_file, params.block_size)
+            store = _encrypted(store, key_file, params.block_size)
         return LogicalUnit(config.profile, params, store, lun=config.lun)
     except BaseException:
         store.close()
         raise
+
+
+def _encrypted(store: Any, key_file: str, block_size: int) -> Any:
+    """``store`` kept encrypted with the key in ``key_file`` (``hpt.store.crypt``). Imported here: only an
+    LU with the key needs the ``cryptography`` package, so hptd runs where it is missing (a guest with
+    Debian's Python packages only) until such an LU is configured."""
+    try:
+        from hpt.store.crypt import EncryptedStore
+    except ImportError as err:
+        raise ValueError(f"encryption_key_file needs the Python package cryptography ({err})") from err
+    return EncryptedStore(store, key_file, block_size)
 
 
 def build_lus(configs: list[LunConfig]) -> list[LogicalUnit]:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from hpt.store.base import BackingStore, Done
 from hpt.store.keyfile import load_key, new_key, save_key
+
+if TYPE_CHECKING:
+    from hpt.store.shared import SharedObject
 
 
 def _below(name: str) -> Any:
@@ -113,6 +116,9 @@ class EncryptedStore(BackingStore):
 
     def watch_size(self, changed: Callable[[], None]) -> None:
         self.inner.watch_size(changed)
+
+    def shared_state(self, name: str) -> SharedObject | None:
+        return self.inner.shared_state(name)  # reservations stay shared between gateways (rbd)
 
     def close(self) -> None:
         self.inner.close()

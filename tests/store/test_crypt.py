@@ -50,6 +50,19 @@ def test_blocks_are_stored_as_xts_with_the_lba_as_tweak(key: str) -> None:
     assert bytes(stored[BS:]) != b"b" * BS
 
 
+def test_the_shared_state_is_the_store_below_s(key: str) -> None:
+    """An encrypted rbd LU keeps sharing its reservations between gateways: the wrapper hands out the
+    shared object of the store it wraps."""
+    shared = object()
+
+    class Shared(RamStore):
+        def shared_state(self, name: str) -> object:
+            return shared if name == "pr" else None
+
+    assert EncryptedStore(Shared(SIZE), key, BS).shared_state("pr") is shared
+    assert EncryptedStore(RamStore(SIZE), key, BS).shared_state("pr") is None
+
+
 def test_the_key_file_is_created_private_and_holds_one_key(key: str) -> None:
     EncryptedStore(RamStore(SIZE), key, BS)
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("png", "svg")
-COLORS = {"tgt": "#8c8c8c", "hpt": "#1f77b4"}
+COLORS = {"tgt": "#8c8c8c", "hpt": "#1f77b4", "rbd-bench": "#2ca02c"}
+NAMES = {"tgt": "tgtd", "hpt": "hptd", "rbd-bench": "rbd bench (ceiling)"}
 PERCENTILES = ("50", "90", "99", "99.9", "99.99")  # of fio's completion latency percentiles
 Info = dict[str, Any]
 
@@ -40,7 +41,7 @@ def _bars(ax: Any, groups: dict[str, dict[str, Info]], key: str, label: str) -> 
     for i, target in enumerate(targets):
         xs = [n + (i - (len(targets) - 1) / 2) * width for n in range(len(names))]
         ys = [groups[g].get(target, {}).get(key, 0.0) for g in names]
-        ax.bar(xs, ys, width, label=target + "d", color=COLORS[target])
+        ax.bar(xs, ys, width, label=NAMES[target], color=COLORS[target])
     ax.set_xticks(range(len(names)), names, fontsize=8)
     ax.set_ylabel(label)
     ax.legend()
@@ -70,7 +71,9 @@ def latency(plt: Any, doc: dict[str, Any], directory: Path, stem: str) -> list[P
     for ax, (group, by_target) in zip(axes.flat, groups.items(), strict=False):
         for target, info in by_target.items():
             pct = {k: v for k, v in info.get("latency_ms", {}).items() if k in PERCENTILES}
-            ax.plot(list(pct), list(pct.values()), marker="o", label=target + "d", color=COLORS.get(target))
+            if pct:  # rbd bench reports none
+                ax.plot(list(pct), list(pct.values()), marker="o", label=NAMES.get(target, target),
+                        color=COLORS.get(target))
         ax.set_title(group.replace("\n", ", "), fontsize=9)
         ax.set_yscale("log")
         ax.set_xlabel("percentile", fontsize=8)

@@ -25,7 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--perf-workloads", default=",".join(w.key for w in fio.WORKLOADS),
         help="comma-separated subset of the fio workloads (default: all)")
     add("--perf-modes", default="memory,disk",
-        help="memory (a file in /dev/shm) and/or disk (a file in --perf-disk, O_DIRECT); default both")
+        help="memory (a file in /dev/shm), disk (a file in --perf-disk, O_DIRECT), rbd (an image of a "
+             "throw-away Ceph, rbd bench as the ceiling); default memory,disk")
     add("--perf-sessions", default="1,4", help="comma-separated iSCSI session counts (fio jobs; default 1,4)")
     add("--perf-seconds", type=int, default=20, help="seconds per fio run (default 20)")
     add("--perf-ramp", type=int, default=2, help="fio ramp-up seconds not counted (default 2)")
@@ -86,7 +87,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
         o = metafunc.config.stash[OPTIONS]
         cases = [harness.Case(m, s, w, t)
-                 for m in o.modes for s in o.sessions for w in o.workloads for t in o.targets]
+                 for m in o.modes for s in o.sessions for w in o.workloads
+                 for t in harness.targets_of(m, o.targets)]
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
 
 
@@ -141,7 +143,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     options = config.stash[OPTIONS]
     for (mode, sessions), samples in config.stash[SAMPLES].items():
         for workload in options.workloads:
-            per_target = {t: s for t in options.targets if (s := summarize(samples, workload.key, t))}
+            per_target = {t: s for t in harness.targets_of(mode, options.targets)
+                          if (s := summarize(samples, workload.key, t))}
             if per_target:
                 terminalreporter.write_line(f"\n[{mode}, {sessions} session(s)] "
                                             + table(workload, per_target, options.seconds))

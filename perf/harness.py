@@ -13,12 +13,12 @@ from pathlib import Path
 from hpt.daemon.config import parse_size
 from hpt.iscsi.keys import KEYS
 from hpt.iscsi.negotiation import TargetPolicy
-from perf import fio
+from perf import ceph, fio
 from perf.peers import Daemon, Hptd, KeyValue, Tgtd
 
 SHM = Path("/dev/shm")
 TARGETS = ("tgt", "hpt")
-MODES = ("memory", "disk")
+MODES = ("memory", "disk", "rbd")  # rbd: one image of a throw-away Ceph (perf/ceph.py), not by default
 # --perf-matched-keys: both targets offer hpt's own defaults for the keys where tgt's defaults differ most.
 MATCHED = ("MaxRecvDataSegmentLength", "FirstBurstLength", "MaxBurstLength", "InitialR2T", "ImmediateData")
 MATCHED_KEYS: dict[str, KeyValue] = {name: getattr(TargetPolicy(), str(KEYS[name].field)) for name in MATCHED}
@@ -35,7 +35,7 @@ class Options:
 
     targets: tuple[str, ...] = TARGETS
     workloads: tuple[fio.Workload, ...] = fio.WORKLOADS
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str, ...] = ("memory", "disk")
     sessions: tuple[int, ...] = (1, 4)
     seconds: int = 20
     ramp: int = 2
@@ -64,6 +64,11 @@ class Case:
     @property
     def group(self) -> str:
         return f"{self.workload.title}, {self.mode}, {self.sessions} session(s)"
+
+
+def targets_of(mode: str, targets: tuple[str, ...]) -> tuple[str, ...]:
+    """The rows of a medium's groups: the targets, and on rbd ``rbd bench`` last, as the ceiling."""
+    return (*targets, ceph.BENCH) if mode == "rbd" else targets
 
 
 def parse_list(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -117,6 +122,8 @@ class Daemons:
         self.files: dict[str, Path] = {}
         self.running: dict[tuple[str, str], Daemon] = {}
         self.cleanup = contextlib.ExitStack()
+        self.ceph = ceph.Cluster(workdir, options.size)  # the rbd medium's cluster, started on first use
+        self.cleanup.callback(self.ceph.close)
 
     def get(self, target: str, mode: str) -> Daemon:
         if (target, mode) not in self.running:
@@ -140,6 +147,11 @@ class Daemons:
     def _make(self, target: str, mode: str) -> Daemon:
         workdir = self.workdir / f"{target}-{mode}"
         workdir.mkdir(exist_ok=True)
+        if mode == "rbd":
+            image = self.ceph.image()
+            if target == "tgt":
+                return Tgtd(workdir, None, self.options.keys, rbd=image)
+            return Hptd(workdir, None, self.options.keys, lun_keys=self.options.lun_keys, rbd=image)
         direct = mode == "disk"
         lun = self.lun_file(mode)
         if target == "tgt":

@@ -18,8 +18,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hpt.testing.process import free_port, stop_session
+
+if TYPE_CHECKING:
+    from perf.ceph import Image
 
 LOOPBACK = "127.0.0.1"
 IQN = "iqn.2026-11.org.hpt:perf"
@@ -50,11 +54,12 @@ class Daemon:
 
     name = ""
 
-    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue],
-                 direct: bool = False) -> None:
+    def __init__(self, workdir: Path, lun_file: Path | None, keys: dict[str, KeyValue],
+                 direct: bool = False, *, rbd: Image | None = None) -> None:
         self.direct = direct  # open the LUN file O_DIRECT (a file on a real disk, not /dev/shm)
         self.workdir = workdir
         self.lun_file = lun_file
+        self.rbd = rbd  # serve this Ceph image instead of a file (the rbd medium, perf/ceph.py)
         self.keys = keys
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -117,13 +122,14 @@ class Daemon:
 
 
 class Tgtd(Daemon):
-    """Debian's tgtd, LUN 1 on the rdwr backing store, keys set with ``tgtadm ... --op update``."""
+    """Debian's tgtd, LUN 1 on the rdwr backing store (an rbd image: the rbd one, ``bs_rbd`` of tgt-rbd,
+    given the cluster's ``ceph.conf`` as ``--bsopts conf=...``), keys set with ``tgtadm ... --op update``."""
 
     name = "tgt"
 
-    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue],
-                 direct: bool = False) -> None:
-        super().__init__(workdir, lun_file, keys, direct)
+    def __init__(self, workdir: Path, lun_file: Path | None, keys: dict[str, KeyValue],
+                 direct: bool = False, *, rbd: Image | None = None) -> None:
+        super().__init__(workdir, lun_file, keys, direct, rbd=rbd)
         self.control_port = os.getpid() % 10000
         self.env = os.environ | {"TGT_IPC_SOCKET": str(workdir / "tgtd.socket")}
 
@@ -158,9 +164,7 @@ class Tgtd(Daemon):
             *tid,
             "--lun",
             str(LUN),
-            "--backing-store",
-            str(self.lun_file),
-            *(("--bsoflags", "direct") if self.direct else ()),
+            *self._backing_store(),
         )
         self.tgtadm("--mode", "target", "--op", "bind", *tid, "--initiator-address", LOOPBACK)
         wanted = {k: ("Yes" if v else "No") if isinstance(v, bool) else str(v) for k, v in self.keys.items()}
@@ -172,6 +176,11 @@ class Tgtd(Daemon):
             if offered.get(key) != text:
                 raise self._failed(f"{key} is {offered.get(key)!r} after setting it to {text!r}")
         self._wait_listening()
+
+    def _backing_store(self) -> tuple[str, ...]:
+        if self.rbd is not None:
+            return ("--bstype", "rbd", "--backing-store", self.rbd.spec, "--bsopts", f"conf={self.rbd.conf}")
+        return ("--backing-store", str(self.lun_file), *(("--bsoflags", "direct") if self.direct else ()))
 
     def stop(self, grace: float = 0.5) -> None:
         """tgtd ignores SIGTERM while it has targets: delete them and shut it down through tgtadm. That
@@ -190,13 +199,15 @@ class Tgtd(Daemon):
 
 
 class Hptd(Daemon):
-    """``python -m hpt.daemon --config FILE`` from this repository, serving the LUN file."""
+    """``python -m hpt.daemon --config FILE`` from this repository, serving the LUN file (or the rbd
+    image: ``store = "rbd"``)."""
 
     name = "hpt"
 
-    def __init__(self, workdir: Path, lun_file: Path, keys: dict[str, KeyValue],
-                 direct: bool = False, lun_keys: dict[str, KeyValue] | None = None) -> None:
-        super().__init__(workdir, lun_file, keys, direct)
+    def __init__(self, workdir: Path, lun_file: Path | None, keys: dict[str, KeyValue],
+                 direct: bool = False, lun_keys: dict[str, KeyValue] | None = None, *,
+                 rbd: Image | None = None) -> None:
+        super().__init__(workdir, lun_file, keys, direct, rbd=rbd)
         self.config_path = workdir / "hptd.toml"
         self.lun_keys = lun_keys or {}
 
@@ -222,13 +233,17 @@ class Hptd(Daemon):
             f'name = "{IQN}"',
             "  [[target.lun]]",
             f"  lun = {LUN}",
-            '  store = "file"',
-            f"  path = {_toml_value(str(self.lun_file))}",
-            "  block_size = 512",
-            *(["  direct = true"] if self.direct else []),
+            *self._store_lines(),
             *(f"  {k} = {_toml_value(v)}" for k, v in self.lun_keys.items()),
         ]
         return "\n".join(lines) + "\n"
+
+    def _store_lines(self) -> list[str]:
+        if self.rbd is not None:
+            return ['  store = "rbd"', f"  pool = {_toml_value(self.rbd.pool)}",
+                    f"  image = {_toml_value(self.rbd.name)}", f"  ceph_conf = {_toml_value(self.rbd.conf)}"]
+        return ['  store = "file"', f"  path = {_toml_value(str(self.lun_file))}", "  block_size = 512",
+                *(["  direct = true"] if self.direct else [])]
 
     def start(self) -> None:
         if importlib.util.find_spec("hpt.daemon") is None:

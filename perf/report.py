@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 from perf.fio import FioResult, Workload
 
+BENCH = "rbd-bench"  # the rbd medium's ceiling (perf/ceph.py): each gateway's share of it is printed
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -72,16 +74,20 @@ def table(workload: Workload, summaries: dict[str, Summary], runtime: int) -> st
     """The printed block of one workload: one row per target, then the hpt/tgt ratio row."""
     reps = max(s.reps for s in summaries.values())
     head = f"{workload.title}  ({reps} rep{'s' if reps > 1 else ''} x {runtime} s, medians)"
-    rows = [head, f"  {'target':<8}{'IOPS':>11}{'MB/s':>10}{'p99 ms':>9}{'CPU us/IO':>11}   IOPS min..max"]
+    rows = [head, f"  {'target':<10}{'IOPS':>11}{'MB/s':>10}{'p99 ms':>9}{'CPU us/IO':>11}   IOPS min..max"]
     for name, s in summaries.items():
         rows.append(
-            f"  {name:<8}{s.iops:>11,.0f}{s.mb_s:>10,.1f}{s.p99_ms:>9.3f}{s.cpu_us_per_io:>11.1f}"
+            f"  {name:<10}{s.iops:>11,.0f}{s.mb_s:>10,.1f}{s.p99_ms:>9.3f}{s.cpu_us_per_io:>11.1f}"
             f"   {s.iops_min:,.0f}..{s.iops_max:,.0f}"
         )
     if "hpt" in summaries and "tgt" in summaries:
         r = ratios(summaries["hpt"], summaries["tgt"])
         rows.append(
-            f"  {'hpt/tgt':<8}{r['iops']:>10.2f}x{r['mb_s']:>9.2f}x{r['p99_ms']:>8.2f}x"
+            f"  {'hpt/tgt':<10}{r['iops']:>10.2f}x{r['mb_s']:>9.2f}x{r['p99_ms']:>8.2f}x"
             f"{r['cpu_us_per_io']:>10.2f}x"
         )
+    if BENCH in summaries:  # IOPS as a share of the ceiling
+        ceiling = summaries[BENCH].iops
+        rows += [f"  {name + '/ceil':<10}{summaries[name].iops / ceiling:>10.2f}x"
+                 for name in ("tgt", "hpt") if name in summaries and ceiling]
     return "\n".join(rows)

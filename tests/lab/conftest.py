@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,32 @@ RECORD = LabRecord()
 def guest_script(*names: str) -> str:
     """``common.sh`` followed by the named scripts of ``tests/lab/guest``."""
     return "".join((GUEST_SCRIPTS / name).read_text() for name in ("common.sh", *names))
+
+
+class HostStep:
+    """The host acting in the middle of a guest's run: a thread that waits (up to ``wait`` seconds) for the
+    guest to create ``trigger`` (a file in a 9p share), then calls ``act``; what ``act`` raises is kept in
+    ``errors`` for the test to report. Without the trigger in time it gives up quietly: the guest failed
+    earlier and its output says why."""
+
+    def __init__(self, trigger: Path, act: Callable[[], None], wait: float = 300.0) -> None:
+        self.errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(trigger, act, wait), daemon=True)
+        self._thread.start()
+
+    def _run(self, trigger: Path, act: Callable[[], None], wait: float) -> None:
+        try:
+            deadline = time.monotonic() + wait
+            while not trigger.exists():
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.1)
+            act()
+        except BaseException as err:  # reported by the test
+            self.errors.append(err)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,6 @@ reads back through the other path."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from ci.lab.guest import UserNet
 from tests.integration.hptd import free_port, hptadm, start_hptd
 
-from .conftest import INITIATOR_IQN, Lab, guest_script, hptd_missing
+from .conftest import INITIATOR_IQN, HostStep, Lab, guest_script, hptd_missing
 
 IQN = "iqn.2026-11.org.hpt.lab:alua"
 CONFIG = f"""
@@ -38,23 +36,14 @@ alua = {{ 2 = "standby" }}
   path = "{{tmp}}/alua.img"
   size = "64M"
 """
-SWAP_WAIT = 300.0  # the guest boots, logs in twice and builds its map first
 
 
-def swap_when_ready(tmp: Path, sync: Path, errors: list[BaseException]) -> None:
-    """Once the guest says its map is up, make group 1 standby and group 2 active/optimized."""
-    try:
-        deadline = time.monotonic() + SWAP_WAIT
-        while not (sync / "ready").exists():
-            if time.monotonic() > deadline:
-                return  # the guest failed earlier; its output says why
-            time.sleep(0.5)
-        for group, state in ((1, "standby"), (2, "active/optimized")):
-            hptadm(tmp, "--op", "update", "--mode", "target", "--tid", "1", "--name", f"alua.{group}",
-                   "--value", state)
-        (sync / "changed").write_text("swapped\n")
-    except BaseException as err:  # reported by the test
-        errors.append(err)
+def swap(tmp: Path, sync: Path) -> None:
+    """Make group 1 standby and group 2 active/optimized (once the guest says its map is up)."""
+    for group, state in ((1, "standby"), (2, "active/optimized")):
+        hptadm(tmp, "--op", "update", "--mode", "target", "--tid", "1", "--name", f"alua.{group}",
+               "--value", state)
+    (sync / "changed").write_text("swapped\n")
 
 
 @pytest.mark.lab
@@ -66,11 +55,10 @@ def test_multipath_follows_alua_states(lab: Lab, tmp_path: Path) -> None:
     daemon = start_hptd(tmp_path, CONFIG.replace("{port2}", str(port2)))
     sync = tmp_path / "sync"
     sync.mkdir()
-    errors: list[BaseException] = []
-    swapper = threading.Thread(target=swap_when_ready, args=(tmp_path, sync, errors), daemon=True)
-    swapper.start()
+    # swapped once the guest has booted, logged in twice and built its map
+    swapper = HostStep(sync / "ready", lambda: swap(tmp_path, sync))
     try:
-        result = lab.run_one(guest_script("alua_multipath.sh"), name="alua-multipath",
+        result = lab.run_one(guest_script("multipath.sh", "alua_multipath.sh"), name="alua-multipath",
                              env={"TARGET_IQN": IQN, "PORT1": str(daemon.port), "PORT2": str(port2),
                                   "INITIATOR_IQN": INITIATOR_IQN},
                              nics=[UserNet(forwards=(daemon.port, port2))], shares={"sync": sync},
@@ -78,7 +66,7 @@ def test_multipath_follows_alua_states(lab: Lab, tmp_path: Path) -> None:
     finally:
         swapper.join(timeout=5)
         daemon.stop()
-    assert not errors, errors
+    assert not swapper.errors, swapper.errors
     out = result.output
     assert "sg_rtpg: group 1 active/optimized, group 2 standby" in out
     assert "map followed" in out and "logged out" in out

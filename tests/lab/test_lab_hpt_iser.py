@@ -2,9 +2,9 @@
 
 * the kernel ib_iser initiator logs in to hptd, checks the LUN, verifies an O_DIRECT pattern and logs out,
   and hptd exits 0 on SIGTERM;
-* libiscsi's iscsi-test-cu (the suites of ``ISER_SUITES``) over an iser:// URL, hptd and tgtd side by
-  side: libiscsi 1.19's own iSER code crashes in a few suites against both targets, so the bar is tgtd's
-  score on the same run (real passes, no more failures, the same crashing suites, hptd alive);
+* libiscsi's iscsi-test-cu over iser:// URLs on the conformance LUN matrix (full, thin, 512 B on 4096 B,
+  read-only, removable, sanitize; two iSER portal groups): every test the client runs to its end is a
+  real pass, and the runs in which libiscsi 1.19's own iSER client dies are named (``CLIENT_CRASHES``);
 * 1 GiB sequential O_DIRECT write and read through the kernel initiator, hptd then tgtd in one guest, with
   the keys tgtd negotiates for iSER (InitialR2T=Yes, ImmediateData=No) and null stores on both: the MB/s
   and their ratio are printed (TCG soft-RoCE is slow; the ratio is what counts; nothing is asserted on time).
@@ -13,6 +13,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+from collections import Counter
 
 import pytest
 
@@ -22,8 +25,6 @@ from tests.integration.cunit import CunitResult, parse_cunit
 from .conftest import INITIATOR_IQN, Lab, guest_script
 
 TARGET_IQN = "iqn.2026-11.org.hpt.lab:hptd-iser"
-LIBISCSI_INITIATORS = ("iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test "
-                       "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2")
 # libiscsi 1.19's iSER path crashes when immediate or unsolicited data is negotiated: use tgtd's iSER keys
 TGT_ISER_KEYS = "[iscsi]\nInitialR2T = true\nImmediateData = false"
 MEMORY_MIB = 1536
@@ -53,45 +54,117 @@ def test_kernel_iser_initiator_against_hptd(lab: Lab) -> None:
     assert "iSER connect request from 10.0.2.15:" in out  # hptd's own log: the CM path, not TCP
 
 
-def _crashed(output: str) -> set[str]:
-    return set(re.findall(r"iscsi-test-cu crashed in (\S+)", output))
+#: The LUN matrix of tests/integration/test_conformance.py over iSER: each suite on the LUN of the
+#: guest's hptd where it passes over TCP, most on the full LUN. Over soft-RoCE under TCG a command costs
+#: ~10 ms (each posted SEND or RDMA Read ~6 ms of the guest's one CPU), so each suite runs once and the
+#: suites are split over two guests, one hptd each.
+MATRIX_SUITES = {
+    "thin": ("GetLBAStatus", "Inquiry", "Unmap"),
+    "e512": ("CompareAndWrite", "WriteSame10", "WriteSame16"),
+    "readonly": ("ReadOnly",),
+    "removable": ("PreventAllow", "StartStopUnit"),
+    "sanitize": ("Sanitize",),
+}
+#: Also run on the full LUN (512 B logical blocks, fully provisioned): there most of their tests pass too.
+ALSO_FULL = ("Inquiry", "CompareAndWrite", "WriteSame10", "WriteSame16")
+#: libiscsi 1.19's iSER client, named: iscsi_destroy_context() cancels the connection's RDMA-CM thread
+#: without joining it (pthread_cancel, upstream's fix adds the join: libiscsi e114be4, 2020) and frees
+#: the context; when the disconnect's RDMA_CM_EVENT_DISCONNECTED is being handled at that moment, the
+#: thread logs "Failed to handle event" into the freed context after the next connection has started
+#: (use after free), and the process later aborts in malloc ("munmap_chunk(): invalid pointer") or
+#: faults. iscsi-test-cu logs out and destroys a context in every suite's set-up and in the tests that
+#: log in again, so any suite can meet it: here 17 of 55 runs died, each time in the same suites (every
+#: suite on a thin LUN, the Async, TMF, Logout and second-initiator tests), against tgtd's iSER too
+#: (Read10.Async, GetLBAStatus). A target cannot cause it: it reaches an iSER initiator's memory only by
+#: RDMA Write into the buffer advertised for a READ and by SENDs into posted receive buffers, never
+#: malloc's headers, and the same suites over TCP run clean under valgrind. Leaving the disconnect to the
+#: initiator after a Logout Response made it worse (51 runs died): the event then races the teardown.
+#: A run that dies must show this signature.
+CLIENT_CRASH = re.compile(r"connecting to portal [^\n]*\n(?:[^\n]*\n)?libiscsi:1 Failed to handle event"
+                          r"|The futex facility returned an unexpected error code")  # its sem_post, freed
 
 
-#: The suites run over iSER: every data direction, the iSCSI-level suites and the plain commands an
-#: initiator starts with (99 of libiscsi's 230 tests). All of them run over TCP
-#: (tests/integration/test_conformance.py). Over soft-RoCE under TCG each posted SEND or RDMA Read
-#: costs ~6 ms of the guest's one CPU and hptd's Python ~4 ms more per command: a trace of the
-#: CompareAndWrite suite (3600 commands) took 86 s, with the same profile as before the asynchronous
-#: engine (71 s), so the whole list would keep hptd's guest busy for ~25 minutes.
-ISER_SUITES = ("iSCSIResiduals", "iSCSITMF", "iSCSIcmdsn", "iSCSIdatasn", "Read6", "Read10", "Read12",
-               "Read16", "Write10", "Write12", "Write16", "WriteSame10", "Unmap", "Inquiry", "Mandatory",
-               "TestUnitReady", "ReadCapacity10", "ReadCapacity16", "ModeSense6", "ReportSupportedOpcodes",
-               "PrinReadKeys", "ProutRegister", "MultipathIO", "Prefetch10", "StartStopUnit")
+#: Tests libiscsi 1.19's iSER client cannot pass against any target, and why (each passes over TCP).
+CLIENT_FAILURES = {
+    "ModeSense6.Residuals": "the iSER client reports a READ's whole allocation length as the data it got "
+                            "(iser_prepare_read_cmd sets indata.size to it), so the test asserts that an "
+                            "underflow the target rightly reports is not there",
+    "iSCSIcmdsn.iSCSICmdSnTooHigh": "the test waits for a time-out; the iSER client's event loop fails with "
+                                    "'revents is not POLLIN' instead (libiscsi issue 262)",
+    "iSCSIcmdsn.iSCSICmdSnTooLow": "as iSCSICmdSnTooHigh",
+    "iSCSIdatasn.iSCSIDataSnInvalid": "the test mangles the DataSN of Data-Out PDUs; over iSER write data "
+                                      "goes by RDMA Read, so there are none and the WRITEs succeed",
+}
+
+
+def _runs(text: str) -> list[tuple[str, str]]:
+    """iser_matrix.sh's output per run: ("LUN ALL.Suite", what iscsi-test-cu printed)."""
+    parts = re.split(r"^#### (\S+ \S+)\n", text, flags=re.M)
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def matrix_runs() -> list[str]:
+    """Every suite once ("LUN ALL.Suite [flags]" lines), on the LUN MATRIX_SUITES names, else the full one."""
+    placed = {suite for suites in MATRIX_SUITES.values() for suite in suites} - set(ALSO_FULL)
+    suites = sorted({name.split(".")[1] for name in _all_tests()} - placed)
+    runs = [f"full ALL.{suite}" for suite in suites]
+    for lun, named in MATRIX_SUITES.items():
+        runs += [f"{lun} ALL.{suite}" + (" --allow-sanitize" if suite == "Sanitize" else "")
+                 for suite in named]
+    return runs
+
+
+def _all_tests() -> list[str]:
+    """libiscsi's test names ("ALL.Suite.Test"), from the host's iscsi-test-cu --list."""
+    tool = shutil.which("iscsi-test-cu")
+    if tool is None:
+        pytest.skip("iscsi-test-cu not installed on the host (Debian package libiscsi-bin)")
+    listing = subprocess.run([tool, "--list"], capture_output=True, text=True, check=True).stdout
+    return [line for line in listing.split() if line.startswith("ALL.") and line.count(".") == 2]
+
+
+def _split(runs: list[str], counts: dict[str, int]) -> tuple[list[str], list[str]]:
+    """Two halves of about the same number of tests, the biggest suites first."""
+    halves: tuple[list[str], list[str]] = ([], [])
+    load = [0, 0]
+    for run in sorted(runs, key=lambda r: -counts.get(r.split()[1].split(".")[1], 1)):
+        i = load.index(min(load))
+        halves[i].append(run)
+        load[i] += counts.get(run.split()[1].split(".")[1], 1)
+    return halves
 
 
 @pytest.mark.lab
-def test_iscsi_test_cu_over_iser_hptd_and_tgtd(lab: Lab) -> None:
-    env = iser_env(INITIATORS=LIBISCSI_INITIATORS, LUN_MIB="256", TOML_HEAD=TGT_ISER_KEYS,
-                   CUNIT_SUITES=rf"^ALL\.({'|'.join(ISER_SUITES)})$")
-    specs = [lab.spec(guest_script("rxe_up.sh", f"{kind}_iser_start.sh", "iser_cunit.sh"),
-                      name=f"cunit-{kind}", env=env, nics=[UserNet()], memory_mib=MEMORY_MIB, timeout=1200.0)
-             for kind in ("hptd", "tgtd")]
-    hptd, tgtd = lab.run(*specs)
-    results: dict[str, CunitResult] = {}
-    for spec, result in zip(specs, (hptd, tgtd), strict=True):
+def test_iscsi_test_cu_matrix_over_iser(lab: Lab) -> None:
+    """libiscsi's conformance suite over iSER on the LUN matrix (issue 12): every test the client runs to
+    its end is a real pass but CLIENT_FAILURES, and a run that dies shows CLIENT_CRASH."""
+    names = _all_tests()
+    counts = Counter(name.split(".")[1] for name in names)
+    halves = _split(matrix_runs(), counts)
+    specs = [lab.spec(guest_script("rxe_up.sh", "iser_matrix.sh"), name=f"matrix-{i}",
+                      env=iser_env(TOML_HEAD=TGT_ISER_KEYS, MATRIX_RUNS="\n".join(half)), nics=[UserNet()],
+                      memory_mib=MEMORY_MIB, timeout=1500.0) for i, half in enumerate(halves)]
+    results = lab.run(*specs)
+    merged = CunitResult()
+    crashed: list[str] = []
+    for spec, result in zip(specs, results, strict=True):
         assert "target alive after iscsi-test-cu" in result.output
-        results[spec.name] = parse_cunit((spec.workdir / "share" / "cunit.out").read_text(errors="replace"))
-        print(f"\niscsi-test-cu over iSER against {spec.name[6:]}:\n{results[spec.name].table()}")
-        print("failed:", ", ".join(results[spec.name].failed()) or "none")
-    ours, theirs = results["cunit-hptd"].count(), results["cunit-tgtd"].count()
-    assert len(results["cunit-hptd"].outcomes) >= 90, "iscsi-test-cu ran too few tests"
-    assert ours["passed"] >= theirs["passed"], f"hptd {ours['passed']} passes, tgtd {theirs['passed']}"
-    assert ours["failed"] <= theirs["failed"], f"hptd {results['cunit-hptd'].failed()}"
-    assert _crashed(hptd.output) <= _crashed(tgtd.output), "iscsi-test-cu crashed only against hptd"
-    # every connection, including those of the crashed runs (RDMA CM DISCONNECTED), was torn down
-    accepted = len(re.findall(r"iSER connect request from \S+ accepted", hptd.output))
-    gone = len(re.findall(r"iSER connection \S+ gone", hptd.output))
-    assert accepted >= len(ISER_SUITES) and gone == accepted
+        for run, text in _runs((spec.workdir / "share" / "cunit.out").read_text(errors="replace")):
+            if "iscsi-test-cu died with signal" in text:
+                assert CLIENT_CRASH.search(text), f"{run}: iscsi-test-cu died, not of its own fault:\n{text}"
+                crashed.append(run)
+            for name, outcome in parse_cunit(text).outcomes.items():
+                if merged.outcomes.get(name) != "passed":
+                    merged.outcomes[name] = outcome
+    not_run = sorted(n[4:] for n in names if n[4:] not in merged.outcomes)
+    print(f"\niscsi-test-cu over iSER on the LUN matrix (passed on some LUN):\n{merged.table()}")
+    print(f"runs the client's fault ended: {len(crashed)} of {sum(map(len, halves))}: {sorted(crashed)}")
+    print(f"tests not run because of it: {len(not_run)}; failed: {', '.join(merged.failed()) or 'none'}")
+    # a run the client's fault ended records the test it died in as failed; any other failure is hptd's
+    died_in = {run.split()[1].split(".")[1] for run in crashed}
+    unexplained = [n for n in merged.failed() if n.split(".")[0] not in died_in and n not in CLIENT_FAILURES]
+    assert not unexplained, f"failures over iSER: {unexplained}"
+    assert merged.count()["passed"] >= 130, merged.count()
 
 
 def _mb_per_s(output: str, target: str, direction: str) -> float:

@@ -68,3 +68,15 @@ def parse_cunit(text: str) -> CunitResult:
     if current is not None:  # the run died inside a test
         result.outcomes[current] = "failed"
     return result
+
+
+def merge(results: list[CunitResult]) -> CunitResult:
+    """Per test: passed if it passed on some LUN, else failed if it failed on one, else skipped."""
+    merged = CunitResult()
+    rank = {"passed": 2, "failed": 1, "skipped": 0}
+    for result in results:
+        for name, outcome in result.outcomes.items():
+            best = merged.outcomes.get(name)
+            if best is None or rank[outcome] > rank[best]:
+                merged.outcomes[name] = outcome
+    return merged

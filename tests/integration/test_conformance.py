@@ -20,7 +20,7 @@ import subprocess
 import pytest
 
 from .conftest import E512, FULL, READONLY, REMOVABLE, SANITIZE, THIN
-from .cunit import CunitResult, parse_cunit
+from .cunit import CunitResult, merge, parse_cunit
 from .hptd import Hptd, need
 
 pytestmark = pytest.mark.integration
@@ -75,18 +75,6 @@ def test_iscsi_test_cu_all(hptd: Hptd, iqn: str, capsys: pytest.CaptureFixture[s
     assert len(result.outcomes) >= 230, f"only {len(result.outcomes)} tests ran"
     assert counts["passed"] >= TGT_PASSES, f"{counts['passed']} real passes, tgt gets {TGT_PASSES}"
     assert counts["failed"] < TGT_FAILURES, f"{counts['failed']} failures: {result.failed()}"
-
-
-def merge(results: list[CunitResult]) -> CunitResult:
-    """Per test: passed if it passed on some LUN, else failed if it failed on one, else skipped."""
-    merged = CunitResult()
-    rank = {"passed": 2, "failed": 1, "skipped": 0}
-    for result in results:
-        for name, outcome in result.outcomes.items():
-            best = merged.outcomes.get(name)
-            if best is None or rank[outcome] > rank[best]:
-                merged.outcomes[name] = outcome
-    return merged
 
 
 def test_multipath_io(hptd: Hptd, portal2: int) -> None:

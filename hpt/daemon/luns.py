@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.library import build_changer
@@ -13,16 +14,20 @@ from hpt.store.registry import open_store
 
 if TYPE_CHECKING:
     from hpt.daemon.config import LunConfig
+    from hpt.store.shared import SharedObject
+
+Shared = Callable[[str], "SharedObject | None"]
+Sharing = Callable[[int, str], "SharedObject | None"]
 
 
-def build_lu(config: LunConfig) -> LogicalUnit:
+def build_lu(config: LunConfig, shared: Shared | None = None) -> LogicalUnit:
     """A LU of ``config.profile`` (the device type the loader found in its profile mapping) over a newly
     opened store of kind ``config.store`` (none when it is ""); the store is closed again if the LU cannot
-    be built."""
+    be built. ``shared(name)``: the objects hptd's worker processes share for it (``LogicalUnit``)."""
     if config.library is not None:
         raise ValueError(f"lun {config.lun}: a changer is built with its target's drives (build_lus)")
     if not config.store:
-        return LogicalUnit(config.profile, config.params, None, lun=config.lun)
+        return LogicalUnit(config.profile, config.params, None, lun=config.lun, shared=shared)
     store = open_store(config.store, config.store_values, readonly=config.params.readonly)
     # a store that can only be read (an rbd snapshot) makes the LU write-protected: MODE SENSE's WP too
     params = replace(config.params, readonly=True) if store.readonly else config.params
@@ -30,7 +35,7 @@ def build_lu(config: LunConfig) -> LogicalUnit:
     try:
         if key_file:  # the data kept encrypted: SANITIZE CRYPTO ERASE (SBC-4 4.11.5)
             store = _encrypted(store, key_file, params.block_size)
-        return LogicalUnit(config.profile, params, store, lun=config.lun)
+        return LogicalUnit(config.profile, params, store, lun=config.lun, shared=shared)
     except BaseException:
         store.close()
         raise
@@ -47,14 +52,16 @@ def _encrypted(store: Any, key_file: str, block_size: int) -> Any:
     return EncryptedStore(store, key_file, block_size)
 
 
-def build_lus(configs: list[LunConfig]) -> list[LogicalUnit]:
+def build_lus(configs: list[LunConfig], sharing: Sharing | None = None) -> list[LogicalUnit]:
     """A target's LUs, in the order of ``configs``: the others first, then each changer over its drive
-    LUs (``hpt.daemon.library``). If one cannot be built, those built are closed again."""
+    LUs (``hpt.daemon.library``). If one cannot be built, those built are closed again. ``sharing(lun,
+    name)``: the objects the worker processes share for LUN ``lun`` (None: this process serves alone)."""
     built: dict[int, LogicalUnit] = {}
     try:
         for config in configs:
             if config.library is None:
-                built[config.lun] = _named(config, build_lu, config)
+                shared = None if sharing is None else partial(sharing, config.lun)
+                built[config.lun] = _named(config, build_lu, config, shared)
         for config in configs:
             if config.library is not None:
                 built[config.lun] = _named(config, build_changer, config, built)

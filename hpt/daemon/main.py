@@ -56,12 +56,14 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
-def setup_logging(level: str, fmt: str) -> None:
+def setup_logging(level: str, fmt: str, tag: str = "") -> None:
+    """Log to standard error; ``tag`` (a worker process's "worker 2") starts each text line's name."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        who = f"{tag} " if tag else ""
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)-7s {who}%(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -122,7 +124,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _load(args: argparse.Namespace) -> tuple[Document, Config]:
+def load_config(args: argparse.Namespace) -> tuple[Document, Config]:
     """The running configuration's document and its validated form (ConfigError if wrong)."""
     if args.demo:
         if args.demo == "vtl":
@@ -212,13 +214,18 @@ def raise_nofile() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        document, config = _load(args)
+        document, config = load_config(args)
     except ConfigError as err:
         print(f"hptd: {err}", file=sys.stderr)
         return 2
     setup_logging(args.log_level or config.daemon.log_level, config.daemon.log_format)
     raise_nofile()
     log = logging.getLogger("hptd")
+
+    if config.daemon.workers > 1:
+        from hpt.daemon.workers.main import serve_workers
+
+        return serve_workers(config, list(sys.argv[1:] if argv is None else argv))
 
     from hpt.daemon.server import Server
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from hpt.daemon.alua import configure_alua
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from hpt.fcoe.packet import PacketDriver
     from hpt.iscsi.connection import Connection
     from hpt.scsi.lu import LogicalUnit
+    from hpt.store.shared import SharedObject
 
 log = logging.getLogger("hpt.daemon.server")
 
@@ -70,9 +72,13 @@ class StartError(ValueError):
 class Server:
     """Everything one hptd process serves."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, sessions: SessionTable | None = None,
+                 sharing: Callable[[str, int, str], SharedObject | None] | None = None) -> None:
+        """``sessions``, ``sharing(target, lun, name)``: the session table and the LUs' shared objects
+        of a worker process (``hpt.daemon.workers``), kept by hptd's main process; else this process's."""
         self.config = config
-        self.sessions = SessionTable()
+        self.sessions = SessionTable() if sessions is None else sessions
+        self.sharing = sharing
         self.limits = config.limits
         self.auth_penalty = AuthPenalty(config.limits)
         self.admission = Admission(config.limits)  # connections of every TCP portal
@@ -92,7 +98,8 @@ class Server:
         target = ScsiTarget(tc.name, tc.portal_groups or [1])
         configure_alua(target, tc)  # a target port group per portal group (SPC-5 5.16)
         target.copy_domain = self.targets.values  # EXTENDED COPY between the LUs of this hptd
-        for lc, lu in zip(tc.luns, build_lus(tc.luns), strict=True):
+        sharing = None if self.sharing is None else partial(self.sharing, tc.name)
+        for lc, lu in zip(tc.luns, build_lus(tc.luns, sharing), strict=True):
             target.add_lu(lu)
             log.info("target %s lun %d: %s", tc.name, lc.lun, _describe(lc, lu))
         return target
@@ -127,6 +134,13 @@ class Server:
         portal.start()
         log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
         return portal
+
+    def take_handed(self, on_gone: Callable[[str], None]) -> None:
+        """A worker process's portals: one per configured (TCP) portal, listening nowhere: hptd's main
+        process accepts and hands each connection over (``TcpPortal.adopt``)."""
+        for pc in self.config.portals:
+            self.add_portal(pc, TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring, listen=False,
+                                          on_gone=on_gone))
 
     def add_portal(self, pc: PortalConfig, portal: Listener) -> None:
         """Count a portal started by :meth:`start_portal` as one of the server's."""

@@ -412,17 +412,33 @@ class TcpConnection:
             self._sender = 0
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host``:``port`` (OSError when the address cannot be had)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class TcpPortal:
     """A listening socket that hands each accepted connection to a :class:`TcpConnection` thread."""
 
     def __init__(self, host: str, port: int, context: IscsiContext, ring: Ring, *,
-                 nop_interval: float = 15.0, nop_count: int = 3) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(128)
-        self.address = self.sock.getsockname()
+                 nop_interval: float = 15.0, nop_count: int = 3, listen: bool = True,
+                 on_gone: Callable[[str], None] | None = None) -> None:
+        """``listen=False``: no socket of its own; another process accepts and hands each connection
+        to :meth:`adopt` (hptd's worker processes). ``on_gone(peer)``: a connection ended."""
+        self.sock: socket.socket | None = None
+        self.address: tuple[str, int] = (host, port)
+        if listen:
+            self.sock = listening_socket(host, port)
+            self.address = self.sock.getsockname()
+        self.on_gone = on_gone
         self.context = context
         self.ring = ring
         self.nop_interval = nop_interval
@@ -437,9 +453,10 @@ class TcpPortal:
 
     def _accept_loop(self) -> None:
         admission = self.context.admission
+        assert self.sock is not None
         while not self._stopping:
             try:
-                sock, peer = self.sock.accept()
+                sock, _peer = self.sock.accept()
             except OSError as err:
                 if self._stopping:
                     return
@@ -451,33 +468,41 @@ class TcpPortal:
                                      err.strerror, "" if shed else " (no connection to shed)")
                     time.sleep(0.01 if shed else 0.1)
                 continue
-            try:
-                tc = TcpConnection(sock, self.context, self.ring, nop_interval=self.nop_interval,
-                                   nop_count=self.nop_count, on_exit=self._exited)
-            except OSError as err:
-                log.info("accept: %s", err)
+            self.adopt(sock)
+
+    def adopt(self, sock: socket.socket) -> bool:
+        """Serve an accepted connection on its own thread (False: refused, and closed)."""
+        admission = self.context.admission
+        try:
+            tc = TcpConnection(sock, self.context, self.ring, nop_interval=self.nop_interval,
+                               nop_count=self.nop_count, on_exit=self._exited)
+        except OSError as err:
+            log.info("accept: %s", err)
+            sock.close()
+            return False
+        host = tc.conn.peer.rsplit(":", 1)[0]
+        if not admission.admit(tc, host):
+            _limited.warning(host, "connection from %s refused: %d connections (limits: %d in all, %d "
+                             "per address), none still logging in", host, len(admission),
+                             self.context.limits.max_connections,
+                             self.context.limits.max_connections_per_address)
+            sock.close()
+            return False
+        with self._lock:  # started under the lock: stop() never sees an unstarted thread
+            if self._stopping:
+                admission.gone(tc)
                 sock.close()
-                continue
-            host = peer[0]
-            if not admission.admit(tc, host):
-                _limited.warning(host, "connection from %s refused: %d connections (limits: %d in all, %d "
-                                 "per address), none still logging in", host, len(admission),
-                                 self.context.limits.max_connections,
-                                 self.context.limits.max_connections_per_address)
-                sock.close()
-                continue
-            with self._lock:  # started under the lock: stop() never sees an unstarted thread
-                if self._stopping:
-                    admission.gone(tc)
-                    sock.close()
-                    return
-                self.connections.add(tc)
-                tc.start()
+                return False
+            self.connections.add(tc)
+            tc.start()
+        return True
 
     def _exited(self, tc: TcpConnection) -> None:
         self.context.admission.gone(tc)
         with self._lock:
             self.connections.discard(tc)
+        if self.on_gone is not None:
+            self.on_gone(tc.conn.peer)
 
     def cores(self) -> list[Connection]:
         """The iSCSI connections open through this portal now."""
@@ -489,11 +514,12 @@ class TcpPortal:
         ``logout_grace`` seconds; then each remaining connection finishes the command in hand,
         flushes, and closes."""
         self._stopping = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
         with self._lock:
             conns = list(self.connections)
         asked = [tc for tc in conns if tc.request_logout(logout_grace)]

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from hpt.scsi.core.profile import DeviceProfile
     from hpt.scsi.target import ScsiTarget
     from hpt.store.base import BackingStore
+    from hpt.store.shared import SharedObject
 
 log = logging.getLogger("hpt.scsi")
 # Store work over more blocks than this runs on the blocking pool even on a store in memory, so a WRITE
@@ -101,8 +102,10 @@ class LogicalUnit:
         *,
         lun: int = 0,
         target: ScsiTarget | None = None,
+        shared: Callable[[str], SharedObject | None] | None = None,
     ) -> None:
         self.profile = profile
+        self._shared = shared
         self.lun = lun
         self.params = params
         self.table: OpcodeTable = profile.table(params).offered_by(store)
@@ -125,6 +128,14 @@ class LogicalUnit:
         self.stats = LuStats()  # commands, bytes, errors and latency by kind (hptd's metrics)
         if store is not None:
             store.watch_size(self._capacity_changed)
+
+    def shared_state(self, name: str) -> SharedObject | None:
+        """The object ``name`` (``"pr"``) every process serving this LU shares: its store's (the gateways
+        of one rbd image), else the one ``shared`` gives (hptd's worker processes), else None."""
+        obj = None if self.store is None else self.store.shared_state(name)
+        if obj is None and self._shared is not None:
+            obj = self._shared(name)
+        return obj
 
     # -- geometry ------------------------------------------------------------------------------
     @property

@@ -27,6 +27,7 @@ from hpt.daemon.config.schema import (
 from hpt.daemon.config.tables import ConfigError, Doc, Table
 from hpt.daemon.config.target import TARGET_KEYS, read_target
 from hpt.daemon.config.validators import parse_address
+from hpt.daemon.config.workers import MAX_WORKERS, check_workers
 from hpt.scsi.profiles import PROFILES
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ VTL_TARGET = "iqn.2026-11.org.hpt:vtl"
 VTL_BARCODES = tuple(f"HPT{i:03d}L6" for i in range(1, 9))
 
 ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port", "limits", "metrics")
-DAEMON_KEYS = ("log_level", "log_format", "control_socket")
+DAEMON_KEYS = ("log_level", "log_format", "control_socket", "workers")
 PORTAL_KEYS = ("address", "transport", "group")
 DISCOVERY_KEYS = ("auth", "incoming", "outgoing")
 METRICS_KEYS = ("address",)
@@ -102,6 +103,7 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
             log_level=daemon.text("log_level", "info", LOG_LEVELS),
             log_format=daemon.text("log_format", "text", LOG_FORMATS),
             control_socket=_socket_path(daemon),
+            workers=daemon.integer("workers", 1, 1, MAX_WORKERS),
         ),
         iscsi=iscsi_values(iscsi := iscsi_table(root)),
         portals=_portals(root),
@@ -124,6 +126,8 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
     config.fcoe_ports = read_fcoe_ports(root, seen)
     config.limits = read_limits(root)
     config.metrics = _metrics(root)
+    if config.daemon.workers > 1:
+        check_workers(config, daemon.where("workers"))
     return config
 
 

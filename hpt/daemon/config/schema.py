@@ -28,6 +28,7 @@ class DaemonConfig:
     log_level: str = "info"
     log_format: str = "text"
     control_socket: str = CONTROL_SOCKET  # hptadm's JSON-RPC socket (docs/control.md); "": none
+    workers: int = 1  # processes serving the iSCSI/TCP sessions (docs/workers.md); 1: this process
 
 
 @dataclass(slots=True)

@@ -57,7 +57,7 @@ class Reservations:
         self.ports: dict[str, Nexus] = {}  # initiator ports seen while registrations exist
         self.state_path = default_state_path(lu)  # APTPL state file, None: no persistence
         load_state(self)
-        obj = None if lu.store is None else lu.store.shared_state("pr")
+        obj = lu.shared_state("pr")
         # the gateways' shared state (``shared.py``), None: this process's alone
         self.shared = None if obj is None else SharedReservations(self, obj)
 

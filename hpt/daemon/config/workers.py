@@ -1,0 +1,45 @@
+"""``[daemon] workers``: what several worker processes can serve (docs/workers.md).
+
+Each worker builds every LU from the configuration and serves the sessions handed to it; what the
+workers share goes through the main process (reservations, unit attentions of a reset, ALUA states,
+the session table). A medium they share must therefore be one every process can open: a file (the page
+cache, or O_DIRECT, keeps it one), an rbd image, or nothing (``null``). A medium kept in one process's
+memory (``ram``) or a device whose state lives in the process (a tape, changer, DVD or object store)
+cannot be split between workers, and only iSCSI/TCP connections can be handed to one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hpt.daemon.config.tables import ConfigError
+
+if TYPE_CHECKING:
+    from hpt.daemon.config.schema import Config
+
+MAX_WORKERS = 256
+#: The stores whose medium every worker process opens as the same data.
+SHARED_STORES = ("file", "rbd", "null")
+
+
+def check_workers(config: Config, where: str) -> None:
+    """Refuse what ``workers = N`` (N > 1, at ``where``) cannot serve, naming it and its line."""
+    n = config.daemon.workers
+
+    def refuse(what: str, why: str) -> ConfigError:
+        return ConfigError(f"{what}: {why}; with {where} = {n} only disks on a file, rbd or null store "
+                           "over iSCSI/TCP are served (set workers = 1)")
+
+    for portal in config.portals:
+        if portal.transport != "tcp":
+            raise refuse(portal.source or portal.address, f"an {portal.transport} portal")
+    if config.fcoe_ports:
+        raise refuse("fcoe_port", "FCoE ports")
+    if config.metrics.host:
+        raise refuse("[metrics]", "the metrics endpoint is not served by several workers yet")
+    for target in config.targets:
+        for lun in target.luns:
+            if lun.type != "disk":
+                raise refuse(lun.source or f"lun {lun.lun}", f"a {lun.type} keeps its state in one process")
+            if lun.store not in SHARED_STORES:
+                raise refuse(lun.source or f"lun {lun.lun}",
+                             f'store = "{lun.store}" is one process\'s memory')

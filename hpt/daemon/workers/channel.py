@@ -1,0 +1,150 @@
+"""The line between hptd's main process and one worker: an AF_UNIX SOCK_SEQPACKET pair, one JSON
+message per packet, descriptors passed beside it (SCM_RIGHTS). Either side sends requests
+(``call``: waits for the reply; ``post``: none) and answers the other's on threads of its own, so a
+handler that waits (for a LU's lock, or for a third process) never holds up the replies it needs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("hpt.daemon.workers")
+
+#: The largest message (a LU's reservation state with its registrations, base64 in JSON).
+MAX_MESSAGE = 1 << 20
+#: Seconds a request waits for its reply before the other side counts as gone.
+CALL_TIMEOUT = 30.0
+
+Message = dict[str, Any]
+#: ``handler(message, fds)``: the reply's fields (None: no reply), run on a thread of its own.
+Handler = Callable[[Message, list[int]], "Message | None"]
+
+
+class ChannelClosed(ConnectionError):
+    """The other process is gone (or did not answer in time)."""
+
+
+class RemoteError(RuntimeError):
+    """The other process could not carry out the request (its reason)."""
+
+
+def channel_pair() -> tuple[socket.socket, socket.socket]:
+    """The two ends of a new channel (the first for the main process, the second for the worker)."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    for end in (a, b):
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * MAX_MESSAGE)
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * MAX_MESSAGE)
+    return a, b
+
+
+class Channel:
+    """One end: ``handler`` answers the other end's requests; ``on_close`` runs once it is gone."""
+
+    def __init__(self, sock: socket.socket, handler: Handler, name: str,
+                 on_close: Callable[[], None] | None = None) -> None:
+        self.sock = sock
+        self.handler = handler
+        self.name = name
+        self.on_close = on_close
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, list[Any]] = {}  # id -> [event, reply]
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self.closed = False
+        self._reader = threading.Thread(target=self._read, name=f"channel {name}", daemon=True)
+
+    def start(self) -> None:
+        self._reader.start()
+
+    def post(self, message: Message, fds: list[int] | None = None) -> None:
+        """Send without waiting for an answer (ChannelClosed if the other end is gone)."""
+        data = json.dumps(message).encode()
+        if len(data) > MAX_MESSAGE:
+            raise ValueError(f"{message.get('op')}: message of {len(data)} bytes is over {MAX_MESSAGE}")
+        try:
+            with self._send_lock:
+                if fds:
+                    socket.send_fds(self.sock, [data], fds)
+                else:
+                    self.sock.send(data)
+        except OSError as err:
+            raise ChannelClosed(f"{self.name}: {err.strerror or err}") from None
+
+    def call(self, op: str, wait: float = CALL_TIMEOUT, **fields: Any) -> Message:
+        """Send request ``op`` and wait up to ``wait`` seconds for its reply's fields; ChannelClosed
+        when none comes, RemoteError when the other side could not do it."""
+        ident = next(self._ids)
+        waiter = [threading.Event(), None]
+        with self._lock:
+            if self.closed:
+                raise ChannelClosed(f"{self.name}: closed")
+            self._waiting[ident] = waiter
+        try:
+            self.post({"op": op, "id": ident, **fields})
+            if not waiter[0].wait(wait):
+                raise ChannelClosed(f"{self.name}: no answer to {op} within {wait:.0f} s")
+        finally:
+            with self._lock:
+                self._waiting.pop(ident, None)
+        reply = waiter[1]
+        if reply is None:
+            raise ChannelClosed(f"{self.name}: closed while waiting for {op}")
+        if "error" in reply:
+            raise RemoteError(f"{self.name}: {op}: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _read(self) -> None:
+        try:
+            while True:
+                try:
+                    data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 16)
+                except OSError:
+                    break
+                if not data:
+                    break
+                try:
+                    message = json.loads(data)
+                except ValueError:
+                    log.error("%s: a damaged message (%d bytes)", self.name, len(data))
+                    continue
+                if "re" in message:
+                    with self._lock:
+                        waiter = self._waiting.get(message["re"])
+                    if waiter is not None:
+                        waiter[1] = message
+                        waiter[0].set()
+                    continue
+                threading.Thread(target=self._answer, args=(message, fds), daemon=True,
+                                 name=f"{self.name} {message.get('op')}").start()
+        finally:
+            with self._lock:
+                self.closed = True
+                waiters = list(self._waiting.values())
+            for waiter in waiters:
+                waiter[0].set()
+            self.sock.close()
+            if self.on_close is not None:
+                self.on_close()
+
+    def _answer(self, message: Message, fds: list[int]) -> None:
+        try:
+            reply = self.handler(message, fds)
+        except Exception as err:  # the request's failure goes back to whoever asked
+            log.exception("%s: %s failed", self.name, message.get("op"))
+            reply = {"error": str(err)}
+        if "id" in message:
+            try:
+                self.post({"re": message["id"], **(reply or {})})
+            except ChannelClosed:
+                pass

@@ -1,0 +1,153 @@
+"""The state hptd's worker processes share, kept once by the main process.
+
+- The LUs' shared objects (``hpt.store.shared.SharedObject``: persistent reservations, a LOGICAL UNIT
+  RESET's unit attentions, ALUA states; ``hpt/scsi/pr/shared.py``): contents with a version for
+  compare-and-swap, and notifications that reach every other worker watching the object and wait for
+  each to have handled them (SPC-5 5.13 across processes, as between the gateways of one rbd image).
+- The session table (RFC 7143 6.3.5): TSIHs unique across the workers, and for each (initiator, ISID,
+  target) the worker holding the session, so a login that reinstates it on another worker first has the
+  old one closed there.
+
+A worker that dies leaves no trace: its watches and sessions go with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError
+
+log = logging.getLogger("hpt.daemon.workers")
+
+#: Seconds a worker has to close a session another worker's login reinstates.
+CLOSE_TIMEOUT = 10.0
+
+SessionKey = tuple[str, int, str]  # initiator name, ISID, target name
+
+
+class StateOwner:
+    """Answers the workers' requests (``handle``); ``channel_of(worker)`` reaches a live worker."""
+
+    def __init__(self, channel_of: Callable[[int], Channel | None]) -> None:
+        self.channel_of = channel_of
+        self._lock = threading.Lock()
+        self._objects: dict[str, tuple[bytes, int]] = {}
+        self._watchers: dict[str, set[int]] = {}
+        self._sessions: dict[SessionKey, tuple[int, int]] = {}  # -> (worker, TSIH)
+        self._tsih = itertools.count(1)
+
+    def handle(self, worker: int, message: Message, _fds: list[int]) -> Message | None:
+        op = message.get("op")
+        handler = getattr(self, f"_op_{op}", None)
+        if handler is None:
+            raise ValueError(f"unknown request {op!r}")
+        return handler(worker, message)
+
+    def gone(self, worker: int) -> None:
+        """``worker`` died or stopped: its watches and sessions end."""
+        with self._lock:
+            for watchers in self._watchers.values():
+                watchers.discard(worker)
+            for key in [k for k, (w, _t) in self._sessions.items() if w == worker]:
+                del self._sessions[key]
+
+    def sessions(self) -> dict[int, int]:
+        """Sessions per worker."""
+        counts: dict[int, int] = {}
+        with self._lock:
+            for worker, _tsih in self._sessions.values():
+                counts[worker] = counts.get(worker, 0) + 1
+        return counts
+
+    # -- shared objects -----------------------------------------------------------------------
+    def _op_read(self, _worker: int, m: Message) -> Message:
+        with self._lock:
+            data, version = self._objects.get(m["name"], (b"", 0))
+        return {"data": base64.b64encode(data).decode(), "version": version}
+
+    def _op_write(self, _worker: int, m: Message) -> Message:
+        name = m["name"]
+        with self._lock:
+            _data, version = self._objects.get(name, (b"", 0))
+            if version != m["version"]:
+                return {"version": None}
+            self._objects[name] = (base64.b64decode(m["data"]), version + 1)
+            return {"version": version + 1}
+
+    def _op_watch(self, worker: int, m: Message) -> Message:
+        with self._lock:
+            self._watchers.setdefault(m["name"], set()).add(worker)
+        return {}
+
+    def _op_unwatch(self, worker: int, m: Message) -> Message:
+        with self._lock:
+            self._watchers.get(m["name"], set()).discard(worker)
+        return {}
+
+    def _op_notify(self, worker: int, m: Message) -> Message:
+        """Deliver to every other watcher at once; ok when each handled it within the timeout."""
+        with self._lock:
+            others = sorted(self._watchers.get(m["name"], set()) - {worker})
+        timeout = float(m.get("timeout", 5.0))
+        results: dict[int, bool] = {}
+
+        def deliver(w: int) -> None:
+            channel = self.channel_of(w)
+            try:
+                if channel is not None:
+                    channel.call("notified", timeout, name=m["name"], payload=m["payload"])
+                results[w] = True
+            except (ChannelClosed, RemoteError) as err:
+                # a worker that died meanwhile has no I_T nexus left to tell
+                results[w] = channel is not None and channel.closed
+                if not results[w]:
+                    log.warning("worker %d: notification of %s: %s", w, m["name"], err)
+
+        threads = [threading.Thread(target=deliver, args=(w,), daemon=True) for w in others]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout + 1)
+        return {"ok": all(results.get(w, False) for w in others)}
+
+    # -- sessions -----------------------------------------------------------------------------
+    def _op_tsih(self, _worker: int, _m: Message) -> Message:
+        with self._lock:
+            used = {tsih for _w, tsih in self._sessions.values()}
+            while True:
+                tsih = next(self._tsih) & 0xFFFF
+                if tsih and tsih not in used:
+                    return {"tsih": tsih}
+
+    def _op_claim(self, worker: int, m: Message) -> Message:
+        """A session logged in on ``worker``; one with its key on another worker is closed there first
+        (reinstatement, RFC 7143 6.3.5)."""
+        key = _key(m["key"])
+        with self._lock:
+            old = self._sessions.get(key)
+            self._sessions[key] = (worker, int(m["tsih"]))
+        if old is not None and old[0] != worker:
+            channel = self.channel_of(old[0])
+            if channel is not None:
+                try:
+                    channel.call("close", CLOSE_TIMEOUT, key=list(key), tsih=old[1])
+                except (ChannelClosed, RemoteError) as err:
+                    log.warning("worker %d: closing the session a login reinstates: %s", old[0], err)
+        return {"reinstated": old is not None}
+
+    def _op_release(self, worker: int, m: Message) -> Message:
+        key = _key(m["key"])
+        with self._lock:
+            if self._sessions.get(key) == (worker, int(m["tsih"])):
+                del self._sessions[key]
+        return {}
+
+
+def _key(raw: Any) -> SessionKey:
+    name, isid, target = raw
+    return str(name), int(isid), str(target)

@@ -1,0 +1,218 @@
+"""hptd's main process with ``workers = N``: it listens on the iSCSI/TCP portals, hands each accepted
+connection to the worker with the fewest (SCM_RIGHTS over its channel), keeps what the workers share
+(``owner.py``), and restarts a worker that dies: only that worker's sessions are lost, and their
+initiators log in again through another (or the new one)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
+
+from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, channel_pair
+from hpt.daemon.workers.owner import StateOwner
+from hpt.iscsi.tcp import listening_socket
+
+if TYPE_CHECKING:
+    from hpt.daemon.config import Config
+
+log = logging.getLogger("hpt.daemon.workers")
+
+#: Seconds a worker has to build its LUs and say it is ready.
+READY_TIMEOUT = 120.0
+#: Seconds every worker has, after SIGTERM, to let its initiators log out and stop.
+STOP_TIMEOUT = 20.0
+#: A worker that dies again within this many seconds of its start is restarted only after as long.
+RESTART_BACKOFF = 1.0
+
+
+class WorkerError(RuntimeError):
+    """A worker could not start (its own message went to standard error before)."""
+
+
+@dataclass
+class Worker:
+    """One worker process as the main process sees it."""
+
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    channel: Channel | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+    connections: int = 0
+    started: float = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc is not None else 0
+
+
+class Workers:
+    """Starts, feeds and restarts ``config.daemon.workers`` worker processes; ``argv`` are hptd's own
+    arguments, with which each worker reads the same configuration."""
+
+    def __init__(self, config: Config, argv: list[str]) -> None:
+        self.config = config
+        self.argv = argv
+        self.workers = [Worker(i + 1) for i in range(config.daemon.workers)]
+        self.owner = StateOwner(self._channel_of)
+        self.listeners: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    # -- start and stop -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Listen on every portal (OSError naming none: the caller names the portal), start the workers
+        and wait until each is ready (WorkerError if one is not)."""
+        for pc in self.config.portals:
+            try:
+                self.listeners.append(listening_socket(pc.host, pc.port))
+            except OSError as err:
+                self._close_listeners()
+                raise OSError(err.errno, f"{pc.source or 'portal'}: cannot listen on {pc.address}: "
+                                         f"{err.strerror or err}") from None
+        for w in self.workers:
+            self._spawn(w)
+        deadline = time.monotonic() + READY_TIMEOUT
+        for w in self.workers:
+            while not w.ready.wait(0.1):
+                assert w.proc is not None
+                if w.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise WorkerError(f"worker {w.index} did not start (exit status {w.proc.returncode})")
+        for i, (pc, lsock) in enumerate(zip(self.config.portals, self.listeners, strict=True)):
+            threading.Thread(target=self._accept, args=(i, lsock), daemon=True,
+                             name=f"portal {pc.address}").start()
+            log.info("listening on %s (iSCSI/TCP, portal group %d, %d workers)", pc.address, pc.group,
+                     len(self.workers))
+
+    def _spawn(self, w: Worker) -> None:
+        mine, theirs = channel_pair()
+        cmd = [sys.executable, "-m", "hpt.daemon.workers", "--channel", str(theirs.fileno()),
+               "--index", str(w.index), "--", *self.argv]
+        try:
+            w.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        w.ready.clear()
+        w.connections = 0
+        w.started = time.monotonic()
+        w.channel = Channel(mine, partial(self._handle, w), f"worker {w.index}",
+                            on_close=partial(self.owner.gone, w.index))
+        w.channel.start()
+        log.info("worker %d started (pid %d)", w.index, w.pid)
+
+    def _close_listeners(self) -> None:
+        for lsock in self.listeners:
+            try:
+                lsock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            lsock.close()
+        self.listeners = []
+
+    def stop(self) -> None:
+        """Stop accepting; SIGTERM every worker (each asks its initiators to log out, finishes the
+        commands in hand and exits), SIGKILL what is left after ``STOP_TIMEOUT``."""
+        self._stopping = True
+        self._close_listeners()
+        procs = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker (pid %d) did not stop within %.0f s: killed", proc.pid, STOP_TIMEOUT)
+                proc.kill()
+                proc.wait()
+
+    def tick(self) -> None:
+        """Restart each worker that died (from the main loop, every pulse)."""
+        if self._stopping:
+            return
+        now = time.monotonic()
+        for w in self.workers:
+            if w.proc is None or w.proc.poll() is None:
+                continue
+            if now - w.started < RESTART_BACKOFF:
+                continue
+            log.error("worker %d (pid %d) exited with %s; restarting", w.index, w.pid,
+                      _status(w.proc.returncode))
+            with self._lock:
+                w.ready.clear()
+            self.owner.gone(w.index)
+            self._spawn(w)
+
+    # -- the channel --------------------------------------------------------------------------
+    def _channel_of(self, index: int) -> Channel | None:
+        w = self.workers[index - 1]
+        return w.channel if w.ready.is_set() and w.channel is not None and not w.channel.closed else None
+
+    def _handle(self, w: Worker, m: Message, fds: list[int]) -> Message | None:
+        op = m.get("op")
+        for fd in fds:  # a worker hands no descriptor back
+            os.close(fd)
+        if op == "ready":
+            w.ready.set()
+            return None
+        if op == "gone":
+            with self._lock:
+                w.connections = max(0, w.connections - 1)
+            return None
+        return self.owner.handle(w.index, m, fds)
+
+    # -- connections --------------------------------------------------------------------------
+    def _accept(self, portal: int, lsock: socket.socket) -> None:
+        while not self._stopping:
+            try:
+                sock, peer = lsock.accept()
+            except OSError:
+                if self._stopping:
+                    return
+                time.sleep(0.05)  # out of descriptors, or the like: back off
+                continue
+            try:
+                self._hand(portal, sock, peer)
+            finally:
+                sock.close()  # the worker has its own copy now
+
+    def _hand(self, portal: int, sock: socket.socket, peer: tuple[str, int]) -> None:
+        """Give ``sock`` to the ready worker with the fewest connections (ties: the first)."""
+        for _ in range(len(self.workers)):
+            with self._lock:
+                ready = [w for w in self.workers if w.ready.is_set() and w.channel is not None]
+                if not ready:
+                    break
+                w = min(ready, key=lambda x: (x.connections, x.index))
+                w.connections += 1
+            assert w.channel is not None
+            try:
+                w.channel.post({"op": "conn", "portal": portal}, [sock.fileno()])
+            except ChannelClosed:
+                with self._lock:
+                    w.ready.clear()
+                continue
+            log.info("worker %d (pid %d): connection from %s:%d", w.index, w.pid, peer[0], peer[1])
+            return
+        log.warning("connection from %s:%d closed: no worker is ready", peer[0], peer[1])
+
+    def status(self) -> dict[str, object]:
+        sessions = self.owner.sessions()
+        return {"workers": [{"index": w.index, "pid": w.pid, "ready": w.ready.is_set(),
+                             "connections": w.connections, "sessions": sessions.get(w.index, 0)}
+                            for w in self.workers]}
+
+
+def _status(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"signal {signal.Signals(-code).name}"
+    return f"status {code}"

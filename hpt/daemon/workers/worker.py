@@ -1,0 +1,94 @@
+"""One worker process (``python -m hpt.daemon.workers --channel FD --index N -- HPTD-ARGS``).
+
+It reads the configuration as hptd did (the same arguments), builds every target and LU, and serves
+the iSCSI/TCP connections the main process hands it over the channel (SCM_RIGHTS), until SIGTERM or
+until the main process is gone. Its LUs' shared objects and its session table are the main process's
+(``remote.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+
+from hpt.daemon.workers.channel import Channel, ChannelClosed, Message
+from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions
+
+log = logging.getLogger("hpt.daemon.workers")
+
+
+def worker_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="hptd worker")
+    ap.add_argument("--channel", type=int, required=True, help="the channel's descriptor")
+    ap.add_argument("--index", type=int, required=True, help="this worker's number (1..N)")
+    ap.add_argument("hptd_args", nargs=argparse.REMAINDER, help="-- then hptd's own arguments")
+    args = ap.parse_args(argv)
+    hptd_args = args.hptd_args[1:] if args.hptd_args[:1] == ["--"] else args.hptd_args
+
+    from hpt.daemon.config import ConfigError
+    from hpt.daemon.main import load_config, parse_args, raise_nofile, setup_logging
+
+    options = parse_args(hptd_args)
+    try:
+        _document, config = load_config(options)
+    except ConfigError as err:
+        print(f"hptd worker {args.index}: {err}", file=sys.stderr)
+        return 2
+    setup_logging(options.log_level or config.daemon.log_level, config.daemon.log_format,
+                  tag=f"worker {args.index}")
+    raise_nofile()
+    stop = threading.Event()
+    for sig in (signal.SIGHUP, signal.SIGUSR1):  # the main process's to act on
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
+
+    from hpt.daemon.server import Server
+
+    watches = Watches()
+    server: Server | None = None
+
+    def handle(m: Message, fds: list[int]) -> Message | None:
+        op = m.get("op")
+        if op == "conn":  # an accepted connection: served by the portal it came through
+            sock = socket.socket(fileno=fds[0])
+            if server is None or not 0 <= m["portal"] < len(server.portals):
+                sock.close()
+                return None
+            server.portals[m["portal"]].adopt(sock)  # type: ignore[attr-defined]
+            return None
+        for fd in fds:
+            os.close(fd)
+        if op == "notified":
+            return watches.deliver(m)
+        if op == "close":
+            return sessions.close_session(m)
+        raise ValueError(f"unknown request {op!r}")
+
+    channel = Channel(socket.socket(fileno=args.channel), handle, f"worker {args.index}", on_close=stop.set)
+    sessions = WorkerSessions(channel)
+    channel.start()
+
+    def gone(peer: str) -> None:
+        try:
+            channel.post({"op": "gone", "peer": peer})
+        except ChannelClosed:
+            pass
+
+    try:
+        server = Server(config, sessions=sessions, sharing=lambda target, lun, name: OwnedObject(
+            channel, f"{target}/{lun}/{name}", watches))
+        server.take_handed(gone)
+        channel.post({"op": "ready", "pid": os.getpid()})
+    except (OSError, ValueError) as err:
+        print(f"hptd worker {args.index}: cannot start: {err}", file=sys.stderr)
+        return 1
+    log.info("serving (pid %d)", os.getpid())
+    stop.wait()
+    server.stop()
+    log.info("stopped")
+    return 0

@@ -17,7 +17,8 @@ from perf import ceph, fio
 from perf.peers import Daemon, Hptd, KeyValue, Tgtd
 
 SHM = Path("/dev/shm")
-TARGETS = ("tgt", "hpt")
+TARGETS = ("tgt", "hpt", "hpt2")  # hpt2: hptd with [daemon] workers = 2 (not by default)
+WORKERS = {"hpt": 1, "hpt2": 2}  # hptd's [daemon] workers, by target name
 MODES = ("memory", "disk", "rbd")  # rbd: one image of a throw-away Ceph (perf/ceph.py), not by default
 # --perf-matched-keys: both targets offer hpt's own defaults for the keys where tgt's defaults differ most.
 MATCHED = ("MaxRecvDataSegmentLength", "FirstBurstLength", "MaxBurstLength", "InitialR2T", "ImmediateData")
@@ -151,12 +152,13 @@ class Daemons:
             image = self.ceph.image()
             if target == "tgt":
                 return Tgtd(workdir, None, self.options.keys, rbd=image)
-            return Hptd(workdir, None, self.options.keys, lun_keys=self.options.lun_keys, rbd=image)
+            return Hptd(workdir, None, self.options.keys, lun_keys=self.options.lun_keys, rbd=image,
+                        workers=WORKERS[target])
         direct = mode == "disk"
         lun = self.lun_file(mode)
         if target == "tgt":
             return Tgtd(workdir, lun, self.options.keys, direct)
-        return Hptd(workdir, lun, self.options.keys, direct, self.options.lun_keys)
+        return Hptd(workdir, lun, self.options.keys, direct, self.options.lun_keys, workers=WORKERS[target])
 
     def close(self) -> None:
         self.cleanup.close()

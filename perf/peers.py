@@ -206,10 +206,13 @@ class Hptd(Daemon):
 
     def __init__(self, workdir: Path, lun_file: Path | None, keys: dict[str, KeyValue],
                  direct: bool = False, lun_keys: dict[str, KeyValue] | None = None, *,
-                 rbd: Image | None = None) -> None:
+                 rbd: Image | None = None, workers: int = 1) -> None:
         super().__init__(workdir, lun_file, keys, direct, rbd=rbd)
         self.config_path = workdir / "hptd.toml"
         self.lun_keys = lun_keys or {}
+        self.workers = workers
+        if workers > 1:
+            self.name = f"hpt{workers}"  # [daemon] workers = N: its own row, beside hpt's
 
     def version(self) -> str:
         head = subprocess.run(
@@ -222,7 +225,8 @@ class Hptd(Daemon):
 
     def config_text(self) -> str:
         """The hptd configuration (docs/config.md) for this run."""
-        lines = ["[daemon]", 'log_level = "warning"']
+        lines = ["[daemon]", 'log_level = "warning"', *([f"workers = {self.workers}", 'control_socket = ""']
+                                                        if self.workers > 1 else [])]
         if self.keys:
             lines.append("\n[iscsi]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in self.keys.items()]

@@ -59,6 +59,9 @@ def summarize(samples: list[Sample], workload: str, target: str) -> Summary | No
     )
 
 
+HPT_TARGETS = ("hpt", "hpt2")
+
+
 def ratios(hpt: Summary, tgt: Summary) -> dict[str, float]:
     """hpt / tgt for each median (IOPS and MB/s: higher is better; p99 and CPU per I/O: lower is better)."""
     pairs = {
@@ -80,12 +83,13 @@ def table(workload: Workload, summaries: dict[str, Summary], runtime: int) -> st
             f"  {name:<10}{s.iops:>11,.0f}{s.mb_s:>10,.1f}{s.p99_ms:>9.3f}{s.cpu_us_per_io:>11.1f}"
             f"   {s.iops_min:,.0f}..{s.iops_max:,.0f}"
         )
-    if "hpt" in summaries and "tgt" in summaries:
-        r = ratios(summaries["hpt"], summaries["tgt"])
-        rows.append(
-            f"  {'hpt/tgt':<10}{r['iops']:>10.2f}x{r['mb_s']:>9.2f}x{r['p99_ms']:>8.2f}x"
-            f"{r['cpu_us_per_io']:>10.2f}x"
-        )
+    for name in HPT_TARGETS:  # hptd (and hptd with workers) against tgtd
+        if name in summaries and "tgt" in summaries:
+            r = ratios(summaries[name], summaries["tgt"])
+            rows.append(
+                f"  {name + '/tgt':<10}{r['iops']:>10.2f}x{r['mb_s']:>9.2f}x{r['p99_ms']:>8.2f}x"
+                f"{r['cpu_us_per_io']:>10.2f}x"
+            )
     if BENCH in summaries:  # IOPS as a share of the ceiling
         ceiling = summaries[BENCH].iops
         rows += [f"  {name + '/ceil':<10}{summaries[name].iops / ceiling:>10.2f}x"

@@ -18,7 +18,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from perf import ceph, fio, harness, runs
 from perf.clock import CLOCK
-from perf.report import Sample, ratios, summarize
+from perf.report import HPT_TARGETS, Sample, ratios, summarize
 
 pytestmark = pytest.mark.benchmark(timer=CLOCK, warmup=False, disable_gc=False)
 
@@ -56,8 +56,9 @@ def test_e2e(case: harness.Case, benchmark: BenchmarkFixture, perf_options: harn
     info = runs.e2e_info(mine, workload.key, case.target, case.mode, case.sessions)
     info["version"] = version()
     hpt, tgt = summarize(samples, workload.key, "hpt"), summarize(samples, workload.key, "tgt")
-    if case.target == "hpt" and hpt is not None and tgt is not None:
-        info["hpt/tgt"] = ratios(hpt, tgt)
+    mine_summary = summarize(samples, workload.key, case.target)
+    if case.target in HPT_TARGETS and mine_summary is not None and tgt is not None:
+        info[f"{case.target}/tgt"] = ratios(mine_summary, tgt)
     if case.target == ceph.BENCH:  # each gateway's IOPS as a share of the ceiling
         ceiling = summarize(samples, workload.key, ceph.BENCH)
         assert ceiling is not None

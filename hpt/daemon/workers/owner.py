@@ -40,13 +40,22 @@ class StateOwner:
         self._watchers: dict[str, set[int]] = {}
         self._sessions: dict[SessionKey, tuple[int, int]] = {}  # -> (worker, TSIH)
         self._tsih = itertools.count(1)
+        #: the workers' requests, one row each
+        self._ops: dict[str, Callable[[int, Message], Message]] = {
+            "read": self._read, "write": self._write, "watch": self._watch, "unwatch": self._unwatch,
+            "notify": self._notify, "tsih": self._new_tsih, "claim": self._claim, "release": self._release,
+        }
 
     def handle(self, worker: int, message: Message, _fds: list[int]) -> Message | None:
         op = message.get("op")
-        handler = getattr(self, f"_op_{op}", None)
-        if handler is None:
+        if not isinstance(op, str) or op not in self._ops:
             raise ValueError(f"unknown request {op!r}")
-        return handler(worker, message)
+        return self._ops[op](worker, message)
+
+    def watching(self, name: str) -> set[int]:
+        """The workers watching object ``name``."""
+        with self._lock:
+            return set(self._watchers.get(name, ()))
 
     def gone(self, worker: int) -> None:
         """``worker`` died or stopped: its watches and sessions end."""
@@ -65,12 +74,12 @@ class StateOwner:
         return counts
 
     # -- shared objects -----------------------------------------------------------------------
-    def _op_read(self, _worker: int, m: Message) -> Message:
+    def _read(self, _worker: int, m: Message) -> Message:
         with self._lock:
             data, version = self._objects.get(m["name"], (b"", 0))
         return {"data": base64.b64encode(data).decode(), "version": version}
 
-    def _op_write(self, _worker: int, m: Message) -> Message:
+    def _write(self, _worker: int, m: Message) -> Message:
         name = m["name"]
         with self._lock:
             _data, version = self._objects.get(name, (b"", 0))
@@ -79,17 +88,17 @@ class StateOwner:
             self._objects[name] = (base64.b64decode(m["data"]), version + 1)
             return {"version": version + 1}
 
-    def _op_watch(self, worker: int, m: Message) -> Message:
+    def _watch(self, worker: int, m: Message) -> Message:
         with self._lock:
             self._watchers.setdefault(m["name"], set()).add(worker)
         return {}
 
-    def _op_unwatch(self, worker: int, m: Message) -> Message:
+    def _unwatch(self, worker: int, m: Message) -> Message:
         with self._lock:
             self._watchers.get(m["name"], set()).discard(worker)
         return {}
 
-    def _op_notify(self, worker: int, m: Message) -> Message:
+    def _notify(self, worker: int, m: Message) -> Message:
         """Deliver to every other watcher at once; ok when each handled it within the timeout."""
         with self._lock:
             others = sorted(self._watchers.get(m["name"], set()) - {worker})
@@ -116,7 +125,7 @@ class StateOwner:
         return {"ok": all(results.get(w, False) for w in others)}
 
     # -- sessions -----------------------------------------------------------------------------
-    def _op_tsih(self, _worker: int, _m: Message) -> Message:
+    def _new_tsih(self, _worker: int, _m: Message) -> Message:
         with self._lock:
             used = {tsih for _w, tsih in self._sessions.values()}
             while True:
@@ -124,7 +133,7 @@ class StateOwner:
                 if tsih and tsih not in used:
                     return {"tsih": tsih}
 
-    def _op_claim(self, worker: int, m: Message) -> Message:
+    def _claim(self, worker: int, m: Message) -> Message:
         """A session logged in on ``worker``; one with its key on another worker is closed there first
         (reinstatement, RFC 7143 6.3.5)."""
         key = _key(m["key"])
@@ -140,7 +149,7 @@ class StateOwner:
                     log.warning("worker %d: closing the session a login reinstates: %s", old[0], err)
         return {"reinstated": old is not None}
 
-    def _op_release(self, worker: int, m: Message) -> Message:
+    def _release(self, worker: int, m: Message) -> Message:
         key = _key(m["key"])
         with self._lock:
             if self._sessions.get(key) == (worker, int(m["tsih"])):

@@ -69,15 +69,8 @@ class Workers:
 
     # -- start and stop -----------------------------------------------------------------------
     def start(self) -> None:
-        """Listen on every portal (OSError naming none: the caller names the portal), start the workers
-        and wait until each is ready (WorkerError if one is not)."""
-        for pc in self.config.portals:
-            try:
-                self.listeners.append(listening_socket(pc.host, pc.port))
-            except OSError as err:
-                self._close_listeners()
-                raise OSError(err.errno, f"{pc.source or 'portal'}: cannot listen on {pc.address}: "
-                                         f"{err.strerror or err}") from None
+        """Start the workers, wait until each is ready (WorkerError if one is not), then listen on every
+        portal (OSError naming it if it cannot): no initiator waits for a worker still building its LUs."""
         for w in self.workers:
             self._spawn(w)
         deadline = time.monotonic() + READY_TIMEOUT
@@ -86,7 +79,14 @@ class Workers:
                 assert w.proc is not None
                 if w.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise WorkerError(f"worker {w.index} did not start (exit status {w.proc.returncode})")
+                    raise WorkerError(f"worker {w.index} did not start ({_status(w.proc.returncode)})")
+        for pc in self.config.portals:
+            try:
+                self.listeners.append(listening_socket(pc.host, pc.port))
+            except OSError as err:
+                self.stop()
+                raise OSError(err.errno, f"{pc.source or 'portal'}: cannot listen on {pc.address}: "
+                                         f"{err.strerror or err}") from None
         for i, (pc, lsock) in enumerate(zip(self.config.portals, self.listeners, strict=True)):
             threading.Thread(target=self._accept, args=(i, lsock), daemon=True,
                              name=f"portal {pc.address}").start()

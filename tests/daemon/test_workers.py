@@ -1,0 +1,191 @@
+"""hptd's worker processes, in one process: ``[daemon] workers`` in the configuration, and the main
+process's state owner reached over real channels (AF_UNIX SOCK_SEQPACKET pairs) by two workers' ends:
+compare-and-swap, notifications, TSIHs, reinstatement across workers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from hpt.daemon.config import ConfigError, parse_config
+from hpt.daemon.workers.channel import Channel, ChannelClosed, channel_pair
+from hpt.daemon.workers.owner import StateOwner
+from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions
+
+DISK = """
+[[target]]
+name = "iqn.2026-12.org.hpt.test:w"
+  [[target.lun]]
+  lun = 1
+  {lun}
+"""
+
+
+def workers_config(workers: str, lun: str = 'store = "null"\nsize = "1M"', head: str = "") -> str:
+    return f"[daemon]\nworkers = {workers}\n{head}\n" + DISK.format(lun=lun.replace("\n", "\n  "))
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_workers_default_and_set() -> None:
+    assert parse_config(DISK.format(lun='store = "ram"\nsize = "1M"')).daemon.workers == 1
+    file_lun = 'store = "file"\npath = "/tmp/x.img"\nsize = "1M"'
+    assert parse_config(workers_config("2", file_lun)).daemon.workers == 2
+
+
+@pytest.mark.parametrize("value", ["0", "257", '"two"'])
+def test_workers_out_of_range(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"test.toml:2: daemon.workers"):
+        parse_config(workers_config(value), "test.toml")
+
+
+@pytest.mark.parametrize(("lun", "head", "names", "why"), [
+    ('store = "ram"\nsize = "1M"', "", "target[0].lun[0]", 'store = "ram" is one process\'s memory'),
+    ('type = "tape"', "", "target[0].lun[0]", "a tape keeps its state in one process"),
+    ('store = "null"\nsize = "1M"', '[[portal]]\naddress = "10.9.9.9:3260"\ntransport = "iser"',
+     "portal[0].address", "an iser portal"),
+    ('store = "null"\nsize = "1M"', '[metrics]\naddress = "127.0.0.1:9410"', "[metrics]",
+     "not served by several workers"),
+])
+def test_workers_refuse_what_one_process_keeps(lun: str, head: str, names: str, why: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(workers_config("2", lun, head), "test.toml")
+    message = str(info.value)
+    assert names in message and why in message and "test.toml:2: daemon.workers = 2" in message, message
+
+
+# -- the state owner over channels -----------------------------------------------------------------
+
+
+@dataclass
+class FakeSession:
+    """What the session table and a reinstatement look at."""
+
+    initiator_name: str
+    isid: int
+    target_name: str
+    tsih: int = 0
+    closed: threading.Event = field(default_factory=threading.Event)
+
+    def close(self, _reason: str) -> None:
+        self.closed.set()
+
+
+@dataclass
+class End:
+    """A worker's side: its channel, watches and session table."""
+
+    channel: Channel
+    watches: Watches
+    sessions: WorkerSessions
+
+
+@pytest.fixture
+def ends() -> Iterator[tuple[StateOwner, End, End]]:
+    mains: dict[int, Channel] = {}
+    owner = StateOwner(mains.get)
+    made: list[End] = []
+    for index in (1, 2):
+        main_sock, worker_sock = channel_pair()
+        watches = Watches()
+        holder: list[WorkerSessions] = []
+
+        def handle(m: dict, _fds: list[int], watches: Watches = watches,
+                   holder: list = holder) -> dict | None:
+            return watches.deliver(m) if m["op"] == "notified" else holder[0].close_session(m)
+
+        worker = Channel(worker_sock, handle, f"worker {index}")
+        holder.append(WorkerSessions(worker))
+        mains[index] = Channel(main_sock, lambda m, fds, i=index: owner.handle(i, m, fds), f"main {index}",
+                               on_close=lambda i=index: owner.gone(i))
+        mains[index].start()
+        worker.start()
+        made.append(End(worker, watches, holder[0]))
+    yield owner, made[0], made[1]
+    for end in made:
+        end.channel.close()
+    for channel in mains.values():
+        channel.close()
+
+
+def test_compare_and_swap(ends: tuple[StateOwner, End, End]) -> None:
+    _owner, a, b = ends
+    obj_a, obj_b = OwnedObject(a.channel, "t/1/pr", a.watches), OwnedObject(b.channel, "t/1/pr", b.watches)
+    assert obj_a.read() == (b"", 0)
+    assert obj_a.write(b"first", 0) == 1
+    assert obj_b.write(b"stale", 0) is None  # changed since version 0: the writer must read again
+    assert obj_b.read() == (b"first", 1)
+    assert obj_b.write(b"\x00\xffbinary", 1) == 2
+    assert obj_a.read() == (b"\x00\xffbinary", 2)
+    assert OwnedObject(a.channel, "t/2/pr", a.watches).read() == (b"", 0)  # each object on its own
+
+
+def test_notify_reaches_the_other_worker_and_waits(ends: tuple[StateOwner, End, End]) -> None:
+    _owner, a, b = ends
+    got: list[bytes] = []
+    handled = threading.Event()
+
+    def slow(payload: bytes) -> None:
+        handled.wait(0.2)  # notify returns only after this handler did
+        got.append(payload)
+
+    obj_a, obj_b = OwnedObject(a.channel, "t/1/pr", a.watches), OwnedObject(b.channel, "t/1/pr", b.watches)
+    obj_a.watch(lambda p: got.append(b"self: " + p))
+    obj_b.watch(slow)
+    assert obj_a.notify(b"ua for b") is True
+    assert got == [b"ua for b"]  # not delivered to the notifier itself
+    obj_b.close()
+    assert obj_a.notify(b"nobody") is True
+    assert got == [b"ua for b"]
+
+
+def test_notify_reports_a_worker_that_does_not_answer(ends: tuple[StateOwner, End, End]) -> None:
+    _owner, a, b = ends
+    stuck = threading.Event()
+    OwnedObject(b.channel, "t/1/pr", b.watches).watch(lambda _p: stuck.wait(5))
+    try:
+        assert OwnedObject(a.channel, "t/1/pr", a.watches).notify(b"x", timeout=0.3) is False
+    finally:
+        stuck.set()
+
+
+def test_tsihs_are_unique_across_workers(ends: tuple[StateOwner, End, End]) -> None:
+    _owner, a, b = ends
+    tsihs = [end.sessions.new_tsih() for end in (a, b, a, b)]
+    assert len(set(tsihs)) == 4 and all(0 < t <= 0xFFFF for t in tsihs)
+
+
+def test_reinstatement_closes_the_session_on_the_other_worker(ends: tuple[StateOwner, End, End]) -> None:
+    owner, a, b = ends
+    old = FakeSession("iqn.i", 0x23D000000042, "iqn.t", tsih=a.sessions.new_tsih())
+    other = FakeSession("iqn.i", 0x23D000000043, "iqn.t", tsih=a.sessions.new_tsih())
+    assert a.sessions.add(old) is None  # type: ignore[arg-type]
+    assert a.sessions.add(other) is None  # type: ignore[arg-type]
+    assert owner.sessions() == {1: 2}
+    new = FakeSession("iqn.i", 0x23D000000042, "iqn.t", tsih=b.sessions.new_tsih())
+    b.sessions.add(new)  # type: ignore[arg-type]
+    assert old.closed.is_set() and not other.closed.is_set()
+    assert owner.sessions() == {1: 1, 2: 1}
+    a.sessions.remove(old)  # type: ignore[arg-type]  # the old one ends: the new one's claim stays
+    b.sessions.new_tsih()  # a round trip, after the release reached the owner
+    assert owner.sessions() == {1: 1, 2: 1}
+
+
+def test_a_worker_that_is_gone_leaves_nothing(ends: tuple[StateOwner, End, End]) -> None:
+    owner, a, b = ends
+    a.sessions.add(FakeSession("iqn.i", 1, "iqn.t", tsih=a.sessions.new_tsih()))  # type: ignore[arg-type]
+    OwnedObject(b.channel, "t/1/pr", b.watches).watch(lambda _p: None)
+    b.channel.close()
+    for _ in range(100):
+        if not owner.watching("t/1/pr"):
+            break
+        threading.Event().wait(0.02)
+    assert owner.watching("t/1/pr") == set()
+    assert owner.sessions() == {1: 1}
+    assert OwnedObject(a.channel, "t/1/pr", a.watches).notify(b"x") is True
+    with pytest.raises(ChannelClosed):
+        b.sessions.new_tsih()

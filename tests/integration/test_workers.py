@@ -1,0 +1,509 @@
+"""hptd with ``workers = 2`` under ``[daemon]``: the main process accepts the TCP connections and hands
+each to the worker process with the fewest connections; the workers serve the same file LU, share
+persistent reservations and the session table (reinstatement) through the main process; a worker killed
+with SIGKILL is restarted while the other keeps serving; SIGTERM stops them all; bad ``workers``
+configurations are refused with exit status 2."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .hptd import REPO, Hptd, free_port, one_lun_config, start_hptd
+from .wire import Response, WireInitiator, tur, write10
+
+pytestmark = pytest.mark.integration
+
+IQN = "iqn.2026-11.org.hpt.test:workers"
+FILE_LUN = """
+store = "file"
+path = "{tmp}/disk.img"
+size = "64M"
+"""
+CONFIG = one_lun_config(IQN, FILE_LUN, head="[daemon]\nworkers = 2\n")
+NAME_A, ISID_A = "iqn.2026-11.org.hpt.test:workers-a", 0x23D000000101
+NAME_B, ISID_B = "iqn.2026-11.org.hpt.test:workers-b", 0x23D000000102
+
+CONNECTION = re.compile(r"worker (\d+) \(pid (\d+)\): connection from 127\.0\.0\.1:(\d+)")
+STARTED = re.compile(r"worker (\d+) started \(pid (\d+)\)")
+EXITED = re.compile(r"worker (\d+) \(pid (\d+)\) exited with (.+?); restarting")
+
+GOOD, CHECK_CONDITION, RESERVATION_CONFLICT = 0x00, 0x02, 0x18
+BLOCKS = 8  # blocks per write in the kill -9 test
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float = 20.0) -> object:
+    """Poll ``probe`` until it returns something true (returned), at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.05)
+
+
+def started(d: Hptd) -> list[tuple[int, int]]:
+    """(index, pid) of every ``worker N started (pid P)`` line, in log order."""
+    return [(int(m[1]), int(m[2])) for m in STARTED.finditer(d.log_text())]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Hptd]:
+    with (tmp_path / "disk.img").open("wb") as f:  # made here: test_a_new_file_is_created_once makes its own
+        f.truncate(64 << 20)
+    d = start_hptd(tmp_path, CONFIG)
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        yield d
+    finally:
+        d.stop()
+        log = d.log_text()
+        assert "Traceback" not in log, log[-4000:]
+
+
+def worker_of(d: Hptd, ini: WireInitiator) -> tuple[int, int]:
+    """(index, pid) of the worker the main process handed ``ini``'s connection to, from its log line."""
+    port = ini.sock.getsockname()[1]
+
+    def find() -> tuple[int, int] | None:
+        for m in CONNECTION.finditer(d.log_text()):
+            if int(m[3]) == port:
+                return int(m[1]), int(m[2])
+        return None
+
+    found = wait_for(f"a 'worker N (pid P): connection from 127.0.0.1:{port}' line", find, 10.0)
+    assert isinstance(found, tuple)
+    return found
+
+
+def past_attentions(ini: WireInitiator) -> None:
+    """TEST UNIT READY until GOOD (past the power-on and other unit attentions), at most 5 times."""
+    r = None
+    for _ in range(5):
+        r = ini.command(tur(), lun=1)
+        if r.status == GOOD:
+            return
+        assert r.status == CHECK_CONDITION and r.sense_key_asc[0] == 6, r
+    raise AssertionError(f"TEST UNIT READY still not GOOD after 5 tries: {r}")
+
+
+def session(d: Hptd, name: str, isid: int) -> WireInitiator:
+    ini = WireInitiator(d.port, IQN, name=name, isid=isid)
+    status = ini.login()
+    assert status == 0, f"login of {name} failed with status {status:#06x}"
+    past_attentions(ini)
+    return ini
+
+
+def read10(lba: int, blocks: int) -> bytes:
+    return struct.pack(">BBIBHB", 0x28, 0, lba, 0, blocks, 0)
+
+
+def write10_fua(lba: int, blocks: int) -> bytes:
+    return struct.pack(">BBIBHB", 0x2A, 0x08, lba, 0, blocks, 0)
+
+
+def block_size(ini: WireInitiator) -> int:
+    """The LU's logical block size (READ CAPACITY(10))."""
+    r = ini.command(bytes([0x25]) + bytes(9), lun=1, read=8)
+    assert r.status == GOOD and len(r.data) == 8, r
+    return int(struct.unpack_from(">I", r.data, 4)[0])
+
+
+def pattern(tag: int, seq: int, size: int) -> bytes:
+    return struct.pack(">QQ", tag, seq) * (size // 16)
+
+
+def pr_out(action: int, key: int, sa_key: int = 0, kind: int = 0) -> tuple[bytes, bytes]:
+    """PERSISTENT RESERVE OUT (SPC-5 6.16): CDB and basic parameter list (scope LU_SCOPE)."""
+    params = struct.pack(">QQ4xB3x", key, sa_key, 0)
+    return struct.pack(">BBBxxIB", 0x5F, action, kind, len(params), 0), params
+
+
+REGISTER, RESERVE, RELEASE, CLEAR = 0, 1, 2, 3
+WRITE_EXCLUSIVE = 1
+
+
+def read_keys(ini: WireInitiator) -> list[int]:
+    """PERSISTENT RESERVE IN, READ KEYS (SPC-5 6.15.2): the registered keys."""
+    r = ini.command(struct.pack(">BBxxxxxHB", 0x5E, 0, 4096, 0), lun=1, read=4096)
+    assert r.status == GOOD, r
+    n = struct.unpack_from(">I", r.data, 4)[0] // 8
+    return [struct.unpack_from(">Q", r.data, 8 + 8 * i)[0] for i in range(n)]
+
+
+def read_reservation(ini: WireInitiator) -> tuple[int, int] | None:
+    """PERSISTENT RESERVE IN, READ RESERVATION (6.15.3): (key, type) of the reservation, if any."""
+    r = ini.command(struct.pack(">BBxxxxxHB", 0x5E, 1, 4096, 0), lun=1, read=4096)
+    assert r.status == GOOD, r
+    if struct.unpack_from(">I", r.data, 4)[0] == 0:
+        return None
+    return struct.unpack_from(">Q", r.data, 8)[0], r.data[21] & 0x0F
+
+
+def closed_by_target(ini: WireInitiator, timeout: float) -> str:
+    """Read ``ini``'s socket until the target closes it: how it ended (``"EOF"``, the reset's exception,
+    or ``"open"`` when it was still open after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    for _ in range(10_000):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "open"
+        ini.sock.settimeout(left)
+        try:
+            if not ini.sock.recv(65536):
+                return "EOF"
+        except TimeoutError:
+            return "open"
+        except ConnectionError as e:
+            return type(e).__name__
+    return "open"
+
+
+def pdus_until_closed(ini: WireInitiator, timeout: float) -> tuple[list[bytes], str]:
+    """The PDU headers ``ini`` receives until the target closes its connection, and how it ended."""
+    headers: list[bytes] = []
+    ini.sock.settimeout(timeout)
+    for _ in range(1000):
+        try:
+            hdr, _ = ini._recv()
+        except TimeoutError:
+            return headers, "open"
+        except ConnectionError as e:
+            return headers, type(e).__name__
+        headers.append(hdr)
+    return headers, "too many PDUs"
+
+
+def gone(pid: int) -> bool:
+    """The process no longer exists (or is a zombie nobody reaped yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_sessions_spread_over_two_workers_and_see_the_same_data(daemon: Hptd) -> None:
+    a = session(daemon, NAME_A, ISID_A)
+    b = session(daemon, NAME_B, ISID_B)
+    try:
+        (index_a, pid_a), (index_b, pid_b) = worker_of(daemon, a), worker_of(daemon, b)
+        assert index_a != index_b and pid_a != pid_b, daemon.log_text()[-3000:]
+        assert {index_a, index_b} == {1, 2}
+        assert daemon.proc.pid not in (pid_a, pid_b)
+        assert (index_a, pid_a) in started(daemon) and (index_b, pid_b) in started(daemon)
+        bs = block_size(a)
+        assert block_size(b) == bs
+        one = os.urandom(8 * bs)
+        assert a.command(write10(100, 8), lun=1, write=one).status == GOOD
+        r = b.command(read10(100, 8), lun=1, read=8 * bs)
+        assert r.status == GOOD and r.data == one, r.status
+        other = os.urandom(4 * bs)
+        assert b.command(write10(102, 4), lun=1, write=other).status == GOOD
+        r = a.command(read10(100, 8), lun=1, read=8 * bs)
+        assert r.status == GOOD and r.data == one[: 2 * bs] + other + one[6 * bs :], r.status
+    finally:
+        a.close()
+        b.close()
+
+
+def test_reservation_through_one_worker_is_enforced_through_the_other(daemon: Hptd) -> None:
+    a = session(daemon, NAME_A, ISID_A)
+    b = session(daemon, NAME_B, ISID_B)
+    try:
+        assert worker_of(daemon, a)[1] != worker_of(daemon, b)[1]
+        bs = block_size(a)
+        key = 0xA11CE
+        cdb, params = pr_out(REGISTER, 0, key)
+        assert a.command(cdb, lun=1, write=params).status == GOOD
+        cdb, params = pr_out(RESERVE, key, kind=WRITE_EXCLUSIVE)
+        assert a.command(cdb, lun=1, write=params).status == GOOD
+        assert read_keys(b) == [key]
+        assert read_reservation(b) == (key, WRITE_EXCLUSIVE)
+        refused = b.command(write10(300, 1), lun=1, write=bytes(bs))
+        assert refused.status == RESERVATION_CONFLICT, refused
+        assert b.command(read10(300, 1), lun=1, read=bs).status == GOOD  # Write Exclusive: reads allowed
+        assert a.command(write10(300, 1), lun=1, write=b"\xaa" * bs).status == GOOD  # the holder writes
+
+        cdb, params = pr_out(RELEASE, key, kind=WRITE_EXCLUSIVE)
+        assert a.command(cdb, lun=1, write=params).status == GOOD
+        assert read_reservation(b) is None
+        r = b.command(write10(300, 1), lun=1, write=b"\xbb" * bs)
+        assert r.status == GOOD, r
+
+        cdb, params = pr_out(RESERVE, key, kind=WRITE_EXCLUSIVE)
+        assert a.command(cdb, lun=1, write=params).status == GOOD
+        refused = b.command(write10(301, 1), lun=1, write=bytes(bs))
+        assert refused.status == RESERVATION_CONFLICT, refused
+        cdb, params = pr_out(CLEAR, key)
+        assert a.command(cdb, lun=1, write=params).status == GOOD
+        assert read_keys(b) == [] and read_reservation(b) is None
+        r = b.command(write10(301, 1), lun=1, write=b"\xcc" * bs)
+        assert r.status == GOOD, r
+        r = a.command(read10(300, 2), lun=1, read=2 * bs)
+        assert r.status == GOOD and r.data == b"\xbb" * bs + b"\xcc" * bs, r.status
+    finally:
+        a.close()
+        b.close()
+
+
+def test_reinstatement_across_workers(daemon: Hptd) -> None:
+    first = session(daemon, NAME_A, ISID_A)
+    second = None
+    try:
+        index_1, pid_1 = worker_of(daemon, first)
+        second = WireInitiator(daemon.port, IQN, name=NAME_A, isid=ISID_A)
+        index_2, pid_2 = worker_of(daemon, second)
+        assert index_2 != index_1 and pid_2 != pid_1, daemon.log_text()[-3000:]
+        status = second.login()
+        assert status == 0, f"reinstating login failed with status {status:#06x}"
+        ended = closed_by_target(first, 10.0)
+        assert ended != "open", "the reinstated session's connection is still open 10 s after the new login"
+        past_attentions(second)
+        bs = block_size(second)
+        data = os.urandom(4 * bs)
+        assert second.command(write10(500, 4), lun=1, write=data).status == GOOD
+        r = second.command(read10(500, 4), lun=1, read=4 * bs)
+        assert r.status == GOOD and r.data == data
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+class Writer(threading.Thread):
+    """Writes BLOCKS-block pieces one after another over ``slots`` pieces from ``base`` (round and round;
+    FUA when asked), each a distinct pattern, until ``stop``, ``limit`` writes, ``seconds``, a status other
+    than GOOD or an exception; ``acked``: the last acknowledged data of each piece, ``writes`` counts."""
+
+    def __init__(
+        self,
+        ini: WireInitiator,
+        base: int,
+        tag: int,
+        bs: int,
+        stop: threading.Event,
+        fua: bool,
+        slots: int,
+        limit: int = 20_000,
+        seconds: float = 40.0,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.ini, self.base, self.tag, self.bs, self.stop, self.fua = ini, base, tag, bs, stop, fua
+        self.slots, self.limit, self.seconds = slots, limit, seconds
+        self.acked: dict[int, bytes] = {}
+        self.writes = 0
+        self.refused: Response | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        try:
+            for seq in range(self.limit):
+                if self.stop.is_set() or time.monotonic() > deadline:
+                    return
+                lba = self.base + seq % self.slots * BLOCKS
+                data = pattern(self.tag, seq, BLOCKS * self.bs)
+                cdb = write10_fua(lba, BLOCKS) if self.fua else write10(lba, BLOCKS)
+                r = self.ini.command(cdb, lun=1, write=data)
+                if r.status != GOOD:
+                    self.refused = r
+                    return
+                self.acked[lba] = data
+                self.writes += 1
+        except BaseException as e:
+            self.error = e
+
+    def outcome(self) -> str:
+        return f"{self.writes} writes, error {self.error!r}, refused {self.refused}"
+
+
+def unread(ini: WireInitiator, acked: dict[int, bytes], bs: int) -> list[int]:
+    """LBAs of ``acked`` whose data does not read back through ``ini``."""
+    bad = []
+    for lba, data in sorted(acked.items()):
+        r = ini.command(read10(lba, BLOCKS), lun=1, read=BLOCKS * bs)
+        if r.status != GOOD or r.data != data:
+            bad.append(lba)
+    return bad
+
+
+def on_worker(d: Hptd, pid: int, attempts: int = 20) -> WireInitiator:
+    """A new session (initiator name workers-probe) whose connection was handed to worker ``pid``: new
+    connections until one is (a restarted worker gets connections once it is ready), each a few tenths of
+    a second apart, at most ``attempts``."""
+    seen = []
+    for n in range(attempts):
+        ini = session(d, "iqn.2026-11.org.hpt.test:workers-probe", 0x23D000000200 + n)
+        handed = worker_of(d, ini)
+        if handed[1] == pid:
+            return ini
+        seen.append(handed)
+        ini.close()
+        time.sleep(0.3)
+    raise AssertionError(f"no connection of {attempts} went to worker pid {pid}: {seen}")
+
+
+def test_kill_9_of_one_worker_mid_io(daemon: Hptd) -> None:
+    a = session(daemon, NAME_A, ISID_A)
+    b = session(daemon, NAME_B, ISID_B)
+    again = None
+    try:
+        (index_a, pid_a), (_, pid_b) = worker_of(daemon, a), worker_of(daemon, b)
+        assert pid_a != pid_b
+        bs = block_size(a)
+        a.sock.settimeout(10)  # A's connection must fail, not hang
+        stop = threading.Event()
+        writer_a = Writer(a, 0, 0xA, bs, stop, fua=True, slots=4000, limit=4000)  # no overwrite
+        writer_b = Writer(b, 65536, 0xB, bs, stop, fua=False, slots=500)
+        writer_a.start()
+        writer_b.start()
+        try:
+            wait_for("20 writes through each worker", lambda: min(writer_a.writes, writer_b.writes) >= 20)
+            assert writer_b.is_alive(), f"B's writer ended before the kill: {writer_b.outcome()}"
+            os.kill(pid_a, signal.SIGKILL)
+            at_kill = writer_b.writes
+            writer_a.join(20)
+            assert not writer_a.is_alive(), "A's connection still served 20 s after its worker's kill -9"
+            wait_for(
+                "20 more writes through B after the kill",
+                lambda: writer_b.writes >= at_kill + 20 or not writer_b.is_alive(),
+            )
+        finally:
+            stop.set()
+            writer_a.join(20)
+            writer_b.join(60)
+        assert writer_b.error is None and writer_b.refused is None, (writer_b.error, writer_b.refused)
+        assert writer_b.writes >= at_kill + 20, f"B wrote {writer_b.writes - at_kill} times after the kill"
+        assert isinstance(writer_a.error, ConnectionError), (
+            f"A's connection ended with {writer_a.error!r} (refused: {writer_a.refused})"
+        )
+        bad = unread(b, writer_b.acked, bs)
+        assert not bad, f"{len(bad)} of B's {len(writer_b.acked)} writes do not read back, first LBA {bad[0]}"
+
+        def restarted() -> tuple[int, int] | None:
+            return next(((i, p) for i, p in started(daemon) if i == index_a and p != pid_a), None)
+
+        new = wait_for(f"worker {index_a} restarted", restarted)
+        assert isinstance(new, tuple)
+        log = daemon.log_text()
+        exits = [(int(m[1]), int(m[2])) for m in EXITED.finditer(log)]
+        assert exits == [(index_a, pid_a)], log[-3000:]
+        assert daemon.alive()
+
+        again = session(daemon, NAME_A, ISID_A)  # A logs in again, as an initiator would: same ISID
+        bad = unread(again, writer_a.acked, bs)
+        assert not bad, (
+            f"{len(bad)} of A's {len(writer_a.acked)} acknowledged writes lost, first LBA {bad[0]}"
+        )
+        # the restarted worker (no connection once ready) gets a new connection, and serves it
+        probe = on_worker(daemon, new[1])
+        try:
+            data = os.urandom(BLOCKS * bs)
+            assert probe.command(write10(40000, BLOCKS), lun=1, write=data).status == GOOD
+            for ini in (again, b):
+                r = ini.command(read10(40000, BLOCKS), lun=1, read=BLOCKS * bs)
+                assert r.status == GOOD and r.data == data
+        finally:
+            probe.close()
+        print(f"kill -9: A {len(writer_a.acked)} writes before the kill, B {writer_b.writes} in all")
+    finally:
+        a.close()
+        b.close()
+        if again is not None:
+            again.close()
+
+
+def test_sigterm_stops_every_worker(daemon: Hptd) -> None:
+    a = session(daemon, NAME_A, ISID_A)
+    b = session(daemon, NAME_B, ISID_B)
+    try:
+        assert worker_of(daemon, a)[1] != worker_of(daemon, b)[1]
+        pids = [pid for _, pid in started(daemon)]
+        assert len(pids) == 2
+        assert daemon.stop() == 0
+        for ini in (a, b):  # each was asked to log out (Async Message, AsyncEvent 1: RFC 7143 11.9.1)
+            headers, ended = pdus_until_closed(ini, 10.0)
+            assert ended != "open", "a connection still open after hptd exited"
+            asyncs = [h[36] for h in headers if h[0] & 0x3F == 0x32]
+            assert 1 in asyncs, f"no logout request: {[hex(h[0]) for h in headers]}"
+        for pid in pids:
+            wait_for(f"worker pid {pid} gone", lambda pid=pid: gone(pid), 10.0)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_new_file_is_created_once(tmp_path: Path) -> None:
+    """The file LU's file does not exist yet: every worker starts on it (none fails because another
+    created it first), three times over with four workers."""
+    for n in range(3):
+        lun = FILE_LUN.replace("disk.img", f"new-{n}.img")
+        d = start_hptd(tmp_path, one_lun_config(IQN, lun, head="[daemon]\nworkers = 4\n"))
+        try:
+            ini = session(d, NAME_A, ISID_A)
+            ini.close()
+            assert {i for i, _ in started(d)} == {1, 2, 3, 4}
+            assert d.alive(), d.log_text()
+            assert (tmp_path / f"new-{n}.img").stat().st_size == 64 << 20
+        finally:
+            d.stop()
+        log = d.log_text()
+        assert "cannot start" not in log and "Traceback" not in log, log[-3000:]
+
+
+def config_error(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "hptd.toml"
+    cfg.write_text(text.replace("{port}", str(free_port())).replace("{tmp}", str(tmp_path)))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "hpt.daemon", "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=tmp_path,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(
+            f"hptd accepted the configuration and ran for 60 s:\n{text}\n{e.stderr!r}"
+        ) from None
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"two"', "1.5"])
+def test_workers_must_be_a_positive_integer(tmp_path: Path, value: str) -> None:
+    r = config_error(tmp_path, one_lun_config(IQN, FILE_LUN, head=f"[daemon]\nworkers = {value}\n"))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "workers" in r.stderr and f"{tmp_path / 'hptd.toml'}:2:" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+
+
+def test_workers_refuse_a_ram_store(tmp_path: Path) -> None:
+    text = one_lun_config(IQN, 'store = "ram"\nsize = "16M"', head="[daemon]\nworkers = 2\n")
+    r = config_error(tmp_path, text)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "workers" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = text.splitlines()
+    first = lines.index("  [[target.lun]]") + 1
+    last = lines.index('  store = "ram"') + 1
+    named = [n for n in range(first, last + 1) if f"{tmp_path / 'hptd.toml'}:{n}:" in r.stderr]
+    assert named, f"no line of LUN 1 ({first}-{last}) named:\n{r.stderr}"

@@ -7,16 +7,19 @@ persistent reservations; persistent reservations follow SPC-5 5.13 (commands: ``
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from hpt.scsi.core.command import GOOD, Nexus, ScsiCommand, ScsiResult
-from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, Asc
+from hpt.scsi.core.constants import INVALID_FIELD_IN_CDB, Asc, Status
 from hpt.scsi.core.opcodes import Access, OpcodeEntry
 from hpt.scsi.core.sense import SenseError
 from hpt.scsi.pr.persistent import PersistentReservation, Registration, initiator_identity
 from hpt.scsi.pr.persistent_store import default_state_path, load_state
 from hpt.scsi.pr.shared import SharedReservations
+
+log = logging.getLogger("hpt.scsi")
 
 if TYPE_CHECKING:
     from hpt.scsi.lu import LogicalUnit
@@ -153,7 +156,8 @@ class Reservations:
     # -- resets (SAM-5 6.3) --------------------------------------------------------------------
     def reset(self) -> None:
         """Logical unit or hard reset: SPC-2 reservations go, persistent ones stay (SAM-5 6.3.3)."""
-        self.spc2_holder = None
+        if self.spc2_holder is not None:
+            self._release_spc2(None)
 
     def announce(self, asc: Asc) -> None:
         """After a reset: the other gateways' I_T nexuses get ``asc`` too (a no-op unless shared). The
@@ -164,8 +168,28 @@ class Reservations:
     def nexus_lost(self, initiator_port: str) -> None:
         """I_T nexus loss releases an SPC-2 reservation held through it (SPC-2 5.5.1)."""
         if self.spc2_holder == initiator_port:
-            self.spc2_holder = None
+            self._release_spc2(initiator_port)
         self.ports.pop(initiator_port, None)
+
+    def release_spc2(self, port: str | None) -> None:
+        """The SPC-2 reservation held through ``port`` (None: whoever holds it) goes, on the shared state
+        too when there is one (SPC-2 7.22)."""
+
+        def drop() -> None:
+            if port is None or self.spc2_holder == port:
+                self.spc2_holder = None
+
+        self.update(drop)
+
+    def _release_spc2(self, port: str | None) -> None:
+        """``release_spc2`` for a reset or a lost nexus, which cannot fail: if the shared state cannot be
+        reached, this process's copy at least (logged)."""
+        try:
+            self.release_spc2(port)
+        except (OSError, RuntimeError) as err:
+            log.warning("lun %d: releasing the SPC-2 reservation on the shared state: %s", self.lu.lun, err)
+            if port is None or self.spc2_holder == port:
+                self.spc2_holder = None
 
 
 # -- SPC-2 RESERVE / RELEASE (SPC-2 7.21, 7.22) ---------------------------------------------------
@@ -176,10 +200,26 @@ def _check_no_third_party(cmd: ScsiCommand) -> None:
         raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=bad.bit_length() - 1)
 
 
+class _HeldElsewhere(Exception):
+    """The shared state shows another initiator port holding the SPC-2 reservation."""
+
+
 def reserve(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
-    """RESERVE(6)/(10): conflicts were settled by :meth:`Reservations.conflict`; take or keep it."""
+    """RESERVE(6)/(10): conflicts were settled by :meth:`Reservations.conflict` on this process's copy;
+    take or keep it, on the shared state as it is now when there is one (a reservation another process
+    took meanwhile is a RESERVATION CONFLICT)."""
     _check_no_third_party(cmd)
-    lu.pr.spc2_holder = cmd.nexus.initiator_port
+    port = cmd.nexus.initiator_port
+
+    def take() -> None:
+        if lu.pr.spc2_holder not in (None, port):
+            raise _HeldElsewhere
+        lu.pr.spc2_holder = port
+
+    try:
+        lu.pr.update(take)
+    except _HeldElsewhere:
+        return ScsiResult(Status.RESERVATION_CONFLICT)
     return GOOD
 
 
@@ -187,5 +227,5 @@ def release(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
     """RELEASE(6)/(10): releases the holder's reservation; from anyone else GOOD and no effect."""
     _check_no_third_party(cmd)
     if lu.pr.spc2_holder == cmd.nexus.initiator_port:
-        lu.pr.spc2_holder = None
+        lu.pr.release_spc2(cmd.nexus.initiator_port)
     return GOOD

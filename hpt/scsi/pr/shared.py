@@ -67,6 +67,7 @@ class SharedReservations:
         try:
             doc = json.loads(data) if data else {"registrations": [], "reservation": None, "generation": 0}
             apply_state(self.pr, doc)
+            self.pr.spc2_holder = doc.get("spc2")  # SPC-2 RESERVE's holder: shared, never persisted
         except (ValueError, KeyError, IndexError, TypeError) as err:
             log.error("%s: ignoring damaged persistent reservation state: %s", self.obj.name, err)
 
@@ -82,7 +83,7 @@ class SharedReservations:
             except BaseException:  # a SenseError or conflict: the stored state stays, and so does ours
                 self._apply(self._data)
                 raise
-            data = json.dumps(encode_state(self.pr), sort_keys=True).encode()
+            data = json.dumps(encode_state(self.pr) | {"spc2": self.pr.spc2_holder}, sort_keys=True).encode()
             if data == self._data:
                 return
             version = self.obj.write(data, self.version)

@@ -101,3 +101,42 @@ def test_read_burst_of_32_through_the_c_lane(benchmark: BenchmarkFixture, perf_r
 
     assert micro.run(benchmark, perf_run, one, nbytes=32 * 4096, ios=32) == 32
     srv.stop()
+
+
+def _owner_process(sock: object) -> None:
+    """The main process's side of a worker's channel, in a process of its own (``test_owner_round_trip``)."""
+    import threading
+
+    from hpt.daemon.workers.channel import Channel
+    from hpt.daemon.workers.owner import INLINE, StateOwner
+
+    done = threading.Event()
+    owner = StateOwner(lambda _w: None)
+    Channel(sock, lambda m, fds: owner.handle(1, m, fds), "owner", on_close=done.set,  # type: ignore[arg-type]
+            inline=INLINE).start()
+    done.wait(600)
+
+
+def test_owner_round_trip(benchmark: BenchmarkFixture, perf_run: Run) -> None:
+    """What a worker pays to reach the state hptd's main process keeps for every worker (issue 17): one
+    read of a LU's shared reservation state over the channel, to another process and back (a PERSISTENT
+    RESERVE IN's refresh; a login's TSIH and claim are one such round trip each). The data path never
+    makes one: each command's conflict check reads the worker's own copy, which notifications keep current."""
+    import multiprocessing
+
+    from hpt.daemon.workers.channel import Channel, channel_pair
+    from hpt.daemon.workers.remote import OwnedObject, Watches
+
+    mine, theirs = channel_pair()
+    child = multiprocessing.get_context("fork").Process(target=_owner_process, args=(theirs,), daemon=True)
+    child.start()
+    theirs.close()
+    channel = Channel(mine, lambda m, fds: None, "worker")
+    channel.start()
+    obj = OwnedObject(channel, "iqn.b/1/pr", Watches())
+    assert obj.write(b'{"registrations": []}', 0) == 1
+    try:
+        assert micro.run(benchmark, perf_run, obj.read) == (b'{"registrations": []}', 1)
+    finally:
+        channel.close()
+        child.join(5)

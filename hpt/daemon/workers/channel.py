@@ -46,9 +46,12 @@ class Channel:
     """One end: ``handler`` answers the other end's requests; ``on_close`` runs once it is gone."""
 
     def __init__(self, sock: socket.socket, handler: Handler, name: str,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None, inline: frozenset[str] = frozenset()) -> None:
+        """``inline``: requests that never wait, answered on the reading thread itself (a thread per
+        request costs more than the answer)."""
         self.sock = sock
         self.handler = handler
+        self.inline = inline
         self.name = name
         self.on_close = on_close
         self._ids = itertools.count(1)
@@ -125,8 +128,11 @@ class Channel:
                         waiter[1] = message
                         waiter[0].set()
                     continue
-                threading.Thread(target=self._answer, args=(message, fds), daemon=True,
-                                 name=f"{self.name} {message.get('op')}").start()
+                if message.get("op") in self.inline:
+                    self._answer(message, fds)
+                else:
+                    threading.Thread(target=self._answer, args=(message, fds), daemon=True,
+                                     name=f"{self.name} {message.get('op')}").start()
         finally:
             with self._lock:
                 self.closed = True

@@ -30,6 +30,10 @@ CLOSE_TIMEOUT = 10.0
 SessionKey = tuple[str, int, str]  # initiator name, ISID, target name
 
 
+#: The requests that never wait for another process (answered on the channel's reading thread).
+INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "release", "ready", "gone"})
+
+
 class StateOwner:
     """Answers the workers' requests (``handle``); ``channel_of(worker)`` reaches a live worker."""
 

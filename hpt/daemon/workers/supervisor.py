@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, channel_pair
-from hpt.daemon.workers.owner import StateOwner
+from hpt.daemon.workers.owner import INLINE, StateOwner
 from hpt.iscsi.tcp import listening_socket
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class Workers:
         w.connections = 0
         w.started = time.monotonic()
         w.channel = Channel(mine, partial(self._handle, w), f"worker {w.index}",
-                            on_close=partial(self.owner.gone, w.index))
+                            on_close=partial(self.owner.gone, w.index), inline=INLINE)
         w.channel.start()
         log.info("worker %d started (pid %d)", w.index, w.pid)
 

@@ -69,7 +69,8 @@ def worker_main(argv: list[str]) -> int:
             return sessions.close_session(m)
         raise ValueError(f"unknown request {op!r}")
 
-    channel = Channel(socket.socket(fileno=args.channel), handle, f"worker {args.index}", on_close=stop.set)
+    channel = Channel(socket.socket(fileno=args.channel), handle, f"worker {args.index}", on_close=stop.set,
+                      inline=frozenset({"conn"}))
     sessions = WorkerSessions(channel)
     channel.start()
 

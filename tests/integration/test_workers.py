@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from hpt.iscsi import pdu as P
+from hpt.iscsi.pdu import Opcode
+from hpt.scsi.core.lun import encode_lun
+
 from .hptd import REPO, Hptd, free_port, one_lun_config, start_hptd
 from .wire import Response, WireInitiator, tur, write10
 
@@ -288,6 +292,96 @@ def test_reinstatement_across_workers(daemon: Hptd) -> None:
             second.close()
 
 
+def lu_reset(ini: WireInitiator) -> int:
+    """LOGICAL UNIT RESET of LUN 1 (a Task Management Function Request, RFC 7143 11.5); its response."""
+    ini.itt += 1
+    hdr = P.initiator_pdu(
+        Opcode.TASK_MGMT_REQ,
+        0x80 | 5,
+        encode_lun(1),
+        ini.itt,
+        w20=0xFFFFFFFF,
+        w24=ini.cmdsn,
+        w28=ini.expstatsn,
+        immediate=True,
+    )
+    ini._send(hdr)
+    for _ in range(100):
+        rsp, _ = ini._recv()
+        if rsp[0] & 0x3F == Opcode.TASK_MGMT_RSP:
+            return rsp[2]
+    raise AssertionError("no Task Management Function Response among 100 PDUs")
+
+
+def test_lu_reset_through_one_worker_reaches_the_other(daemon: Hptd) -> None:
+    """The unit attention of a LOGICAL UNIT RESET through A's worker reaches B's nexus on the other
+    worker (SAM-5 5.12: BUS DEVICE RESET FUNCTION OCCURRED for every I_T nexus)."""
+    a = session(daemon, NAME_A, ISID_A)
+    b = session(daemon, NAME_B, ISID_B)
+    try:
+        assert worker_of(daemon, a)[1] != worker_of(daemon, b)[1]
+        assert lu_reset(a) == 0  # function complete
+        r = b.command(tur(), lun=1)
+        assert r.status == CHECK_CONDITION and r.sense_key_asc == (6, 0x29, 0x03), r
+        assert b.command(tur(), lun=1).status == GOOD
+    finally:
+        a.close()
+        b.close()
+
+
+def rtpg() -> bytes:
+    return struct.pack(">BBxxxxIxB", 0xA3, 0x0A, 4096, 0)
+
+
+def group_states(data: bytes) -> list[tuple[int, int]]:
+    """(group, state) of each REPORT TARGET PORT GROUPS descriptor (SPC-5 6.36.2)."""
+    out, off = [], 4
+    for _ in range(64):
+        if off >= len(data):
+            break
+        out.append((struct.unpack_from(">H", data, off + 2)[0], data[off] & 0x0F))
+        off += 8 + 4 * data[off + 7]
+    return out
+
+
+def test_alua_state_set_through_one_worker_reaches_the_other(tmp_path: Path) -> None:
+    """Two portal groups of one hptd with two workers: SET TARGET PORT GROUPS through A (group 1, one
+    worker) puts group 2 in standby for B (group 2, the other worker)."""
+    port2 = free_port()
+    config = (
+        f'[daemon]\nworkers = 2\n\n[[portal]]\naddress = "127.0.0.1:{{port}}"\n\n[[portal]]\n'
+        f'address = "127.0.0.1:{port2}"\ngroup = 2\n\n[[target]]\nname = "{IQN}"\nalua_explicit = true\n'
+        f'  [[target.lun]]\n  lun = 1\n  store = "file"\n  path = "{{tmp}}/disk.img"\n  size = "64M"\n'
+    )
+    d = start_hptd(tmp_path, config)
+    a = b = None
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        a = session(d, NAME_A, ISID_A)
+        b = WireInitiator(port2, IQN, name=NAME_B, isid=ISID_B)
+        assert b.login() == 0
+        past_attentions(b)
+        assert worker_of(d, a)[1] != worker_of(d, b)[1]
+        assert group_states(b.command(rtpg(), lun=1, read=4096).data) == [(1, 0), (2, 0)]
+        descriptors = struct.pack(">4xBxHBxH", 0, 1, 2, 2)  # group 1 active/optimized, group 2 standby
+        cdb = struct.pack(">BBxxxxIxB", 0xA4, 0x0A, len(descriptors), 0)
+        r = a.command(cdb, lun=1, write=descriptors)
+        assert r.status == GOOD, r
+        changed = b.command(tur(), lun=1)  # ASYMMETRIC ACCESS STATE CHANGED (SPC-5 5.16.2.6)
+        assert changed.status == CHECK_CONDITION and changed.sense_key_asc == (6, 0x2A, 0x06), changed
+        assert group_states(b.command(rtpg(), lun=1, read=4096).data) == [(1, 0), (2, 2)]
+        refused = b.command(read10(0, 1), lun=1, read=512)
+        assert refused.status == CHECK_CONDITION and refused.sense_key_asc == (2, 0x04, 0x0B), refused
+        assert a.command(read10(0, 1), lun=1, read=512).status == GOOD
+    finally:
+        for ini in (a, b):
+            if ini is not None:
+                ini.close()
+        d.stop()
+    log = d.log_text()
+    assert "Traceback" not in log, log[-4000:]
+
+
 class Writer(threading.Thread):
     """Writes BLOCKS-block pieces one after another over ``slots`` pieces from ``base`` (round and round;
     FUA when asked), each a distinct pattern, until ``stop``, ``limit`` writes, ``seconds``, a status other
@@ -404,8 +498,9 @@ def test_kill_9_of_one_worker_mid_io(daemon: Hptd) -> None:
         new = wait_for(f"worker {index_a} restarted", restarted)
         assert isinstance(new, tuple)
         log = daemon.log_text()
-        exits = [(int(m[1]), int(m[2])) for m in EXITED.finditer(log)]
-        assert exits == [(index_a, pid_a)], log[-3000:]
+        exits = [(int(m[1]), int(m[2]), m[3]) for m in EXITED.finditer(log)]
+        assert [e[:2] for e in exits] == [(index_a, pid_a)], log[-3000:]
+        assert "KILL" in exits[0][2] or "9" in exits[0][2], exits  # the status names the signal
         assert daemon.alive()
 
         again = session(daemon, NAME_A, ISID_A)  # A logs in again, as an initiator would: same ISID
@@ -496,14 +591,30 @@ def test_workers_must_be_a_positive_integer(tmp_path: Path, value: str) -> None:
     assert "Traceback" not in r.stderr, r.stderr
 
 
-def test_workers_refuse_a_ram_store(tmp_path: Path) -> None:
-    text = one_lun_config(IQN, 'store = "ram"\nsize = "16M"', head="[daemon]\nworkers = 2\n")
+ISER_PORTAL = '[[portal]]\naddress = "127.0.0.1:3999"\ntransport = "iser"\n'
+
+
+@pytest.mark.parametrize(
+    ("lun", "extra", "first", "last"),
+    [
+        ('store = "ram"\nsize = "16M"', "", "  [[target.lun]]", '  store = "ram"'),
+        ('type = "tape"', "", "  [[target.lun]]", '  type = "tape"'),
+        (FILE_LUN, ISER_PORTAL, "[[portal]]", 'transport = "iser"'),
+    ],
+    ids=["ram", "tape", "iser"],
+)
+def test_workers_refuse_what_one_process_keeps(
+    tmp_path: Path, lun: str, extra: str, first: str, last: str
+) -> None:
+    """A ram store, a tape drive, an iSER portal with workers = 2: exit status 2, a message naming
+    ``workers`` and a line of the table refused."""
+    text = one_lun_config(IQN, lun, head=f"[daemon]\nworkers = 2\n\n{extra}")
     r = config_error(tmp_path, text)
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "workers" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
     lines = text.splitlines()
-    first = lines.index("  [[target.lun]]") + 1
-    last = lines.index('  store = "ram"') + 1
-    named = [n for n in range(first, last + 1) if f"{tmp_path / 'hptd.toml'}:{n}:" in r.stderr]
-    assert named, f"no line of LUN 1 ({first}-{last}) named:\n{r.stderr}"
+    start = lines.index(first)
+    end = lines.index(last, start)
+    named = [n for n in range(start + 1, end + 2) if f"{tmp_path / 'hptd.toml'}:{n}:" in r.stderr]
+    assert named, f"no line {start + 1}-{end + 1} ({first.strip()} .. {last.strip()}) named:\n{r.stderr}"

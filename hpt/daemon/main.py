@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ from hpt.daemon.config.build import vtl_text
 from hpt.daemon.config.optical import dvd_text, jukebox_text
 from hpt.daemon.config.osd import osd_text
 from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
-from hpt.daemon.control.rpc import RpcError
+from hpt.daemon.control.rpc import Method, RpcError
 from hpt.daemon.demo import dvd_media, jukebox_media, osd_store, vtl_media
 from hpt.daemon.notify import Notifier
 from hpt.daemon.tgtconfig import load_tgt
@@ -164,14 +165,23 @@ def _optical_text(args: argparse.Namespace) -> str:
         raise ConfigError(f"--path {args.path}: cannot make the {args.demo} demo's discs: {err}") from None
 
 
-def _control_listener(args: argparse.Namespace, config: Config, control: Control) -> ControlListener | None:
-    """The control socket: the one asked for (OSError if it cannot be had), or the default one (a
-    warning if it cannot, e.g. another hptd has it)."""
+def make_control(args: argparse.Namespace, server: Server, document: Document,
+                 shutdown: Callable[[], None] | None) -> Control:
+    """The control plane over ``server``, reloading from the file hptd was started with."""
+    source = None if args.demo else Path(args.tgt_config or args.config)
+    load = partial(load_tgt, portal=args.portal) if args.tgt_config else Document.load
+    return Control(server, document, source=source, load=load, shutdown=shutdown)
+
+
+def control_listener(args: argparse.Namespace, config: Config,
+                     served: Mapping[str, Method]) -> ControlListener | None:
+    """The control socket answering with ``served``: the one asked for (OSError if it cannot be had), or
+    the default one (a warning if it cannot, e.g. another hptd has it)."""
     path = args.control_socket if args.control_socket is not None else config.daemon.control_socket
     if not path:
         return None
     try:
-        listener = ControlListener(path, methods(control))
+        listener = ControlListener(path, served)
     except OSError as err:
         if args.control_socket is None and path == DEFAULT_SOCKET:
             logging.getLogger("hptd").warning("no control socket: %s", err)
@@ -225,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.daemon.workers > 1:
         from hpt.daemon.workers.main import serve_workers
 
-        return serve_workers(config, list(sys.argv[1:] if argv is None else argv))
+        return serve_workers(args, config, list(sys.argv[1:] if argv is None else argv))
 
     from hpt.daemon.server import Server
 
@@ -249,11 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         wake.set()
 
-    source = None if args.demo else Path(args.tgt_config or args.config)
-    load = partial(load_tgt, portal=args.portal) if args.tgt_config else Document.load
-    control = Control(server, document, source=source, load=load, shutdown=shutdown)
+    control = make_control(args, server, document, shutdown)
     try:
-        listener = _control_listener(args, config, control)
+        listener = control_listener(args, config, methods(control))
     except OSError as err:
         print(f"hptd: control socket: {err}", file=sys.stderr)
         server.stop()

@@ -79,6 +79,7 @@ class Server:
         self.config = config
         self.sessions = SessionTable() if sessions is None else sessions
         self.sharing = sharing
+        self.handed: Callable[[str], None] | None = None  # a worker's: its connections are handed to it
         self.limits = config.limits
         self.auth_penalty = AuthPenalty(config.limits)
         self.admission = Admission(config.limits)  # connections of every TCP portal
@@ -130,17 +131,27 @@ class Server:
             from hpt.daemon.iser import start_iser_portal
 
             return start_iser_portal(pc, self.context_for(pc), self.ring)
+        if self.handed is not None:  # a worker: the main process listens
+            return TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring, listen=False,
+                             on_gone=self.handed)
         portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring)
         portal.start()
         log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
         return portal
 
     def take_handed(self, on_gone: Callable[[str], None]) -> None:
-        """A worker process's portals: one per configured (TCP) portal, listening nowhere: hptd's main
-        process accepts and hands each connection over (``TcpPortal.adopt``)."""
-        for pc in self.config.portals:
-            self.add_portal(pc, TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring, listen=False,
-                                          on_gone=on_gone))
+        """Serve as a worker process: each (TCP) portal, configured now or added later, listens nowhere;
+        hptd's main process accepts and hands each connection over (``handed_portal``, ``adopt``);
+        ``on_gone(peer)`` when one ends."""
+        self.handed = on_gone
+        self.start()
+
+    def handed_portal(self, address: str) -> TcpPortal | None:
+        """The portal whose configured address is ``address`` (a worker's, for a handed connection)."""
+        for pc, portal in zip(self.portal_configs, self.portals, strict=True):
+            if pc.address == address and isinstance(portal, TcpPortal):
+                return portal
+        return None
 
     def add_portal(self, pc: PortalConfig, portal: Listener) -> None:
         """Count a portal started by :meth:`start_portal` as one of the server's."""

@@ -189,3 +189,30 @@ def test_a_worker_that_is_gone_leaves_nothing(ends: tuple[StateOwner, End, End])
     assert OwnedObject(a.channel, "t/1/pr", a.watches).notify(b"x") is True
     with pytest.raises(ChannelClosed):
         b.sessions.new_tsih()
+
+
+# -- hptadm's answers combined over the workers ------------------------------------------------------
+
+
+def test_control_answers_combined() -> None:
+    from hpt.daemon.control.rpc import INVALID_CONFIG, NOT_FOUND, RpcError
+    from hpt.daemon.workers.control import COMBINE, _same
+
+    session = lambda sid: {"sid": sid, "initiator": f"iqn.i{sid}"}  # noqa: E731
+    assert COMBINE["session.show"]([[session(1)], [session(2)]]) == [session(1), session(2)]
+    # a session named by sid lives in one worker: the others' NOT_FOUND is no error
+    missing = RpcError(NOT_FOUND, "can't find the session 2")
+    assert COMBINE["session.delete"]([missing, {"closed": [2]}]) == {"closed": [2]}
+    with pytest.raises(RpcError, match="session 2"):
+        COMBINE["session.delete"]([missing, missing])
+    targets = [[{"name": "t", "sessions": [session(1)]}], [{"name": "t", "sessions": [session(2)]}]]
+    assert COMBINE["target.show"](targets) == [{"name": "t", "sessions": [session(1), session(2)]}]
+    stats = [[{"name": "t", "lun": 1, "counters": {"read_commands": 5, "in_flight": 1}}],
+             [{"name": "t", "lun": 1, "counters": {"read_commands": 7, "in_flight": 0}}]]
+    assert COMBINE["lun.stat"](stats)[0]["counters"] == {"read_commands": 12, "in_flight": 1}
+    shown = COMBINE["sys.show"]([{"sessions": 2, "pid": 1}, {"sessions": 3, "pid": 2}])
+    assert shown["sessions"] == 5 and shown["workers"] == 2 and shown["pid"] not in (1, 2)
+    # a change: every worker must have made it; the first refusal is the answer
+    assert _same([{"tid": 1}, {"tid": 1}]) == {"tid": 1}
+    with pytest.raises(RpcError, match="ram"):
+        _same([RpcError(INVALID_CONFIG, "ram"), RpcError(INVALID_CONFIG, "ram")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import signal
@@ -10,7 +11,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from hpt.daemon.control.rpc import Params, RpcError
+from hpt.daemon.main import control_listener
 from hpt.daemon.notify import Notifier
+from hpt.daemon.workers.control import methods_of
 from hpt.daemon.workers.supervisor import WorkerError, Workers
 
 if TYPE_CHECKING:
@@ -19,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hptd")
 
 
-def serve_workers(config: Config, argv: list[str]) -> int:
+def serve_workers(args: argparse.Namespace, config: Config, argv: list[str]) -> int:
     """Serve ``config`` through its worker processes (``argv``: hptd's arguments, for each worker);
     hptd's exit status."""
     workers = Workers(config, argv)
@@ -28,12 +32,20 @@ def serve_workers(config: Config, argv: list[str]) -> int:
     except (OSError, WorkerError) as err:
         print(f"hptd: cannot start: {err}", file=sys.stderr)
         return 1
-    if config.daemon.control_socket:
-        log.warning("with workers = %d hptadm's control socket is not served (docs/workers.md)",
-                    config.daemon.workers)
+    stop, report, reload, wake = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+
+    def shutdown() -> None:
+        stop.set()
+        wake.set()
+
+    try:
+        listener = control_listener(args, config, methods_of(workers, shutdown))
+    except OSError as err:
+        print(f"hptd: control socket: {err}", file=sys.stderr)
+        workers.stop()
+        return 1
     for tc in config.targets:
         print(tc.name, flush=True)
-    stop, report, wake = threading.Event(), threading.Event(), threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping", signum)
@@ -45,8 +57,8 @@ def serve_workers(config: Config, argv: list[str]) -> int:
         wake.set()
 
     def on_reload(_signum: int, _frame: object) -> None:
-        log.error("reload refused, nothing changed: with workers = %d restart hptd to change its "
-                  "configuration", config.daemon.workers)
+        reload.set()
+        wake.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -64,8 +76,26 @@ def serve_workers(config: Config, argv: list[str]) -> int:
         if report.is_set():
             report.clear()
             log.info("status %s", json.dumps(workers.status(), sort_keys=True))
+        if reload.is_set():
+            reload.clear()
+            notifier.reloading()
+            _reload(workers)
+            notifier.ready(f"serving with {config.daemon.workers} workers")
     notifier.stopping()
     started = time.monotonic()
+    if listener is not None:
+        listener.stop()
     workers.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)
     return 0
+
+
+def _reload(workers: Workers) -> None:
+    """SIGHUP: every worker re-reads the configuration file and applies the difference (or none does
+    and says why not); the main process follows the portals."""
+    try:
+        summary = methods_of(workers, lambda: None)["sys.reload"](Params({}))
+    except RpcError as err:
+        log.error("reload refused, nothing changed: %s", err.message)
+        return
+    log.info("reloaded: %s", json.dumps({k: v for k, v in summary.items() if v}, sort_keys=True))

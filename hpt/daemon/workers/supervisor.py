@@ -15,9 +15,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, channel_pair
+from hpt.daemon.config import PortalConfig
+from hpt.daemon.control.rpc import UNAVAILABLE, RpcError
+from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError, channel_pair
+from hpt.daemon.workers.control import answer_of, internal
 from hpt.daemon.workers.owner import INLINE, StateOwner
 from hpt.iscsi.tcp import listening_socket
 
@@ -63,8 +66,9 @@ class Workers:
         self.argv = argv
         self.workers = [Worker(i + 1) for i in range(config.daemon.workers)]
         self.owner = StateOwner(self._channel_of)
-        self.listeners: list[socket.socket] = []
+        self.listeners: dict[str, socket.socket] = {}  # by the portal's configured address
         self._lock = threading.Lock()
+        self._control_lock = threading.Lock()  # control requests reach the workers one at a time
         self._stopping = False
 
     # -- start and stop -----------------------------------------------------------------------
@@ -80,15 +84,25 @@ class Workers:
                 if w.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise WorkerError(f"worker {w.index} did not start ({_status(w.proc.returncode)})")
-        for pc in self.config.portals:
+        try:
+            self._listen(self.config.portals)
+        except OSError:
+            self.stop()
+            raise
+
+    def _listen(self, portals: list[PortalConfig]) -> None:
+        """Listen on each of ``portals`` not listened on yet, and accept there (OSError naming the one
+        that cannot be had)."""
+        for pc in portals:
+            if pc.address in self.listeners:
+                continue
             try:
-                self.listeners.append(listening_socket(pc.host, pc.port))
+                lsock = listening_socket(pc.host, pc.port)
             except OSError as err:
-                self.stop()
                 raise OSError(err.errno, f"{pc.source or 'portal'}: cannot listen on {pc.address}: "
                                          f"{err.strerror or err}") from None
-        for i, (pc, lsock) in enumerate(zip(self.config.portals, self.listeners, strict=True)):
-            threading.Thread(target=self._accept, args=(i, lsock), daemon=True,
+            self.listeners[pc.address] = lsock
+            threading.Thread(target=self._accept, args=(pc.address, lsock), daemon=True,
                              name=f"portal {pc.address}").start()
             log.info("listening on %s (iSCSI/TCP, portal group %d, %d workers)", pc.address, pc.group,
                      len(self.workers))
@@ -109,14 +123,51 @@ class Workers:
         w.channel.start()
         log.info("worker %d started (pid %d)", w.index, w.pid)
 
-    def _close_listeners(self) -> None:
-        for lsock in self.listeners:
+    def _close_listeners(self, keep: set[str] | None = None) -> None:
+        """Stop listening, on every portal but those in ``keep``."""
+        for address in [a for a in self.listeners if a not in (keep or set())]:
+            lsock = self.listeners.pop(address)
             try:
                 lsock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             lsock.close()
-        self.listeners = []
+            if keep is not None:
+                log.info("portal %s removed", address)
+
+    # -- the control plane (``control.py``) ---------------------------------------------------
+    def control(self, method: str, params: dict[str, Any], *, follow: bool) -> list[Any]:
+        """Run an hptadm request in every ready worker, in turn: each one's result or RpcError. With
+        ``follow``, listen afterwards on the portals the workers serve now, and on no other."""
+        with self._control_lock:
+            answers = []
+            for w in self.workers:
+                channel = self._channel_of(w.index)
+                if channel is None:
+                    continue
+                try:
+                    answers.append(answer_of(channel.call("control", method=method, params=params)))
+                except (ChannelClosed, RemoteError) as err:
+                    answers.append(internal(err))
+            if not answers:
+                raise RpcError(UNAVAILABLE, "no worker is ready")
+            if follow:
+                self._follow_portals()
+            return answers
+
+    def _follow_portals(self) -> None:
+        """The listening sockets of the portals the first ready worker serves (after a change)."""
+        channel = next((c for w in self.workers if (c := self._channel_of(w.index)) is not None), None)
+        if channel is None:
+            return
+        portals = [PortalConfig(p["host"], p["port"], p["transport"], p["group"])
+                   for p in channel.call("portals")["portals"]]
+        self._close_listeners(keep={pc.address for pc in portals})
+        try:
+            self._listen(portals)
+        except OSError as err:
+            raise RpcError(UNAVAILABLE, f"{err.strerror}; the workers serve it, hptd does not listen "
+                                        "there") from None
 
     def stop(self) -> None:
         """Stop accepting; SIGTERM every worker (each asks its initiators to log out, finishes the
@@ -171,12 +222,12 @@ class Workers:
         return self.owner.handle(w.index, m, fds)
 
     # -- connections --------------------------------------------------------------------------
-    def _accept(self, portal: int, lsock: socket.socket) -> None:
+    def _accept(self, portal: str, lsock: socket.socket) -> None:
         while not self._stopping:
             try:
                 sock, peer = lsock.accept()
             except OSError:
-                if self._stopping:
+                if self._stopping or self.listeners.get(portal) is not lsock:
                     return
                 time.sleep(0.05)  # out of descriptors, or the like: back off
                 continue
@@ -185,7 +236,7 @@ class Workers:
             finally:
                 sock.close()  # the worker has its own copy now
 
-    def _hand(self, portal: int, sock: socket.socket, peer: tuple[str, int]) -> None:
+    def _hand(self, portal: str, sock: socket.socket, peer: tuple[str, int]) -> None:
         """Give ``sock`` to the ready worker with the fewest connections (ties: the first)."""
         for _ in range(len(self.workers)):
             with self._lock:

@@ -15,7 +15,9 @@ import socket
 import sys
 import threading
 
+from hpt.daemon.control.rpc import Method
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message
+from hpt.daemon.workers.control import portal_list, run_control
 from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions
 
 log = logging.getLogger("hpt.daemon.workers")
@@ -30,11 +32,12 @@ def worker_main(argv: list[str]) -> int:
     hptd_args = args.hptd_args[1:] if args.hptd_args[:1] == ["--"] else args.hptd_args
 
     from hpt.daemon.config import ConfigError
-    from hpt.daemon.main import load_config, parse_args, raise_nofile, setup_logging
+    from hpt.daemon.control import methods
+    from hpt.daemon.main import load_config, make_control, parse_args, raise_nofile, setup_logging
 
     options = parse_args(hptd_args)
     try:
-        _document, config = load_config(options)
+        document, config = load_config(options)
     except ConfigError as err:
         print(f"hptd worker {args.index}: {err}", file=sys.stderr)
         return 2
@@ -51,15 +54,17 @@ def worker_main(argv: list[str]) -> int:
 
     watches = Watches()
     server: Server | None = None
+    served: dict[str, Method] = {}
 
     def handle(m: Message, fds: list[int]) -> Message | None:
         op = m.get("op")
         if op == "conn":  # an accepted connection: served by the portal it came through
             sock = socket.socket(fileno=fds[0])
-            if server is None or not 0 <= m["portal"] < len(server.portals):
+            portal = None if server is None else server.handed_portal(m["portal"])
+            if portal is None:
                 sock.close()
-                return None
-            server.portals[m["portal"]].adopt(sock)  # type: ignore[attr-defined]
+            else:
+                portal.adopt(sock)
             return None
         for fd in fds:
             os.close(fd)
@@ -67,6 +72,10 @@ def worker_main(argv: list[str]) -> int:
             return watches.deliver(m)
         if op == "close":
             return sessions.close_session(m)
+        if op == "control":  # an hptadm request, run here as in every worker (``control.py``)
+            return run_control(served, m)
+        if op == "portals":
+            return {"portals": [] if server is None else portal_list(server.portal_configs)}
         raise ValueError(f"unknown request {op!r}")
 
     channel = Channel(socket.socket(fileno=args.channel), handle, f"worker {args.index}", on_close=stop.set,
@@ -84,6 +93,7 @@ def worker_main(argv: list[str]) -> int:
         server = Server(config, sessions=sessions, sharing=lambda target, lun, name: OwnedObject(
             channel, f"{target}/{lun}/{name}", watches))
         server.take_handed(gone)
+        served = methods(make_control(options, server, document, None))  # sys.stop: the main process's
         channel.post({"op": "ready", "pid": os.getpid()})
     except (OSError, ValueError) as err:
         print(f"hptd worker {args.index}: cannot start: {err}", file=sys.stderr)

@@ -271,6 +271,47 @@ def test_reservation_through_one_worker_is_enforced_through_the_other(daemon: Hp
         b.close()
 
 
+def test_reservation_outlives_the_worker_that_took_it(daemon: Hptd) -> None:
+    """The main process keeps the reservation: after kill -9 of the worker A's nexus was on, B is still
+    refused, and A (logging in again with the same name and ISID, the same I_T nexus) still holds it."""
+    a = session(daemon, NAME_A, ISID_A)
+    b = session(daemon, NAME_B, ISID_B)
+    again = None
+    try:
+        (index_a, pid_a), (_, pid_b) = worker_of(daemon, a), worker_of(daemon, b)
+        assert pid_a != pid_b
+        bs = block_size(a)
+        key = 0xB0B
+        for action, kind, k, sa_key in ((REGISTER, 0, 0, key), (RESERVE, WRITE_EXCLUSIVE, key, 0)):
+            cdb, params = pr_out(action, k, sa_key, kind)
+            assert a.command(cdb, lun=1, write=params).status == GOOD
+        os.kill(pid_a, signal.SIGKILL)
+        assert closed_by_target(a, 10.0) != "open", (
+            "A's connection still open 10 s after its worker's kill -9"
+        )
+        assert read_keys(b) == [key]
+        assert read_reservation(b) == (key, WRITE_EXCLUSIVE)
+        refused = b.command(write10(700, 1), lun=1, write=bytes(bs))
+        assert refused.status == RESERVATION_CONFLICT, refused
+        wait_for(
+            f"worker {index_a} restarted",
+            lambda: any(i == index_a and p != pid_a for i, p in started(daemon)),
+        )
+        again = session(daemon, NAME_A, ISID_A)
+        assert again.command(write10(700, 1), lun=1, write=b"\xdd" * bs).status == GOOD  # still the holder
+        cdb, params = pr_out(CLEAR, key)
+        assert again.command(cdb, lun=1, write=params).status == GOOD
+        r = b.command(write10(701, 1), lun=1, write=b"\xee" * bs)
+        assert r.status == GOOD, r
+        r = b.command(read10(700, 2), lun=1, read=2 * bs)
+        assert r.status == GOOD and r.data == b"\xdd" * bs + b"\xee" * bs
+    finally:
+        a.close()
+        b.close()
+        if again is not None:
+            again.close()
+
+
 def test_reinstatement_across_workers(daemon: Hptd) -> None:
     first = session(daemon, NAME_A, ISID_A)
     second = None

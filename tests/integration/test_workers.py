@@ -591,6 +591,47 @@ def test_sigterm_stops_every_worker(daemon: Hptd) -> None:
         b.close()
 
 
+def test_sigterm_with_writes_in_flight(daemon: Hptd) -> None:
+    """SIGTERM while an initiator on each worker writes: hptd exits 0, each writer's connection ends
+    (closed, not hung), no worker remains, and what was acknowledged is in the file."""
+    a = session(daemon, NAME_A, ISID_A)
+    b = session(daemon, NAME_B, ISID_B)
+    try:
+        assert worker_of(daemon, a)[1] != worker_of(daemon, b)[1]
+        pids = [pid for _, pid in started(daemon)]
+        bs = block_size(a)
+        stop = threading.Event()
+        writers = [
+            Writer(a, 0, 0xA, bs, stop, fua=True, slots=4000, limit=4000),
+            Writer(b, 65536, 0xB, bs, stop, fua=True, slots=4000, limit=4000),
+        ]
+        for w in writers:
+            w.ini.sock.settimeout(30)
+            w.start()
+        try:
+            wait_for("10 writes through each worker", lambda: min(w.writes for w in writers) >= 10)
+            assert all(w.is_alive() for w in writers), [w.outcome() for w in writers]
+            assert daemon.stop() == 0
+            for w in writers:
+                w.join(30)
+        finally:
+            stop.set()
+            for w in writers:
+                w.join(30)
+        for w in writers:
+            assert not w.is_alive() and isinstance(w.error, ConnectionError), w.outcome()
+        for pid in pids:
+            wait_for(f"worker pid {pid} gone", lambda pid=pid: gone(pid), 10.0)
+        with (daemon.log.parent / "disk.img").open("rb") as f:
+            for w in writers:
+                for lba, data in w.acked.items():
+                    f.seek(lba * bs)
+                    assert f.read(len(data)) == data, f"acknowledged write at LBA {lba} not in the file"
+    finally:
+        a.close()
+        b.close()
+
+
 def test_a_new_file_is_created_once(tmp_path: Path) -> None:
     """The file LU's file does not exist yet: both workers start on it, none failing because the other
     created it first (each worker opens the store; a race, so tried eight times over)."""

@@ -85,7 +85,10 @@ class FileStore(BackingStore):
                 raise ValueError(f"{path}: no such file; give a size to create it")
             flags |= os.O_CREAT | os.O_EXCL
         try:
-            fd = os.open(path, flags, 0o600)
+            try:
+                fd = os.open(path, flags, 0o600)
+            except FileExistsError:  # made meanwhile by another process serving it (hptd's workers)
+                fd = os.open(path, flags & ~(os.O_CREAT | os.O_EXCL))
         except OSError as err:
             if direct and err.errno == errno.EINVAL:
                 raise ValueError(f"{path}: the file system refuses O_DIRECT") from err

@@ -121,7 +121,6 @@ class Workers:
         w.channel = Channel(mine, partial(self._handle, w), f"worker {w.index}",
                             on_close=partial(self.owner.gone, w.index), inline=INLINE)
         w.channel.start()
-        log.info("worker %d started (pid %d)", w.index, w.pid)
 
     def _close_listeners(self, keep: set[str] | None = None) -> None:
         """Stop listening, on every portal but those in ``keep``."""
@@ -212,7 +211,8 @@ class Workers:
         op = m.get("op")
         for fd in fds:  # a worker hands no descriptor back
             os.close(fd)
-        if op == "ready":
+        if op == "ready":  # its LUs are built: connections may come
+            log.info("worker %d started (pid %d)", w.index, w.pid)
             w.ready.set()
             return None
         if op == "gone":

@@ -553,8 +553,9 @@ def test_kill_9_of_one_worker_mid_io(daemon: Hptd) -> None:
         assert not bad, (
             f"{len(bad)} of A's {len(writer_a.acked)} acknowledged writes lost, first LBA {bad[0]}"
         )
-        # the restarted worker (no connection once ready) gets a new connection, and serves it
-        probe = on_worker(daemon, new[1])
+        # the restarted worker serves: A's new session if it went there (the worker with the fewest
+        # connections once ready), else a new connection that does
+        probe = again if worker_of(daemon, again)[1] == new[1] else on_worker(daemon, new[1])
         try:
             data = os.urandom(BLOCKS * bs)
             assert probe.command(write10(40000, BLOCKS), lun=1, write=data).status == GOOD
@@ -562,7 +563,8 @@ def test_kill_9_of_one_worker_mid_io(daemon: Hptd) -> None:
                 r = ini.command(read10(40000, BLOCKS), lun=1, read=BLOCKS * bs)
                 assert r.status == GOOD and r.data == data
         finally:
-            probe.close()
+            if probe is not again:
+                probe.close()
         print(f"kill -9: A {len(writer_a.acked)} writes before the kill, B {writer_b.writes} in all")
     finally:
         a.close()

@@ -24,9 +24,7 @@ import argparse
 import json
 import logging
 import resource
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -38,9 +36,9 @@ from hpt.daemon.config.build import vtl_text
 from hpt.daemon.config.optical import dvd_text, jukebox_text
 from hpt.daemon.config.osd import osd_text
 from hpt.daemon.control import DEFAULT_SOCKET, Control, ControlListener, Document, methods
-from hpt.daemon.control.rpc import Method, RpcError
+from hpt.daemon.control.rpc import Method
 from hpt.daemon.demo import dvd_media, jukebox_media, osd_store, vtl_media
-from hpt.daemon.notify import Notifier
+from hpt.daemon.loop import MainLoop
 from hpt.daemon.tgtconfig import load_tgt
 
 if TYPE_CHECKING:
@@ -191,16 +189,6 @@ def control_listener(args: argparse.Namespace, config: Config,
     return listener
 
 
-def _reload(control: Control, log: logging.Logger) -> None:
-    """SIGHUP: apply the configuration file's difference, or keep running as is and say why not."""
-    try:
-        summary = control.reload()
-    except RpcError as err:
-        log.error("reload refused, nothing changed: %s", err.message)
-        return
-    log.info("reloaded: %s", json.dumps({k: v for k, v in summary.items() if v}, sort_keys=True))
-
-
 def _metrics(config: Config, server: Server) -> MetricsServer | None:
     """The metrics endpoint of ``[metrics]``, if any; prometheus-client is imported only then."""
     if not config.metrics.host:
@@ -253,13 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         print("hptd: no portal or FCoE port could be started", file=sys.stderr)
         server.stop()
         return 1
-    stop, report, reload, wake = threading.Event(), threading.Event(), threading.Event(), threading.Event()
-
-    def shutdown() -> None:
-        stop.set()
-        wake.set()
-
-    control = make_control(args, server, document, shutdown)
+    loop = MainLoop()
+    control = make_control(args, server, document, loop.shutdown)
     try:
         listener = control_listener(args, config, methods(control))
     except OSError as err:
@@ -276,41 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for tc in config.targets:
         print(tc.name, flush=True)
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-        wake.set()
-
-    def on_status(_signum: int, _frame: object) -> None:
-        report.set()
-        wake.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    def on_reload(_signum: int, _frame: object) -> None:
-        reload.set()
-        wake.set()
-
-    signal.signal(signal.SIGUSR1, on_status)  # log what is served now: portals, sessions, FCoE ports
-    signal.signal(signal.SIGHUP, on_reload)  # re-read the configuration file, apply the difference
+    loop.install()
     log.info("hptd ready")
-    notifier = Notifier()  # systemd's Type=notify (does nothing unless systemd started hptd)
-    notifier.ready(f"serving {len(config.targets)} targets")
-    pulse = min(1.0, notifier.interval or 1.0)
-    while not stop.is_set():
-        notifier.tick(time.monotonic())
-        wake.wait(pulse)
-        wake.clear()
-        if report.is_set():
-            report.clear()
-            log.info("status %s", json.dumps(server.status(), sort_keys=True))
-        if reload.is_set():
-            reload.clear()
-            notifier.reloading()
-            _reload(control, log)
-            notifier.ready(f"serving {len(server.targets)} targets")
-    notifier.stopping()
+    loop.run(lambda: f"serving {len(server.targets)} targets", server.status, control.reload)
     started = time.monotonic()
     if listener is not None:
         listener.stop()

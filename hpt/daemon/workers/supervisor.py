@@ -118,9 +118,16 @@ class Workers:
         w.ready.clear()
         w.connections = 0
         w.started = time.monotonic()
-        w.channel = Channel(mine, partial(self._handle, w), f"worker {w.index}",
-                            on_close=partial(self.owner.gone, w.index), inline=INLINE)
-        w.channel.start()
+        channel = Channel(mine, partial(self._handle, w), f"worker {w.index}", inline=INLINE)
+        channel.on_close = partial(self._closed, w, channel)
+        w.channel = channel
+        channel.start()
+
+    def _closed(self, w: Worker, channel: Channel) -> None:
+        """A worker's channel ended: its watches and sessions go, unless it was restarted meanwhile (the
+        new process's are not the old one's)."""
+        if w.channel is channel:
+            self.owner.gone(w.index)
 
     def _close_listeners(self, keep: set[str] | None = None) -> None:
         """Stop listening, on every portal but those in ``keep``."""

@@ -47,19 +47,26 @@ if TYPE_CHECKING:
 
 
 class _JsonFormatter(logging.Formatter):
+    def __init__(self, tag: str = "") -> None:
+        super().__init__()
+        self.tag = tag  # "worker 2": which process of several (``workers``)
+
     def format(self, record: logging.LogRecord) -> str:
         doc = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
                "msg": record.getMessage()}
+        if self.tag:
+            doc["process"] = self.tag
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc)
 
 
 def setup_logging(level: str, fmt: str, tag: str = "") -> None:
-    """Log to standard error; ``tag`` (a worker process's "worker 2") starts each text line's name."""
+    """Log to standard error; ``tag`` (a worker process's "worker 2") starts each text line's name, and
+    is each JSON line's ``process``."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
+        handler.setFormatter(_JsonFormatter(tag))
     else:
         who = f"{tag} " if tag else ""
         handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)-7s {who}%(name)s: %(message)s"))

@@ -66,10 +66,12 @@ def test_console_script_installed() -> None:
     assert r.returncode == 0 and "--demo" in r.stdout
 
 
-def test_json_logs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_json_logs(tmp_path: Path, workers: int) -> None:
     d = start_hptd(
         tmp_path,
-        '[daemon]\nlog_format = "json"\n[[portal]]\naddress = "127.0.0.1:{port}"\n'
+        f'[daemon]\nlog_format = "json"\nworkers = {workers}\ncontrol_socket = ""\n'
+        '[[portal]]\naddress = "127.0.0.1:{port}"\n'
         '[[target]]\nname = "iqn.2026-11.org.hpt:j"\n  [[target.lun]]\n  lun = 1\n'
         '  store = "null"\n  size = "1M"\n',
     )
@@ -77,6 +79,9 @@ def test_json_logs(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in d.log_text().splitlines() if line.strip()]
     assert lines and all({"ts", "level", "logger", "msg"} <= set(doc) for doc in lines)
     assert any("listening on" in doc["msg"] for doc in lines)
+    # each worker's lines say which process wrote them; the main process's say nothing
+    processes = {doc.get("process") for doc in lines}
+    assert processes == ({None} if workers == 1 else {None, "worker 1", "worker 2"}), processes
 
 
 def test_sigterm_with_io_in_flight_stops_cleanly(tmp_path: Path) -> None:

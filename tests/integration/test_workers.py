@@ -114,6 +114,13 @@ def session(d: Hptd, name: str, isid: int) -> WireInitiator:
     return ini
 
 
+def close_all(*inis: WireInitiator | None) -> None:
+    """Close each session's connection (None: it was never opened)."""
+    for ini in inis:
+        if ini is not None:
+            ini.close()
+
+
 def read10(lba: int, blocks: int) -> bytes:
     return struct.pack(">BBIBHB", 0x28, 0, lba, 0, blocks, 0)
 
@@ -227,8 +234,7 @@ def test_sessions_spread_over_two_workers_and_see_the_same_data(daemon: Hptd) ->
         r = a.command(read10(100, 8), lun=1, read=8 * bs)
         assert r.status == GOOD and r.data == one[: 2 * bs] + other + one[6 * bs :], r.status
     finally:
-        a.close()
-        b.close()
+        close_all(a, b)
 
 
 def test_reservation_through_one_worker_is_enforced_through_the_other(daemon: Hptd) -> None:
@@ -267,8 +273,7 @@ def test_reservation_through_one_worker_is_enforced_through_the_other(daemon: Hp
         r = a.command(read10(300, 2), lun=1, read=2 * bs)
         assert r.status == GOOD and r.data == b"\xbb" * bs + b"\xcc" * bs, r.status
     finally:
-        a.close()
-        b.close()
+        close_all(a, b)
 
 
 def test_reservation_outlives_the_worker_that_took_it(daemon: Hptd) -> None:
@@ -306,10 +311,7 @@ def test_reservation_outlives_the_worker_that_took_it(daemon: Hptd) -> None:
         r = b.command(read10(700, 2), lun=1, read=2 * bs)
         assert r.status == GOOD and r.data == b"\xdd" * bs + b"\xee" * bs
     finally:
-        a.close()
-        b.close()
-        if again is not None:
-            again.close()
+        close_all(a, b, again)
 
 
 def test_reinstatement_across_workers(daemon: Hptd) -> None:
@@ -331,9 +333,7 @@ def test_reinstatement_across_workers(daemon: Hptd) -> None:
         r = second.command(read10(500, 4), lun=1, read=4 * bs)
         assert r.status == GOOD and r.data == data
     finally:
-        first.close()
-        if second is not None:
-            second.close()
+        close_all(first, second)
 
 
 def lu_reset(ini: WireInitiator) -> int:
@@ -369,8 +369,7 @@ def test_lu_reset_through_one_worker_reaches_the_other(daemon: Hptd) -> None:
         assert r.status == CHECK_CONDITION and r.sense_key_asc == (6, 0x29, 0x03), r
         assert b.command(tur(), lun=1).status == GOOD
     finally:
-        a.close()
-        b.close()
+        close_all(a, b)
 
 
 def rtpg() -> bytes:
@@ -567,10 +566,7 @@ def test_kill_9_of_one_worker_mid_io(daemon: Hptd) -> None:
                 probe.close()
         print(f"kill -9: A {len(writer_a.acked)} writes before the kill, B {writer_b.writes} in all")
     finally:
-        a.close()
-        b.close()
-        if again is not None:
-            again.close()
+        close_all(a, b, again)
 
 
 def test_sigterm_stops_every_worker(daemon: Hptd) -> None:
@@ -589,8 +585,7 @@ def test_sigterm_stops_every_worker(daemon: Hptd) -> None:
         for pid in pids:
             wait_for(f"worker pid {pid} gone", lambda pid=pid: gone(pid), 10.0)
     finally:
-        a.close()
-        b.close()
+        close_all(a, b)
 
 
 def test_sigterm_with_writes_in_flight(daemon: Hptd) -> None:
@@ -630,8 +625,7 @@ def test_sigterm_with_writes_in_flight(daemon: Hptd) -> None:
                     f.seek(lba * bs)
                     assert f.read(len(data)) == data, f"acknowledged write at LBA {lba} not in the file"
     finally:
-        a.close()
-        b.close()
+        close_all(a, b)
 
 
 def test_a_new_file_is_created_once(tmp_path: Path) -> None:

@@ -175,11 +175,12 @@ class Reservations:
         """The SPC-2 reservation held through ``port`` (None: whoever holds it) goes, on the shared state
         too when there is one (SPC-2 7.22)."""
 
-        def drop() -> None:
-            if port is None or self.spc2_holder == port:
-                self.spc2_holder = None
+        self.update(lambda: self._drop_spc2(port))
 
-        self.update(drop)
+    def _drop_spc2(self, port: str | None) -> None:
+        """This process's copy: the holder through ``port`` (None: whoever holds it) is gone."""
+        if port is None or self.spc2_holder == port:
+            self.spc2_holder = None
 
     def _release_spc2(self, port: str | None) -> None:
         """``release_spc2`` for a reset or a lost nexus, which cannot fail: if the shared state cannot be
@@ -188,8 +189,7 @@ class Reservations:
             self.release_spc2(port)
         except (OSError, RuntimeError) as err:
             log.warning("lun %d: releasing the SPC-2 reservation on the shared state: %s", self.lu.lun, err)
-            if port is None or self.spc2_holder == port:
-                self.spc2_holder = None
+            self._drop_spc2(port)
 
 
 # -- SPC-2 RESERVE / RELEASE (SPC-2 7.21, 7.22) ---------------------------------------------------

@@ -1,0 +1,163 @@
+"""Quiet connections give their threads up and wait in the portal's epoll set (hpt.iscsi.idle): they
+serve again on bytes, on a completion, on their NOP-In timer, and close on shutdown."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from hpt.daemon.server import Server
+from hpt.iscsi import tcp
+from hpt.iscsi.idle import Idler
+from hpt.iscsi.pdu import Opcode
+from tests.integration.wire import WireInitiator, write10
+
+from ..scsi.held_store import HeldStore
+from .test_connection import TARGET
+from .test_connection import server  # noqa: F401 - fixture
+
+INITIATOR = "iqn.2026-11.org.hpt.test:initiator"
+
+
+def wait_for(what: Callable[[], bool], timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while not what():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def serving_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("iscsi ")]
+
+
+def read10(lba: int, blocks: int) -> bytes:
+    return struct.pack(">BBIBHB", 0x28, 0, lba, 0, blocks, 0)
+
+
+@pytest.fixture
+def portal(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[tcp.TcpPortal]:  # noqa: F811
+    monkeypatch.setattr(tcp, "PARK_AFTER", 0.1)
+    p = tcp.TcpPortal("127.0.0.1", 0, server.context_for(server.config.portals[0]), server.ring,
+                      nop_interval=30)
+    p.start()
+    yield p
+    p.stop(logout_grace=0)
+
+
+def logged_in(portal: tcp.TcpPortal, isid: int = 0x23D000000042) -> WireInitiator:
+    ini = WireInitiator(portal.address[1], TARGET, name=INITIATOR, isid=isid)
+    assert ini.login() == 0
+    assert ini.command(bytes(6), lun=1).status == 2  # POWER ON reported: later commands run
+    return ini
+
+
+def test_the_idler_resumes_on_bytes_and_on_time() -> None:
+    idler = Idler("test")
+    woke: list[str] = []
+    a, b = socket.socketpair()
+    try:
+        assert idler.park((a.fileno(),), None, lambda: woke.append("bytes"))
+        assert len(idler) == 1
+        time.sleep(0.2)
+        assert woke == []  # nothing readable, no time set: it waits
+        b.send(b"x")
+        assert wait_for(lambda: woke == ["bytes"])
+        assert len(idler) == 0
+        a.recv(1)
+        assert idler.park((a.fileno(),), time.monotonic() + 0.1, lambda: woke.append("time"))
+        assert wait_for(lambda: woke == ["bytes", "time"])
+        b.send(b"y")  # resumed once: what comes later is the resumed thread's
+        time.sleep(0.2)
+        assert woke == ["bytes", "time"]
+    finally:
+        idler.stop()
+        a.close()
+        b.close()
+    assert not idler.park((a.fileno(),), None, lambda: None)  # stopped: the caller keeps its thread
+
+
+def test_quiet_sessions_give_their_threads_up_and_serve_again(portal: tcp.TcpPortal) -> None:
+    inis = [logged_in(portal, 0x23D000000100 + i) for i in range(24)]
+    try:
+        assert wait_for(lambda: len(portal.idler) == 24), f"{len(portal.idler)} parked"
+        assert serving_threads() == []  # 24 sessions, no thread serving any of them
+        for i, ini in enumerate(inis):
+            data = bytes([i + 1]) * 512
+            assert ini.command(write10(i, 1), lun=1, write=data).status == 0
+        for i, ini in enumerate(inis):
+            rsp = ini.command(read10(i, 1), lun=1, read=512)
+            assert rsp.status == 0 and rsp.data == bytes([i + 1]) * 512
+        assert wait_for(lambda: len(portal.idler) == 24)  # quiet again: parked again
+        assert sum(tc.parks for tc in portal.connections) >= 48
+    finally:
+        for ini in inis:
+            ini.close()
+    assert wait_for(lambda: not portal.connections)  # each closed socket woke its connection to end
+
+
+def test_a_completion_reaches_a_parked_session(server: Server, portal: tcp.TcpPortal) -> None:  # noqa: F811
+    held = HeldStore(4 << 20)
+    server.targets[TARGET].lu(1).store = held  # type: ignore[union-attr]
+    ini = logged_in(portal)
+    try:
+        held.data[4096:4608] = b"\x5a" * 512
+        ini.send(read10(8, 1), lun=1, read=512)
+        held.wait_held(1)
+        assert wait_for(lambda: len(portal.idler) == 1)  # the READ is at the store, the session parked
+        held.release()  # completes on this thread: sent from here to the parked connection
+        rsp = ini.response()
+        assert rsp.status == 0 and rsp.data == b"\x5a" * 512
+    finally:
+        ini.close()
+
+
+def test_a_parked_session_is_pinged_and_closed_when_it_does_not_answer(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setattr(tcp, "PARK_AFTER", 0.1)
+    portal = tcp.TcpPortal("127.0.0.1", 0, server.context_for(server.config.portals[0]), server.ring,
+                           nop_interval=1.0, nop_count=2)
+    portal.start()
+    try:
+        ini = logged_in(portal)
+        try:
+            assert wait_for(lambda: len(portal.idler) == 1, 0.9)  # parked before its first ping
+            (tc,) = portal.connections
+            ops = []
+            while True:  # pings, never answered, then the end
+                try:
+                    hdr, _ = ini._recv()
+                except ConnectionError:
+                    break
+                ops.append(hdr[0] & 0x3F)
+            assert ops and set(ops) == {Opcode.NOP_IN}
+            assert tc.parks >= 1 and tc.ended.wait(5)
+        finally:
+            ini.close()
+    finally:
+        portal.stop(logout_grace=0)
+
+
+def test_stopping_the_portal_ends_its_parked_sessions(portal: tcp.TcpPortal) -> None:
+    inis = [logged_in(portal, 0x23D000000200 + i) for i in range(4)]
+    try:
+        assert wait_for(lambda: len(portal.idler) == 4)
+        conns = list(portal.connections)
+        portal.stop(logout_grace=1)
+        assert all(tc.ended.is_set() for tc in conns)
+        for ini in inis:  # each was asked to log out (Async Message, event 1), then closed
+            hdr, _ = ini._recv()
+            assert hdr[0] & 0x3F == Opcode.ASYNC_MSG and hdr[36] == 1
+            with pytest.raises(ConnectionError):
+                while True:
+                    ini._recv()
+        assert serving_threads() == [] and len(portal.idler) == 0
+    finally:
+        for ini in inis:
+            ini.close()

@@ -2,7 +2,9 @@
 (``LuStats`` on each LU, the iSCSI sessions' and connections' counters, the FCoE ports') at scrape time,
 served as Prometheus text by prometheus-client
 (https://prometheus.github.io/client_python/collector/custom/).
-Nothing here runs per command: the data path only adds to plain integers."""
+Nothing here runs per command: the data path only adds to plain integers. With ``workers = N`` the
+main process serves the endpoint: at each scrape every worker sends its own collector's text over its
+channel (:func:`exposition`) and :class:`SummedCollector` adds them up, sample by sample."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import ProcessCollector, start_http_server
+from prometheus_client import ProcessCollector, generate_latest, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
 if TYPE_CHECKING:
@@ -136,12 +139,46 @@ class HptCollector(Collector):
         yield from (received, sent, events, rports)
 
 
-class MetricsServer:
-    """The HTTP endpoint serving :class:`HptCollector` (and the process's own metrics) on one address."""
+def exposition(server: Server) -> str:
+    """One process's metrics as Prometheus text (a worker's part of the whole; no process metrics)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HptCollector(server))
+    return generate_latest(registry).decode()
 
-    def __init__(self, config: MetricsConfig, server: Server) -> None:
+
+class SummedCollector(Collector):
+    """The metrics of several worker processes as one hptd's: ``texts()`` gives each worker's
+    :func:`exposition` at scrape time; samples with the same name and labels are added (a LU's
+    counters and histograms over every worker that served it; a session or connection lives in one
+    worker, so its samples pass through). A worker restarted starts its counters from zero, a counter
+    reset that Prometheus' ``rate()`` takes in its stride."""
+
+    def __init__(self, texts: Callable[[], list[str]]) -> None:
+        self.texts = texts
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        sums: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+        for text in self.texts():
+            for family in text_string_to_metric_families(text):
+                families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+                samples = sums.setdefault(family.name, {})
+                for sample in family.samples:
+                    key = (sample.name, tuple(sample.labels.items()))
+                    samples[key] = samples.get(key, 0.0) + sample.value
+        for name, metric in families.items():
+            for (sample_name, labels), value in sums[name].items():
+                metric.add_sample(sample_name, dict(labels), value)
+            yield metric
+
+
+class MetricsServer:
+    """The HTTP endpoint serving a collector (:class:`HptCollector`, or :class:`SummedCollector` with
+    workers) and the process's own metrics on one address."""
+
+    def __init__(self, config: MetricsConfig, collector: Collector) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(HptCollector(server))
+        self.registry.register(collector)
         ProcessCollector(registry=self.registry)
         self.address = config.address
         # OSError when the address cannot be bound
@@ -156,5 +193,5 @@ class MetricsServer:
 
 def start_metrics(config: MetricsConfig, server: Server) -> MetricsServer | None:
     """The metrics endpoint of ``[metrics]``, or None when the configuration has none."""
-    return MetricsServer(config, server) if config.host else None
+    return MetricsServer(config, HptCollector(server)) if config.host else None
 

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hpt.daemon.config import ConfigError, parse_config
 from hpt.daemon.control import Control, Document, methods
 from hpt.daemon.control.rpc import handle
-from hpt.daemon.metrics import HptCollector
+from hpt.daemon.metrics import HptCollector, SummedCollector, exposition
 from hpt.daemon.server import Server
 from hpt.scsi.core.command import Nexus, ScsiCommand
 
@@ -122,3 +122,29 @@ def test_metrics_address_forms() -> None:
     assert parse_config("", "x.toml").metrics.host == ""
     config = parse_config('[metrics]\naddress = "[::1]:9410"\n', "x.toml")
     assert (config.metrics.host, config.metrics.port, config.metrics.address) == ("::1", 9410, "[::1]:9410")
+
+
+def test_the_workers_metrics_are_summed(tmp_path: Path) -> None:
+    """With workers each process's collector text is summed by the main process (SummedCollector):
+    a LU's counters and histogram over both; samples only one worker has pass through."""
+    texts = []
+    for writes in (1, 2):
+        srv = Server(parse_config(TEXT, "t.toml", base_dir=tmp_path))
+        try:
+            _io(srv)
+            for _ in range(writes - 1):
+                _io(srv)
+            texts.append(exposition(srv))
+        finally:
+            srv.stop()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SummedCollector(lambda: texts))
+    summed = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for family in text_string_to_metric_families(generate_latest(registry).decode())
+              for s in family.samples}
+    write = (("kind", "write"), ("lun", "1"), ("target", IQN))
+    assert summed[("hpt_lu_commands_total", write)] == 9  # 3 writes by one process, 6 by the other
+    assert summed[("hpt_lu_bytes_total", write)] == 9 * 8192
+    assert summed[("hpt_lu_latency_seconds_bucket", (write[0], ("le", "+Inf"), *write[1:]))] == 9
+    assert summed[("hpt_lu_in_flight", (("lun", "1"), ("target", IQN)))] == 0
+    assert list(SummedCollector(lambda: []).collect()) == []  # no worker ready: no hpt samples

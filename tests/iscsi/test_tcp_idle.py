@@ -18,8 +18,10 @@ from hpt.iscsi.pdu import Opcode
 from tests.integration.wire import WireInitiator, write10
 
 from ..scsi.held_store import HeldStore
-from .test_connection import TARGET
-from .test_connection import server  # noqa: F401 - fixture
+from .test_connection import (
+    TARGET,
+    server,  # noqa: F401 - fixture
+)
 
 INITIATOR = "iqn.2026-11.org.hpt.test:initiator"
 

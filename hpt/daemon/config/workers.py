@@ -34,8 +34,6 @@ def check_workers(config: Config, where: str) -> None:
             raise refuse(portal.source or portal.address, f"an {portal.transport} portal")
     if config.fcoe_ports:
         raise refuse("fcoe_port", "FCoE ports")
-    if config.metrics.host:
-        raise refuse("[metrics]", "the metrics endpoint is not served by several workers yet")
     for target in config.targets:
         for lun in target.luns:
             if lun.type != "disk":

@@ -6,11 +6,13 @@ handler that waits (for a LU's lock, or for a third process) never holds up the 
 from __future__ import annotations
 
 import array
+import base64
 import itertools
 import json
 import logging
 import socket
 import threading
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,16 @@ CALL_TIMEOUT = 30.0
 Message = dict[str, Any]
 #: ``handler(message, fds)``: the reply's fields (None: no reply), run on a thread of its own.
 Handler = Callable[[Message, list[int]], "Message | None"]
+
+
+def pack_text(text: str) -> str:
+    """A long text (a worker's metrics) for a message: compressed, then base64 for JSON; metrics text
+    shrinks about tenfold, so some 10 MiB of it fits in one message."""
+    return base64.b64encode(zlib.compress(text.encode(), 6)).decode()
+
+
+def unpack_text(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed)).decode()
 
 
 class ChannelClosed(ConnectionError):

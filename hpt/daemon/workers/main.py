@@ -16,8 +16,18 @@ from hpt.daemon.workers.supervisor import WorkerError, Workers
 
 if TYPE_CHECKING:
     from hpt.daemon.config import Config
+    from hpt.daemon.metrics import MetricsServer
 
 log = logging.getLogger("hptd")
+
+
+def _metrics(config: Config, workers: Workers) -> MetricsServer | None:
+    """The metrics endpoint of ``[metrics]``, if any: every worker's metrics, summed at each scrape."""
+    if not config.metrics.host:
+        return None
+    from hpt.daemon.metrics import MetricsServer, SummedCollector
+
+    return MetricsServer(config.metrics, SummedCollector(workers.metrics))
 
 
 def serve_workers(args: argparse.Namespace, config: Config, argv: list[str]) -> int:
@@ -36,6 +46,14 @@ def serve_workers(args: argparse.Namespace, config: Config, argv: list[str]) -> 
         print(f"hptd: control socket: {err}", file=sys.stderr)
         workers.stop()
         return 1
+    try:
+        metrics = _metrics(config, workers)
+    except OSError as err:
+        print(f"hptd: metrics on {config.metrics.address}: {err.strerror or err}", file=sys.stderr)
+        if listener is not None:
+            listener.stop()
+        workers.stop()
+        return 1
     for tc in config.targets:
         print(tc.name, flush=True)
     loop.install()
@@ -46,6 +64,8 @@ def serve_workers(args: argparse.Namespace, config: Config, argv: list[str]) -> 
     started = time.monotonic()
     if listener is not None:
         listener.stop()
+    if metrics is not None:
+        metrics.stop()
     workers.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)
     return 0

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.config import PortalConfig
 from hpt.daemon.control.rpc import UNAVAILABLE, RpcError
-from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError, channel_pair
+from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError, channel_pair, unpack_text
 from hpt.daemon.workers.control import answer_of, internal
 from hpt.daemon.workers.owner import INLINE, StateOwner
 from hpt.iscsi.tcp import listening_socket
@@ -35,6 +35,8 @@ READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
 #: A worker that dies again within this many seconds of its start is restarted only after as long.
 RESTART_BACKOFF = 1.0
+#: Seconds a worker has to send its metrics when Prometheus scrapes.
+METRICS_WAIT = 5.0
 
 
 class WorkerError(RuntimeError):
@@ -160,6 +162,22 @@ class Workers:
             if follow:
                 self._follow_portals()
             return answers
+
+    def metrics(self) -> list[str]:
+        """Each ready worker's metrics (Prometheus text, ``hpt.daemon.metrics.exposition``), asked at
+        scrape time; a worker that does not answer within METRICS_WAIT is left out, with a warning."""
+        texts = []
+        for w in self.workers:
+            channel = self._channel_of(w.index)
+            if channel is None:
+                continue
+            try:
+                packed = channel.call("metrics", wait=METRICS_WAIT)["text"]
+            except (ChannelClosed, RemoteError) as err:
+                log.warning("worker %d: no metrics: %s", w.index, err)
+                continue
+            texts.append(unpack_text(packed))
+        return texts
 
     def _follow_portals(self) -> None:
         """The listening sockets of the portals the first ready worker serves (after a change)."""

@@ -16,7 +16,7 @@ import sys
 import threading
 
 from hpt.daemon.control.rpc import Method
-from hpt.daemon.workers.channel import Channel, ChannelClosed, Message
+from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, pack_text
 from hpt.daemon.workers.control import portal_list, run_control
 from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions
 
@@ -76,6 +76,10 @@ def worker_main(argv: list[str]) -> int:
             return run_control(served, m)
         if op == "portals":
             return {"portals": [] if server is None else portal_list(server.portal_configs)}
+        if op == "metrics":  # Prometheus scrapes the main process, which sums every worker's
+            from hpt.daemon.metrics import exposition
+
+            return {"text": pack_text("" if server is None else exposition(server))}
         raise ValueError(f"unknown request {op!r}")
 
     channel = Channel(socket.socket(fileno=args.channel), handle, f"worker {args.index}", on_close=stop.set,

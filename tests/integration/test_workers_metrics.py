@@ -1,0 +1,55 @@
+"""``[metrics]`` with ``workers = 2``: the main process serves the endpoint and sums what each worker
+counts (hpt.daemon.metrics.SummedCollector): a LU's commands over both workers, every session of each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from .hptd import free_port, one_lun_config, start_hptd
+from .test_metrics import scrape
+from .test_workers import (
+    FILE_LUN,
+    IQN,
+    ISID_A,
+    ISID_B,
+    NAME_A,
+    NAME_B,
+    close_all,
+    session,
+    started,
+    wait_for,
+    worker_of,
+)
+from .wire import write10
+
+pytestmark = pytest.mark.integration
+
+
+def test_metrics_sum_the_workers(tmp_path: Path) -> None:
+    port = free_port()
+    head = f'[daemon]\nworkers = 2\n\n[metrics]\naddress = "127.0.0.1:{port}"\n'
+    d = start_hptd(tmp_path, one_lun_config(IQN, FILE_LUN, head=head))
+    a = b = None
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
+        assert {worker_of(d, a)[0], worker_of(d, b)[0]} == {1, 2}  # one session in each worker
+        for ini, writes in ((a, 3), (b, 5)):
+            for i in range(writes):
+                assert ini.command(write10(i, 1), lun=1, write=bytes(512)).status == 0
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(scrape(port)) for s in family.samples}
+        lu = (("kind", "write"), ("lun", "1"), ("target", IQN))
+        assert samples[("hpt_lu_commands_total", lu)] == 8  # 3 through one worker, 5 through the other
+        assert samples[("hpt_lu_bytes_total", lu)] == 8 * 512
+        per_session = {dict(labels)["initiator"]: value for (name, labels), value in samples.items()
+                       if name == "hpt_iscsi_session_commands_total"}
+        assert per_session[NAME_A] >= 3 and per_session[NAME_B] >= 5  # and their TEST UNIT READYs
+        assert any(name == "process_cpu_seconds_total" for name, _ in samples)  # the main process's
+    finally:
+        close_all(a, b)
+        assert d.stop() == 0
+    assert "Traceback" not in d.log_text()

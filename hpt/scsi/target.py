@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from enum import IntEnum
+from functools import partial
 
 from hpt.scsi.core.alua import AluaState, PortGroups
 from hpt.scsi.core.command import Completion, Nexus, ScsiCommand, ScsiResult
@@ -22,6 +23,7 @@ from hpt.scsi.core.constants import (
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
     I_T_NEXUS_LOSS,
     LUN_NOT_SUPPORTED,
+    MODE_PARAMETERS_CHANGED,
     POWER_ON_OCCURRED,
     REPORTED_LUNS_DATA_CHANGED,
     Asc,
@@ -33,7 +35,7 @@ from hpt.scsi.core.taskset import Task
 from hpt.scsi.lu import LogicalUnit
 from hpt.scsi.spc.alua import TPGS_IMPLICIT
 from hpt.scsi.spc.inquiry import absent_lun_inquiry
-from hpt.scsi.spc.mode import control_tst, reset_mode_pages
+from hpt.scsi.spc.mode import control_tst, reset_mode_pages, take_shared_pages
 from hpt.scsi.spc.report_luns import clear_luns_changed, lun_inventory
 from hpt.scsi.spc.vpd import naa_of
 
@@ -86,6 +88,10 @@ class ScsiTarget:
         if lu.lun in self._lus:
             raise ValueError(f"target {self.name}: LUN {lu.lun} exists")
         lu.target = self
+        shared = lu.pr.shared
+        if shared is not None:  # what the LU's other processes (workers, gateways) change, done here too
+            shared.handlers["mode"] = partial(self._take_mode_pages, lu)
+            shared.handlers["reset"] = partial(self._reset_elsewhere, lu)
         others = list(self._lus.values())
         self._lus = {**self._lus, lu.lun: lu}  # replaced, never mutated: execute() reads it unlocked
         self._luns_changed(others)
@@ -276,6 +282,20 @@ class ScsiTarget:
         for lu in lus:
             self._reset_lu(lu, asc)
         return TmfResult.FUNCTION_COMPLETE
+
+    @staticmethod
+    def _take_mode_pages(lu: LogicalUnit, pages: dict[str, str]) -> None:
+        """A MODE SELECT through another process serving the LU (SPC-5 6.13)."""
+        if take_shared_pages(lu, pages):
+            lu.ua.establish(MODE_PARAMETERS_CHANGED)
+
+    @staticmethod
+    def _reset_elsewhere(lu: LogicalUnit, _asc: object) -> None:
+        """A LOGICAL UNIT RESET through another process: the reservations' part is done (``shared.py``);
+        the mode pages and the device's own state reset here as in :meth:`_reset_lu`."""
+        reset_mode_pages(lu)
+        if lu.profile.reset is not None:
+            lu.profile.reset(lu, None)
 
     def _reset_lu(self, lu: LogicalUnit, asc: Asc) -> None:
         """SPC-2 reservations go, persistent ones stay, mode pages return to their defaults."""

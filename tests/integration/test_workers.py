@@ -426,6 +426,33 @@ def test_alua_state_set_through_one_worker_reaches_the_other(tmp_path: Path) -> 
     assert "Traceback" not in log, log[-4000:]
 
 
+def caching_page(ini: WireInitiator) -> bytes:
+    """The current caching mode page (MODE SENSE(6), DBD)."""
+    r = ini.command(bytes((0x1A, 0x08, 0x08, 0, 255, 0)), lun=1, read=255)
+    assert r.status == GOOD, r
+    return r.data[4:4 + 2 + r.data[5]]
+
+
+def test_mode_select_through_one_worker_reaches_the_other(daemon: Hptd) -> None:
+    """The write cache turned off by MODE SELECT through one worker is off for the other's session,
+    which gets MODE PARAMETERS CHANGED first (SPC-5 6.13)."""
+    a = b = None
+    try:
+        a, b = session(daemon, NAME_A, ISID_A), session(daemon, NAME_B, ISID_B)
+        assert worker_of(daemon, a)[1] != worker_of(daemon, b)[1]
+        page = bytearray(caching_page(a))
+        assert page[2] & 0x04  # WCE on by default
+        page[0] &= 0x7F  # PS is reserved in MODE SELECT
+        page[2] &= ~0x04
+        body = bytes(4) + bytes(page)
+        assert a.command(bytes((0x15, 0x10, 0, 0, len(body), 0)), lun=1, write=body).status == GOOD
+        changed = b.command(tur(), lun=1)
+        assert changed.status == CHECK_CONDITION and changed.sense_key_asc == (6, 0x2A, 0x01), changed
+        assert not caching_page(b)[2] & 0x04
+    finally:
+        close_all(a, b)
+
+
 class Writer(threading.Thread):
     """Writes BLOCKS-block pieces one after another over ``slots`` pieces from ``base`` (round and round;
     FUA when asked), each a distinct pattern, until ``stop``, ``limit`` writes, ``seconds``, a status other

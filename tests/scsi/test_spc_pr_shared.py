@@ -11,17 +11,20 @@ import pytest
 from hpt.scsi.core.alua import AluaState
 from hpt.scsi.core.constants import (
     ASYMMETRIC_ACCESS_STATE_CHANGED,
+    BUS_DEVICE_RESET_FUNCTION,
     LU_COMMUNICATION_TIMEOUT,
+    MODE_PARAMETERS_CHANGED,
     RESERVATIONS_RELEASED,
     TARGET_PORT_IN_STANDBY,
     Status,
 )
 from hpt.scsi.pr.shared import TRIES
 from hpt.scsi.spc.alua import TPGS_EXPLICIT, TPGS_IMPLICIT
-from hpt.scsi.target import ScsiTarget
+from hpt.scsi.target import ScsiTarget, TmfResult
 
 from .conftest import HOST_A, HOST_B, TARGET_NAME, TUR, WRITE10, Initiator, MemStore, make_lu, make_nexus
 from .test_spc_alua import stpg, stpg_list
+from .test_spc_mode import current, select_pages
 from .test_spc_pr import K1, K2, RELEASE, RESERVE, prout, read_keys, register
 
 WRITE_EXCLUSIVE, WRITE_EXCLUSIVE_REGISTRANTS_ONLY = 1, 5
@@ -148,3 +151,20 @@ def test_set_target_port_groups_through_one_gateway_reaches_the_other(hub: Hub) 
     assert a.run(TUR).good  # the nexus that asked gets no unit attention
     assert b.run(TUR).asc == ASYMMETRIC_ACCESS_STATE_CHANGED
     assert b.run(WRITE10, bytes(512)).asc == TARGET_PORT_IN_STANDBY
+
+
+def test_mode_select_through_one_gateway_reaches_the_other(hub: Hub) -> None:
+    """MODE SELECT's current values are the LU's, not one process's (SPC-5 6.13): A turns the write
+    cache off, B reports WCE 0 after MODE PARAMETERS CHANGED; a LU reset through B restores the
+    default in both (SAM-5 6.3.3)."""
+    a, b = gateway(hub, 1, HOST_A), gateway(hub, 2, HOST_B)
+    caching = bytearray(current(a, 0x08))
+    caching[2] &= ~0x04  # WCE off
+    assert select_pages(a, bytes(caching)).good
+    assert a.run(TUR).good  # the nexus that changed them gets no unit attention
+    assert b.run(TUR).asc == MODE_PARAMETERS_CHANGED
+    assert not current(b, 0x08)[2] & 0x04 and b.target.lu(0).wce is False  # type: ignore[union-attr]
+    assert select_pages(a, bytes(caching)).good and b.run(TUR).good  # unchanged: no attention
+    assert b.target.lu_reset(0) == TmfResult.FUNCTION_COMPLETE
+    assert a.run(TUR).asc == BUS_DEVICE_RESET_FUNCTION
+    assert a.target.lu(0).wce is True and current(a, 0x08)[2] & 0x04  # type: ignore[union-attr]

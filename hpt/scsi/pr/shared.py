@@ -9,7 +9,9 @@ for its own I_T nexuses (REGISTRATIONS PREEMPTED, RESERVATIONS RELEASED ...): so
 what it did is enforced through every gateway. PERSISTENT RESERVE IN reads the object first. The
 conflict check of each command reads this process's copy, which the notifications keep current.
 A LOGICAL UNIT RESET's unit attention reaches the other gateways' I_T nexuses the same way (SAM-5 6.3.3),
-and so do the states a SET TARGET PORT GROUPS sets (SPC-5 6.46): explicit ALUA across the gateways.
+and so do the states a SET TARGET PORT GROUPS sets (SPC-5 6.46): explicit ALUA across the gateways,
+and what the layers above share through :meth:`SharedReservations.share` (the mode pages a MODE SELECT
+sets, SPC-5 6.13; the rest of a LU reset).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class SharedReservations:
         self.version = 0
         self._data = b""
         self._events: list[dict[str, Any]] = []  # unit attentions for the other gateways' nexuses
+        #: What the layers above share through this object, set by the target that has the LU:
+        #: "mode" (the pages a MODE SELECT set elsewhere), "reset" (the rest of a LOGICAL UNIT RESET
+        #: elsewhere: mode pages, the device's own state). Run under the LU's lock.
+        self.handlers: dict[str, Callable[[Any], None]] = {}
         obj.watch(self._notified)
         with pr.lu.lock:
             self.refresh()
@@ -109,6 +115,11 @@ class SharedReservations:
         nexuses get ASYMMETRIC ACCESS STATE CHANGED (SPC-5 5.16.2.6, 6.46)."""
         self._send({"alua": {str(g): int(s) for g, s in states.items()}})
 
+    def share(self, key: str, value: Any) -> None:
+        """Tell the other gateways of a change a layer above the reservations made (``key``: one of
+        :attr:`handlers`, e.g. "mode": the pages a MODE SELECT set); each runs its handler."""
+        self._send({key: value})
+
     def _send(self, message: dict[str, Any]) -> None:
         payload = json.dumps({"from": self.me, **message}).encode()
         lock = self.pr.lu.lock
@@ -138,6 +149,9 @@ class SharedReservations:
             if "reset" in message:
                 pr.reset()
                 pr.lu.ua.establish(_asc(message["reset"]))
+            for key, handler in list(self.handlers.items()):
+                if key in message:
+                    handler(message[key])
         target = pr.lu.target
         if "alua" in message and target is not None:  # as the target does it: without the LU's lock
             states = {int(g): AluaState(s) for g, s in message["alua"].items()}

@@ -9,7 +9,7 @@ SPC's own pages are ``SPC_MODE_PAGES``; a LU's device profile adds its pages and
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -258,7 +258,26 @@ def mode_select(lu: LogicalUnit, cmd: ScsiCommand) -> ScsiResult:
         _set_page(lu, page, value)
     if changed:
         lu.ua.establish(MODE_PARAMETERS_CHANGED, exclude=cmd.nexus.initiator_port)
+        if lu.pr.shared is not None:  # the other processes serving the LU (workers, gateways) take them too
+            lu.pr.shared.share("mode", {f"{p.code}/{p.subpage}": v.hex() for p, v in changes})
     return GOOD
+
+
+def take_shared_pages(lu: LogicalUnit, pages: Mapping[str, str]) -> bool:
+    """Set the current values another process serving the LU selected (``{"code/subpage": hex}``, as
+    :func:`mode_select` shares them; the caller holds the LU's lock): whether any changed here, so its
+    nexuses get MODE PARAMETERS CHANGED (SPC-5 6.13)."""
+    known = pages_for(lu)
+    changed = False
+    for key, value in pages.items():
+        code, _, subpage = key.partition("/")
+        page = known.get((int(code), int(subpage or 0)))
+        new = bytes.fromhex(value)
+        if page is None or len(new) != len(page.default):
+            continue  # a page this LU does not have (a different profile): nothing to take
+        changed |= new != current_page(lu, page)
+        _set_page(lu, page, new)
+    return changed
 
 
 # -- the pages ---------------------------------------------------------------------------------

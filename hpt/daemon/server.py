@@ -259,8 +259,7 @@ class _PortalContext:
             raise LoginError(2, 2, f"initiator {initiator_name} at {conn.peer} not allowed on {target_name}")
         limit = srv.limits.max_sessions_per_initiator
         isid = conn.login.isid  # a login that reinstates one of them replaces it: it does not count
-        held = sum(1 for s in srv.sessions.all() if s.initiator_name == initiator_name and s.isid != isid
-                   and s.session_type == "Normal")
+        held = srv.sessions.held(initiator_name, isid)  # of every worker, with workers = N
         if held >= limit:  # RFC 7143 11.13.5: 0302 out of resources
             raise LoginError(3, 2, f"initiator {initiator_name} has {held} sessions "
                                    f"(limits.max_sessions_per_initiator = {limit})")

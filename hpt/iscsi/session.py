@@ -115,3 +115,10 @@ class SessionTable:
     def all(self) -> list[Session]:
         with self._lock:
             return list(self._by_key.values())
+
+    def held(self, initiator_name: str, isid: int) -> int:
+        """The normal sessions ``initiator_name`` has, but for ISID ``isid`` (a login that reinstates
+        that one replaces it): what ``max_sessions_per_initiator`` counts."""
+        with self._lock:
+            return sum(1 for s in self._by_key.values() if s.initiator_name == initiator_name
+                       and s.isid != isid and s.session_type == "Normal")

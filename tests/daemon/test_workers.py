@@ -175,6 +175,18 @@ def test_reinstatement_closes_the_session_on_the_other_worker(ends: tuple[StateO
     assert owner.sessions() == {1: 1, 2: 1}
 
 
+def test_sessions_per_initiator_count_every_worker(ends: tuple[StateOwner, End, End]) -> None:
+    """limits.max_sessions_per_initiator counts the initiator's normal sessions on all workers, but
+    not the ISID a login reinstates, nor discovery sessions (no target name)."""
+    _owner, a, b = ends
+    for end, isid, target in ((a, 1, "iqn.t"), (b, 2, "iqn.t"), (b, 3, "iqn.u"), (a, 4, "")):
+        end.sessions.add(FakeSession("iqn.i", isid, target, tsih=end.sessions.new_tsih()))  # type: ignore[arg-type]
+    b.sessions.add(FakeSession("iqn.other", 1, "iqn.t", tsih=b.sessions.new_tsih()))  # type: ignore[arg-type]
+    assert a.sessions.held("iqn.i", 9) == 3 == b.sessions.held("iqn.i", 9)
+    assert a.sessions.held("iqn.i", 2) == 2  # ISID 2 (on worker 2) is the one a login would reinstate
+    assert a.sessions.held("iqn.nobody", 1) == 0
+
+
 def test_a_worker_that_is_gone_leaves_nothing(ends: tuple[StateOwner, End, End]) -> None:
     owner, a, b = ends
     a.sessions.add(FakeSession("iqn.i", 1, "iqn.t", tsih=a.sessions.new_tsih()))  # type: ignore[arg-type]

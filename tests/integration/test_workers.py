@@ -453,6 +453,25 @@ def test_mode_select_through_one_worker_reaches_the_other(daemon: Hptd) -> None:
         close_all(a, b)
 
 
+def test_sessions_per_initiator_are_counted_over_the_workers(tmp_path: Path) -> None:
+    """limits.max_sessions_per_initiator = 1: the initiator's second session, handed to the other
+    worker, is refused with 0302 (out of resources) as one process would refuse it."""
+    head = "[daemon]\nworkers = 2\n\n[limits]\nmax_sessions_per_initiator = 1\n"
+    d = start_hptd(tmp_path, one_lun_config(IQN, FILE_LUN, head=head))
+    a = b = None
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        a = session(d, NAME_A, ISID_A)
+        b = WireInitiator(d.port, IQN, name=NAME_A, isid=ISID_B)
+        assert b.login() == 0x0302
+        assert worker_of(d, a)[1] != worker_of(d, b)[1]
+        assert a.command(tur(), lun=1).status == GOOD
+    finally:
+        close_all(a, b)
+        d.stop()
+    assert "Traceback" not in d.log_text()
+
+
 class Writer(threading.Thread):
     """Writes BLOCKS-block pieces one after another over ``slots`` pieces from ``base`` (round and round;
     FUA when asked), each a distinct pattern, until ``stop``, ``limit`` writes, ``seconds``, a status other

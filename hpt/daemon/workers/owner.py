@@ -31,7 +31,7 @@ SessionKey = tuple[str, int, str]  # initiator name, ISID, target name
 
 
 #: The requests that never wait for another process (answered on the channel's reading thread).
-INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "release", "ready", "gone"})
+INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "held", "release", "ready", "gone"})
 
 
 class StateOwner:
@@ -48,6 +48,7 @@ class StateOwner:
         self._ops: dict[str, Callable[[int, Message], Message]] = {
             "read": self._read, "write": self._write, "watch": self._watch, "unwatch": self._unwatch,
             "notify": self._notify, "tsih": self._new_tsih, "claim": self._claim, "release": self._release,
+            "held": self._held,
         }
 
     def handle(self, worker: int, message: Message, _fds: list[int]) -> Message | None:
@@ -152,6 +153,13 @@ class StateOwner:
                 except (ChannelClosed, RemoteError) as err:
                     log.warning("worker %d: closing the session a login reinstates: %s", old[0], err)
         return {"reinstated": old is not None}
+
+    def _held(self, _worker: int, m: Message) -> Message:
+        """How many normal sessions (a target name: not discovery) initiator ``m["initiator"]`` has on
+        all workers, but for ISID ``m["isid"]`` (``limits.max_sessions_per_initiator``)."""
+        name, isid = str(m["initiator"]), int(m["isid"])
+        with self._lock:
+            return {"held": sum(1 for n, i, target in self._sessions if n == name and i != isid and target)}
 
     def _release(self, worker: int, m: Message) -> Message:
         key = _key(m["key"])

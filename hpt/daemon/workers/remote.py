@@ -98,6 +98,10 @@ class WorkerSessions(SessionTable):
         except ChannelClosed:
             pass
 
+    def held(self, initiator_name: str, isid: int) -> int:
+        """The initiator's normal sessions on every worker (the main process's table)."""
+        return int(self.channel.call("held", initiator=initiator_name, isid=isid)["held"])
+
     def close_session(self, m: Message) -> Message:
         """The main process's ``close``: a login on another worker reinstates this session."""
         session = self.find(*m["key"])

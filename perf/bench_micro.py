@@ -80,21 +80,21 @@ def test_read_4k_through_the_core(benchmark: BenchmarkFixture, perf_run: Run) ->
 
 def test_read_burst_of_32_through_the_c_lane(benchmark: BenchmarkFixture, perf_run: Run) -> None:
     """32 pipelined 4 KiB READ(10)s as one receive brings them, answered by the fast lane in C
-    (``Connection.take_burst``): headers in, RAM store, 32 Data-In with status out (no sockets).
-    Against ``test_read_4k_through_the_core`` (the lane in Python, one command per call), this is the
-    batch path the design asks of numba: one call into compiled code per burst, not per command."""
+    (``Connection.take_burst``): headers in, CmdSN window, LU checks, RAM store, 32 Data-In with
+    status out (no sockets). The same burst each call, the session's ExpCmdSN wound back to take it
+    as new. Against ``test_read_4k_through_the_core`` (one command per call) and the numba and struct
+    batch paths below (``test_read_burst_of_32_numba_batch``)."""
     srv, conn, ini = _server_and_initiator()
     s = conn.session
-    burst = bytearray(48 * 32)
+    burst = _read_burst()
+    first = s.exp_cmdsn
+    for i in range(BURST):
+        burst[i * 48 + 24:i * 48 + 28] = ((first + i) & 0xFFFFFFFF).to_bytes(4, "big")
+    view = memoryview(burst)
 
     def one() -> int:
-        sn = s.exp_cmdsn
-        for i in range(32):
-            hdr = memoryview(burst)[i * 48:(i + 1) * 48]
-            hdr[:] = CMD
-            hdr[16:20] = (100 + i).to_bytes(4, "big")
-            hdr[24:28] = ((sn + i) & 0xFFFFFFFF).to_bytes(4, "big")
-        taken = conn.take_burst(memoryview(burst), 32 * 1024)
+        s.exp_cmdsn = first
+        taken = conn.take_burst(view, 32 * 1024)
         out = conn.data_to_send()
         conn.output_sent()
         return taken // 48 if len(out) == 64 else -1
@@ -140,3 +140,161 @@ def test_owner_round_trip(benchmark: BenchmarkFixture, perf_run: Run) -> None:
     finally:
         channel.close()
         child.join(5)
+
+
+# -- the batch path: numba against struct and against the fast lane in C (issue 17) ---------------------
+BURST = 32
+BLOCK = 512
+
+
+def _read_burst() -> bytearray:
+    """32 pipelined READ(10)s of 4 KiB as one receive brings them."""
+    burst = bytearray()
+    for i in range(BURST):
+        hdr = bytearray(CMD)
+        hdr[16:20] = (100 + i).to_bytes(4, "big")
+        hdr[24:28] = (1 + i).to_bytes(4, "big")
+        hdr[34:38] = (8 * i).to_bytes(4, "big")
+        burst += hdr
+    return burst
+
+
+def _kernels():  # type: ignore[no-untyped-def]
+    import pytest
+
+    return pytest.importorskip("perf.batch_kernels", reason="numba is not installed (pip install .[perf])")
+
+
+def test_batch_decode_numba(benchmark: BenchmarkFixture, perf_run: Run) -> None:
+    """Decode the 32 headers and CDBs of a burst in one jitted call (``perf/batch_kernels.py``)."""
+    import numpy as np
+
+    k = _kernels()
+    burst = np.frombuffer(_read_burst(), dtype=np.uint8)
+    rows = np.empty((BURST, k.COLUMNS), dtype=np.int64)
+    assert micro.run(benchmark, perf_run, lambda: k.decode_burst(burst, len(burst), 1 << 20, BLOCK, rows),
+                     ios=BURST) == (BURST, len(burst))
+    assert rows[5].tolist() == [105, 0x28, 40, 8, 0, 0, 1, 6]
+
+
+def test_batch_decode_struct(benchmark: BenchmarkFixture, perf_run: Run) -> None:
+    """The same decode with ``struct``, a command at a time (the Python path's way)."""
+    k = _kernels()
+    burst = memoryview(_read_burst())
+    rows, taken = micro.run(benchmark, perf_run,
+                            lambda: k.decode_burst_struct(burst, len(burst), 1 << 20, BLOCK), ios=BURST)
+    assert taken == len(burst) and rows[5] == (105, 0x28, 40, 8, 0, 0, 1, 6)
+
+
+class _Sink:
+    """A socket the answers go to, drained by a thread (as an initiator reads them)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.near, self.far = socket.socketpair()
+        self.near.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        self.far.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.got = 0
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        buf = bytearray(1 << 20)
+        while n := self.far.recv_into(buf):
+            self.got += n
+
+    def close(self) -> None:
+        self.near.close()
+
+
+class _BurstOfReads:
+    """One burst of 32 READs, the batch path the issue asks of numba, sent on ``sink``: decode, the
+    store's copy into 32 slots (a RAM store), the 32 Data-In headers with status, one ``sendmsg`` of
+    header and slot views; the decode and the encode jitted (``with_numba``) or with ``struct``."""
+
+    def __init__(self, sink: _Sink) -> None:
+        import numpy as np
+
+        self.sendmsg = sink.near.sendmsg
+        self.k = k = _kernels()
+        raw = _read_burst()
+        self.view = memoryview(raw)
+        self.burst = np.frombuffer(raw, dtype=np.uint8)
+        self.store = bytearray(64 << 20)
+        self.slots = [memoryview(bytearray(4096)) for _ in range(BURST)]
+        self.rows = np.empty((BURST, k.COLUMNS), dtype=np.int64)
+        self.lun = np.frombuffer(bytes(LUN1), dtype=np.uint8)
+        self.hdrs = np.zeros(48 * BURST, dtype=np.uint8)
+        self.out = bytearray(48 * BURST)
+
+    def _send(self, rows: list, headers: memoryview) -> int:  # type: ignore[type-arg]
+        """What stays in Python per command (the store's copy, the send list), then the send."""
+        out: list[memoryview] = []
+        store, slots = self.store, self.slots
+        for i, (_itt, _op, lba, blocks, _fua, _dpo, _ok, _sn) in enumerate(rows):
+            ln = blocks * BLOCK
+            slot = slots[i]
+            slot[:ln] = store[lba * BLOCK:lba * BLOCK + ln]
+            out += (headers[i * 48:i * 48 + 48], slot[:ln])
+        return self.sendmsg(out)
+
+    def with_numba(self) -> int:
+        k = self.k
+        n, _ = k.decode_burst(self.burst, len(self.burst), 1 << 17, BLOCK, self.rows)
+        k.encode_data_in(self.rows, n, self.lun, BLOCK, 1, 33, 64, self.hdrs)
+        return self._send(self.rows[:n].tolist(), memoryview(self.hdrs.data).cast("B"))
+
+    def with_struct(self) -> int:
+        got, _ = self.k.decode_burst_struct(self.view, len(self.view), 1 << 17, BLOCK)
+        self.k.encode_data_in_struct(got, bytes(LUN1), BLOCK, 1, 33, 64, self.out)
+        return self._send(got, memoryview(self.out))
+
+
+SENT = BURST * (48 + 4096)  # what a burst's answers are on the wire
+
+
+def test_read_burst_of_32_sent_by_the_c_lane(benchmark: BenchmarkFixture, perf_run: Run) -> None:
+    """The batch path end to end as the TCP driver runs it: 32 READ(10)s of 4 KiB taken by the fast
+    lane in C with the connection's socket lent, the answers sent in the same call (GIL released for
+    the checks, the reads and the ``sendmsg``), against the numba and struct batch paths below."""
+    srv, conn, _ini = _server_and_initiator()
+    s = conn.session
+    burst = _read_burst()
+    first = s.exp_cmdsn
+    for i in range(BURST):
+        burst[i * 48 + 24:i * 48 + 28] = ((first + i) & 0xFFFFFFFF).to_bytes(4, "big")
+    view = memoryview(burst)
+    sink = _Sink()
+    fd = sink.near.fileno()
+
+    def one() -> int:
+        s.exp_cmdsn = first
+        return conn.take_burst(view, 32 * 1024, fd)
+
+    try:
+        assert micro.run(benchmark, perf_run, one, nbytes=BURST * 4096, ios=BURST) == len(burst)
+    finally:
+        sink.close()
+        srv.stop()
+
+
+def test_read_burst_of_32_sent_numba_batch(benchmark: BenchmarkFixture, perf_run: Run) -> None:
+    """One jitted decode of the burst, the store's copies and the send list in Python, one jitted
+    encode of the 32 Data-In headers, one ``sendmsg`` (no session or LU checks: a lower bound)."""
+    sink = _Sink()
+    try:
+        run = _BurstOfReads(sink).with_numba
+        assert micro.run(benchmark, perf_run, run, nbytes=BURST * 4096, ios=BURST) == SENT
+    finally:
+        sink.close()
+
+
+def test_read_burst_of_32_sent_struct_batch(benchmark: BenchmarkFixture, perf_run: Run) -> None:
+    """The same with ``struct`` decoding and encoding a command at a time."""
+    sink = _Sink()
+    try:
+        run = _BurstOfReads(sink).with_struct
+        assert micro.run(benchmark, perf_run, run, nbytes=BURST * 4096, ios=BURST) == SENT
+    finally:
+        sink.close()

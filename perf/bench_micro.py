@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from hpt.iscsi import pdu as P
@@ -84,16 +85,10 @@ def test_read_burst_of_32_through_the_c_lane(benchmark: BenchmarkFixture, perf_r
     status out (no sockets). The same burst each call, the session's ExpCmdSN wound back to take it
     as new. Against ``test_read_4k_through_the_core`` (one command per call) and the numba and struct
     batch paths below (``test_read_burst_of_32_numba_batch``)."""
-    srv, conn, ini = _server_and_initiator()
-    s = conn.session
-    burst = _read_burst()
-    first = s.exp_cmdsn
-    for i in range(BURST):
-        burst[i * 48 + 24:i * 48 + 28] = ((first + i) & 0xFFFFFFFF).to_bytes(4, "big")
-    view = memoryview(burst)
+    srv, conn, view, rewind = _lane_burst()
 
     def one() -> int:
-        s.exp_cmdsn = first
+        rewind()
         taken = conn.take_burst(view, 32 * 1024)
         out = conn.data_to_send()
         conn.output_sent()
@@ -159,9 +154,23 @@ def _read_burst() -> bytearray:
     return burst
 
 
-def _kernels():  # type: ignore[no-untyped-def]
-    import pytest
+def _lane_burst():  # type: ignore[no-untyped-def]
+    """A logged-in connection, a burst of 32 READs in its CmdSN window, and what winds the session's
+    ExpCmdSN back so that the same burst is new at each call."""
+    srv, conn, _ini = _server_and_initiator()
+    s = conn.session
+    burst = _read_burst()
+    first = s.exp_cmdsn
+    for i in range(BURST):
+        burst[i * 48 + 24:i * 48 + 28] = ((first + i) & 0xFFFFFFFF).to_bytes(4, "big")
 
+    def rewind() -> None:
+        s.exp_cmdsn = first
+
+    return srv, conn, memoryview(burst), rewind
+
+
+def _kernels():  # type: ignore[no-untyped-def]
     return pytest.importorskip("perf.batch_kernels", reason="numba is not installed (pip install .[perf])")
 
 
@@ -258,43 +267,30 @@ def test_read_burst_of_32_sent_by_the_c_lane(benchmark: BenchmarkFixture, perf_r
     """The batch path end to end as the TCP driver runs it: 32 READ(10)s of 4 KiB taken by the fast
     lane in C with the connection's socket lent, the answers sent in the same call (GIL released for
     the checks, the reads and the ``sendmsg``), against the numba and struct batch paths below."""
-    srv, conn, _ini = _server_and_initiator()
-    s = conn.session
-    burst = _read_burst()
-    first = s.exp_cmdsn
-    for i in range(BURST):
-        burst[i * 48 + 24:i * 48 + 28] = ((first + i) & 0xFFFFFFFF).to_bytes(4, "big")
-    view = memoryview(burst)
+    srv, conn, view, rewind = _lane_burst()
     sink = _Sink()
     fd = sink.near.fileno()
 
     def one() -> int:
-        s.exp_cmdsn = first
+        rewind()
         return conn.take_burst(view, 32 * 1024, fd)
 
     try:
-        assert micro.run(benchmark, perf_run, one, nbytes=BURST * 4096, ios=BURST) == len(burst)
+        assert micro.run(benchmark, perf_run, one, nbytes=BURST * 4096, ios=BURST) == len(view)
     finally:
         sink.close()
         srv.stop()
 
 
-def test_read_burst_of_32_sent_numba_batch(benchmark: BenchmarkFixture, perf_run: Run) -> None:
-    """One jitted decode of the burst, the store's copies and the send list in Python, one jitted
-    encode of the 32 Data-In headers, one ``sendmsg`` (no session or LU checks: a lower bound)."""
+@pytest.mark.parametrize("way", ["numba", "struct"])
+def test_read_burst_of_32_sent_batch(benchmark: BenchmarkFixture, perf_run: Run, way: str) -> None:
+    """numba: one jitted decode of the burst, the store's copies and the send list in Python, one
+    jitted encode of the 32 Data-In headers, one ``sendmsg`` (no session or LU checks: a lower
+    bound); struct: the same, decoding and encoding a command at a time."""
     sink = _Sink()
     try:
-        run = _BurstOfReads(sink).with_numba
-        assert micro.run(benchmark, perf_run, run, nbytes=BURST * 4096, ios=BURST) == SENT
-    finally:
-        sink.close()
-
-
-def test_read_burst_of_32_sent_struct_batch(benchmark: BenchmarkFixture, perf_run: Run) -> None:
-    """The same with ``struct`` decoding and encoding a command at a time."""
-    sink = _Sink()
-    try:
-        run = _BurstOfReads(sink).with_struct
+        burst = _BurstOfReads(sink)
+        run = burst.with_numba if way == "numba" else burst.with_struct
         assert micro.run(benchmark, perf_run, run, nbytes=BURST * 4096, ios=BURST) == SENT
     finally:
         sink.close()

@@ -42,6 +42,8 @@ from hpt.daemon.loop import MainLoop
 from hpt.daemon.tgtconfig import load_tgt
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from hpt.daemon.metrics import MetricsServer
     from hpt.daemon.server import Server
 
@@ -196,13 +198,39 @@ def control_listener(args: argparse.Namespace, config: Config,
     return listener
 
 
-def _metrics(config: Config, server: Server) -> MetricsServer | None:
-    """The metrics endpoint of ``[metrics]``, if any; prometheus-client is imported only then."""
-    if not config.metrics.host:
-        return None
-    from hpt.daemon.metrics import start_metrics
+class Endpoints:
+    """hptd's control socket and metrics endpoint (``[metrics]``), as one process or the main process of
+    several workers serves them."""
 
-    return start_metrics(config.metrics, server)
+    def __init__(self, args: argparse.Namespace, config: Config, served: Mapping[str, Method],
+                 collector: Callable[[], Collector]) -> None:
+        """Start both; ``collector()`` is made only with ``[metrics]`` (prometheus-client is imported
+        only then). OSError with hptd's message when an address cannot be had; nothing is left started."""
+        try:
+            self.listener = control_listener(args, config, served)
+        except OSError as err:
+            raise OSError(f"control socket: {err}") from None
+        self.metrics: MetricsServer | None = None
+        if config.metrics.host:
+            from hpt.daemon.metrics import MetricsServer
+
+            try:
+                self.metrics = MetricsServer(config.metrics, collector())
+            except OSError as err:
+                self.stop()
+                raise OSError(f"metrics on {config.metrics.address}: {err.strerror or err}") from None
+
+    def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
+
+
+def _collector(server: Server) -> Collector:
+    from hpt.daemon.metrics import HptCollector
+
+    return HptCollector(server)
 
 
 def raise_nofile() -> None:
@@ -251,17 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     loop = MainLoop()
     control = make_control(args, server, document, loop.shutdown)
     try:
-        listener = control_listener(args, config, methods(control))
+        endpoints = Endpoints(args, config, methods(control), partial(_collector, server))
     except OSError as err:
-        print(f"hptd: control socket: {err}", file=sys.stderr)
-        server.stop()
-        return 1
-    try:
-        metrics = _metrics(config, server)
-    except OSError as err:
-        print(f"hptd: metrics on {config.metrics.address}: {err.strerror or err}", file=sys.stderr)
-        if listener is not None:
-            listener.stop()
+        print(f"hptd: {err}", file=sys.stderr)
         server.stop()
         return 1
     for tc in config.targets:
@@ -270,10 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("hptd ready")
     loop.run(lambda: f"serving {len(server.targets)} targets", server.status, control.reload)
     started = time.monotonic()
-    if listener is not None:
-        listener.stop()
-    if metrics is not None:
-        metrics.stop()
+    endpoints.stop()
     server.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)
     return 0

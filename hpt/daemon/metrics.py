@@ -189,9 +189,3 @@ class MetricsServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
-
-
-def start_metrics(config: MetricsConfig, server: Server) -> MetricsServer | None:
-    """The metrics endpoint of ``[metrics]``, or None when the configuration has none."""
-    return MetricsServer(config, HptCollector(server)) if config.host else None
-

@@ -106,6 +106,17 @@ def test_a_reload_may_not_move_the_metrics(server: Any, tmp_path: Path) -> None:
     assert srv.config.metrics.port == 9410
 
 
+def test_a_reload_may_not_change_the_workers(server: Any, tmp_path: Path) -> None:
+    """[daemon] workers is how many processes serve: set at start, as [metrics] is."""
+    srv, ctl = server
+    path = tmp_path / "hptd.toml"
+    path.write_text("[daemon]\nworkers = 2\n" + TEXT.replace('store = "ram"', 'store = "null"'))
+    ctl.source, ctl.load = path, Document.load
+    with pytest.raises(Exception, match=r"daemon.workers cannot change while hptd runs \(1 now, 2 asked\)"):
+        ctl.reload()
+    assert srv.config.daemon.workers == 1
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ('[metrics]\naddress = "127.0.0.1"\n', 'x.toml:2: metrics.address: needs a port, e.g. "127.0.0.1:9410"'),
     ('[metrics]\nadress = "127.0.0.1:1"\n', 'x.toml:2: metrics.adress: unknown key (did you mean'),

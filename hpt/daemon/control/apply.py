@@ -128,6 +128,10 @@ def prepare(server: Server, config: Config, *, force: bool = False) -> Change:
         raise RpcError(UNAVAILABLE, "FCoE ports cannot change while hptd runs: restart it")
     if config.metrics != server.config.metrics:
         raise RpcError(UNAVAILABLE, "[metrics] cannot change while hptd runs: restart it")
+    now, asked = server.config.daemon.workers, config.daemon.workers
+    if asked != now:
+        raise RpcError(UNAVAILABLE, f"daemon.workers cannot change while hptd runs ({now} now, "
+                                    f"{asked} asked): restart it")
     change = Change(server, config)
     old = {t.name: t for t in server.config.targets}
     new = {t.name: t for t in config.targets}

@@ -6,53 +6,47 @@ import argparse
 import logging
 import sys
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 from hpt.daemon.control.rpc import Params
 from hpt.daemon.loop import MainLoop
-from hpt.daemon.main import control_listener
+from hpt.daemon.main import Endpoints
 from hpt.daemon.workers.control import methods_of
 from hpt.daemon.workers.supervisor import WorkerError, Workers
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from hpt.daemon.config import Config
-    from hpt.daemon.metrics import MetricsServer
 
 log = logging.getLogger("hptd")
 
 
-def _metrics(config: Config, workers: Workers) -> MetricsServer | None:
-    """The metrics endpoint of ``[metrics]``, if any: every worker's metrics, summed at each scrape."""
-    if not config.metrics.host:
-        return None
-    from hpt.daemon.metrics import MetricsServer, SummedCollector
+def _summed(workers: Workers) -> Collector:
+    """Every worker's metrics, summed at each scrape (``hpt.daemon.metrics.SummedCollector``)."""
+    from hpt.daemon.metrics import SummedCollector
 
-    return MetricsServer(config.metrics, SummedCollector(workers.metrics))
+    return SummedCollector(workers.metrics)
 
 
 def serve_workers(args: argparse.Namespace, config: Config, argv: list[str]) -> int:
     """Serve ``config`` through its worker processes (``argv``: hptd's arguments, for each worker);
     hptd's exit status."""
     workers = Workers(config, argv)
+    loop = MainLoop()
+    # the control socket and the metrics endpoint first: up before the portals listen (workers.start),
+    # so initiators find them as soon as they can log in (answering "no worker is ready" until then)
+    try:
+        endpoints = Endpoints(args, config, methods_of(workers, loop.shutdown), partial(_summed, workers))
+    except OSError as err:
+        print(f"hptd: {err}", file=sys.stderr)
+        return 1
     try:
         workers.start()
     except (OSError, WorkerError) as err:
         print(f"hptd: cannot start: {err}", file=sys.stderr)
-        return 1
-    loop = MainLoop()
-    try:
-        listener = control_listener(args, config, methods_of(workers, loop.shutdown))
-    except OSError as err:
-        print(f"hptd: control socket: {err}", file=sys.stderr)
-        workers.stop()
-        return 1
-    try:
-        metrics = _metrics(config, workers)
-    except OSError as err:
-        print(f"hptd: metrics on {config.metrics.address}: {err.strerror or err}", file=sys.stderr)
-        if listener is not None:
-            listener.stop()
-        workers.stop()
+        endpoints.stop()
         return 1
     for tc in config.targets:
         print(tc.name, flush=True)
@@ -62,10 +56,7 @@ def serve_workers(args: argparse.Namespace, config: Config, argv: list[str]) -> 
     loop.run(lambda: f"serving {len(config.targets)} targets with {config.daemon.workers} workers",
              workers.status, lambda: reload(Params({})), pulse=0.5, tick=workers.tick)
     started = time.monotonic()
-    if listener is not None:
-        listener.stop()
-    if metrics is not None:
-        metrics.stop()
+    endpoints.stop()
     workers.stop()
     log.info("stopped in %.2f s", time.monotonic() - started)
     return 0

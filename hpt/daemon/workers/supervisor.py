@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -149,10 +150,7 @@ class Workers:
         ``follow``, listen afterwards on the portals the workers serve now, and on no other."""
         with self._control_lock:
             answers = []
-            for w in self.workers:
-                channel = self._channel_of(w.index)
-                if channel is None:
-                    continue
+            for _w, channel in self._ready():
                 try:
                     answers.append(answer_of(channel.call("control", method=method, params=params)))
                 except (ChannelClosed, RemoteError) as err:
@@ -167,10 +165,7 @@ class Workers:
         """Each ready worker's metrics (Prometheus text, ``hpt.daemon.metrics.exposition``), asked at
         scrape time; a worker that does not answer within METRICS_WAIT is left out, with a warning."""
         texts = []
-        for w in self.workers:
-            channel = self._channel_of(w.index)
-            if channel is None:
-                continue
+        for w, channel in self._ready():
             try:
                 packed = channel.call("metrics", wait=METRICS_WAIT)["text"]
             except (ChannelClosed, RemoteError) as err:
@@ -181,9 +176,10 @@ class Workers:
 
     def _follow_portals(self) -> None:
         """The listening sockets of the portals the first ready worker serves (after a change)."""
-        channel = next((c for w in self.workers if (c := self._channel_of(w.index)) is not None), None)
-        if channel is None:
+        first = next(self._ready(), None)
+        if first is None:
             return
+        channel = first[1]
         portals = [PortalConfig(p["host"], p["port"], p["transport"], p["group"])
                    for p in channel.call("portals")["portals"]]
         self._close_listeners(keep={pc.address for pc in portals})
@@ -228,6 +224,13 @@ class Workers:
             self._spawn(w)
 
     # -- the channel --------------------------------------------------------------------------
+    def _ready(self) -> Iterator[tuple[Worker, Channel]]:
+        """Each ready worker with its channel, in order."""
+        for w in self.workers:
+            channel = self._channel_of(w.index)
+            if channel is not None:
+                yield w, channel
+
     def _channel_of(self, index: int) -> Channel | None:
         w = self.workers[index - 1]
         return w.channel if w.ready.is_set() and w.channel is not None and not w.channel.closed else None

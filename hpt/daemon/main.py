@@ -255,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     raise_nofile()
     log = logging.getLogger("hptd")
 
+    daemon = config.daemon
+    if daemon.workers_auto:
+        log.info("workers = auto: %s", f"{daemon.workers} workers, one per core" if daemon.workers > 1
+                 else f"one process ({daemon.workers_note or 'one core'})")
     if config.daemon.workers > 1:
         from hpt.daemon.workers.main import serve_workers
 

@@ -4,6 +4,7 @@ compare-and-swap, notifications, TSIHs, reinstatement across workers."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,19 @@ def test_workers_default_and_set() -> None:
 def test_workers_out_of_range(value: str) -> None:
     with pytest.raises(ConfigError, match=r"test.toml:2: daemon.workers"):
         parse_config(workers_config(value), "test.toml")
+    if value == '"two"':
+        with pytest.raises(ConfigError, match=r'must be 1..256 or "auto", got "two"'):
+            parse_config(workers_config(value), "test.toml")
+
+
+def test_auto_workers_are_one_per_core_unless_one_process_must_serve() -> None:
+    """workers = "auto": one worker per core this process may run on; one process, and why, when the
+    configuration has what only one process serves (here a ram store)."""
+    auto = parse_config(workers_config('"auto"'), "test.toml").daemon
+    assert auto.workers_auto and not auto.workers_note
+    assert auto.workers == min(len(os.sched_getaffinity(0)), 256)
+    single = parse_config(workers_config('"auto"', 'store = "ram"\nsize = "1M"'), "test.toml").daemon
+    assert single.workers == 1 and 'store = "ram" is one process\'s memory' in single.workers_note
 
 
 @pytest.mark.parametrize(("lun", "head", "names", "why"), [

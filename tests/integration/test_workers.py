@@ -746,3 +746,27 @@ def test_workers_refuse_what_one_process_keeps(
     end = lines.index(last, start)
     named = [n for n in range(start + 1, end + 2) if f"{tmp_path / 'hptd.toml'}:{n}:" in r.stderr]
     assert named, f"no line {start + 1}-{end + 1} ({first.strip()} .. {last.strip()}) named:\n{r.stderr}"
+
+
+@pytest.mark.parametrize("lun", [FILE_LUN, 'store = "ram"\nsize = "8M"'], ids=["file", "ram"])
+def test_auto_workers(tmp_path: Path, lun: str) -> None:
+    """workers = "auto": one worker per core for a file LUN (one process on a one-core machine), one
+    process for a ram LUN, which says why; either way the LUN serves."""
+    d = start_hptd(tmp_path, one_lun_config(IQN, lun, head='[daemon]\nworkers = "auto"\n'))
+    a = None
+    try:
+        cores = len(os.sched_getaffinity(0))
+        many = cores > 1 and "ram" not in lun
+        expected = f"{cores} workers, one per core" if many else "one process ("
+        expected = f"workers = auto: {expected}"
+        wait_for(f"the line {expected!r}", lambda: expected in d.log_text())
+        if many:
+            wait_for("every worker started", lambda: {i for i, _ in started(d)} >= set(range(1, cores + 1)))
+        else:
+            assert 'store = "ram" is one process\'s memory' in d.log_text() or cores == 1
+        a = session(d, NAME_A, ISID_A)
+        assert a.command(write10(0, 1), lun=1, write=bytes(512)).status == GOOD
+    finally:
+        close_all(a)
+        assert d.stop() == 0
+    assert "Traceback" not in d.log_text()

@@ -27,7 +27,7 @@ from hpt.daemon.config.schema import (
 from hpt.daemon.config.tables import ConfigError, Doc, Table
 from hpt.daemon.config.target import TARGET_KEYS, read_target
 from hpt.daemon.config.validators import parse_address
-from hpt.daemon.config.workers import MAX_WORKERS, check_workers
+from hpt.daemon.config.workers import MAX_WORKERS, auto_workers, check_workers
 from hpt.scsi.profiles import PROFILES
 
 if TYPE_CHECKING:
@@ -103,7 +103,8 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
             log_level=daemon.text("log_level", "info", LOG_LEVELS),
             log_format=daemon.text("log_format", "text", LOG_FORMATS),
             control_socket=_socket_path(daemon),
-            workers=daemon.integer("workers", 1, 1, MAX_WORKERS),
+            workers=1 if (auto := _auto_workers(daemon)) else daemon.integer("workers", 1, 1, MAX_WORKERS),
+            workers_auto=auto,
         ),
         iscsi=iscsi_values(iscsi := iscsi_table(root)),
         portals=_portals(root),
@@ -126,9 +127,19 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
     config.fcoe_ports = read_fcoe_ports(root, seen)
     config.limits = read_limits(root)
     config.metrics = _metrics(root)
-    if config.daemon.workers > 1:
+    if auto:
+        config.daemon.workers, config.daemon.workers_note = auto_workers(config)
+    elif config.daemon.workers > 1:
         check_workers(config, daemon.where("workers"))
     return config
+
+
+def _auto_workers(daemon: Table) -> bool:
+    """``daemon.workers = "auto"`` (any other string is an error naming the choices)."""
+    value = daemon.data.get("workers")
+    if isinstance(value, str) and value != "auto":
+        raise daemon.fail("workers", f'must be 1..{MAX_WORKERS} or "auto", got "{value}"')
+    return value == "auto"
 
 
 def _metrics(root: Table) -> MetricsConfig:

@@ -29,6 +29,8 @@ class DaemonConfig:
     log_format: str = "text"
     control_socket: str = CONTROL_SOCKET  # hptadm's JSON-RPC socket (docs/control.md); "": none
     workers: int = 1  # processes serving the iSCSI/TCP sessions (docs/workers.md); 1: this process
+    workers_auto: bool = False  # workers = "auto": one per core, when the configuration allows several
+    workers_note: str = ""  # with "auto" and one process: what only one process serves
 
 
 @dataclass(slots=True)

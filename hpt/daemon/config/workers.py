@@ -9,6 +9,7 @@ cannot be split between workers, and only iSCSI/TCP connections can be handed to
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from hpt.daemon.config.tables import ConfigError
@@ -21,23 +22,35 @@ MAX_WORKERS = 256
 SHARED_STORES = ("file", "rbd", "null")
 
 
-def check_workers(config: Config, where: str) -> None:
-    """Refuse what ``workers = N`` (N > 1, at ``where``) cannot serve, naming it and its line."""
-    n = config.daemon.workers
-
-    def refuse(what: str, why: str) -> ConfigError:
-        return ConfigError(f"{what}: {why}; with {where} = {n} only disks on a file, rbd or null store "
-                           "over iSCSI/TCP are served (set workers = 1)")
-
+def single(config: Config) -> tuple[str, str] | None:
+    """The first thing in ``config`` that only one process can serve, and why (None: workers can)."""
     for portal in config.portals:
         if portal.transport != "tcp":
-            raise refuse(portal.source or portal.address, f"an {portal.transport} portal")
+            return portal.source or portal.address, f"an {portal.transport} portal"
     if config.fcoe_ports:
-        raise refuse("fcoe_port", "FCoE ports")
+        return "fcoe_port", "FCoE ports"
     for target in config.targets:
         for lun in target.luns:
             if lun.type != "disk":
-                raise refuse(lun.source or f"lun {lun.lun}", f"a {lun.type} keeps its state in one process")
+                return lun.source or f"lun {lun.lun}", f"a {lun.type} keeps its state in one process"
             if lun.store not in SHARED_STORES:
-                raise refuse(lun.source or f"lun {lun.lun}",
-                             f'store = "{lun.store}" is one process\'s memory')
+                return lun.source or f"lun {lun.lun}", f'store = "{lun.store}" is one process\'s memory'
+    return None
+
+
+def check_workers(config: Config, where: str) -> None:
+    """Refuse what ``workers = N`` (N > 1, at ``where``) cannot serve, naming it and its line."""
+    found = single(config)
+    if found is not None:
+        what, why = found
+        raise ConfigError(f"{what}: {why}; with {where} = {config.daemon.workers} only disks on a file, rbd "
+                          "or null store over iSCSI/TCP are served (set workers = 1)")
+
+
+def auto_workers(config: Config) -> tuple[int, str]:
+    """``workers = "auto"``: one worker per core this process may run on, or one process when the
+    configuration has what only one process serves; the count and, for one process, why."""
+    found = single(config)
+    if found is not None:
+        return 1, f"{found[0]}: {found[1]}"
+    return min(len(os.sched_getaffinity(0)), MAX_WORKERS), ""

@@ -130,8 +130,9 @@ def prepare(server: Server, config: Config, *, force: bool = False) -> Change:
         raise RpcError(UNAVAILABLE, "[metrics] cannot change while hptd runs: restart it")
     now, asked = server.config.daemon.workers, config.daemon.workers
     if asked != now:
+        why = f"; {config.daemon.workers_note}" if config.daemon.workers_note else ""
         raise RpcError(UNAVAILABLE, f"daemon.workers cannot change while hptd runs ({now} now, "
-                                    f"{asked} asked): restart it")
+                                    f"{asked} asked{why}): restart it")
     change = Change(server, config)
     old = {t.name: t for t in server.config.targets}
     new = {t.name: t for t in config.targets}

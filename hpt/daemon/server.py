@@ -79,7 +79,8 @@ class Server:
         self.config = config
         self.sessions = SessionTable() if sessions is None else sessions
         self.sharing = sharing
-        self.handed: Callable[[str], None] | None = None  # a worker's: its connections are handed to it
+        # a worker's: its connections are handed to it; told when one ends and when one logs in
+        self.handed: tuple[Callable[[str], None], Callable[[str], None]] | None = None
         self.limits = config.limits
         self.auth_penalty = AuthPenalty(config.limits)
         self.admission = Admission(config.limits)  # connections of every TCP portal
@@ -133,18 +134,22 @@ class Server:
             return start_iser_portal(pc, self.context_for(pc), self.ring)
         if self.handed is not None:  # a worker: the main process listens
             return TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring, listen=False,
-                             on_gone=self.handed)
+                             on_gone=self.handed[0], on_login=self.handed[1])
         portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring)
         portal.start()
         log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
         return portal
 
-    def take_handed(self, on_gone: Callable[[str], None]) -> None:
+    def take_handed(self, on_gone: Callable[[str], None], on_login: Callable[[str], None]) -> None:
         """Serve as a worker process: each (TCP) portal, configured now or added later, listens nowhere;
         hptd's main process accepts and hands each connection over (``handed_portal``, ``adopt``);
-        ``on_gone(peer)`` when one ends."""
-        self.handed = on_gone
+        ``on_gone(peer)`` when one ends, ``on_login(peer)`` when one reaches the full feature phase."""
+        self.handed = (on_gone, on_login)
         self.start()
+
+    def shed_handed(self, peer: str, reason: str) -> bool:
+        """Close the handed connection from ``peer`` if it is still logging in (a worker's)."""
+        return any(p.shed_peer(peer, reason) for p in self.portals if isinstance(p, TcpPortal))
 
     def handed_portal(self, address: str) -> TcpPortal | None:
         """The portal whose configured address is ``address`` (a worker's, for a handed connection)."""

@@ -89,9 +89,10 @@ class TcpConnection:
 
     def __init__(self, sock: socket.socket, context: IscsiContext, ring: Ring, *, nop_interval: float = 15.0,
                  nop_count: int = 3, on_exit: Callable[[TcpConnection], None] | None = None,
-                 idler: Idler | None = None) -> None:
+                 idler: Idler | None = None, on_login: Callable[[TcpConnection], None] | None = None) -> None:
         """``idler``: where the connection waits, without a thread, once it has been quiet for
-        :data:`PARK_AFTER` seconds (None: its thread waits for it)."""
+        :data:`PARK_AFTER` seconds (None: its thread waits for it); ``on_login``: called once it reaches
+        the full feature phase."""
         self.sock = sock
         peer = sock.getpeername()
         local = sock.getsockname()
@@ -101,6 +102,7 @@ class TcpConnection:
         self.nop_count = nop_count
         self.login_timeout = context.limits.login_timeout
         self.on_exit = on_exit
+        self.on_login = on_login
         self.idler = idler
         self.ended = threading.Event()  # set once the connection is closed and its thread gone
         self.parks = 0  # how many times it was parked
@@ -272,6 +274,8 @@ class TcpConnection:
                 if conn.full_feature:
                     deadline = 0
                     self._timeout(max(self.nop_interval, 0))
+                    if self.on_login is not None:
+                        self.on_login(self)
                 elif time.monotonic() >= deadline:
                     conn.close(f"login not finished within {self.login_timeout:g} s")
                     break
@@ -491,15 +495,18 @@ class TcpPortal:
 
     def __init__(self, host: str, port: int, context: IscsiContext, ring: Ring, *,
                  nop_interval: float = 15.0, nop_count: int = 3, listen: bool = True,
-                 on_gone: Callable[[str], None] | None = None) -> None:
+                 on_gone: Callable[[str], None] | None = None,
+                 on_login: Callable[[str], None] | None = None) -> None:
         """``listen=False``: no socket of its own; another process accepts and hands each connection
-        to :meth:`adopt` (hptd's worker processes). ``on_gone(peer)``: a connection ended."""
+        to :meth:`adopt` (hptd's worker processes). ``on_gone(peer)``: a connection ended;
+        ``on_login(peer)``: one reached the full feature phase."""
         self.sock: socket.socket | None = None
         self.address: tuple[str, int] = (host, port)
         if listen:
             self.sock = listening_socket(host, port)
             self.address = self.sock.getsockname()
         self.on_gone = on_gone
+        self.on_login = on_login
         self.context = context
         self.ring = ring
         self.nop_interval = nop_interval
@@ -537,7 +544,8 @@ class TcpPortal:
         admission = self.context.admission
         try:
             tc = TcpConnection(sock, self.context, self.ring, nop_interval=self.nop_interval,
-                               nop_count=self.nop_count, on_exit=self._exited, idler=self.idler)
+                               nop_count=self.nop_count, on_exit=self._exited, idler=self.idler,
+                               on_login=None if self.on_login is None else self._logged_in)
         except OSError as err:
             log.info("accept: %s", err)
             sock.close()
@@ -565,6 +573,20 @@ class TcpPortal:
             self.connections.discard(tc)
         if self.on_gone is not None:
             self.on_gone(tc.conn.peer)
+
+    def _logged_in(self, tc: TcpConnection) -> None:
+        if self.on_login is not None:
+            self.on_login(tc.conn.peer)
+
+    def shed_peer(self, peer: str, reason: str) -> bool:
+        """Close the connection from ``peer`` ("host:port") if it is still logging in (hptd's main
+        process makes room under a connection limit counted over its workers); whether it did."""
+        with self._lock:
+            found = next((tc for tc in self.connections if tc.conn.peer == peer), None)
+        if found is None or not found.prelogin:
+            return False
+        found.shed(reason)
+        return True
 
     def cores(self) -> list[Connection]:
         """The iSCSI connections open through this portal now."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -468,6 +469,42 @@ def test_sessions_per_initiator_are_counted_over_the_workers(tmp_path: Path) -> 
         assert a.command(tur(), lun=1).status == GOOD
     finally:
         close_all(a, b)
+        d.stop()
+    assert "Traceback" not in d.log_text()
+
+
+def test_connection_limits_are_counted_over_the_workers(tmp_path: Path) -> None:
+    """max_connections_per_address = 3 with two workers: the 4th connection from one address sheds the
+    oldest one still logging in, on whichever worker it is; once 3 sessions are logged in, a 4th
+    connection is refused (counted per worker, 6 would get in)."""
+    head = "[daemon]\nworkers = 2\n\n[limits]\nlogin_timeout = 60\nmax_connections_per_address = 3\n"
+    d = start_hptd(tmp_path, one_lun_config(IQN, FILE_LUN, head=head))
+    silent: list[socket.socket] = []
+    inis: list[WireInitiator] = []
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        silent = [socket.create_connection(("127.0.0.1", d.port), timeout=10) for _ in range(4)]
+        assert silent[0].recv(1) == b""  # the oldest, shed for the 4th
+        wait_for("the shed line", lambda: "connection limit" in d.log_text())
+        for sock in silent[1:]:
+            sock.close()
+        wait_for("the silent connections gone", lambda: d.log_text().count("closing") >= 4)
+        for i in range(3):
+            ini = WireInitiator(d.port, IQN, name=f"{NAME_A}{i}", isid=ISID_A + i)
+            assert ini.login() == 0
+            inis.append(ini)
+            past_attentions(ini)  # past the login: the worker has told the main process
+        refused = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        try:
+            assert refused.recv(1) == b""  # closed at once: 3 logged in, none to shed
+        finally:
+            refused.close()
+        wait_for("the refusal line", lambda: "refused: 3 connections" in d.log_text())
+        assert all(ini.command(tur(), lun=1).status == GOOD for ini in inis)
+    finally:
+        close_all(*inis)
+        for sock in silent:
+            sock.close()
         d.stop()
     assert "Traceback" not in d.log_text()
 

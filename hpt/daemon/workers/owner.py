@@ -31,7 +31,7 @@ SessionKey = tuple[str, int, str]  # initiator name, ISID, target name
 
 
 #: The requests that never wait for another process (answered on the channel's reading thread).
-INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "held", "release", "ready", "gone"})
+INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "held", "release", "ready", "gone", "login"})
 
 
 class StateOwner:

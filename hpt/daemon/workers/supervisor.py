@@ -23,12 +23,15 @@ from hpt.daemon.control.rpc import UNAVAILABLE, RpcError
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError, channel_pair, unpack_text
 from hpt.daemon.workers.control import answer_of, internal
 from hpt.daemon.workers.owner import INLINE, StateOwner
+from hpt.iscsi.limits import Admission, Limits
+from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.tcp import listening_socket
 
 if TYPE_CHECKING:
     from hpt.daemon.config import Config
 
 log = logging.getLogger("hpt.daemon.workers")
+_limited = RateLimitedLog(log)
 
 #: Seconds a worker has to build its LUs and say it is ready.
 READY_TIMEOUT = 120.0
@@ -60,6 +63,24 @@ class Worker:
         return self.proc.pid if self.proc is not None else 0
 
 
+@dataclass(eq=False)
+class Handed:
+    """A connection handed to a worker, as the main process's :class:`Admission` counts it."""
+
+    peer: str  # "host:port"
+    worker: Worker | None = None
+    prelogin: bool = True  # until the worker says it reached the full feature phase
+
+    def shed(self, reason: str) -> None:
+        """Ask its worker to close it (if it is still logging in there)."""
+        channel = None if self.worker is None else self.worker.channel
+        if channel is not None:
+            try:
+                channel.post({"op": "shed", "peer": self.peer, "reason": reason})
+            except ChannelClosed:
+                pass
+
+
 class Workers:
     """Starts, feeds and restarts ``config.daemon.workers`` worker processes; ``argv`` are hptd's own
     arguments, with which each worker reads the same configuration."""
@@ -70,6 +91,9 @@ class Workers:
         self.workers = [Worker(i + 1) for i in range(config.daemon.workers)]
         self.owner = StateOwner(self._channel_of)
         self.listeners: dict[str, socket.socket] = {}  # by the portal's configured address
+        # [limits] max_connections and max_connections_per_address, over every worker
+        self.admission = Admission(config.limits)
+        self.handed: dict[str, Handed] = {}  # by peer
         self._lock = threading.Lock()
         self._control_lock = threading.Lock()  # control requests reach the workers one at a time
         self._stopping = False
@@ -127,10 +151,16 @@ class Workers:
         channel.start()
 
     def _closed(self, w: Worker, channel: Channel) -> None:
-        """A worker's channel ended: its watches and sessions go, unless it was restarted meanwhile (the
-        new process's are not the old one's)."""
+        """A worker's channel ended: its watches, sessions and connections go, unless it was restarted
+        meanwhile (the new process's are not the old one's)."""
         if w.channel is channel:
             self.owner.gone(w.index)
+            with self._lock:
+                gone = [h for h in self.handed.values() if h.worker is w]
+                for h in gone:
+                    del self.handed[h.peer]
+            for h in gone:
+                self.admission.gone(h)
 
     def _close_listeners(self, keep: set[str] | None = None) -> None:
         """Stop listening, on every portal but those in ``keep``."""
@@ -180,8 +210,10 @@ class Workers:
         if first is None:
             return
         channel = first[1]
-        portals = [PortalConfig(p["host"], p["port"], p["transport"], p["group"])
-                   for p in channel.call("portals")["portals"]]
+        reply = channel.call("portals")
+        portals = [PortalConfig(p["host"], p["port"], p["transport"], p["group"]) for p in reply["portals"]]
+        if "limits" in reply:  # a reload may have changed them
+            self.admission.limits = Limits(**reply["limits"])
         self._close_listeners(keep={pc.address for pc in portals})
         try:
             self._listen(portals)
@@ -246,6 +278,14 @@ class Workers:
         if op == "gone":
             with self._lock:
                 w.connections = max(0, w.connections - 1)
+                handed = self.handed.pop(m["peer"], None)
+            if handed is not None:
+                self.admission.gone(handed)
+            return None
+        if op == "login":
+            handed = self.handed.get(m["peer"])
+            if handed is not None:
+                handed.prelogin = False
             return None
         return self.owner.handle(w.index, m, fds)
 
@@ -265,7 +305,24 @@ class Workers:
                 sock.close()  # the worker has its own copy now
 
     def _hand(self, portal: str, sock: socket.socket, peer: tuple[str, int]) -> None:
-        """Give ``sock`` to the ready worker with the fewest connections (ties: the first)."""
+        """Give ``sock`` to the ready worker with the fewest connections (ties: the first), if the
+        connection limits counted over every worker let it in (``Admission``: the oldest connection
+        still logging in, on whichever worker, is shed to make room)."""
+        handed = Handed(f"{peer[0]}:{peer[1]}")
+        limits = self.admission.limits
+        if not self.admission.admit(handed, peer[0]):
+            _limited.warning(peer[0], "connection from %s refused: %d connections (limits: %d in all, %d per "
+                             "address), none still logging in", peer[0], len(self.admission),
+                             limits.max_connections, limits.max_connections_per_address)
+            return
+        with self._lock:
+            self.handed[handed.peer] = handed
+        if not self._give(portal, sock, peer, handed):
+            with self._lock:
+                self.handed.pop(handed.peer, None)
+            self.admission.gone(handed)
+
+    def _give(self, portal: str, sock: socket.socket, peer: tuple[str, int], handed: Handed) -> bool:
         for _ in range(len(self.workers)):
             with self._lock:
                 ready = [w for w in self.workers if w.ready.is_set() and w.channel is not None]
@@ -274,6 +331,7 @@ class Workers:
                 w = min(ready, key=lambda x: (x.connections, x.index))
                 w.connections += 1
             assert w.channel is not None
+            handed.worker = w
             try:
                 w.channel.post({"op": "conn", "portal": portal}, [sock.fileno()])
             except ChannelClosed:
@@ -281,8 +339,9 @@ class Workers:
                     w.ready.clear()
                 continue
             log.info("worker %d (pid %d): connection from %s:%d", w.index, w.pid, peer[0], peer[1])
-            return
+            return True
         log.warning("connection from %s:%d closed: no worker is ready", peer[0], peer[1])
+        return False
 
     def status(self) -> dict[str, object]:
         sessions = self.owner.sessions()

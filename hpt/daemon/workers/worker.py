@@ -8,12 +8,14 @@ until the main process is gone. Its LUs' shared objects and its session table ar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 
 from hpt.daemon.control.rpc import Method
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, pack_text
@@ -74,8 +76,13 @@ def worker_main(argv: list[str]) -> int:
             return sessions.close_session(m)
         if op == "control":  # an hptadm request, run here as in every worker (``control.py``)
             return run_control(served, m)
-        if op == "portals":
-            return {"portals": [] if server is None else portal_list(server.portal_configs)}
+        if op == "portals":  # after a change: what the main process listens on and counts by
+            if server is None:
+                return {"portals": []}
+            limits = dataclasses.asdict(server.limits)
+            return {"portals": portal_list(server.portal_configs), "limits": limits}
+        if op == "shed":  # the main process makes room under a connection limit over every worker
+            return {"shed": server is not None and server.shed_handed(m["peer"], m["reason"])}
         if op == "metrics":  # Prometheus scrapes the main process, which sums every worker's
             from hpt.daemon.metrics import exposition
 
@@ -87,16 +94,19 @@ def worker_main(argv: list[str]) -> int:
     sessions = WorkerSessions(channel)
     channel.start()
 
-    def gone(peer: str) -> None:
-        try:
-            channel.post({"op": "gone", "peer": peer})
-        except ChannelClosed:
-            pass
+    def tell(op: str) -> Callable[[str], None]:
+        """Tell the main process about one of this worker's connections (it counts them all)."""
+        def told(peer: str) -> None:
+            try:
+                channel.post({"op": op, "peer": peer})
+            except ChannelClosed:
+                pass
+        return told
 
     try:
         server = Server(config, sessions=sessions, sharing=lambda target, lun, name: OwnedObject(
             channel, f"{target}/{lun}/{name}", watches))
-        server.take_handed(gone)
+        server.take_handed(tell("gone"), tell("login"))
         served = methods(make_control(options, server, document, None))  # sys.stop: the main process's
         channel.post({"op": "ready", "pid": os.getpid()})
     except (OSError, ValueError) as err:

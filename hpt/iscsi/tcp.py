@@ -336,7 +336,8 @@ class TcpConnection:
                     else:
                         timeout = -1.0  # no pings: wait for ever
                     # quiet, logged in, nothing queued: wait PARK_AFTER at most, then park
-                    park = (not deadline and self.idler is not None and self._wake_fd >= 0
+                    # (never with part of a command in the stage, which only this loop keeps)
+                    park = (not deadline and not more and self.idler is not None and self._wake_fd >= 0
                             and (timeout < 0 or timeout > PARK_AFTER) and not self._unsent
                             and not conn.pending_output and not conn.completions)
                     got = self._wait(PARK_AFTER if park else timeout)

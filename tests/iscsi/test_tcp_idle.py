@@ -163,3 +163,28 @@ def test_stopping_the_portal_ends_its_parked_sessions(portal: tcp.TcpPortal) -> 
     finally:
         for ini in inis:
             ini.close()
+
+
+def test_a_command_cut_by_a_pause_is_kept_while_quiet(portal: tcp.TcpPortal) -> None:
+    """A WRITE whose immediate data stops half way for longer than PARK_AFTER: the part the fast lane
+    keeps in the driver's stage is not dropped by parking (only the loop holds it), and the WRITE
+    completes when the rest comes."""
+    ini = logged_in(portal)
+    try:
+        data = bytes(range(256)) * 16  # 4 KiB: 8 blocks
+        ini.itt += 1
+        hdr = bytearray(48)
+        hdr[0], hdr[1] = 0x01, 0xA1  # SCSI Command, F, W, SIMPLE
+        hdr[5:8] = len(data).to_bytes(3, "big")
+        hdr[8:16] = bytes((0, 1)) + bytes(6)  # LUN 1
+        struct.pack_into(">IIII", hdr, 16, ini.itt, len(data), ini.cmdsn, ini.expstatsn)
+        hdr[32:42] = write10(16, 8)
+        ini.cmdsn += 1
+        ini.sock.sendall(bytes(hdr) + data[:1000])
+        time.sleep(0.5)  # PARK_AFTER is 0.1 s here
+        ini.sock.sendall(data[1000:])
+        assert ini.response().status == 0
+        rsp = ini.command(read10(16, 8), lun=1, read=4096)
+        assert rsp.status == 0 and rsp.data == data
+    finally:
+        ini.close()

@@ -93,7 +93,7 @@ class Workers:
         self.listeners: dict[str, socket.socket] = {}  # by the portal's configured address
         # [limits] max_connections and max_connections_per_address, over every worker
         self.admission = Admission(config.limits)
-        self.handed: dict[str, Handed] = {}  # by peer
+        self.handed: dict[str, list[Handed]] = {}  # by peer, oldest first (a peer's port may come again)
         self._lock = threading.Lock()
         self._control_lock = threading.Lock()  # control requests reach the workers one at a time
         self._stopping = False
@@ -156,9 +156,9 @@ class Workers:
         if w.channel is channel:
             self.owner.gone(w.index)
             with self._lock:
-                gone = [h for h in self.handed.values() if h.worker is w]
+                gone = [h for hs in self.handed.values() for h in hs if h.worker is w]
                 for h in gone:
-                    del self.handed[h.peer]
+                    self._forget(h)
             for h in gone:
                 self.admission.gone(h)
 
@@ -278,12 +278,15 @@ class Workers:
         if op == "gone":
             with self._lock:
                 w.connections = max(0, w.connections - 1)
-                handed = self.handed.pop(m["peer"], None)
+                handed = self._find(w, m["peer"])
+                if handed is not None:
+                    self._forget(handed)
             if handed is not None:
                 self.admission.gone(handed)
             return None
         if op == "login":
-            handed = self.handed.get(m["peer"])
+            with self._lock:
+                handed = self._find(w, m["peer"])
             if handed is not None:
                 handed.prelogin = False
             return None
@@ -316,11 +319,23 @@ class Workers:
                              limits.max_connections, limits.max_connections_per_address)
             return
         with self._lock:
-            self.handed[handed.peer] = handed
+            self.handed.setdefault(handed.peer, []).append(handed)
         if not self._give(portal, sock, peer, handed):
             with self._lock:
-                self.handed.pop(handed.peer, None)
+                self._forget(handed)
             self.admission.gone(handed)
+
+    def _find(self, w: Worker, peer: str) -> Handed | None:
+        """The oldest connection from ``peer`` handed to ``w`` (the caller holds the lock)."""
+        return next((h for h in self.handed.get(peer, ()) if h.worker is w), None)
+
+    def _forget(self, handed: Handed) -> None:
+        """No longer count ``handed`` among the connections (the caller holds the lock)."""
+        same = self.handed.get(handed.peer, [])
+        if handed in same:
+            same.remove(handed)
+        if not same:
+            self.handed.pop(handed.peer, None)
 
     def _give(self, portal: str, sock: socket.socket, peer: tuple[str, int], handed: Handed) -> bool:
         for _ in range(len(self.workers)):

@@ -290,9 +290,10 @@ class ScsiTarget:
             lu.ua.establish(MODE_PARAMETERS_CHANGED)
 
     @staticmethod
-    def _reset_elsewhere(lu: LogicalUnit, _asc: object) -> None:
-        """A LOGICAL UNIT RESET through another process: the reservations' part is done (``shared.py``);
-        the mode pages and the device's own state reset here as in :meth:`_reset_lu`."""
+    def _reset_elsewhere(lu: LogicalUnit, _asc: object = None) -> None:
+        """The mode pages and the device's own state back to their defaults: part of :meth:`_reset_lu`,
+        and all there is to do here for a LOGICAL UNIT RESET through another process (``shared.py``
+        did the reservations' part and the unit attention)."""
         reset_mode_pages(lu)
         if lu.profile.reset is not None:
             lu.profile.reset(lu, None)
@@ -301,9 +302,7 @@ class ScsiTarget:
         """SPC-2 reservations go, persistent ones stay, mode pages return to their defaults."""
         with lu.lock:
             lu.pr.reset()
-            reset_mode_pages(lu)
-            if lu.profile.reset is not None:
-                lu.profile.reset(lu, None)
+            self._reset_elsewhere(lu)
             lu.ua.establish(asc)
 
     def nexus_lost(self, nexus: Nexus, done: Callable[[], None] = _nothing) -> None:

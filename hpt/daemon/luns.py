@@ -14,21 +14,25 @@ from hpt.store.registry import open_store
 
 if TYPE_CHECKING:
     from hpt.daemon.config import LunConfig
+    from hpt.store.base import SharedMemory
     from hpt.store.shared import SharedObject
 
 Shared = Callable[[str], "SharedObject | None"]
 Sharing = Callable[[int, str], "SharedObject | None"]
+Memory = Callable[[int], "SharedMemory"]
+Memories = Callable[[int, int], "SharedMemory"]
 
 
-def build_lu(config: LunConfig, shared: Shared | None = None) -> LogicalUnit:
+def build_lu(config: LunConfig, shared: Shared | None = None, memory: Memory | None = None) -> LogicalUnit:
     """A LU of ``config.profile`` (the device type the loader found in its profile mapping) over a newly
     opened store of kind ``config.store`` (none when it is ""); the store is closed again if the LU cannot
-    be built. ``shared(name)``: the objects hptd's worker processes share for it (``LogicalUnit``)."""
+    be built. ``shared(name)``: the objects hptd's worker processes share for it (``LogicalUnit``);
+    ``memory(n)``: the memory they share for a store that keeps its medium in memory (``ram``)."""
     if config.library is not None:
         raise ValueError(f"lun {config.lun}: a changer is built with its target's drives (build_lus)")
     if not config.store:
         return LogicalUnit(config.profile, config.params, None, lun=config.lun, shared=shared)
-    store = open_store(config.store, config.store_values, readonly=config.params.readonly)
+    store = open_store(config.store, config.store_values, readonly=config.params.readonly, memory=memory)
     # a store that can only be read (an rbd snapshot) makes the LU write-protected: MODE SENSE's WP too
     params = replace(config.params, readonly=True) if store.readonly else config.params
     key_file = params.extra.get("encryption_key_file")
@@ -52,16 +56,19 @@ def _encrypted(store: Any, key_file: str, block_size: int) -> Any:
     return EncryptedStore(store, key_file, block_size)
 
 
-def build_lus(configs: list[LunConfig], sharing: Sharing | None = None) -> list[LogicalUnit]:
+def build_lus(configs: list[LunConfig], sharing: Sharing | None = None,
+              memories: Memories | None = None) -> list[LogicalUnit]:
     """A target's LUs, in the order of ``configs``: the others first, then each changer over its drive
     LUs (``hpt.daemon.library``). If one cannot be built, those built are closed again. ``sharing(lun,
-    name)``: the objects the worker processes share for LUN ``lun`` (None: this process serves alone)."""
+    name)``, ``memories(lun, n)``: the objects and the memory the worker processes share for LUN ``lun``
+    (None: this process serves alone)."""
     built: dict[int, LogicalUnit] = {}
     try:
         for config in configs:
             if config.library is None:
                 shared = None if sharing is None else partial(sharing, config.lun)
-                built[config.lun] = _named(config, build_lu, config, shared)
+                memory = None if memories is None else partial(memories, config.lun)
+                built[config.lun] = _named(config, build_lu, config, shared, memory)
         for config in configs:
             if config.library is not None:
                 built[config.lun] = _named(config, build_changer, config, built)

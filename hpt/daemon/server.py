@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from hpt.daemon.alua import configure_alua
 from hpt.daemon.config import Config, PortalConfig, TargetConfig
 from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
-from hpt.daemon.luns import build_lus
+from hpt.daemon.luns import build_lu, build_lus
 from hpt.iscsi.errors import LoginError
 from hpt.iscsi.limits import Admission, AuthPenalty, host_of
 from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hpt.fcoe.packet import PacketDriver
     from hpt.iscsi.connection import Connection
     from hpt.scsi.lu import LogicalUnit
+    from hpt.store.base import SharedMemory
     from hpt.store.shared import SharedObject
 
 log = logging.getLogger("hpt.daemon.server")
@@ -73,12 +74,15 @@ class Server:
     """Everything one hptd process serves."""
 
     def __init__(self, config: Config, *, sessions: SessionTable | None = None,
-                 sharing: Callable[[str, int, str], SharedObject | None] | None = None) -> None:
-        """``sessions``, ``sharing(target, lun, name)``: the session table and the LUs' shared objects
-        of a worker process (``hpt.daemon.workers``), kept by hptd's main process; else this process's."""
+                 sharing: Callable[[str, int, str], SharedObject | None] | None = None,
+                 memory: Callable[[str, int, int], SharedMemory] | None = None) -> None:
+        """``sessions``, ``sharing(target, lun, name)``, ``memory(target, lun, n)``: the session table,
+        the LUs' shared objects and the memory of their ``ram`` stores, of a worker process
+        (``hpt.daemon.workers``), kept by hptd's main process; else this process's."""
         self.config = config
         self.sessions = SessionTable() if sessions is None else sessions
         self.sharing = sharing
+        self.memory = memory
         # a worker's: its connections are handed to it; told when one ends and when one logs in
         self.handed: tuple[Callable[[str], None], Callable[[str], None]] | None = None
         self.limits = config.limits
@@ -101,10 +105,18 @@ class Server:
         configure_alua(target, tc)  # a target port group per portal group (SPC-5 5.16)
         target.copy_domain = self.targets.values  # EXTENDED COPY between the LUs of this hptd
         sharing = None if self.sharing is None else partial(self.sharing, tc.name)
-        for lc, lu in zip(tc.luns, build_lus(tc.luns, sharing), strict=True):
+        memory = None if self.memory is None else partial(self.memory, tc.name)
+        for lc, lu in zip(tc.luns, build_lus(tc.luns, sharing, memory), strict=True):
             target.add_lu(lu)
             log.info("target %s lun %d: %s", tc.name, lc.lun, _describe(lc, lu))
         return target
+
+    def build_lu(self, target: str, lc: LunConfig) -> LogicalUnit:
+        """A LU added to ``target`` live (``hpt.daemon.control.apply``), sharing what the target's others
+        share with the other workers."""
+        sharing = None if self.sharing is None else partial(self.sharing, target, lc.lun)
+        memory = None if self.memory is None else partial(self.memory, target, lc.lun)
+        return build_lu(lc, sharing, memory)
 
     def context_for(self, portal: PortalConfig) -> _PortalContext:
         """The iSCSI core's view of the server through one portal (its portal group)."""

@@ -23,6 +23,15 @@ Done = Callable[[OSError | None], None]
 
 
 @dataclass(frozen=True)
+class SharedMemory:
+    """Memory several processes map, for a store that keeps its medium in memory: a memfd, and what to
+    call once this process has unmapped it (hptd's workers share one per LU: docs/workers.md)."""
+
+    fd: int
+    release: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
 class DirectSource:
     """A store the fast lane in C reads and writes itself: an open file descriptor (a file read in
     memory; or, ``wait``, one opened O_DIRECT, whose READs and WRITEs the lane submits together through

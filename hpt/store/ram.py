@@ -1,19 +1,32 @@
-"""An anonymous private mapping as backing store, thin by nature.
+"""Memory as backing store, thin by nature: an anonymous private mapping, or a memfd that several
+processes map (hptd's workers: docs/workers.md).
 
-Pages cost memory only once written. Deallocation drops whole pages (MADV_DONTNEED makes them
-read back as zeroes) and zeroes partial ones. One byte per page records whether it was written
-since it was last deallocated, so GET LBA STATUS reports the truth at C speed (bytearray.find).
+Pages cost memory only once written. Deallocation drops whole pages (MADV_DONTNEED, or MADV_REMOVE
+on a memfd, makes them read back as zeroes) and zeroes partial ones. One byte per page records
+whether it was written since it was last deallocated, so GET LBA STATUS reports the truth at C
+speed (``find``); on a memfd that map follows the data in the same memfd, so every process that
+maps it sees every process's writes.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
 
 from hpt.options import Option
-from hpt.store.base import BackingStore, DirectSource
+from hpt.store.base import BackingStore, DirectSource, SharedMemory
 from hpt.store.registry import StoreKind
 
 PAGE = mmap.PAGESIZE
+
+
+def _pages(size: int) -> int:
+    return -(-size // PAGE)
+
+
+def shared_bytes(size: int) -> int:
+    """The bytes of a memfd that holds a store of ``size`` bytes: its data, then its page map."""
+    return _pages(size) * PAGE + _pages(size)
 
 
 class RamStore(BackingStore):
@@ -21,18 +34,32 @@ class RamStore(BackingStore):
 
     supports_discard = True
 
-    def __init__(self, size: int, readonly: bool = False) -> None:
+    def __init__(self, size: int, readonly: bool = False, memory: SharedMemory | None = None) -> None:
+        """``memory``: a memfd of :func:`shared_bytes` bytes that other processes map too (the store
+        closes it, then calls its ``release``); None: memory of this process's own."""
         if size <= 0:
             raise ValueError(f"ram store size must be positive, not {size}")
         self.size = size
         self.readonly = readonly
-        self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self._memory = memory
+        pages = _pages(size)
+        self._mapped: bytearray | mmap.mmap  # 1: page written since its last deallocation
+        if memory is None:
+            self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            self._mapped = bytearray(pages)
+            self._drop = mmap.MADV_DONTNEED
+        else:
+            if os.fstat(memory.fd).st_size < shared_bytes(size):
+                raise ValueError(f"ram store: shared memory of {os.fstat(memory.fd).st_size} bytes, "
+                                 f"{shared_bytes(size)} needed")
+            self._map = mmap.mmap(memory.fd, size)
+            self._mapped = mmap.mmap(memory.fd, pages, offset=pages * PAGE)
+            self._drop = mmap.MADV_REMOVE  # MADV_DONTNEED would keep a shared page's data
         self._view = memoryview(self._map)
-        pages = -(-size // PAGE)
-        self._mapped = bytearray(pages)  # 1: page written since its last deallocation
         self._ones = memoryview(b"\x01" * pages)
         self._zeros = memoryview(bytes(pages))
-        self._direct = DirectSource(memory=self._view, page_map=memoryview(self._mapped), page_size=PAGE)
+        self._page_view = memoryview(self._mapped)
+        self._direct = DirectSource(memory=self._view, page_map=self._page_view, page_size=PAGE)
 
     def _mark(self, offset: int, length: int, value: memoryview) -> None:
         first, end = offset // PAGE, -(-(offset + length) // PAGE)
@@ -61,7 +88,7 @@ class RamStore(BackingStore):
         first = -(-offset // PAGE) * PAGE
         last = max(first, end - end % PAGE if end < self.size else end)
         if last > first:
-            self._map.madvise(mmap.MADV_DONTNEED, first, last - first)
+            self._map.madvise(self._drop, first, last - first)
         for lo, hi in ((offset, min(first, end)), (max(last, offset), end)):
             if hi > lo:
                 self._view[lo:hi] = bytes(hi - lo)
@@ -81,18 +108,25 @@ class RamStore(BackingStore):
     def mapped_extent(self, offset: int) -> tuple[bool, int]:
         page = offset // PAGE
         mapped = self._mapped[page]
-        nxt = self._mapped.find(0 if mapped else 1, page)
+        nxt = self._mapped.find(b"\x00" if mapped else b"\x01", page)
         end = self.size if nxt < 0 else min(nxt * PAGE, self.size)
         return bool(mapped), end - offset
 
     def close(self) -> None:
         self._view.release()
+        self._page_view.release()
         self._map.close()
+        if self._memory is not None:
+            assert isinstance(self._mapped, mmap.mmap)
+            self._mapped.close()
+            os.close(self._memory.fd)
+            self._memory.release()
 
 
 KIND = StoreKind(
     name="ram",
     options=(Option("size", "size", doc="bytes of memory"),),
-    open=lambda values: RamStore(values["size"], values["readonly"]),
+    open=lambda values: RamStore(values["size"], values["readonly"], values.get("memory")),
+    memory=lambda values: shared_bytes(values["size"]),
     doc="anonymous memory, thin: pages cost memory once written",
 )

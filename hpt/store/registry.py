@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -19,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hpt.options import Option, resolve
-from hpt.store.base import BackingStore
+from hpt.store.base import BackingStore, SharedMemory
 
 GROUP = "hpt.stores"
 BUILTIN_DISTRIBUTION = "hpt"
@@ -30,12 +31,18 @@ log = logging.getLogger("hpt.store")
 @dataclass(frozen=True, slots=True)
 class StoreKind:
     """A kind of backing store: ``open(values)`` gets every option's resolved value plus the LU's
-    ``readonly`` flag and returns an open :class:`BackingStore` (or raises ValueError/OSError)."""
+    ``readonly`` flag and returns an open :class:`BackingStore` (or raises ValueError/OSError).
+
+    ``memory(values)``, for a kind that keeps its medium in process memory: how many bytes of it, so
+    that processes serving the same LU map the same memory (hptd's workers, docs/workers.md); then
+    ``open`` also gets ``memory``, a :class:`SharedMemory` of that many bytes, or None for memory of
+    the process's own."""
 
     name: str
     options: tuple[Option, ...]
     open: Callable[[dict[str, Any]], BackingStore]
     doc: str = ""
+    memory: Callable[[Mapping[str, Any]], int] | None = None
 
 
 class StoreKindError(ValueError):
@@ -123,10 +130,24 @@ def store_kind(name: str) -> StoreKind:
     raise StoreKindError(f'unknown store kind "{name}" (installed: {", ".join(registry.kinds)})')
 
 
-def open_store(name: str, values: Mapping[str, Any], *, readonly: bool = False) -> BackingStore:
+def open_store(name: str, values: Mapping[str, Any], *, readonly: bool = False,
+               memory: Callable[[int], SharedMemory] | None = None) -> BackingStore:
     """Open a store of kind ``name`` from its option values (checked and completed by
-    :func:`hpt.options.resolve`; OptionError names a bad key) for a LU that is ``readonly`` or not."""
+    :func:`hpt.options.resolve`; OptionError names a bad key) for a LU that is ``readonly`` or not.
+    ``memory(n)``: shared memory of ``n`` bytes, for a kind that keeps its medium in memory (None: the
+    store's own)."""
     kind = store_kind(name)
     resolved = resolve(kind.options, values, f'store = "{name}"')
     resolved["readonly"] = readonly
-    return kind.open(resolved)
+    shared = None
+    if kind.memory is not None and memory is not None:
+        shared = resolved["memory"] = memory(kind.memory(resolved))
+    elif kind.memory is not None:
+        resolved["memory"] = None
+    try:
+        return kind.open(resolved)
+    except BaseException:
+        if shared is not None:  # the store never took it
+            os.close(shared.fd)
+            shared.release()
+        raise

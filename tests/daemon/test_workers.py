@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from hpt.daemon.config import ConfigError, parse_config
 from hpt.daemon.workers.channel import Channel, ChannelClosed, channel_pair
+from hpt.daemon.workers.memory import MemoryTable
 from hpt.daemon.workers.owner import StateOwner
-from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions
+from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions, owned_memory
+from hpt.store.ram import PAGE, RamStore, shared_bytes
 
 DISK = """
 [[target]]
@@ -36,6 +39,8 @@ def test_workers_default_and_set() -> None:
     assert parse_config(DISK.format(lun='store = "ram"\nsize = "1M"')).daemon.workers == 1
     file_lun = 'store = "file"\npath = "/tmp/x.img"\nsize = "1M"'
     assert parse_config(workers_config("2", file_lun)).daemon.workers == 2
+    # a ram store's memory is one memfd every worker maps (hpt/daemon/workers/memory.py)
+    assert parse_config(workers_config("2", 'store = "ram"\nsize = "1M"')).daemon.workers == 2
     # the main process serves [metrics], summing every worker's
     assert parse_config(workers_config("2", file_lun, '[metrics]\naddress = "127.0.0.1:9410"')).metrics.host
 
@@ -51,16 +56,16 @@ def test_workers_out_of_range(value: str) -> None:
 
 def test_auto_workers_are_one_per_core_unless_one_process_must_serve() -> None:
     """workers = "auto": one worker per core this process may run on; one process, and why, when the
-    configuration has what only one process serves (here a ram store)."""
+    configuration has what only one process serves (here a tape drive)."""
     auto = parse_config(workers_config('"auto"'), "test.toml").daemon
     assert auto.workers_auto and not auto.workers_note
     assert auto.workers == min(len(os.sched_getaffinity(0)), 256)
-    single = parse_config(workers_config('"auto"', 'store = "ram"\nsize = "1M"'), "test.toml").daemon
-    assert single.workers == 1 and 'store = "ram" is one process\'s memory' in single.workers_note
+    single = parse_config(workers_config('"auto"', 'type = "tape"'), "test.toml").daemon
+    assert single.workers == 1 and "a tape keeps its state in one process" in single.workers_note
 
 
 @pytest.mark.parametrize(("lun", "head", "names", "why"), [
-    ('store = "ram"\nsize = "1M"', "", "target[0].lun[0]", 'store = "ram" is one process\'s memory'),
+    ('type = "dvd"', "", "target[0].lun[0]", "a dvd keeps its state in one process"),
     ('type = "tape"', "", "target[0].lun[0]", "a tape keeps its state in one process"),
     ('store = "null"\nsize = "1M"', '[[portal]]\naddress = "10.9.9.9:3260"\ntransport = "iser"',
      "portal[0].address", "an iser portal"),
@@ -242,3 +247,49 @@ def test_control_answers_combined() -> None:
     assert _same([{"tid": 1}, {"tid": 1}]) == {"tid": 1}
     with pytest.raises(RpcError, match="ram"):
         _same([RpcError(INVALID_CONFIG, "ram"), RpcError(INVALID_CONFIG, "ram")])
+
+
+# -- a ram LU's memory, one memfd for every worker -------------------------------------------------
+
+
+def _wait_for(check: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 5
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return check()
+
+
+def test_ram_memory_is_one_memfd_over_the_channels(ends: tuple[StateOwner, End, End]) -> None:
+    """Two workers' ram stores map the main process's memfd (SCM_RIGHTS in a reply): one medium,
+    one page map; it outlives a worker that died, and goes when the last holder unmaps it."""
+    owner, a, b = ends
+    size = 64 * PAGE
+    store_a = RamStore(size, memory=owned_memory(a.channel, "t", 1, shared_bytes(size)))
+    store_b = RamStore(size, memory=owned_memory(b.channel, "t", 1, shared_bytes(size)))
+    key = f"t/1/{shared_bytes(size)}"
+    assert owner.memory.held() == {key: {1, 2}}
+    store_a.write_from(3 * PAGE, memoryview(b"\x5a" * PAGE))
+    got = bytearray(PAGE)
+    store_b.read_into(3 * PAGE, memoryview(got))
+    assert got == b"\x5a" * PAGE and store_b.mapped_extent(3 * PAGE) == (True, PAGE)
+    owner.gone(1)  # a worker that died still holds its LU's memory: its restart maps the same bytes
+    assert owner.memory.held() == {key: {1, 2}}
+    again = RamStore(size, memory=owned_memory(a.channel, "t", 1, shared_bytes(size)))
+    again.read_into(3 * PAGE, memoryview(got))
+    assert got == b"\x5a" * PAGE
+    other = RamStore(size, memory=owned_memory(a.channel, "t", 2, shared_bytes(size)))  # another LU
+    other.read_into(3 * PAGE, memoryview(got))
+    assert got == bytes(PAGE)
+    for store in (store_a, again, other):
+        store.close()
+    assert _wait_for(lambda: owner.memory.held() == {key: {2}})
+    store_b.close()
+    assert _wait_for(lambda: owner.memory.held() == {})
+
+
+def test_memory_table_refuses_a_bad_size() -> None:
+    table = MemoryTable()
+    with pytest.raises(ValueError, match="t/1/0: cannot share 0 bytes"):
+        table.map(1, "t/1/0", 0)
+    table.unmap(1, "never/mapped")  # nothing held: nothing to do
+    assert table.held() == {}

@@ -2,9 +2,10 @@
 each to the worker process with the fewest connections; the workers serve the same file LU, share
 persistent reservations, a LOGICAL UNIT RESET's unit attentions, ALUA states and the session table
 (reinstatement) through the main process; a worker killed with SIGKILL is restarted while the other keeps
-serving; SIGTERM stops them all; bad ``workers`` values, and what one process must keep (a ram store, a
-tape drive, an iSER portal), are refused with exit status 2. The workers' indices and pids come from the
-main process's log lines (``worker N (pid P): connection from 127.0.0.1:PORT``, ``worker N started``)."""
+serving; SIGTERM stops them all; a ram LU is one memfd every worker maps; bad ``workers`` values, and
+what one process must keep (a changer, a tape drive, an iSER portal), are refused with exit status 2.
+The workers' indices and pids come from the main process's log lines (``worker N (pid P): connection
+from 127.0.0.1:PORT``, ``worker N started``)."""
 
 from __future__ import annotations
 
@@ -762,16 +763,16 @@ ISER_PORTAL = '[[portal]]\naddress = "127.0.0.1:3999"\ntransport = "iser"\n'
 @pytest.mark.parametrize(
     ("lun", "extra", "first", "last"),
     [
-        ('store = "ram"\nsize = "16M"', "", "  [[target.lun]]", '  store = "ram"'),
+        ('type = "changer"', "", "  [[target.lun]]", '  type = "changer"'),
         ('type = "tape"', "", "  [[target.lun]]", '  type = "tape"'),
         (FILE_LUN, ISER_PORTAL, "[[portal]]", 'transport = "iser"'),
     ],
-    ids=["ram", "tape", "iser"],
+    ids=["changer", "tape", "iser"],
 )
 def test_workers_refuse_what_one_process_keeps(
     tmp_path: Path, lun: str, extra: str, first: str, last: str
 ) -> None:
-    """A ram store, a tape drive, an iSER portal with workers = 2: exit status 2, a message naming
+    """A changer, a tape drive, an iSER portal with workers = 2: exit status 2, a message naming
     ``workers`` and a line of the table refused."""
     text = one_lun_config(IQN, lun, head=f"[daemon]\nworkers = 2\n\n{extra}")
     r = config_error(tmp_path, text)
@@ -785,25 +786,67 @@ def test_workers_refuse_what_one_process_keeps(
     assert named, f"no line {start + 1}-{end + 1} ({first.strip()} .. {last.strip()}) named:\n{r.stderr}"
 
 
-@pytest.mark.parametrize("lun", [FILE_LUN, 'store = "ram"\nsize = "8M"'], ids=["file", "ram"])
+RAM_LUN = 'store = "ram"\nsize = "8M"'
+
+
+@pytest.mark.parametrize("lun", [FILE_LUN, RAM_LUN, 'type = "tape"'], ids=["file", "ram", "tape"])
 def test_auto_workers(tmp_path: Path, lun: str) -> None:
-    """workers = "auto": one worker per core for a file LUN (one process on a one-core machine), one
-    process for a ram LUN, which says why; either way the LUN serves."""
+    """workers = "auto": one worker per core for a file or ram LUN (one process on a one-core machine),
+    one process for a tape drive, which says why; either way the LUN serves."""
     d = start_hptd(tmp_path, one_lun_config(IQN, lun, head='[daemon]\nworkers = "auto"\n'))
     a = None
     try:
         cores = len(os.sched_getaffinity(0))
-        many = cores > 1 and "ram" not in lun
+        many = cores > 1 and "tape" not in lun
         expected = f"{cores} workers, one per core" if many else "one process ("
         expected = f"workers = auto: {expected}"
         wait_for(f"the line {expected!r}", lambda: expected in d.log_text())
         if many:
             wait_for("every worker started", lambda: {i for i, _ in started(d)} >= set(range(1, cores + 1)))
         else:
-            assert 'store = "ram" is one process\'s memory' in d.log_text() or cores == 1
-        a = session(d, NAME_A, ISID_A)
-        assert a.command(write10(0, 1), lun=1, write=bytes(512)).status == GOOD
+            assert "a tape keeps its state in one process" in d.log_text() or cores == 1
+        if "tape" in lun:  # no cartridge loaded: the login is what serves
+            a = WireInitiator(d.port, IQN, name=NAME_A, isid=ISID_A)
+            assert a.login() == 0
+        else:
+            a = session(d, NAME_A, ISID_A)
+            assert a.command(write10(0, 1), lun=1, write=bytes(512)).status == GOOD
     finally:
         close_all(a)
+        assert d.stop() == 0
+    assert "Traceback" not in d.log_text()
+
+
+def test_ram_lu_is_one_medium_that_outlives_a_worker(tmp_path: Path) -> None:
+    """A ram LU with workers = 2 is one memfd of the main process's, mapped by each worker: a write
+    through one worker reads back through the other, GET LBA STATUS agrees, and a worker killed with
+    SIGKILL takes no acknowledged write with it (its restart maps the same memory)."""
+    d = start_hptd(tmp_path, one_lun_config(IQN, RAM_LUN + '\nthin = true', head="[daemon]\nworkers = 2\n"))
+    a = b = again = None
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
+        (_, pid_a), (_, pid_b) = worker_of(d, a), worker_of(d, b)
+        assert pid_a != pid_b
+        bs = block_size(a)
+        data = os.urandom(BLOCKS * bs)
+        assert a.command(write10(2048, BLOCKS), lun=1, write=data).status == GOOD
+        r = b.command(read10(2048, BLOCKS), lun=1, read=BLOCKS * bs)
+        assert r.status == GOOD and r.data == data
+        # GET LBA STATUS (SBC-4 5.7) through B: the pages A wrote are mapped (state 0), before them not
+        r = b.command(struct.pack(">BBQIBB", 0x9E, 0x12, 0, 24, 0, 0), lun=1, read=24)
+        assert r.status == GOOD, r
+        first_lba, blocks, state = struct.unpack_from(">QIB", r.data, 8)
+        assert (first_lba, state) == (0, 1) and blocks == 2048, (first_lba, blocks, state)
+        os.kill(pid_a, signal.SIGKILL)
+        wait_for("worker restarted", lambda: any(p not in (pid_a, pid_b) for _, p in started(d)))
+        close_all(a)
+        a = None
+        again = session(d, NAME_A, ISID_A)
+        for ini in (again, b):
+            r = ini.command(read10(2048, BLOCKS), lun=1, read=BLOCKS * bs)
+            assert r.status == GOOD and r.data == data
+    finally:
+        close_all(a, b, again)
         assert d.stop() == 0
     assert "Traceback" not in d.log_text()

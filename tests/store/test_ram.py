@@ -6,7 +6,9 @@ import os
 
 import pytest
 
-from hpt.store.ram import PAGE, RamStore
+from hpt.store.base import SharedMemory
+from hpt.store.ram import PAGE, RamStore, shared_bytes
+from hpt.store.registry import open_store
 
 
 def read(store: RamStore, offset: int, n: int) -> bytes:
@@ -76,3 +78,58 @@ def test_sync_close_and_bad_size() -> None:
     s.close()
     with pytest.raises(ValueError, match="positive"):
         RamStore(0)
+
+
+def _shared_pair(size: int) -> tuple[RamStore, RamStore, list[str]]:
+    """Two stores over one memfd, as two worker processes map it; ``released`` logs each release."""
+    released: list[str] = []
+    fd = os.memfd_create("test", os.MFD_CLOEXEC)
+    os.ftruncate(fd, shared_bytes(size))
+    a = RamStore(size, memory=SharedMemory(os.dup(fd), lambda: released.append("a")))
+    b = RamStore(size, memory=SharedMemory(fd, lambda: released.append("b")))
+    return a, b, released
+
+
+def test_shared_memory_is_one_medium_with_one_allocation_map() -> None:
+    """Two stores over one memfd (hptd's workers) see each other's writes, deallocations and map."""
+    a, b, released = _shared_pair(8 * PAGE + 100)
+    data = os.urandom(3 * PAGE)
+    a.write_from(PAGE, memoryview(data))
+    assert read(b, PAGE, 3 * PAGE) == data
+    assert b.mapped_extent(0) == (False, PAGE)
+    assert b.mapped_extent(PAGE) == (True, 3 * PAGE)
+    b.discard(PAGE, 2 * PAGE)  # whole pages: punched out of the memfd, for both
+    assert read(a, PAGE, 3 * PAGE) == bytes(2 * PAGE) + data[2 * PAGE:]
+    assert a.mapped_extent(PAGE) == (False, 2 * PAGE)
+    a.write_from(8 * PAGE, memoryview(b"\x07" * 100))  # the partial last page
+    assert read(b, 8 * PAGE, 100) == b"\x07" * 100 and b.mapped_extent(8 * PAGE) == (True, 100)
+    assert b.direct_source().page_map is not None and b.direct_source().page_map[8] == 1
+    a.close()
+    assert released == ["a"] and read(b, 3 * PAGE, PAGE) == data[2 * PAGE:]
+    b.close()
+    assert released == ["a", "b"]
+
+
+def test_shared_memory_too_small_is_refused() -> None:
+    fd = os.memfd_create("test", os.MFD_CLOEXEC)
+    os.ftruncate(fd, 4 * PAGE)
+    with pytest.raises(ValueError, match="shared memory of 16384 bytes, 16388 needed"):
+        RamStore(4 * PAGE, memory=SharedMemory(fd))
+    os.close(fd)
+
+
+def test_open_store_hands_shared_memory_of_the_kind_size() -> None:
+    """open_store asks the provider for the kind's bytes (data and page map) and the store maps them."""
+    asked: list[int] = []
+
+    def provide(n: int) -> SharedMemory:
+        asked.append(n)
+        fd = os.memfd_create("test", os.MFD_CLOEXEC)
+        os.ftruncate(fd, n)
+        return SharedMemory(fd)
+
+    store = open_store("ram", {"size": "1M"}, memory=provide)
+    assert asked == [shared_bytes(1 << 20)] == [(1 << 20) + (1 << 20) // PAGE]
+    store.write_from(0, memoryview(b"x" * 10))
+    store.close()
+    assert open_store("null", {"size": "1M"}, memory=provide).size == 1 << 20 and len(asked) == 1

@@ -3,9 +3,10 @@
 Each worker builds every LU from the configuration and serves the sessions handed to it; what the
 workers share goes through the main process (reservations, unit attentions of a reset, ALUA states,
 the session table). A medium they share must therefore be one every process can open: a file (the page
-cache, or O_DIRECT, keeps it one), an rbd image, or nothing (``null``). A medium kept in one process's
-memory (``ram``) or a device whose state lives in the process (a tape, changer, DVD or object store)
-cannot be split between workers, and only iSCSI/TCP connections can be handed to one."""
+cache, or O_DIRECT, keeps it one), an rbd image, memory (``ram``: one memfd from the main process,
+``hpt/daemon/workers/memory.py``) or nothing (``null``). A device whose state lives in the process (a
+tape, changer, DVD or object store) cannot be split between workers, and only iSCSI/TCP connections
+can be handed to one."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 MAX_WORKERS = 256
 #: The stores whose medium every worker process opens as the same data.
-SHARED_STORES = ("file", "rbd", "null")
+SHARED_STORES = ("file", "rbd", "ram", "null")
 
 
 def single(config: Config) -> tuple[str, str] | None:
@@ -34,7 +35,7 @@ def single(config: Config) -> tuple[str, str] | None:
             if lun.type != "disk":
                 return lun.source or f"lun {lun.lun}", f"a {lun.type} keeps its state in one process"
             if lun.store not in SHARED_STORES:
-                return lun.source or f"lun {lun.lun}", f'store = "{lun.store}" is one process\'s memory'
+                return lun.source or f"lun {lun.lun}", f'store = "{lun.store}" is not one every process opens'
     return None
 
 
@@ -43,8 +44,8 @@ def check_workers(config: Config, where: str) -> None:
     found = single(config)
     if found is not None:
         what, why = found
-        raise ConfigError(f"{what}: {why}; with {where} = {config.daemon.workers} only disks on a file, rbd "
-                          "or null store over iSCSI/TCP are served (set workers = 1)")
+        raise ConfigError(f"{what}: {why}; with {where} = {config.daemon.workers} only disks on a file, rbd, "
+                          "ram or null store over iSCSI/TCP are served (set workers = 1)")
 
 
 def auto_workers(config: Config) -> tuple[int, str]:

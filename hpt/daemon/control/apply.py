@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from hpt.daemon.alua import configure_alua
 from hpt.daemon.control.rpc import IN_USE, UNAVAILABLE, RpcError
-from hpt.daemon.luns import build_lu
 
 if TYPE_CHECKING:
     from hpt.daemon.config import Config, LunConfig, PortalConfig, TargetConfig
@@ -153,7 +152,7 @@ def prepare(server: Server, config: Config, *, force: bool = False) -> Change:
         for name in new.keys() - old.keys():
             change.new_targets[name] = server.build_target(new[name])
         for name, lc in luns:
-            change.new_luns.append((name, build_lu(lc)))
+            change.new_luns.append((name, server.build_lu(name, lc)))
         for pc in config.portals:
             if _portal_key(pc) not in running:
                 portal = server.start_portal(pc)

@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import logging
+import os
 import socket
 import threading
 import zlib
@@ -24,7 +25,8 @@ MAX_MESSAGE = 1 << 20
 CALL_TIMEOUT = 30.0
 
 Message = dict[str, Any]
-#: ``handler(message, fds)``: the reply's fields (None: no reply), run on a thread of its own.
+#: ``handler(message, fds)``: the reply's fields (None: no reply), run on a thread of its own; a reply's
+#: ``fds`` (descriptors the handler keeps open) go with it, and reach the caller as its reply's ``fds``.
 Handler = Callable[[Message, list[int]], "Message | None"]
 
 
@@ -92,8 +94,9 @@ class Channel:
             raise ChannelClosed(f"{self.name}: {err.strerror or err}") from None
 
     def call(self, op: str, wait: float = CALL_TIMEOUT, **fields: Any) -> Message:
-        """Send request ``op`` and wait up to ``wait`` seconds for its reply's fields; ChannelClosed
-        when none comes, RemoteError when the other side could not do it."""
+        """Send request ``op`` and wait up to ``wait`` seconds for its reply's fields (descriptors it
+        carried, now the caller's, in ``fds``); ChannelClosed when none comes, RemoteError when the other
+        side could not do it."""
         ident = next(self._ids)
         waiter = [threading.Event(), None]
         with self._lock:
@@ -149,11 +152,16 @@ class Channel:
                     log.error("%s: a damaged message (%d bytes)", self.name, len(data))
                     continue
                 if "re" in message:
+                    if fds:  # descriptors a reply carries (``call``'s reply["fds"])
+                        message["fds"] = fds
                     with self._lock:
                         waiter = self._waiting.get(message["re"])
                     if waiter is not None:
                         waiter[1] = message
                         waiter[0].set()
+                    else:  # too late: nobody takes its descriptors
+                        for fd in fds:
+                            os.close(fd)
                     continue
                 if message.get("op") in self.inline:
                     self._answer(message, fds)
@@ -177,7 +185,9 @@ class Channel:
             log.exception("%s: %s failed", self.name, message.get("op"))
             reply = {"error": str(err)}
         if "id" in message:
+            reply = dict(reply or {})
+            fds = reply.pop("fds", None)  # descriptors of this process the reply carries (kept open here)
             try:
-                self.post({"re": message["id"], **(reply or {})})
+                self.post({"re": message["id"], **reply}, fds)
             except ChannelClosed:
                 pass

@@ -4,6 +4,7 @@
   RESET's unit attentions, ALUA states; ``hpt/scsi/pr/shared.py``): contents with a version for
   compare-and-swap, and notifications that reach every other worker watching the object and wait for
   each to have handled them (SPC-5 5.13 across processes, as between the gateways of one rbd image).
+- The memory of each LU on a ``ram`` store (``memory.py``): one memfd every worker maps.
 - The session table (RFC 7143 6.3.5): TSIHs unique across the workers, and for each (initiator, ISID,
   target) the worker holding the session, so a login that reinstates it on another worker first has the
   old one closed there.
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError
+from hpt.daemon.workers.memory import MemoryTable
 
 log = logging.getLogger("hpt.daemon.workers")
 
@@ -31,7 +33,8 @@ SessionKey = tuple[str, int, str]  # initiator name, ISID, target name
 
 
 #: The requests that never wait for another process (answered on the channel's reading thread).
-INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "held", "release", "ready", "gone", "login"})
+INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "held", "release", "ready", "gone", "login",
+                    "map", "unmap"})
 
 
 class StateOwner:
@@ -44,11 +47,12 @@ class StateOwner:
         self._watchers: dict[str, set[int]] = {}
         self._sessions: dict[SessionKey, tuple[int, int]] = {}  # -> (worker, TSIH)
         self._tsih = itertools.count(1)
+        self.memory = MemoryTable()
         #: the workers' requests, one row each
         self._ops: dict[str, Callable[[int, Message], Message]] = {
             "read": self._read, "write": self._write, "watch": self._watch, "unwatch": self._unwatch,
             "notify": self._notify, "tsih": self._new_tsih, "claim": self._claim, "release": self._release,
-            "held": self._held,
+            "held": self._held, "map": self._map, "unmap": self._unmap,
         }
 
     def handle(self, worker: int, message: Message, _fds: list[int]) -> Message | None:
@@ -128,6 +132,15 @@ class StateOwner:
         for t in threads:
             t.join(timeout + 1)
         return {"ok": all(results.get(w, False) for w in others)}
+
+    # -- memory -------------------------------------------------------------------------------
+    def _map(self, worker: int, m: Message) -> Message:
+        """The memfd of a ``ram`` LU's medium, sent with the reply (the table keeps its own)."""
+        return {"fds": [self.memory.map(worker, str(m["key"]), int(m["size"]))]}
+
+    def _unmap(self, worker: int, m: Message) -> Message:
+        self.memory.unmap(worker, str(m["key"]))
+        return {}
 
     # -- sessions -----------------------------------------------------------------------------
     def _new_tsih(self, _worker: int, _m: Message) -> Message:

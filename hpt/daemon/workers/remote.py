@@ -1,5 +1,6 @@
 """A worker's view of what the main process keeps for every worker (``owner.py``): the LUs' shared
-objects and the session table, each reached over the worker's channel."""
+objects, the memory of their ``ram`` stores and the session table, each reached over the worker's
+channel."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError
 from hpt.iscsi.session import Session, SessionTable
+from hpt.store.base import SharedMemory
 
 log = logging.getLogger("hpt.daemon.workers")
 
@@ -48,6 +50,23 @@ class OwnedObject:
             self.channel.call("unwatch", name=self.name)
         except (ChannelClosed, RemoteError):
             pass
+
+
+def owned_memory(channel: Channel, target: str, lun: int, size: int) -> SharedMemory:
+    """The memfd of ``size`` bytes the main process keeps for LUN ``lun`` of ``target`` (``memory.py``),
+    mapped by every worker; unmapped (told to the main process) when the store closes it."""
+    key = f"{target}/{lun}/{size}"
+    fds = channel.call("map", key=key, size=size).get("fds") or []
+    if len(fds) != 1:
+        raise OSError(f"{key}: the main process sent {len(fds)} descriptors for the LU's memory, not 1")
+
+    def unmapped() -> None:
+        try:
+            channel.post({"op": "unmap", "key": key})
+        except ChannelClosed:
+            pass
+
+    return SharedMemory(fds[0], unmapped)
 
 
 class Watches:

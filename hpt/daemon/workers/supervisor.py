@@ -237,6 +237,7 @@ class Workers:
                 log.warning("worker (pid %d) did not stop within %.0f s: killed", proc.pid, STOP_TIMEOUT)
                 proc.kill()
                 proc.wait()
+        self.owner.memory.close()
 
     def tick(self) -> None:
         """Restart each worker that died (from the main loop, every pulse)."""

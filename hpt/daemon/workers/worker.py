@@ -16,11 +16,12 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 
 from hpt.daemon.control.rpc import Method
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, pack_text
 from hpt.daemon.workers.control import portal_list, run_control
-from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions
+from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions, owned_memory
 
 log = logging.getLogger("hpt.daemon.workers")
 
@@ -105,7 +106,7 @@ def worker_main(argv: list[str]) -> int:
 
     try:
         server = Server(config, sessions=sessions, sharing=lambda target, lun, name: OwnedObject(
-            channel, f"{target}/{lun}/{name}", watches))
+            channel, f"{target}/{lun}/{name}", watches), memory=partial(owned_memory, channel))
         server.take_handed(tell("gone"), tell("login"))
         served = methods(make_control(options, server, document, None))  # sys.stop: the main process's
         channel.post({"op": "ready", "pid": os.getpid()})

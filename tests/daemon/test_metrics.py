@@ -106,15 +106,46 @@ def test_a_reload_may_not_move_the_metrics(server: Any, tmp_path: Path) -> None:
     assert srv.config.metrics.port == 9410
 
 
-def test_a_reload_may_not_change_the_workers(server: Any, tmp_path: Path) -> None:
-    """[daemon] workers is how many processes serve: set at start, as [metrics] is."""
-    srv, ctl = server
-    path = tmp_path / "hptd.toml"
-    path.write_text("[daemon]\nworkers = 2\n" + TEXT.replace('store = "ram"', 'store = "null"'))
-    ctl.source, ctl.load = path, Document.load
-    with pytest.raises(Exception, match=r"daemon.workers cannot change while hptd runs \(1 now, 2 asked\)"):
-        ctl.reload()
-    assert srv.config.daemon.workers == 1
+def _running(tmp_path: Path, text: str) -> tuple[Server, Control]:
+    config = parse_config(text, "t.toml", base_dir=tmp_path)
+    srv = Server(config)  # not started: no portal listens
+    ctl = Control(srv, Document.of(config, text, tmp_path))
+    ctl.source, ctl.load = tmp_path / "hptd.toml", Document.load
+    return srv, ctl
+
+
+TAPE = '\n  [[target.lun]]\n  lun = 2\n  type = "tape"\n'
+
+
+AUTO = '[daemon]\nworkers = "auto"\n'
+
+
+@pytest.mark.parametrize(("first", "then", "refused"), [
+    ("[daemon]\nworkers = 1\n" + TEXT, "[daemon]\nworkers = 2\n" + TEXT, r"\(1 now, 2 asked\)"),
+    # "auto" with two workers: a tape drive needs one process
+    ("[daemon]\nworkers = 2\n" + TEXT, AUTO + TEXT + TAPE,
+     r"\(2 now, 1 asked; .*hptd.toml:\d+: target\[0\].lun\[1\]: a tape keeps its state in one process\)"),
+    # "auto" with one process (a tape drive): still one process once the tape is gone
+    (AUTO + TEXT + TAPE, AUTO + TEXT, None),
+    ("[daemon]\nworkers = 2\n" + TEXT, AUTO + TEXT, None),  # "auto" keeps the two it has
+], ids=["one-to-two", "auto-adds-a-tape", "auto-drops-the-tape", "two-to-auto"])
+def test_a_reload_may_not_change_the_workers(tmp_path: Path, first: str, then: str,
+                                             refused: str | None) -> None:
+    """[daemon] workers is how many processes serve: set at start, as [metrics] is; "auto" keeps the
+    processes hptd started with while they can serve the new configuration."""
+    srv, ctl = _running(tmp_path, first)
+    now = srv.config.daemon.workers
+    (tmp_path / "hptd.toml").write_text(then.replace("ram", "null"))
+    try:
+        if refused is not None:
+            with pytest.raises(Exception, match=r"daemon.workers cannot change while hptd runs " + refused):
+                ctl.reload()
+        else:
+            ctl.reload()
+        assert srv.config.daemon.workers == now
+        assert (srv.targets[IQN].lu(2) is not None) == ("tape" in then and refused is None)
+    finally:
+        srv.stop()
 
 
 @pytest.mark.parametrize(("text", "message"), [

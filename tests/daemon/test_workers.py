@@ -36,7 +36,8 @@ def workers_config(workers: str, lun: str = 'store = "null"\nsize = "1M"', head:
 
 
 def test_workers_default_and_set() -> None:
-    assert parse_config(DISK.format(lun='store = "ram"\nsize = "1M"')).daemon.workers == 1
+    default = parse_config(DISK.format(lun='store = "ram"\nsize = "1M"')).daemon
+    assert default.workers == 1 and not default.workers_auto
     file_lun = 'store = "file"\npath = "/tmp/x.img"\nsize = "1M"'
     assert parse_config(workers_config("2", file_lun)).daemon.workers == 2
     # a ram store's memory is one memfd every worker maps (hpt/daemon/workers/memory.py)

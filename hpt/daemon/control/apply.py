@@ -128,7 +128,9 @@ def prepare(server: Server, config: Config, *, force: bool = False) -> Change:
     if config.metrics != server.config.metrics:
         raise RpcError(UNAVAILABLE, "[metrics] cannot change while hptd runs: restart it")
     now, asked = server.config.daemon.workers, config.daemon.workers
-    if asked != now:
+    if config.daemon.workers_auto and (now == 1 or asked > 1):
+        config.daemon.workers = now  # "auto" keeps the processes it started with while they can serve it
+    elif asked != now:
         why = f"; {config.daemon.workers_note}" if config.daemon.workers_note else ""
         raise RpcError(UNAVAILABLE, f"daemon.workers cannot change while hptd runs ({now} now, "
                                     f"{asked} asked{why}): restart it")

@@ -35,9 +35,11 @@ def tgt(tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
 
 
 @pytest.fixture
-def daemon(tmp_path: Path) -> Hptd:
-    """hptd with a portal and no targets (the fixed interface), then target 1 with a RAM LUN 1."""
-    d = start_hptd(tmp_path, CONFIG)
+def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Hptd:
+    """hptd with a portal and no targets (the fixed interface), then target 1 with a RAM LUN 1; a test
+    parametrized with ``workers`` (indirect) runs that many worker processes."""
+    workers = getattr(request, "param", 1)
+    d = start_hptd(tmp_path, CONFIG.replace("[daemon]\n", f"[daemon]\nworkers = {workers}\n"))
     tgt(tmp_path, "--op", "new", "--mode", "target", "--tid", "1", "-T", IQN)
     tgt(tmp_path, "--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "--bstype", "ram",
         "--bsopts", "size=16M")
@@ -86,7 +88,10 @@ def test_new_lun_raises_reported_luns_data_has_changed(daemon: Hptd, tmp_path: P
     ini.close()
 
 
+@pytest.mark.parametrize("daemon", [1, 2], indirect=True, ids=["one-process", "two-workers"])
 def test_forced_delete_drains_writes_in_flight(daemon: Hptd, tmp_path: Path) -> None:
+    """A LUN in use is refused without --force (with two workers: by the one serving the session, so by
+    both: nothing changes), deleted with it, its writes in flight drained and none lost."""
     backing = Path("/dev/shm") / f"hpt-admin-{daemon.port}.img"
     tgt(tmp_path, "--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "2", "-b", str(backing),
         "--params", "size=64M,io_engine=threads")

@@ -683,8 +683,10 @@ def test_sigterm_with_writes_in_flight(daemon: Hptd) -> None:
         bs = block_size(a)
         stop = threading.Event()
         writers = [
-            Writer(a, 0, 0xA, bs, stop, fua=True, slots=4000, limit=4000),
-            Writer(b, 65536, 0xB, bs, stop, fua=True, slots=4000, limit=4000),
+            # no LBA written twice (what a write cut short left is then never taken for an acked one's),
+            # and as many as each half of the disk holds: the stop's logout wait outlasted 4,000
+            Writer(a, 0, 0xA, bs, stop, fua=True, slots=8000, limit=8000),
+            Writer(b, 65536, 0xB, bs, stop, fua=True, slots=8000, limit=8000),
         ]
         for w in writers:
             w.ini.sock.settimeout(30)

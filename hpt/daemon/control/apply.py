@@ -66,11 +66,10 @@ class Change:
         for target in self.new_targets.values():
             for lun in target.luns():
                 lu = target.lu(lun)
-                if lu is not None and lu.store is not None:
-                    lu.store.close()
+                if lu is not None:
+                    lu.release()
         for _, lu in self.new_luns:
-            if lu.store is not None:
-                lu.store.close()
+            lu.release()  # its store, and what it shares with other workers
 
     def commit(self) -> None:
         srv = self.server

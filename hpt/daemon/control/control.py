@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,18 @@ class Control:
         self.load = load
         self.shutdown = shutdown
         self.lock = threading.RLock()
+        self._checking = False
+
+    @contextmanager
+    def checking(self) -> Iterator[None]:
+        """Requests made inside only check a change (built, then discarded): hptd's workers each check
+        one before any applies it, so one worker's refusal (a LUN in use there) leaves all unchanged."""
+        with self.lock:
+            self._checking = True
+            try:
+                yield
+            finally:
+                self._checking = False
 
     def change(self, edit: Callable[[Document], Any], *, force: bool = False) -> Any:
         """Edit a copy of the document, validate it whole, apply the difference; the edit's result.
@@ -48,7 +61,11 @@ class Control:
                 config = doc.config()
             except ConfigError as err:
                 raise RpcError(INVALID_CONFIG, without_location(err)) from None
-            prepare(self.server, config, force=force).commit()
+            change = prepare(self.server, config, force=force)
+            if self._checking:
+                change.discard()
+                return result
+            change.commit()
             self.document = doc
             return result
 
@@ -62,6 +79,9 @@ class Control:
             except ConfigError as err:
                 raise RpcError(INVALID_CONFIG, str(err)) from None
             change = prepare(self.server, config, force=force)
+            if self._checking:
+                change.discard()
+                return change.summary()
             change.commit()
             self.document = doc
             return change.summary()

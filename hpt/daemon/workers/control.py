@@ -1,7 +1,9 @@
 """hptadm's control socket with ``workers = N``: the main process serves it, and runs each request in
 every worker, in turn and one request at a time. Each worker has the control plane of a single hptd
 (``hpt.daemon.control``) over its own targets and LUs, so a change (a target, a LUN, an account, a
-reload) is validated and applied by each, to the same configuration. The main process combines the
+reload) is validated and applied by each, to the same configuration. A change is first checked by
+every worker (built and discarded: ``Control.checking``) and applied only when none refuses it, so a
+LUN in use on one worker is refused whole, not deleted from the others. The main process combines the
 answers (``COMBINE``, one row per method that needs more than the first worker's answer) and follows
 the portals the workers now serve with its listening sockets."""
 
@@ -19,6 +21,7 @@ from hpt.daemon.workers.channel import Message
 
 if TYPE_CHECKING:
     from hpt.daemon.config import PortalConfig
+    from hpt.daemon.control import Control
     from hpt.daemon.workers.supervisor import Workers
 
 log = logging.getLogger("hpt.daemon.workers")
@@ -27,18 +30,27 @@ log = logging.getLogger("hpt.daemon.workers")
 Answer = Any
 Combine = Callable[[list[Answer]], Any]
 
+#: Methods whose change goes through ``Control.change`` or ``Control.reload``: checked by every worker
+#: before any applies it.
+CHANGES = frozenset({"target.new", "target.delete", "target.update", "target.bind", "target.unbind",
+                     "lun.new", "lun.delete", "lun.update", "account.new", "account.delete",
+                     "account.bind", "account.unbind", "portal.new", "portal.delete", "sys.reload"})
 #: Methods that change nothing: the main process need not follow their portals.
 READ_ONLY = frozenset({"target.show", "lun.stat", "account.show", "portal.show", "session.show",
                        "connection.show", "sys.show", "sys.dump"})
 
 
 # -- in a worker ---------------------------------------------------------------------------------
-def run_control(served: dict[str, Method], m: Message) -> Message:
-    """Run the request ``m`` names with this worker's control plane: its result or its error."""
+def run_control(served: dict[str, Method], m: Message, ctl: Control) -> Message:
+    """Run the request ``m`` names with this worker's control plane (``m["check"]``: only check the
+    change): its result or its error."""
     method = served.get(m["method"])
     if method is None:
         return {"rpc": RpcError(NOT_FOUND, f"no method {m['method']!r}").as_dict()}
     try:
+        if m.get("check"):
+            with ctl.checking():
+                return {"result": method(Params(m["params"]))}
         return {"result": method(Params(m["params"]))}
     except RpcError as err:
         return {"rpc": err.as_dict()}
@@ -131,6 +143,10 @@ def methods_of(workers: Workers, shutdown: Callable[[], None]) -> dict[str, Meth
 
 
 def _everywhere(workers: Workers, name: str, p: Params) -> Any:
+    if name in CHANGES:  # every worker checks it first: the first refusal is the answer, nothing changed
+        errors = _errors(workers.control(name, p.values, follow=False, check=True))
+        if errors:
+            raise errors[0]
     answers = workers.control(name, p.values, follow=name not in READ_ONLY)
     return COMBINE.get(name, _same)(answers)
 

@@ -175,14 +175,16 @@ class Workers:
                 log.info("portal %s removed", address)
 
     # -- the control plane (``control.py``) ---------------------------------------------------
-    def control(self, method: str, params: dict[str, Any], *, follow: bool) -> list[Any]:
-        """Run an hptadm request in every ready worker, in turn: each one's result or RpcError. With
-        ``follow``, listen afterwards on the portals the workers serve now, and on no other."""
+    def control(self, method: str, params: dict[str, Any], *, follow: bool, check: bool = False) -> list[Any]:
+        """Run an hptadm request in every ready worker, in turn (``check``: only check the change it
+        makes): each one's result or RpcError. With ``follow``, listen afterwards on the portals the
+        workers serve now, and on no other."""
         with self._control_lock:
             answers = []
             for _w, channel in self._ready():
                 try:
-                    answers.append(answer_of(channel.call("control", method=method, params=params)))
+                    answers.append(answer_of(channel.call("control", method=method, params=params,
+                                                          check=check)))
                 except (ChannelClosed, RemoteError) as err:
                     answers.append(internal(err))
             if not answers:

@@ -17,11 +17,15 @@ import sys
 import threading
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from hpt.daemon.control.rpc import Method
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, pack_text
 from hpt.daemon.workers.control import portal_list, run_control
 from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions, owned_memory
+
+if TYPE_CHECKING:
+    from hpt.daemon.control import Control
 
 log = logging.getLogger("hpt.daemon.workers")
 
@@ -58,6 +62,7 @@ def worker_main(argv: list[str]) -> int:
     watches = Watches()
     server: Server | None = None
     served: dict[str, Method] = {}
+    ctl: Control | None = None
 
     def handle(m: Message, fds: list[int]) -> Message | None:
         op = m.get("op")
@@ -76,7 +81,8 @@ def worker_main(argv: list[str]) -> int:
         if op == "close":
             return sessions.close_session(m)
         if op == "control":  # an hptadm request, run here as in every worker (``control.py``)
-            return run_control(served, m)
+            assert ctl is not None  # requests come once the worker is ready
+            return run_control(served, m, ctl)
         if op == "portals":  # after a change: what the main process listens on and counts by
             if server is None:
                 return {"portals": []}
@@ -108,7 +114,8 @@ def worker_main(argv: list[str]) -> int:
         server = Server(config, sessions=sessions, sharing=lambda target, lun, name: OwnedObject(
             channel, f"{target}/{lun}/{name}", watches), memory=partial(owned_memory, channel))
         server.take_handed(tell("gone"), tell("login"))
-        served = methods(make_control(options, server, document, None))  # sys.stop: the main process's
+        ctl = make_control(options, server, document, None)  # sys.stop: the main process's
+        served = methods(ctl)
         channel.post({"op": "ready", "pid": os.getpid()})
     except (OSError, ValueError) as err:
         print(f"hptd worker {args.index}: cannot start: {err}", file=sys.stderr)

@@ -10,6 +10,7 @@ maps it sees every process's writes.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 
@@ -22,6 +23,21 @@ PAGE = mmap.PAGESIZE
 
 def _pages(size: int) -> int:
     return -(-size // PAGE)
+
+
+def memory_bytes() -> int:
+    """This machine's RAM and swap: the most a shared store may hold. A private mapping larger than
+    that is refused by the kernel (overcommit's heuristic); a memfd's is not, and would be filled until
+    the OOM killer came."""
+    swap = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("SwapTotal:"):
+                    swap = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * PAGE + swap
 
 
 def shared_bytes(size: int) -> int:
@@ -49,6 +65,9 @@ class RamStore(BackingStore):
             self._mapped = bytearray(pages)
             self._drop = mmap.MADV_DONTNEED
         else:
+            if shared_bytes(size) > memory_bytes():
+                raise OSError(errno.ENOMEM, f"Cannot allocate memory ({size} bytes asked, this machine has "
+                                            f"{memory_bytes()} of RAM and swap)")
             if os.fstat(memory.fd).st_size < shared_bytes(size):
                 raise ValueError(f"ram store: shared memory of {os.fstat(memory.fd).st_size} bytes, "
                                  f"{shared_bytes(size)} needed")

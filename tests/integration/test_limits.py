@@ -156,8 +156,11 @@ def test_a_portal_in_use_is_named_with_its_line(tmp_path: Path) -> None:
             "Address already in use") in err
 
 
-def test_a_ram_lun_larger_than_memory_is_named_with_its_line(tmp_path: Path) -> None:
-    config = (f'[[portal]]\naddress = "127.0.0.1:{free_port()}"\n[[target]]\nname = "{IQN}"\n'
-              '  [[target.lun]]\n  lun = 1\n  store = "ram"\n  size = "64T"\n')
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_ram_lun_larger_than_memory_is_named_with_its_line(tmp_path: Path, workers: int) -> None:
+    """One process's mapping is refused by the kernel; two workers' memfd by the ram store, before it
+    fills memory (the OOM killer would end the worker)."""
+    config = (f'[daemon]\nworkers = {workers}\n[[portal]]\naddress = "127.0.0.1:{free_port()}"\n'
+              f'[[target]]\nname = "{IQN}"\n  [[target.lun]]\n  lun = 1\n  store = "ram"\n  size = "64T"\n')
     err = _start_failure(tmp_path, config)
-    assert "hptd.toml:5: target[0].lun[0]: cannot open its store: Cannot allocate memory" in err
+    assert "hptd.toml:7: target[0].lun[0]: cannot open its store: Cannot allocate memory" in err, err

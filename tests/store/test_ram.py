@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
 
 from hpt.store.base import SharedMemory
-from hpt.store.ram import PAGE, RamStore, shared_bytes
+from hpt.store.ram import PAGE, RamStore, memory_bytes, shared_bytes
 from hpt.store.registry import open_store
 
 
@@ -133,3 +134,15 @@ def test_open_store_hands_shared_memory_of_the_kind_size() -> None:
     store.write_from(0, memoryview(b"x" * 10))
     store.close()
     assert open_store("null", {"size": "1M"}, memory=provide).size == 1 << 20 and len(asked) == 1
+
+
+def test_shared_memory_larger_than_the_machine_is_refused() -> None:
+    """A memfd is sparse and its mapping not counted: the store refuses what RAM and swap cannot hold
+    (a private mapping's size is refused by the kernel) instead of filling memory until the OOM killer."""
+    size = 2 * memory_bytes()
+    fd = os.memfd_create("test", os.MFD_CLOEXEC)
+    os.ftruncate(fd, shared_bytes(size))
+    with pytest.raises(OSError, match="Cannot allocate memory") as info:
+        RamStore(size, memory=SharedMemory(fd))
+    assert info.value.errno == errno.ENOMEM
+    os.close(fd)

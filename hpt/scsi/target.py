@@ -92,6 +92,8 @@ class ScsiTarget:
         if shared is not None:  # what the LU's other processes (workers, gateways) change, done here too
             shared.handlers["mode"] = partial(self._take_mode_pages, lu)
             shared.handlers["reset"] = partial(self._reset_elsewhere, lu)
+            for key, handler in lu.profile.shared.items():  # the device type's own (a sanitize in progress)
+                shared.handlers[key] = partial(handler, lu)
         others = list(self._lus.values())
         self._lus = {**self._lus, lu.lun: lu}  # replaced, never mutated: execute() reads it unlocked
         self._luns_changed(others)

@@ -4,6 +4,8 @@ object with versions and synchronous notifications stands for the RADOS one (tes
 from __future__ import annotations
 
 import logging
+import struct
+import time
 from collections.abc import Callable
 
 import pytest
@@ -15,10 +17,13 @@ from hpt.scsi.core.constants import (
     LU_COMMUNICATION_TIMEOUT,
     MODE_PARAMETERS_CHANGED,
     RESERVATIONS_RELEASED,
+    SANITIZE_IN_PROGRESS,
     TARGET_PORT_IN_STANDBY,
     Status,
 )
+from hpt.scsi.lu import LogicalUnit, LuParams
 from hpt.scsi.pr.shared import TRIES
+from hpt.scsi.sbc.profile import DISK
 from hpt.scsi.spc.alua import TPGS_EXPLICIT, TPGS_IMPLICIT
 from hpt.scsi.target import ScsiTarget, TmfResult
 
@@ -168,3 +173,32 @@ def test_mode_select_through_one_gateway_reaches_the_other(hub: Hub) -> None:
     assert b.target.lu_reset(0) == TmfResult.FUNCTION_COMPLETE
     assert a.run(TUR).asc == BUS_DEVICE_RESET_FUNCTION
     assert a.target.lu(0).wce is True and current(a, 0x08)[2] & 0x04  # type: ignore[union-attr]
+
+
+def disk_gateway(hub: Hub, rtpi: int, host: str, store: SharedMemStore, rate: int) -> Initiator:
+    """A gateway whose LU 0 is a whole disk (SANITIZE included) over ``store``, sharing ``hub``."""
+    t = ScsiTarget(TARGET_NAME, relative_port_ids=(rtpi,))
+    t.add_lu(LogicalUnit(DISK, LuParams(extra={"sanitize_rate": rate}), store, lun=0))
+    ini = Initiator(t, make_nexus(host, 0x23D000000001, rtpi))
+    ini.clear_ua()
+    return ini
+
+
+def test_a_sanitize_through_one_gateway_gates_the_other(hub: Hub) -> None:
+    """SANITIZE (SBC-4 4.11.2) is the LU's: while it runs through A, B's commands end with NOT READY,
+    SANITIZE IN PROGRESS and its progress (REQUEST SENSE too); when it completes, both serve again."""
+    store = SharedMemStore(hub)  # one medium, as a file two workers open
+    a = disk_gateway(hub, 1, HOST_A, store, rate=len(store.buf) * 2)  # about half a second
+    b = disk_gateway(hub, 2, HOST_B, store, rate=0)
+    plist = struct.pack(">BxH", 1, 4) + b"\xa5" * 4
+    assert a.run(struct.pack(">BB5xHx", 0x48, 0x80 | 0x01, len(plist)), plist).good  # IMMED OVERWRITE
+    busy = b.run(TUR)
+    assert busy.result.status == Status.CHECK_CONDITION and busy.asc == SANITIZE_IN_PROGRESS
+    assert b.run(bytes((0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0))).asc == SANITIZE_IN_PROGRESS  # READ(10)
+    sense = b.run(bytes((0x03, 0, 0, 0, 252, 0)), alloc=252).data  # REQUEST SENSE: the progress
+    assert sense[12:14] == bytes((0x04, 0x1B)) and sense[15] & 0x80, sense.hex()
+    deadline = time.monotonic() + 10
+    while not b.run(TUR).good and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b.run(TUR).good and a.run(TUR).good
+    assert store.buf[:8] == b"\xa5" * 8 and store.buf[-4:] == b"\xa5" * 4

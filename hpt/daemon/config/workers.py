@@ -5,8 +5,8 @@ workers share goes through the main process (reservations, unit attentions of a 
 the session table). A medium they share must therefore be one every process can open: a file (the page
 cache, or O_DIRECT, keeps it one), an rbd image, memory (``ram``: one memfd from the main process,
 ``hpt/daemon/workers/memory.py``) or nothing (``null``). A device whose state lives in the process (a
-tape, changer, DVD or object store) cannot be split between workers, and only iSCSI/TCP connections
-can be handed to one."""
+tape, changer, DVD or object store; a removable disk's PREVENT state; an encrypted LU's key) cannot be
+split between workers, and only iSCSI/TCP connections can be handed to one."""
 
 from __future__ import annotations
 
@@ -32,10 +32,15 @@ def single(config: Config) -> tuple[str, str] | None:
         return "fcoe_port", "FCoE ports"
     for target in config.targets:
         for lun in target.luns:
+            where = lun.source or f"lun {lun.lun}"
             if lun.type != "disk":
-                return lun.source or f"lun {lun.lun}", f"a {lun.type} keeps its state in one process"
+                return where, f"a {lun.type} keeps its state in one process"
             if lun.store not in SHARED_STORES:
-                return lun.source or f"lun {lun.lun}", f'store = "{lun.store}" is not one every process opens'
+                return where, f'store = "{lun.store}" is not one every process opens'
+            if lun.params.removable:
+                return where, "a removable disk's PREVENT MEDIUM REMOVAL is one process's"
+            if lun.params.extra.get("encryption_key_file"):
+                return where, "an encrypted LU's key (CRYPTO ERASE replaces it) is one process's"
     return None
 
 

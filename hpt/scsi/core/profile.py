@@ -9,8 +9,8 @@ registered globally, and a new device type is a new profile that leaves SPC unto
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hpt.options import Option
@@ -41,7 +41,10 @@ class DeviceProfile:
     * ``close(lu)``: the LU goes away (hptd stops, the LU is deleted): write out and close what its
       state holds open (a drive's medium file);
     * ``options``: the LU parameter keys this type accepts beyond the common ones (``COMMON_OPTIONS``);
-    * ``state(params)``: a new LU's per-type state (``lu.state``).
+    * ``state(params)``: a new LU's per-type state (``lu.state``);
+    * ``shared``: what the type tells the other processes serving the LU (hptd's workers, rbd gateways;
+      ``SharedReservations.share``), by key, with the handler that takes it there, ``handler(lu, value)``
+      (run under the LU's lock).
     """
 
     name: str
@@ -60,6 +63,7 @@ class DeviceProfile:
     extended_vpd_flags: int = 0  # byte 6 of the Extended INQUIRY Data VPD page (V_SUP: volatile cache)
     # whether a WRITE may take a fast lane now (writable, write cache on: no FUA implied); None: never
     quick_writable: Callable[[LogicalUnit], bool] | None = None
+    shared: Mapping[str, Callable[[LogicalUnit, Any], None]] = field(default_factory=dict)
 
     def option(self, key: str) -> Option | None:
         for opt in self.options:

@@ -9,7 +9,7 @@ from hpt.options import Option
 from hpt.scsi.core.constants import DeviceType
 from hpt.scsi.core.profile import DeviceProfile
 from hpt.scsi.lu import LogicalUnit, LuParams
-from hpt.scsi.sbc import rw
+from hpt.scsi.sbc import rw, sanitize
 from hpt.scsi.sbc.common import check_ready, new_state
 from hpt.scsi.sbc.echo_buffer import forget as forget_echo
 from hpt.scsi.sbc.medium import release_prevention
@@ -93,6 +93,7 @@ DISK = DeviceProfile(
     product="VIRTUAL-DISK",
     extended_vpd_flags=V_SUP,
     quick_writable=rw.quick_writable,
+    shared={"sanitize": sanitize.take_shared},
 )
 
 

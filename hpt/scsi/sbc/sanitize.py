@@ -16,6 +16,11 @@ returns that sense as its data. Task management and resets do not stop it (SBC-4
 SANITIZE command ends, its operation goes on. A failed operation leaves the LU in sanitize failure mode:
 commands that access the medium end with MEDIUM ERROR, SANITIZE COMMAND FAILED until a SANITIZE
 completes, or until EXIT FAILURE MODE when the failed one had AUSE set.
+
+The other processes serving the LU (hptd's workers, the gateways of one rbd image) are told when an
+operation starts, how far it got (every :data:`SHARE_EVERY` seconds) and how it ended
+(``take_shared``): their commands meet the same gate, and the failure mode is the LU's, not one
+process's.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hpt.scsi.core.cdb import u16
 from hpt.scsi.core.command import GOOD, ScsiCommand, ScsiResult
@@ -58,6 +63,8 @@ _POLL = 0.05  # seconds between looks at whether a waiting SANITIZE command was 
 #: Commands a sanitize in progress lets through (SBC-4 4.11.2); REQUEST SENSE gets the progress.
 ALLOWED = frozenset({0x12, 0xA0, 0x4D})  # INQUIRY, REPORT LUNS, LOG SENSE
 REQUEST_SENSE = 0x03
+#: Seconds between reports of a running operation's progress to the LU's other processes.
+SHARE_EVERY = 1.0
 
 
 class SanitizeRun:
@@ -167,6 +174,30 @@ def _crypto_erase(store: BackingStore, size: int, run: SanitizeRun) -> None:
     run.advance(size)
 
 
+def _share(lu: LogicalUnit, run: SanitizeRun | None) -> None:
+    """Tell the LU's other processes (if any) the operation's state: None, none (it completed)."""
+    shared = lu.pr.shared
+    if shared is not None:
+        state = None if run is None else {"total": run.total, "done": run.done, "ause": run.ause,
+                                          "failed": run.failed, "running": run.running}
+        shared.share("sanitize", state)
+
+
+def take_shared(lu: LogicalUnit, state: dict[str, Any] | None) -> None:
+    """An operation through another process serving the LU (``DeviceProfile.shared``): its gate here,
+    with its progress; None: it completed (or its failure mode was left)."""
+    if state is None:
+        lu.state.sanitize = None
+        lu.gate = None
+        return
+    run = SanitizeRun(int(state["total"]), bool(state["ause"]), 0)
+    run.done, run.failed = int(state["done"]), bool(state["failed"])
+    if not state["running"]:
+        run.ended.set()
+    lu.state.sanitize = run
+    lu.gate = partial(gate, lu)
+
+
 def _run(lu: LogicalUnit, run: SanitizeRun, work: Callable[[], None]) -> None:
     """The operation's thread: do the work, then leave the LU (or keep it in failure mode)."""
     try:
@@ -179,6 +210,15 @@ def _run(lu: LogicalUnit, run: SanitizeRun, work: Callable[[], None]) -> None:
             lu.state.sanitize = None
             lu.gate = None
         run.ended.set()
+        _share(lu, None if not run.failed else run)
+
+
+def _reporting(lu: LogicalUnit, run: SanitizeRun) -> None:
+    """Report the progress of ``run`` to the LU's other processes until it ends."""
+    while not run.ended.wait(SHARE_EVERY):
+        with lu.lock:
+            if run.running:
+                _share(lu, run)
 
 
 def _start(lu: LogicalUnit, total: int, ause: bool, work: Callable[[SanitizeRun], None]) -> SanitizeRun:
@@ -186,8 +226,12 @@ def _start(lu: LogicalUnit, total: int, ause: bool, work: Callable[[SanitizeRun]
     with lu.lock:
         lu.state.sanitize = run
         lu.gate = partial(gate, lu)
+        _share(lu, run)  # before any block changes: the others' commands meet the gate from now on
     threading.Thread(target=_run, args=(lu, run, partial(work, run)), name=f"hpt-sanitize-{lu.lun}",
                      daemon=True).start()
+    if lu.pr.shared is not None:
+        threading.Thread(target=_reporting, args=(lu, run), name=f"hpt-sanitize-{lu.lun}-progress",
+                         daemon=True).start()
     return run
 
 
@@ -213,6 +257,7 @@ def _exit_failure_mode(lu: LogicalUnit) -> ScsiResult:
             raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=4)
         lu.state.sanitize = None
         lu.gate = None
+        _share(lu, None)
     return GOOD
 
 

@@ -44,3 +44,4 @@ def test_multipath_io_through_two_workers(hptd: Hptd) -> None:
     result = run_cunit(hptd, IQN, "SCSI.MultipathIO.*", more_ports=(hptd.port,))
     assert result.failed() == []
     assert result.count()["passed"] == 4, result.table()
+

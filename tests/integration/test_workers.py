@@ -852,3 +852,29 @@ def test_ram_lu_is_one_medium_that_outlives_a_worker(tmp_path: Path) -> None:
         close_all(a, b, again)
         assert d.stop() == 0
     assert "Traceback" not in d.log_text()
+
+
+def test_sanitize_through_one_worker_gates_the_other(tmp_path: Path) -> None:
+    """SBC-4 4.11.2 across processes: while a SANITIZE started through one worker runs, the other
+    worker's commands end with NOT READY, SANITIZE IN PROGRESS; once it completes both serve the
+    overwritten medium."""
+    lun = 'store = "file"\npath = "{tmp}/disk.img"\nsize = "4M"\nsanitize_rate = 2097152'
+    d = start_hptd(tmp_path, one_lun_config(IQN, lun, head="[daemon]\nworkers = 2\n"))
+    a = b = None
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
+        assert worker_of(d, a)[1] != worker_of(d, b)[1]
+        plist = struct.pack(">BxH", 1, 4) + b"\x5a" * 4
+        r = a.command(struct.pack(">BB5xHx", 0x48, 0x81, len(plist)), lun=1, write=plist)  # IMMED OVERWRITE
+        assert r.status == GOOD, r
+        r = b.command(tur(), lun=1)
+        assert r.status == CHECK_CONDITION and r.sense_key_asc == (2, 0x04, 0x1B), r.sense_key_asc
+        wait_for("the sanitize to end", lambda: b.command(tur(), lun=1).status == GOOD)
+        bs = block_size(b)
+        for ini in (a, b):
+            got = ini.command(read10(0, 1), lun=1, read=bs)
+            assert got.status == GOOD and got.data == b"\x5a" * bs
+    finally:
+        close_all(a, b)
+        assert d.stop() == 0

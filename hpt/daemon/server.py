@@ -14,7 +14,7 @@ from hpt.daemon.config import Config, PortalConfig, TargetConfig
 from hpt.daemon.fcoe import start_fcoe_ports, stop_fcoe_ports
 from hpt.daemon.luns import build_lu, build_lus
 from hpt.iscsi.errors import LoginError
-from hpt.iscsi.limits import Admission, AuthPenalty, host_of
+from hpt.iscsi.limits import Admission, AuthPenalty, Penalty, host_of
 from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
 from hpt.iscsi.sendtargets import TargetEntry, sendtargets_response
 from hpt.iscsi.session import Session, SessionTable
@@ -75,10 +75,12 @@ class Server:
 
     def __init__(self, config: Config, *, sessions: SessionTable | None = None,
                  sharing: Callable[[str, int, str], SharedObject | None] | None = None,
-                 memory: Callable[[str, int, int], SharedMemory] | None = None) -> None:
-        """``sessions``, ``sharing(target, lun, name)``, ``memory(target, lun, n)``: the session table,
-        the LUs' shared objects and the memory of their ``ram`` stores, of a worker process
-        (``hpt.daemon.workers``), kept by hptd's main process; else this process's."""
+                 memory: Callable[[str, int, int], SharedMemory] | None = None,
+                 auth_penalty: Penalty | None = None) -> None:
+        """``sessions``, ``sharing(target, lun, name)``, ``memory(target, lun, n)``, ``auth_penalty``: the
+        session table, the LUs' shared objects, the memory of their ``ram`` stores and the CHAP failure
+        delay of a worker process (``hpt.daemon.workers``), kept by hptd's main process; else this
+        process's."""
         self.config = config
         self.sessions = SessionTable() if sessions is None else sessions
         self.sharing = sharing
@@ -86,7 +88,7 @@ class Server:
         # a worker's: its connections are handed to it; told when one ends and when one logs in
         self.handed: tuple[Callable[[str], None], Callable[[str], None]] | None = None
         self.limits = config.limits
-        self.auth_penalty = AuthPenalty(config.limits)
+        self.auth_penalty = AuthPenalty(config.limits) if auth_penalty is None else auth_penalty
         self.admission = Admission(config.limits)  # connections of every TCP portal
         self.ring = Ring(RING_SLOT, RING_SLOTS)
         self.targets: dict[str, ScsiTarget] = {}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from hpt.iscsi.connection import Connection
-    from hpt.iscsi.limits import Admission, AuthPenalty, Limits
+    from hpt.iscsi.limits import Admission, Limits, Penalty
     from hpt.iscsi.negotiation import AuthPolicy, TargetPolicy
     from hpt.iscsi.session import Session, SessionTable
     from hpt.scsi.target import ScsiTarget
@@ -19,7 +19,7 @@ class IscsiContext(Protocol):
     sessions: SessionTable
     portal_group_tag: int
     limits: Limits  # login time, connections, sessions, CHAP retries (hpt.iscsi.limits)
-    auth_penalty: AuthPenalty  # shared by every portal of the daemon
+    auth_penalty: Penalty  # shared by every portal of the daemon (and its workers)
     admission: Admission  # the connections of every TCP portal, counted against the limits
 
     def policies(self, conn: Connection, session_type: str, initiator_name: str,

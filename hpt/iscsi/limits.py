@@ -114,6 +114,15 @@ class Admission:
         return False
 
 
+class Penalty(Protocol):
+    """What a login asks of the CHAP failure delay (:class:`AuthPenalty`, or hptd's main process's one
+    for all its workers)."""
+
+    def failed(self, key: tuple[str, str], now: float | None = None) -> float: ...
+
+    def succeeded(self, key: tuple[str, str]) -> None: ...
+
+
 class AuthPenalty:
     """Failed logins in a row per key (initiator name and address): the delay before the answer to
     the next failure; a success, or ``window`` seconds without failing, forgets the key."""

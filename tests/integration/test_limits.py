@@ -54,8 +54,10 @@ incoming = ["alice"]
 
 
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Hptd]:
-    d = start_hptd(tmp_path, CONFIG)
+def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Hptd]:
+    """hptd with CONFIG; a test parametrized with ``workers`` (indirect) runs that many worker processes."""
+    workers = getattr(request, "param", 1)
+    d = start_hptd(tmp_path, f"[daemon]\nworkers = {workers}\n" + CONFIG)
     yield d
     d.stop()
 
@@ -125,7 +127,10 @@ def test_sessions_per_initiator_are_limited(daemon: Hptd) -> None:
         first.close()
 
 
+@pytest.mark.parametrize("daemon", [1, 2], indirect=True, ids=["one-process", "two-workers"])
 def test_wrong_chap_secrets_are_answered_ever_later(daemon: Hptd) -> None:
+    """auth_delay doubles per failure in a row from one initiator and address: counted by the main
+    process over every worker, which the logins land on in turn."""
     bad = daemon.url(CHAP_IQN, auth="alice%wrong-secret-123@")
     started = time.monotonic()
     for _ in range(3):

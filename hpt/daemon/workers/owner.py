@@ -5,6 +5,8 @@
   compare-and-swap, and notifications that reach every other worker watching the object and wait for
   each to have handled them (SPC-5 5.13 across processes, as between the gateways of one rbd image).
 - The memory of each LU on a ``ram`` store (``memory.py``): one memfd every worker maps.
+- The CHAP failure delay (``[limits] auth_delay``): failures in a row per initiator and address,
+  counted over every worker.
 - The session table (RFC 7143 6.3.5): TSIHs unique across the workers, and for each (initiator, ISID,
   target) the worker holding the session, so a login that reinstates it on another worker first has the
   old one closed there.
@@ -23,6 +25,7 @@ from typing import Any
 
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError
 from hpt.daemon.workers.memory import MemoryTable
+from hpt.iscsi.limits import AuthPenalty, Limits
 
 log = logging.getLogger("hpt.daemon.workers")
 
@@ -34,14 +37,15 @@ SessionKey = tuple[str, int, str]  # initiator name, ISID, target name
 
 #: The requests that never wait for another process (answered on the channel's reading thread).
 INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "held", "release", "ready", "gone", "login",
-                    "map", "unmap"})
+                    "map", "unmap", "auth_failed", "auth_ok"})
 
 
 class StateOwner:
     """Answers the workers' requests (``handle``); ``channel_of(worker)`` reaches a live worker."""
 
-    def __init__(self, channel_of: Callable[[int], Channel | None]) -> None:
+    def __init__(self, channel_of: Callable[[int], Channel | None], limits: Limits | None = None) -> None:
         self.channel_of = channel_of
+        self.penalty = AuthPenalty(Limits() if limits is None else limits)
         self._lock = threading.Lock()
         self._objects: dict[str, tuple[bytes, int]] = {}
         self._watchers: dict[str, set[int]] = {}
@@ -53,6 +57,7 @@ class StateOwner:
             "read": self._read, "write": self._write, "watch": self._watch, "unwatch": self._unwatch,
             "notify": self._notify, "tsih": self._new_tsih, "claim": self._claim, "release": self._release,
             "held": self._held, "map": self._map, "unmap": self._unmap,
+            "auth_failed": self._auth_failed, "auth_ok": self._auth_ok,
         }
 
     def handle(self, worker: int, message: Message, _fds: list[int]) -> Message | None:
@@ -132,6 +137,16 @@ class StateOwner:
         for t in threads:
             t.join(timeout + 1)
         return {"ok": all(results.get(w, False) for w in others)}
+
+    # -- the CHAP failure delay ----------------------------------------------------------------
+    def _auth_failed(self, _worker: int, m: Message) -> Message:
+        name, host = m["key"]
+        return {"delay": self.penalty.failed((str(name), str(host)))}
+
+    def _auth_ok(self, _worker: int, m: Message) -> Message:
+        name, host = m["key"]
+        self.penalty.succeeded((str(name), str(host)))
+        return {}
 
     # -- memory -------------------------------------------------------------------------------
     def _map(self, worker: int, m: Message) -> Message:

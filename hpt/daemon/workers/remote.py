@@ -1,6 +1,6 @@
 """A worker's view of what the main process keeps for every worker (``owner.py``): the LUs' shared
-objects, the memory of their ``ram`` stores and the session table, each reached over the worker's
-channel."""
+objects, the memory of their ``ram`` stores, the CHAP failure delay and the session table, each
+reached over the worker's channel."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError
+from hpt.iscsi.limits import AuthPenalty, Limits
 from hpt.iscsi.session import Session, SessionTable
 from hpt.store.base import SharedMemory
 
@@ -50,6 +51,27 @@ class OwnedObject:
             self.channel.call("unwatch", name=self.name)
         except (ChannelClosed, RemoteError):
             pass
+
+
+class RemotePenalty:
+    """The CHAP failure delay the main process counts over every worker (``owner.py``); this process's
+    own if the main process cannot be reached (it is going away)."""
+
+    def __init__(self, channel: Channel, limits: Limits) -> None:
+        self.channel = channel
+        self.local = AuthPenalty(limits)
+
+    def failed(self, key: tuple[str, str], now: float | None = None) -> float:
+        try:
+            return float(self.channel.call("auth_failed", key=list(key))["delay"])
+        except (ChannelClosed, RemoteError):
+            return self.local.failed(key, now)
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        try:
+            self.channel.post({"op": "auth_ok", "key": list(key)})
+        except ChannelClosed:
+            self.local.succeeded(key)
 
 
 def owned_memory(channel: Channel, target: str, lun: int, size: int) -> SharedMemory:

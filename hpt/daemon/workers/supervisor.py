@@ -89,7 +89,7 @@ class Workers:
         self.config = config
         self.argv = argv
         self.workers = [Worker(i + 1) for i in range(config.daemon.workers)]
-        self.owner = StateOwner(self._channel_of)
+        self.owner = StateOwner(self._channel_of, config.limits)
         self.listeners: dict[str, socket.socket] = {}  # by the portal's configured address
         # [limits] max_connections and max_connections_per_address, over every worker
         self.admission = Admission(config.limits)

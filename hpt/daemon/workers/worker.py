@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from hpt.daemon.control.rpc import Method
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, pack_text
 from hpt.daemon.workers.control import portal_list, run_control
-from hpt.daemon.workers.remote import OwnedObject, Watches, WorkerSessions, owned_memory
+from hpt.daemon.workers.remote import OwnedObject, RemotePenalty, Watches, WorkerSessions, owned_memory
 
 if TYPE_CHECKING:
     from hpt.daemon.control import Control
@@ -112,7 +112,8 @@ def worker_main(argv: list[str]) -> int:
 
     try:
         server = Server(config, sessions=sessions, sharing=lambda target, lun, name: OwnedObject(
-            channel, f"{target}/{lun}/{name}", watches), memory=partial(owned_memory, channel))
+            channel, f"{target}/{lun}/{name}", watches), memory=partial(owned_memory, channel),
+            auth_penalty=RemotePenalty(channel, config.limits))
         server.take_handed(tell("gone"), tell("login"))
         ctl = make_control(options, server, document, None)  # sys.stop: the main process's
         served = methods(ctl)

@@ -151,14 +151,17 @@ def _start_failure(tmp_path: Path, config: str) -> str:
     return r.stderr
 
 
-def test_a_portal_in_use_is_named_with_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_portal_in_use_is_named_with_its_line(tmp_path: Path, workers: int) -> None:
+    """The same message whether hptd or, with workers, its main process listens."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        err = _start_failure(tmp_path, f'[[portal]]\naddress = "127.0.0.1:{port}"\n')
-    assert (f"hptd.toml:2: portal[0].address: cannot listen on 127.0.0.1:{port} (tcp): "
-            "Address already in use") in err
+        text = f'[daemon]\nworkers = {workers}\n[[portal]]\naddress = "127.0.0.1:{port}"\n'
+        err = _start_failure(tmp_path, text)
+    assert (f"hptd.toml:4: portal[0].address: cannot listen on 127.0.0.1:{port} (tcp): "
+            "Address already in use") in err, err
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -27,7 +27,7 @@ from hpt.iscsi import pdu as P
 from hpt.iscsi.pdu import Opcode
 from hpt.scsi.core.lun import encode_lun
 
-from .hptd import REPO, Hptd, free_port, one_lun_config, start_hptd
+from .hptd import REPO, Hptd, free_port, one_lun_config, request_status, start_hptd
 from .wire import Response, WireInitiator, tur, write10
 
 pytestmark = pytest.mark.integration
@@ -235,6 +235,12 @@ def test_sessions_spread_over_two_workers_and_see_the_same_data(daemon: Hptd) ->
         assert b.command(write10(102, 4), lun=1, write=other).status == GOOD
         r = a.command(read10(100, 8), lun=1, read=8 * bs)
         assert r.status == GOOD and r.data == one[: 2 * bs] + other + one[6 * bs :], r.status
+        # SIGUSR1's report as one process gives it, with each worker's share
+        status = request_status(daemon.proc, daemon.log)
+        assert status["portals"] == [{"address": f"127.0.0.1:{daemon.port}", "transport": "tcp", "group": 1}]
+        assert sorted(s["initiator"] for s in status["sessions"]) == [NAME_A, NAME_B]
+        assert status["fcoe_ports"] == []
+        assert sorted((w["index"], w["sessions"]) for w in status["workers"]) == [(1, 1), (2, 1)]
     finally:
         close_all(a, b)
 

@@ -126,8 +126,8 @@ class Workers:
             try:
                 lsock = listening_socket(pc.host, pc.port)
             except OSError as err:
-                raise OSError(err.errno, f"{pc.source or 'portal'}: cannot listen on {pc.address}: "
-                                         f"{err.strerror or err}") from None
+                raise OSError(err.errno, f"{pc.source or 'portal'}: cannot listen on {pc.address} "
+                                         f"({pc.transport}): {err.strerror or err}") from None
             self.listeners[pc.address] = lsock
             threading.Thread(target=self._accept, args=(pc.address, lsock), daemon=True,
                              name=f"portal {pc.address}").start()
@@ -362,10 +362,22 @@ class Workers:
         return False
 
     def status(self) -> dict[str, object]:
+        """SIGUSR1's report, as one process gives it (portals, every worker's sessions, FCoE ports: none
+        with workers), and each worker's pid, connections and sessions."""
         sessions = self.owner.sessions()
-        return {"workers": [{"index": w.index, "pid": w.pid, "ready": w.ready.is_set(),
-                             "connections": w.connections, "sessions": sessions.get(w.index, 0)}
-                            for w in self.workers]}
+        merged: dict[str, Any] = {"portals": [], "sessions": [], "fcoe_ports": []}
+        for w, channel in self._ready():
+            try:
+                theirs = channel.call("status", wait=METRICS_WAIT)
+            except (ChannelClosed, RemoteError) as err:
+                log.warning("worker %d: no status: %s", w.index, err)
+                continue
+            merged["portals"] = merged["portals"] or theirs["portals"]
+            merged["sessions"] += theirs["sessions"]
+        merged["workers"] = [{"index": w.index, "pid": w.pid, "ready": w.ready.is_set(),
+                              "connections": w.connections, "sessions": sessions.get(w.index, 0)}
+                             for w in self.workers]
+        return merged
 
 
 def _status(code: int | None) -> str:

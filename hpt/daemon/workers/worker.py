@@ -90,6 +90,8 @@ def worker_main(argv: list[str]) -> int:
             return {"portals": portal_list(server.portal_configs), "limits": limits}
         if op == "shed":  # the main process makes room under a connection limit over every worker
             return {"shed": server is not None and server.shed_handed(m["peer"], m["reason"])}
+        if op == "status":  # SIGUSR1 to the main process: its report joins every worker's
+            return {"portals": [], "sessions": []} if server is None else server.status()
         if op == "metrics":  # Prometheus scrapes the main process, which sums every worker's
             from hpt.daemon.metrics import exposition
 

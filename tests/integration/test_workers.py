@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from hpt.admin.client import AdminError, Client
 from hpt.iscsi import pdu as P
 from hpt.iscsi.pdu import Opcode
 from hpt.scsi.core.lun import encode_lun
@@ -881,6 +882,45 @@ def test_sanitize_through_one_worker_gates_the_other(tmp_path: Path) -> None:
         for ini in (a, b):
             got = ini.command(read10(0, 1), lun=1, read=bs)
             assert got.status == GOOD and got.data == b"\x5a" * bs
+    finally:
+        close_all(a, b)
+        assert d.stop() == 0
+
+
+def test_a_control_request_waits_for_every_worker(tmp_path: Path) -> None:
+    """A request that comes while the workers start (hpt.testing injects its faults as soon as the
+    control socket answers) waits until every worker is ready, so each gets it: a medium error injected
+    that early is answered through both workers."""
+    sock = tmp_path / "control.sock"
+    port = free_port()
+    config = tmp_path / "hptd.toml"
+    head = f'[daemon]\nworkers = 2\ncontrol_socket = "{sock}"\n'
+    config.write_text(one_lun_config(IQN, FILE_LUN, head=head).replace("{port}", str(port))
+                      .replace("{tmp}", str(tmp_path)))
+    log = tmp_path / "hptd.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "hpt.daemon", "--config", str(config)],
+                                stdout=subprocess.PIPE, stderr=fh, text=True,
+                                env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=tmp_path)
+    d = Hptd(proc, port, log)
+    a = b = None
+    try:
+        fault = {"name": IQN, "lun": 1, "op": "read", "lba": [7, 7], "error": "medium"}
+
+        def injected() -> bool:
+            try:
+                with Client(str(sock), timeout=60.0) as client:
+                    client.call("lun.inject", fault)
+                return True
+            except (OSError, AdminError):
+                return False
+
+        wait_for("the control socket to take the fault", injected, 60.0)
+        a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
+        assert worker_of(d, a)[1] != worker_of(d, b)[1]
+        for ini in (a, b):
+            r = ini.command(read10(7, 1), lun=1, read=512)
+            assert r.status == CHECK_CONDITION and r.sense_key_asc[0] == 3, (r.status, r.sense_key_asc)
     finally:
         close_all(a, b)
         assert d.stop() == 0

@@ -180,6 +180,7 @@ class Workers:
         makes): each one's result or RpcError. With ``follow``, listen afterwards on the portals the
         workers serve now, and on no other."""
         with self._control_lock:
+            self._all_ready()
             answers = []
             for _w, channel in self._ready():
                 try:
@@ -192,6 +193,16 @@ class Workers:
             if follow:
                 self._follow_portals()
             return answers
+
+    def _all_ready(self) -> None:
+        """Wait until every worker is ready (one starting, or restarting after a crash, would miss the
+        request: a fault injected, a LUN added); RpcError UNAVAILABLE after READY_TIMEOUT."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        for w in self.workers:
+            while not w.ready.wait(0.1):
+                if self._stopping or time.monotonic() > deadline:
+                    raise RpcError(UNAVAILABLE, f"worker {w.index} is not ready" + (
+                        ": hptd is stopping" if self._stopping else f" after {READY_TIMEOUT:.0f} s"))
 
     def metrics(self) -> list[str]:
         """Each ready worker's metrics (Prometheus text, ``hpt.daemon.metrics.exposition``), asked at

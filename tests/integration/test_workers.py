@@ -28,8 +28,8 @@ from hpt.iscsi import pdu as P
 from hpt.iscsi.pdu import Opcode
 from hpt.scsi.core.lun import encode_lun
 
-from .hptd import REPO, Hptd, free_port, one_lun_config, request_status, start_hptd
-from .wire import Response, WireInitiator, tur, write10
+from .hptd import REPO, Hptd, free_port, hptadm, one_lun_config, request_status, start_hptd
+from .wire import Response, WireInitiator, luns_of, report_luns, tur, write10
 
 pytestmark = pytest.mark.integration
 
@@ -923,4 +923,25 @@ def test_a_control_request_waits_for_every_worker(tmp_path: Path) -> None:
             assert r.status == CHECK_CONDITION and r.sense_key_asc[0] == 3, (r.status, r.sense_key_asc)
     finally:
         close_all(a, b)
+        assert d.stop() == 0
+
+
+def test_a_restarted_worker_serves_the_running_configuration(tmp_path: Path) -> None:
+    """A LUN added with hptadm after hptd started is served by a worker restarted after a kill -9: it
+    builds the main process's running configuration, not the file's."""
+    head = f'[daemon]\nworkers = 2\ncontrol_socket = "{tmp_path}/control.sock"\n'
+    d = start_hptd(tmp_path, one_lun_config(IQN, FILE_LUN, head=head))
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        hptadm(tmp_path, "--lld", "iscsi", "--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "2",
+               "--bstype", "ram", "--bsopts", "size=4M")
+        pid = dict(started(d))[1]  # worker 1: the one new connections go to while none has any
+        os.kill(pid, signal.SIGKILL)
+        wait_for("the worker restarted", lambda: len(started(d)) >= 3)
+        ini = on_worker(d, started(d)[2][1])
+        try:
+            assert luns_of(ini.command(report_luns(), lun=1, read=4096).data) == [1, 2]
+        finally:
+            ini.close()
+    finally:
         assert d.stop() == 0

@@ -147,7 +147,7 @@ def _everywhere(workers: Workers, name: str, p: Params) -> Any:
         errors = _errors(workers.control(name, p.values, follow=False, check=True))
         if errors:
             raise errors[0]
-    answers = workers.control(name, p.values, follow=name not in READ_ONLY)
+    answers = workers.control(name, p.values, follow=name not in READ_ONLY, keep=name in CHANGES)
     return COMBINE.get(name, _same)(answers)
 
 

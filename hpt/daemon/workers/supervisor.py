@@ -97,6 +97,9 @@ class Workers:
         self._lock = threading.Lock()
         self._control_lock = threading.Lock()  # control requests reach the workers one at a time
         self._stopping = False
+        #: the running configuration once a change was made (hptadm, a reload): a restarted worker builds
+        #: that, not what the file said when hptd started
+        self.document: dict[str, Any] | None = None
 
     # -- start and stop -----------------------------------------------------------------------
     def start(self) -> None:
@@ -175,10 +178,12 @@ class Workers:
                 log.info("portal %s removed", address)
 
     # -- the control plane (``control.py``) ---------------------------------------------------
-    def control(self, method: str, params: dict[str, Any], *, follow: bool, check: bool = False) -> list[Any]:
+    def control(self, method: str, params: dict[str, Any], *, follow: bool, check: bool = False,
+                keep: bool = False) -> list[Any]:
         """Run an hptadm request in every ready worker, in turn (``check``: only check the change it
         makes): each one's result or RpcError. With ``follow``, listen afterwards on the portals the
-        workers serve now, and on no other."""
+        workers serve now, and on no other; with ``keep``, keep the running configuration it made (for
+        a worker's restart)."""
         with self._control_lock:
             self._all_ready()
             answers = []
@@ -190,9 +195,21 @@ class Workers:
                     answers.append(internal(err))
             if not answers:
                 raise RpcError(UNAVAILABLE, "no worker is ready")
+            if keep and not any(isinstance(a, RpcError) for a in answers):
+                self._keep_document()
             if follow:
                 self._follow_portals()
             return answers
+
+    def _keep_document(self) -> None:
+        first = next(self._ready(), None)
+        if first is not None:
+            try:
+                reply = first[1].call("document")
+            except (ChannelClosed, RemoteError) as err:
+                log.warning("worker %d: the running configuration not kept: %s", first[0].index, err)
+                return
+            self.document = {key: reply[key] for key in ("text", "base", "tids")}
 
     def _all_ready(self) -> None:
         """Wait until every worker is ready (one starting, or restarting after a crash, would miss the
@@ -289,6 +306,8 @@ class Workers:
             log.info("worker %d started (pid %d)", w.index, w.pid)
             w.ready.set()
             return None
+        if op == "running":  # a worker (re)starting: the configuration as changed since hptd started
+            return {"document": self.document}
         if op == "gone":
             with self._lock:
                 w.connections = max(0, w.connections - 1)

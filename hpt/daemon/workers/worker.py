@@ -15,12 +15,15 @@ import signal
 import socket
 import sys
 import threading
+import tomllib
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hpt.daemon.control.document import Document
 from hpt.daemon.control.rpc import Method
-from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, pack_text
+from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError, pack_text
 from hpt.daemon.workers.control import portal_list, run_control
 from hpt.daemon.workers.remote import OwnedObject, RemotePenalty, Watches, WorkerSessions, owned_memory
 
@@ -90,6 +93,10 @@ def worker_main(argv: list[str]) -> int:
             return {"portals": portal_list(server.portal_configs), "limits": limits}
         if op == "shed":  # the main process makes room under a connection limit over every worker
             return {"shed": server is not None and server.shed_handed(m["peer"], m["reason"])}
+        if op == "document":  # after a change: the main process keeps it for a worker's restart
+            assert ctl is not None
+            doc = ctl.document
+            return {"text": doc.text(), "base": str(doc.base_dir), "tids": doc.tids}
         if op == "status":  # SIGUSR1 to the main process: its report joins every worker's
             return {"portals": [], "sessions": []} if server is None else server.status()
         if op == "metrics":  # Prometheus scrapes the main process, which sums every worker's
@@ -102,6 +109,17 @@ def worker_main(argv: list[str]) -> int:
                       inline=frozenset({"conn"}))
     sessions = WorkerSessions(channel)
     channel.start()
+    try:  # a restart: the configuration as hptadm has changed it since hptd started, if it has
+        running = channel.call("running").get("document")
+    except (ChannelClosed, RemoteError):
+        running = None
+    if running is not None:
+        document = Document(tomllib.loads(running["text"]), Path(running["base"]), dict(running["tids"]))
+        try:
+            config = document.config()
+        except ConfigError as err:
+            print(f"hptd worker {args.index}: the running configuration: {err}", file=sys.stderr)
+            return 2
 
     def tell(op: str) -> Callable[[str], None]:
         """Tell the main process about one of this worker's connections (it counts them all)."""

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hpt.daemon.workers")
 
+#: Seconds between the main thread's looks at whether a signal asked it to stop.
+STOP_POLL = 0.5
+
 
 def worker_main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="hptd worker")
@@ -142,7 +145,10 @@ def worker_main(argv: list[str]) -> int:
         print(f"hptd worker {args.index}: cannot start: {err}", file=sys.stderr)
         return 1
     log.info("serving (pid %d)", os.getpid())
-    stop.wait()
+    # with a timeout: a SIGTERM the kernel gives another thread (a connection's) interrupts no wait of
+    # this one, and its handler runs only once this thread runs Python again
+    while not stop.wait(STOP_POLL):
+        pass
     server.stop()
     log.info("stopped")
     return 0

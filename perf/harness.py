@@ -17,7 +17,7 @@ from perf import ceph, fio
 from perf.peers import Daemon, Hptd, KeyValue, Tgtd
 
 SHM = Path("/dev/shm")
-TARGETS = ("tgt", "hpt", "hpt2")  # hpt2: hptd with [daemon] workers = 2 (not by default)
+TARGETS = ("tgt", "hpt", "hpt2")  # hpt: hptd with [daemon] workers = 1; hpt2: with workers = 2
 WORKERS = {"hpt": 1, "hpt2": 2}  # hptd's [daemon] workers, by target name
 MODES = ("memory", "disk", "rbd")  # rbd: one image of a throw-away Ceph (perf/ceph.py), not by default
 # --perf-matched-keys: both targets offer hpt's own defaults for the keys where tgt's defaults differ most.

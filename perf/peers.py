@@ -225,8 +225,8 @@ class Hptd(Daemon):
 
     def config_text(self) -> str:
         """The hptd configuration (docs/config.md) for this run."""
-        lines = ["[daemon]", 'log_level = "warning"', *([f"workers = {self.workers}", 'control_socket = ""']
-                                                        if self.workers > 1 else [])]
+        lines = ["[daemon]", 'log_level = "warning"', f"workers = {self.workers}",  # never "auto": a row each
+                 *(['control_socket = ""'] if self.workers > 1 else [])]
         if self.keys:
             lines.append("\n[iscsi]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in self.keys.items()]

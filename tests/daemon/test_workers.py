@@ -36,8 +36,9 @@ def workers_config(workers: str, lun: str = 'store = "null"\nsize = "1M"', head:
 
 
 def test_workers_default_and_set() -> None:
-    default = parse_config(DISK.format(lun='store = "ram"\nsize = "1M"')).daemon
-    assert default.workers == 1 and not default.workers_auto
+    default = parse_config(DISK.format(lun='store = "ram"\nsize = "1M"')).daemon  # "auto": one per core
+    assert default.workers_auto and default.workers == min(len(os.sched_getaffinity(0)), 256)
+    assert parse_config(workers_config("1")).daemon.workers == 1
     file_lun = 'store = "file"\npath = "/tmp/x.img"\nsize = "1M"'
     assert parse_config(workers_config("2", file_lun)).daemon.workers == 2
     # a ram store's memory is one memfd every worker maps (hpt/daemon/workers/memory.py)

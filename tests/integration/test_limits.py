@@ -91,7 +91,10 @@ def test_silent_connections_from_one_address_make_room_for_a_real_login(daemon: 
 
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="prlimit (util-linux) not installed")
 def test_out_of_descriptors_the_target_sheds_silent_connections_and_serves_a_login(tmp_path: Path) -> None:
-    config = CONFIG.replace("max_connections_per_address = 20", "max_connections_per_address = 1000")
+    # one process: with workers each has its own descriptors, and a worker out of them cannot take a
+    # handed connection (docs/workers.md)
+    config = "[daemon]\nworkers = 1\n" + CONFIG.replace("max_connections_per_address = 20",
+                                                         "max_connections_per_address = 1000")
     d = start_hptd(tmp_path, config, wrap=("prlimit", "--nofile=256:256"))
     try:
         silent = _silent(d.port, 300)  # more than the descriptors hptd has: some wait in the backlog

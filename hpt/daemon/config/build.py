@@ -135,8 +135,8 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
 
 
 def _auto_workers(daemon: Table) -> bool:
-    """``daemon.workers = "auto"`` (any other string is an error naming the choices)."""
-    value = daemon.data.get("workers")
+    """``daemon.workers = "auto"``, the default (any other string is an error naming the choices)."""
+    value = daemon.data.get("workers", "auto")
     if isinstance(value, str) and value != "auto":
         raise daemon.fail("workers", f'must be 1..{MAX_WORKERS} or "auto", got "{value}"')
     return value == "auto"

@@ -10,6 +10,7 @@ less than a thread hop (memory) completes inline, before ``submit_*`` returns, a
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ class SharedMemory:
 
     fd: int
     release: Callable[[], None] = lambda: None
+
+    def close(self) -> None:
+        """This process is done with it: close its descriptor, then ``release``."""
+        os.close(self.fd)
+        self.release()
 
 
 @dataclass(frozen=True)

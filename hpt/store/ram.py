@@ -65,12 +65,12 @@ class RamStore(BackingStore):
             self._mapped = bytearray(pages)
             self._drop = mmap.MADV_DONTNEED
         else:
-            if shared_bytes(size) > memory_bytes():
+            needed, machine, given = shared_bytes(size), memory_bytes(), os.fstat(memory.fd).st_size
+            if needed > machine:
                 raise OSError(errno.ENOMEM, f"Cannot allocate memory ({size} bytes asked, this machine has "
-                                            f"{memory_bytes()} of RAM and swap)")
-            if os.fstat(memory.fd).st_size < shared_bytes(size):
-                raise ValueError(f"ram store: shared memory of {os.fstat(memory.fd).st_size} bytes, "
-                                 f"{shared_bytes(size)} needed")
+                                            f"{machine} of RAM and swap)")
+            if given < needed:
+                raise ValueError(f"ram store: shared memory of {given} bytes, {needed} needed")
             self._map = mmap.mmap(memory.fd, size)
             self._mapped = mmap.mmap(memory.fd, pages, offset=pages * PAGE)
             self._drop = mmap.MADV_REMOVE  # MADV_DONTNEED would keep a shared page's data
@@ -138,14 +138,13 @@ class RamStore(BackingStore):
         if self._memory is not None:
             assert isinstance(self._mapped, mmap.mmap)
             self._mapped.close()
-            os.close(self._memory.fd)
-            self._memory.release()
+            self._memory.close()
 
 
 KIND = StoreKind(
     name="ram",
     options=(Option("size", "size", doc="bytes of memory"),),
-    open=lambda values: RamStore(values["size"], values["readonly"], values.get("memory")),
+    open=lambda values: RamStore(values["size"], values["readonly"], values["memory"]),
     memory=lambda values: shared_bytes(values["size"]),
     doc="anonymous memory, thin: pages cost memory once written",
 )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -140,14 +139,11 @@ def open_store(name: str, values: Mapping[str, Any], *, readonly: bool = False,
     resolved = resolve(kind.options, values, f'store = "{name}"')
     resolved["readonly"] = readonly
     shared = None
-    if kind.memory is not None and memory is not None:
-        shared = resolved["memory"] = memory(kind.memory(resolved))
-    elif kind.memory is not None:
-        resolved["memory"] = None
+    if kind.memory is not None:
+        shared = resolved["memory"] = None if memory is None else memory(kind.memory(resolved))
     try:
         return kind.open(resolved)
     except BaseException:
         if shared is not None:  # the store never took it
-            os.close(shared.fd)
-            shared.release()
+            shared.close()
         raise

@@ -17,6 +17,7 @@ from hpt.daemon.control.rpc import INVALID_CONFIG, NOT_FOUND, Params, RpcError
 
 if TYPE_CHECKING:
     from hpt.daemon.config import Config
+    from hpt.daemon.control.apply import Change
     from hpt.daemon.server import Server
 
 log = logging.getLogger("hpt.daemon.control")
@@ -61,12 +62,7 @@ class Control:
                 config = doc.config()
             except ConfigError as err:
                 raise RpcError(INVALID_CONFIG, without_location(err)) from None
-            change = prepare(self.server, config, force=force)
-            if self._checking:
-                change.discard()
-                return result
-            change.commit()
-            self.document = doc
+            self._apply(prepare(self.server, config, force=force), doc)
             return result
 
     def reload(self, *, force: bool = False) -> dict[str, list[str]]:
@@ -79,12 +75,16 @@ class Control:
             except ConfigError as err:
                 raise RpcError(INVALID_CONFIG, str(err)) from None
             change = prepare(self.server, config, force=force)
-            if self._checking:
-                change.discard()
-                return change.summary()
-            change.commit()
-            self.document = doc
+            self._apply(change, doc)
             return change.summary()
+
+    def _apply(self, change: Change, doc: Document) -> None:
+        """Commit ``change`` and run ``doc`` from now on; while :meth:`checking`, discard it instead."""
+        if self._checking:
+            change.discard()
+            return
+        change.commit()
+        self.document = doc
 
     # -- finding things ---------------------------------------------------------------------------
     def target_name(self, p: Params) -> str:

@@ -174,8 +174,14 @@ def _crypto_erase(store: BackingStore, size: int, run: SanitizeRun) -> None:
     run.advance(size)
 
 
+def _gate(lu: LogicalUnit, run: SanitizeRun | None) -> None:
+    """Put ``run``'s gate on the LU (the caller holds its lock); None: take it away."""
+    lu.state.sanitize = run
+    lu.gate = None if run is None else partial(gate, lu)
+
+
 def _share(lu: LogicalUnit, run: SanitizeRun | None) -> None:
-    """Tell the LU's other processes (if any) the operation's state: None, none (it completed)."""
+    """Tell the LU's other processes (if any) the operation's state (None: there is none, it completed)."""
     shared = lu.pr.shared
     if shared is not None:
         state = None if run is None else {"total": run.total, "done": run.done, "ause": run.ause,
@@ -187,15 +193,13 @@ def take_shared(lu: LogicalUnit, state: dict[str, Any] | None) -> None:
     """An operation through another process serving the LU (``DeviceProfile.shared``): its gate here,
     with its progress; None: it completed (or its failure mode was left)."""
     if state is None:
-        lu.state.sanitize = None
-        lu.gate = None
+        _gate(lu, None)
         return
     run = SanitizeRun(int(state["total"]), bool(state["ause"]), 0)
     run.done, run.failed = int(state["done"]), bool(state["failed"])
     if not state["running"]:
         run.ended.set()
-    lu.state.sanitize = run
-    lu.gate = partial(gate, lu)
+    _gate(lu, run)
 
 
 def _run(lu: LogicalUnit, run: SanitizeRun, work: Callable[[], None]) -> None:
@@ -207,8 +211,7 @@ def _run(lu: LogicalUnit, run: SanitizeRun, work: Callable[[], None]) -> None:
         run.failed = True
     with lu.lock:
         if not run.failed:
-            lu.state.sanitize = None
-            lu.gate = None
+            _gate(lu, None)
         run.ended.set()
         _share(lu, None if not run.failed else run)
 
@@ -224,8 +227,7 @@ def _reporting(lu: LogicalUnit, run: SanitizeRun) -> None:
 def _start(lu: LogicalUnit, total: int, ause: bool, work: Callable[[SanitizeRun], None]) -> SanitizeRun:
     run = SanitizeRun(total, ause, lu.params.extra.get("sanitize_rate", 0))
     with lu.lock:
-        lu.state.sanitize = run
-        lu.gate = partial(gate, lu)
+        _gate(lu, run)
         _share(lu, run)  # before any block changes: the others' commands meet the gate from now on
     threading.Thread(target=_run, args=(lu, run, partial(work, run)), name=f"hpt-sanitize-{lu.lun}",
                      daemon=True).start()
@@ -255,8 +257,7 @@ def _exit_failure_mode(lu: LogicalUnit) -> ScsiResult:
             return GOOD
         if not run.ause:
             raise SenseError(INVALID_FIELD_IN_CDB, field=1, bit=4)
-        lu.state.sanitize = None
-        lu.gate = None
+        _gate(lu, None)
         _share(lu, None)
     return GOOD
 

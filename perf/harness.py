@@ -17,8 +17,11 @@ from perf import ceph, fio
 from perf.peers import Daemon, Hptd, KeyValue, Tgtd
 
 SHM = Path("/dev/shm")
-TARGETS = ("tgt", "hpt", "hpt2")  # hpt: hptd with [daemon] workers = 1; hpt2: with workers = 2
-WORKERS = {"hpt": 1, "hpt2": 2}  # hptd's [daemon] workers, by target name
+# hpt: hptd with [daemon] workers = 1; hpt2: with workers = 2; hptt: workers = 1, event_loop = false (a
+# thread per busy connection)
+TARGETS = ("tgt", "hpt", "hpt2", "hptt")
+WORKERS = {"hpt": 1, "hpt2": 2, "hptt": 1}  # hptd's [daemon] workers, by target name
+EVENT_LOOP = {"hptt": False}  # hptd's [daemon] event_loop, by target name (default true)
 MODES = ("memory", "disk", "rbd")  # rbd: one image of a throw-away Ceph (perf/ceph.py), not by default
 # --perf-matched-keys: both targets offer hpt's own defaults for the keys where tgt's defaults differ most.
 MATCHED = ("MaxRecvDataSegmentLength", "FirstBurstLength", "MaxBurstLength", "InitialR2T", "ImmediateData")
@@ -153,12 +156,13 @@ class Daemons:
             if target == "tgt":
                 return Tgtd(workdir, None, self.options.keys, rbd=image)
             return Hptd(workdir, None, self.options.keys, lun_keys=self.options.lun_keys, rbd=image,
-                        workers=WORKERS[target])
+                        workers=WORKERS[target], event_loop=EVENT_LOOP.get(target, True))
         direct = mode == "disk"
         lun = self.lun_file(mode)
         if target == "tgt":
             return Tgtd(workdir, lun, self.options.keys, direct)
-        return Hptd(workdir, lun, self.options.keys, direct, self.options.lun_keys, workers=WORKERS[target])
+        return Hptd(workdir, lun, self.options.keys, direct, self.options.lun_keys, workers=WORKERS[target],
+                    event_loop=EVENT_LOOP.get(target, True))
 
     def close(self) -> None:
         self.cleanup.close()

@@ -206,13 +206,16 @@ class Hptd(Daemon):
 
     def __init__(self, workdir: Path, lun_file: Path | None, keys: dict[str, KeyValue],
                  direct: bool = False, lun_keys: dict[str, KeyValue] | None = None, *,
-                 rbd: Image | None = None, workers: int = 1) -> None:
+                 rbd: Image | None = None, workers: int = 1, event_loop: bool = True) -> None:
         super().__init__(workdir, lun_file, keys, direct, rbd=rbd)
         self.config_path = workdir / "hptd.toml"
         self.lun_keys = lun_keys or {}
         self.workers = workers
+        self.event_loop = event_loop
         if workers > 1:
             self.name = f"hpt{workers}"  # [daemon] workers = N: its own row, beside hpt's
+        if not event_loop:
+            self.name += "t"  # [daemon] event_loop = false: a thread per busy connection
 
     def version(self) -> str:
         head = subprocess.run(
@@ -226,6 +229,7 @@ class Hptd(Daemon):
     def config_text(self) -> str:
         """The hptd configuration (docs/config.md) for this run."""
         lines = ["[daemon]", 'log_level = "warning"', f"workers = {self.workers}",  # never "auto": a row each
+                 f"event_loop = {'true' if self.event_loop else 'false'}",
                  *(['control_socket = ""'] if self.workers > 1 else [])]
         if self.keys:
             lines.append("\n[iscsi]")

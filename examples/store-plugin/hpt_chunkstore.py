@@ -24,6 +24,7 @@ class ChunkStore(BackingStore):
 
     supports_discard = True
     inline = False  # completions come from pool threads
+    waits = False  # submit_* only queue: the portal's event loop may serve its connections
 
     def __init__(self, directory: str, size: int, chunk: int, readonly: bool = False,
                  threads: int = 4) -> None:

@@ -148,8 +148,10 @@ class Server:
             return start_iser_portal(pc, self.context_for(pc), self.ring)
         if self.handed is not None:  # a worker: the main process listens
             return TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring, listen=False,
-                             on_gone=self.handed[0], on_login=self.handed[1])
-        portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring)
+                             on_gone=self.handed[0], on_login=self.handed[1],
+                             serve_on_loop=self.config.daemon.event_loop)
+        portal = TcpPortal(pc.host, pc.port, self.context_for(pc), self.ring,
+                           serve_on_loop=self.config.daemon.event_loop)
         portal.start()
         log.info("listening on %s (iSCSI/TCP, portal group %d)", pc.address, pc.group)
         return portal

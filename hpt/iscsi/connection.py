@@ -120,6 +120,8 @@ class Connection(ControlRequests):
         # CmdSN -> command waiting for the gap before it to fill
         self._pending: dict[int, Task | tuple[Pdu, Callable[[Pdu], None]]] = {}
         self._out: list[bytes | bytearray | memoryview] = []
+        self._waits_for: object = None  # the LU map ``_waits`` was found for
+        self._waits = False
         # what to give back once the output holding it is sent: a task, or a ring slot (the fast lane)
         self._release: list[Task | int] = []
         self._sent_release: list[Task | int] = []
@@ -517,15 +519,30 @@ class Connection(ControlRequests):
             self._buffers[task] = self._remote
         return task
 
-    def take_burst(self, data: memoryview, room: int, sock: int = -1) -> int:
+    def waits(self) -> bool:
+        """Commands of this connection may wait for a device on the thread that runs them (a LU of its
+        target that ``waits``): its driver serves it on a thread of its own, not on an event loop.
+        Asked each time the connection has work; the answer is kept while the target's LU map is."""
+        s = self.session
+        target = s.scsi_target if s is not None else None
+        if target is None:
+            return False  # logging in, or a discovery session
+        lus = target.lu_map()
+        if lus is not self._waits_for:
+            self._waits_for = lus
+            self._waits = any(lu.waits for lu in lus.values())
+        return self._waits
+
+    def take_burst(self, data: memoryview, room: int, sock: int = -1, nowait: bool = False) -> int:
         """The fast lane in C (``hpt.iscsi.quick``) over whole READ and WRITE commands at the start of
         ``data``, bytes the driver received and has not handed over: returns the bytes it took, their
         answers queued to send; the driver hands over the rest as usual, unless ``lane_more`` says the
         lane stopped at a command it takes once the rest of it is there (a PDU of at most ``room``
         bytes, what the driver's buffer holds). A driver that lends its socket (``sock``, with no
         output of its own pending) has the answers sent in the same call, with the GIL released once
-        for the whole burst (OSError: that send failed). Only at a PDU boundary with nothing queued,
-        on a byte-stream connection without digests."""
+        for the whole burst (OSError: that send failed); ``nowait``: a send that does not wait for the
+        peer, whose unsent rest is queued. Only at a PDU boundary with nothing queued, on a
+        byte-stream connection without digests."""
         s = self.session
         self.lane_more = False
         if (len(data) < BHS_LEN or data[0] != Opcode.SCSI_CMD or data[1] & 0x87 != 0x81
@@ -544,7 +561,7 @@ class Connection(ControlRequests):
         b = lane.run(s.scsi_target, s.nexus.initiator_port, data, s.exp_cmdsn, self.statsn, s.queue_depth,
                      min(self.max_xmit_dsl, s.params.max_burst_length),
                      min(self.max_recv_dsl, room - BHS_LEN - 4), sock if not self._out else -1,
-                     s.nexus.rtpi)
+                     s.nexus.rtpi, nowait)
         self.lane_more = b.more
         n = b.count
         if not n:
@@ -564,6 +581,12 @@ class Connection(ControlRequests):
                 out.append(slot_view(slot)[:length])
             if slot != NO_SLOT:
                 release.append(slot)
+        if b.skip:  # the socket took the start of the answers: the rest is queued
+            skip = b.skip
+            while skip >= len(out[0]):
+                skip -= len(out.pop(0))
+            if skip:
+                out[0] = memoryview(out[0])[skip:]
         return b.taken
 
     def _count_burst(self, b: Burst) -> None:

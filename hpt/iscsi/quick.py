@@ -67,6 +67,7 @@ class Burst:
     read_bytes: int = 0
     written: int = 0
     sent: bool = False  # the answers went out on the lent socket, their slots freed
+    skip: int = 0  # not ``sent``: the lent socket took this many bytes of them before it was full
 
 
 class QuickLane:
@@ -100,11 +101,14 @@ class QuickLane:
         self._map, self._lus, self._table = lus, chosen, table
 
     def run(self, target: ScsiTarget, port: str, data: memoryview, exp_cmdsn: int, statsn: int,
-            queue_depth: int, max_len: int, max_data: int, sock: int = -1, rtpi: int | None = None) -> Burst:
+            queue_depth: int, max_len: int, max_data: int, sock: int = -1, rtpi: int | None = None,
+            nowait: bool = False) -> Burst:
         """Answer the READs and WRITEs at the start of ``data`` (see the module's docstring); with a
         socket lent by the driver (``sock``), the answers leave on it in the same call, in one
-        ``sendmsg``, and their slots are freed (OSError when that send fails). ``rtpi``: the target
-        port the commands came through (its ALUA state must be active; None: every port's must)."""
+        ``sendmsg``, and their slots are freed (OSError when that send fails); ``nowait``: without
+        waiting for the socket to take them (what it did not take comes back, ``Burst.skip``).
+        ``rtpi``: the target port the commands came through (its ALUA state must be active; None:
+        every port's must)."""
         lus = target.lu_map()
         if lus is not self._map:
             self._build(lus)
@@ -139,7 +143,7 @@ class QuickLane:
         c = self._conn
         c.exp_cmdsn, c.statsn, c.queue_depth, c.max_len, c.max_data = (exp_cmdsn, statsn, queue_depth,
                                                                        max_len, max_data)
-        c.sock = sock
+        c.sock, c.nowait = sock, nowait
         started = monotonic_ns()
         read_bytes = written = 0
         try:
@@ -156,11 +160,12 @@ class QuickLane:
                 written += e.written
         if c.send_error:
             raise OSError(c.send_error, os.strerror(c.send_error))
-        if sock >= 0:
+        if sock >= 0 and not c.partial:
             return Burst(n, c.exp_cmdsn, c.statsn, c.taken, bool(c.more), read_bytes=read_bytes,
                          written=written, sent=True)
         return Burst(n, c.exp_cmdsn, c.statsn, c.taken, bool(c.more), bytes(self._hdrs[:n * BHS]),
-                     tuple(self._slots[0:n]), tuple(self._lens[0:n]), read_bytes, written)
+                     tuple(self._slots[0:n]), tuple(self._lens[0:n]), read_bytes, written,
+                     skip=c.sent if sock >= 0 else 0)
 
     def close(self) -> None:
         """The connection is gone: close its AIO context (nothing is in flight between calls)."""

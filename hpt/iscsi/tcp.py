@@ -1,16 +1,19 @@
 """The iSCSI/TCP driver: sockets in, the sans-I/O :class:`Connection` in the middle, sockets out.
 
-One thread per connection with a blocking socket: one ``recv_into`` takes a burst of headers (and
-the small data segments among them) into a staging buffer, handed to the core PDU by PDU; a large
-data segment is received straight into the ring slot the core names, with MSG_WAITALL. Commands are
-submitted to the SCSI engine from that thread, and each batch of replies leaves with one ``sendmsg``
-of header + slot views. Commands that complete later, on a store's thread, are sent from that thread
-without ever blocking it on the peer (issue 13): it takes the connection's lock only if free and sends
-with MSG_DONTWAIT; what does not fit stays queued, in order, and the connection's thread is woken
-(an eventfd) to send it as the socket takes more. That thread receives with MSG_DONTWAIT while bytes
-are arriving and otherwise waits in ``poll`` on the socket and its wake-up, the login and NOP-In
-timers as the poll's timeout. A logged-in connection quiet for :data:`PARK_AFTER` seconds gives its
-thread up: it waits in its portal's epoll set (:mod:`hpt.iscsi.idle`) until there is work again.
+Each portal has an event loop (:mod:`hpt.iscsi.loop`: one thread, one epoll set) that serves its
+connections burst by burst: when a connection's socket has bytes, one ``recv_into`` takes a burst of
+headers (and the small data segments among them) into the loop's staging buffer, handed to the core
+PDU by PDU (the fast lane in C answers whole runs of READs and WRITEs in one call); a large data
+segment is received straight into the ring slot the core names. Commands are submitted to the SCSI
+engine from there, and each batch of replies leaves with one ``sendmsg`` of header + slot views, sent
+without waiting for the peer; when the socket holds nothing more the connection waits in the epoll set
+again (its socket, its wake-up eventfd, its login or NOP-In timer). A connection whose commands may
+wait for a device (``Connection.waits``) is served instead by a thread of its own, with a blocking
+socket (a large data segment's rest received with MSG_WAITALL) that waits in ``poll`` on the socket
+and its wake-up, and goes back to the loop once quiet for :data:`PARK_AFTER` seconds. Commands that
+complete later, on a store's thread, are sent from that thread without ever blocking it on the peer
+(issue 13): it takes the connection's lock only if free and sends with MSG_DONTWAIT; what does not fit
+stays queued, in order, and the connection is woken (an eventfd) to send it as the socket takes more.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hpt.iscsi.connection import Connection
-from hpt.iscsi.idle import Idler
+from hpt.iscsi.loop import Loop
 from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.native.batch import later
 
@@ -50,11 +53,17 @@ DIRECT_BYTES = 8 * 1024
 NO_WAKE_POLL = 0.05
 #: Seconds a closing connection's last sends wait for a peer that does not read.
 FINAL_SEND_WAIT = 10
-#: Seconds of silence (nothing received, nothing to send) after which a logged-in connection is parked
-#: (:mod:`hpt.iscsi.idle`): its thread ends, and starting another when it has work again costs about
-#: 80 us here (median of 2,000 starts), so only a connection quiet this long pays it, never one
-#: between two commands.
+#: Seconds of silence (nothing received, nothing to send) after which a logged-in connection served by
+#: a thread of its own is parked in the portal's loop (:mod:`hpt.iscsi.loop`): its thread ends, and
+#: starting another when it has work again costs about 80 us here (median of 2,000 starts), so only a
+#: connection quiet this long pays it, never one between two commands.
 PARK_AFTER = 2.0
+#: Receives one connection may make on the loop before the loop turns to the others (a peer that
+#: sends without pause still shares the thread).
+LOOP_BUDGET = 64
+#: Output buffers the loop leaves queued for a peer that is not reading before it stops receiving from
+#: that peer (a thread of its own would block in its send there).
+LOOP_BACKLOG = 256
 
 
 def send_some(sock: socket.socket, bufs: list[bytes | bytearray | memoryview],
@@ -89,10 +98,11 @@ class TcpConnection:
 
     def __init__(self, sock: socket.socket, context: IscsiContext, ring: Ring, *, nop_interval: float = 15.0,
                  nop_count: int = 3, on_exit: Callable[[TcpConnection], None] | None = None,
-                 idler: Idler | None = None, on_login: Callable[[TcpConnection], None] | None = None) -> None:
-        """``idler``: where the connection waits, without a thread, once it has been quiet for
-        :data:`PARK_AFTER` seconds (None: its thread waits for it); ``on_login``: called once it reaches
-        the full feature phase."""
+                 loop: Loop | None = None, on_login: Callable[[TcpConnection], None] | None = None,
+                 serve_on_loop: bool = True) -> None:
+        """``loop``: the portal's event loop, where the connection waits without a thread and, with
+        ``serve_on_loop`` while its commands never wait for a device, is served (None: a thread of
+        its own serves it throughout); ``on_login``: called once it reaches the full feature phase."""
         self.sock = sock
         peer = sock.getpeername()
         local = sock.getsockname()
@@ -103,17 +113,21 @@ class TcpConnection:
         self.login_timeout = context.limits.login_timeout
         self.on_exit = on_exit
         self.on_login = on_login
-        self.idler = idler
+        self.loop = loop
+        self.serve_on_loop = serve_on_loop and loop is not None
         self.ended = threading.Event()  # set once the connection is closed and its thread gone
-        self.parks = 0  # how many times it was parked
-        # what the serving loop keeps across a park: the login deadline (0 once logged in), when the
-        # peer went quiet, unanswered NOP-In pings
+        self.parks = 0  # how many times a thread of its own gave it back to the loop
+        self.loop_runs = 0  # how many bursts the loop served
+        # what the serving loop keeps while the connection waits: the login deadline (0 once logged
+        # in), when the peer went quiet, unanswered NOP-In pings, the start of a command the fast
+        # lane waits for the rest of
         self._deadline = -1.0
         self._quiet = 0.0
         self._missed = 0
+        self._held = b""
         # the connection's thread holds this while it works on the core; others take it to reach in
         self.lock = threading.Lock()
-        self._ident = 0  # the connection thread's id, once it runs
+        self._ident = 0  # the serving thread's id, while it serves
         self._sender = 0  # the thread inside _push (which sends what its sends complete)
         self._unsent: list[bytes | bytearray | memoryview] = []  # taken from the core, not yet sent
         # woken (an eventfd, made when the thread runs) when another thread leaves work for the
@@ -128,10 +142,28 @@ class TcpConnection:
         # a backstop for a receive that blocks (the rest of a data segment): the loop's timers run
         # on poll's timeout; until login ends, at least every second
         self._timeout(min(self.login_timeout, 1.0))
-        self.thread = threading.Thread(target=self.run, name=f"iscsi {self.conn.peer}", daemon=True)
+        self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.thread.start()
+        """Serve it: it waits in the loop for its first bytes (or, without a loop, on its own thread)."""
+        self._setup()
+        if self.serve_on_loop and self._wake_fd >= 0 and self._wait_on_loop(self._deadline):
+            return
+        self._on_thread()
+
+    def _setup(self) -> None:
+        """The login deadline and the wake-up descriptor, once."""
+        if self._deadline >= 0:
+            return
+        self._deadline = time.monotonic() + self.login_timeout
+        with self._wake_guard:
+            try:
+                self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            except OSError as err:  # out of descriptors: the connection still runs (see _wait)
+                log.info("connection %s: no wake-up descriptor: %s", self.conn.peer, err.strerror)
+        self._poll.register(self.sock, select.POLLIN)
+        if self._wake_fd >= 0:
+            self._poll.register(self._wake_fd, select.POLLIN)
 
     def _timeout(self, seconds: float) -> None:
         """SO_RCVTIMEO: how long a receive waits before the loop looks at its timers (0: forever)."""
@@ -162,10 +194,10 @@ class TcpConnection:
 
     def _completed(self) -> None:
         """The SCSI engine finished a command on another thread (a store's completion thread): turn
-        it into PDUs and send what the socket takes now from here. On the connection's own thread
-        nothing is needed: its loop drains completions after each burst and sends them with the
-        burst's replies. Nor inside :meth:`_push` on this thread: a command that its send completed
-        (the last piece of a streamed READ, freed once sent) is sent by the loop there."""
+        it into PDUs and send what the socket takes now from here. On the serving thread nothing is
+        needed: it drains completions after each burst and sends them with the burst's replies. Nor
+        inside :meth:`_push` on this thread: a command that its send completed (the last piece of a
+        streamed READ, freed once sent) is sent by the loop there."""
         ident = threading.get_ident()
         if ident == self._ident or ident == self._sender or later(self, self._send_completions):
             return  # the loop sends them, or the end of the completion batch does
@@ -173,15 +205,15 @@ class TcpConnection:
 
     def _send_completions(self) -> None:
         """From a thread that must never wait for this peer. If the lock is held its holder drains
-        the queue: the connection's thread before it waits, another thread once it lets go (as here).
-        Output the socket does not take stays queued for the connection's thread, woken to send it
-        as the socket drains."""
+        the queue: the serving thread before it waits, another thread once it lets go (as here).
+        Output the socket does not take stays queued for the serving thread, woken to send it as the
+        socket drains."""
         conn = self.conn
         while self.lock.acquire(blocking=False):
             try:
                 if not self._push(wait=False):
                     self._wake()
-            except OSError as err:  # the connection's thread sees the error too and closes
+            except OSError as err:  # the serving thread sees the error too and closes
                 log.debug("connection %s: send after completion: %s", conn.peer, err)
             finally:
                 self.lock.release()
@@ -189,15 +221,15 @@ class TcpConnection:
                 return
 
     def _wake(self) -> None:
-        """Wake the connection's thread from its poll (any thread)."""
+        """Wake the connection from its wait (any thread)."""
         with self._wake_guard:
             if self._wake_fd >= 0:
                 os.eventfd_write(self._wake_fd, 1)
 
     def _wait(self, timeout: float) -> bool | None:
-        """Wait up to ``timeout`` seconds (negative: for ever) for the socket to have bytes (True) or
-        a wake-up (False; the work it stands for is done: queued completions drained, queued output
-        sent as far as the socket takes it); None when the time is up."""
+        """On a thread of its own: wait up to ``timeout`` seconds (negative: for ever) for the socket to
+        have bytes (True) or a wake-up (False; the work it stands for is done: queued completions
+        drained, queued output sent as far as the socket takes it); None when the time is up."""
         out = bool(self._unsent)
         if out != self._polling_out:
             self._poll.modify(self.sock, select.POLLIN | select.POLLOUT if out else select.POLLIN)
@@ -227,20 +259,15 @@ class TcpConnection:
                 self._push(wait=False)
         return readable
 
+    def _looping(self) -> bool:
+        """Whether this thread is the portal loop's (serving the connection a burst at a time)."""
+        return self.loop is not None and threading.get_ident() == self.loop.ident
+
     def run(self) -> None:
-        """The connection's thread: serve until the connection ends, or until it is parked (its
-        thread ends; the idler starts another when there is work, which comes back here)."""
+        """Serve until the connection ends, or until it waits in the loop again (a thread of its own
+        ends then; the loop resumes it when there is work, which comes back here)."""
         self._ident = threading.get_ident()
-        if self._deadline < 0:  # the first run
-            self._deadline = time.monotonic() + self.login_timeout
-            with self._wake_guard:
-                try:
-                    self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-                except OSError as err:  # out of descriptors: the connection still runs (see _wait)
-                    log.info("connection %s: no wake-up descriptor: %s", self.conn.peer, err.strerror)
-            self._poll.register(self.sock, select.POLLIN)
-            if self._wake_fd >= 0:
-                self._poll.register(self._wake_fd, select.POLLIN)
+        self._setup()
         parked = False
         try:
             parked = self._serve()
@@ -253,17 +280,25 @@ class TcpConnection:
                 self._end()
 
     def _serve(self) -> bool:
-        """Receive, hand to the core, send, until the connection closes (False) or is parked (True)."""
+        """Receive, hand to the core, send, until the connection closes (False) or waits in the loop
+        (True). On the loop's thread it serves what is there, then waits; on a thread of its own it
+        waits here and goes to the loop only after :data:`PARK_AFTER` seconds of silence."""
         conn = self.conn
         sock = self.sock
         lock = self.lock
         recv_into = sock.recv_into
         waitall = socket.MSG_WAITALL
         dontwait = socket.MSG_DONTWAIT
+        looping = self._looping()
+        budget = LOOP_BUDGET if looping else -1  # receives left before the loop turns to others
         fd = sock.fileno()  # lent to the fast lane, which sends its answers itself
-        stage = memoryview(bytearray(STAGE_BYTES))
-        pos = end = 0  # stage[pos:end]: received, not yet handed to the core
-        more = False  # the fast lane waits for the rest of a command at stage[pos:end]
+        assert self.loop is not None or not looping
+        stage = self.loop.stage if looping else memoryview(bytearray(STAGE_BYTES))  # type: ignore[union-attr]
+        # stage[pos:end]: received, not yet handed to the core; ``more``: the fast lane waits for the
+        # rest of a command at stage[pos:end] (kept in _held while the connection waits in the loop)
+        pos, end, more = 0, len(self._held), bool(self._held)
+        stage[:end] = self._held
+        self._held = b""
         alone = False  # after a large data segment the next header is received alone (see below)
         eager = True  # bytes are arriving: receive before polling (poll only when nothing is there)
         quiet = self._quiet  # when the peer went quiet (0: bytes came since the last poll), paces pings
@@ -283,7 +318,8 @@ class TcpConnection:
                 with lock:
                     while pos < end and not conn.closing:
                         # READs and WRITEs answered in C, sent there too unless a send is unfinished
-                        taken = conn.take_burst(stage[pos:end], STAGE_BYTES, -1 if self._unsent else fd)
+                        taken = conn.take_burst(stage[pos:end], STAGE_BYTES, -1 if self._unsent else fd,
+                                                looping)
                         pos += taken
                         if conn.lane_more:  # the rest of a command is coming: keep it, receive more
                             stage[:end - pos] = bytes(stage[pos:end])  # at most one PDU
@@ -291,13 +327,13 @@ class TcpConnection:
                             break
                         if taken:
                             if conn.pending_output > 256:
-                                self._push()
+                                self._push(not looping)
                             continue
                         buf = conn.expect()
                         n = min(len(buf), end - pos)
                         buf[:n] = stage[pos:pos + n]
                         pos += n
-                        self._received(n)
+                        self._received(n, not looping)
                 continue
             if more:  # more of the command the lane waits for, after what is staged
                 buf, direct = stage[end:], False
@@ -312,11 +348,13 @@ class TcpConnection:
                 direct, alone = big or alone, big
             into = buf if direct or more else stage
             try:
-                if eager or conn.pending_output:
+                backlog = looping and len(self._unsent) > LOOP_BACKLOG  # the peer is not reading
+                if (eager or conn.pending_output) and budget and not backlog:
                     # take what is already here; queued replies go only when nothing more is
                     # waiting (one sendmsg for a whole burst of commands)
                     try:
                         n = recv_into(into, len(into), dontwait)
+                        budget -= 1
                     except BlockingIOError:
                         eager = False
                         if conn.pending_output or conn.completions:
@@ -324,8 +362,8 @@ class TcpConnection:
                                 self._push(wait=False)
                         continue
                 else:
-                    if conn.completions:  # queued on this thread (the loop drains them itself)
-                        with lock:
+                    if conn.completions or (looping and (conn.pending_output or self._unsent)):
+                        with lock:  # (a thread of its own sends its queue when poll says it can)
                             self._push(wait=False)
                     now = time.monotonic()
                     if deadline:
@@ -335,17 +373,27 @@ class TcpConnection:
                         timeout = max(quiet + self.nop_interval - now, 0.0)  # overdue: ping now
                     else:
                         timeout = -1.0  # no pings: wait for ever
-                    # quiet, logged in, nothing queued: wait PARK_AFTER at most, then park
-                    # (never with part of a command in the stage, which only this loop keeps)
-                    park = (not deadline and not more and self.idler is not None and self._wake_fd >= 0
-                            and (timeout < 0 or timeout > PARK_AFTER) and not self._unsent
-                            and not conn.pending_output and not conn.completions)
-                    got = self._wait(PARK_AFTER if park else timeout)
-                    if got is None and park:
-                        self._deadline, self._quiet, self._missed = 0, quiet or now, missed
-                        if self._park(now + timeout if timeout >= 0 else None):
+                    if looping and timeout != 0:  # wait in the loop: it resumes the connection here
+                        self._deadline, self._quiet, self._missed = deadline, quiet, missed
+                        self._held = bytes(stage[pos:end]) if more else b""
+                        if self._wait_on_loop(now + timeout if timeout >= 0 else None):
                             return True
-                        continue
+                        self._held = b""
+                        return self._on_thread()  # no loop to wait in: a thread of its own goes on
+                    if looping:
+                        got = None  # its login deadline or its ping is due
+                    else:
+                        # quiet, logged in, nothing queued: wait PARK_AFTER at most, then park
+                        # (never with part of a command in the stage, which only this thread keeps)
+                        park = (not deadline and not more and self.loop is not None and self._wake_fd >= 0
+                                and (timeout < 0 or timeout > PARK_AFTER) and not self._unsent
+                                and not conn.pending_output and not conn.completions)
+                        got = self._wait(PARK_AFTER if park else timeout)
+                        if got is None and park:
+                            self._deadline, self._quiet, self._missed = 0, quiet or now, missed
+                            if self._park(now + timeout if timeout >= 0 else None):
+                                return True
+                            continue
                     if got is None:
                         if deadline:
                             continue  # still logging in: no pings, the login deadline is checked above
@@ -373,36 +421,76 @@ class TcpConnection:
             quiet = 0.0
             if direct:
                 with lock:
-                    self._received(n)
+                    self._received(n, not looping)
             else:
                 end += n
                 more = False
-        hold = conn.hold_until - time.monotonic()
-        if hold > 0:  # a failed CHAP login: its answer waits (hpt.iscsi.limits.AuthPenalty)
-            time.sleep(hold)
-        # the last replies (a Logout Response, a reject) go out, waiting for a peer that does not
-        # read for FINAL_SEND_WAIT at most
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", FINAL_SEND_WAIT, 0))
-        with lock:
-            self._push()
+        if looping:  # its last sends may wait (a failed CHAP login's delay, a peer that does not read)
+            try:
+                threading.Thread(target=self._close_on_thread, name=f"iscsi {conn.peer}", daemon=True).start()
+                return True
+            except RuntimeError:
+                pass
+        self._finish()
         return False
 
-    def _park(self, due: float | None) -> bool:
-        """Leave the connection to the idler until bytes come, a wake-up, or its next ping is due
-        (``due``, monotonic; None: no pings); False when it could not be parked. From here on this
-        thread is not the connection's: a completion sends itself (or wakes it)."""
-        assert self.idler is not None
+    def _finish(self) -> None:
+        """The last replies (a Logout Response, a reject) go out, after a failed CHAP login's delay
+        (:class:`hpt.iscsi.limits.AuthPenalty`), waiting for a peer that does not read for
+        :data:`FINAL_SEND_WAIT` at most."""
+        hold = self.conn.hold_until - time.monotonic()
+        if hold > 0:
+            time.sleep(hold)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", FINAL_SEND_WAIT, 0))
+        with self.lock:
+            self._push()
+
+    def _close_on_thread(self) -> None:
+        """A connection the loop served has closed: its last sends and its end, off the loop."""
+        self._ident = threading.get_ident()
+        try:
+            self._finish()
+        except OSError as err:
+            log.info("connection %s: %s", self.conn.peer, err)
+        except Exception:
+            log.exception("connection %s: internal error, closing", self.conn.peer)
+        finally:
+            self._end()
+
+    def _wait_on_loop(self, due: float | None) -> bool:
+        """Wait in the loop until bytes come (or, with output the peer has not taken, until the
+        socket takes more), a wake-up, or ``due`` (monotonic; None: no timer); False when it could
+        not. From here on no thread serves it: a completion sends itself (or wakes it)."""
+        assert self.loop is not None
         self._ident = 0
-        if self.idler.park((self.sock.fileno(), self._wake_fd), due, self._resume):
-            self.parks += 1
+        sock = self.sock.fileno()
+        if self.loop.park((sock, self._wake_fd), due, self._resume, key=self, drain=self._wake_fd,
+                          write=sock if self._unsent else -1, read=len(self._unsent) <= LOOP_BACKLOG):
             return True
         self._ident = threading.get_ident()
         return False
 
+    def _park(self, due: float | None) -> bool:
+        """A thread of its own gives the connection back to the loop (see :meth:`_wait_on_loop`)."""
+        if self._wait_on_loop(due):
+            self.parks += 1
+            return True
+        return False
+
     def _resume(self) -> None:
-        """Serve the connection again on a new thread (from the idler's thread)."""
+        """There is work (from the loop's thread): serve a burst here, or on a thread of its own when
+        its commands may wait for a device."""
+        if self.serve_on_loop and self._wake_fd >= 0 and not self.conn.waits():
+            self.loop_runs += 1
+            self.run()
+            return
+        self._on_thread()
+
+    def _on_thread(self) -> bool:
+        """Serve the connection on a new thread of its own (RuntimeError: none could be started)."""
         self.thread = threading.Thread(target=self.run, name=f"iscsi {self.conn.peer}", daemon=True)
         self.thread.start()
+        return True
 
     def _end(self) -> None:
         """The connection is over: give back what it held, close its descriptors, tell the portal."""
@@ -411,6 +499,8 @@ class TcpConnection:
             self._unsent = []  # never sent: connection_lost frees what it held
             conn.connection_lost()
             conn.drain_completions()
+        if self.loop is not None:
+            self.loop.forget((self.sock.fileno(), self._wake_fd))
         with self._wake_guard:
             if self._wake_fd >= 0:
                 os.close(self._wake_fd)
@@ -423,8 +513,9 @@ class TcpConnection:
         if self.on_exit is not None:
             self.on_exit(self)
 
-    def _received(self, n: int) -> None:
-        """``n`` bytes are in the core's buffer: run what became ready (the caller holds the lock)."""
+    def _received(self, n: int, wait: bool = True) -> None:
+        """``n`` bytes are in the core's buffer: run what became ready (the caller holds the lock);
+        ``wait``: a large backlog of output is sent waiting for the peer (on a thread of its own)."""
         conn = self.conn
         conn.received(n)
         if conn.ready:
@@ -432,11 +523,11 @@ class TcpConnection:
         elif conn.completions:  # e.g. a task management response that needed no wait
             conn.drain_completions()
         if conn.pending_output > 256:
-            self._push()
+            self._push(wait)
 
     def request_logout(self, seconds: int) -> bool:
         """Ask the initiator to log out (target shutdown); safe from any thread (what the socket does
-        not take now is left to the connection's thread)."""
+        not take now is left to the serving thread)."""
         with self.lock:
             if not self.conn.request_logout(seconds):
                 return False
@@ -497,10 +588,12 @@ class TcpPortal:
     def __init__(self, host: str, port: int, context: IscsiContext, ring: Ring, *,
                  nop_interval: float = 15.0, nop_count: int = 3, listen: bool = True,
                  on_gone: Callable[[str], None] | None = None,
-                 on_login: Callable[[str], None] | None = None) -> None:
+                 on_login: Callable[[str], None] | None = None, serve_on_loop: bool = True) -> None:
         """``listen=False``: no socket of its own; another process accepts and hands each connection
         to :meth:`adopt` (hptd's worker processes). ``on_gone(peer)``: a connection ended;
-        ``on_login(peer)``: one reached the full feature phase."""
+        ``on_login(peer)``: one reached the full feature phase; ``serve_on_loop``: the portal's event loop
+        serves the connections whose commands never wait for a device (False: it only keeps the quiet
+        ones, and each busy connection has a thread of its own)."""
         self.sock: socket.socket | None = None
         self.address: tuple[str, int] = (host, port)
         if listen:
@@ -512,8 +605,10 @@ class TcpPortal:
         self.ring = ring
         self.nop_interval = nop_interval
         self.nop_count = nop_count
+        self.serve_on_loop = serve_on_loop
         self.connections: set[TcpConnection] = set()
-        self.idler = Idler(f"portal {host}:{port}")  # where its quiet connections wait, threadless
+        # serves its connections a burst at a time; where the quiet ones wait, threadless
+        self.loop = Loop(f"portal {host}:{port}", STAGE_BYTES)
         self._lock = threading.Lock()
         self._stopping = False
         self.thread = threading.Thread(target=self._accept_loop, name=f"portal {host}:{port}", daemon=True)
@@ -541,12 +636,13 @@ class TcpPortal:
             self.adopt(sock)
 
     def adopt(self, sock: socket.socket) -> bool:
-        """Serve an accepted connection on its own thread (False: refused, and closed)."""
+        """Serve an accepted connection (False: refused, and closed)."""
         admission = self.context.admission
         try:
             tc = TcpConnection(sock, self.context, self.ring, nop_interval=self.nop_interval,
-                               nop_count=self.nop_count, on_exit=self._exited, idler=self.idler,
-                               on_login=None if self.on_login is None else self._logged_in)
+                               nop_count=self.nop_count, on_exit=self._exited, loop=self.loop,
+                               on_login=None if self.on_login is None else self._logged_in,
+                               serve_on_loop=self.serve_on_loop)
         except OSError as err:
             log.info("accept: %s", err)
             sock.close()
@@ -617,4 +713,4 @@ class TcpPortal:
                 tc._shutdown("target shutting down")
         for tc in conns:
             tc.ended.wait(timeout)
-        self.idler.stop()
+        self.loop.stop()

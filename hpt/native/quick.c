@@ -200,7 +200,9 @@ static void finish_aio(struct quick_conn *c, struct iocb *cbs, struct quick_lu *
 }
 
 /* The answers leave in this call when the driver lends its socket: one sendmsg for the burst (resumed
- * after a partial send), then the READs' slots go back to the ring (the kernel has copied them). */
+ * after a partial send), then the READs' slots go back to the ring (the kernel has copied them). With
+ * c->nowait (the driver's event loop, which must not wait for a peer) a socket that takes no more ends
+ * the call: c->sent says how many bytes went, and the slots stay held for the driver to send the rest. */
 static void send_answers(struct quick_conn *c, void *ring, uint8_t *hdrs, uint8_t *data, uint32_t slot_size,
                          const uint32_t *slots, const uint32_t *lens, uint32_t n)
 {
@@ -215,15 +217,22 @@ static void send_answers(struct quick_conn *c, void *ring, uint8_t *hdrs, uint8_
         }
     }
     struct iovec *v = iov;
+    int flags = MSG_NOSIGNAL | (c->nowait ? MSG_DONTWAIT : 0);
+    c->sent = 0;
     while (k) {
         struct msghdr msg = {.msg_iov = v, .msg_iovlen = k};
-        ssize_t sent = sendmsg(c->sock, &msg, MSG_NOSIGNAL);
+        ssize_t sent = sendmsg(c->sock, &msg, flags);
         if (sent < 0) {
             if (errno == EINTR)
                 continue;
+            if (c->nowait && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                c->partial = 1;
+                return;
+            }
             c->send_error = errno;
             break;
         }
+        c->sent += (uint64_t)sent;
         while (k && (size_t)sent >= v->iov_len) {
             sent -= (ssize_t)v->iov_len;
             v++;
@@ -370,6 +379,7 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
     if (naio)
         finish_aio(c, cbs, aio_lu, naio, hdrs, data, slot_size, slots, lens);
     c->send_error = 0;
+    c->partial = 0;
     if (c->sock >= 0 && n)
         send_answers(c, ring, hdrs, data, slot_size, slots, lens, n);
     return n;

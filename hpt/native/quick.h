@@ -33,6 +33,9 @@ struct quick_conn {
     uint64_t aio_ctx;     /* the connection's Linux AIO context (quick_aio_open), or 0 */
     int32_t sock;         /* a socket to send the answers on (their slots then freed), or -1 */
     int32_t send_error;   /* out: errno of a failed send (the connection is lost), or 0 */
+    uint32_t nowait;      /* send without waiting (MSG_DONTWAIT): what the socket does not take is left */
+    uint32_t partial;     /* out: the socket took only c->sent bytes; the slots are still held */
+    uint64_t sent;        /* out: bytes of the answers sent */
 };
 int quick_aio_open(struct quick_conn *c);
 void quick_aio_close(struct quick_conn *c);

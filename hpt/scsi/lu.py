@@ -245,6 +245,13 @@ class LogicalUnit:
             self.leave_quick(started, *((1, n) if n >= 0 else (0, 0)))
         return n
 
+    @property
+    def waits(self) -> bool:
+        """Serving its commands may wait for a device on the caller's thread (``BackingStore.waits``; a
+        profile that is not ``store_bound``; no store): a transport's event loop must not run them."""
+        store = self.store
+        return store is None or store.waits or not self.profile.store_bound
+
     def enter_quick(self, port: str, rtpi: int | None = None) -> int:
         """What SIMPLE commands of this initiator port may do in a fast lane now: QUICK_READ, and
         QUICK_WRITE when the profile says writes may (``quick_writable``); 0 while there is a unit

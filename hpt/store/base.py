@@ -64,6 +64,10 @@ class BackingStore(ABC):
     supports_discard: bool = False
     supports_crypto_erase: bool = False  # its data is kept encrypted: ``crypto_erase`` (SBC-4 4.11.5)
     inline: bool = True  # submit_* complete before they return (no thread hop worth taking)
+    #: Serving it may wait for a device on the caller's thread (a synchronous read of a disk, the fast
+    #: lane's Linux AIO on a file opened O_DIRECT): its connections are served by threads of their
+    #: own, not on a portal's event loop (``hpt.iscsi.loop``). A store that says nothing may.
+    waits: bool = True
 
     @abstractmethod
     def read_into(self, offset: int, buf: memoryview) -> None:

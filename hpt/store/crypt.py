@@ -53,6 +53,7 @@ class EncryptedStore(BackingStore):
     readonly = _below("readonly")
     supports_discard = _below("supports_discard")
     inline = _below("inline")
+    waits = _below("waits")
 
     # -- the cipher ----------------------------------------------------------------------------
     def _first_lba(self, offset: int, length: int) -> int:

@@ -100,6 +100,8 @@ class FileStore(BackingStore):
             os.close(fd)
             raise
         self.inline = self._engine is None
+        # inline on a disk (io_engine sync), or the fast lane's AIO on O_DIRECT: a device is waited for
+        self.waits = self.direct or (self.inline and not self._in_memory())
 
     def _init(self, fd: int, path: str, size: int | None, readonly: bool, direct: bool) -> None:
         st = os.fstat(fd)

@@ -13,6 +13,7 @@ class NullStore(BackingStore):
     """``size`` bytes that always read as zero; every range is reported deallocated."""
 
     supports_discard = True
+    waits = False
 
     def __init__(self, size: int, readonly: bool = False) -> None:
         if size <= 0:

@@ -49,6 +49,7 @@ class RamStore(BackingStore):
     """``size`` bytes of memory; every byte reads as zero until written."""
 
     supports_discard = True
+    waits = False
 
     def __init__(self, size: int, readonly: bool = False, memory: SharedMemory | None = None) -> None:
         """``memory``: a memfd of :func:`shared_bytes` bytes that other processes map too (the store

@@ -34,6 +34,7 @@ class RbdStore(BackingStore):
     """The image ``pool/image`` (or its snapshot ``snapshot``, read-only) of one Ceph cluster."""
 
     inline = False  # completions come from librbd's thread
+    waits = False  # librbd's asynchronous calls
 
     def __init__(self, pool: str, image: str, *, ceph_conf: str | None = None, client: str = "admin",
                  cluster: str = "ceph", snapshot: str | None = None, readonly: bool = False,

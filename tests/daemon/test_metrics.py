@@ -106,6 +106,16 @@ def test_a_reload_may_not_move_the_metrics(server: Any, tmp_path: Path) -> None:
     assert srv.config.metrics.port == 9410
 
 
+def test_a_reload_may_not_change_the_event_loop(server: Any, tmp_path: Path) -> None:
+    srv, ctl = server
+    path = tmp_path / "hptd.toml"
+    path.write_text("[daemon]\nevent_loop = false\n" + TEXT)
+    ctl.source, ctl.load = path, Document.load
+    with pytest.raises(Exception, match=r"daemon.event_loop cannot change while hptd runs"):
+        ctl.reload()
+    assert srv.config.daemon.event_loop
+
+
 def _running(tmp_path: Path, text: str) -> tuple[Server, Control]:
     config = parse_config(text, "t.toml", base_dir=tmp_path)
     srv = Server(config)  # not started: no portal listens

@@ -1,5 +1,5 @@
 """1,000 idle sessions cost hptd no thread each: quiet connections wait in the portal's epoll set
-(hpt.iscsi.idle) and serve again when a command comes, with one process and with two workers."""
+(hpt.iscsi.loop) and serve again when a command comes, with one process and with two workers."""
 
 from __future__ import annotations
 

@@ -121,3 +121,15 @@ def test_field_readers(raw, offset) -> None:
     assert cdb.u16(raw, offset) == int.from_bytes(raw[offset:offset + 2], "big")
     assert cdb.u32(raw, offset) == int.from_bytes(raw[offset:offset + 4], "big")
     assert cdb.u64(raw, offset) == int.from_bytes(raw[offset:offset + 8], "big")
+
+
+def test_a_disk_waits_as_its_store_does() -> None:
+    """A disk's commands do no I/O beyond its store's: whether a transport's event loop may run them
+    is the store's ``waits`` (memory never waits; a store that says nothing may)."""
+    ram = RamStore(64 * BS)
+    assert not Disk(ram).lu.waits
+
+    class Plain(RamStore):
+        waits = True
+
+    assert Disk(Plain(64 * BS)).lu.waits

@@ -239,3 +239,22 @@ def test_fallocate_errors_other_than_unsupported_propagate(store: FileStore, mon
     monkeypatch.setattr("hpt.store.file.fallocate", full)
     with pytest.raises(OSError, match="no space"):
         store.write_zeroes(0, 4096)
+
+
+def test_whether_serving_it_waits_for_a_device(tmp_path: Path, direct: FileStore) -> None:
+    """``waits`` (the portal's event loop serves only stores that never wait on its thread): a file in
+    memory read inline does not, nor one on a disk whose I/O goes to an engine's threads; one read
+    inline on a disk (``sync``) does, and so does O_DIRECT (the fast lane waits for its Linux AIO)."""
+    assert direct.waits
+    shm = Path("/dev/shm") / f"hpt-waits-{os.getpid()}.img"
+    cases = [(shm, "auto", False), (tmp_path / "sync.img", "sync", True),
+             (tmp_path / "threads.img", "threads", False)]
+    try:
+        for path, engine, waits in cases:
+            s = FileStore(str(path), MiB, io_engine=engine)
+            try:
+                assert (s.io_engine, s.waits) == ("inline" if engine != "threads" else "threads", waits)
+            finally:
+                s.close()
+    finally:
+        shm.unlink(missing_ok=True)

@@ -41,7 +41,7 @@ VTL_TARGET = "iqn.2026-11.org.hpt:vtl"
 VTL_BARCODES = tuple(f"HPT{i:03d}L6" for i in range(1, 9))
 
 ROOT_KEYS = ("daemon", "iscsi", "portal", "account", "discovery", "target", "fcoe_port", "limits", "metrics")
-DAEMON_KEYS = ("log_level", "log_format", "control_socket", "workers")
+DAEMON_KEYS = ("log_level", "log_format", "control_socket", "workers", "event_loop")
 PORTAL_KEYS = ("address", "transport", "group")
 DISCOVERY_KEYS = ("auth", "incoming", "outgoing")
 METRICS_KEYS = ("address",)
@@ -105,6 +105,7 @@ def _build(root: Table, profiles: Mapping[str, DeviceProfile]) -> Config:
             control_socket=_socket_path(daemon),
             workers=1 if (auto := _auto_workers(daemon)) else daemon.integer("workers", 1, 1, MAX_WORKERS),
             workers_auto=auto,
+            event_loop=daemon.flag("event_loop", True),
         ),
         iscsi=iscsi_values(iscsi := iscsi_table(root)),
         portals=_portals(root),

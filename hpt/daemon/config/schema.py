@@ -31,6 +31,7 @@ class DaemonConfig:
     workers: int = 1  # processes serving the iSCSI/TCP sessions (docs/workers.md); 1: this process
     workers_auto: bool = False  # workers = "auto": one per core, when the configuration allows several
     workers_note: str = ""  # with "auto" and one process: what only one process serves
+    event_loop: bool = True  # each TCP portal's loop serves its busy connections (False: a thread each)
 
 
 @dataclass(slots=True)

@@ -126,6 +126,8 @@ def prepare(server: Server, config: Config, *, force: bool = False) -> Change:
         raise RpcError(UNAVAILABLE, "FCoE ports cannot change while hptd runs: restart it")
     if config.metrics != server.config.metrics:
         raise RpcError(UNAVAILABLE, "[metrics] cannot change while hptd runs: restart it")
+    if config.daemon.event_loop != server.config.daemon.event_loop:
+        raise RpcError(UNAVAILABLE, "daemon.event_loop cannot change while hptd runs: restart it")
     now, asked = server.config.daemon.workers, config.daemon.workers
     if config.daemon.workers_auto and (now == 1 or asked > 1):
         config.daemon.workers = now  # "auto" keeps the processes it started with while they can serve it

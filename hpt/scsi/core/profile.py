@@ -44,7 +44,9 @@ class DeviceProfile:
     * ``state(params)``: a new LU's per-type state (``lu.state``);
     * ``shared``: what the type tells the other processes serving the LU (hptd's workers, rbd gateways;
       ``SharedReservations.share``), by key, with the handler that takes it there, ``handler(lu, value)``
-      (run under the LU's lock).
+      (run under the LU's lock);
+    * ``store_bound``: its commands do no I/O of their own beyond the store's (so whether serving them
+      may wait on the caller's thread is the store's ``waits``); False: they may wait (a drive's medium).
     """
 
     name: str
@@ -64,6 +66,7 @@ class DeviceProfile:
     # whether a WRITE may take a fast lane now (writable, write cache on: no FUA implied); None: never
     quick_writable: Callable[[LogicalUnit], bool] | None = None
     shared: Mapping[str, Callable[[LogicalUnit, Any], None]] = field(default_factory=dict)
+    store_bound: bool = False
 
     def option(self, key: str) -> Option | None:
         for opt in self.options:

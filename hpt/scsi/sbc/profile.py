@@ -94,6 +94,7 @@ DISK = DeviceProfile(
     extended_vpd_flags=V_SUP,
     quick_writable=rw.quick_writable,
     shared={"sanitize": sanitize.take_shared},
+    store_bound=True,
 )
 
 

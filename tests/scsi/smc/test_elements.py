@@ -8,6 +8,7 @@ import pytest
 
 from hpt.scsi.core.constants import MEDIUM_REMOVAL_PREVENTED
 from hpt.scsi.core.sense import SenseError
+from hpt.scsi.lu import LogicalUnit
 from hpt.scsi.smc.changer import Changer
 from hpt.scsi.smc.elements import (
     INVALID_ELEMENT_ADDRESS,
@@ -151,3 +152,8 @@ def test_relabel_reads_barcodes_again(changer: Changer) -> None:
     changer.label = lambda c: c.barcode.lower()
     changer.relabel(changer.elements[:3])
     assert [e.medium.barcode for e in changer.elements[1:4]] == ["hpt001l6", "hpt002l6", "HPT003L6"]  # type: ignore[union-attr]
+
+
+def test_a_changer_may_wait_on_the_callers_thread(lu: LogicalUnit) -> None:
+    """Its commands move media files (no store): a transport's event loop never runs them."""
+    assert lu.store is None and not lu.profile.store_bound and lu.waits

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("png", "svg")
-COLORS = {"tgt": "#8c8c8c", "hpt": "#1f77b4", "hpt2": "#ff7f0e", "hptt": "#9467bd", "rbd-bench": "#2ca02c"}
+COLORS = {"tgt": "#8c8c8c", "hpt": "#1f77b4", "hpt2": "#ff7f0e", "hptt": "#9467bd", "hpt2t": "#8c564b",
+          "rbd-bench": "#2ca02c"}
 NAMES = {"tgt": "tgtd", "hpt": "hptd", "hpt2": "hptd, 2 workers", "hptt": "hptd, a thread per connection",
-         "rbd-bench": "rbd bench (ceiling)"}
+         "hpt2t": "hptd, 2 workers, a thread per connection", "rbd-bench": "rbd bench (ceiling)"}
 PERCENTILES = ("50", "90", "99", "99.9", "99.99")  # of fio's completion latency percentiles
 Info = dict[str, Any]
 

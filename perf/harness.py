@@ -17,11 +17,11 @@ from perf import ceph, fio
 from perf.peers import Daemon, Hptd, KeyValue, Tgtd
 
 SHM = Path("/dev/shm")
-# hpt: hptd with [daemon] workers = 1; hpt2: with workers = 2; hptt: workers = 1, event_loop = false (a
-# thread per busy connection)
-TARGETS = ("tgt", "hpt", "hpt2", "hptt")
-WORKERS = {"hpt": 1, "hpt2": 2, "hptt": 1}  # hptd's [daemon] workers, by target name
-EVENT_LOOP = {"hptt": False}  # hptd's [daemon] event_loop, by target name (default true)
+# hpt: hptd with [daemon] workers = 1; hpt2: with workers = 2; hptt, hpt2t: the same with event_loop =
+# false (a thread per busy connection)
+TARGETS = ("tgt", "hpt", "hpt2", "hptt", "hpt2t")
+WORKERS = {"hpt": 1, "hpt2": 2, "hptt": 1, "hpt2t": 2}  # hptd's [daemon] workers, by target name
+EVENT_LOOP = {"hptt": False, "hpt2t": False}  # hptd's [daemon] event_loop, by target name (default true)
 MODES = ("memory", "disk", "rbd")  # rbd: one image of a throw-away Ceph (perf/ceph.py), not by default
 # --perf-matched-keys: both targets offer hpt's own defaults for the keys where tgt's defaults differ most.
 MATCHED = ("MaxRecvDataSegmentLength", "FirstBurstLength", "MaxBurstLength", "InitialR2T", "ImmediateData")

@@ -59,7 +59,7 @@ def summarize(samples: list[Sample], workload: str, target: str) -> Summary | No
     )
 
 
-HPT_TARGETS = ("hpt", "hpt2", "hptt")
+HPT_TARGETS = ("hpt", "hpt2", "hptt", "hpt2t")
 
 
 def ratios(hpt: Summary, tgt: Summary) -> dict[str, float]:

@@ -58,9 +58,12 @@ FINAL_SEND_WAIT = 10
 #: starting another when it has work again costs about 80 us here (median of 2,000 starts), so only a
 #: connection quiet this long pays it, never one between two commands.
 PARK_AFTER = 2.0
-#: Receives one connection may make on the loop before the loop turns to the others (a peer that
-#: sends without pause still shares the thread).
+#: Receives one connection may make on the loop, and bytes it may move (received and answered), before
+#: the loop turns to the others: a peer that sends without pause still shares the thread, and so does
+#: one whose few commands ask for much data (128K READs: with a budget of 64 receives and no byte
+#: limit, 4 sessions at QD8 saw a p99 latency of 38 ms, against 2 ms with this).
 LOOP_BUDGET = 64
+LOOP_TURN_BYTES = 256 * 1024
 #: Output buffers the loop leaves queued for a peer that is not reading before it stops receiving from
 #: that peer (a thread of its own would block in its send there).
 LOOP_BACKLOG = 256
@@ -291,6 +294,7 @@ class TcpConnection:
         dontwait = socket.MSG_DONTWAIT
         looping = self._looping()
         budget = LOOP_BUDGET if looping else -1  # receives left before the loop turns to others
+        turn_end = conn.rx_bytes + conn.tx_bytes + LOOP_TURN_BYTES  # and the bytes it may move
         fd = sock.fileno()  # lent to the fast lane, which sends its answers itself
         assert self.loop is not None or not looping
         stage = self.loop.stage if looping else memoryview(bytearray(STAGE_BYTES))  # type: ignore[union-attr]
@@ -348,8 +352,9 @@ class TcpConnection:
                 direct, alone = big or alone, big
             into = buf if direct or more else stage
             try:
-                backlog = looping and len(self._unsent) > LOOP_BACKLOG  # the peer is not reading
-                if (eager or conn.pending_output) and budget and not backlog:
+                if looping and (self._unsent or conn.rx_bytes + conn.tx_bytes > turn_end):
+                    budget = 0  # its turn is over (or its socket is full): the loop serves the others
+                if (eager or conn.pending_output) and budget:
                     # take what is already here; queued replies go only when nothing more is
                     # waiting (one sendmsg for a whole burst of commands)
                     try:

@@ -150,9 +150,8 @@ class TcpConnection:
     def start(self) -> None:
         """Serve it: it waits in the loop for its first bytes (or, without a loop, on its own thread)."""
         self._setup()
-        if self.serve_on_loop and self._wake_fd >= 0 and self._wait_on_loop(self._deadline):
-            return
-        self._on_thread()
+        if not (self._loop_serves() and self._wait_on_loop(self._deadline)):
+            self._on_thread()
 
     def _setup(self) -> None:
         """The login deadline and the wake-up descriptor, once."""
@@ -352,9 +351,9 @@ class TcpConnection:
                 direct, alone = big or alone, big
             into = buf if direct or more else stage
             try:
-                if looping and (self._unsent or conn.rx_bytes + conn.tx_bytes > turn_end):
-                    budget = 0  # its turn is over (or its socket is full): the loop serves the others
-                if (eager or conn.pending_output) and budget:
+                if looping and conn.rx_bytes + conn.tx_bytes > turn_end:
+                    budget = 0  # its turn is over: the loop serves the others
+                if (eager or conn.pending_output) and budget and not (looping and self._backlogged()):
                     # take what is already here; queued replies go only when nothing more is
                     # waiting (one sendmsg for a whole burst of commands)
                     try:
@@ -384,7 +383,8 @@ class TcpConnection:
                         if self._wait_on_loop(now + timeout if timeout >= 0 else None):
                             return True
                         self._held = b""
-                        return self._on_thread()  # no loop to wait in: a thread of its own goes on
+                        self._on_thread()  # no loop to wait in: a thread of its own goes on
+                        return True
                     if looping:
                         got = None  # its login deadline or its ping is due
                     else:
@@ -470,10 +470,15 @@ class TcpConnection:
         self._ident = 0
         sock = self.sock.fileno()
         if self.loop.park((sock, self._wake_fd), due, self._resume, key=self, drain=self._wake_fd,
-                          write=sock if self._unsent else -1, read=len(self._unsent) <= LOOP_BACKLOG):
+                          write=sock if self._unsent else -1, read=not self._backlogged()):
             return True
         self._ident = threading.get_ident()
         return False
+
+    def _backlogged(self) -> bool:
+        """The peer has left more than :data:`LOOP_BACKLOG` of its replies unread: on the loop it is
+        not read from (nor woken by its bytes) until it takes them."""
+        return len(self._unsent) > LOOP_BACKLOG
 
     def _park(self, due: float | None) -> bool:
         """A thread of its own gives the connection back to the loop (see :meth:`_wait_on_loop`)."""
@@ -485,17 +490,21 @@ class TcpConnection:
     def _resume(self) -> None:
         """There is work (from the loop's thread): serve a burst here, or on a thread of its own when
         its commands may wait for a device."""
-        if self.serve_on_loop and self._wake_fd >= 0 and not self.conn.waits():
+        if self._loop_serves():
             self.loop_runs += 1
             self.run()
-            return
-        self._on_thread()
+        else:
+            self._on_thread()
 
-    def _on_thread(self) -> bool:
+    def _loop_serves(self) -> bool:
+        """Whether the loop serves the connection's work itself: it may, the connection can be woken
+        there (it has its eventfd), and its commands never wait for a device."""
+        return self.serve_on_loop and self._wake_fd >= 0 and not self.conn.waits()
+
+    def _on_thread(self) -> None:
         """Serve the connection on a new thread of its own (RuntimeError: none could be started)."""
         self.thread = threading.Thread(target=self.run, name=f"iscsi {self.conn.peer}", daemon=True)
         self.thread.start()
-        return True
 
     def _end(self) -> None:
         """The connection is over: give back what it held, close its descriptors, tell the portal."""

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 if TYPE_CHECKING:
     from hpt.daemon.config.schema import MetricsConfig
     from hpt.daemon.server import Server
+    from hpt.native.ring import Ring
 
 log = logging.getLogger("hpt.daemon.metrics")
 
@@ -45,6 +46,8 @@ class HptCollector(Collector):
         yield from self._sessions()
         yield from self._connections()
         yield from self._fcoe_ports()
+        if not self.server.ring_shared:  # else the main process reports the one ring of every worker
+            yield from ring_metrics(self.server.ring)
 
     def _lus(self) -> Iterator[Metric]:
         labels = ["target", "lun"]
@@ -139,6 +142,13 @@ class HptCollector(Collector):
         yield from (received, sent, events, rports)
 
 
+def ring_metrics(ring: Ring) -> Iterator[Metric]:
+    """The buffer ring's size and the slots taken now (commands' data buffers in flight)."""
+    yield GaugeMetricFamily("hpt_ring_slots", "data buffer slots in the ring", value=ring.nslots)
+    yield GaugeMetricFamily("hpt_ring_slots_in_use", "ring slots holding a command's data now",
+                            value=ring.in_use)
+
+
 def exposition(server: Server) -> str:
     """One process's metrics as Prometheus text (a worker's part of the whole; no process metrics)."""
     registry = CollectorRegistry(auto_describe=False)
@@ -153,8 +163,10 @@ class SummedCollector(Collector):
     worker, so its samples pass through). A worker restarted starts its counters from zero, a counter
     reset that Prometheus' ``rate()`` takes in its stride."""
 
-    def __init__(self, texts: Callable[[], list[str]]) -> None:
+    def __init__(self, texts: Callable[[], list[str]], ring: Ring | None = None) -> None:
+        """``ring``: the one the workers share, reported as it is."""
         self.texts = texts
+        self.ring = ring
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, Metric] = {}
@@ -170,6 +182,8 @@ class SummedCollector(Collector):
             for (sample_name, labels), value in sums[name].items():
                 metric.add_sample(sample_name, dict(labels), value)
             yield metric
+        if self.ring is not None:
+            yield from ring_metrics(self.ring)
 
 
 class MetricsServer:

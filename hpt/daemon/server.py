@@ -76,11 +76,11 @@ class Server:
     def __init__(self, config: Config, *, sessions: SessionTable | None = None,
                  sharing: Callable[[str, int, str], SharedObject | None] | None = None,
                  memory: Callable[[str, int, int], SharedMemory] | None = None,
-                 auth_penalty: Penalty | None = None) -> None:
-        """``sessions``, ``sharing(target, lun, name)``, ``memory(target, lun, n)``, ``auth_penalty``: the
-        session table, the LUs' shared objects, the memory of their ``ram`` stores and the CHAP failure
-        delay of a worker process (``hpt.daemon.workers``), kept by hptd's main process; else this
-        process's."""
+                 auth_penalty: Penalty | None = None, ring: Ring | None = None) -> None:
+        """``sessions``, ``sharing(target, lun, name)``, ``memory(target, lun, n)``, ``auth_penalty``,
+        ``ring``: the session table, the LUs' shared objects, the memory of their ``ram`` stores, the
+        CHAP failure delay and the buffer ring of a worker process (``hpt.daemon.workers``), kept by
+        hptd's main process; else this process's."""
         self.config = config
         self.sessions = SessionTable() if sessions is None else sessions
         self.sharing = sharing
@@ -90,7 +90,9 @@ class Server:
         self.limits = config.limits
         self.auth_penalty = AuthPenalty(config.limits) if auth_penalty is None else auth_penalty
         self.admission = Admission(config.limits)  # connections of every TCP portal
-        self.ring = Ring(RING_SLOT, RING_SLOTS)
+        #: the main process's, which every worker maps (it reports its use); else this process's own
+        self.ring_shared = ring is not None
+        self.ring = Ring(RING_SLOT, RING_SLOTS) if ring is None else ring
         self.targets: dict[str, ScsiTarget] = {}
         self.target_configs: dict[str, TargetConfig] = {t.name: t for t in config.targets}
         for tc in config.targets:

@@ -1,8 +1,9 @@
 """The zero-copy buffer ring: data buffers for the whole data path are slots of one mapping.
 
 Sockets ``recv_into`` slots, stores ``preadv``/``pwritev`` them, replies leave with ``sendmsg`` of
-header + slot view. The free list lives in the mapping itself (``ringbuf.c``), so a ring created
-with a ``path`` under /dev/shm can be mapped by several worker processes and shared.
+header + slot view. Which process holds each slot is kept in the mapping itself (``ringbuf.c``), so
+a ring made in a memfd (:meth:`Ring.shared`) is mapped by every worker process and shared: one pool,
+and a dead worker's slots given back (:meth:`Ring.reclaim`).
 """
 
 from __future__ import annotations
@@ -20,23 +21,36 @@ class RingExhausted(Exception):
 class Ring:
     """``nslots`` slots of ``slot_size`` bytes (a multiple of 512) in one shared mapping."""
 
-    def __init__(self, slot_size: int = 256 * 1024, nslots: int = 256, path: str | None = None) -> None:
+    def __init__(self, slot_size: int = 256 * 1024, nslots: int = 256, path: str | None = None, *,
+                 fd: int | None = None, home: int = 0) -> None:
+        """A ring in this process's memory, or in the file at ``path`` or open as ``fd`` (a memfd of
+        :meth:`shared`, handed to a worker): one made there before is mapped with its own geometry, an
+        empty file is made a ring. ``fd`` stays the caller's. ``home``: the slot this process's searches
+        for a free slot start at (a worker's share of a shared ring; process-wide, as its tag is)."""
+        lib.ring_set_owner(os.getpid(), home)  # the tag of the slots this process takes
+        self.fd: int | None = None  # the memfd of a ring made by :meth:`shared`, to hand on
         total = lib.ring_bytes(slot_size, nslots)
-        if path is None:
+        if path is None and fd is None:
             self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
             fresh = True
         else:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            own = fd is None
+            if fd is None:
+                assert path is not None
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            name = path or f"descriptor {fd}"
             try:
                 size = os.fstat(fd).st_size
                 fresh = size == 0
                 if fresh:
                     os.ftruncate(fd, total)
                 elif size < 4096:
-                    raise ValueError(f"{path}: not an hpt ring")
+                    raise ValueError(f"{name}: not an hpt ring")
                 self._map = mmap.mmap(fd, total if fresh else size, flags=mmap.MAP_SHARED)
             finally:
-                os.close(fd)
+                if own:
+                    os.close(fd)
+            path = name
         self._base = ffi.from_buffer(self._map)
         if fresh:
             if lib.ring_init(self._base, slot_size, nslots) != 0:
@@ -67,9 +81,29 @@ class Ring:
         """A free slot index, or -1."""
         return lib.ring_alloc(self._base)
 
+    @classmethod
+    def shared(cls, slot_size: int, nslots: int, name: str = "hpt ring") -> Ring:
+        """A ring in a new memfd (:attr:`fd`), for processes that map it with ``Ring(fd=...)`` and take
+        their slots from the one pool."""
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        try:
+            ring = cls(slot_size, nslots, fd=fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        ring.fd = fd
+        return ring
+
     def free(self, idx: int) -> None:
-        if lib.ring_free(self._base, idx) != 0:
+        rc = lib.ring_free(self._base, idx)
+        if rc == -1:
             raise ValueError(f"slot {idx} out of range")
+        if rc != 0:
+            raise ValueError(f"slot {idx} is not in use by this process")
+
+    def reclaim(self, pid: int) -> int:
+        """Give back every slot process ``pid`` holds, once it is dead (a worker killed mid-I/O): how many."""
+        return lib.ring_reclaim(self._base, pid)
 
     def free_many(self, slots: list[int]) -> None:
         """Give back several slots with one call into C (a burst's Data-In, once sent)."""
@@ -94,3 +128,6 @@ class Ring:
         self._views = []
         self._base = None
         self._map.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -11,3 +11,5 @@ uint32_t ring_nslots(const void *base);
 uint64_t ring_in_use(const void *base);
 int64_t ring_alloc(void *base);
 int ring_free(void *base, uint32_t idx);
+void ring_set_owner(uint32_t tag, uint32_t home);
+uint32_t ring_reclaim(void *base, uint32_t tag);

@@ -16,6 +16,7 @@ from hpt.daemon.control import Control, Document, methods
 from hpt.daemon.control.rpc import handle
 from hpt.daemon.metrics import HptCollector, SummedCollector, exposition
 from hpt.daemon.server import Server
+from hpt.native.ring import Ring
 from hpt.scsi.core.command import Nexus, ScsiCommand
 
 IQN = "iqn.2026-11.org.hpt.test:m"
@@ -79,6 +80,8 @@ def test_the_collector_reads_the_lu_counters(server: Any) -> None:
     assert lu("hpt_lu_latency_seconds_count", "write") == 3
     assert lu("hpt_lu_latency_seconds_bucket", "write", le="+Inf") == 3
     assert lu("hpt_lu_in_flight", None) == 0
+    assert samples[("hpt_ring_slots", ())] == srv.ring.nslots  # one process: its own ring
+    assert samples[("hpt_ring_slots_in_use", ())] == 0
 
 
 def test_lun_stat_shows_the_same_numbers(server: Any) -> None:
@@ -200,3 +203,16 @@ def test_the_workers_metrics_are_summed(tmp_path: Path) -> None:
     assert summed[("hpt_lu_latency_seconds_bucket", (write[0], ("le", "+Inf"), *write[1:]))] == 9
     assert summed[("hpt_lu_in_flight", (("lun", "1"), ("target", IQN)))] == 0
     assert list(SummedCollector(lambda: []).collect()) == []  # no worker ready: no hpt samples
+    # the ring: a worker's is the main process's (reported once, by it), never summed
+    ring = Ring.shared(4096, 4)
+    try:
+        srv = Server(parse_config(TEXT, "t.toml", base_dir=tmp_path), ring=ring)
+        try:
+            assert "hpt_ring_" not in exposition(srv)
+        finally:
+            srv.stop()
+        ring.alloc()
+        summed = {s.name: s.value for m in SummedCollector(lambda: [], ring).collect() for s in m.samples}
+        assert (summed["hpt_ring_slots"], summed["hpt_ring_slots_in_use"]) == (4, 1)
+    finally:
+        ring.close()

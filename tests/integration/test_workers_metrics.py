@@ -3,6 +3,8 @@ counts (hpt.daemon.metrics.SummedCollector): a LU's commands over both workers, 
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,36 @@ def test_metrics_sum_the_workers(tmp_path: Path) -> None:
         close_all(a, b)
         assert d.stop() == 0
     assert "Traceback" not in d.log_text()
+
+
+def test_a_killed_workers_ring_slots_are_given_back(tmp_path: Path) -> None:
+    """The workers take their data buffers from one ring the main process keeps (its size: 256 slots a
+    worker); the slots a worker held when it was killed (WRITEs waiting for their data) are free again
+    once it is reaped, and the other worker's session goes on."""
+    port = free_port()
+    head = f'[daemon]\nworkers = 2\n\n[metrics]\naddress = "127.0.0.1:{port}"\n'
+    d = start_hptd(tmp_path, one_lun_config(IQN, FILE_LUN, head=head))
+    a = b = None
+
+    def ring() -> tuple[float, float]:
+        samples = {s.name: s.value for family in text_string_to_metric_families(scrape(port))
+                   for s in family.samples if s.name.startswith("hpt_ring_")}
+        return samples["hpt_ring_slots"], samples["hpt_ring_slots_in_use"]
+
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
+        (_ia, pid_a), (_ib, _pid_b) = worker_of(d, a), worker_of(d, b)
+        assert ring() == (512, 0)
+        held = 6
+        for i in range(held):  # each takes a slot for its data, then waits for it (an R2T each)
+            a.send(write10(8 * i, 8), lun=1, writes=8 * 512)
+        wait_for(f"{held} slots held through worker A", lambda: ring()[1] >= held)
+        os.kill(pid_a, signal.SIGKILL)
+        wait_for("worker A's slots given back", lambda: ring()[1] == 0)
+        assert b.command(write10(100, 1), lun=1, write=bytes(512)).status == 0
+        assert ring()[1] == 0
+    finally:
+        close_all(a, b)
+        assert d.stop() == 0
+    assert "ring slots it held given back" in d.log_text()

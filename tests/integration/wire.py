@@ -80,11 +80,13 @@ class WireInitiator:
                 steps.append((1, 3, offered))
         return 0
 
-    def send(self, cdb: bytes, *, lun: int, read: int = 0, write: bytes = b"") -> int:
-        """Send a command (write data as immediate data); its tag."""
+    def send(self, cdb: bytes, *, lun: int, read: int = 0, write: bytes = b"", writes: int = 0) -> int:
+        """Send a command (write data as immediate data; ``writes``: the bytes it will write, when more
+        than that data: the rest waits for an R2T); its tag."""
         self.itt += 1
-        b1 = 0x80 | (0x40 if read else 0) | (0x20 if write else 0) | 1
-        hdr = P.initiator_pdu(Opcode.SCSI_CMD, b1, encode_lun(lun), self.itt, w20=read or len(write),
+        writes = max(writes, len(write))
+        b1 = 0x80 | (0x40 if read else 0) | (0x20 if writes else 0) | 1
+        hdr = P.initiator_pdu(Opcode.SCSI_CMD, b1, encode_lun(lun), self.itt, w20=read or writes,
                               w24=self.cmdsn, w28=self.expstatsn)
         hdr[32:48] = cdb.ljust(16, b"\0")
         self.cmdsn += 1

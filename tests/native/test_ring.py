@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,81 @@ def test_truncated_ring_file_is_refused(tmp_path: Path) -> None:
         f.truncate(8192)
     with pytest.raises(ValueError, match="not an hpt ring"):
         Ring(4096, 16, path=str(path))
+
+
+def test_lowest_free_slot_first() -> None:
+    """A lightly used ring keeps to its first slots (few pages touched, warm in cache)."""
+    r = Ring(512, 70)
+    got = [r.alloc() for _ in range(66)]
+    assert got == list(range(66))  # across the first 64-slot word of the bitmap
+    r.free(1)
+    r.free(65)
+    assert r.alloc() == 1
+    assert r.alloc() == 65
+    assert r.alloc() == 66
+    r.close()
+
+
+HOLDER = """
+import os, sys, time
+from hpt.native.ring import Ring
+r = Ring(fd=int(sys.argv[1]))
+held = [r.alloc() for _ in range(3)]
+for idx in held:
+    r.view(idx)[:4] = b"dead"
+print(os.getpid(), *held, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_dead_processes_slots_are_given_back() -> None:
+    """Processes that map one ring (a memfd, as hptd's workers do) share its slots; those of a process
+    killed with SIGKILL stay taken until ``reclaim`` of its pid, and no other process may free them."""
+    r = Ring.shared(512, 8)
+    assert r.fd is not None
+    mine = r.alloc()
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(r.fd)], stdout=subprocess.PIPE,
+                             pass_fds=[r.fd], text=True)
+    try:
+        assert child.stdout is not None
+        pid, *held = (int(x) for x in child.stdout.readline().split())
+        assert pid == child.pid and mine not in held and len(set(held)) == 3
+        assert r.in_use == 4
+        with pytest.raises(ValueError, match="not in use by this process"):
+            r.free(held[0])  # the child's, not ours
+        assert r.in_use == 4
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    assert r.in_use == 4  # held by the dead process until given back
+    assert r.reclaim(pid) == 3
+    assert r.reclaim(pid) == 0
+    assert r.in_use == 1
+    again = sorted(r.alloc() for _ in range(7))
+    assert set(held) <= set(again) and mine not in again
+    assert r.try_alloc() == -1
+    r.close()
+    assert r.fd is None
+
+
+def test_double_free_is_refused() -> None:
+    r = Ring(512, 2)
+    idx = r.alloc()
+    r.free(idx)
+    with pytest.raises(ValueError, match="not in use"):
+        r.free(idx)
+    assert r.in_use == 0
+    r.close()
+
+
+def test_a_process_takes_from_its_home_first_then_anywhere() -> None:
+    """A worker searches from its share of a shared ring (``home``) and wraps round when it is used up."""
+    r = Ring(512, 200, home=128)
+    try:
+        got = [r.alloc() for _ in range(75)]
+        assert got == [*range(128, 200), 0, 1, 2]
+        r.free(150)
+        assert r.alloc() == 150
+    finally:
+        r.close()
+        Ring(512, 1).close()  # this process's home back to slot 0

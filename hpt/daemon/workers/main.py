@@ -27,7 +27,7 @@ def _summed(workers: Workers) -> Collector:
     """Every worker's metrics, summed at each scrape (``hpt.daemon.metrics.SummedCollector``)."""
     from hpt.daemon.metrics import SummedCollector
 
-    return SummedCollector(workers.metrics)
+    return SummedCollector(workers.metrics, workers.ring)
 
 
 def serve_workers(args: argparse.Namespace, config: Config, argv: list[str]) -> int:

@@ -5,13 +5,15 @@
   compare-and-swap, and notifications that reach every other worker watching the object and wait for
   each to have handled them (SPC-5 5.13 across processes, as between the gateways of one rbd image).
 - The memory of each LU on a ``ram`` store (``memory.py``): one memfd every worker maps.
+- The buffer ring (``hpt.native.ring``): one memfd every worker maps, so all take their data buffers
+  from one pool; the supervisor gives a dead worker's slots back.
 - The CHAP failure delay (``[limits] auth_delay``): failures in a row per initiator and address,
   counted over every worker.
 - The session table (RFC 7143 6.3.5): TSIHs unique across the workers, and for each (initiator, ISID,
   target) the worker holding the session, so a login that reinstates it on another worker first has the
   old one closed there.
 
-A worker that dies leaves no trace: its watches and sessions go with it.
+A worker that dies leaves no trace: its watches, sessions and ring slots go with it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError
 from hpt.daemon.workers.memory import MemoryTable
 from hpt.iscsi.limits import AuthPenalty, Limits
+
+if TYPE_CHECKING:
+    from hpt.native.ring import Ring
 
 log = logging.getLogger("hpt.daemon.workers")
 
@@ -37,14 +42,19 @@ SessionKey = tuple[str, int, str]  # initiator name, ISID, target name
 
 #: The requests that never wait for another process (answered on the channel's reading thread).
 INLINE = frozenset({"read", "write", "watch", "unwatch", "tsih", "held", "release", "ready", "gone", "login",
-                    "map", "unmap", "auth_failed", "auth_ok"})
+                    "map", "unmap", "auth_failed", "auth_ok", "ring"})
 
 
 class StateOwner:
     """Answers the workers' requests (``handle``); ``channel_of(worker)`` reaches a live worker."""
 
-    def __init__(self, channel_of: Callable[[int], Channel | None], limits: Limits | None = None) -> None:
+    def __init__(self, channel_of: Callable[[int], Channel | None], limits: Limits | None = None,
+                 ring: Ring | None = None, share: int = 0) -> None:
+        """``ring``: the buffer ring every worker maps (a memfd, :meth:`Ring.shared`), where worker N
+        looks for free slots from slot (N - 1) * ``share`` on."""
         self.channel_of = channel_of
+        self.ring = ring
+        self.share = share
         self.penalty = AuthPenalty(Limits() if limits is None else limits)
         self._lock = threading.Lock()
         self._objects: dict[str, tuple[bytes, int]] = {}
@@ -56,7 +66,7 @@ class StateOwner:
         self._ops: dict[str, Callable[[int, Message], Message]] = {
             "read": self._read, "write": self._write, "watch": self._watch, "unwatch": self._unwatch,
             "notify": self._notify, "tsih": self._new_tsih, "claim": self._claim, "release": self._release,
-            "held": self._held, "map": self._map, "unmap": self._unmap,
+            "held": self._held, "map": self._map, "unmap": self._unmap, "ring": self._ring,
             "auth_failed": self._auth_failed, "auth_ok": self._auth_ok,
         }
 
@@ -156,6 +166,13 @@ class StateOwner:
     def _unmap(self, worker: int, m: Message) -> Message:
         self.memory.unmap(worker, str(m["key"]))
         return {}
+
+    def _ring(self, worker: int, _m: Message) -> Message:
+        """The buffer ring's memfd, sent with the reply (the ring keeps its own), and the worker's home
+        slot in it; no descriptor: the worker makes its own ring."""
+        if self.ring is None or self.ring.fd is None:
+            return {"fds": []}
+        return {"fds": [self.ring.fd], "home": (worker - 1) * self.share % self.ring.nslots}
 
     # -- sessions -----------------------------------------------------------------------------
     def _new_tsih(self, _worker: int, _m: Message) -> Message:

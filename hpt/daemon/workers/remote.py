@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import threading
 from collections.abc import Callable
 
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError
 from hpt.iscsi.limits import AuthPenalty, Limits
 from hpt.iscsi.session import Session, SessionTable
+from hpt.native.ring import Ring
 from hpt.store.base import SharedMemory
 
 log = logging.getLogger("hpt.daemon.workers")
@@ -89,6 +91,20 @@ def owned_memory(channel: Channel, target: str, lun: int, size: int) -> SharedMe
             pass
 
     return SharedMemory(fds[0], unmapped)
+
+
+def shared_ring(channel: Channel) -> Ring:
+    """The buffer ring the main process keeps (a memfd every worker maps: one pool of slots)."""
+    reply = channel.call("ring")
+    fds = reply.get("fds") or []
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        raise OSError(f"the main process sent {len(fds)} descriptors for the buffer ring, not 1")
+    try:
+        return Ring(fd=fds[0], home=int(reply.get("home", 0)))
+    finally:
+        os.close(fds[0])
 
 
 class Watches:

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from hpt.daemon.config import PortalConfig
 from hpt.daemon.control.rpc import UNAVAILABLE, RpcError
+from hpt.daemon.server import RING_SLOT, RING_SLOTS
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError, channel_pair, unpack_text
 from hpt.daemon.workers.control import answer_of, internal
 from hpt.daemon.workers.owner import INLINE, StateOwner
 from hpt.iscsi.limits import Admission, Limits
 from hpt.iscsi.ratelog import RateLimitedLog
 from hpt.iscsi.tcp import listening_socket
+from hpt.native.ring import Ring
 
 if TYPE_CHECKING:
     from hpt.daemon.config import Config
@@ -89,7 +91,11 @@ class Workers:
         self.config = config
         self.argv = argv
         self.workers = [Worker(i + 1) for i in range(config.daemon.workers)]
-        self.owner = StateOwner(self._channel_of, config.limits)
+        # one pool of data buffers for every worker, as many slots as a process each would have: a worker
+        # takes from its own share first (its bitmap words: no cache line another core writes), and one
+        # with the busy sessions may use them all; pages are touched only as slots are
+        self.ring = Ring.shared(RING_SLOT, RING_SLOTS * len(self.workers))
+        self.owner = StateOwner(self._channel_of, config.limits, self.ring, RING_SLOTS)
         self.listeners: dict[str, socket.socket] = {}  # by the portal's configured address
         # [limits] max_connections and max_connections_per_address, over every worker
         self.admission = Admission(config.limits)
@@ -268,6 +274,7 @@ class Workers:
                 proc.kill()
                 proc.wait()
         self.owner.memory.close()
+        self.ring.close()
 
     def tick(self) -> None:
         """Restart each worker that died (from the main loop, every pulse)."""
@@ -284,6 +291,9 @@ class Workers:
             with self._lock:
                 w.ready.clear()
             self.owner.gone(w.index)
+            freed = self.ring.reclaim(w.pid)  # what it held mid-I/O, now that it is reaped
+            if freed:
+                log.info("worker %d: %d ring slots it held given back", w.index, freed)
             self._spawn(w)
 
     # -- the channel --------------------------------------------------------------------------

@@ -25,7 +25,14 @@ from hpt.daemon.control.document import Document
 from hpt.daemon.control.rpc import Method
 from hpt.daemon.workers.channel import Channel, ChannelClosed, Message, RemoteError, pack_text
 from hpt.daemon.workers.control import portal_list, run_control
-from hpt.daemon.workers.remote import OwnedObject, RemotePenalty, Watches, WorkerSessions, owned_memory
+from hpt.daemon.workers.remote import (
+    OwnedObject,
+    RemotePenalty,
+    Watches,
+    WorkerSessions,
+    owned_memory,
+    shared_ring,
+)
 
 if TYPE_CHECKING:
     from hpt.daemon.control import Control
@@ -136,12 +143,12 @@ def worker_main(argv: list[str]) -> int:
     try:
         server = Server(config, sessions=sessions, sharing=lambda target, lun, name: OwnedObject(
             channel, f"{target}/{lun}/{name}", watches), memory=partial(owned_memory, channel),
-            auth_penalty=RemotePenalty(channel, config.limits))
+            auth_penalty=RemotePenalty(channel, config.limits), ring=shared_ring(channel))
         server.take_handed(tell("gone"), tell("login"))
         ctl = make_control(options, server, document, None)  # sys.stop: the main process's
         served = methods(ctl)
         channel.post({"op": "ready", "pid": os.getpid()})
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, ChannelClosed, RemoteError) as err:
         print(f"hptd worker {args.index}: cannot start: {err}", file=sys.stderr)
         return 1
     log.info("serving (pid %d)", os.getpid())

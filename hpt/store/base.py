@@ -113,6 +113,11 @@ class BackingStore(ABC):
         itself, on the caller's thread with the GIL released; None: it may not (the default)."""
         return None
 
+    def state_path(self, suffix: str) -> str | None:
+        """A file beside this store's medium, named with ``suffix``, where its LU keeps state that must
+        outlive hptd (APTPL reservations, SPC-5 5.13.5: ``.pr``); None: nowhere (the default)."""
+        return None
+
     def shared_state(self, name: str) -> SharedObject | None:
         """The object ``name`` (``"pr"``: a LU's persistent reservations) that every gateway serving
         this store's medium shares (``hpt.store.shared``); None: the medium is this process's alone."""

@@ -54,6 +54,7 @@ class EncryptedStore(BackingStore):
     supports_discard = _below("supports_discard")
     inline = _below("inline")
     waits = _below("waits")
+    state_path = _below("state_path")  # the image's own, beside it
 
     # -- the cipher ----------------------------------------------------------------------------
     def _first_lba(self, offset: int, length: int) -> int:

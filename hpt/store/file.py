@@ -95,13 +95,14 @@ class FileStore(BackingStore):
             raise ValueError(f"{path}: {err.strerror}") from err
         try:
             self._init(fd, path, size, readonly, direct)
+            self._in_memory = self._on_memory_fs()
             self._engine = self._choose_engine(io_engine)
         except BaseException:
             os.close(fd)
             raise
         self.inline = self._engine is None
         # inline on a disk (io_engine sync), or the fast lane's AIO on O_DIRECT: a device is waited for
-        self.waits = self.direct or (self.inline and not self._in_memory())
+        self.waits = self.direct or (self.inline and not self._in_memory)
 
     def _init(self, fd: int, path: str, size: int | None, readonly: bool, direct: bool) -> None:
         st = os.fstat(fd)
@@ -137,11 +138,12 @@ class FileStore(BackingStore):
         costs less than handing the request to another thread (a 4K read: about 1.4 us); anything else
         goes to io_uring, or stays inline where io_uring cannot run (``engines.shared_engine`` has the
         figures)."""
-        if kind == "sync" or (kind == "auto" and self._in_memory()):
+        if kind == "sync" or (kind == "auto" and self._in_memory):
             return None
         return shared_engine(kind)
 
-    def _in_memory(self) -> bool:
+    def _on_memory_fs(self) -> bool:
+        """Whether the file is on tmpfs or ramfs (asked once, at open)."""
         if self.block_device:
             return False
         try:
@@ -214,6 +216,14 @@ class FileStore(BackingStore):
             self._bounce_read(offset, buf)
             return
         pread_all(self._fd, buf, offset)
+
+    def state_path(self, suffix: str) -> str | None:
+        """``<path><suffix>`` beside an image file in a directory hptd may write; a block device keeps
+        none (its directory is /dev)."""
+        if self.block_device:
+            return None
+        path = os.path.abspath(self.path)
+        return path + suffix if os.access(os.path.dirname(path), os.W_OK) else None
 
     def direct_source(self) -> DirectSource | None:
         """The descriptor: of a file read inline (in memory), or of one opened O_DIRECT, whose READs and

@@ -39,13 +39,16 @@ def make_nexus(name: str, isid: int, rtpi: int = 1) -> Nexus:
 
 
 class MemStore(BackingStore):
-    """A bytearray store; ``path`` (optional) stands for a backing file's name."""
+    """A bytearray store; ``path`` (optional) stands for a backing file's name (its LU's state is kept
+    beside it)."""
 
     def __init__(self, size: int = BLOCK * NBLOCKS, path: str | None = None) -> None:
         self.size = size
         self.buf = bytearray(size)
-        if path is not None:
-            self.path = path
+        self.path = path
+
+    def state_path(self, suffix: str) -> str | None:
+        return None if self.path is None else self.path + suffix
 
     def read_into(self, offset: int, buf: memoryview) -> None:
         buf[:] = self.buf[offset : offset + len(buf)]

@@ -258,3 +258,19 @@ def test_whether_serving_it_waits_for_a_device(tmp_path: Path, direct: FileStore
                 s.close()
     finally:
         shm.unlink(missing_ok=True)
+
+
+def test_state_is_kept_beside_the_image(tmp_path: Path) -> None:
+    """A LU on an image file keeps its APTPL reservations in ``<image>.pr`` (SPC-5 5.13.5), also when
+    the image is encrypted; a store with no file beside which to keep it says None."""
+    from hpt.store.crypt import EncryptedStore
+    from hpt.store.ram import RamStore
+
+    image = tmp_path / "disk.img"
+    s = FileStore(str(image), MiB)
+    try:
+        assert s.state_path(".pr") == f"{image}.pr"
+        assert EncryptedStore(s, str(tmp_path / "lu.key"), 512).state_path(".pr") == f"{image}.pr"
+    finally:
+        s.close()
+    assert RamStore(MiB).state_path(".pr") is None

@@ -23,12 +23,9 @@ SUFFIX = ".pr"
 
 
 def default_state_path(lu: LogicalUnit) -> str | None:
-    """``<path>.pr`` next to a file-backed store whose directory is writable, else None."""
-    path = getattr(lu.store, "path", None)
-    if not isinstance(path, str) or not path or path.startswith("/dev/"):
-        return None
-    directory = os.path.dirname(os.path.abspath(path))
-    return path + SUFFIX if os.access(directory, os.W_OK) else None
+    """Where the store keeps its LU's state beside the medium (``BackingStore.state_path``: an image
+    file's ``<path>.pr``), else None."""
+    return None if lu.store is None else lu.store.state_path(SUFFIX)
 
 
 def encode_state(pr: Reservations) -> dict[str, Any]:

@@ -6,9 +6,10 @@
   read-only, removable, sanitize; two iSER portal groups): every test the client runs to its end is a
   real pass but the client limitations ``CLIENT_FAILURES`` names, and a run in which libiscsi 1.19's own
   iSER client dies must show its fault (``CLIENT_CRASH``);
-* 1 GiB sequential O_DIRECT write and read through the kernel initiator, hptd then tgtd in one guest, with
-  the keys tgtd negotiates for iSER (InitialR2T=Yes, ImmediateData=No) and null stores on both: the MB/s
-  and their ratio are printed (TCG soft-RoCE is slow; the ratio is what counts; nothing is asserted on time).
+* 1 GiB sequential O_DIRECT write and read through the kernel initiator, then fio's 4K random read, hptd
+  then tgtd in one guest, with the keys tgtd negotiates for iSER (InitialR2T=Yes, ImmediateData=No) and
+  null stores on both: the MB/s, the IOPS, each target's CPU time and the ratios are printed (TCG
+  soft-RoCE is slow; the ratio is what counts; nothing is asserted on time).
 """
 
 from __future__ import annotations
@@ -181,14 +182,32 @@ def _mb_per_s(output: str, target: str, direction: str) -> float:
     return int(m.group(1)) / float(m.group(2)) / 1e6
 
 
+def _iops(output: str, target: str) -> float:
+    m = re.search(rf"iops {target} randread: (\d+)", output)
+    assert m, f"no {target} randread result in the guest output"
+    assert int(m.group(1)) > 0, f"{target}: fio read nothing"
+    return float(m.group(1))
+
+
+def _cpu(output: str, target: str, what: str) -> tuple[int, int]:
+    m = re.search(rf"cpu {target} {what}: user (\d+) sys (\d+)", output)
+    assert m, f"no {target} {what} CPU time in the guest output"
+    return int(m.group(1)), int(m.group(2))
+
+
 @pytest.mark.lab
 def test_sequential_throughput_hptd_and_tgtd(lab: Lab) -> None:
     script = guest_script("rxe_up.sh", "hptd_iser_start.sh", "tgtd_iser_start.sh", "iser_throughput.sh")
     result = lab.run_one(script, name="iser-throughput", env=iser_env(DEFINE_ONLY="1"), nics=[UserNet()],
                          memory_mib=MEMORY_MIB, timeout=900.0)
-    lines = ["1 GiB sequential O_DIRECT over iSER (soft-RoCE under emulation), MB/s:"]
-    for direction in ("write", "read"):
-        ours = _mb_per_s(result.output, "hptd", direction)
-        theirs = _mb_per_s(result.output, "tgtd", direction)
-        lines.append(f"  {direction:5}  hptd {ours:6.1f}  tgtd {theirs:6.1f}  hptd/tgtd {ours / theirs:.2f}")
+    lines = ["iSER (soft-RoCE under emulation, one vCPU): 1 GiB sequential O_DIRECT in MB/s, fio 4K random "
+             "read in IOPS; the target's CPU in ticks (user + system)"]
+    for what in ("write", "read", "randread"):
+        if what == "randread":
+            ours, theirs = (_iops(result.output, target) for target in ("hptd", "tgtd"))
+        else:
+            ours, theirs = (_mb_per_s(result.output, target, what) for target in ("hptd", "tgtd"))
+        cpu = {target: _cpu(result.output, target, what) for target in ("hptd", "tgtd")}
+        lines.append(f"  {what:8}  hptd {ours:8.1f}  tgtd {theirs:8.1f}  hptd/tgtd {ours / theirs:.2f}   "
+                     + "  ".join(f"{t} cpu {u}+{s}" for t, (u, s) in cpu.items()))
     print("\n" + "\n".join(lines))

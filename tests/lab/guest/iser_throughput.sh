@@ -1,19 +1,34 @@
-# Sequential 1 GiB write then read with O_DIRECT by the kernel ib_iser initiator, against hptd and then
-# against tgtd --lld iser in this same guest (hptd_iser_start.sh and tgtd_iser_start.sh must be sourced
-# ahead with DEFINE_ONLY=1). Each dd summary line is logged as "throughput NAME write|read: ...".
+# Sequential 1 GiB write then read with O_DIRECT by the kernel ib_iser initiator, then fio's 4K random
+# read (libaio, O_DIRECT, queue depth $RANDREAD_QD for $RANDREAD_S seconds), against hptd and then against
+# tgtd --lld iser in this same guest (hptd_iser_start.sh and tgtd_iser_start.sh must be sourced ahead
+# with DEFINE_ONLY=1). Each dd summary line is logged as "throughput NAME write|read: ...", fio's IOPS as
+# "iops NAME randread: N", and the target process's CPU time (user and system ticks) for each pass as
+# "cpu NAME PASS: user U sys S".
+ticks() {  # the target's user and system CPU ticks; with an argument, those since it
+    set -- "$(awk '{print $14, $15}' "/proc/$target_pid/stat")" "${1:-}"
+    if [ -z "$2" ]; then echo "$1"; return; fi
+    echo "$1 $2" | awk '{print "user", $1 - $3, "sys", $2 - $4}'
+}
 measure() {  # measure NAME: log in to $TARGET_IQN over iSER, time the transfers, log out
     iscsiadm -m node -o delete > /dev/null 2>&1 || true
     iscsiadm -m node -o new -T "$TARGET_IQN" -p "$GUEST_ADDR:3260" -I iser > /dev/null
     iscsiadm -m node -T "$TARGET_IQN" -p "$GUEST_ADDR:3260" -I iser --login > /dev/null
     wait_for 30 iscsi_disk "$TARGET_IQN"
     disk=$(iscsi_disk "$TARGET_IQN")
-    for pass in write read; do
+    for pass in write read randread; do
+        before=$(ticks)
         if [ "$pass" = write ]; then
             dd if=/dev/zero of="$disk" bs=1M count=1024 oflag=direct 2> /tmp/dd.txt
-        else
+        elif [ "$pass" = read ]; then
             dd if="$disk" of=/dev/null bs=1M count=1024 iflag=direct 2> /tmp/dd.txt
+        else
+            fio --name=randread --filename="$disk" --rw=randread --bs=4k --size=1G --direct=1 \
+                --ioengine=libaio --iodepth="${RANDREAD_QD:-16}" --time_based --runtime="${RANDREAD_S:-20}" \
+                --output-format=json > /tmp/fio.json
+            log "iops $1 randread: $(python3 -c 'import json, sys; print(round(json.load(sys.stdin)["jobs"][0]["read"]["iops"]))' < /tmp/fio.json)"
         fi
-        log "throughput $1 $pass: $(tail -n 1 /tmp/dd.txt)"
+        [ "$pass" = randread ] || log "throughput $1 $pass: $(tail -n 1 /tmp/dd.txt)"
+        log "cpu $1 $pass: $(ticks "$before")"
     done
     iscsiadm -m node -T "$TARGET_IQN" -p "$GUEST_ADDR:3260" -I iser --logout > /dev/null
     wait_for 30 sh -c "! iscsiadm -m session"

@@ -113,6 +113,11 @@ class BackingStore(ABC):
         itself, on the caller's thread with the GIL released; None: it may not (the default)."""
         return None
 
+    def refresh(self) -> None:  # noqa: B027 - optional hook
+        """Another process serving the same medium changed what this handle keeps of it (an encrypted
+        store's key, after a CRYPTO ERASE through that process: SBC-4 4.11.5): read it again. Called
+        before this process serves the LU again. Default: the handle keeps nothing of the medium."""
+
     def state_path(self, suffix: str) -> str | None:
         """A file beside this store's medium, named with ``suffix``, where its LU keeps state that must
         outlive hptd (APTPL reservations, SPC-5 5.13.5: ``.pr``); None: nowhere (the default)."""

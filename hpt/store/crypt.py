@@ -88,6 +88,10 @@ class EncryptedStore(BackingStore):
                 block[:] = self._cipher(lba).decryptor().update(block)
             lba += 1
 
+    def refresh(self) -> None:
+        """The key file's key: another process serving the LU (hptd's workers) erased it with a new one."""
+        self._aes = algorithms.AES(load_key(self.key_file))
+
     def crypto_erase(self) -> None:
         """A new key, in the key file before it is used: what was written reads as noise from now on,
         and after a restart too (SBC-4 4.11.5)."""

@@ -4,6 +4,8 @@ It holds the 64 random bytes of an AES-256-XTS key (IEEE 1619: two different AES
 else, mode 0600. hptd creates it when it is missing; SANITIZE CRYPTO ERASE (SBC-4 4.11.5) replaces it
 whole: a new key is written to a temporary file beside it, synced and renamed over it before the
 store uses it, so after a crash or restart the file holds the key the data was last written with.
+Several processes may open the same LU at once (hptd's workers): the first to create the file wins,
+and the others read its key.
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def load_key(path: str) -> bytes:
     a file that is not a key."""
     if not os.path.lexists(path):
         key = new_key()
-        save_key(path, key)
-        log.info("encryption key file %s created", path)
-        return key
+        if save_key(path, key, create=True):
+            log.info("encryption key file %s created", path)
+            return key
+        # another process (a worker opening the same LU) created it first: its key is the LU's
     with open(path, "rb") as f:
         key = f.read(KEY_BYTES + 1)
     if len(key) != KEY_BYTES or key[:32] == key[32:]:
@@ -65,9 +68,11 @@ def load_key(path: str) -> bytes:
     return key
 
 
-def save_key(path: str, key: bytes) -> None:
-    """Put ``key`` in ``path`` whole (mode 0600): a temporary file beside it, synced, renamed over it."""
-    tmp = f"{path}.new"
+def save_key(path: str, key: bytes, *, create: bool = False) -> bool:
+    """Put ``key`` in ``path`` whole (mode 0600): a temporary file beside it (this process's), synced,
+    renamed over it; with ``create``, linked there only if there is no such file yet. Whether it is
+    there (False: ``create`` found the file made meanwhile, which stays as it is)."""
+    tmp = f"{path}.new.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.fchmod(fd, 0o600)  # a temporary file left by a crash may have had other bits
@@ -77,9 +82,18 @@ def save_key(path: str, key: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    if create:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+    else:
+        os.replace(tmp, path)
     directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(directory)  # the rename itself is durable
     finally:
         os.close(directory)
+    return True

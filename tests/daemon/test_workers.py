@@ -70,8 +70,6 @@ def test_auto_workers_are_one_per_core_unless_one_process_must_serve() -> None:
     ('type = "dvd"', "", "target[0].lun[0]", "a dvd keeps its state in one process"),
     ('store = "null"\nsize = "1M"\nremovable = true', "", "target[0].lun[0]",
      "a removable disk's PREVENT MEDIUM REMOVAL is one process's"),
-    ('store = "null"\nsize = "1M"\nencryption_key_file = "/tmp/k.key"', "", "target[0].lun[0]",
-     "an encrypted LU's key (CRYPTO ERASE replaces it) is one process's"),
     ('type = "tape"', "", "target[0].lun[0]", "a tape keeps its state in one process"),
     ('store = "null"\nsize = "1M"', '[[portal]]\naddress = "10.9.9.9:3260"\ntransport = "iser"',
      "portal[0].address", "an iser portal"),

@@ -945,3 +945,30 @@ def test_a_restarted_worker_serves_the_running_configuration(tmp_path: Path) -> 
             ini.close()
     finally:
         assert d.stop() == 0
+
+
+def test_crypto_erase_through_one_worker_gives_the_other_the_new_key(tmp_path: Path) -> None:
+    """An encrypted LU served by two workers: both read what either writes, and after SANITIZE CRYPTO
+    ERASE through one (SBC-4 4.11.5) the other uses the new key too: what was written before reads as
+    noise through both, what is written after reads back through both."""
+    lun = FILE_LUN + 'encryption_key_file = "{tmp}/lun.key"\n'
+    d = start_hptd(tmp_path, one_lun_config(IQN, lun, head="[daemon]\nworkers = 2\n"))
+    a = b = None
+    try:
+        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
+        a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
+        assert worker_of(d, a)[1] != worker_of(d, b)[1]
+        before, after = b"written before" * 292 + bytes(8), b"written after!" * 292 + bytes(8)
+        assert a.command(write10(0, 8), lun=1, write=before).status == GOOD
+        assert b.command(read10(0, 8), lun=1, read=4096).data == before  # one key
+        erase = b.command(bytes((0x48, 0x03, 0, 0, 0, 0, 0, 0, 0, 0)), lun=1)  # CRYPTO ERASE, IMMED 0
+        assert erase.status == GOOD, erase
+        assert b.command(write10(16, 8), lun=1, write=after).status == GOOD
+        past_attentions(a)
+        assert a.command(read10(16, 8), lun=1, read=4096).data == after  # the new key here too
+        for ini in (a, b):
+            assert ini.command(read10(0, 8), lun=1, read=4096).data != before
+    finally:
+        close_all(a, b)
+        assert d.stop() == 0
+    assert "Traceback" not in d.log_text()

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from hpt.store.crypt import EncryptedStore
 from hpt.store.file import FileStore
-from hpt.store.keyfile import KEY_BYTES, key_file_problem
+from hpt.store.keyfile import KEY_BYTES, key_file_problem, new_key, save_key
 from hpt.store.ram import RamStore
 
 BS = 512
@@ -80,6 +80,27 @@ def test_crypto_erase_turns_written_blocks_into_noise(key: str) -> None:
     assert b"a" * 16 not in after[:4 * BS] and after[4 * BS:] == bytes(BS)  # never written: still zeroes
     write(store, 1, b"c" * BS)  # new writes read back with the new key
     assert read(store, 1) == b"c" * BS
+
+
+def test_two_handles_of_one_medium_share_its_key(tmp_path: Path, key: str) -> None:
+    """Two processes opening one LU (hptd's workers) with its key file missing: the first creates it and
+    the other reads that key; after a CRYPTO ERASE through one, ``refresh`` gives the other the new key."""
+    path = str(tmp_path / "disk.img")
+    first = EncryptedStore(FileStore(path, SIZE), key, BS)
+    made = Path(key).read_bytes()
+    assert not save_key(key, new_key(), create=True)  # a second creator finds the file: it stays
+    assert Path(key).read_bytes() == made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.img", "lun.key"]  # no temporary left
+    second = EncryptedStore(FileStore(path), key, BS)
+    write(first, 2, b"one key " * 64)
+    assert read(second, 2) == b"one key " * 64
+    first.crypto_erase()
+    write(first, 3, b"new key " * 64)
+    assert read(second, 3) != b"new key " * 64  # the old key, until told
+    second.refresh()
+    assert read(second, 3) == b"new key " * 64
+    first.close()
+    second.close()
 
 
 def test_data_survives_a_restart_with_the_key_file(tmp_path: Path, key: str) -> None:

@@ -5,8 +5,9 @@ workers share goes through the main process (reservations, unit attentions of a 
 the session table). A medium they share must therefore be one every process can open: a file (the page
 cache, or O_DIRECT, keeps it one), an rbd image, memory (``ram``: one memfd from the main process,
 ``hpt/daemon/workers/memory.py``) or nothing (``null``). A device whose state lives in the process (a
-tape, changer, DVD or object store; a removable disk's PREVENT state; an encrypted LU's key) cannot be
-split between workers, and only iSCSI/TCP connections can be handed to one."""
+tape, changer, DVD or object store; a removable disk's PREVENT state) cannot be split between workers,
+and only iSCSI/TCP connections can be handed to one. An encrypted LU's key is its key file's: a CRYPTO
+ERASE through one worker writes the new key there before the others, told it ended, read it again."""
 
 from __future__ import annotations
 
@@ -39,8 +40,6 @@ def single(config: Config) -> tuple[str, str] | None:
                 return where, f'store = "{lun.store}" is not one every process opens'
             if lun.params.removable:
                 return where, "a removable disk's PREVENT MEDIUM REMOVAL is one process's"
-            if lun.params.extra.get("encryption_key_file"):
-                return where, "an encrypted LU's key (CRYPTO ERASE replaces it) is one process's"
     return None
 
 

@@ -191,8 +191,11 @@ def _share(lu: LogicalUnit, run: SanitizeRun | None) -> None:
 
 def take_shared(lu: LogicalUnit, state: dict[str, Any] | None) -> None:
     """An operation through another process serving the LU (``DeviceProfile.shared``): its gate here,
-    with its progress; None: it completed (or its failure mode was left)."""
+    with its progress; None: it completed (or its failure mode was left), and what this process's
+    store handle keeps of the medium is read again (a CRYPTO ERASE's new key) before the gate goes."""
     if state is None:
+        if lu.store is not None:
+            lu.store.refresh()
         _gate(lu, None)
         return
     run = SanitizeRun(int(state["total"]), bool(state["ause"]), 0)

@@ -9,6 +9,7 @@ from 127.0.0.1:PORT``, ``worker N started``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -861,17 +862,29 @@ def test_ram_lu_is_one_medium_that_outlives_a_worker(tmp_path: Path) -> None:
     assert "Traceback" not in d.log_text()
 
 
-def test_sanitize_through_one_worker_gates_the_other(tmp_path: Path) -> None:
-    """SBC-4 4.11.2 across processes: while a SANITIZE started through one worker runs, the other
-    worker's commands end with NOT READY, SANITIZE IN PROGRESS; once it completes both serve the
-    overwritten medium."""
-    lun = 'store = "file"\npath = "{tmp}/disk.img"\nsize = "4M"\nsanitize_rate = 2097152'
+@contextlib.contextmanager
+def on_two_workers(tmp_path: Path, lun: str) -> Iterator[tuple[WireInitiator, WireInitiator]]:
+    """hptd with two workers and ``lun``, sessions A and B logged in through different workers; then
+    closed, and hptd stopped (exit status 0, no traceback logged)."""
     d = start_hptd(tmp_path, one_lun_config(IQN, lun, head="[daemon]\nworkers = 2\n"))
     a = b = None
     try:
         wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
         a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
         assert worker_of(d, a)[1] != worker_of(d, b)[1]
+        yield a, b
+    finally:
+        close_all(a, b)
+        assert d.stop() == 0
+    assert "Traceback" not in d.log_text()
+
+
+def test_sanitize_through_one_worker_gates_the_other(tmp_path: Path) -> None:
+    """SBC-4 4.11.2 across processes: while a SANITIZE started through one worker runs, the other
+    worker's commands end with NOT READY, SANITIZE IN PROGRESS; once it completes both serve the
+    overwritten medium."""
+    lun = 'store = "file"\npath = "{tmp}/disk.img"\nsize = "4M"\nsanitize_rate = 2097152'
+    with on_two_workers(tmp_path, lun) as (a, b):
         plist = struct.pack(">BxH", 1, 4) + b"\x5a" * 4
         r = a.command(struct.pack(">BB5xHx", 0x48, 0x81, len(plist)), lun=1, write=plist)  # IMMED OVERWRITE
         assert r.status == GOOD, r
@@ -882,9 +895,6 @@ def test_sanitize_through_one_worker_gates_the_other(tmp_path: Path) -> None:
         for ini in (a, b):
             got = ini.command(read10(0, 1), lun=1, read=bs)
             assert got.status == GOOD and got.data == b"\x5a" * bs
-    finally:
-        close_all(a, b)
-        assert d.stop() == 0
 
 
 def test_a_control_request_waits_for_every_worker(tmp_path: Path) -> None:
@@ -952,12 +962,7 @@ def test_crypto_erase_through_one_worker_gives_the_other_the_new_key(tmp_path: P
     ERASE through one (SBC-4 4.11.5) the other uses the new key too: what was written before reads as
     noise through both, what is written after reads back through both."""
     lun = FILE_LUN + 'encryption_key_file = "{tmp}/lun.key"\n'
-    d = start_hptd(tmp_path, one_lun_config(IQN, lun, head="[daemon]\nworkers = 2\n"))
-    a = b = None
-    try:
-        wait_for("both workers started", lambda: {i for i, _ in started(d)} >= {1, 2})
-        a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
-        assert worker_of(d, a)[1] != worker_of(d, b)[1]
+    with on_two_workers(tmp_path, lun) as (a, b):
         before, after = b"written before" * 292 + bytes(8), b"written after!" * 292 + bytes(8)
         assert a.command(write10(0, 8), lun=1, write=before).status == GOOD
         assert b.command(read10(0, 8), lun=1, read=4096).data == before  # one key
@@ -968,7 +973,3 @@ def test_crypto_erase_through_one_worker_gives_the_other_the_new_key(tmp_path: P
         assert a.command(read10(16, 8), lun=1, read=4096).data == after  # the new key here too
         for ini in (a, b):
             assert ini.command(read10(0, 8), lun=1, read=4096).data != before
-    finally:
-        close_all(a, b)
-        assert d.stop() == 0
-    assert "Traceback" not in d.log_text()

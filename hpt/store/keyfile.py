@@ -87,8 +87,15 @@ def save_key(path: str, key: bytes, *, create: bool = False) -> bool:
             os.link(tmp, path)
         except FileExistsError:
             return False
+        except OSError as err:  # a file system without hard links: only the rename is atomic
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            if os.path.lexists(path):
+                return False
+            os.rename(tmp, path)
         finally:
-            os.unlink(tmp)
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
     else:
         os.replace(tmp, path)
     directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_CLOEXEC)

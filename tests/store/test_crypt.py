@@ -174,3 +174,15 @@ def test_key_file_problems(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     assert "not a regular file" in str(key_file_problem(str(fifo)))
+
+
+def test_a_key_file_is_created_where_hard_links_are_not(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    def no_links(_src: str, _dst: str) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    first = new_key()
+    assert save_key(key, first, create=True)
+    assert not save_key(key, new_key(), create=True)
+    assert Path(key).read_bytes() == first
+    assert [p.name for p in Path(key).parent.iterdir()] == ["lun.key"]

@@ -59,8 +59,9 @@ def test_metrics_sum_the_workers(tmp_path: Path) -> None:
 
 def test_a_killed_workers_ring_slots_are_given_back(tmp_path: Path) -> None:
     """The workers take their data buffers from one ring the main process keeps (its size: 256 slots a
-    worker); the slots a worker held when it was killed (WRITEs waiting for their data) are free again
-    once it is reaped, and the other worker's session goes on."""
+    worker): slots held through both count in it. Those a worker held when it was killed (WRITEs waiting
+    for their data) are free again once it is reaped; the other worker's stay held, and its session goes
+    on."""
     port = free_port()
     head = f'[daemon]\nworkers = 2\n\n[metrics]\naddress = "127.0.0.1:{port}"\n'
     d = start_hptd(tmp_path, one_lun_config(IQN, FILE_LUN, head=head))
@@ -76,14 +77,16 @@ def test_a_killed_workers_ring_slots_are_given_back(tmp_path: Path) -> None:
         a, b = session(d, NAME_A, ISID_A), session(d, NAME_B, ISID_B)
         (_ia, pid_a), (_ib, _pid_b) = worker_of(d, a), worker_of(d, b)
         assert ring() == (512, 0)
-        held = 6
-        for i in range(held):  # each takes a slot for its data, then waits for it (an R2T each)
-            a.send(write10(8 * i, 8), lun=1, writes=8 * 512)
-        wait_for(f"{held} slots held through worker A", lambda: ring()[1] >= held)
+        for ini, held in ((a, 6), (b, 3)):  # each takes a slot for its data, then waits for it (an R2T)
+            for i in range(held):
+                ini.send(write10(8 * i, 8), lun=1, writes=8 * 512)
+        wait_for("9 slots held through both workers", lambda: ring()[1] == 9)
         os.kill(pid_a, signal.SIGKILL)
-        wait_for("worker A's slots given back", lambda: ring()[1] == 0)
+        wait_for("worker A's slots given back", lambda: ring()[1] == 3)
         assert b.command(write10(100, 1), lun=1, write=bytes(512)).status == 0
-        assert ring()[1] == 0
+        assert ring()[1] == 3
+        b.close()
+        wait_for("worker B's slots given back when its session ends", lambda: ring()[1] == 0)
     finally:
         close_all(a, b)
         assert d.stop() == 0

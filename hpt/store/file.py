@@ -356,4 +356,5 @@ KIND = StoreKind(
     ),
     open=_open_file,
     doc="a regular file (sparse, created when missing) or a block device",
+    shared_medium=True,  # every worker opens the same file
 )

@@ -253,4 +253,5 @@ KIND = StoreKind(
     ),
     open=_open_rbd,
     doc="a Ceph RBD image (librbd's asynchronous API; Debian's librbd1)",
+    shared_medium=True,  # every worker opens the same image
 )

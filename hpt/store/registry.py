@@ -35,13 +35,23 @@ class StoreKind:
     ``memory(values)``, for a kind that keeps its medium in process memory: how many bytes of it, so
     that processes serving the same LU map the same memory (hptd's workers, docs/workers.md); then
     ``open`` also gets ``memory``, a :class:`SharedMemory` of that many bytes, or None for memory of
-    the process's own."""
+    the process's own.
+
+    ``shared_medium``: every process that opens a LU of this kind with the same options opens the same
+    medium (a file, a network volume), so hptd's worker processes may serve it; a kind with ``memory``
+    may be served by them too."""
 
     name: str
     options: tuple[Option, ...]
     open: Callable[[dict[str, Any]], BackingStore]
     doc: str = ""
     memory: Callable[[Mapping[str, Any]], int] | None = None
+    shared_medium: bool = False
+
+    @property
+    def served_by_workers(self) -> bool:
+        """Whether hptd's worker processes may each open a LU of this kind (docs/workers.md)."""
+        return self.shared_medium or self.memory is not None
 
 
 class StoreKindError(ValueError):

@@ -146,3 +146,24 @@ def test_docs_show_the_example_as_it_is() -> None:
     docs = (EXAMPLE.parents[1] / "docs" / "stores.md").read_text()
     for name, fence in (("pyproject.toml", "toml"), ("hpt_chunkstore.py", "python")):
         assert f"```{fence}\n{(EXAMPLE / name).read_text()}```" in docs, name
+
+
+def test_workers_serve_a_plugin_only_when_its_kind_says_every_process_opens_one_medium(
+        site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``StoreKind.shared_medium`` (docs/workers.md): the example does not say it, so ``workers = 2`` is
+    refused naming it and ``"auto"`` runs one process; a kind that says it is served by workers, as hpt's
+    file, rbd and null kinds (and ram, whose memory the main process shares) are."""
+    import dataclasses
+
+    from hpt.daemon.config import workers as workers_config
+
+    install_example(site)
+    with pytest.raises(ConfigError) as info:
+        parse_config("[daemon]\nworkers = 2\n" + lun_config(""), "x.toml")
+    assert 'store = "chunks" does not say every process opens the same medium' in str(info.value)
+    auto = parse_config('[daemon]\nworkers = "auto"\n' + lun_config(""), "x.toml").daemon
+    assert auto.workers == 1 and "StoreKind.shared_medium" in auto.workers_note
+    assert all(store_kind(name).served_by_workers for name in ("file", "rbd", "ram", "null"))
+    shared = dataclasses.replace(store_kind("chunks"), shared_medium=True)
+    monkeypatch.setattr(workers_config, "store_kind", lambda name: shared)
+    assert parse_config("[daemon]\nworkers = 2\n" + lun_config(""), "x.toml").daemon.workers == 2

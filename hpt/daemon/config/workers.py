@@ -15,15 +15,12 @@ import os
 from typing import TYPE_CHECKING
 
 from hpt.daemon.config.tables import ConfigError
+from hpt.store.registry import store_kind
 
 if TYPE_CHECKING:
     from hpt.daemon.config.schema import Config
 
 MAX_WORKERS = 256
-#: The stores whose medium every worker process opens as the same data.
-SHARED_STORES = ("file", "rbd", "ram", "null")
-
-
 def single(config: Config) -> tuple[str, str] | None:
     """The first thing in ``config`` that only one process can serve, and why (None: workers can)."""
     for portal in config.portals:
@@ -36,8 +33,9 @@ def single(config: Config) -> tuple[str, str] | None:
             where = lun.source or f"lun {lun.lun}"
             if lun.type != "disk":
                 return where, f"a {lun.type} keeps its state in one process"
-            if lun.store not in SHARED_STORES:
-                return where, f'store = "{lun.store}" is not one every process opens'
+            if not store_kind(lun.store).served_by_workers:
+                return where, (f'store = "{lun.store}" does not say every process opens the same medium '
+                               "(StoreKind.shared_medium)")
             if lun.params.removable:
                 return where, "a removable disk's PREVENT MEDIUM REMOVAL is one process's"
     return None
@@ -48,8 +46,9 @@ def check_workers(config: Config, where: str) -> None:
     found = single(config)
     if found is not None:
         what, why = found
-        raise ConfigError(f"{what}: {why}; with {where} = {config.daemon.workers} only disks on a file, rbd, "
-                          "ram or null store over iSCSI/TCP are served (set workers = 1)")
+        raise ConfigError(f"{what}: {why}; with {where} = {config.daemon.workers} only disks on a store "
+                          "every process opens (file, rbd, ram, null) over iSCSI/TCP are served (set "
+                          "workers = 1)")
 
 
 def auto_workers(config: Config) -> tuple[int, str]:

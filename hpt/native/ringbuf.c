@@ -9,8 +9,8 @@
  * leaves every slot either free or owned by it, and ring_reclaim gives a dead process's slots back. The
  * bitmap only guides the search; the owner words decide. Each process searches from its home slot
  * (ring_set_owner: a worker's share of the ring) upwards, wrapping round: a lightly used ring touches few
- * pages, and processes that stay within their shares touch no bitmap or owner word of another's. Freeing checks the owner, so a double free is refused instead of freeing a slot
- * another process has taken since.
+ * pages, and processes that stay within their shares touch no bitmap or owner word of another's. Freeing
+ * checks the owner, so a double free is refused instead of freeing a slot another process has taken since.
  */
 #include <stdint.h>
 #include <stddef.h>

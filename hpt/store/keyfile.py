@@ -87,7 +87,8 @@ def save_key(path: str, key: bytes, *, create: bool = False) -> bool:
             os.link(tmp, path)
         except FileExistsError:
             return False
-        except OSError as err:  # a file system without hard links: only the rename is atomic
+        except OSError as err:  # a file system without hard links: a rename, which a creator racing
+            # between the check and the rename may still replace (only link(2) refuses an existing file)
             if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
             if os.path.lexists(path):

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from hpt.daemon.config.schema import Config
 
 MAX_WORKERS = 256
+
+
 def single(config: Config) -> tuple[str, str] | None:
     """The first thing in ``config`` that only one process can serve, and why (None: workers can)."""
     for portal in config.portals:

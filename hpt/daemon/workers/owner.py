@@ -169,7 +169,8 @@ class StateOwner:
 
     def _ring(self, worker: int, _m: Message) -> Message:
         """The buffer ring's memfd, sent with the reply (the ring keeps its own), and the worker's home
-        slot in it; no descriptor: the worker makes its own ring."""
+        slot in it; no descriptor when this owner keeps no ring (a worker then cannot start:
+        ``remote.shared_ring`` refuses)."""
         if self.ring is None or self.ring.fd is None:
             return {"fds": []}
         return {"fds": [self.ring.fd], "home": (worker - 1) * self.share % self.ring.nslots}

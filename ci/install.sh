@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in python3 python3-pip python3-dev gcc liburing-dev; do
+for p in python3 python3-pip python3-dev gcc liburing-dev libibverbs-dev librdmacm-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,6 +16,7 @@ PY=${PYTHON:-python3}
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 "$PY" -c "import hpt.native.ring" || { echo "hpt: native ring module did not build" >&2; exit 1; }
 "$PY" -c "import hpt.native._uring" 2>/dev/null || echo "hpt: the io_uring engine did not build (liburing-dev)" >&2
+"$PY" -c "import hpt.native._verbs" 2>/dev/null || echo "hpt: the iSER verbs module did not build (libibverbs-dev, librdmacm-dev)" >&2
 echo "hpt installed: $(command -v hptd || echo "$PY -m hpt.daemon")"
 # The systemd unit (Type=notify, reload by SIGHUP), where systemd runs; not enabled here
 if [ -d /run/systemd/system ] && command -v hptd >/dev/null 2>&1; then

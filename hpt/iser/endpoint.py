@@ -6,12 +6,14 @@ Sends: the core's requests become work requests posted in one chain per flush: a
 Write chained with the SEND of its SCSI Response (RFC 7145 7.3.5), an RDMA Read for solicited write data
 (7.3.6). What finds no free send buffer, send-queue slot or Read credit waits in order for completions.
 Teardown moves the QP to the error state and waits for every outstanding work request to flush.
+Work requests are packed into one buffer per connection and posted with one call (``hpt.native.verbs``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from array import array
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,8 @@ from hpt.iser.header import (
 )
 from hpt.iser.memory import MessageBuffers
 from hpt.iser.verbs import drop_cm_id
+from hpt.native.verbs import RDMA_READ, RDMA_WRITE, WR
+from hpt.native.verbs import SEND as WR_SEND
 
 if TYPE_CHECKING:
     from hpt.iser.portal import Device
@@ -61,17 +65,13 @@ class IserConnection:
         self.cm_id = cm_id
         self.core = core
         self.read_depth = read_depth
-        v = device.v
-        self.recv = MessageBuffers(device.pd, RECV_BUFFERS, HEADERS + AHS_ROOM + recv_data, v.mr.MR,
-                                   v.enums.IBV_ACCESS_LOCAL_WRITE)
+        register = device.verbs.register
+        self.recv = MessageBuffers(register, RECV_BUFFERS, HEADERS + AHS_ROOM + recv_data)
         self.recv_data = recv_data
-        self.send = MessageBuffers(device.pd, SEND_BUFFERS, HEADERS + AHS_ROOM + SEND_DATA, v.mr.MR,
-                                   v.enums.IBV_ACCESS_LOCAL_WRITE)
+        self.send = MessageBuffers(register, SEND_BUFFERS, HEADERS + AHS_ROOM + SEND_DATA)
         self.sq_room = 2 * SEND_BUFFERS + read_depth
-        cap = v.qp.QPCap(max_send_wr=self.sq_room, max_recv_wr=RECV_BUFFERS, max_send_sge=1, max_recv_sge=1)
-        init = v.qp.QPInitAttr(qp_type=v.enums.IBV_QPT_RC, scq=device.cq, rcq=device.cq, cap=cap,
-                               sq_sig_all=0)
-        self.qp = v.qp.QP(device.pd, init)
+        self.qp = device.verbs.queue_pair(self.sq_room, RECV_BUFFERS)
+        self._wrs = bytearray(WR.size * self.sq_room)  # the work requests of one post, packed
         self.reads_out = 0
         self._send_task: dict[int, Task] = {}  # send buffer -> task released when its SEND completes
         self._reads: dict[int, Task] = {}
@@ -90,29 +90,19 @@ class IserConnection:
     # ------------------------------------------------------------------------------ setup
     def to_rts(self, depth: int) -> None:
         """INIT, RTR, RTS with the attributes the CM computed (an external QP: rdma_init_qp_attr)."""
-        e = self.device.v.enums
-        for state in (e.IBV_QPS_INIT, e.IBV_QPS_RTR, e.IBV_QPS_RTS):
-            attr, mask = self.cmid.init_qp_attr(state)
-            if state == e.IBV_QPS_RTS and mask & e.IBV_QP_MAX_QP_RD_ATOMIC:
-                attr.max_rd_atomic = depth
-            self.qp.modify(attr, mask)
+        self.qp.connect(self.cm_id or 0, depth)
 
     def post_receives(self, indices: list[int]) -> None:
         """Post RECVs for these buffers in one chained call."""
         if not indices or self.draining:
             return
-        wr = self.device.v.wr
-        head = None
-        keep = []
-        for idx in reversed(indices):
-            sge = wr.SGE(self.recv.addr(idx), self.recv.size, self.recv.lkey)
-            head = wr.RecvWR(wr_id(self.id, RECV, idx), 1, [sge], next_wr=head)
-            keep.append(head)
-        assert head is not None
-        self.qp.post_recv(head)
-        for idx in indices:
-            self._inflight.add(wr_id(self.id, RECV, idx))
-        self._recv_posted += len(indices)
+        tag = wr_id(self.id, RECV, 0)
+        posted = self.qp.post_recv(self.recv.base, self.recv.size, self.recv.lkey, tag, array("I", indices))
+        for idx in indices[:posted]:
+            self._inflight.add(tag | idx)
+        self._recv_posted += posted
+        if posted < len(indices):
+            self.close(f"receive queue refused {len(indices) - posted} of {len(indices)} receives")
 
     def start(self) -> None:
         self.post_receives(list(range(RECV_BUFFERS)))
@@ -214,9 +204,9 @@ class IserConnection:
             self.close(core.close_reason or "closed")  # the last SEND (a Logout Response) has completed
 
     def _post_backlog(self) -> None:
-        wr = self.device.v.wr
-        e = self.device.v.enums
-        chain: list[Any] = []
+        wrs = self._wrs
+        pack = WR.pack_into
+        ids: list[int] = []
         while self._backlog:
             req = self._backlog[0]
             if isinstance(req, RdmaRead):
@@ -225,11 +215,10 @@ class IserConnection:
                 self._backlog.popleft()
                 self._read_token = token = (self._read_token + 1) & 0xFFFFFFF
                 self._reads[token] = req.task
-                sge = self._data_sge(req.task, req.offset, req.length)
-                w = wr.SendWR(wr_id(self.id, READ, token), e.IBV_WR_RDMA_READ, 1, sg=[sge],
-                              send_flags=e.IBV_SEND_SIGNALED)
-                w.set_wr_rdma(req.stag, req.va)
-                chain.append(w)
+                addr, lkey = self._data_sge(req.task, req.offset)
+                wid = wr_id(self.id, READ, token)
+                pack(wrs, len(ids) * WR.size, wid, addr, req.va, req.length, lkey, req.stag, RDMA_READ, 1, 0)
+                ids.append(wid)
                 self.reads_out += 1
                 self.sq_room -= 1
                 continue
@@ -243,33 +232,31 @@ class IserConnection:
                 continue
             self._backlog.popleft()
             if isinstance(req, RdmaWrite):
-                sge = self._data_sge(req.task, 0, req.length)
-                w = wr.SendWR(wr_id(self.id, WRITE, idx), e.IBV_WR_RDMA_WRITE, 1, sg=[sge], send_flags=0)
-                w.set_wr_rdma(req.stag, req.va)
-                chain.append(w)
-                self._inflight.add(wr_id(self.id, WRITE, idx))
+                addr, lkey = self._data_sge(req.task, 0)
+                wid = wr_id(self.id, WRITE, idx)  # unsignaled: the SEND chained after it completes for both
+                pack(wrs, len(ids) * WR.size, wid, addr, req.va, req.length, lkey, req.stag, RDMA_WRITE, 0, 0)
+                ids.append(wid)
                 self._send_task[idx] = req.task
-            kind = SEND_RELEASE if isinstance(req, RdmaWrite) else SEND
-            sge = wr.SGE(self.send.addr(idx), self._filled, self.send.lkey)
-            chain.append(wr.SendWR(wr_id(self.id, kind, idx), e.IBV_WR_SEND, 1, sg=[sge],
-                                   send_flags=e.IBV_SEND_SIGNALED))
+            wid = wr_id(self.id, SEND_RELEASE if isinstance(req, RdmaWrite) else SEND, idx)
+            pack(wrs, len(ids) * WR.size, wid, self.send.addr(idx), 0, self._filled, self.send.lkey, 0,
+                 WR_SEND, 1, 0)
+            ids.append(wid)
             self.sq_room -= need
-        if not chain:
+        if not ids:
             return
-        for a, b in zip(chain, chain[1:], strict=False):
-            a.next_wr = b
-        self.qp.post_send(chain[0])
-        for w in chain:
-            self._inflight.add(w.wr_id)
+        posted = self.qp.post_send(wrs, len(ids))
+        self._inflight.update(ids[:posted])
+        if posted < len(ids):
+            self.close(f"send queue refused {len(ids) - posted} of {len(ids)} work requests")
 
-    def _data_sge(self, task: Task, offset: int, length: int) -> Any:
-        """The scatter entry of ``task.buf[offset:offset + length]``: its ring slot or its large buffer."""
+    def _data_sge(self, task: Task, offset: int) -> tuple[int, int]:
+        """The address of ``task.buf[offset]`` and its lkey: in its ring slot or in its large buffer."""
         device = self.device
         if task.slot >= 0:
             ring = device.ring_mr
-            return device.v.wr.SGE(ring.slot_addr[task.slot] + offset, length, ring.lkey)
+            return ring.slot_addr[task.slot] + offset, ring.lkey
         large = device.large
-        return device.v.wr.SGE(large.addr(task.large) + offset, length, large.lkey(task.large))
+        return large.addr(task.large) + offset, large.lkey(task.large)
 
     _filled = 0
 
@@ -307,10 +294,9 @@ class IserConnection:
             self.cmid.disconnect()
         except Exception as err:  # noqa: BLE001 - already disconnected by the peer
             log.debug("disconnect %s: %s", self.core.peer, err)
-        e = self.device.v.enums
         try:
-            self.qp.modify(self.device.v.qp.QPAttr(qp_state=e.IBV_QPS_ERR), e.IBV_QP_STATE)
-        except Exception as err:  # noqa: BLE001
+            self.qp.to_error()
+        except OSError as err:
             log.warning("connection %s: QP to error state: %s", self.core.peer, err)
             self._inflight.clear()
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import mmap
-from typing import Any
+from collections.abc import Callable
+from typing import Protocol
 
 from hpt.iser.verbs import address_of
 from hpt.native.ring import Ring
@@ -18,17 +19,28 @@ from hpt.native.ring import Ring
 log = logging.getLogger("hpt.iser")
 
 
+class Region(Protocol):
+    """Registered memory (``hpt.native.verbs.MemoryRegion``)."""
+
+    lkey: int
+
+    def close(self) -> None: ...
+
+
+Register = Callable[[int, int], Region]  # (address, length) -> its registration on the device
+
+
 class RegisteredRing:
     """One memory region over every slot of ``ring`` (local write: the target starts every RDMA)."""
 
-    def __init__(self, pd: Any, ring: Ring, mr_class: Any, access: int) -> None:
+    def __init__(self, register: Register, ring: Ring) -> None:
         self.ring = ring
         self.slot_addr = [address_of(ring.view(i)) for i in range(ring.nslots)]
         base = self.slot_addr[0]
         if self.slot_addr[-1] - base != (ring.nslots - 1) * ring.slot_size:
             raise ValueError("ring slots are not contiguous")
-        self.mr = mr_class(pd, ring.nslots * ring.slot_size, access, address=base)
-        self.lkey: int = self.mr.lkey
+        self.mr = register(base, ring.nslots * ring.slot_size)
+        self.lkey = self.mr.lkey
 
     def close(self) -> None:
         self.mr.close()
@@ -37,14 +49,14 @@ class RegisteredRing:
 class MessageBuffers:
     """``count`` buffers of ``size`` bytes in one registered mapping, with a free list."""
 
-    def __init__(self, pd: Any, count: int, size: int, mr_class: Any, access: int) -> None:
+    def __init__(self, register: Register, count: int, size: int) -> None:
         self.size = size
         self.count = count
         self._map = mmap.mmap(-1, count * size)
         self._view = memoryview(self._map)
         self.base = address_of(self._view)
-        self.mr = mr_class(pd, count * size, access, address=self.base)
-        self.lkey: int = self.mr.lkey
+        self.mr = register(self.base, count * size)
+        self.lkey = self.mr.lkey
         self._free = list(range(count - 1, -1, -1))
 
     def view(self, idx: int) -> memoryview:
@@ -86,11 +98,11 @@ class RegisteredBuffers:
 
     limit = LARGE_LIMIT
 
-    def __init__(self, pd: Any, mr_class: Any, access: int, budget: int = LARGE_BUDGET) -> None:
-        self.pd, self.mr_class, self.access, self.budget = pd, mr_class, access, budget
+    def __init__(self, register: Register, budget: int = LARGE_BUDGET) -> None:
+        self.register, self.budget = register, budget
         self.pinned = 0
         # handle -> (mapping, view, MR, address of its first byte)
-        self._bufs: dict[int, tuple[mmap.mmap, memoryview, Any, int]] = {}
+        self._bufs: dict[int, tuple[mmap.mmap, memoryview, Region, int]] = {}
         self._idle: dict[int, list[int]] = {}  # size class -> handles of free buffers
         self._next = 0
 
@@ -111,8 +123,8 @@ class RegisteredBuffers:
         view = memoryview(mapping)
         address = address_of(view)
         try:
-            mr = self.mr_class(self.pd, cls, self.access, address=address)
-        except Exception as err:  # noqa: BLE001 - pyverbs raises PyverbsRDMAError (e.g. ENOMEM)
+            mr = self.register(address, cls)
+        except OSError as err:  # hpt.native.verbs.VerbsError (e.g. ENOMEM)
             log.warning("cannot register a %d-byte buffer: %s", cls, err)
             view.release()
             mapping.close()

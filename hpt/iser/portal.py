@@ -14,7 +14,6 @@ import os
 import selectors
 import threading
 import time
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from hpt.iscsi.connection import Connection
@@ -23,14 +22,15 @@ from hpt.iser.endpoint import IserConnection
 from hpt.iser.memory import RegisteredBuffers, RegisteredRing
 from hpt.iser.verbs import (
     CM_DEVICE,
-    COMP_CHANNEL,
     IserUnavailable,
     cm_id_addresses,
+    cmid_pointer,
     drop_cm_id,
     event_cm_id,
     load,
     with_new_fd,
 )
+from hpt.native import verbs
 from hpt.native.batch import later
 
 if TYPE_CHECKING:
@@ -47,26 +47,25 @@ DRAIN_TIMEOUT = 10.0
 
 
 class Device:
-    """The verbs objects one portal's connections share: PD, completion channel, CQ, registered ring."""
+    """The verbs objects one portal's connections share: PD, completion channel, CQ (``verbs``, of the
+    device the listener is bound to), the registered ring and the large buffers."""
 
-    def __init__(self, v: ModuleType, listener: Any, ring: Ring) -> None:
-        self.v = v
-        self.ctx = listener.context
-        self.pd = listener.pd
-        if self.ctx is None or self.pd is None:
-            raise IserUnavailable("the portal address is not on an RDMA device")
-        self.cc, self.cc_fd = with_new_fd(lambda: v.cq.CompChannel(self.ctx), COMP_CHANNEL)
-        self.cq = v.cq.CQ(self.ctx, CQ_ENTRIES, None, self.cc, 0)
-        self.cq.req_notify()
-        self.ring_mr = RegisteredRing(self.pd, ring, v.mr.MR, v.enums.IBV_ACCESS_LOCAL_WRITE)
-        self.large = RegisteredBuffers(self.pd, v.mr.MR, v.enums.IBV_ACCESS_LOCAL_WRITE)
-        self.unacked = 0
+    def __init__(self, cm_id: int, ring: Ring) -> None:
+        try:
+            self.verbs = verbs.Device(cm_id, CQ_ENTRIES)
+        except verbs.VerbsError as err:
+            raise IserUnavailable(f"the portal address is not on a usable RDMA device: {err}") from None
+        try:
+            self.ring_mr = RegisteredRing(self.verbs.register, ring)
+        except verbs.VerbsError as err:
+            self.verbs.close()
+            raise IserUnavailable(f"cannot register the buffer ring: {err}") from None
+        self.large = RegisteredBuffers(self.verbs.register)
 
     def close(self) -> None:
-        if self.unacked:
-            self.cq.ack_events(self.unacked)
-        for obj in (self.large, self.ring_mr, self.cq, self.cc):
-            obj.close()
+        self.large.close()
+        self.ring_mr.close()
+        self.verbs.close()
 
 
 class IserPortal:
@@ -86,7 +85,10 @@ class IserPortal:
             where = v.cmid.AddrInfo(src=host, src_service=str(port), port_space=ce.RDMA_PS_TCP,
                                     flags=ce.RAI_PASSIVE)
             self.listener.bind_addr(where)
-            self.device = Device(v, self.listener, ring)
+            listener_id = cmid_pointer(self.listener, self.cm_fd)
+            if listener_id is None:
+                raise IserUnavailable("cannot find the listener's rdma_cm_id in pyverbs' CMID")
+            self.device = Device(listener_id, ring)
             self.listener.listen(128)
         except IserUnavailable:
             raise
@@ -119,7 +121,7 @@ class IserPortal:
     def _run(self) -> None:
         sel = selectors.DefaultSelector()
         sel.register(self.cm_fd, selectors.EVENT_READ, self._cm_events)
-        sel.register(self.device.cc_fd, selectors.EVENT_READ, self._completions)
+        sel.register(self.device.verbs.fd, selectors.EVENT_READ, self._completions)
         sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         try:
             while not self._stopping:
@@ -172,39 +174,32 @@ class IserPortal:
 
     # ------------------------------------------------------------------------------ completions
     def _completions(self) -> None:
-        dev = self.device
-        ok_status = self.v.enums.IBV_WC_SUCCESS
-        try:
-            dev.cc.get_cq_event(dev.cq)
-            dev.unacked += 1
-        except Exception:  # noqa: BLE001 - nothing pending (the fd is non-blocking)
-            pass
-        if dev.unacked >= 64:
-            dev.cq.ack_events(dev.unacked)
-            dev.unacked = 0
+        dev = self.device.verbs
+        dev.events()
         touched: dict[int, IserConnection] = {}
         armed = False
         now = time.monotonic()
+        conns = self.conns
         while True:
-            n, wcs = dev.cq.poll(POLL_BATCH)
-            for wc in wcs:
-                wid = wc.wr_id
-                conn = self.conns.get(wid >> 32)
+            wcs = dev.poll(POLL_BATCH)
+            for wid, status, byte_len, _opcode, _ in wcs:
+                conn = conns.get(wid >> 32)
                 if conn is None:
                     continue
-                ok = wc.status == ok_status
+                ok = status == verbs.WC_SUCCESS
                 conn.last_heard = now
                 try:
-                    conn.completion((wid >> 28) & 0xF, wid & 0xFFFFFFF, ok, wc.byte_len, str(wc.status))
+                    conn.completion((wid >> 28) & 0xF, wid & 0xFFFFFFF, ok, byte_len,
+                                    "" if ok else verbs.status_str(status))
                 except Exception:
                     log.exception("iSER connection %s: internal error, closing", conn.core.peer)
                     conn.close("internal error")
                 touched[conn.id] = conn
-            if n:
+            if wcs:
                 continue
             if armed:
                 break
-            dev.cq.req_notify()  # re-arm only after an empty poll, then poll once more for the race
+            dev.arm()  # re-arm only after an empty poll, then poll once more for the race
             armed = True
         for conn in touched.values():
             if not conn.draining:
@@ -251,7 +246,9 @@ class IserPortal:
         child = v.cmid.CMID(creator=ev, listen_id=self.listener)
         request = CmPrivateData.decode(ev.private_data)
         local, peer = cm_id_addresses(cm_id) if cm_id else ("unknown", "unknown")
-        if self._stopping:
+        if self._stopping or not cm_id:
+            if not cm_id:
+                log.warning("iSER connect request refused: its rdma_cm_id is not where pyverbs keeps it")
             self._refuse(child, cm_id)
             return
         conn_id = self._next_id

@@ -1,11 +1,12 @@
-"""What the iSER driver needs from pyverbs (rdma-core), imported lazily so hpt runs without it.
+"""What the iSER driver needs from pyverbs (rdma-core) for the connection manager, imported lazily so
+hpt runs without it; the verbs objects and the data path are hpt's own (``hpt.native.verbs``).
 
-pyverbs 44 gives the RDMA CM event channel and the completion channel no file descriptor, and its
-CM events do not say which connection they are for. The fds are found as the files each constructor
-opens (``/dev/infiniband/rdma_cm``, ``anon_inode:[infinibandevent]``), made non-blocking and polled by the
-portal's event loop; an event's ``rdma_cm_id`` pointer is read from the event structure, checked
-against the event type stored next to it. Closing a connection's CMID in pyverbs 44 also invalidates
-the listener's device context and PD (it shares them), so ``drop_cm_id`` destroys the id itself.
+pyverbs 44 gives the RDMA CM event channel no file descriptor, and its CM events do not say which
+connection they are for. The fd is found as the file the constructor opens (``/dev/infiniband/rdma_cm``),
+made non-blocking and polled by the portal's event loop; an event's ``rdma_cm_id`` pointer is read from
+the event structure, checked against the event type stored next to it, and a CMID's from the CMID,
+checked against the event channel it reports to. Closing a connection's CMID in pyverbs 44 also
+invalidates the listener's device context (it shares it), so ``drop_cm_id`` destroys the id itself.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 CM_DEVICE = "/dev/infiniband/rdma_cm"
-COMP_CHANNEL = "anon_inode:[infinibandevent]"
 # CPython object layout of pyverbs' CMEvent: PyObject head (16), __weakref__, logger, vtable, event
 _EVENT_PTR_OFFSET = 40
 _EVENT_TYPE_OFFSET = 16  # struct rdma_cm_event { rdma_cm_id *id; rdma_cm_id *listen_id; enum event; ... }
@@ -39,11 +39,6 @@ def load() -> ModuleType:
         import pyverbs  # noqa: F401
         import pyverbs.cm_enums  # noqa: F401
         import pyverbs.cmid  # noqa: F401
-        import pyverbs.cq  # noqa: F401
-        import pyverbs.enums  # noqa: F401
-        import pyverbs.mr  # noqa: F401
-        import pyverbs.qp  # noqa: F401
-        import pyverbs.wr  # noqa: F401
     except ImportError as err:
         raise IserUnavailable(f"pyverbs (Debian python3-pyverbs) is not installed: {err}") from None
     return pyverbs
@@ -80,6 +75,18 @@ def event_cm_id(event: Any) -> int | None:
     if ctypes.c_int.from_address(ptr + _EVENT_TYPE_OFFSET).value != int(event.event_type):
         return None
     return ctypes.c_void_p.from_address(ptr).value
+
+
+def cmid_pointer(cmid: Any, cm_fd: int) -> int | None:
+    """The ``rdma_cm_id`` address of a pyverbs CMID, or None if it does not report to the event channel
+    whose descriptor is ``cm_fd`` (``rdma_cm_id.channel``, a ``struct rdma_event_channel { int fd; }``)."""
+    ptr = ctypes.c_void_p.from_address(id(cmid) + _CMID_ID_OFFSET).value
+    if not ptr:
+        return None
+    channel = ctypes.c_void_p.from_address(ptr + 8).value
+    if not channel or ctypes.c_int.from_address(channel).value != cm_fd:
+        return None
+    return ptr
 
 
 def address_of(view: memoryview) -> int:

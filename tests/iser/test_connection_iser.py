@@ -260,7 +260,7 @@ SMALL_SLOTS = 65536  # ring slots of 64 KiB: a 128 KiB command needs a large buf
 
 def large_setup(server: Server, budget: int = 1 << 30,
                 mr: type = MR) -> tuple[IserInitiator, RegisteredBuffers]:
-    large = RegisteredBuffers(object(), mr, 1, budget=budget)
+    large = RegisteredBuffers(mr, budget=budget)
     i = connect(server, Ring(SMALL_SLOTS, 4), large)
     login(i)
     return i, large
@@ -281,7 +281,7 @@ def test_immediate_data_of_a_large_command_lands_in_its_registered_buffer(
         server_unsolicited: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """Immediate data is copied once, from the receive message into the large registered buffer: no
     buffer of the memory budget in between (issue 17)."""
-    large = RegisteredBuffers(object(), MR, 1)
+    large = RegisteredBuffers(MR)
     i = connect(server_unsolicited, Ring(SMALL_SLOTS, 4), large)
     login(i, [*ISER_KEYS, ("FirstBurstLength", "65536")])
     taken: list[int] = []
@@ -336,9 +336,9 @@ def test_command_above_the_large_buffer_limit_fails(server: Server) -> None:
 
 
 def test_registered_buffers_round_up_reuse_and_evict_idle_ones() -> None:
-    large = RegisteredBuffers(object(), MR, 1, budget=4 * LARGE_MIN)
+    large = RegisteredBuffers(MR, budget=4 * LARGE_MIN)
     a = large.alloc(LARGE_MIN + 1)  # size class 2 x LARGE_MIN
-    assert len(large.view(a)) == 2 * LARGE_MIN and large.lkey(a) == MR(None, 0, 0).lkey
+    assert len(large.view(a)) == 2 * LARGE_MIN and large.lkey(a) == MR(0, 0).lkey
     b = large.alloc(100)
     assert large.pinned == 3 * LARGE_MIN
     assert large.alloc(2 * LARGE_MIN) == -1  # over budget while both are in use: wait

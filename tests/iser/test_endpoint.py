@@ -27,7 +27,7 @@ from hpt.iser.memory import LARGE_MIN, RegisteredBuffers, RegisteredRing
 from hpt.scsi.core.constants import Status
 from tests.iscsi.initiator import Initiator, Reply
 
-from .fake_verbs import ENUMS, MR, VERBS, FakeCmid
+from .fake_verbs import ENUMS, MR, FakeCmid, FakeVerbs
 from .test_connection_iser import CONFIG, ISER_KEYS, TARGET, rw10
 
 
@@ -74,7 +74,7 @@ class Wire(Initiator):
                 if pdu.opcode in (Opcode.SCSI_RSP, Opcode.LOGIN_RSP, Opcode.TEXT_RSP, Opcode.LOGOUT_RSP):
                     self.expstatsn = (pdu.w24 + 1) & 0xFFFFFFFF
             elif wr.opcode == ENUMS.IBV_WR_RDMA_WRITE:
-                assert wr.send_flags == 0 and wr.next_wr is not None  # unsignaled, chained with its response
+                assert not wr.signaled and wr.next_wr is not None  # unsignaled, chained with its response
                 buf = self.memory[wr.rkey]
                 start = wr.remote_addr - ctypes.addressof(ctypes.c_char.from_buffer(buf))
                 buf[start : start + sge.length] = ctypes.string_at(sge.addr, sge.length)
@@ -102,9 +102,8 @@ def server() -> Iterator[Server]:
 
 def make_wire(server: Server) -> Wire:
     """An endpoint over fake verbs on ``server``'s first portal, started, and its initiator."""
-    device = SimpleNamespace(v=VERBS, pd=object(), cq=object(),
-                             ring_mr=RegisteredRing(object(), server.ring, MR, 1),
-                             large=RegisteredBuffers(object(), MR, 1))
+    device = SimpleNamespace(verbs=FakeVerbs(), ring_mr=RegisteredRing(MR, server.ring),
+                             large=RegisteredBuffers(MR))
     core = Connection(server.context_for(server.config.portals[0]), server.ring, peer="10.0.2.15:4000",
                       local="10.0.2.15:3260", transport="iser", large=device.large)
     ep = IserConnection(1, device, FakeCmid(), None, core, 8192, 4)  # type: ignore[arg-type]
@@ -286,3 +285,12 @@ def test_a_store_that_completes_on_its_own_thread(engine: str, tmp_path: object)
     finally:
         srv.stop()
         os.unlink(path)
+
+
+def test_work_requests_the_send_queue_refuses_close_the_connection(wire: Wire,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    login(wire)
+    qp = wire.ep.qp
+    monkeypatch.setattr(qp, "post_send", lambda wrs, n: 0)
+    assert wire.nop_out() == []  # its NOP-In was not posted
+    assert wire.ep.draining and wire.ep.cmid.disconnected

@@ -603,20 +603,25 @@ class Connection(ControlRequests):
 
     def _quick_read(self) -> bool:
         """The fast lane of a READ (RFC 7143 11.3, 11.7): a SCSI Command header (in ``_hdr``) with F and
-        R set, no W, SIMPLE, no AHS or data segment, in CmdSN order with nothing queued before it, on a
-        byte-stream connection without header digest, whose whole transfer fits one Data-In and one
-        ring slot and whose LU takes it (``LogicalUnit.quick``): read into the slot and answered by one
-        Data-In carrying the status, with no PDU, task or command object. Any other command, or one
-        the LU declines, takes the full path (False), which then gives its sense."""
+        R set, no W, SIMPLE, no AHS or data segment, in CmdSN order with nothing queued before it,
+        without header digest, whose whole transfer fits one Data-In and one ring slot and whose LU
+        takes it (``LogicalUnit.quick``): read into the slot and answered by one Data-In carrying the
+        status, or over iSER by an RDMA Write to the command's Read STag chained with the SCSI
+        Response (RFC 7145 7.3.5), with no PDU, task or command object. Any other command, or one the
+        LU declines, takes the full path (False), which then gives its sense."""
         h = self._hdr
         s = self.session
-        if h[1] & 0xE7 != 0xC1 or s is None or not self.full_feature or self.hd or self.messages:
+        if h[1] & 0xE7 != 0xC1 or s is None or not self.full_feature or self.hd:
+            return False
+        remote = self._remote
+        if self.messages and (not self.rdma or remote is None or remote.read_stag is None):
             return False
         ahs_dsl, lun_raw, itt, edtl, cmdsn = _QUICK.unpack_from(h, 4)
         target = s.scsi_target
         if (ahs_dsl or cmdsn != s.exp_cmdsn or target is None or self.ready or self._pending
-                or edtl > self.max_xmit_dsl or edtl > s.params.max_burst_length or itt in self.tasks
-                or lun_raw & _NOT_PERIPHERAL or s.session_type != "Normal"):
+                # one Data-In carries it (an RDMA Write over iSER carries any length)
+                or (remote is None and (edtl > self.max_xmit_dsl or edtl > s.params.max_burst_length))
+                or itt in self.tasks or lun_raw & _NOT_PERIPHERAL or s.session_type != "Normal"):
             return False
         lu = target.lu(lun_raw >> 48)
         ring = self.ring
@@ -633,6 +638,13 @@ class Connection(ControlRequests):
         s.commands += 1
         s.read_bytes += n
         self.rx_pdus += 1
+        if remote is not None:
+            rsp = P.scsi_response(itt, 0, 0, Status.GOOD, self.next_statsn(), exp, s.max_cmdsn, 0, 0, 0)
+            self.tx_pdus += 1
+            self.tx_bytes += BHS_LEN + n
+            assert remote.read_stag is not None
+            self._reqs.append(RdmaWrite(None, n, remote.read_stag, remote.read_va, SendPdu(rsp), slot))
+            return True
         self._emit(P.data_in(itt, 0x81, 0, bytes(h[8:16]), self.next_statsn(), exp, s.max_cmdsn, 0, 0, 0, n),
                    ring.view(slot)[:n])
         self._release.append(slot)
@@ -1084,9 +1096,12 @@ class Connection(ControlRequests):
         n = min(result.in_len, task.edtl)
         self._reqs.append(RdmaWrite(task, n, remote.read_stag, remote.read_va, SendPdu(hdr, data)))
 
-    def release(self, task: Task) -> None:
-        """An :class:`RdmaWrite` and its response are done (or flushed): the task's slot is free again."""
-        self._free(task)
+    def release(self, write: RdmaWrite) -> None:
+        """An :class:`RdmaWrite` and its response are done (or flushed): its slot is free again."""
+        if write.task is not None:
+            self._free(write.task)
+        else:
+            self.ring.free(write.slot)
 
     # ------------------------------------------------------------------------------- tasks
     def abort_tasks(self, match: Callable[[Task], bool]) -> int:

@@ -50,13 +50,18 @@ class SendPdu:
 
 @dataclass(slots=True)
 class RdmaWrite:
-    """RDMA-Write ``task.buf[:length]`` to (``stag``, ``va``), then SEND ``response`` (RFC 7145 7.3.5)."""
+    """RDMA-Write ``task.buf[:length]`` to (``stag``, ``va``), then SEND ``response`` (RFC 7145 7.3.5).
 
-    task: Task
+    A READ the fast lane answered has no task (None): its data is the start of ring slot ``slot``.
+    Either is held until ``Connection.release`` is called for this request.
+    """
+
+    task: Task | None
     length: int
     stag: int
     va: int
     response: SendPdu
+    slot: int = -1
 
 
 @dataclass(slots=True)

@@ -73,7 +73,7 @@ class IserConnection:
         self.qp = device.verbs.queue_pair(self.sq_room, RECV_BUFFERS)
         self._wrs = bytearray(WR.size * self.sq_room)  # the work requests of one post, packed
         self.reads_out = 0
-        self._send_task: dict[int, Task] = {}  # send buffer -> task released when its SEND completes
+        self._send_task: dict[int, RdmaWrite] = {}  # send buffer -> RDMA Write released when its SEND ends
         self._reads: dict[int, Task] = {}
         self._read_token = 0
         self._inflight: set[int] = set()  # wr_ids that will still complete (or flush)
@@ -119,9 +119,9 @@ class IserConnection:
         elif kind in (SEND, SEND_RELEASE):
             self.sq_room += 2 if kind == SEND_RELEASE else 1
             self._inflight.discard(wr_id(self.id, WRITE, idx))
-            task = self._send_task.pop(idx, None)
-            if task is not None:
-                self.core.release(task)
+            write = self._send_task.pop(idx, None)
+            if write is not None:
+                self.core.release(write)
             self.send.give(idx)
         elif kind == READ:
             self.sq_room += 1
@@ -232,11 +232,14 @@ class IserConnection:
                 continue
             self._backlog.popleft()
             if isinstance(req, RdmaWrite):
-                addr, lkey = self._data_sge(req.task, 0)
+                if req.task is None:
+                    addr, lkey = self.device.ring_mr.slot_addr[req.slot], self.device.ring_mr.lkey
+                else:
+                    addr, lkey = self._data_sge(req.task, 0)
                 wid = wr_id(self.id, WRITE, idx)  # unsignaled: the SEND chained after it completes for both
                 pack(wrs, len(ids) * WR.size, wid, addr, req.va, req.length, lkey, req.stag, RDMA_WRITE, 0, 0)
                 ids.append(wid)
-                self._send_task[idx] = req.task
+                self._send_task[idx] = req
             wid = wr_id(self.id, SEND_RELEASE if isinstance(req, RdmaWrite) else SEND, idx)
             pack(wrs, len(ids) * WR.size, wid, self.send.addr(idx), 0, self._filled, self.send.lkey, 0,
                  WR_SEND, 1, 0)
@@ -309,8 +312,8 @@ class IserConnection:
         if self.gone:
             return
         self.gone = True
-        for task in self._send_task.values():
-            self.core.release(task)
+        for write in self._send_task.values():
+            self.core.release(write)
         self._send_task.clear()
         self._reads.clear()
         self.core.connection_lost()

@@ -75,9 +75,10 @@ class IserInitiator(Initiator):
                 elif isinstance(req, RdmaWrite):
                     self.rdma_writes.append(req)
                     region = self.memory[req.stag]
-                    assert req.task.buf is not None
-                    region.data[region.span(req.va, req.length)] = req.task.buf[: req.length]
-                    self.conn.release(req.task)
+                    buf = self.conn.ring.view(req.slot) if req.task is None else req.task.buf
+                    assert buf is not None
+                    region.data[region.span(req.va, req.length)] = buf[: req.length]
+                    self.conn.release(req)
                     out.append(self._reply(req.response))
                 else:
                     self.rdma_reads.append(req)

@@ -122,6 +122,29 @@ def test_write_then_read_moves_data_by_rdma_only(ini: IserInitiator) -> None:
     assert ini.conn.ring.in_use == 0  # every slot back after release / completion
 
 
+def test_a_simple_read_takes_the_fast_lane_and_another_the_full_path(ini: IserInitiator) -> None:
+    """A READ whose transfer fits one slot and whose LU takes it is answered with no task (the lane);
+    one that asks for more than it transfers goes through the SCSI engine for its residual."""
+    data = os.urandom(4096)
+    assert ini.write_cmd(rw10(0x2A, 0, 8), data)[0].pdu.b3 == Status.GOOD
+    session = ini.conn.session
+    assert session is not None
+    before = session.commands
+    (rsp,), got = ini.read_cmd(rw10(0x28, 0, 8), 4096)
+    assert rsp.pdu.b3 == Status.GOOD and got == data and session.commands == before + 1
+    lane = ini.rdma_writes[-1]
+    assert lane.task is None and lane.slot >= 0 and lane.length == 4096
+    assert rsp.pdu.w24 + 1 == ini.conn.statsn  # StatSN taken in order
+    (rsp,), got = ini.read_cmd(rw10(0x28, 0, 8), 8192)  # EDTL above the CDB's: an underflow
+    assert rsp.pdu.b3 == Status.GOOD and rsp.pdu.b1 & 0x02 and got[:4096] == data
+    assert ini.rdma_writes[-1].task is not None
+    big = os.urandom(65536)  # above MaxRecvDataSegmentLength: one RDMA Write all the same
+    assert ini.write_cmd(rw10(0x2A, 0, 128), big)[0].pdu.b3 == Status.GOOD
+    (rsp,), got = ini.read_cmd(rw10(0x28, 0, 128), 65536)
+    assert rsp.pdu.b3 == Status.GOOD and got == big and ini.rdma_writes[-1].task is None
+    assert ini.conn.ring.in_use == 0
+
+
 def test_immediate_data_then_rdma_read_of_the_rest(ini: IserInitiator) -> None:
     data = os.urandom(32768)
     replies = ini.write_cmd(rw10(0x2A, 0, 64), data, unsolicited=4096, immediate=4096)

@@ -589,6 +589,40 @@ class Connection(ControlRequests):
                 out[0] = memoryview(out[0])[skip:]
         return b.taken
 
+    def lane_enter(self, max_len: int, max_data: int) -> tuple[int, int, int] | None:
+        """Ready the fast lane in C for a driver that runs it over whole messages itself (iSER's:
+        ``hpt/native/verbs.c`` hv_serve, one PDU per message), when this connection's next commands
+        may take it: full feature phase with RDMA, a Normal session with its target, nothing of this
+        connection queued, running, waiting or half received, and a LU that takes something now.
+        Returns the addresses of the lane's C view (``QuickLane.pointers``), or None; ``lane_leave``
+        follows a view once the driver's call is done. ``max_len``: the largest READ one answer
+        carries; ``max_data``: the largest immediate data segment taken."""
+        s = self.session
+        if (s is None or not self.full_feature or not self.rdma or self.closing or self.ready or self._pending
+                or self.tasks or self._done or self._starved or self._reqs or self._got or self._stage
+                or self.hold_until or s.scsi_target is None or s.session_type != "Normal"):
+            return None
+        lane = self._lane
+        if lane is None:
+            lane = self._lane = QuickLane(self.ring)
+        if not lane.enter(s.scsi_target, s.nexus.initiator_port, s.exp_cmdsn, self.statsn, s.queue_depth,
+                          max_len, max_data, s.nexus.rtpi):
+            return None
+        return lane.pointers()
+
+    def lane_leave(self, answered: int) -> None:
+        """The driver's call after ``lane_enter`` is done and answered ``answered`` commands: CmdSN,
+        StatSN and the counters follow what the lane did."""
+        lane = self._lane
+        assert lane is not None
+        read_bytes, written = lane.leave()
+        if answered:
+            s = self.session
+            assert s is not None
+            s.exp_cmdsn, self.statsn = lane.exp_cmdsn, lane.statsn
+            self._count_burst(Burst(answered, lane.exp_cmdsn, lane.statsn, answered * BHS_LEN + written,
+                                    read_bytes=read_bytes, written=written))
+
     def _count_burst(self, b: Burst) -> None:
         s = self.session
         assert s is not None

@@ -84,6 +84,9 @@ class QuickLane:
         self._lus: list[LogicalUnit] = []
         self._table = ffi.new("struct quick_lu[]", 1)  # one entry per LU of _lus
         self._aio = False  # the connection's Linux AIO context is open (_conn.aio_ctx)
+        self._entered: list[int] = []  # the LUs of _lus entered for the current calls
+        self._held: list[object] = []
+        self._started = 0
 
     def _build(self, lus: Mapping[int, LogicalUnit]) -> None:
         """The C table of the disk LUs the lane may serve (rebuilt when the LU map changes)."""
@@ -100,21 +103,17 @@ class QuickLane:
             entry.lun = lu.lun
         self._map, self._lus, self._table = lus, chosen, table
 
-    def run(self, target: ScsiTarget, port: str, data: memoryview, exp_cmdsn: int, statsn: int,
-            queue_depth: int, max_len: int, max_data: int, sock: int = -1, rtpi: int | None = None,
-            nowait: bool = False) -> Burst:
-        """Answer the READs and WRITEs at the start of ``data`` (see the module's docstring); with a
-        socket lent by the driver (``sock``), the answers leave on it in the same call, in one
-        ``sendmsg``, and their slots are freed (OSError when that send fails); ``nowait``: without
-        waiting for the socket to take them (what it did not take comes back, ``Burst.skip``).
-        ``rtpi``: the target port the commands came through (its ALUA state must be active; None:
-        every port's must)."""
+    def enter(self, target: ScsiTarget, port: str, exp_cmdsn: int, statsn: int, queue_depth: int,
+              max_len: int, max_data: int, rtpi: int | None = None) -> bool:
+        """Ready the C view for calls of ``quick_burst``: what each LU lets the lane do now (under its
+        lock), CmdSN, StatSN and limits. False: no LU takes anything now (nothing was entered); else
+        :meth:`leave` must follow the calls."""
         lus = target.lu_map()
         if lus is not self._map:
             self._build(lus)
         table = self._table
-        entered: list[int] = []
-        held: list[object] = []  # the memory stores' buffers, exported for the call only
+        entered = self._entered = []
+        held = self._held = []  # the memory stores' buffers, exported for the calls only
         for i, lu in enumerate(self._lus):
             e = table[i]
             store = lu.store
@@ -134,30 +133,68 @@ class QuickLane:
             else:
                 e.fd, e.mem, e.page_map = source.fd, ffi.NULL, ffi.NULL  # type: ignore[union-attr]
             e.aio, e.align, e.d_sense = source.wait, source.align, lu.d_sense  # type: ignore[union-attr]
+            e.zero = source.zero  # type: ignore[union-attr]
             if source.wait and not self._aio:  # type: ignore[union-attr]
                 self._aio = lib.quick_aio_open(self._conn) == 0
             e.nblocks = lu.nblocks
             e.reads = e.read_bytes = e.writes = e.written = e.errors = e.write_errors = 0
         if not entered:
-            return Burst(0, exp_cmdsn, statsn, 0)  # (the headers are not even looked at)
+            return False
         c = self._conn
         c.exp_cmdsn, c.statsn, c.queue_depth, c.max_len, c.max_data = (exp_cmdsn, statsn, queue_depth,
                                                                        max_len, max_data)
-        c.sock, c.nowait = sock, nowait
-        started = monotonic_ns()
+        c.sock, c.nowait = -1, 0
+        self._started = monotonic_ns()
+        return True
+
+    def leave(self) -> tuple[int, int]:
+        """After the calls: each entered LU counts what the lane did; returns (bytes read, written)."""
         read_bytes = written = 0
+        for mem in self._held:
+            ffi.release(mem)
+        self._held = []
+        table = self._table
+        for i in self._entered:
+            e = table[i]
+            self._lus[i].leave_quick(self._started, e.reads, e.read_bytes, e.writes, e.written, e.errors,
+                                     e.write_errors)
+            read_bytes += e.read_bytes
+            written += e.written
+        self._entered = []
+        return read_bytes, written
+
+    @property
+    def exp_cmdsn(self) -> int:
+        return int(self._conn.exp_cmdsn)
+
+    @property
+    def statsn(self) -> int:
+        return int(self._conn.statsn)
+
+    def pointers(self) -> tuple[int, int, int]:
+        """Addresses of the C view for a caller of ``quick_burst`` in another module (the iSER lane):
+        the ``quick_conn``, the ``quick_lu`` table and its length; valid until the next :meth:`enter`."""
+        return (int(ffi.cast("uintptr_t", self._conn)), int(ffi.cast("uintptr_t", self._table)),
+                len(self._lus))
+
+    def run(self, target: ScsiTarget, port: str, data: memoryview, exp_cmdsn: int, statsn: int,
+            queue_depth: int, max_len: int, max_data: int, sock: int = -1, rtpi: int | None = None,
+            nowait: bool = False) -> Burst:
+        """Answer the READs and WRITEs at the start of ``data`` (see the module's docstring); with a
+        socket lent by the driver (``sock``), the answers leave on it in the same call, in one
+        ``sendmsg``, and their slots are freed (OSError when that send fails); ``nowait``: without
+        waiting for the socket to take them (what it did not take comes back, ``Burst.skip``).
+        ``rtpi``: the target port the commands came through (its ALUA state must be active; None:
+        every port's must)."""
+        if not self.enter(target, port, exp_cmdsn, statsn, queue_depth, max_len, max_data, rtpi):
+            return Burst(0, exp_cmdsn, statsn, 0)  # (the headers are not even looked at)
+        c = self._conn
+        c.sock, c.nowait = sock, nowait
         try:
-            n = lib.quick_burst(self.ring.base, ffi.from_buffer(data), len(data), c, table, len(self._lus),
-                                self._hdrs_c, self._slots, self._lens, MAX_BURST)
+            n = lib.quick_burst(self.ring.base, ffi.from_buffer(data), len(data), c, self._table,
+                                len(self._lus), self._hdrs_c, self._slots, self._lens, MAX_BURST)
         finally:
-            for mem in held:
-                ffi.release(mem)
-            for i in entered:
-                e = table[i]
-                self._lus[i].leave_quick(started, e.reads, e.read_bytes, e.writes, e.written, e.errors,
-                                         e.write_errors)
-                read_bytes += e.read_bytes
-                written += e.written
+            read_bytes, written = self.leave()
         if c.send_error:
             raise OSError(c.send_error, os.strerror(c.send_error))
         if sock >= 0 and not c.partial:

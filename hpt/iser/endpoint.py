@@ -12,6 +12,7 @@ Work requests are packed into one buffer per connection and posted with one call
 from __future__ import annotations
 
 import logging
+import os
 import time
 from array import array
 from collections import deque
@@ -32,7 +33,7 @@ from hpt.iser.header import (
 )
 from hpt.iser.memory import MessageBuffers
 from hpt.iser.verbs import drop_cm_id
-from hpt.native.verbs import RDMA_READ, RDMA_WRITE, WR
+from hpt.native.verbs import NO_SLOT, RDMA_READ, RDMA_WRITE, WR
 from hpt.native.verbs import SEND as WR_SEND
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hpt.iser")
 
 RECV, SEND, SEND_RELEASE, WRITE, READ = 1, 2, 3, 4, 5  # work request kinds (bits 28-31 of wr_id)
+LANE_SEND, LANE_WRITE = 6, 7  # the fast lane's (verbs.c), which reach the driver only when they fail
 HEADERS = ISER_HDR_LEN + BHS_LEN
 AHS_ROOM = 256
 SEND_DATA = 8192 + 256  # largest data segment the target sends (text pieces, sense, NOP-In echo)
@@ -69,8 +71,15 @@ class IserConnection:
         self.recv = MessageBuffers(register, RECV_BUFFERS, HEADERS + AHS_ROOM + recv_data)
         self.recv_data = recv_data
         self.send = MessageBuffers(register, SEND_BUFFERS, HEADERS + AHS_ROOM + SEND_DATA)
-        self.sq_room = 2 * SEND_BUFFERS + read_depth
+        self._room = array("I", [2 * SEND_BUFFERS + read_depth])  # free send-queue entries
         self.qp = device.verbs.queue_pair(self.sq_room, RECV_BUFFERS)
+        # the fast lane in C (hv_serve) answers READs and WRITEs itself, sharing the send buffers' stack,
+        # the send-queue count and, per send buffer, the ring slot its answer holds
+        self.send_slot = array("I", [NO_SLOT] * SEND_BUFFERS)
+        self.lane = device.verbs.lane(self.qp, conn_id, self.recv.location, self.send.location,
+                                      self.send.stack, self.send.top, self._room, self.send_slot,
+                                      device.ring_mr.lkey)
+        self._lane_on = False
         self._wrs = bytearray(WR.size * self.sq_room)  # the work requests of one post, packed
         self.reads_out = 0
         self._send_task: dict[int, RdmaWrite] = {}  # send buffer -> RDMA Write released when its SEND ends
@@ -86,6 +95,14 @@ class IserConnection:
         self.last_heard = 0.0  # monotonic time of the last message received (set by the portal)
         self._missed = 0
         self.login_deadline = time.monotonic() + core.context.limits.login_timeout
+
+    @property
+    def sq_room(self) -> int:
+        return self._room[0]
+
+    @sq_room.setter
+    def sq_room(self, n: int) -> None:
+        self._room[0] = n
 
     # ------------------------------------------------------------------------------ setup
     def to_rts(self, depth: int) -> None:
@@ -151,6 +168,32 @@ class IserConnection:
         if self.core.full_feature and self.core.max_recv_dsl > self.recv_data:
             self.core.close(f"TargetRecvDataSegmentLength {self.core.max_recv_dsl} > receive buffers")
         self.core.max_xmit_dsl = min(self.core.max_xmit_dsl, SEND_DATA - AHS_ROOM)
+
+    # ------------------------------------------------------------------------------ the fast lane
+    def lane_enter(self) -> None:
+        """Before the portal's hv_serve: let the lane take this connection's commands if the core says
+        they may (``Connection.lane_enter``) and nothing of the driver's waits to be posted."""
+        core = self.core
+        view = None
+        if not self.draining and not self._backlog and not self._repost:
+            view = core.lane_enter(self.device.ring_mr.ring.slot_size, min(core.max_recv_dsl, self.recv_data))
+        if view is None:
+            self.lane.off()
+        else:
+            self.lane.view(*view)
+        self._lane_on = view is not None
+
+    def lane_leave(self, now: float) -> None:
+        """After hv_serve: the core follows what the lane answered; a failed post closes the connection."""
+        if not self._lane_on:
+            return
+        self._lane_on = False
+        n = self.lane.answered()
+        self.core.lane_leave(n)
+        if n:
+            self.last_heard = now
+        if self.lane.error:
+            self.close(f"posting the fast lane's work requests failed: {os.strerror(self.lane.error)}")
 
     def keepalive(self, now: float) -> None:
         """Close a connection still logging in after its login timeout (hpt.iscsi.limits); ping an idle
@@ -305,7 +348,7 @@ class IserConnection:
 
     @property
     def finished(self) -> bool:
-        return self.draining and not self._inflight
+        return self.draining and not self._inflight and not self.lane.outstanding
 
     def destroy(self) -> None:
         """Everything has flushed: hand the tasks back to the core and free the verbs objects."""
@@ -315,10 +358,14 @@ class IserConnection:
         for write in self._send_task.values():
             self.core.release(write)
         self._send_task.clear()
+        for idx, slot in enumerate(self.send_slot):  # lane answers that never completed (drain timeout)
+            if slot != NO_SLOT:
+                self.core.ring.free(slot)
+                self.send_slot[idx] = NO_SLOT
         self._reads.clear()
         self.core.connection_lost()
         self.core.drain_completions()  # what ended meanwhile gives its buffers back
-        for obj in (self.qp, self.recv, self.send):
+        for obj in (self.qp, self.lane, self.recv, self.send):
             try:
                 obj.close()
             except Exception as err:  # noqa: BLE001

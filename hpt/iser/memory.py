@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import mmap
+from array import array
 from collections.abc import Callable
 from typing import Protocol
 
@@ -47,7 +48,8 @@ class RegisteredRing:
 
 
 class MessageBuffers:
-    """``count`` buffers of ``size`` bytes in one registered mapping, with a free list."""
+    """``count`` buffers of ``size`` bytes in one registered mapping, with a free stack: ``stack[:top[0]]``
+    (arrays the iSER fast lane in C takes from and gives back to in place: ``hpt.native.verbs.Lane``)."""
 
     def __init__(self, register: Register, count: int, size: int) -> None:
         self.size = size
@@ -57,7 +59,8 @@ class MessageBuffers:
         self.base = address_of(self._view)
         self.mr = register(self.base, count * size)
         self.lkey = self.mr.lkey
-        self._free = list(range(count - 1, -1, -1))
+        self.stack = array("I", range(count - 1, -1, -1))
+        self.top = array("I", [count])
 
     def view(self, idx: int) -> memoryview:
         return self._view[idx * self.size : (idx + 1) * self.size]
@@ -65,16 +68,27 @@ class MessageBuffers:
     def addr(self, idx: int) -> int:
         return self.base + idx * self.size
 
+    @property
+    def location(self) -> tuple[int, int, int]:
+        """(address of buffer 0, size of each, lkey)."""
+        return self.base, self.size, self.lkey
+
     def take(self) -> int:
         """A free buffer index, or -1."""
-        return self._free.pop() if self._free else -1
+        top = self.top[0]
+        if not top:
+            return -1
+        self.top[0] = top - 1
+        return self.stack[top - 1]
 
     def give(self, idx: int) -> None:
-        self._free.append(idx)
+        top = self.top[0]
+        self.stack[top] = idx
+        self.top[0] = top + 1
 
     @property
     def available(self) -> int:
-        return len(self._free)
+        return self.top[0]
 
     def close(self) -> None:
         self.mr.close()

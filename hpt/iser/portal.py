@@ -60,6 +60,7 @@ class Device:
         except verbs.VerbsError as err:
             self.verbs.close()
             raise IserUnavailable(f"cannot register the buffer ring: {err}") from None
+        self.verbs.lane_ring(*ring.lane_entry())
         self.large = RegisteredBuffers(self.verbs.register)
 
     def close(self) -> None:
@@ -181,7 +182,15 @@ class IserPortal:
         now = time.monotonic()
         conns = self.conns
         while True:
-            wcs = dev.poll(POLL_BATCH)
+            # every connection's lane: the completions of its answers are the lane's, on or off
+            lanes = [conn.lane for conn in conns.values()]
+            for conn in conns.values():
+                conn.lane_enter()
+            try:
+                wcs, polled = dev.serve(lanes, POLL_BATCH)
+            finally:
+                for conn in list(conns.values()):
+                    conn.lane_leave(now)
             for wid, status, byte_len, _opcode, _ in wcs:
                 conn = conns.get(wid >> 32)
                 if conn is None:
@@ -195,7 +204,7 @@ class IserPortal:
                     log.exception("iSER connection %s: internal error, closing", conn.core.peer)
                     conn.close("internal error")
                 touched[conn.id] = conn
-            if wcs:
+            if polled:
                 continue
             if armed:
                 break

@@ -31,6 +31,10 @@ static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2]
 
 static int read_all(const struct quick_lu *lu, uint8_t *dst, uint64_t off, uint32_t n)
 {
+    if (lu->zero) {
+        memset(dst, 0, n);
+        return 0;
+    }
     if (lu->mem) {
         memcpy(dst, lu->mem + off, n);
         return 0;
@@ -50,6 +54,8 @@ static int read_all(const struct quick_lu *lu, uint8_t *dst, uint64_t off, uint3
 
 static int write_all(const struct quick_lu *lu, const uint8_t *src, uint64_t off, uint32_t n)
 {
+    if (lu->zero)
+        return 0;
     if (lu->mem) {
         memcpy(lu->mem + off, src, n);
         if (lu->page_map)

@@ -14,7 +14,7 @@ struct quick_lu {
     uint32_t aio;        /* 1: READs and WRITEs go through Linux AIO, submitted together (O_DIRECT) */
     uint32_t align;      /* buffer, offset and length alignment READs need (O_DIRECT), or 0 */
     uint32_t d_sense;    /* descriptor-format sense (control mode page D_SENSE) */
-    uint32_t pad;
+    uint32_t zero;       /* a store that holds nothing (null): READs read zeroes, WRITEs are dropped */
     uint64_t errors;     /* out: READs the store failed (answered CHECK CONDITION, MEDIUM ERROR) */
     uint64_t write_errors; /* out: WRITEs the store failed (the same) */
     uint64_t reads;      /* out: READs answered by this call */

@@ -236,3 +236,207 @@ const char *hv_status_str(uint32_t status)
 {
     return ibv_wc_status_str((enum ibv_wc_status)status);
 }
+
+/*
+ * The fast lane over iSER (RFC 7145 7.3): hv_serve polls the CQ and answers, on each connection whose
+ * lane is on, the SCSI Commands its RECVs carry that hpt's fast lane takes (quick_burst in quick.c,
+ * one PDU per message): a READ is read into a ring slot and answered by an RDMA Write to the Read STag
+ * chained with the SCSI Response (7.3.5), a WRITE whose data all came as immediate data by the SCSI
+ * Response; the RECV is posted again. The SEND completions of those answers free their slot and send
+ * buffer here. Every other completion goes to the driver in order, and once one RECV of a connection
+ * has gone there, so does every later one of the call (CmdSN order). The work requests of a call are
+ * posted per connection at its end, so the driver's own posts come after them.
+ */
+#include <stdlib.h>
+
+#define ISER_HDR 28
+#define BHS_LEN 48
+#define NO_SLOT 0xFFFFFFFFu
+#define LANE_BATCH 64
+#define KIND_SHIFT 28
+
+typedef int64_t (*burst_fn)(void *ring, const uint8_t *in, uint64_t len, void *c, void *lus, uint32_t nlus,
+                            uint8_t *hdrs, uint32_t *slots, uint32_t *lens, uint32_t max_n);
+typedef int (*free_fn)(void *ring, uint32_t idx);
+
+struct lane_batch {
+    uint32_t nsend, nrecv;
+    struct ibv_send_wr send[2 * LANE_BATCH];
+    struct ibv_sge send_sge[2 * LANE_BATCH];
+    struct ibv_recv_wr recv[LANE_BATCH];
+    struct ibv_sge recv_sge[LANE_BATCH];
+};
+
+int hv_lane_init(struct hv_lane *l)
+{
+    l->batch = calloc(1, sizeof(struct lane_batch));
+    return l->batch ? 0 : -ENOMEM;
+}
+
+void hv_lane_fini(struct hv_lane *l)
+{
+    free(l->batch);
+    l->batch = NULL;
+}
+
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+/* A lane answer's SEND is done (or flushed, or never posted): its slot and send buffer are free. */
+static void lane_sent(struct hv_lane *l, const struct hv_ring *r, uint32_t sidx)
+{
+    uint32_t slot = l->send_slot[sidx];
+    *l->sq_room += 1;
+    if (slot != NO_SLOT) {
+        ((free_fn)r->free)(r->base, slot);
+        l->send_slot[sidx] = NO_SLOT;
+        *l->sq_room += 1; /* its RDMA Write */
+    }
+    l->free_send[(*l->nfree)++] = sidx;
+    l->outstanding--;
+}
+
+static void lane_flush(struct hv_lane *l, const struct hv_ring *r)
+{
+    struct lane_batch *b = l->batch;
+    if (b->nsend) {
+        struct ibv_send_wr *bad = NULL;
+        for (uint32_t i = 0; i < b->nsend; i++)
+            b->send[i].next = i + 1 < b->nsend ? &b->send[i + 1] : NULL;
+        int err = ibv_post_send(l->qp, b->send, &bad);
+        if (err) {
+            l->error = err;
+            for (struct ibv_send_wr *w = bad; w; w = w->next) /* not posted: never completes */
+                if (w->opcode == IBV_WR_SEND)
+                    lane_sent(l, r, (uint32_t)(w->wr_id & 0xFFFFFFF)); /* (and its Write's entry) */
+        }
+        b->nsend = 0;
+    }
+    if (b->nrecv) {
+        struct ibv_recv_wr *bad = NULL;
+        for (uint32_t i = 0; i < b->nrecv; i++)
+            b->recv[i].next = i + 1 < b->nrecv ? &b->recv[i + 1] : NULL;
+        int err = ibv_post_recv(l->qp, b->recv, &bad);
+        if (err)
+            l->error = err;
+        b->nrecv = 0;
+    }
+}
+
+static void add_send(struct lane_batch *b, uint64_t wr_id, enum ibv_wr_opcode op, uint64_t addr, uint32_t len,
+                     uint32_t lkey, int signaled, uint32_t rkey, uint64_t raddr)
+{
+    struct ibv_send_wr *w = &b->send[b->nsend];
+    struct ibv_sge *s = &b->send_sge[b->nsend++];
+    memset(w, 0, sizeof *w);
+    s->addr = addr;
+    s->length = len;
+    s->lkey = lkey;
+    w->wr_id = wr_id;
+    w->sg_list = s;
+    w->num_sge = 1;
+    w->opcode = op;
+    w->send_flags = signaled ? IBV_SEND_SIGNALED : 0;
+    w->wr.rdma.remote_addr = raddr;
+    w->wr.rdma.rkey = rkey;
+}
+
+/* Answer the command in receive buffer idx (len bytes) if the fast lane takes it; 1 if it did. */
+static int lane_take(struct hv_lane *l, const struct hv_ring *r, uint32_t idx, uint32_t len)
+{
+    struct lane_batch *b = l->batch;
+    uint8_t *msg = (uint8_t *)(uintptr_t)(l->recv_base + (uint64_t)idx * l->recv_size);
+    if (len < ISER_HDR + BHS_LEN || (msg[0] & 0xF0) != 0x10)
+        return 0; /* not a control-type PDU (RFC 7145 9.2) */
+    const uint8_t *h = msg + ISER_HDR;
+    uint32_t dsl = get32(h + 4) & 0xFFFFFF;
+    int reading = (h[1] & 0x60) == 0x40;
+    /* one whole PDU, no padding on iSER; a READ needs the Read STag, data needs no padding in quick.c */
+    if (len != ISER_HDR + BHS_LEN + dsl || (dsl & 3) || (reading && !(msg[0] & 0x04)))
+        return 0;
+    if (!*l->nfree || *l->sq_room < 2 || b->nsend + 2 > 2 * LANE_BATCH || b->nrecv == LANE_BATCH)
+        return 0;
+    uint8_t hdr[BHS_LEN];
+    uint32_t slot = NO_SLOT, dlen = 0;
+    if (((burst_fn)r->burst)(r->base, h, len - ISER_HDR, l->conn, l->lus, l->nlus, hdr, &slot, &dlen, 1) != 1)
+        return 0;
+    uint32_t sidx = l->free_send[--*l->nfree];
+    uint8_t *s = (uint8_t *)(uintptr_t)(l->send_base + (uint64_t)sidx * l->send_size);
+    uint32_t send_len = ISER_HDR + BHS_LEN;
+    memset(s, 0, ISER_HDR);
+    s[0] = 0x10;
+    memcpy(s + ISER_HDR, hdr, BHS_LEN);
+    uint8_t *o = s + ISER_HDR;
+    uint64_t wid = l->id << 32 | (uint64_t)HV_LANE_SEND << KIND_SHIFT | sidx;
+    l->send_slot[sidx] = NO_SLOT;
+    if (hdr[0] == 0x25) { /* a READ's Data-In with status: its data by RDMA Write, then a SCSI Response */
+        uint64_t write_id = l->id << 32 | (uint64_t)HV_LANE_WRITE << KIND_SHIFT | sidx; /* fails alone */
+        add_send(b, write_id, IBV_WR_RDMA_WRITE, r->data + (uint64_t)slot * r->slot_size, dlen, l->ring_lkey, 0,
+                 get32(msg + 16), get64(msg + 20));
+        o[0] = 0x21;
+        o[1] = 0x80;
+        o[2] = o[3] = 0;
+        memset(o + 4, 0, 12);  /* DataSegmentLength; reserved where Data-In has its LUN */
+        memset(o + 20, 0, 4);  /* SNACK Tag */
+        memset(o + 36, 0, 12); /* ExpDataSN, residuals */
+        l->send_slot[sidx] = slot;
+        *l->sq_room -= 1;
+    } else if (slot != NO_SLOT) { /* a SCSI Response with sense in the slot: it goes in the SEND */
+        memcpy(s + send_len, (uint8_t *)(uintptr_t)(r->data + (uint64_t)slot * r->slot_size), dlen);
+        send_len += dlen;
+        ((free_fn)r->free)(r->base, slot);
+    }
+    add_send(b, wid, IBV_WR_SEND, (uint64_t)(uintptr_t)s, send_len, l->send_lkey, 1, 0, 0);
+    *l->sq_room -= 1;
+    l->outstanding++;
+    l->answered++;
+    struct ibv_recv_wr *w = &b->recv[b->nrecv];
+    struct ibv_sge *g = &b->recv_sge[b->nrecv++];
+    g->addr = l->recv_base + (uint64_t)idx * l->recv_size;
+    g->length = l->recv_size;
+    g->lkey = l->recv_lkey;
+    w->wr_id = l->id << 32 | (uint64_t)HV_RECV << KIND_SHIFT | idx;
+    w->sg_list = g;
+    w->num_sge = 1;
+    return 1;
+}
+
+int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
+             struct hv_wc *out, int n, int *polled)
+{
+    struct ibv_wc wc[CHUNK];
+    int rows = 0;
+    int want = n < CHUNK ? n : CHUNK;
+    for (uint32_t i = 0; i < nlanes; i++)
+        lanes[i]->stopped = 0;
+    int k = ibv_poll_cq(d->cq, want, wc);
+    *polled = k < 0 ? 0 : k;
+    for (int i = 0; i < k; i++) {
+        uint64_t wid = wc[i].wr_id;
+        uint32_t kind = (uint32_t)(wid >> KIND_SHIFT) & 0xF, idx = (uint32_t)(wid & 0xFFFFFFF);
+        struct hv_lane *l = NULL;
+        for (uint32_t j = 0; j < nlanes; j++)
+            if (lanes[j]->id == wid >> 32)
+                l = lanes[j];
+        if (l && kind == HV_LANE_WRITE) {
+            ; /* only a failed Write completes (unsignaled): the driver closes the connection */
+        } else if (l && kind == HV_LANE_SEND) {
+            lane_sent(l, r, idx);
+            if (wc[i].status == IBV_WC_SUCCESS)
+                continue; /* else the driver closes the connection too */
+        } else if (l && kind == HV_RECV) {
+            if (wc[i].status == IBV_WC_SUCCESS && l->on && !l->stopped && !l->error
+                && lane_take(l, r, idx, wc[i].byte_len))
+                continue;
+            l->stopped = 1;
+        }
+        out[rows].wr_id = wid;
+        out[rows].status = wc[i].status;
+        out[rows].byte_len = wc[i].byte_len;
+        out[rows].opcode = wc[i].opcode;
+        out[rows++].pad = 0;
+    }
+    for (uint32_t j = 0; j < nlanes; j++)
+        lane_flush(lanes[j], r);
+    return k < 0 ? -EIO : rows;
+}

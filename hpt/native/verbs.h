@@ -28,6 +28,43 @@ struct hv_wr {          /* a send-queue work request with one scatter entry (48 
     uint32_t pad;
 };
 enum { HV_SEND = 0, HV_RDMA_WRITE = 1, HV_RDMA_READ = 2 };
+enum { HV_RECV = 1, HV_LANE_SEND = 6, HV_LANE_WRITE = 7 }; /* wr_id kinds (bits 28-31) the lane reads and makes */
+struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
+    void *qp;
+    uint64_t id;        /* the connection's id: bits 32 and up of its wr_ids */
+    uint32_t on;        /* 1: the lane may take this connection's commands in this call */
+    uint32_t stopped;   /* out: a RECV of this call went to the driver, and so did every later one */
+    void *conn;         /* struct quick_conn (quick.h): CmdSN, StatSN, limits; sock -1 */
+    void *lus;          /* struct quick_lu[] */
+    uint32_t nlus;
+    uint32_t *sq_room;  /* free send-queue entries (the driver's count) */
+    uint64_t recv_base; /* receive buffers: base, size of each, lkey */
+    uint32_t recv_size;
+    uint32_t recv_lkey;
+    uint64_t send_base; /* send buffers, the same */
+    uint32_t send_size;
+    uint32_t send_lkey;
+    uint32_t *free_send; /* the stack of free send buffers, and its height (the driver's) */
+    uint32_t *nfree;
+    uint32_t ring_lkey;
+    uint32_t *send_slot; /* per send buffer: the ring slot its lane answer holds, or 0xFFFFFFFF */
+    uint32_t outstanding; /* the lane's SENDs not completed yet */
+    uint32_t answered;  /* out: commands the lane answered (the driver counts and zeroes it) */
+    int32_t error;      /* out: errno of a post that failed (the connection must close), or 0 */
+    void *batch;        /* work requests of this call not posted yet (hv_lane_init) */
+};
+struct hv_ring {        /* the buffer ring, and the fast lane's entry points in hpt.native._ringbuf */
+    void *base;
+    uint64_t data;      /* address of slot 0 */
+    uint32_t slot_size;
+    uint32_t pad;
+    void *burst;        /* quick_burst */
+    void *free;         /* ring_free */
+};
+int hv_lane_init(struct hv_lane *l);
+void hv_lane_fini(struct hv_lane *l);
+int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
+             struct hv_wc *out, int n, int *polled);
 int hv_device_open(struct hv_device *d, void *cm_id, int cqe);
 void hv_device_close(struct hv_device *d);
 void *hv_reg_mr(struct hv_device *d, void *addr, uint64_t length, uint32_t *lkey);

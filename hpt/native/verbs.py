@@ -93,6 +93,57 @@ class QueuePair:
             self._qp = None
 
 
+class Lane:
+    """The fast lane's view of one connection (``struct hv_lane``, run by :meth:`Device.serve`).
+
+    ``free_send`` (the stack of free send buffers) with its height ``nfree[0]``, ``sq_room[0]`` and
+    ``send_slot`` (per send buffer, the ring slot a lane answer holds, or :data:`NO_SLOT`) are the
+    driver's own arrays, which the lane changes in place.
+    """
+
+    def __init__(self, qp: QueuePair, conn_id: int, recv: tuple[int, int, int], send: tuple[int, int, int],
+                 free_send: Any, nfree: Any, sq_room: Any, send_slot: Any, ring_lkey: int) -> None:
+        ffi, lib = self._ffi, self._lib = qp._ffi, qp._lib
+        self.c = c = ffi.new("struct hv_lane *")
+        self._keep = [ffi.from_buffer("uint32_t[]", a) for a in (free_send, nfree, sq_room, send_slot)]
+        c.qp, c.id = qp._qp, conn_id
+        c.recv_base, c.recv_size, c.recv_lkey = recv
+        c.send_base, c.send_size, c.send_lkey = send
+        c.free_send, c.nfree, c.sq_room, c.send_slot = self._keep
+        c.ring_lkey = ring_lkey
+        _check(lib.hv_lane_init(c), "lane")
+
+    def view(self, conn: int, lus: int, nlus: int) -> None:
+        """Take commands in the next :meth:`Device.serve` with this ``quick_conn`` and ``quick_lu``
+        table (addresses: ``hpt.iscsi.quick.QuickLane.pointers``)."""
+        c = self.c
+        c.conn, c.lus, c.nlus, c.on = self._ffi.cast("void *", conn), self._ffi.cast("void *", lus), nlus, 1
+
+    def off(self) -> None:
+        self.c.on = 0
+
+    def answered(self) -> int:
+        """Commands the lane answered since the last call."""
+        n = int(self.c.answered)
+        self.c.answered = 0
+        return n
+
+    @property
+    def error(self) -> int:
+        return int(self.c.error)
+
+    @property
+    def outstanding(self) -> int:
+        """The lane's SENDs not completed yet (each holds its send buffer and perhaps a ring slot)."""
+        return int(self.c.outstanding)
+
+    def close(self) -> None:
+        self._lib.hv_lane_fini(self.c)
+
+
+NO_SLOT = 0xFFFFFFFF
+
+
 class Device:
     """The PD, completion channel (:attr:`fd`, non-blocking) and CQ of the RDMA device of ``cm_id``."""
 
@@ -102,6 +153,7 @@ class Device:
         _check(self.lib.hv_device_open(self.dev, self.ffi.cast("void *", cm_id), cqe), "open the RDMA device")
         self.fd = int(self.dev.fd)
         self._wcs = bytearray(WC.size * 256)
+        self._ring: Any = None
 
     def register(self, address: int, length: int) -> MemoryRegion:
         lkey = self.ffi.new("uint32_t *")
@@ -112,6 +164,11 @@ class Device:
 
     def queue_pair(self, max_send_wr: int, max_recv_wr: int) -> QueuePair:
         return QueuePair(self, max_send_wr, max_recv_wr)
+
+    def lane(self, qp: QueuePair, conn_id: int, recv: tuple[int, int, int], send: tuple[int, int, int],
+             free_send: Any, nfree: Any, sq_room: Any, send_slot: Any, ring_lkey: int) -> Lane:
+        """The fast lane of the connection on ``qp`` (see :class:`Lane`)."""
+        return Lane(qp, conn_id, recv, send, free_send, nfree, sq_room, send_slot, ring_lkey)
 
     def events(self) -> int:
         """Take the completion channel's pending events (acknowledged in batches); how many there were."""
@@ -126,6 +183,24 @@ class Device:
         out = self.ffi.from_buffer("struct hv_wc[]", self._wcs)
         got = _check(self.lib.hv_poll(self.dev, out, min(n, len(self._wcs) // WC.size)), "ibv_poll_cq")
         return list(WC.iter_unpack(memoryview(self._wcs)[: got * WC.size]))
+
+    def lane_ring(self, base: int, data: int, slot_size: int, burst: int, free: int) -> None:
+        """The ring the lanes answer from: the address of its mapping and of slot 0, the slot size,
+        and the addresses of ``quick_burst`` and ``ring_free`` (``hpt.native.ring.lane_entry``)."""
+        r = self._ring = self.ffi.new("struct hv_ring *")
+        r.base = self.ffi.cast("void *", base)
+        r.data, r.slot_size = data, slot_size
+        r.burst, r.free = self.ffi.cast("void *", burst), self.ffi.cast("void *", free)
+
+    def serve(self, lanes: list[Lane], n: int) -> tuple[list[tuple[int, int, int, int, int]], int]:
+        """Poll up to ``n`` completions (at most 64), the lanes answering what they take (``verbs.c``:
+        hv_serve); returns the rest, in order, as :meth:`poll` does, and how many were polled."""
+        ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])
+        polled = self.ffi.new("int *")
+        out = self.ffi.from_buffer("struct hv_wc[]", self._wcs)
+        rows = _check(self.lib.hv_serve(self.dev, ptrs, len(lanes), self._ring, out, min(n, 64), polled),
+                      "ibv_poll_cq")
+        return list(WC.iter_unpack(memoryview(self._wcs)[: rows * WC.size])), int(polled[0])
 
     def close(self) -> None:
         if self.dev is not None:

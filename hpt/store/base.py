@@ -43,7 +43,7 @@ class DirectSource:
     memory; or, ``wait``, one opened O_DIRECT, whose READs and WRITEs the lane submits together through
     Linux AIO with buffers, offsets and lengths aligned to ``align``), or its
     memory with a map of one byte per page set to 1 when the page is written (a thin store's
-    allocation, ``mapped_extent``)."""
+    allocation, ``mapped_extent``); or, ``zero``, nothing at all (reads are zeroes, writes dropped)."""
 
     fd: int = -1
     memory: memoryview | None = None
@@ -51,6 +51,7 @@ class DirectSource:
     page_size: int = 4096
     wait: bool = False
     align: int = 0
+    zero: bool = False
 
 
 class BackingStore(ABC):

@@ -83,13 +83,39 @@ class QP:
         self.closed = True
 
 
+class FakeLane:
+    """A connection's fast lane (``hpt.native.verbs.Lane``) that never takes anything: the portal's
+    hv_serve is not run here, so every command takes the driver's path."""
+
+    outstanding = error = 0
+
+    def __init__(self) -> None:
+        self.on = False
+        self.closed = False
+
+    def view(self, conn: int, lus: int, nlus: int) -> None:
+        self.on = True
+
+    def off(self) -> None:
+        self.on = False
+
+    def answered(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class FakeVerbs:
-    """A device's verbs (``hpt.native.verbs.Device``): registration and queue pairs."""
+    """A device's verbs (``hpt.native.verbs.Device``): registration, queue pairs, lanes."""
 
     register = MR
 
     def queue_pair(self, max_send_wr: int, max_recv_wr: int) -> QP:
         return QP()
+
+    def lane(self, qp: QP, *args: object) -> FakeLane:
+        return FakeLane()
 
 
 class FakeCmid:

@@ -194,7 +194,8 @@ def test_idle_connection_is_pinged_then_given_up(wire: Wire) -> None:
 
 def test_failed_work_request_closes_the_connection(wire: Wire) -> None:
     login(wire)
-    wire.ep.completion(SEND, 0, False, 0, "RETRY_EXC_ERR")
+    idx = wire.ep.send.take()  # as if a SEND were outstanding in it
+    wire.ep.completion(SEND, idx, False, 0, "RETRY_EXC_ERR")
     assert wire.ep.draining and "RETRY_EXC_ERR" in wire.ep.core.close_reason
 
 

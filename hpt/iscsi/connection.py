@@ -589,14 +589,15 @@ class Connection(ControlRequests):
                 out[0] = memoryview(out[0])[skip:]
         return b.taken
 
-    def lane_enter(self, max_len: int, max_data: int) -> tuple[int, int, int] | None:
+    def lane_enter(self, max_len: int, max_data: int, zero_reads: bool) -> tuple[int, int, int] | None:
         """Ready the fast lane in C for a driver that runs it over whole messages itself (iSER's:
         ``hpt/native/verbs.c`` hv_serve, one PDU per message), when this connection's next commands
         may take it: full feature phase with RDMA, a Normal session with its target, nothing of this
         connection queued, running, waiting or half received, and a LU that takes something now.
         Returns the addresses of the lane's C view (``QuickLane.pointers``), or None; ``lane_leave``
         follows a view once the driver's call is done. ``max_len``: the largest READ one answer
-        carries; ``max_data``: the largest immediate data segment taken."""
+        carries; ``max_data``: the largest immediate data segment taken; ``zero_reads``: the driver
+        sends READs of a LU that holds nothing from zeroes of its own (``QuickLane.enter``)."""
         s = self.session
         if (s is None or not self.full_feature or not self.rdma or self.closing or self.ready or self._pending
                 or self.tasks or self._done or self._starved or self._reqs or self._got or self._stage
@@ -606,7 +607,7 @@ class Connection(ControlRequests):
         if lane is None:
             lane = self._lane = QuickLane(self.ring)
         if not lane.enter(s.scsi_target, s.nexus.initiator_port, s.exp_cmdsn, self.statsn, s.queue_depth,
-                          max_len, max_data, s.nexus.rtpi):
+                          max_len, max_data, s.nexus.rtpi, zero_reads):
             return None
         return lane.pointers()
 

@@ -104,10 +104,11 @@ class QuickLane:
         self._map, self._lus, self._table = lus, chosen, table
 
     def enter(self, target: ScsiTarget, port: str, exp_cmdsn: int, statsn: int, queue_depth: int,
-              max_len: int, max_data: int, rtpi: int | None = None) -> bool:
+              max_len: int, max_data: int, rtpi: int | None = None, zero_reads: bool = False) -> bool:
         """Ready the C view for calls of ``quick_burst``: what each LU lets the lane do now (under its
         lock), CmdSN, StatSN and limits. False: no LU takes anything now (nothing was entered); else
-        :meth:`leave` must follow the calls."""
+        :meth:`leave` must follow the calls. ``zero_reads``: the caller sends zeroes of its own for the
+        READs of a LU that holds nothing (they take no slot: ``NO_SLOT``)."""
         lus = target.lu_map()
         if lus is not self._map:
             self._build(lus)
@@ -143,7 +144,7 @@ class QuickLane:
         c = self._conn
         c.exp_cmdsn, c.statsn, c.queue_depth, c.max_len, c.max_data = (exp_cmdsn, statsn, queue_depth,
                                                                        max_len, max_data)
-        c.sock, c.nowait = -1, 0
+        c.sock, c.nowait, c.zero_reads = -1, 0, zero_reads
         self._started = monotonic_ns()
         return True
 

@@ -33,7 +33,7 @@ from hpt.iser.header import (
 )
 from hpt.iser.memory import MessageBuffers
 from hpt.iser.verbs import drop_cm_id
-from hpt.native.verbs import NO_SLOT, RDMA_READ, RDMA_WRITE, WR
+from hpt.native.verbs import NO_SLOT, RDMA_READ, RDMA_WRITE, WR, ZERO_WRITE
 from hpt.native.verbs import SEND as WR_SEND
 
 if TYPE_CHECKING:
@@ -176,7 +176,8 @@ class IserConnection:
         core = self.core
         view = None
         if not self.draining and not self._backlog and not self._repost:
-            view = core.lane_enter(self.device.ring_mr.ring.slot_size, min(core.max_recv_dsl, self.recv_data))
+            view = core.lane_enter(self.device.ring_mr.ring.slot_size, min(core.max_recv_dsl, self.recv_data),
+                                   True)
         if view is None:
             self.lane.off()
         else:
@@ -360,7 +361,8 @@ class IserConnection:
         self._send_task.clear()
         for idx, slot in enumerate(self.send_slot):  # lane answers that never completed (drain timeout)
             if slot != NO_SLOT:
-                self.core.ring.free(slot)
+                if slot != ZERO_WRITE:
+                    self.core.ring.free(slot)
                 self.send_slot[idx] = NO_SLOT
         self._reads.clear()
         self.core.connection_lost()

@@ -10,6 +10,7 @@ by every connection of the portal.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import selectors
 import threading
@@ -23,6 +24,7 @@ from hpt.iser.memory import RegisteredBuffers, RegisteredRing
 from hpt.iser.verbs import (
     CM_DEVICE,
     IserUnavailable,
+    address_of,
     cm_id_addresses,
     cmid_pointer,
     drop_cm_id,
@@ -60,13 +62,20 @@ class Device:
         except verbs.VerbsError as err:
             self.verbs.close()
             raise IserUnavailable(f"cannot register the buffer ring: {err}") from None
-        self.verbs.lane_ring(*ring.lane_entry())
+        self._zero = mmap.mmap(-1, ring.slot_size)  # what a null LU's READs send (the lane's)
+        self._zero_view = memoryview(self._zero)
+        zero = address_of(self._zero_view)
+        self.zero_mr = self.verbs.register(zero, ring.slot_size)
+        self.verbs.lane_ring(ring.lane_entry(), zero, self.zero_mr.lkey)
         self.large = RegisteredBuffers(self.verbs.register)
 
     def close(self) -> None:
         self.large.close()
         self.ring_mr.close()
+        self.zero_mr.close()
         self.verbs.close()
+        self._zero_view.release()
+        self._zero.close()
 
 
 class IserPortal:
@@ -187,7 +196,10 @@ class IserPortal:
             for conn in conns.values():
                 conn.lane_enter()
             try:
-                wcs, polled = dev.serve(lanes, POLL_BATCH)
+                while True:  # what only the lanes took needs nothing of Python: poll on, entered
+                    wcs, polled = dev.serve(lanes, POLL_BATCH)
+                    if wcs or not polled:
+                        break
             finally:
                 for conn in list(conns.values()):
                     conn.lane_leave(now)

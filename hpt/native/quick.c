@@ -316,7 +316,9 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
             if (edtl > c->max_len || edtl > slot_size)
                 break;
             uint8_t *dst;
-            int64_t slot;
+            int64_t slot = NO_SLOT;
+            if (lu->zero && c->zero_reads)
+                goto answer_read;
             if (lu->aio && (naio == MAX_AIO || !c->aio_ctx || (lu->align && (off | edtl) % lu->align)))
                 break;
             slot = ring_alloc(ring);
@@ -334,6 +336,7 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
                 ring_free(ring, (uint32_t)slot);
                 break;
             }
+        answer_read:
             c->exp_cmdsn++;
             answer(o, h, 0x25, 0x81, c); /* SCSI Data-In: F, S; status GOOD */
             put32(o + 4, edtl);          /* DataSegmentLength */

@@ -36,6 +36,9 @@ struct quick_conn {
     uint32_t nowait;      /* send without waiting (MSG_DONTWAIT): what the socket does not take is left */
     uint32_t partial;     /* out: the socket took only c->sent bytes; the slots are still held */
     uint64_t sent;        /* out: bytes of the answers sent */
+    uint32_t zero_reads;  /* 1: a READ of a LU that holds nothing takes no slot (NO_SLOT): the driver sends
+                             zeroes of its own (iSER: a registered zero buffer) */
+    uint32_t pad;
 };
 int quick_aio_open(struct quick_conn *c);
 void quick_aio_close(struct quick_conn *c);

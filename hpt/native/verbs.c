@@ -252,6 +252,7 @@ const char *hv_status_str(uint32_t status)
 #define ISER_HDR 28
 #define BHS_LEN 48
 #define NO_SLOT 0xFFFFFFFFu
+#define ZERO_WRITE 0xFFFFFFFEu /* send_slot: the answer's RDMA Write is of the zero buffer */
 #define LANE_BATCH 64
 #define KIND_SHIFT 28
 
@@ -288,7 +289,8 @@ static void lane_sent(struct hv_lane *l, const struct hv_ring *r, uint32_t sidx)
     uint32_t slot = l->send_slot[sidx];
     *l->sq_room += 1;
     if (slot != NO_SLOT) {
-        ((free_fn)r->free)(r->base, slot);
+        if (slot != ZERO_WRITE)
+            ((free_fn)r->free)(r->base, slot);
         l->send_slot[sidx] = NO_SLOT;
         *l->sq_room += 1; /* its RDMA Write */
     }
@@ -371,15 +373,19 @@ static int lane_take(struct hv_lane *l, const struct hv_ring *r, uint32_t idx, u
     l->send_slot[sidx] = NO_SLOT;
     if (hdr[0] == 0x25) { /* a READ's Data-In with status: its data by RDMA Write, then a SCSI Response */
         uint64_t write_id = l->id << 32 | (uint64_t)HV_LANE_WRITE << KIND_SHIFT | sidx; /* fails alone */
-        add_send(b, write_id, IBV_WR_RDMA_WRITE, r->data + (uint64_t)slot * r->slot_size, dlen, l->ring_lkey, 0,
-                 get32(msg + 16), get64(msg + 20));
+        if (slot == NO_SLOT) /* a null LU's READ (quick_conn.zero_reads) */
+            add_send(b, write_id, IBV_WR_RDMA_WRITE, r->zero, dlen, r->zero_lkey, 0, get32(msg + 16),
+                     get64(msg + 20));
+        else
+            add_send(b, write_id, IBV_WR_RDMA_WRITE, r->data + (uint64_t)slot * r->slot_size, dlen,
+                     l->ring_lkey, 0, get32(msg + 16), get64(msg + 20));
         o[0] = 0x21;
         o[1] = 0x80;
         o[2] = o[3] = 0;
         memset(o + 4, 0, 12);  /* DataSegmentLength; reserved where Data-In has its LUN */
         memset(o + 20, 0, 4);  /* SNACK Tag */
         memset(o + 36, 0, 12); /* ExpDataSN, residuals */
-        l->send_slot[sidx] = slot;
+        l->send_slot[sidx] = slot == NO_SLOT ? ZERO_WRITE : slot;
         *l->sq_room -= 1;
     } else if (slot != NO_SLOT) { /* a SCSI Response with sense in the slot: it goes in the SEND */
         memcpy(s + send_len, (uint8_t *)(uintptr_t)(r->data + (uint64_t)slot * r->slot_size), dlen);

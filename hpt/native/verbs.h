@@ -47,7 +47,8 @@ struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
     uint32_t *free_send; /* the stack of free send buffers, and its height (the driver's) */
     uint32_t *nfree;
     uint32_t ring_lkey;
-    uint32_t *send_slot; /* per send buffer: the ring slot its lane answer holds, or 0xFFFFFFFF */
+    uint32_t *send_slot; /* per send buffer: the ring slot its lane answer holds; 0xFFFFFFFE: an answer
+                            whose RDMA Write is of the zero buffer; 0xFFFFFFFF: none */
     uint32_t outstanding; /* the lane's SENDs not completed yet */
     uint32_t answered;  /* out: commands the lane answered (the driver counts and zeroes it) */
     int32_t error;      /* out: errno of a post that failed (the connection must close), or 0 */
@@ -60,6 +61,9 @@ struct hv_ring {        /* the buffer ring, and the fast lane's entry points in 
     uint32_t pad;
     void *burst;        /* quick_burst */
     void *free;         /* ring_free */
+    uint64_t zero;      /* a registered buffer of zeroes, as long as a slot: what READs of a null LU send */
+    uint32_t zero_lkey;
+    uint32_t pad2;
 };
 int hv_lane_init(struct hv_lane *l);
 void hv_lane_fini(struct hv_lane *l);

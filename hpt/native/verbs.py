@@ -142,6 +142,7 @@ class Lane:
 
 
 NO_SLOT = 0xFFFFFFFF
+ZERO_WRITE = 0xFFFFFFFE  # Lane's send_slot: the answer's RDMA Write is of the device's zero buffer
 
 
 class Device:
@@ -184,13 +185,16 @@ class Device:
         got = _check(self.lib.hv_poll(self.dev, out, min(n, len(self._wcs) // WC.size)), "ibv_poll_cq")
         return list(WC.iter_unpack(memoryview(self._wcs)[: got * WC.size]))
 
-    def lane_ring(self, base: int, data: int, slot_size: int, burst: int, free: int) -> None:
-        """The ring the lanes answer from: the address of its mapping and of slot 0, the slot size,
-        and the addresses of ``quick_burst`` and ``ring_free`` (``hpt.native.ring.lane_entry``)."""
+    def lane_ring(self, entry: tuple[int, int, int, int, int], zero: int, zero_lkey: int) -> None:
+        """The ring the lanes answer from (``hpt.native.ring.Ring.lane_entry``: the addresses of its
+        mapping and of slot 0, the slot size, and of ``quick_burst`` and ``ring_free``), and a registered
+        buffer of zeroes at least a slot long (what READs of a LU that holds nothing send)."""
+        base, data, slot_size, burst, free = entry
         r = self._ring = self.ffi.new("struct hv_ring *")
         r.base = self.ffi.cast("void *", base)
         r.data, r.slot_size = data, slot_size
         r.burst, r.free = self.ffi.cast("void *", burst), self.ffi.cast("void *", free)
+        r.zero, r.zero_lkey = zero, zero_lkey
 
     def serve(self, lanes: list[Lane], n: int) -> tuple[list[tuple[int, int, int, int, int]], int]:
         """Poll up to ``n`` completions (at most 64), the lanes answering what they take (``verbs.c``:

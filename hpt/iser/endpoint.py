@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hpt.iser")
 
 RECV, SEND, SEND_RELEASE, WRITE, READ = 1, 2, 3, 4, 5  # work request kinds (bits 28-31 of wr_id)
-LANE_SEND, LANE_WRITE = 6, 7  # the fast lane's (verbs.c), which reach the driver only when they fail
+LANE_SEND, LANE_WRITE, LANE_READ = 6, 7, 8  # the fast lane's (verbs.c): they reach the driver only failed
 HEADERS = ISER_HDR_LEN + BHS_LEN
 AHS_ROOM = 256
 SEND_DATA = 8192 + 256  # largest data segment the target sends (text pieces, sense, NOP-In echo)

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("hpt.iser")
 
 CQ_ENTRIES = 4096
-POLL_BATCH = 64
 READ_DEPTH = 4  # RDMA Reads in flight per connection (initiator depth)
 RNR_RETRY_FOREVER = 7
 DRAIN_TIMEOUT = 10.0
@@ -197,7 +196,7 @@ class IserPortal:
                 conn.lane_enter()
             try:
                 while True:  # what only the lanes took needs nothing of Python: poll on, entered
-                    wcs, polled = dev.serve(lanes, POLL_BATCH)
+                    wcs, polled = dev.serve(lanes)
                     if wcs or not polled:
                         break
             finally:

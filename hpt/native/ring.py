@@ -114,13 +114,15 @@ class Ring:
         """The mapping as a cffi pointer, for C that allocates slots itself (``hpt/native/quick.c``)."""
         return self._base
 
-    def lane_entry(self) -> tuple[int, int, int, int, int]:
+    def lane_entry(self) -> tuple[int, int, int, int, int, int]:
         """For C in another module that runs the fast lane over this ring (iSER's, ``verbs.c``): the
-        addresses of the mapping and of slot 0, the slot size, and of ``quick_burst`` and ``ring_free``."""
+        addresses of the mapping and of slot 0, the slot size, and of ``quick_burst``, ``ring_free`` and
+        ``ring_alloc``."""
         def address(ptr: object) -> int:
             return int(ffi.cast("uintptr_t", ptr))
         return (address(self._base), address(self._base) + lib.ring_data_offset(self._base), self.slot_size,
-                address(ffi.addressof(lib, "quick_burst")), address(ffi.addressof(lib, "ring_free")))
+                address(ffi.addressof(lib, "quick_burst")), address(ffi.addressof(lib, "ring_free")),
+                address(ffi.addressof(lib, "ring_alloc")))
 
     def view(self, idx: int) -> memoryview:
         """The whole slot as a writable memoryview (slice it to the transfer length)."""

@@ -151,29 +151,6 @@ int hv_arm(struct hv_device *d)
     return -ibv_req_notify_cq(d->cq, 0);
 }
 
-int hv_poll(struct hv_device *d, struct hv_wc *out, int n)
-{
-    struct ibv_wc wc[CHUNK];
-    int got = 0;
-    while (got < n) {
-        int want = n - got < CHUNK ? n - got : CHUNK;
-        int k = ibv_poll_cq(d->cq, want, wc);
-        if (k < 0)
-            return got ? got : -EIO;
-        for (int i = 0; i < k; i++) {
-            out[got + i].wr_id = wc[i].wr_id;
-            out[got + i].status = wc[i].status;
-            out[got + i].byte_len = wc[i].byte_len;
-            out[got + i].opcode = wc[i].opcode;
-            out[got + i].pad = 0;
-        }
-        got += k;
-        if (k < want)
-            break;
-    }
-    return got;
-}
-
 int hv_post_recv(void *qp, uint64_t base, uint32_t size, uint32_t lkey, uint64_t tag, const uint32_t *idx,
                  uint32_t n)
 {
@@ -247,7 +224,9 @@ const char *hv_status_str(uint32_t status)
  * has gone there, so does every later one of the call (CmdSN order). The work requests of a call are
  * posted per connection at its end, so the driver's own posts come after them.
  */
+#include <poll.h>
 #include <stdlib.h>
+#include "quick.h"
 
 #define ISER_HDR 28
 #define BHS_LEN 48
@@ -259,6 +238,8 @@ const char *hv_status_str(uint32_t status)
 typedef int64_t (*burst_fn)(void *ring, const uint8_t *in, uint64_t len, void *c, void *lus, uint32_t nlus,
                             uint8_t *hdrs, uint32_t *slots, uint32_t *lens, uint32_t max_n);
 typedef int (*free_fn)(void *ring, uint32_t idx);
+typedef int64_t (*alloc_fn)(void *ring);
+#define WAIT_ROUNDS 100 /* 10 ms each: how long a lane WRITE waits for its RDMA Read */
 
 struct lane_batch {
     uint32_t nsend, nrecv;
@@ -308,9 +289,15 @@ static void lane_flush(struct hv_lane *l, const struct hv_ring *r)
         int err = ibv_post_send(l->qp, b->send, &bad);
         if (err) {
             l->error = err;
-            for (struct ibv_send_wr *w = bad; w; w = w->next) /* not posted: never completes */
-                if (w->opcode == IBV_WR_SEND)
+            for (struct ibv_send_wr *w = bad; w; w = w->next) { /* not posted: never completes */
+                if (w->opcode == IBV_WR_SEND) {
                     lane_sent(l, r, (uint32_t)(w->wr_id & 0xFFFFFFF)); /* (and its Write's entry) */
+                } else if (w->opcode == IBV_WR_RDMA_READ) { /* a lane WRITE's: its slot, its entry */
+                    ((free_fn)r->free)(r->base, (uint32_t)(w->wr_id & 0xFFFFFFF));
+                    *l->sq_room += 1;
+                    l->outstanding--;
+                }
+            }
         }
         b->nsend = 0;
     }
@@ -343,25 +330,25 @@ static void add_send(struct lane_batch *b, uint64_t wr_id, enum ibv_wr_opcode op
     w->wr.rdma.rkey = rkey;
 }
 
-/* Answer the command in receive buffer idx (len bytes) if the fast lane takes it; 1 if it did. */
-static int lane_take(struct hv_lane *l, const struct hv_ring *r, uint32_t idx, uint32_t len)
+static void repost(struct hv_lane *l, uint32_t idx)
 {
     struct lane_batch *b = l->batch;
-    uint8_t *msg = (uint8_t *)(uintptr_t)(l->recv_base + (uint64_t)idx * l->recv_size);
-    if (len < ISER_HDR + BHS_LEN || (msg[0] & 0xF0) != 0x10)
-        return 0; /* not a control-type PDU (RFC 7145 9.2) */
-    const uint8_t *h = msg + ISER_HDR;
-    uint32_t dsl = get32(h + 4) & 0xFFFFFF;
-    int reading = (h[1] & 0x60) == 0x40;
-    /* one whole PDU, no padding on iSER; a READ needs the Read STag, data needs no padding in quick.c */
-    if (len != ISER_HDR + BHS_LEN + dsl || (dsl & 3) || (reading && !(msg[0] & 0x04)))
-        return 0;
-    if (!*l->nfree || *l->sq_room < 2 || b->nsend + 2 > 2 * LANE_BATCH || b->nrecv == LANE_BATCH)
-        return 0;
-    uint8_t hdr[BHS_LEN];
-    uint32_t slot = NO_SLOT, dlen = 0;
-    if (((burst_fn)r->burst)(r->base, h, len - ISER_HDR, l->conn, l->lus, l->nlus, hdr, &slot, &dlen, 1) != 1)
-        return 0;
+    struct ibv_recv_wr *w = &b->recv[b->nrecv];
+    struct ibv_sge *g = &b->recv_sge[b->nrecv++];
+    g->addr = l->recv_base + (uint64_t)idx * l->recv_size;
+    g->length = l->recv_size;
+    g->lkey = l->recv_lkey;
+    w->wr_id = l->id << 32 | (uint64_t)HV_RECV << KIND_SHIFT | idx;
+    w->sg_list = g;
+    w->num_sge = 1;
+}
+
+/* Send quick_burst's answer hdr (slot and dlen as it gave them) of the command whose message is msg: a
+ * READ's Data-In becomes an RDMA Write of its data chained with a SCSI Response (RFC 7145 7.3.5). */
+static void lane_answer(struct hv_lane *l, const struct hv_ring *r, const uint8_t *msg, const uint8_t *hdr,
+                        uint32_t slot, uint32_t dlen)
+{
+    struct lane_batch *b = l->batch;
     uint32_t sidx = l->free_send[--*l->nfree];
     uint8_t *s = (uint8_t *)(uintptr_t)(l->send_base + (uint64_t)sidx * l->send_size);
     uint32_t send_len = ISER_HDR + BHS_LEN;
@@ -396,27 +383,144 @@ static int lane_take(struct hv_lane *l, const struct hv_ring *r, uint32_t idx, u
     *l->sq_room -= 1;
     l->outstanding++;
     l->answered++;
-    struct ibv_recv_wr *w = &b->recv[b->nrecv];
-    struct ibv_sge *g = &b->recv_sge[b->nrecv++];
-    g->addr = l->recv_base + (uint64_t)idx * l->recv_size;
-    g->length = l->recv_size;
-    g->lkey = l->recv_lkey;
-    w->wr_id = l->id << 32 | (uint64_t)HV_RECV << KIND_SHIFT | idx;
-    w->sg_list = g;
-    w->num_sge = 1;
+}
+
+/* Wait for the completion of work request wr_id (arming the CQ and sleeping on its channel when it is
+ * empty), keeping the others polled meanwhile at wc[*k..room) for the caller to handle in order. Returns
+ * its status, or -1 when it did not come within WAIT_ROUNDS or the room is full. */
+static int wait_for(struct hv_device *d, uint64_t wr_id, struct ibv_wc *wc, int *k, int room)
+{
+    for (int round = 0; round < WAIT_ROUNDS; round++) {
+        int armed = 0;
+        for (;;) {
+            if (*k >= room)
+                return -1;
+            int got = ibv_poll_cq(d->cq, 1, &wc[*k]);
+            if (got < 0)
+                return -1;
+            if (got == 1) {
+                if (wc[*k].wr_id == wr_id)
+                    return (int)wc[*k].status;
+                (*k)++;
+                continue;
+            }
+            if (armed)
+                break;
+            if (ibv_req_notify_cq(d->cq, 0))
+                return -1;
+            armed = 1; /* poll once more for what came before the arming */
+        }
+        struct pollfd p = {.fd = d->fd, .events = POLLIN};
+        poll(&p, 1, 10);
+        hv_events(d);
+    }
+    return -1;
+}
+
+/* A WRITE whose data is all solicited (RFC 7145 7.3.6): RDMA-Read it into a ring slot behind a copy of
+ * its header, wait for it, and answer the whole as quick_burst answers a WRITE with immediate data. The
+ * checks that decide run once the data is in; if one fails the command goes to the driver, which reads
+ * the data again (an RDMA Read leaves the initiator's buffer as it was). 1 if it answered. */
+static int lane_fetch(struct hv_device *d, struct hv_lane *l, const struct hv_ring *r, const uint8_t *msg,
+                      struct ibv_wc *wc, int *k, int room)
+{
+    const uint8_t *h = msg + ISER_HDR;
+    struct quick_conn *c = l->conn;
+    struct quick_lu *lus = l->lus, *lu = NULL;
+    uint32_t edtl = get32(h + 20);
+    for (uint32_t i = 0; i < l->nlus; i++)
+        if (lus[i].lun == h[9])
+            lu = &lus[i];
+    /* F, SIMPLE, no immediate data, the Write STag; a LU that takes WRITEs; in order; fits a slot */
+    if ((h[1] & 0x87) != 0x81 || !(msg[0] & 0x08) || !lu || !(lu->ok & 2) || lu->aio || !edtl
+        || (h[33] & 0xE8) /* WRPROTECT, FUA: the full path's */
+        || get32(h + 24) != c->exp_cmdsn || edtl > r->slot_size - BHS_LEN || *l->sq_room < 2)
+        return 0;
+    int64_t slot = ((alloc_fn)r->alloc)(r->base);
+    if (slot < 0)
+        return 0;
+    uint8_t *dst = (uint8_t *)(uintptr_t)(r->data + (uint64_t)slot * r->slot_size);
+    lane_flush(l, r); /* what the lane answered before goes first */
+    struct lane_batch *b = l->batch;
+    uint64_t read_id = l->id << 32 | (uint64_t)HV_LANE_READ << KIND_SHIFT | (uint32_t)slot;
+    add_send(b, read_id, IBV_WR_RDMA_READ, (uint64_t)(uintptr_t)(dst + BHS_LEN), edtl, l->ring_lkey, 1,
+             get32(msg + 4), get64(msg + 8));
+    *l->sq_room -= 1;
+    l->outstanding++;
+    lane_flush(l, r);
+    if (l->error)
+        return 0; /* not posted: lane_flush gave its entry back; the slot too */
+    int status = wait_for(d, read_id, wc, k, room);
+    if (status < 0)
+        return 0; /* it completes later (HV_LANE_READ frees the slot): the driver takes the command */
+    *l->sq_room += 1;
+    l->outstanding--;
+    uint8_t hdr[BHS_LEN];
+    uint32_t out_slot = NO_SLOT, dlen = 0, max_data = c->max_data;
+    int64_t n = 0;
+    if (status == IBV_WC_SUCCESS) {
+        memcpy(dst, h, BHS_LEN);
+        dst[5] = (uint8_t)(edtl >> 16); /* the data behind the header, as immediate data would be */
+        dst[6] = (uint8_t)(edtl >> 8);
+        dst[7] = (uint8_t)edtl;
+        c->max_data = edtl;
+        n = ((burst_fn)r->burst)(r->base, dst, BHS_LEN + edtl, c, l->lus, l->nlus, hdr, &out_slot, &dlen, 1);
+        c->max_data = max_data;
+    } else {
+        l->error = EIO; /* the QP is in error: the connection goes */
+    }
+    ((free_fn)r->free)(r->base, (uint32_t)slot);
+    if (n != 1)
+        return 0;
+    lane_answer(l, r, msg, hdr, out_slot, dlen);
     return 1;
 }
+
+/* Answer the command in receive buffer idx (len bytes) if the fast lane takes it; 1 if it did. */
+static int lane_take(struct hv_device *d, struct hv_lane *l, const struct hv_ring *r, uint32_t idx,
+                     uint32_t len, struct ibv_wc *wc, int *k, int room)
+{
+    struct lane_batch *b = l->batch;
+    uint8_t *msg = (uint8_t *)(uintptr_t)(l->recv_base + (uint64_t)idx * l->recv_size);
+    if (len < ISER_HDR + BHS_LEN || (msg[0] & 0xF0) != 0x10)
+        return 0; /* not a control-type PDU (RFC 7145 9.2) */
+    const uint8_t *h = msg + ISER_HDR;
+    uint32_t dsl = get32(h + 4) & 0xFFFFFF;
+    int reading = (h[1] & 0x60) == 0x40;
+    /* one whole PDU, no padding on iSER; a READ needs the Read STag, data needs no padding in quick.c */
+    if (len != ISER_HDR + BHS_LEN + dsl || (dsl & 3) || (reading && !(msg[0] & 0x04)))
+        return 0;
+    if (!*l->nfree || *l->sq_room < 2 || b->nsend + 2 > 2 * LANE_BATCH || b->nrecv == LANE_BATCH)
+        return 0;
+    int taken;
+    if (h[0] == 0x01 && (h[1] & 0x60) == 0x20 && dsl == 0 && (h[32] == 0x2A || h[32] == 0x8A)) {
+        taken = lane_fetch(d, l, r, msg, wc, k, room);
+    } else {
+        uint8_t hdr[BHS_LEN];
+        uint32_t slot = NO_SLOT, dlen = 0;
+        taken = ((burst_fn)r->burst)(r->base, h, len - ISER_HDR, l->conn, l->lus, l->nlus, hdr, &slot, &dlen,
+                                     1) == 1;
+        if (taken)
+            lane_answer(l, r, msg, hdr, slot, dlen);
+    }
+    if (taken)
+        repost(l, idx);
+    return taken;
+}
+
+#define WC_ROOM 512 /* completions one call holds: a batch, and what a lane WRITE's wait polls */
 
 int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
              struct hv_wc *out, int n, int *polled)
 {
-    struct ibv_wc wc[CHUNK];
-    int rows = 0;
-    int want = n < CHUNK ? n : CHUNK;
+    /* out holds n rows: every completion polled may become one, those a lane WRITE's wait polls too */
+    struct ibv_wc wc[WC_ROOM];
+    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM;
     for (uint32_t i = 0; i < nlanes; i++)
         lanes[i]->stopped = 0;
-    int k = ibv_poll_cq(d->cq, want, wc);
-    *polled = k < 0 ? 0 : k;
+    int k = ibv_poll_cq(d->cq, room < CHUNK ? room : CHUNK, wc);
+    if (k < 0)
+        return -EIO;
     for (int i = 0; i < k; i++) {
         uint64_t wid = wc[i].wr_id;
         uint32_t kind = (uint32_t)(wid >> KIND_SHIFT) & 0xF, idx = (uint32_t)(wid & 0xFFFFFFF);
@@ -426,13 +530,19 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
                 l = lanes[j];
         if (l && kind == HV_LANE_WRITE) {
             ; /* only a failed Write completes (unsignaled): the driver closes the connection */
+        } else if (l && kind == HV_LANE_READ) { /* a lane WRITE's RDMA Read whose wait gave up */
+            ((free_fn)r->free)(r->base, idx);
+            *l->sq_room += 1;
+            l->outstanding--;
+            if (wc[i].status == IBV_WC_SUCCESS)
+                continue;
         } else if (l && kind == HV_LANE_SEND) {
             lane_sent(l, r, idx);
             if (wc[i].status == IBV_WC_SUCCESS)
                 continue; /* else the driver closes the connection too */
         } else if (l && kind == HV_RECV) {
             if (wc[i].status == IBV_WC_SUCCESS && l->on && !l->stopped && !l->error
-                && lane_take(l, r, idx, wc[i].byte_len))
+                && lane_take(d, l, r, idx, wc[i].byte_len, wc, &k, room))
                 continue;
             l->stopped = 1;
         }
@@ -444,5 +554,6 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
     }
     for (uint32_t j = 0; j < nlanes; j++)
         lane_flush(lanes[j], r);
-    return k < 0 ? -EIO : rows;
+    *polled = k;
+    return rows;
 }

@@ -28,7 +28,7 @@ struct hv_wr {          /* a send-queue work request with one scatter entry (48 
     uint32_t pad;
 };
 enum { HV_SEND = 0, HV_RDMA_WRITE = 1, HV_RDMA_READ = 2 };
-enum { HV_RECV = 1, HV_LANE_SEND = 6, HV_LANE_WRITE = 7 }; /* wr_id kinds (bits 28-31) the lane reads and makes */
+enum { HV_RECV = 1, HV_LANE_SEND = 6, HV_LANE_WRITE = 7, HV_LANE_READ = 8 }; /* wr_id kinds (bits 28-31) */
 struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
     void *qp;
     uint64_t id;        /* the connection's id: bits 32 and up of its wr_ids */
@@ -61,6 +61,7 @@ struct hv_ring {        /* the buffer ring, and the fast lane's entry points in 
     uint32_t pad;
     void *burst;        /* quick_burst */
     void *free;         /* ring_free */
+    void *alloc;        /* ring_alloc */
     uint64_t zero;      /* a registered buffer of zeroes, as long as a slot: what READs of a null LU send */
     uint32_t zero_lkey;
     uint32_t pad2;
@@ -79,7 +80,6 @@ int hv_qp_error(void *qp);
 int hv_qp_destroy(void *qp);
 int hv_events(struct hv_device *d);
 int hv_arm(struct hv_device *d);
-int hv_poll(struct hv_device *d, struct hv_wc *out, int n);
 int hv_post_recv(void *qp, uint64_t base, uint32_t size, uint32_t lkey, uint64_t tag, const uint32_t *idx,
                  uint32_t n);
 int hv_post_send(void *qp, const struct hv_wr *wrs, uint32_t n);

@@ -18,6 +18,7 @@ SEND, RDMA_WRITE, RDMA_READ = 0, 1, 2  # hv_wr.op (verbs.h)
 WR = struct.Struct("<QQQIIIIII")  # struct hv_wr: wr_id, addr, remote_addr, length, lkey, rkey, op, signaled
 WC = struct.Struct("<QIIII")  # struct hv_wc: wr_id, status, byte_len, opcode, pad
 WC_SUCCESS = 0
+SERVE_ROOM = 512  # rows Device.serve returns at most (verbs.c WC_ROOM)
 
 
 class VerbsError(OSError):
@@ -153,7 +154,7 @@ class Device:
         self.dev = self.ffi.new("struct hv_device *")
         _check(self.lib.hv_device_open(self.dev, self.ffi.cast("void *", cm_id), cqe), "open the RDMA device")
         self.fd = int(self.dev.fd)
-        self._wcs = bytearray(WC.size * 256)
+        self._wcs = bytearray(WC.size * SERVE_ROOM)
         self._ring: Any = None
 
     def register(self, address: int, length: int) -> MemoryRegion:
@@ -179,30 +180,25 @@ class Device:
         """Ask for an event on the next completion."""
         _check(self.lib.hv_arm(self.dev), "ibv_req_notify_cq")
 
-    def poll(self, n: int) -> list[tuple[int, int, int, int, int]]:
-        """Up to ``n`` (at most 256) completions: (wr_id, status, byte_len, opcode, 0) each."""
-        out = self.ffi.from_buffer("struct hv_wc[]", self._wcs)
-        got = _check(self.lib.hv_poll(self.dev, out, min(n, len(self._wcs) // WC.size)), "ibv_poll_cq")
-        return list(WC.iter_unpack(memoryview(self._wcs)[: got * WC.size]))
-
-    def lane_ring(self, entry: tuple[int, int, int, int, int], zero: int, zero_lkey: int) -> None:
+    def lane_ring(self, entry: tuple[int, int, int, int, int, int], zero: int, zero_lkey: int) -> None:
         """The ring the lanes answer from (``hpt.native.ring.Ring.lane_entry``: the addresses of its
-        mapping and of slot 0, the slot size, and of ``quick_burst`` and ``ring_free``), and a registered
-        buffer of zeroes at least a slot long (what READs of a LU that holds nothing send)."""
-        base, data, slot_size, burst, free = entry
+        mapping and of slot 0, the slot size, and of ``quick_burst``, ``ring_free`` and ``ring_alloc``),
+        and a registered buffer of zeroes at least a slot long (what READs of a null LU send)."""
+        base, data, slot_size, burst, free, alloc = entry
         r = self._ring = self.ffi.new("struct hv_ring *")
         r.base = self.ffi.cast("void *", base)
         r.data, r.slot_size = data, slot_size
-        r.burst, r.free = self.ffi.cast("void *", burst), self.ffi.cast("void *", free)
+        r.burst, r.free, r.alloc = (self.ffi.cast("void *", f) for f in (burst, free, alloc))
         r.zero, r.zero_lkey = zero, zero_lkey
 
-    def serve(self, lanes: list[Lane], n: int) -> tuple[list[tuple[int, int, int, int, int]], int]:
-        """Poll up to ``n`` completions (at most 64), the lanes answering what they take (``verbs.c``:
-        hv_serve); returns the rest, in order, as :meth:`poll` does, and how many were polled."""
+    def serve(self, lanes: list[Lane]) -> tuple[list[tuple[int, int, int, int, int]], int]:
+        """Poll a batch of completions, the lanes answering what they take (``verbs.c``: hv_serve; a
+        lane WRITE waits there for its RDMA Read, keeping what else completes meanwhile); returns the
+        rest, in order, as (wr_id, status, byte_len, opcode, 0) each, and how many were polled."""
         ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])
         polled = self.ffi.new("int *")
         out = self.ffi.from_buffer("struct hv_wc[]", self._wcs)
-        rows = _check(self.lib.hv_serve(self.dev, ptrs, len(lanes), self._ring, out, min(n, 64), polled),
+        rows = _check(self.lib.hv_serve(self.dev, ptrs, len(lanes), self._ring, out, SERVE_ROOM, polled),
                       "ibv_poll_cq")
         return list(WC.iter_unpack(memoryview(self._wcs)[: rows * WC.size])), int(polled[0])
 

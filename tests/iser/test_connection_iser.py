@@ -385,3 +385,66 @@ def test_bidirectional_command_is_refused_over_iser(ini: IserInitiator) -> None:
     assert not ini.rdma_reads and not ini.rdma_writes
     replies, _ = ini.read_cmd(rw10(0x28, 0, 1), 512)
     assert replies[-1].pdu.b3 == Status.GOOD
+
+
+def _lane_read(conn: Connection, view: tuple[int, int, int], lun: int, cdb: bytes, edtl: int,
+               itt: int) -> tuple[int, bytes, int, int]:
+    """What hv_serve (verbs.c) does with a RECV holding a READ: quick_burst through the view's addresses;
+    returns (answers, the answer's header, its slot, its length)."""
+    from hpt.native.ring import ffi, lib
+
+    s = conn.session
+    assert s is not None
+    bhs = bytearray(48)
+    bhs[0], bhs[1] = Opcode.SCSI_CMD, 0xC1
+    struct.pack_into(">8sIII", bhs, 8, bytes([0, lun]) + bytes(6), itt, edtl, s.exp_cmdsn)
+    bhs[32:32 + len(cdb)] = cdb
+    out, slot, length = ffi.new("uint8_t[48]"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
+    c, lus, nlus = view
+    n = lib.quick_burst(conn.ring.base, ffi.from_buffer(bhs), 48, ffi.cast("struct quick_conn *", c),
+                        ffi.cast("struct quick_lu *", lus), nlus, out, slot, length, 1)
+    return n, bytes(ffi.buffer(out)), slot[0], length[0]
+
+
+def test_the_c_lanes_view_answers_and_the_core_follows(ini: IserInitiator) -> None:
+    """Connection.lane_enter hands the iSER lane in C its view while the connection is idle; a READ
+    answered through it moves CmdSN, StatSN and the counters on at lane_leave (RFC 7145 7.3.5)."""
+    data = os.urandom(4096)
+    assert ini.write_cmd(rw10(0x2A, 0, 8), data)[0].pdu.b3 == Status.GOOD
+    conn = ini.conn
+    s = conn.session
+    assert s is not None
+    cmdsn, statsn, commands = s.exp_cmdsn, conn.statsn, s.commands
+    view = conn.lane_enter(conn.ring.slot_size, 8192, False)
+    assert view is not None
+    n, hdr, slot, length = _lane_read(conn, view, 1, rw10(0x28, 0, 8), 4096, 0x77)
+    conn.lane_leave(n)
+    assert (n, length) == (1, 4096) and bytes(conn.ring.view(slot)[:4096]) == data
+    assert hdr[0] == Opcode.DATA_IN and int.from_bytes(hdr[24:28], "big") == statsn  # the verbs lane
+    conn.ring.free(slot)  # makes it a SCSI Response after an RDMA Write of the slot
+    assert (s.exp_cmdsn, conn.statsn, s.commands) == (cmdsn + 1, statsn + 1, commands + 1)
+    ini.cmdsn += 1  # the READ the lane answered took its CmdSN
+    assert ini.scsi(bytes(6))[-1].pdu.w24 == statsn + 1  # the full path goes on in order
+    ini.auto_read = False
+    assert ini.write_cmd(rw10(0x2A, 8, 8), data) == []  # waiting for its RDMA Read: a task in flight
+    assert conn.lane_enter(conn.ring.slot_size, 8192, False) is None
+
+
+def test_the_c_lane_reads_a_null_lu_from_zeroes_of_the_drivers_own() -> None:
+    srv = Server(parse_config(CONFIG.replace('store = "ram"', 'store = "null"')))
+    try:
+        i = connect(srv)
+        login(i)
+        conn = i.conn
+        for zero_reads, slot_taken in ((True, False), (False, True)):
+            view = conn.lane_enter(conn.ring.slot_size, 8192, zero_reads)
+            assert view is not None
+            n, hdr, slot, length = _lane_read(conn, view, 1, rw10(0x28, 0, 8), 4096, 0x78)
+            conn.lane_leave(n)
+            assert (n, length) == (1, 4096) and (slot != 0xFFFFFFFF) == slot_taken
+            if slot_taken:
+                assert bytes(conn.ring.view(slot)[:4096]) == bytes(4096)  # zeroes, written in the slot
+                conn.ring.free(slot)
+        assert conn.ring.in_use == 0
+    finally:
+        srv.stop()

@@ -45,6 +45,7 @@ CQ_ENTRIES = 4096
 READ_DEPTH = 4  # RDMA Reads in flight per connection (initiator depth)
 RNR_RETRY_FOREVER = 7
 DRAIN_TIMEOUT = 10.0
+SERVICE_INTERVAL = 0.5  # seconds between rounds of keepalive and retries when nothing asks sooner
 
 
 class Device:
@@ -108,6 +109,7 @@ class IserPortal:
         self._drain_since: dict[int, float] = {}
         self._next_id = 1
         self._stopping = False
+        self._woken = False  # wake() ran: _service pumps every connection
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self.thread = threading.Thread(target=self._run, name=f"iser portal {host}:{port}", daemon=True)
@@ -132,12 +134,20 @@ class IserPortal:
         sel.register(self.cm_fd, selectors.EVENT_READ, self._cm_events)
         sel.register(self.device.verbs.fd, selectors.EVENT_READ, self._completions)
         sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
+        next_service = 0.0
         try:
             while not self._stopping:
                 busy = any(c.core.starved or c.draining or c.core.hold_until for c in self.conns.values())
-                for key, _ in sel.select(0.01 if busy else 1.0):
+                for key, _ in sel.select(0.01 if busy else SERVICE_INTERVAL):
                     key.data()
-                self._service()
+                # every connection's timers and retries: when one waits on them, when another thread
+                # woke the loop (a SCSI completion to pump), else twice a second; completions pump the
+                # connections they touch themselves
+                now = time.monotonic()
+                if busy or self._woken or now >= next_service:
+                    self._woken = False
+                    next_service = now + SERVICE_INTERVAL
+                    self._service()
             self._shutdown()
         except Exception:
             log.exception("iSER portal %s:%d: internal error", *self.address)
@@ -145,6 +155,7 @@ class IserPortal:
             sel.close()
 
     def _drain_wake(self) -> None:
+        self._woken = True
         try:
             while os.read(self._wake_r, 512):
                 pass

@@ -1,9 +1,9 @@
 # Sequential 1 GiB write then read with O_DIRECT by the kernel ib_iser initiator, then fio's 4K random
 # read (libaio, O_DIRECT, queue depth $RANDREAD_QD for $RANDREAD_S seconds), against hptd and then against
-# tgtd --lld iser in this same guest (hptd_iser_start.sh and tgtd_iser_start.sh must be sourced ahead
-# with DEFINE_ONLY=1). Each dd summary line is logged as "throughput NAME write|read: ...", fio's IOPS as
-# "iops NAME randread: N", and the target process's CPU time (user and system ticks) for each pass as
-# "cpu NAME PASS: user U sys S".
+# tgtd --lld iser in this same guest, $ROUNDS times (default 3), the two targets taking turns
+# (hptd_iser_start.sh and tgtd_iser_start.sh must be sourced ahead with DEFINE_ONLY=1). Each dd summary
+# line is logged as "throughput NAME write|read: ...", fio's IOPS as "iops NAME randread: N", and the
+# target process's CPU time (user and system ticks) for each pass as "cpu NAME PASS: user U sys S".
 ticks() {  # the target's user and system CPU ticks; with an argument, those since it
     set -- "$(awk '{print $14, $15}' "/proc/$target_pid/stat")" "${1:-}"
     if [ -z "$2" ]; then echo "$1"; return; fi
@@ -41,10 +41,16 @@ LUN_STORE=null  # the transports are compared, not the guest's disk
 TOML_HEAD='[iscsi]
 InitialR2T = true
 ImmediateData = false'
-start_hptd
-measure hptd
-kill "$target_pid"
-wait "$target_pid" || true
-trap - EXIT
-start_tgtd
-measure tgtd
+for round in $(seq "${ROUNDS:-3}"); do
+    log "round $round"
+    start_hptd
+    measure hptd
+    kill "$target_pid"
+    wait "$target_pid" || true  # hptd is this shell's child
+    trap - EXIT
+    start_tgtd
+    measure tgtd
+    kill -KILL "$target_pid"  # tgtd stays up on SIGTERM while it has targets
+    wait_for 30 sh -c "! kill -0 $target_pid 2> /dev/null"  # (it went to the background: not a child)
+    trap - EXIT
+done

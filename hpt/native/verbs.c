@@ -239,7 +239,8 @@ typedef int64_t (*burst_fn)(void *ring, const uint8_t *in, uint64_t len, void *c
                             uint8_t *hdrs, uint32_t *slots, uint32_t *lens, uint32_t max_n);
 typedef int (*free_fn)(void *ring, uint32_t idx);
 typedef int64_t (*alloc_fn)(void *ring);
-#define WAIT_ROUNDS 100 /* 10 ms each: how long a lane WRITE waits for its RDMA Read */
+#define WAIT_ROUNDS 100 /* 10 ms each: how long lane WRITEs wait for their RDMA Reads */
+#define FETCH_MAX 4     /* lane WRITEs of a connection whose RDMA Reads are in flight together */
 
 struct lane_batch {
     uint32_t nsend, nrecv;
@@ -385,100 +386,158 @@ static void lane_answer(struct hv_lane *l, const struct hv_ring *r, const uint8_
     l->answered++;
 }
 
-/* Wait for the completion of work request wr_id (arming the CQ and sleeping on its channel when it is
- * empty), keeping the others polled meanwhile at wc[*k..room) for the caller to handle in order. Returns
- * its status, or -1 when it did not come within WAIT_ROUNDS or the room is full. */
-static int wait_for(struct hv_device *d, uint64_t wr_id, struct ibv_wc *wc, int *k, int room)
+/* Wait for the completions of the n work requests ids (arming the CQ and sleeping on its channel when
+ * it is empty), keeping the others polled meanwhile at wc[*k..room) for the caller to handle in order;
+ * status[i] gets each one's status, or stays -1 if it did not come within WAIT_ROUNDS or the room. */
+static void wait_for(struct hv_device *d, const uint64_t *ids, int *status, int n, struct ibv_wc *wc, int *k,
+                     int room)
 {
-    for (int round = 0; round < WAIT_ROUNDS; round++) {
+    int left = n;
+    for (int round = 0; round < WAIT_ROUNDS && left; round++) {
         int armed = 0;
-        for (;;) {
+        while (left) {
             if (*k >= room)
-                return -1;
+                return;
             int got = ibv_poll_cq(d->cq, 1, &wc[*k]);
             if (got < 0)
-                return -1;
+                return;
             if (got == 1) {
-                if (wc[*k].wr_id == wr_id)
-                    return (int)wc[*k].status;
-                (*k)++;
+                int mine = 0;
+                for (int i = 0; i < n; i++)
+                    if (wc[*k].wr_id == ids[i]) {
+                        status[i] = (int)wc[*k].status;
+                        left--;
+                        mine = 1;
+                    }
+                if (!mine)
+                    (*k)++;
                 continue;
             }
             if (armed)
                 break;
             if (ibv_req_notify_cq(d->cq, 0))
-                return -1;
+                return;
             armed = 1; /* poll once more for what came before the arming */
         }
-        struct pollfd p = {.fd = d->fd, .events = POLLIN};
-        poll(&p, 1, 10);
-        hv_events(d);
+        if (left) {
+            struct pollfd p = {.fd = d->fd, .events = POLLIN};
+            poll(&p, 1, 10);
+            hv_events(d);
+        }
     }
-    return -1;
 }
 
-/* A WRITE whose data is all solicited (RFC 7145 7.3.6): RDMA-Read it into a ring slot behind a copy of
- * its header, wait for it, and answer the whole as quick_burst answers a WRITE with immediate data. The
- * checks that decide run once the data is in; if one fails the command goes to the driver, which reads
- * the data again (an RDMA Read leaves the initiator's buffer as it was). 1 if it answered. */
-static int lane_fetch(struct hv_device *d, struct hv_lane *l, const struct hv_ring *r, const uint8_t *msg,
-                      struct ibv_wc *wc, int *k, int room)
+/* A solicited WRITE (RFC 7145 7.3.6) the lane may take: one whole SCSI Command PDU, F and SIMPLE, no
+ * immediate data, the Write STag, WRITE(10)/(16) without WRPROTECT or FUA, CmdSN cmdsn, a LU that takes
+ * WRITEs now without AIO, data that fits a slot behind the header; its LU entry, or NULL. */
+static struct quick_lu *fetchable(const struct hv_lane *l, const struct hv_ring *r, const uint8_t *msg,
+                                  uint32_t len, uint32_t cmdsn)
 {
     const uint8_t *h = msg + ISER_HDR;
-    struct quick_conn *c = l->conn;
     struct quick_lu *lus = l->lus, *lu = NULL;
-    uint32_t edtl = get32(h + 20);
+    if (len != ISER_HDR + BHS_LEN || (msg[0] & 0xF8) != 0x18 || h[0] != 0x01 || (h[1] & 0xE7) != 0xA1
+        || (get32(h + 4) & 0xFFFFFF) || (h[32] != 0x2A && h[32] != 0x8A) || (h[33] & 0xE8)
+        || get32(h + 24) != cmdsn || !get32(h + 20) || get32(h + 20) > r->slot_size - BHS_LEN)
+        return NULL;
     for (uint32_t i = 0; i < l->nlus; i++)
         if (lus[i].lun == h[9])
             lu = &lus[i];
-    /* F, SIMPLE, no immediate data, the Write STag; a LU that takes WRITEs; in order; fits a slot */
-    if ((h[1] & 0x87) != 0x81 || !(msg[0] & 0x08) || !lu || !(lu->ok & 2) || lu->aio || !edtl
-        || (h[33] & 0xE8) /* WRPROTECT, FUA: the full path's */
-        || get32(h + 24) != c->exp_cmdsn || edtl > r->slot_size - BHS_LEN || *l->sq_room < 2)
+    return lu && (lu->ok & 2) && !lu->aio ? lu : NULL;
+}
+
+/* Solicited WRITEs: the one in wc[at] and those of the same connection right behind it in this call's
+ * completions (up to FETCH_MAX, in CmdSN order) have their data RDMA-Read together into ring slots, each
+ * behind a copy of its header; once it is in, each is answered as quick_burst answers a WRITE with
+ * immediate data, in order. The checks that decide run then; a WRITE that fails one goes to the driver
+ * with those after it (it reads the data again: an RDMA Read leaves the initiator's buffer as it was).
+ * The later RECVs it answers are marked done in wc (wr_id 0: no connection has id 0). 1 if it answered
+ * the one at wc[at]. */
+static int lane_fetch(struct hv_device *d, struct hv_lane *l, const struct hv_ring *r, struct ibv_wc *wc,
+                      int at, int *k, int room)
+{
+    struct quick_conn *c = l->conn;
+    int pos[FETCH_MAX], status[FETCH_MAX], n = 0;
+    int64_t slot[FETCH_MAX];
+    uint64_t ids[FETCH_MAX];
+    const uint8_t *msg[FETCH_MAX];
+    for (int j = at; j < *k && n < FETCH_MAX; j++) {
+        uint64_t wid = wc[j].wr_id;
+        if (wid >> 32 != l->id)
+            continue;
+        if (((wid >> KIND_SHIFT) & 0xF) != HV_RECV)
+            continue; /* this connection's other completions keep their place */
+        const uint8_t *m = (uint8_t *)(uintptr_t)(l->recv_base + (wid & 0xFFFFFFF) * (uint64_t)l->recv_size);
+        if (wc[j].status != IBV_WC_SUCCESS || !fetchable(l, r, m, wc[j].byte_len, c->exp_cmdsn + n)
+            || *l->sq_room < 2 * (uint32_t)(n + 1) || *l->nfree < (uint32_t)(n + 1))
+            break;
+        slot[n] = ((alloc_fn)r->alloc)(r->base);
+        if (slot[n] < 0)
+            break;
+        pos[n] = j;
+        msg[n] = m;
+        status[n] = -1;
+        n++;
+    }
+    if (!n)
         return 0;
-    int64_t slot = ((alloc_fn)r->alloc)(r->base);
-    if (slot < 0)
-        return 0;
-    uint8_t *dst = (uint8_t *)(uintptr_t)(r->data + (uint64_t)slot * r->slot_size);
     lane_flush(l, r); /* what the lane answered before goes first */
     struct lane_batch *b = l->batch;
-    uint64_t read_id = l->id << 32 | (uint64_t)HV_LANE_READ << KIND_SHIFT | (uint32_t)slot;
-    add_send(b, read_id, IBV_WR_RDMA_READ, (uint64_t)(uintptr_t)(dst + BHS_LEN), edtl, l->ring_lkey, 1,
-             get32(msg + 4), get64(msg + 8));
-    *l->sq_room -= 1;
-    l->outstanding++;
+    for (int i = 0; i < n; i++) {
+        ids[i] = l->id << 32 | (uint64_t)HV_LANE_READ << KIND_SHIFT | (uint32_t)slot[i];
+        const uint8_t *h = msg[i] + ISER_HDR;
+        add_send(b, ids[i], IBV_WR_RDMA_READ, r->data + (uint64_t)slot[i] * r->slot_size + BHS_LEN,
+                 get32(h + 20), l->ring_lkey, 1, get32(msg[i] + 4), get64(msg[i] + 8));
+        *l->sq_room -= 1;
+        l->outstanding++;
+    }
     lane_flush(l, r);
     if (l->error)
-        return 0; /* not posted: lane_flush gave its entry back; the slot too */
-    int status = wait_for(d, read_id, wc, k, room);
-    if (status < 0)
-        return 0; /* it completes later (HV_LANE_READ frees the slot): the driver takes the command */
-    *l->sq_room += 1;
-    l->outstanding--;
-    uint8_t hdr[BHS_LEN];
-    uint32_t out_slot = NO_SLOT, dlen = 0, max_data = c->max_data;
-    int64_t n = 0;
-    if (status == IBV_WC_SUCCESS) {
-        memcpy(dst, h, BHS_LEN);
-        dst[5] = (uint8_t)(edtl >> 16); /* the data behind the header, as immediate data would be */
-        dst[6] = (uint8_t)(edtl >> 8);
-        dst[7] = (uint8_t)edtl;
-        c->max_data = edtl;
-        n = ((burst_fn)r->burst)(r->base, dst, BHS_LEN + edtl, c, l->lus, l->nlus, hdr, &out_slot, &dlen, 1);
-        c->max_data = max_data;
-    } else {
-        l->error = EIO; /* the QP is in error: the connection goes */
+        return 0; /* not posted: lane_flush gave their entries and slots back */
+    wait_for(d, ids, status, n, wc, k, room);
+    int answered = 0;
+    for (int i = 0; i < n; i++) {
+        if (status[i] < 0) { /* it completes later (HV_LANE_READ frees the slot) */
+            l->stopped = 1;
+            continue;
+        }
+        *l->sq_room += 1;
+        l->outstanding--;
+        uint8_t *dst = (uint8_t *)(uintptr_t)(r->data + (uint64_t)slot[i] * r->slot_size);
+        const uint8_t *h = msg[i] + ISER_HDR;
+        uint32_t edtl = get32(h + 20), out_slot = NO_SLOT, dlen = 0, max_data = c->max_data;
+        uint8_t hdr[BHS_LEN];
+        int64_t got = 0;
+        if (status[i] != IBV_WC_SUCCESS) {
+            l->error = EIO; /* the QP is in error: the connection goes */
+        } else if (!l->stopped) {
+            memcpy(dst, h, BHS_LEN);
+            dst[5] = (uint8_t)(edtl >> 16); /* the data behind the header, as immediate data would be */
+            dst[6] = (uint8_t)(edtl >> 8);
+            dst[7] = (uint8_t)edtl;
+            c->max_data = edtl;
+            got = ((burst_fn)r->burst)(r->base, dst, BHS_LEN + edtl, c, l->lus, l->nlus, hdr, &out_slot,
+                                       &dlen, 1);
+            c->max_data = max_data;
+        }
+        ((free_fn)r->free)(r->base, (uint32_t)slot[i]);
+        if (got != 1) {
+            l->stopped = 1; /* this one and those after it: the driver's */
+            continue;
+        }
+        lane_answer(l, r, msg[i], hdr, out_slot, dlen);
+        if (i == 0) {
+            answered = 1;
+        } else {
+            repost(l, (uint32_t)(wc[pos[i]].wr_id & 0xFFFFFFF));
+            wc[pos[i]].wr_id = 0;
+        }
     }
-    ((free_fn)r->free)(r->base, (uint32_t)slot);
-    if (n != 1)
-        return 0;
-    lane_answer(l, r, msg, hdr, out_slot, dlen);
-    return 1;
+    return answered;
 }
 
 /* Answer the command in receive buffer idx (len bytes) if the fast lane takes it; 1 if it did. */
 static int lane_take(struct hv_device *d, struct hv_lane *l, const struct hv_ring *r, uint32_t idx,
-                     uint32_t len, struct ibv_wc *wc, int *k, int room)
+                     uint32_t len, struct ibv_wc *wc, int at, int *k, int room)
 {
     struct lane_batch *b = l->batch;
     uint8_t *msg = (uint8_t *)(uintptr_t)(l->recv_base + (uint64_t)idx * l->recv_size);
@@ -494,7 +553,7 @@ static int lane_take(struct hv_device *d, struct hv_lane *l, const struct hv_rin
         return 0;
     int taken;
     if (h[0] == 0x01 && (h[1] & 0x60) == 0x20 && dsl == 0 && (h[32] == 0x2A || h[32] == 0x8A)) {
-        taken = lane_fetch(d, l, r, msg, wc, k, room);
+        taken = lane_fetch(d, l, r, wc, at, k, room);
     } else {
         uint8_t hdr[BHS_LEN];
         uint32_t slot = NO_SLOT, dlen = 0;
@@ -523,6 +582,8 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
         return -EIO;
     for (int i = 0; i < k; i++) {
         uint64_t wid = wc[i].wr_id;
+        if (!wid)
+            continue; /* a RECV a lane WRITE before it answered with it (lane_fetch) */
         uint32_t kind = (uint32_t)(wid >> KIND_SHIFT) & 0xF, idx = (uint32_t)(wid & 0xFFFFFFF);
         struct hv_lane *l = NULL;
         for (uint32_t j = 0; j < nlanes; j++)
@@ -542,7 +603,7 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
                 continue; /* else the driver closes the connection too */
         } else if (l && kind == HV_RECV) {
             if (wc[i].status == IBV_WC_SUCCESS && l->on && !l->stopped && !l->error
-                && lane_take(d, l, r, idx, wc[i].byte_len, wc, &k, room))
+                && lane_take(d, l, r, idx, wc[i].byte_len, wc, i, &k, room))
                 continue;
             l->stopped = 1;
         }

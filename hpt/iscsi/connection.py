@@ -620,8 +620,8 @@ class Connection(ControlRequests):
         if answered:
             s = self.session
             assert s is not None
-            s.exp_cmdsn, self.statsn = lane.exp_cmdsn, lane.statsn
-            self._count_burst(Burst(answered, lane.exp_cmdsn, lane.statsn, answered * BHS_LEN + written,
+            s.exp_cmdsn, self.statsn = lane.numbers()
+            self._count_burst(Burst(answered, s.exp_cmdsn, self.statsn, answered * BHS_LEN + written,
                                     read_bytes=read_bytes, written=written))
 
     def _count_burst(self, b: Burst) -> None:

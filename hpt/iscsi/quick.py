@@ -166,13 +166,9 @@ class QuickLane:
         self._entered = []
         return read_bytes, written
 
-    @property
-    def exp_cmdsn(self) -> int:
-        return int(self._conn.exp_cmdsn)
-
-    @property
-    def statsn(self) -> int:
-        return int(self._conn.statsn)
+    def numbers(self) -> tuple[int, int]:
+        """ExpCmdSN and StatSN after the calls."""
+        return int(self._conn.exp_cmdsn), int(self._conn.statsn)
 
     def pointers(self) -> tuple[int, int, int]:
         """Addresses of the C view for a caller of ``quick_burst`` in another module (the iSER lane):

@@ -33,7 +33,7 @@ from hpt.iser.header import (
 )
 from hpt.iser.memory import MessageBuffers
 from hpt.iser.verbs import drop_cm_id
-from hpt.native.verbs import NO_SLOT, RDMA_READ, RDMA_WRITE, WR, ZERO_WRITE
+from hpt.native.verbs import MAX_RECVS, NO_SLOT, RDMA_READ, RDMA_WRITE, WR, ZERO_WRITE
 from hpt.native.verbs import SEND as WR_SEND
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ HEADERS = ISER_HDR_LEN + BHS_LEN
 AHS_ROOM = 256
 SEND_DATA = 8192 + 256  # largest data segment the target sends (text pieces, sense, NOP-In echo)
 SEND_BUFFERS = 256
-RECV_BUFFERS = 64
+RECV_BUFFERS = MAX_RECVS  # all of them posted in one call
 NOP_INTERVAL = 15.0  # idle seconds before a NOP-In ping (as the TCP driver)
 NOP_COUNT = 3  # unanswered pings before the connection is given up
 

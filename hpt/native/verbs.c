@@ -7,13 +7,34 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
+#include "quick.h"
 #include "verbs.h"
 
 #define CHUNK 64
 #define ACK_EVERY 64
+
+/* One send-queue work request with one scatter entry (s), the last of its chain so far. */
+static void fill_send(struct ibv_send_wr *w, struct ibv_sge *s, uint64_t wr_id, enum ibv_wr_opcode op,
+                      uint64_t addr, uint32_t len, uint32_t lkey, int signaled, uint32_t rkey, uint64_t raddr)
+{
+    *s = (struct ibv_sge){.addr = addr, .length = len, .lkey = lkey};
+    *w = (struct ibv_send_wr){.wr_id = wr_id, .sg_list = s, .num_sge = 1, .opcode = op,
+                              .send_flags = signaled ? IBV_SEND_SIGNALED : 0,
+                              .wr.rdma = {.remote_addr = raddr, .rkey = rkey}};
+}
+
+/* One RECV into the buffer of len bytes at addr, the last of its chain so far. */
+static void fill_recv(struct ibv_recv_wr *w, struct ibv_sge *g, uint64_t wr_id, uint64_t addr, uint32_t len,
+                      uint32_t lkey)
+{
+    *g = (struct ibv_sge){.addr = addr, .length = len, .lkey = lkey};
+    *w = (struct ibv_recv_wr){.wr_id = wr_id, .sg_list = g, .num_sge = 1};
+}
 
 int hv_device_open(struct hv_device *d, void *cm_id, int cqe)
 {
@@ -154,26 +175,19 @@ int hv_arm(struct hv_device *d)
 int hv_post_recv(void *qp, uint64_t base, uint32_t size, uint32_t lkey, uint64_t tag, const uint32_t *idx,
                  uint32_t n)
 {
-    /* RECVs of message buffers base + idx[i] * size, wr_id tag | idx[i]; returns how many were posted */
-    struct ibv_recv_wr wr[CHUNK], *bad;
+    /* RECVs of message buffers base + idx[i] * size, wr_id tag | idx[i], at most CHUNK (a connection
+     * has no more receive buffers); returns how many were posted */
+    struct ibv_recv_wr wr[CHUNK], *bad = NULL;
     struct ibv_sge sge[CHUNK];
-    uint32_t done = 0;
-    while (done < n) {
-        uint32_t k = n - done < CHUNK ? n - done : CHUNK;
-        for (uint32_t i = 0; i < k; i++) {
-            sge[i].addr = base + (uint64_t)idx[done + i] * size;
-            sge[i].length = size;
-            sge[i].lkey = lkey;
-            wr[i].wr_id = tag | idx[done + i];
-            wr[i].sg_list = &sge[i];
-            wr[i].num_sge = 1;
-            wr[i].next = i + 1 < k ? &wr[i + 1] : NULL;
-        }
-        if (ibv_post_recv(qp, wr, &bad))
-            return (int)(done + (uint32_t)(bad - wr));
-        done += k;
+    uint32_t k = n < CHUNK ? n : CHUNK;
+    for (uint32_t i = 0; i < k; i++) {
+        fill_recv(&wr[i], &sge[i], tag | idx[i], base + (uint64_t)idx[i] * size, size, lkey);
+        if (i)
+            wr[i - 1].next = &wr[i];
     }
-    return (int)done;
+    if (k && ibv_post_recv(qp, wr, &bad))
+        return (int)(bad - wr);
+    return (int)k;
 }
 
 int hv_post_send(void *qp, const struct hv_wr *wrs, uint32_t n)
@@ -185,22 +199,14 @@ int hv_post_send(void *qp, const struct hv_wr *wrs, uint32_t n)
     uint32_t done = 0;
     while (done < n) {
         uint32_t k = n - done < CHUNK ? n - done : CHUNK;
-        memset(wr, 0, k * sizeof wr[0]);
         for (uint32_t i = 0; i < k; i++) {
             const struct hv_wr *w = &wrs[done + i];
             if (w->op > HV_RDMA_READ)
                 return (int)done;
-            sge[i].addr = w->addr;
-            sge[i].length = w->length;
-            sge[i].lkey = w->lkey;
-            wr[i].wr_id = w->wr_id;
-            wr[i].sg_list = &sge[i];
-            wr[i].num_sge = 1;
-            wr[i].opcode = ops[w->op];
-            wr[i].send_flags = w->signaled ? IBV_SEND_SIGNALED : 0;
-            wr[i].wr.rdma.remote_addr = w->remote_addr;
-            wr[i].wr.rdma.rkey = w->rkey;
-            wr[i].next = i + 1 < k ? &wr[i + 1] : NULL;
+            fill_send(&wr[i], &sge[i], w->wr_id, ops[w->op], w->addr, w->length, w->lkey, w->signaled,
+                      w->rkey, w->remote_addr);
+            if (i)
+                wr[i - 1].next = &wr[i];
         }
         if (ibv_post_send(qp, wr, &bad))
             return (int)(done + (uint32_t)(bad - wr));
@@ -224,10 +230,6 @@ const char *hv_status_str(uint32_t status)
  * has gone there, so does every later one of the call (CmdSN order). The work requests of a call are
  * posted per connection at its end, so the driver's own posts come after them.
  */
-#include <poll.h>
-#include <stdlib.h>
-#include "quick.h"
-
 #define ISER_HDR 28
 #define BHS_LEN 48
 #define NO_SLOT 0xFFFFFFFFu
@@ -285,8 +287,6 @@ static void lane_flush(struct hv_lane *l, const struct hv_ring *r)
     struct lane_batch *b = l->batch;
     if (b->nsend) {
         struct ibv_send_wr *bad = NULL;
-        for (uint32_t i = 0; i < b->nsend; i++)
-            b->send[i].next = i + 1 < b->nsend ? &b->send[i + 1] : NULL;
         int err = ibv_post_send(l->qp, b->send, &bad);
         if (err) {
             l->error = err;
@@ -304,8 +304,6 @@ static void lane_flush(struct hv_lane *l, const struct hv_ring *r)
     }
     if (b->nrecv) {
         struct ibv_recv_wr *bad = NULL;
-        for (uint32_t i = 0; i < b->nrecv; i++)
-            b->recv[i].next = i + 1 < b->nrecv ? &b->recv[i + 1] : NULL;
         int err = ibv_post_recv(l->qp, b->recv, &bad);
         if (err)
             l->error = err;
@@ -316,32 +314,20 @@ static void lane_flush(struct hv_lane *l, const struct hv_ring *r)
 static void add_send(struct lane_batch *b, uint64_t wr_id, enum ibv_wr_opcode op, uint64_t addr, uint32_t len,
                      uint32_t lkey, int signaled, uint32_t rkey, uint64_t raddr)
 {
-    struct ibv_send_wr *w = &b->send[b->nsend];
-    struct ibv_sge *s = &b->send_sge[b->nsend++];
-    memset(w, 0, sizeof *w);
-    s->addr = addr;
-    s->length = len;
-    s->lkey = lkey;
-    w->wr_id = wr_id;
-    w->sg_list = s;
-    w->num_sge = 1;
-    w->opcode = op;
-    w->send_flags = signaled ? IBV_SEND_SIGNALED : 0;
-    w->wr.rdma.remote_addr = raddr;
-    w->wr.rdma.rkey = rkey;
+    fill_send(&b->send[b->nsend], &b->send_sge[b->nsend], wr_id, op, addr, len, lkey, signaled, rkey, raddr);
+    if (b->nsend)
+        b->send[b->nsend - 1].next = &b->send[b->nsend];
+    b->nsend++;
 }
 
 static void repost(struct hv_lane *l, uint32_t idx)
 {
     struct lane_batch *b = l->batch;
-    struct ibv_recv_wr *w = &b->recv[b->nrecv];
-    struct ibv_sge *g = &b->recv_sge[b->nrecv++];
-    g->addr = l->recv_base + (uint64_t)idx * l->recv_size;
-    g->length = l->recv_size;
-    g->lkey = l->recv_lkey;
-    w->wr_id = l->id << 32 | (uint64_t)HV_RECV << KIND_SHIFT | idx;
-    w->sg_list = g;
-    w->num_sge = 1;
+    fill_recv(&b->recv[b->nrecv], &b->recv_sge[b->nrecv], l->id << 32 | (uint64_t)HV_RECV << KIND_SHIFT | idx,
+              l->recv_base + (uint64_t)idx * l->recv_size, l->recv_size, l->recv_lkey);
+    if (b->nrecv)
+        b->recv[b->nrecv - 1].next = &b->recv[b->nrecv];
+    b->nrecv++;
 }
 
 /* Send quick_burst's answer hdr (slot and dlen as it gave them) of the command whose message is msg: a

@@ -19,6 +19,7 @@ WR = struct.Struct("<QQQIIIIII")  # struct hv_wr: wr_id, addr, remote_addr, leng
 WC = struct.Struct("<QIIII")  # struct hv_wc: wr_id, status, byte_len, opcode, pad
 WC_SUCCESS = 0
 SERVE_ROOM = 512  # rows Device.serve returns at most (verbs.c WC_ROOM)
+MAX_RECVS = 64  # RECVs one QueuePair.post_recv posts at most (verbs.c CHUNK)
 
 
 class VerbsError(OSError):
@@ -74,8 +75,8 @@ class QueuePair:
         _check(self._lib.hv_qp_connect(self._ffi.cast("void *", cm_id), self._qp, read_depth), "modify QP")
 
     def post_recv(self, base: int, size: int, lkey: int, tag: int, indices: Any) -> int:
-        """RECVs into buffers ``base + i * size`` for each i of ``indices`` (an ``array('I')``), wr_id
-        ``tag | i``; returns how many were posted."""
+        """RECVs into buffers ``base + i * size`` for each i of ``indices`` (an ``array('I')``, at most
+        :data:`MAX_RECVS`), wr_id ``tag | i``; returns how many were posted."""
         buf = self._ffi.from_buffer("uint32_t[]", indices)
         return int(self._lib.hv_post_recv(self._qp, base, size, lkey, tag, buf, len(indices)))
 
@@ -155,7 +156,11 @@ class Device:
         _check(self.lib.hv_device_open(self.dev, self.ffi.cast("void *", cm_id), cqe), "open the RDMA device")
         self.fd = int(self.dev.fd)
         self._wcs = bytearray(WC.size * SERVE_ROOM)
+        self._out = self.ffi.from_buffer("struct hv_wc[]", self._wcs)
+        self._polled = self.ffi.new("int *")
         self._ring: Any = None
+        self._lanes: list[Lane] = []  # the lanes of the last serve, and their pointer array
+        self._lane_ptrs = self.ffi.new("struct hv_lane *[]", 0)
 
     def register(self, address: int, length: int) -> MemoryRegion:
         lkey = self.ffi.new("uint32_t *")
@@ -195,12 +200,12 @@ class Device:
         """Poll a batch of completions, the lanes answering what they take (``verbs.c``: hv_serve; a
         lane WRITE waits there for its RDMA Read, keeping what else completes meanwhile); returns the
         rest, in order, as (wr_id, status, byte_len, opcode, 0) each, and how many were polled."""
-        ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])
-        polled = self.ffi.new("int *")
-        out = self.ffi.from_buffer("struct hv_wc[]", self._wcs)
-        rows = _check(self.lib.hv_serve(self.dev, ptrs, len(lanes), self._ring, out, SERVE_ROOM, polled),
-                      "ibv_poll_cq")
-        return list(WC.iter_unpack(memoryview(self._wcs)[: rows * WC.size])), int(polled[0])
+        if lanes != self._lanes:  # the portal's connections changed: a new pointer array
+            self._lanes = list(lanes)
+            self._lane_ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])
+        rows = _check(self.lib.hv_serve(self.dev, self._lane_ptrs, len(lanes), self._ring, self._out,
+                                        SERVE_ROOM, self._polled), "ibv_poll_cq")
+        return list(WC.iter_unpack(memoryview(self._wcs)[: rows * WC.size])), int(self._polled[0])
 
     def close(self) -> None:
         if self.dev is not None:

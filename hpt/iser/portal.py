@@ -46,6 +46,7 @@ READ_DEPTH = 4  # RDMA Reads in flight per connection (initiator depth)
 RNR_RETRY_FOREVER = 7
 DRAIN_TIMEOUT = 10.0
 SERVICE_INTERVAL = 0.5  # seconds between rounds of keepalive and retries when nothing asks sooner
+LINGER_MS = 0  # how long hv_serve waits, lanes entered, for the next completion before it returns
 
 
 class Device:
@@ -195,24 +196,22 @@ class IserPortal:
     # ------------------------------------------------------------------------------ completions
     def _completions(self) -> None:
         dev = self.device.verbs
-        dev.events()
         touched: dict[int, IserConnection] = {}
-        armed = False
-        now = time.monotonic()
         conns = self.conns
+        wake = (self.cm_fd, self._wake_r)  # what ends a linger: the loop has other work
         while True:
             # every connection's lane: the completions of its answers are the lane's, on or off
             lanes = [conn.lane for conn in conns.values()]
             for conn in conns.values():
                 conn.lane_enter()
             try:
-                while True:  # what only the lanes took needs nothing of Python: poll on, entered
-                    wcs, polled = dev.serve(lanes)
-                    if wcs or not polled:
-                        break
+                wcs = dev.serve(lanes, wake, LINGER_MS)
             finally:
+                now = time.monotonic()
                 for conn in list(conns.values()):
                     conn.lane_leave(now)
+            if not wcs:
+                break  # the CQ is empty and armed
             for wid, status, byte_len, _opcode, _ in wcs:
                 conn = conns.get(wid >> 32)
                 if conn is None:
@@ -226,12 +225,6 @@ class IserPortal:
                     log.exception("iSER connection %s: internal error, closing", conn.core.peer)
                     conn.close("internal error")
                 touched[conn.id] = conn
-            if polled:
-                continue
-            if armed:
-                break
-            dev.arm()  # re-arm only after an empty poll, then poll once more for the race
-            armed = True
         for conn in touched.values():
             if not conn.draining:
                 self._guarded(conn)

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 #include "quick.h"
@@ -151,7 +152,7 @@ int hv_qp_destroy(void *qp)
     return -ibv_destroy_qp(qp);
 }
 
-int hv_events(struct hv_device *d)
+static int hv_events(struct hv_device *d)
 {
     /* take the channel's pending events (it is non-blocking) and acknowledge them in batches */
     int n = 0;
@@ -165,11 +166,6 @@ int hv_events(struct hv_device *d)
         }
     }
     return n;
-}
-
-int hv_arm(struct hv_device *d)
-{
-    return -ibv_req_notify_cq(d->cq, 0);
 }
 
 int hv_post_recv(void *qp, uint64_t base, uint32_t size, uint32_t lkey, uint64_t tag, const uint32_t *idx,
@@ -227,8 +223,11 @@ const char *hv_status_str(uint32_t status)
  * chained with the SCSI Response (7.3.5), a WRITE whose data all came as immediate data by the SCSI
  * Response; the RECV is posted again. The SEND completions of those answers free their slot and send
  * buffer here. Every other completion goes to the driver in order, and once one RECV of a connection
- * has gone there, so does every later one of the call (CmdSN order). The work requests of a call are
- * posted per connection at its end, so the driver's own posts come after them.
+ * has gone there, so does every later one of the call (CmdSN order). The work requests of a batch are
+ * posted per connection at its end, so the driver's own posts come after them. While only the lanes
+ * take what completes, the call polls on, arms the CQ when it is empty (then polls once more), and
+ * may linger on the completion channel for a few milliseconds (the lanes stay entered: the next
+ * command of a connection at queue depth 1 comes within them) before it returns to the driver.
  */
 #define ISER_HDR 28
 #define BHS_LEN 48
@@ -555,17 +554,12 @@ static int lane_take(struct hv_device *d, struct hv_lane *l, const struct hv_rin
 
 #define WC_ROOM 512 /* completions one call holds: a batch, and what a lane WRITE's wait polls */
 
-int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
-             struct hv_wc *out, int n, int *polled)
+/* Handle k polled completions wc[0..k) (a lane WRITE's wait may add to k, up to room): the lanes answer
+ * what they take, and every other completion becomes a row of out, in order; returns the rows. */
+static int serve_batch(struct hv_lane **lanes, uint32_t nlanes, struct hv_device *d, const struct hv_ring *r,
+                       struct ibv_wc *wc, int k, int room, struct hv_wc *out)
 {
-    /* out holds n rows: every completion polled may become one, those a lane WRITE's wait polls too */
-    struct ibv_wc wc[WC_ROOM];
-    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM;
-    for (uint32_t i = 0; i < nlanes; i++)
-        lanes[i]->stopped = 0;
-    int k = ibv_poll_cq(d->cq, room < CHUNK ? room : CHUNK, wc);
-    if (k < 0)
-        return -EIO;
+    int rows = 0;
     for (int i = 0; i < k; i++) {
         uint64_t wid = wc[i].wr_id;
         if (!wid)
@@ -601,6 +595,62 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
     }
     for (uint32_t j = 0; j < nlanes; j++)
         lane_flush(lanes[j], r);
-    *polled = k;
+    return rows;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Sleep on the completion channel and fds[0..nfds) for at most ms milliseconds: 1 if a completion
+ * event came (taken and acknowledged), 0 if one of fds became readable or the time ran out. */
+static int linger(struct hv_device *d, const int *fds, int nfds, int ms)
+{
+    struct pollfd p[1 + HV_LINGER_FDS];
+    int m = 1;
+    p[0] = (struct pollfd){.fd = d->fd, .events = POLLIN};
+    for (int i = 0; i < nfds && i < HV_LINGER_FDS; i++)
+        p[m++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    if (poll(p, (nfds_t)m, ms) <= 0 || !(p[0].revents & POLLIN))
+        return 0;
+    hv_events(d);
+    return 1;
+}
+
+int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
+             struct hv_wc *out, int n, const int *fds, int nfds, int linger_ms)
+{
+    /* out holds n rows: every completion polled may become one, those a lane WRITE's wait polls too */
+    struct ibv_wc wc[WC_ROOM];
+    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, armed = 0;
+    int64_t until = linger_ms > 0 ? now_ms() + linger_ms : 0;
+    hv_events(d);
+    for (uint32_t i = 0; i < nlanes; i++)
+        lanes[i]->stopped = 0;
+    while (!rows) {
+        int k = ibv_poll_cq(d->cq, room < CHUNK ? room : CHUNK, wc);
+        if (k < 0)
+            return -EIO;
+        rows = serve_batch(lanes, nlanes, d, r, wc, k, room, out);
+        if (rows)
+            break;
+        if (k) {
+            armed = 0; /* what only the lanes took needs nothing of the driver: poll on */
+            continue;
+        }
+        if (!armed) { /* empty: arm, then poll once more for what came before the arming */
+            if (ibv_req_notify_cq(d->cq, 0))
+                return -EIO;
+            armed = 1;
+            continue;
+        }
+        int64_t left = until ? until - now_ms() : 0;
+        if (left <= 0 || !linger(d, fds, nfds, (int)left))
+            break;
+        armed = 0; /* the event was for a completion: the arming is spent */
+    }
     return rows;
 }

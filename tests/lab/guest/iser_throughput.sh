@@ -1,13 +1,15 @@
 # Sequential 1 GiB write then read with O_DIRECT by the kernel ib_iser initiator, then fio's 4K random
 # read (libaio, O_DIRECT, queue depth $RANDREAD_QD for $RANDREAD_S seconds), against hptd and then against
-# tgtd --lld iser in this same guest, $ROUNDS times (default 3), the two targets taking turns
+# tgtd --lld iser in this same guest, $ROUNDS times (default 3), the two targets taking turns (which
+# goes first alternates)
 # (hptd_iser_start.sh and tgtd_iser_start.sh must be sourced ahead with DEFINE_ONLY=1). Each dd summary
 # line is logged as "throughput NAME write|read: ...", fio's IOPS as "iops NAME randread: N", and the
-# target process's CPU time (user and system ticks) for each pass as "cpu NAME PASS: user U sys S".
-ticks() {  # the target's user and system CPU ticks; with an argument, those since it
-    set -- "$(awk '{print $14, $15}' "/proc/$target_pid/stat")" "${1:-}"
+# target process's CPU time (user and system ticks) for each pass, with the guest's idle ticks, as
+# "cpu NAME PASS: user U sys S idle I".
+ticks() {  # the target's user and system CPU ticks and the guest's idle ones; with an argument, since it
+    set -- "$(awk '{print $14, $15}' "/proc/$target_pid/stat") $(awk '/^cpu /{print $5 + $6}' /proc/stat)" "${1:-}"
     if [ -z "$2" ]; then echo "$1"; return; fi
-    echo "$1 $2" | awk '{print "user", $1 - $3, "sys", $2 - $4}'
+    echo "$1 $2" | awk '{print "user", $1 - $4, "sys", $2 - $5, "idle", $3 - $6}'
 }
 measure() {  # measure NAME: log in to $TARGET_IQN over iSER, time the transfers, log out
     iscsiadm -m node -o delete > /dev/null 2>&1 || true
@@ -41,16 +43,21 @@ LUN_STORE=null  # the transports are compared, not the guest's disk
 TOML_HEAD='[iscsi]
 InitialR2T = true
 ImmediateData = false'
-for round in $(seq "${ROUNDS:-3}"); do
-    log "round $round"
+hptd_turn() {
     start_hptd
     measure hptd
     kill "$target_pid"
     wait "$target_pid" || true  # hptd is this shell's child
     trap - EXIT
+}
+tgtd_turn() {
     start_tgtd
     measure tgtd
     kill -KILL "$target_pid"  # tgtd stays up on SIGTERM while it has targets
     wait_for 30 sh -c "! kill -0 $target_pid 2> /dev/null"  # (it went to the background: not a child)
     trap - EXIT
+}
+for round in $(seq "${ROUNDS:-3}"); do  # the first turn of a round alternates: neither is always first
+    log "round $round"
+    if [ $((round % 2)) = 1 ]; then hptd_turn; tgtd_turn; else tgtd_turn; hptd_turn; fi
 done

@@ -46,7 +46,6 @@ READ_DEPTH = 4  # RDMA Reads in flight per connection (initiator depth)
 RNR_RETRY_FOREVER = 7
 DRAIN_TIMEOUT = 10.0
 SERVICE_INTERVAL = 0.5  # seconds between rounds of keepalive and retries when nothing asks sooner
-LINGER_MS = 0  # how long hv_serve waits, lanes entered, for the next completion before it returns
 
 
 class Device:
@@ -198,14 +197,13 @@ class IserPortal:
         dev = self.device.verbs
         touched: dict[int, IserConnection] = {}
         conns = self.conns
-        wake = (self.cm_fd, self._wake_r)  # what ends a linger: the loop has other work
         while True:
             # every connection's lane: the completions of its answers are the lane's, on or off
             lanes = [conn.lane for conn in conns.values()]
             for conn in conns.values():
                 conn.lane_enter()
             try:
-                wcs = dev.serve(lanes, wake, LINGER_MS)
+                wcs = dev.serve(lanes)
             finally:
                 now = time.monotonic()
                 for conn in list(conns.values()):

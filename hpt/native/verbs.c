@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 #include "quick.h"
@@ -225,9 +224,8 @@ const char *hv_status_str(uint32_t status)
  * buffer here. Every other completion goes to the driver in order, and once one RECV of a connection
  * has gone there, so does every later one of the call (CmdSN order). The work requests of a batch are
  * posted per connection at its end, so the driver's own posts come after them. While only the lanes
- * take what completes, the call polls on, arms the CQ when it is empty (then polls once more), and
- * may linger on the completion channel for a few milliseconds (the lanes stay entered: the next
- * command of a connection at queue depth 1 comes within them) before it returns to the driver.
+ * take what completes, the call polls on; when the CQ is empty it arms it and polls once more, and
+ * returns when that is empty too: one call, and one entering of the lanes, per wake-up.
  */
 #define ISER_HDR 28
 #define BHS_LEN 48
@@ -598,35 +596,12 @@ static int serve_batch(struct hv_lane **lanes, uint32_t nlanes, struct hv_device
     return rows;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Sleep on the completion channel and fds[0..nfds) for at most ms milliseconds: 1 if a completion
- * event came (taken and acknowledged), 0 if one of fds became readable or the time ran out. */
-static int linger(struct hv_device *d, const int *fds, int nfds, int ms)
-{
-    struct pollfd p[1 + HV_LINGER_FDS];
-    int m = 1;
-    p[0] = (struct pollfd){.fd = d->fd, .events = POLLIN};
-    for (int i = 0; i < nfds && i < HV_LINGER_FDS; i++)
-        p[m++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-    if (poll(p, (nfds_t)m, ms) <= 0 || !(p[0].revents & POLLIN))
-        return 0;
-    hv_events(d);
-    return 1;
-}
-
 int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
-             struct hv_wc *out, int n, const int *fds, int nfds, int linger_ms)
+             struct hv_wc *out, int n)
 {
     /* out holds n rows: every completion polled may become one, those a lane WRITE's wait polls too */
     struct ibv_wc wc[WC_ROOM];
     int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, armed = 0;
-    int64_t until = linger_ms > 0 ? now_ms() + linger_ms : 0;
     hv_events(d);
     for (uint32_t i = 0; i < nlanes; i++)
         lanes[i]->stopped = 0;
@@ -641,16 +616,11 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
             armed = 0; /* what only the lanes took needs nothing of the driver: poll on */
             continue;
         }
-        if (!armed) { /* empty: arm, then poll once more for what came before the arming */
-            if (ibv_req_notify_cq(d->cq, 0))
-                return -EIO;
-            armed = 1;
-            continue;
-        }
-        int64_t left = until ? until - now_ms() : 0;
-        if (left <= 0 || !linger(d, fds, nfds, (int)left))
-            break;
-        armed = 0; /* the event was for a completion: the arming is spent */
+        if (armed)
+            break; /* empty and armed: the channel wakes the driver for the next one */
+        if (ibv_req_notify_cq(d->cq, 0))
+            return -EIO;
+        armed = 1; /* then poll once more for what came before the arming */
     }
     return rows;
 }

@@ -29,7 +29,6 @@ struct hv_wr {          /* a send-queue work request with one scatter entry (48 
 };
 enum { HV_SEND = 0, HV_RDMA_WRITE = 1, HV_RDMA_READ = 2 };
 enum { HV_RECV = 1, HV_LANE_SEND = 6, HV_LANE_WRITE = 7, HV_LANE_READ = 8 }; /* wr_id kinds (bits 28-31) */
-enum { HV_LINGER_FDS = 4 }; /* descriptors hv_serve watches besides the completion channel */
 struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
     void *qp;
     uint64_t id;        /* the connection's id: bits 32 and up of its wr_ids */
@@ -70,7 +69,7 @@ struct hv_ring {        /* the buffer ring, and the fast lane's entry points in 
 int hv_lane_init(struct hv_lane *l);
 void hv_lane_fini(struct hv_lane *l);
 int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
-             struct hv_wc *out, int n, const int *fds, int nfds, int linger_ms);
+             struct hv_wc *out, int n);
 int hv_device_open(struct hv_device *d, void *cm_id, int cqe);
 void hv_device_close(struct hv_device *d);
 void *hv_reg_mr(struct hv_device *d, void *addr, uint64_t length, uint32_t *lkey);

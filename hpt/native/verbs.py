@@ -157,8 +157,6 @@ class Device:
         self.fd = int(self.dev.fd)
         self._wcs = bytearray(WC.size * SERVE_ROOM)
         self._out = self.ffi.from_buffer("struct hv_wc[]", self._wcs)
-        self._fds: tuple[int, ...] = ()
-        self._fd_array = self.ffi.new("int[]", [0])
         self._ring: Any = None
         self._lanes: list[Lane] = []  # the lanes of the last serve, and their pointer array
         self._lane_ptrs = self.ffi.new("struct hv_lane *[]", 0)
@@ -189,22 +187,16 @@ class Device:
         r.burst, r.free, r.alloc = (self.ffi.cast("void *", f) for f in (burst, free, alloc))
         r.zero, r.zero_lkey = zero, zero_lkey
 
-    def serve(self, lanes: list[Lane], fds: tuple[int, ...] = (), linger_ms: int = 0
-              ) -> list[tuple[int, int, int, int, int]]:
+    def serve(self, lanes: list[Lane]) -> list[tuple[int, int, int, int, int]]:
         """Take the channel's events and poll completions, the lanes answering what they take
         (``verbs.c``: hv_serve; a lane WRITE waits there for its RDMA Read, keeping what else completes
         meanwhile), until one goes to the driver; returns those of the last batch, in order, as
-        (wr_id, status, byte_len, opcode, 0) each. With none the CQ is armed and empty, after
-        lingering up to ``linger_ms`` on the channel unless one of ``fds`` became readable."""
+        (wr_id, status, byte_len, opcode, 0) each. With none the CQ is empty and armed."""
         if lanes != self._lanes:  # the portal's connections changed: a new pointer array
             self._lanes = list(lanes)
             self._lane_ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])
-        if fds != self._fds:
-            self._fds = fds
-            self._fd_array = self.ffi.new("int[]", list(fds[: self.lib.HV_LINGER_FDS]) or [0])
         rows = _check(self.lib.hv_serve(self.dev, self._lane_ptrs, len(lanes), self._ring, self._out,
-                                        SERVE_ROOM, self._fd_array, min(len(fds), self.lib.HV_LINGER_FDS),
-                                        linger_ms), "ibv_poll_cq")
+                                        SERVE_ROOM), "ibv_poll_cq")
         return list(WC.iter_unpack(memoryview(self._wcs)[: rows * WC.size]))
 
     def close(self) -> None:

@@ -194,6 +194,9 @@ class IserConnection:
         if n:
             self.last_heard = now
         if self.lane.error:
+            for idx in self.lane.lost():  # not posted: the drain must not wait for them
+                self._inflight.discard(wr_id(self.id, RECV, idx))
+                self._recv_posted -= 1
             self.close(f"posting the fast lane's work requests failed: {os.strerror(self.lane.error)}")
 
     def keepalive(self, now: float) -> None:

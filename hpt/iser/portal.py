@@ -110,6 +110,7 @@ class IserPortal:
         self._next_id = 1
         self._stopping = False
         self._woken = False  # wake() ran: _service pumps every connection
+        self._cq_ready = False  # the CQ holds completions no event will announce (Device.more)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self.thread = threading.Thread(target=self._run, name=f"iser portal {host}:{port}", daemon=True)
@@ -138,8 +139,10 @@ class IserPortal:
         try:
             while not self._stopping:
                 busy = any(c.core.starved or c.draining or c.core.hold_until for c in self.conns.values())
-                for key, _ in sel.select(0.01 if busy else SERVICE_INTERVAL):
+                for key, _ in sel.select(0 if self._cq_ready else 0.01 if busy else SERVICE_INTERVAL):
                     key.data()
+                if self._cq_ready:  # hv_serve stopped at its budget: the rest of the CQ, after the others
+                    self._completions()
                 # every connection's timers and retries: when one waits on them, when another thread
                 # woke the loop (a SCSI completion to pump), else twice a second; completions pump the
                 # connections they touch themselves
@@ -209,7 +212,8 @@ class IserPortal:
                 for conn in list(conns.values()):
                     conn.lane_leave(now)
             if not wcs:
-                break  # the CQ is empty and armed
+                self._cq_ready = dev.more
+                break  # the CQ is empty and armed, or the call's budget is spent
             for wid, status, byte_len, _opcode, _ in wcs:
                 conn = conns.get(wid >> 32)
                 if conn is None:

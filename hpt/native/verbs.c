@@ -225,7 +225,9 @@ const char *hv_status_str(uint32_t status)
  * has gone there, so does every later one of the call (CmdSN order). The work requests of a batch are
  * posted per connection at its end, so the driver's own posts come after them. While only the lanes
  * take what completes, the call polls on; when the CQ is empty it arms it and polls once more, and
- * returns when that is empty too: one call, and one entering of the lanes, per wake-up.
+ * returns when that is empty too: one call, and one entering of the lanes, per wake-up. After
+ * SERVE_BATCHES batches it returns anyway (d->more: not armed), so that new connections and the other
+ * threads' completions are not held back by a stream the lanes keep taking.
  */
 #define ISER_HDR 28
 #define BHS_LEN 48
@@ -302,8 +304,11 @@ static void lane_flush(struct hv_lane *l, const struct hv_ring *r)
     if (b->nrecv) {
         struct ibv_recv_wr *bad = NULL;
         int err = ibv_post_recv(l->qp, b->recv, &bad);
-        if (err)
+        if (err) {
             l->error = err;
+            for (struct ibv_recv_wr *w = bad; w && l->nlost < HV_LOST_MAX; w = w->next) /* never complete */
+                l->lost[l->nlost++] = (uint32_t)(w->wr_id & 0xFFFFFFF);
+        }
         b->nrecv = 0;
     }
 }
@@ -551,6 +556,7 @@ static int lane_take(struct hv_device *d, struct hv_lane *l, const struct hv_rin
 }
 
 #define WC_ROOM 512 /* completions one call holds: a batch, and what a lane WRITE's wait polls */
+#define SERVE_BATCHES 16 /* batches one call serves before the driver's other work gets its turn */
 
 /* Handle k polled completions wc[0..k) (a lane WRITE's wait may add to k, up to room): the lanes answer
  * what they take, and every other completion becomes a row of out, in order; returns the rows. */
@@ -601,7 +607,8 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
 {
     /* out holds n rows: every completion polled may become one, those a lane WRITE's wait polls too */
     struct ibv_wc wc[WC_ROOM];
-    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, armed = 0;
+    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, armed = 0, batches = 0;
+    d->more = 0;
     hv_events(d);
     for (uint32_t i = 0; i < nlanes; i++)
         lanes[i]->stopped = 0;
@@ -612,8 +619,12 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
         rows = serve_batch(lanes, nlanes, d, r, wc, k, room, out);
         if (rows)
             break;
-        if (k) {
-            armed = 0; /* what only the lanes took needs nothing of the driver: poll on */
+        if (k) { /* what only the lanes took needs nothing of the driver: poll on, within the budget */
+            armed = 0;
+            if (++batches == SERVE_BATCHES) {
+                d->more = 1;
+                break;
+            }
             continue;
         }
         if (armed)

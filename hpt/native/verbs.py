@@ -134,6 +134,11 @@ class Lane:
     def error(self) -> int:
         return int(self.c.error)
 
+    def lost(self) -> list[int]:
+        """The receive buffers whose RECV the lane failed to post again (with :attr:`error`): they
+        will not complete."""
+        return [int(i) for i in self.c.lost[0 : self.c.nlost]]
+
     @property
     def outstanding(self) -> int:
         """The lane's SENDs not completed yet (each holds its send buffer and perhaps a ring slot)."""
@@ -191,13 +196,20 @@ class Device:
         """Take the channel's events and poll completions, the lanes answering what they take
         (``verbs.c``: hv_serve; a lane WRITE waits there for its RDMA Read, keeping what else completes
         meanwhile), until one goes to the driver; returns those of the last batch, in order, as
-        (wr_id, status, byte_len, opcode, 0) each. With none the CQ is empty and armed."""
+        (wr_id, status, byte_len, opcode, 0) each. With none the CQ is empty and armed, unless the
+        call stopped at its budget (:attr:`more`)."""
         if lanes != self._lanes:  # the portal's connections changed: a new pointer array
             self._lanes = list(lanes)
             self._lane_ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])
         rows = _check(self.lib.hv_serve(self.dev, self._lane_ptrs, len(lanes), self._ring, self._out,
                                         SERVE_ROOM), "ibv_poll_cq")
         return list(WC.iter_unpack(memoryview(self._wcs)[: rows * WC.size]))
+
+    @property
+    def more(self) -> bool:
+        """The last :meth:`serve` returned nothing at its budget, the CQ not seen empty and not armed:
+        serve again soon (no event will come for what is there)."""
+        return bool(self.dev.more)
 
     def close(self) -> None:
         if self.dev is not None:

@@ -295,3 +295,21 @@ def test_work_requests_the_send_queue_refuses_close_the_connection(wire: Wire,
     monkeypatch.setattr(qp, "post_send", lambda wrs, n: 0)
     assert wire.nop_out() == []  # its NOP-In was not posted
     assert wire.ep.draining and wire.ep.cmid.disconnected
+
+
+def test_receives_the_lane_failed_to_post_again_do_not_hold_the_drain(wire: Wire) -> None:
+    """A lane RECV re-post the QP refused (verbs.c lane_flush: ``Lane.lost``) never completes: the
+    connection closes, and its drain ends when every posted RECV has flushed, not at the timeout."""
+    login(wire)
+    ep = wire.ep
+    lost = ep.qp.recvs.pop(0)  # the lane took its command, then failed to post it again
+    ep.lane_enter()
+    assert ep.lane.on
+    ep.lane.error = 12  # type: ignore[misc]
+    ep.lane.lost = lambda: [lost.wr_id & 0xFFFFFFF]  # type: ignore[method-assign]
+    ep.lane_leave(time.monotonic())
+    assert ep.draining and "fast lane" in ep.core.close_reason
+    assert lost.wr_id not in ep._inflight
+    for wr in ep.qp.recvs:  # the QP in error flushes what was posted
+        ep.completion(RECV, wr.wr_id & 0xFFFFFFF, False, 0, "WR_FLUSH_ERR")
+    assert ep.finished

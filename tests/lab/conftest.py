@@ -45,13 +45,16 @@ INITIATOR_IQN = "iqn.2026-11.org.hpt.lab:initiator"
 
 @dataclass
 class LabRecord:
-    """Timings of one lab run, printed at the end of the session and saved to ``$HPT_LAB_ARTIFACTS``."""
+    """Timings of one lab run, printed at the end of the session and saved to ``$HPT_LAB_ARTIFACTS``,
+    and the figures tests measured (``figures``: lines printed in the summary too, so a run without
+    ``-s`` shows them)."""
 
     image: dict[str, object] = field(default_factory=dict)
     image_built_now: bool = False
     guests: list[dict[str, object]] = field(default_factory=list)
     test_seconds: dict[str, float] = field(default_factory=dict)
     lab_tests: set[str] = field(default_factory=set)
+    figures: list[str] = field(default_factory=list)
 
 
 RECORD = LabRecord()
@@ -326,9 +329,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     # A build in this run happened in the first lab test's setup, so it is part of the sum.
     total = sum(RECORD.test_seconds.values())
     write(f"total lab time: {total:.1f} s over {len(RECORD.test_seconds)} tests")
+    if RECORD.figures:
+        terminalreporter.section("lab figures")
+        for line in RECORD.figures:
+            write(line)
     artifacts = os.environ.get(ARTIFACTS_ENV)
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         (Path(artifacts) / "lab-times.json").write_text(json.dumps(
             {"image": RECORD.image, "image_built_now": RECORD.image_built_now, "guests": RECORD.guests,
-             "tests": RECORD.test_seconds, "total_seconds": round(total, 1)}, indent=1) + "\n")
+             "tests": RECORD.test_seconds, "total_seconds": round(total, 1), "figures": RECORD.figures},
+            indent=1) + "\n")

@@ -25,7 +25,7 @@ import pytest
 from ci.lab.guest import USER_NET_GUEST, UserNet
 from tests.integration.cunit import CunitResult, merge, parse_cunit
 
-from .conftest import INITIATOR_IQN, Lab, guest_script
+from .conftest import INITIATOR_IQN, RECORD, Lab, guest_script
 
 TARGET_IQN = "iqn.2026-11.org.hpt.lab:hptd-iser"
 # libiscsi 1.19's iSER path crashes when immediate or unsolicited data is negotiated: use tgtd's iSER keys
@@ -186,6 +186,10 @@ def test_iscsi_test_cu_matrix_over_iser(lab: Lab) -> None:
     print(f"\niscsi-test-cu over iSER on the LUN matrix (passed on some LUN):\n{merged.table()}")
     print(f"runs the client's fault ended: {len(crashed)} of {sum(map(len, halves))}: {sorted(crashed)}")
     print(f"tests not run because of it: {len(not_run)}; failed: {', '.join(merged.failed()) or 'none'}")
+    c = merged.count()
+    RECORD.figures.append(f"iscsi-test-cu over iSER on the LUN matrix: {c['passed']} passed, {c['skipped']} "
+                          f"skipped, {c['failed']} failed; the client's crash ended {len(crashed)} of "
+                          f"{sum(map(len, halves))} runs")
     # a failure is the client's when its run died (CLIENT_CRASH) or CLIENT_FAILURES names it; else hptd's
     unexplained = [n for n in merged.failed() if n not in died_in and n not in CLIENT_FAILURES]
     assert not unexplained, f"failures over iSER: {unexplained}"
@@ -241,5 +245,7 @@ def test_sequential_throughput_hptd_and_tgtd(lab: Lab) -> None:
                      + "  ".join(f"{t} cpu {median(u for u, _, _ in c):.0f}+{median(s for _, s, _ in c):.0f}"
                                  f" idle {median(i for _, _, i in c):.0f}" for t, c in cpu.items())
                      + f"   (each turn: hptd {', '.join(f'{x:.1f}' for x in ours)};"
-                     f" tgtd {', '.join(f'{x:.1f}' for x in theirs)})")
+                     f" tgtd {', '.join(f'{x:.1f}' for x in theirs)}; each round's ratio"
+                     f" {', '.join(f'{o / t:.2f}' for o, t in zip(ours, theirs, strict=True))})")
     print("\n" + "\n".join(lines))
+    RECORD.figures.extend(lines)

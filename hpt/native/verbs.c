@@ -242,6 +242,9 @@ typedef int (*free_fn)(void *ring, uint32_t idx);
 typedef int64_t (*alloc_fn)(void *ring);
 #define WAIT_ROUNDS 100 /* 10 ms each: how long lane WRITEs wait for their RDMA Reads */
 #define FETCH_MAX 4     /* lane WRITEs of a connection whose RDMA Reads are in flight together */
+#define FETCH_AT 4096   /* where a lane WRITE's data lands in its slot, its header copied just before it:
+                           page-aligned, so a software RDMA device's copy of each packet spans no more
+                           pages than it must */
 
 struct lane_batch {
     uint32_t nsend, nrecv;
@@ -417,7 +420,7 @@ static void wait_for(struct hv_device *d, const uint64_t *ids, int *status, int 
 
 /* A solicited WRITE (RFC 7145 7.3.6) the lane may take: one whole SCSI Command PDU, F and SIMPLE, no
  * immediate data, the Write STag, WRITE(10)/(16) without WRPROTECT or FUA, CmdSN cmdsn, a LU that takes
- * WRITEs now without AIO, data that fits a slot behind the header; its LU entry, or NULL. */
+ * WRITEs now without AIO, data that fits its slot from FETCH_AT on; its LU entry, or NULL. */
 static struct quick_lu *fetchable(const struct hv_lane *l, const struct hv_ring *r, const uint8_t *msg,
                                   uint32_t len, uint32_t cmdsn)
 {
@@ -425,7 +428,8 @@ static struct quick_lu *fetchable(const struct hv_lane *l, const struct hv_ring 
     struct quick_lu *lus = l->lus, *lu = NULL;
     if (len != ISER_HDR + BHS_LEN || (msg[0] & 0xF8) != 0x18 || h[0] != 0x01 || (h[1] & 0xE7) != 0xA1
         || (get32(h + 4) & 0xFFFFFF) || (h[32] != 0x2A && h[32] != 0x8A) || (h[33] & 0xE8)
-        || get32(h + 24) != cmdsn || !get32(h + 20) || get32(h + 20) > r->slot_size - BHS_LEN)
+        || get32(h + 24) != cmdsn || !get32(h + 20) || r->slot_size <= FETCH_AT
+        || get32(h + 20) > r->slot_size - FETCH_AT)
         return NULL;
     for (uint32_t i = 0; i < l->nlus; i++)
         if (lus[i].lun == h[9])
@@ -473,7 +477,7 @@ static int lane_fetch(struct hv_device *d, struct hv_lane *l, const struct hv_ri
     for (int i = 0; i < n; i++) {
         ids[i] = l->id << 32 | (uint64_t)HV_LANE_READ << KIND_SHIFT | (uint32_t)slot[i];
         const uint8_t *h = msg[i] + ISER_HDR;
-        add_send(b, ids[i], IBV_WR_RDMA_READ, r->data + (uint64_t)slot[i] * r->slot_size + BHS_LEN,
+        add_send(b, ids[i], IBV_WR_RDMA_READ, r->data + (uint64_t)slot[i] * r->slot_size + FETCH_AT,
                  get32(h + 20), l->ring_lkey, 1, get32(msg[i] + 4), get64(msg[i] + 8));
         *l->sq_room -= 1;
         l->outstanding++;
@@ -491,6 +495,7 @@ static int lane_fetch(struct hv_device *d, struct hv_lane *l, const struct hv_ri
         *l->sq_room += 1;
         l->outstanding--;
         uint8_t *dst = (uint8_t *)(uintptr_t)(r->data + (uint64_t)slot[i] * r->slot_size);
+        dst += FETCH_AT - BHS_LEN;
         const uint8_t *h = msg[i] + ISER_HDR;
         uint32_t edtl = get32(h + 20), out_slot = NO_SLOT, dlen = 0, max_data = c->max_data;
         uint8_t hdr[BHS_LEN];

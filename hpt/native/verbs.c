@@ -617,7 +617,7 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
     hv_events(d);
     for (uint32_t i = 0; i < nlanes; i++)
         lanes[i]->stopped = 0;
-    while (!rows) {
+    for (;;) {
         int k = ibv_poll_cq(d->cq, room < CHUNK ? room : CHUNK, wc);
         if (k < 0)
             return -EIO;

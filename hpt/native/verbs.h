@@ -30,7 +30,7 @@ struct hv_wr {          /* a send-queue work request with one scatter entry (48 
 };
 enum { HV_SEND = 0, HV_RDMA_WRITE = 1, HV_RDMA_READ = 2 };
 enum { HV_RECV = 1, HV_LANE_SEND = 6, HV_LANE_WRITE = 7, HV_LANE_READ = 8 }; /* wr_id kinds (bits 28-31) */
-enum { HV_LOST_MAX = 64 }; /* (a lane's batch of RECVs) */
+enum { HV_LOST_MAX = 64 }; /* as many as one lane batch re-posts (verbs.c LANE_BATCH) */
 struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
     void *qp;
     uint64_t id;        /* the connection's id: bits 32 and up of its wr_ids */
@@ -54,8 +54,8 @@ struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
     uint32_t outstanding; /* the lane's SENDs not completed yet */
     uint32_t answered;  /* out: commands the lane answered (the driver counts and zeroes it) */
     int32_t error;      /* out: errno of a post that failed (the connection must close), or 0 */
-    uint32_t nlost;     /* out: receive buffers whose RECV the lane failed to post again, and which */
-    uint32_t lost[HV_LOST_MAX];
+    uint32_t nlost;     /* out: how many of lost[] hold a receive buffer whose RECV the lane failed to */
+    uint32_t lost[HV_LOST_MAX]; /* post again: it never completes, and the driver stops waiting for it */
     void *batch;        /* work requests of this call not posted yet (hv_lane_init) */
 };
 struct hv_ring {        /* the buffer ring, and the fast lane's entry points in hpt.native._ringbuf */

@@ -77,6 +77,7 @@ class GuestSpec:
     nics: Sequence[Nic] = (UserNet(),)
     ip: str | None = None
     memory_mib: int = 1024
+    cpus: int = 1
     timeout: float = DEFAULT_TIMEOUT
     netns: str | None = None
     shares: Mapping[str, Path] = field(default_factory=dict)
@@ -146,7 +147,7 @@ class Guest:
             append += f" lab.ip={spec.ip}"
         argv = [
             qemu, "-name", spec.name, "-machine", "q35", *_accel_args(),
-            "-smp", "1", "-m", str(spec.memory_mib),
+            "-smp", str(spec.cpus), "-m", str(spec.memory_mib),
             "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
             "-serial", f"file:{self.console_log}",
             "-kernel", str(spec.image.kernel), "-initrd", str(spec.image.initrd), "-append", append,

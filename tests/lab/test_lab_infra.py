@@ -68,6 +68,8 @@ def test_command_boots_snapshot_with_one_cpu_and_restricted_user_net(tmp_path: P
         assert f"guestfwd=tcp:{USER_NET_HOST}:{port}-cmd:socat - TCP:127.0.0.1:{port}" in netdev
     assert "lab.ip=10.0.2.15/24" in joined
     assert "mount_tag=src,security_model=none,readonly=on" in joined
+    two = _command(tmp_path, monkeypatch, cpus=2)
+    assert two[two.index("-smp") + 1] == "2"
 
 
 def test_command_in_namespace_on_taps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,6 +85,7 @@ class QuickLane:
         self._map: Mapping[int, LogicalUnit] | None = None
         self._lus: list[LogicalUnit] = []
         self._table = ffi.new("struct quick_lu[]", 1)  # one entry per LU of _lus
+        self._pointers = self._addresses()
         self._aio = False  # the connection's Linux AIO context is open (_conn.aio_ctx)
         self._entered: list[int] = []  # the LUs of _lus entered for the current calls
         self._held: list[object] = []
@@ -104,6 +105,7 @@ class QuickLane:
             entry.max_blocks = lu.params.max_xfer_blocks or 0
             entry.lun = lu.lun
         self._map, self._lus, self._table = lus, chosen, table
+        self._pointers = self._addresses()
 
     def enter(self, target: ScsiTarget, port: str, exp_cmdsn: int, statsn: int, queue_depth: int,
               max_len: int, max_data: int, rtpi: int | None = None, zero_reads: bool = False) -> bool:
@@ -173,6 +175,9 @@ class QuickLane:
     def pointers(self) -> tuple[int, int, int]:
         """Addresses of the C view for a caller of ``quick_burst`` in another module (the iSER lane):
         the ``quick_conn``, the ``quick_lu`` table and its length; valid until the next :meth:`enter`."""
+        return self._pointers
+
+    def _addresses(self) -> tuple[int, int, int]:
         return (int(ffi.cast("uintptr_t", self._conn)), int(ffi.cast("uintptr_t", self._table)),
                 len(self._lus))
 

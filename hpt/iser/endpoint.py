@@ -197,7 +197,7 @@ class IserConnection:
             for idx in self.lane.lost():  # not posted: the drain must not wait for them
                 self._inflight.discard(wr_id(self.id, RECV, idx))
                 self._recv_posted -= 1
-            self.close(f"posting the fast lane's work requests failed: {os.strerror(self.lane.error)}")
+            self.close(f"the fast lane's work requests failed: {os.strerror(self.lane.error)}")
 
     def keepalive(self, now: float) -> None:
         """Close a connection still logging in after its login timeout (hpt.iscsi.limits); ping an idle
@@ -370,7 +370,16 @@ class IserConnection:
         self._reads.clear()
         self.core.connection_lost()
         self.core.drain_completions()  # what ended meanwhile gives its buffers back
-        for obj in (self.qp, self.lane, self.recv, self.send):
+        orphans = self.lane.orphans()
+        try:
+            self.qp.close()
+        except Exception as err:  # noqa: BLE001
+            log.warning("connection %s: destroying the QP: %s (%d ring slots of its RDMA Reads stay held)",
+                        self.core.peer, err, len(orphans))
+            orphans = []
+        for slot in orphans:  # RDMA Reads the lane gave up on: with the QP gone, none can land
+            self.core.ring.free(slot)
+        for obj in (self.lane, self.recv, self.send):
             try:
                 obj.close()
             except Exception as err:  # noqa: BLE001

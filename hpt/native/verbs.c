@@ -5,11 +5,13 @@
  * driver makes no Python object per work request or completion. The connection manager stays in
  * Python (pyverbs); a QP here is "external" to it (rdma_accept names its number).
  */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 #include "quick.h"
@@ -69,6 +71,7 @@ int hv_device_open(struct hv_device *d, void *cm_id, int cqe)
     d->channel = ch;
     d->cq = cq;
     d->fd = ch->fd;
+    d->armed = 1;
     return 0;
 }
 
@@ -151,20 +154,36 @@ int hv_qp_destroy(void *qp)
     return -ibv_destroy_qp(qp);
 }
 
-static int hv_events(struct hv_device *d)
+/* Take the channel's event: one at most is pending, as the CQ is armed again only once its event is
+ * taken (poll_armed). The channel is non-blocking; the events are acknowledged in batches. */
+static void take_event(struct hv_device *d)
 {
-    /* take the channel's pending events (it is non-blocking) and acknowledge them in batches */
-    int n = 0;
     struct ibv_cq *cq;
     void *ctx;
-    while (ibv_get_cq_event(d->channel, &cq, &ctx) == 0) {
-        n++;
-        if (++d->unacked >= ACK_EVERY) {
-            ibv_ack_cq_events(d->cq, d->unacked);
-            d->unacked = 0;
-        }
+    if (ibv_get_cq_event(d->channel, &cq, &ctx))
+        return;
+    d->armed = 0;
+    if (++d->unacked >= ACK_EVERY) {
+        ibv_ack_cq_events(d->cq, d->unacked);
+        d->unacked = 0;
     }
-    return n;
+}
+
+/* Poll up to max completions into wc. When the CQ is empty, arm it (unless it is armed already) and
+ * poll once more for what came before the arming: 0 then means the channel announces the next one.
+ * A CQ armed while its earlier event waits untaken is not armed again: that event wakes the driver. */
+static int poll_armed(struct hv_device *d, struct ibv_wc *wc, int max)
+{
+    int k = ibv_poll_cq(d->cq, max, wc);
+    if (k || d->armed)
+        return k;
+    if (ibv_req_notify_cq(d->cq, 0))
+        return -1;
+    d->armed = 1;
+    k = ibv_poll_cq(d->cq, max, wc);
+    if (k > 0)
+        take_event(d); /* what came may have fired the event already: not a wake-up for later */
+    return k;
 }
 
 int hv_post_recv(void *qp, uint64_t base, uint32_t size, uint32_t lkey, uint64_t tag, const uint32_t *idx,
@@ -385,35 +404,28 @@ static void wait_for(struct hv_device *d, const uint64_t *ids, int *status, int 
 {
     int left = n;
     for (int round = 0; round < WAIT_ROUNDS && left; round++) {
-        int armed = 0;
         while (left) {
             if (*k >= room)
                 return;
-            int got = ibv_poll_cq(d->cq, 1, &wc[*k]);
+            int got = poll_armed(d, &wc[*k], 1);
             if (got < 0)
                 return;
-            if (got == 1) {
-                int mine = 0;
-                for (int i = 0; i < n; i++)
-                    if (wc[*k].wr_id == ids[i]) {
-                        status[i] = (int)wc[*k].status;
-                        left--;
-                        mine = 1;
-                    }
-                if (!mine)
-                    (*k)++;
-                continue;
-            }
-            if (armed)
-                break;
-            if (ibv_req_notify_cq(d->cq, 0))
-                return;
-            armed = 1; /* poll once more for what came before the arming */
+            if (!got)
+                break; /* empty and armed */
+            int mine = 0;
+            for (int i = 0; i < n; i++)
+                if (wc[*k].wr_id == ids[i]) {
+                    status[i] = (int)wc[*k].status;
+                    left--;
+                    mine = 1;
+                }
+            if (!mine)
+                (*k)++;
         }
         if (left) {
             struct pollfd p = {.fd = d->fd, .events = POLLIN};
-            poll(&p, 1, 10);
-            hv_events(d);
+            if (poll(&p, 1, 10) == 1)
+                take_event(d);
         }
     }
 }
@@ -488,8 +500,12 @@ static int lane_fetch(struct hv_device *d, struct hv_lane *l, const struct hv_ri
     wait_for(d, ids, status, n, wc, k, room);
     int answered = 0;
     for (int i = 0; i < n; i++) {
-        if (status[i] < 0) { /* it completes later (HV_LANE_READ frees the slot) */
+        if (status[i] < 0) { /* it completes later (HV_LANE_READ frees the slot), or never */
             l->stopped = 1;
+            if (l->norphan < HV_ORPHAN_MAX)
+                l->orphan[l->norphan++] = (uint32_t)slot[i];
+            else
+                l->error = ETIMEDOUT; /* so many Reads lost: the connection goes, its QP flushes them */
             continue;
         }
         *l->sq_room += 1;
@@ -581,6 +597,11 @@ static int serve_batch(struct hv_lane **lanes, uint32_t nlanes, struct hv_device
         if (l && kind == HV_LANE_WRITE) {
             ; /* only a failed Write completes (unsignaled): the driver closes the connection */
         } else if (l && kind == HV_LANE_READ) { /* a lane WRITE's RDMA Read whose wait gave up */
+            for (uint32_t o = 0; o < l->norphan; o++)
+                if (l->orphan[o] == idx) {
+                    l->orphan[o] = l->orphan[--l->norphan];
+                    break;
+                }
             ((free_fn)r->free)(r->base, idx);
             *l->sq_room += 1;
             l->outstanding--;
@@ -607,36 +628,86 @@ static int serve_batch(struct hv_lane **lanes, uint32_t nlanes, struct hv_device
     return rows;
 }
 
+/* Sleep on the completion channel until it announces a completion (1), or one of the driver's
+ * descriptors (watch) is readable, or the deadline passes (0). */
+static int linger(struct hv_device *d, const int32_t *watch, uint32_t nwatch, const struct timespec *deadline)
+{
+    struct pollfd p[1 + HV_WATCH_MAX];
+    struct timespec now, left;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    left.tv_sec = deadline->tv_sec - now.tv_sec;
+    left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+    if (left.tv_nsec < 0) {
+        left.tv_sec--;
+        left.tv_nsec += 1000000000L;
+    }
+    if (left.tv_sec < 0)
+        return 0;
+    p[0] = (struct pollfd){.fd = d->fd, .events = POLLIN};
+    for (uint32_t i = 0; i < nwatch; i++)
+        p[1 + i] = (struct pollfd){.fd = watch[i], .events = POLLIN};
+    if (ppoll(p, 1 + nwatch, &left, NULL) <= 0)
+        return 0;
+    for (uint32_t i = 0; i < nwatch; i++)
+        if (p[1 + i].revents)
+            return 0; /* the driver's turn (the channel's event, if any, stays for its loop) */
+    if (!(p[0].revents & POLLIN))
+        return 0;
+    take_event(d);
+    return 1;
+}
+
+/* One wake-up of the driver: take the channel's event if it saw one (ready), then poll and serve
+ * batches until a completion needs the driver (its rows are returned), or SERVE_BATCHES batches were
+ * served (d->more), or the CQ is empty and armed. While a lane is entered, an empty CQ is waited on for
+ * up to linger_us, or until one of the driver's descriptors (watch) is readable: commands that come
+ * meanwhile are served without a return to the driver, so a connection with one or two commands in
+ * flight costs the driver nothing per command. The lanes stay entered (their LUs count them as one
+ * inline task: an ORDERED command on another transport waits for them; a unit attention established
+ * meanwhile is reported from the next call) for SERVE_BATCHES batches at most, and linger_us after
+ * each. */
 int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
-             struct hv_wc *out, int n)
+             struct hv_wc *out, int n, int ready, const int32_t *watch, uint32_t nwatch, uint32_t linger_us)
 {
     /* out holds n rows: every completion polled may become one, those a lane WRITE's wait polls too */
     struct ibv_wc wc[WC_ROOM];
-    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, armed = 0, batches = 0;
+    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, batches = 0, entered = 0, lingering = 0;
+    struct timespec deadline;
     d->more = 0;
-    hv_events(d);
-    for (uint32_t i = 0; i < nlanes; i++)
+    if (ready)
+        take_event(d);
+    for (uint32_t i = 0; i < nlanes; i++) {
         lanes[i]->stopped = 0;
+        entered |= lanes[i]->on != 0;
+    }
+    if (nwatch > HV_WATCH_MAX)
+        nwatch = HV_WATCH_MAX;
     for (;;) {
-        int k = ibv_poll_cq(d->cq, room < CHUNK ? room : CHUNK, wc);
+        int k = poll_armed(d, wc, room < CHUNK ? room : CHUNK);
         if (k < 0)
             return -EIO;
+        if (!k) {
+            if (!entered || !linger_us)
+                break; /* empty and armed: the channel wakes the driver for the next one */
+            if (!lingering) { /* linger_us from now, not from each (perhaps spurious) event */
+                clock_gettime(CLOCK_MONOTONIC, &deadline);
+                deadline.tv_nsec += (long)(linger_us % 1000000) * 1000;
+                deadline.tv_sec += linger_us / 1000000 + deadline.tv_nsec / 1000000000L;
+                deadline.tv_nsec %= 1000000000L;
+                lingering = 1;
+            }
+            if (linger(d, watch, nwatch, &deadline))
+                continue;
+            break;
+        }
+        lingering = 0;
         rows = serve_batch(lanes, nlanes, d, r, wc, k, room, out);
         if (rows)
             break;
-        if (k) { /* what only the lanes took needs nothing of the driver: poll on, within the budget */
-            armed = 0;
-            if (++batches == SERVE_BATCHES) {
-                d->more = 1;
-                break;
-            }
-            continue;
+        if (++batches == SERVE_BATCHES) { /* only the lanes took them: the driver's other work's turn */
+            d->more = 1;
+            break;
         }
-        if (armed)
-            break; /* empty and armed: the channel wakes the driver for the next one */
-        if (ibv_req_notify_cq(d->cq, 0))
-            return -EIO;
-        armed = 1; /* then poll once more for what came before the arming */
     }
     return rows;
 }

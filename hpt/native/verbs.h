@@ -8,7 +8,9 @@ struct hv_device {
     void *cq;           /* the one CQ of every QP of the device */
     int32_t fd;         /* the completion channel's descriptor, non-blocking */
     uint32_t unacked;   /* CQ events taken and not yet acknowledged */
-    uint32_t more;      /* out of hv_serve: it stopped at its budget, the CQ not seen empty (not armed) */
+    uint32_t more;      /* out of hv_serve: it stopped at its budget, the CQ not seen empty */
+    uint32_t armed;     /* the CQ was armed and the channel's event for it not taken yet */
+    uint32_t pad;
 };
 struct hv_wc {          /* a work completion, as the driver reads it (24 bytes) */
     uint64_t wr_id;
@@ -31,6 +33,7 @@ struct hv_wr {          /* a send-queue work request with one scatter entry (48 
 enum { HV_SEND = 0, HV_RDMA_WRITE = 1, HV_RDMA_READ = 2 };
 enum { HV_RECV = 1, HV_LANE_SEND = 6, HV_LANE_WRITE = 7, HV_LANE_READ = 8 }; /* wr_id kinds (bits 28-31) */
 enum { HV_LOST_MAX = 64 }; /* as many as one lane batch re-posts (verbs.c LANE_BATCH) */
+enum { HV_ORPHAN_MAX = 16 }; /* RDMA Reads of lane WRITEs given up on, per connection (verbs.c lane_fetch) */
 struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
     void *qp;
     uint64_t id;        /* the connection's id: bits 32 and up of its wr_ids */
@@ -56,6 +59,8 @@ struct hv_lane {        /* one iSER connection's fast lane (hv_serve) */
     int32_t error;      /* out: errno of a post that failed (the connection must close), or 0 */
     uint32_t nlost;     /* out: how many of lost[] hold a receive buffer whose RECV the lane failed to */
     uint32_t lost[HV_LOST_MAX]; /* post again: it never completes, and the driver stops waiting for it */
+    uint32_t norphan;   /* how many of orphan[] hold the ring slot of a lane WRITE's RDMA Read whose wait gave */
+    uint32_t orphan[HV_ORPHAN_MAX]; /* up: its completion frees it, or the driver once the QP is gone */
     void *batch;        /* work requests of this call not posted yet (hv_lane_init) */
 };
 struct hv_ring {        /* the buffer ring, and the fast lane's entry points in hpt.native._ringbuf */
@@ -72,8 +77,9 @@ struct hv_ring {        /* the buffer ring, and the fast lane's entry points in 
 };
 int hv_lane_init(struct hv_lane *l);
 void hv_lane_fini(struct hv_lane *l);
+enum { HV_WATCH_MAX = 4 }; /* the driver's descriptors one hv_serve call watches while it lingers */
 int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const struct hv_ring *r,
-             struct hv_wc *out, int n);
+             struct hv_wc *out, int n, int ready, const int32_t *watch, uint32_t nwatch, uint32_t linger_us);
 int hv_device_open(struct hv_device *d, void *cm_id, int cqe);
 void hv_device_close(struct hv_device *d);
 void *hv_reg_mr(struct hv_device *d, void *addr, uint64_t length, uint32_t *lkey);

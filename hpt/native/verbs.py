@@ -107,6 +107,7 @@ class Lane:
                  free_send: Any, nfree: Any, sq_room: Any, send_slot: Any, ring_lkey: int) -> None:
         ffi, lib = self._ffi, self._lib = qp._ffi, qp._lib
         self.c = c = ffi.new("struct hv_lane *")
+        self._viewed = (0, 0, 0)  # the view's addresses the C lane holds
         self._keep = [ffi.from_buffer("uint32_t[]", a) for a in (free_send, nfree, sq_room, send_slot)]
         c.qp, c.id = qp._qp, conn_id
         c.recv_base, c.recv_size, c.recv_lkey = recv
@@ -119,7 +120,10 @@ class Lane:
         """Take commands in the next :meth:`Device.serve` with this ``quick_conn`` and ``quick_lu``
         table (addresses: ``hpt.iscsi.quick.QuickLane.pointers``)."""
         c = self.c
-        c.conn, c.lus, c.nlus, c.on = self._ffi.cast("void *", conn), self._ffi.cast("void *", lus), nlus, 1
+        if (conn, lus, nlus) != self._viewed:  # (they change only when the LU map does)
+            self._viewed = (conn, lus, nlus)
+            c.conn, c.lus, c.nlus = self._ffi.cast("void *", conn), self._ffi.cast("void *", lus), nlus
+        c.on = 1
 
     def off(self) -> None:
         self.c.on = 0
@@ -138,6 +142,11 @@ class Lane:
         """The receive buffers whose RECV the lane failed to post again (with :attr:`error`): they
         will not complete."""
         return [int(i) for i in self.c.lost[0 : self.c.nlost]]
+
+    def orphans(self) -> list[int]:
+        """The ring slots of the lane WRITEs' RDMA Reads whose wait gave up and that have not completed:
+        the driver frees them once the QP is destroyed (no Read can land after that)."""
+        return [int(i) for i in self.c.orphan[0 : self.c.norphan]]
 
     @property
     def outstanding(self) -> int:
@@ -165,6 +174,8 @@ class Device:
         self._ring: Any = None
         self._lanes: list[Lane] = []  # the lanes of the last serve, and their pointer array
         self._lane_ptrs = self.ffi.new("struct hv_lane *[]", 0)
+        self._watch = self.ffi.new("int32_t[]", 0)
+        self._nwatch = 0
 
     def register(self, address: int, length: int) -> MemoryRegion:
         lkey = self.ffi.new("uint32_t *")
@@ -192,17 +203,29 @@ class Device:
         r.burst, r.free, r.alloc = (self.ffi.cast("void *", f) for f in (burst, free, alloc))
         r.zero, r.zero_lkey = zero, zero_lkey
 
-    def serve(self, lanes: list[Lane]) -> list[tuple[int, int, int, int, int]]:
-        """Take the channel's events and poll completions, the lanes answering what they take
-        (``verbs.c``: hv_serve; a lane WRITE waits there for its RDMA Read, keeping what else completes
-        meanwhile), until one goes to the driver; returns those of the last batch, in order, as
-        (wr_id, status, byte_len, opcode, 0) each. With none the CQ is empty and armed, unless the
-        call stopped at its budget (:attr:`more`)."""
+    def watch(self, fds: list[int]) -> None:
+        """The driver's other descriptors (at most ``HV_WATCH_MAX``): a :meth:`serve` that lingers
+        returns as soon as one of them is readable."""
+        if len(fds) > self.lib.HV_WATCH_MAX:
+            raise ValueError(f"{len(fds)} descriptors to watch: hv_serve takes {self.lib.HV_WATCH_MAX}")
+        self._watch = self.ffi.new("int32_t[]", fds)
+        self._nwatch = len(fds)
+
+    def serve(self, lanes: list[Lane], ready: bool = False,
+              linger_us: int = 0) -> list[tuple[int, int, int, int, int]]:
+        """Take the channel's event (``ready``: the driver saw the channel readable) and poll
+        completions, the lanes answering what they take (``verbs.c``: hv_serve; a lane WRITE waits
+        there for its RDMA Read, keeping what else completes meanwhile), until one goes to the driver;
+        returns those of the last batch, in order, as (wr_id, status, byte_len, opcode, 0) each. With
+        none the CQ is empty and armed, unless the call stopped at its budget (:attr:`more`). While a
+        lane is entered, an empty CQ is waited on for up to ``linger_us`` from the call's start, unless
+        a descriptor of :meth:`watch` is readable first."""
         if lanes != self._lanes:  # the portal's connections changed: a new pointer array
             self._lanes = list(lanes)
             self._lane_ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])
         rows = _check(self.lib.hv_serve(self.dev, self._lane_ptrs, len(lanes), self._ring, self._out,
-                                        SERVE_ROOM), "ibv_poll_cq")
+                                        SERVE_ROOM, ready, self._watch, self._nwatch, linger_us),
+                      "ibv_poll_cq")
         return list(WC.iter_unpack(memoryview(self._wcs)[: rows * WC.size]))
 
     @property

@@ -102,6 +102,9 @@ class FakeLane:
     def answered(self) -> int:
         return 0
 
+    def orphans(self) -> list[int]:
+        return []
+
     def close(self) -> None:
         self.closed = True
 

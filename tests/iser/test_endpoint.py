@@ -313,3 +313,23 @@ def test_receives_the_lane_failed_to_post_again_do_not_hold_the_drain(wire: Wire
     for wr in ep.qp.recvs:  # the QP in error flushes what was posted
         ep.completion(RECV, wr.wr_id & 0xFFFFFFF, False, 0, "WR_FLUSH_ERR")
     assert ep.finished
+
+
+def test_the_slots_of_rdma_reads_the_lane_gave_up_on_are_freed_once_the_qp_is_destroyed(wire: Wire) -> None:
+    """A lane WRITE's RDMA Read that did not complete in its wait (verbs.c lane_fetch: ``Lane.orphans``)
+    holds its ring slot until it completes; on a connection destroyed before it did (the drain
+    timeout), the slot is freed once the QP is gone, and not before: the Read could still land."""
+    login(wire)
+    ep = wire.ep
+    ring = ep.core.ring
+    held = ring.in_use
+    slot = ring.alloc()
+    ep.lane.orphans = lambda: [slot]  # type: ignore[method-assign]
+    ep.close("test")
+    assert ring.in_use == held + 1
+    qp_closed = []
+    real_close = ep.qp.close
+    ep.qp.close = lambda: (qp_closed.append(ring.in_use), real_close())  # type: ignore[method-assign]
+    ep.destroy()  # as the portal does at the drain timeout, the Read still in flight
+    assert qp_closed == [held + 1]  # the slot was still held while the QP existed
+    assert ep.qp.closed and ring.in_use == held

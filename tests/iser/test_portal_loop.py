@@ -22,9 +22,14 @@ class BudgetDevice:
         self.calls = 0
         self.more = False
 
-    def serve(self, lanes: list[object]) -> list[tuple[int, int, int, int, int]]:
+    def watch(self, fds: list[int]) -> None:
+        self.watched = fds
+
+    def serve(self, lanes: list[object], ready: bool = False,
+              linger_us: int = 0) -> list[tuple[int, int, int, int, int]]:
         self.calls += 1
-        if self.calls == 1:
+        assert ready == (self.calls == 1)  # only the event's call saw the channel readable
+        if ready:
             os.read(self.fd, 1)  # hv_serve takes the channel's event
         self.more = self.left > 0
         self.left -= 1

@@ -354,19 +354,24 @@ int64_t quick_burst(void *ring, const uint8_t *in, uint64_t len, struct quick_co
                 c->more = 1; /* its data is still coming (max_data keeps it within the stage) */
                 break;
             }
-            if (lu->aio) { /* O_DIRECT: the data goes to an aligned slot, written with the burst */
+            if (lu->aio) { /* O_DIRECT: written with the burst from an aligned buffer, its slot held for
+                              * the sense of a failure; data already aligned (the iSER lane's, which an
+                              * RDMA Read put page-aligned in a slot) is written from where it is */
                 if (naio == MAX_AIO || !c->aio_ctx || edtl > slot_size || (lu->align && (off | edtl) % lu->align))
                     break;
                 int64_t slot = ring_alloc(ring);
                 if (slot < 0)
                     break;
-                uint8_t *dst = data + (uint64_t)slot * slot_size;
-                if (lu->align && (uintptr_t)dst % lu->align) {
-                    ring_free(ring, (uint32_t)slot);
-                    break;
+                uint8_t *dst = data + (uint64_t)slot * slot_size, *src = (uint8_t *)(uintptr_t)(h + BHS);
+                if (lu->align && (uintptr_t)src % lu->align) {
+                    if ((uintptr_t)dst % lu->align) {
+                        ring_free(ring, (uint32_t)slot);
+                        break;
+                    }
+                    memcpy(dst, src, edtl);
+                    src = dst;
                 }
-                memcpy(dst, h + BHS, edtl);
-                prep_aio(&cbs[naio], IOCB_CMD_PWRITE, n, lu, dst, edtl, off);
+                prep_aio(&cbs[naio], IOCB_CMD_PWRITE, n, lu, src, edtl, off);
                 aio_lu[naio++] = lu;
                 slots[n] = (uint32_t)slot;
             } else {

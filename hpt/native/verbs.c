@@ -432,7 +432,8 @@ static void wait_for(struct hv_device *d, const uint64_t *ids, int *status, int 
 
 /* A solicited WRITE (RFC 7145 7.3.6) the lane may take: one whole SCSI Command PDU, F and SIMPLE, no
  * immediate data, the Write STag, WRITE(10)/(16) without WRPROTECT or FUA, CmdSN cmdsn, a LU that takes
- * WRITEs now without AIO, data that fits its slot from FETCH_AT on; its LU entry, or NULL. */
+ * WRITEs now, data that fits its slot from FETCH_AT on (page-aligned there: an O_DIRECT file's AIO
+ * writes it from where it landed); its LU entry, or NULL. */
 static struct quick_lu *fetchable(const struct hv_lane *l, const struct hv_ring *r, const uint8_t *msg,
                                   uint32_t len, uint32_t cmdsn)
 {
@@ -446,7 +447,7 @@ static struct quick_lu *fetchable(const struct hv_lane *l, const struct hv_ring 
     for (uint32_t i = 0; i < l->nlus; i++)
         if (lus[i].lun == h[9])
             lu = &lus[i];
-    return lu && (lu->ok & 2) && !lu->aio ? lu : NULL;
+    return lu && (lu->ok & 2) ? lu : NULL;
 }
 
 /* Solicited WRITEs: the one in wc[at] and those of the same connection right behind it in this call's

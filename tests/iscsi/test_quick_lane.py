@@ -3,6 +3,7 @@ the full path answers, and every command it must not take goes the full path (RF
 
 from __future__ import annotations
 
+import mmap
 import socket
 import struct
 import time
@@ -390,3 +391,30 @@ def test_writes_to_an_o_direct_file_are_submitted_together(direct_server: Server
         assert f.read(8 * 4096) == b"".join(blocks)
     after = lu.stats.snapshot()["write"]
     assert (after["commands"] - before["commands"], after["bytes"] - before["bytes"]) == (8, 8 * 4096)
+
+
+def test_write_data_already_aligned_goes_to_an_o_direct_file_from_where_it_is(direct_server: Server,
+                                                                               tmp_path: Path) -> None:
+    """The iSER lane's WRITE data lies page-aligned in a slot (verbs.c FETCH_AT): the AIO write takes it
+    from there; data that is not aligned (the second WRITE here) goes through an aligned slot."""
+    who = logged_in(direct_server)
+    who.scsi(read10(0, 1), read=512)  # POWER ON
+    used = direct_server.ring.in_use
+    blocks = [b"\xa5" * 4096, b"\x5a" * 4096]
+    wire = b""
+    for i, block in enumerate(blocks):
+        hdr = bytearray(burst(who, [(write10(128 + 8 * i, 8), 4096)]))
+        hdr[1] = 0xA1  # F, W, SIMPLE
+        hdr[5:8] = (4096).to_bytes(3, "big")  # all of the data immediate
+        wire += bytes(hdr) + block
+    page = mmap.PAGESIZE
+    buf = mmap.mmap(-1, 4 * page)
+    buf[page - 48 : page - 48 + len(wire)] = wire  # the first WRITE's data starts on a page
+    with memoryview(buf) as view:
+        assert who.conn.take_burst(view[page - 48 : page - 48 + len(wire)], 1 << 20) == len(wire)
+    replies = who.replies()
+    assert [(r.pdu.opcode, r.pdu.b3) for r in replies] == [(Opcode.SCSI_RSP, Status.GOOD)] * 2
+    assert direct_server.ring.in_use == used
+    with open(tmp_path / "direct.img", "rb") as f:
+        f.seek(128 * 512)
+        assert f.read(2 * 4096) == b"".join(blocks)

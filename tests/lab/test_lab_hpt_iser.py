@@ -39,10 +39,15 @@ def iser_env(**extra: str) -> dict[str, str]:
             "IO_MIB": "8", **extra}
 
 
+def kernel_initiator_script() -> str:
+    """hptd in the guest, the kernel's ib_iser logging in, writing and verifying data, logging out."""
+    return guest_script("rxe_up.sh", "hptd_iser_start.sh", "kernel_iser_login.sh", "iser_logout.sh",
+                        "target_stop.sh")
+
+
 @pytest.mark.lab
 def test_kernel_iser_initiator_against_hptd(lab: Lab) -> None:
-    script = guest_script("rxe_up.sh", "hptd_iser_start.sh", "kernel_iser_login.sh", "iser_logout.sh",
-                          "target_stop.sh")
+    script = kernel_initiator_script()
     result = lab.run_one(script, name="hptd-iser", env=iser_env(ISER_MAX_KB="2048"), nics=[UserNet()],
                          memory_mib=MEMORY_MIB)
     out = result.output
@@ -59,12 +64,15 @@ def test_kernel_iser_initiator_against_hptd(lab: Lab) -> None:
 
 
 @pytest.mark.lab
-def test_kernel_iser_initiator_writes_by_rdma_read(lab: Lab) -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["buffered", "o_direct"])
+def test_kernel_iser_initiator_writes_by_rdma_read(lab: Lab, direct: bool) -> None:
     """tgtd's iSER keys: every WRITE's data is solicited, so the target RDMA-Reads it; commands of up to
-    512 KiB fit a ring slot, so hptd's fast lane in C takes them (verbs.c lane_fetch), onto a file."""
-    script = guest_script("rxe_up.sh", "hptd_iser_start.sh", "kernel_iser_login.sh", "iser_logout.sh",
-                          "target_stop.sh")
-    result = lab.run_one(script, name="hptd-iser-rdma-read", env=iser_env(TOML_HEAD=TGT_ISER_KEYS),
+    512 KiB fit a ring slot, so hptd's fast lane in C takes them (verbs.c lane_fetch), onto a file: one
+    written through the page cache, and one opened O_DIRECT, whose AIO writes the data from where the
+    RDMA Read put it (page-aligned in its slot)."""
+    script = kernel_initiator_script()
+    env = iser_env(TOML_HEAD=TGT_ISER_KEYS, LUN_EXTRA="  direct = true" if direct else "")
+    result = lab.run_one(script, name=f"hptd-iser-rdma-read-{'direct' if direct else 'buffered'}", env=env,
                          nics=[UserNet()], memory_mib=MEMORY_MIB)
     out = result.output
     assert "hptd iSER verified 8 MiB" in out

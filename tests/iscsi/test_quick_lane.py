@@ -369,6 +369,17 @@ def test_a_lent_socket_carries_the_answers_out_in_the_same_call(lane_server: Ser
     assert lane_server.ring.in_use == used
 
 
+def immediate_writes(who: Initiator, lba: int, blocks: list[bytes]) -> bytes:
+    """WRITE(10)s of 4 KiB each from ``lba`` on, back to back, all of their data immediate."""
+    wire = b""
+    for i, block in enumerate(blocks):
+        hdr = bytearray(burst(who, [(write10(lba + 8 * i, 8), 4096)]))
+        hdr[1] = 0xA1  # F, W, SIMPLE
+        hdr[5:8] = (4096).to_bytes(3, "big")
+        wire += bytes(hdr) + block
+    return wire
+
+
 def test_writes_to_an_o_direct_file_are_submitted_together(direct_server: Server, tmp_path: Path) -> None:
     who = logged_in(direct_server)
     who.scsi(read10(0, 1), read=512)  # POWER ON
@@ -376,12 +387,7 @@ def test_writes_to_an_o_direct_file_are_submitted_together(direct_server: Server
     used = direct_server.ring.in_use
     before = lu.stats.snapshot()["write"]
     blocks = [bytes([i]) * 4096 for i in range(1, 9)]
-    wire = b""
-    for i, block in enumerate(blocks):
-        hdr = bytearray(burst(who, [(write10(64 + 8 * i, 8), 4096)]))
-        hdr[1] = 0xA1  # F, W, SIMPLE
-        hdr[5:8] = (4096).to_bytes(3, "big")  # all of the data immediate
-        wire += bytes(hdr) + block
+    wire = immediate_writes(who, 64, blocks)
     assert feed(who, wire) == len(wire)  # eight WRITEs in one AIO submission
     replies = who.replies()
     assert [(r.pdu.opcode, r.pdu.b3) for r in replies] == [(Opcode.SCSI_RSP, Status.GOOD)] * 8
@@ -401,12 +407,7 @@ def test_write_data_already_aligned_goes_to_an_o_direct_file_from_where_it_is(di
     who.scsi(read10(0, 1), read=512)  # POWER ON
     used = direct_server.ring.in_use
     blocks = [b"\xa5" * 4096, b"\x5a" * 4096]
-    wire = b""
-    for i, block in enumerate(blocks):
-        hdr = bytearray(burst(who, [(write10(128 + 8 * i, 8), 4096)]))
-        hdr[1] = 0xA1  # F, W, SIMPLE
-        hdr[5:8] = (4096).to_bytes(3, "big")  # all of the data immediate
-        wire += bytes(hdr) + block
+    wire = immediate_writes(who, 128, blocks)
     page = mmap.PAGESIZE
     buf = mmap.mmap(-1, 4 * page)
     buf[page - 48 : page - 48 + len(wire)] = wire  # the first WRITE's data starts on a page

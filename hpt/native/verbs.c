@@ -629,25 +629,26 @@ static int serve_batch(struct hv_lane **lanes, uint32_t nlanes, struct hv_device
     return rows;
 }
 
+static int64_t monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* Sleep on the completion channel until it announces a completion (1), or one of the driver's
- * descriptors (watch) is readable, or the deadline passes (0). */
-static int linger(struct hv_device *d, const int32_t *watch, uint32_t nwatch, const struct timespec *deadline)
+ * descriptors (watch) is readable, or the deadline (monotonic_ns) passes (0). */
+static int linger(struct hv_device *d, const int32_t *watch, uint32_t nwatch, int64_t deadline)
 {
     struct pollfd p[1 + HV_WATCH_MAX];
-    struct timespec now, left;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    left.tv_sec = deadline->tv_sec - now.tv_sec;
-    left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
-    if (left.tv_nsec < 0) {
-        left.tv_sec--;
-        left.tv_nsec += 1000000000L;
-    }
-    if (left.tv_sec < 0)
+    int64_t left = deadline - monotonic_ns();
+    if (left < 0)
         return 0;
+    struct timespec wait = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
     p[0] = (struct pollfd){.fd = d->fd, .events = POLLIN};
     for (uint32_t i = 0; i < nwatch; i++)
         p[1 + i] = (struct pollfd){.fd = watch[i], .events = POLLIN};
-    if (ppoll(p, 1 + nwatch, &left, NULL) <= 0)
+    if (ppoll(p, 1 + nwatch, &wait, NULL) <= 0)
         return 0;
     for (uint32_t i = 0; i < nwatch; i++)
         if (p[1 + i].revents)
@@ -672,8 +673,8 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
 {
     /* out holds n rows: every completion polled may become one, those a lane WRITE's wait polls too */
     struct ibv_wc wc[WC_ROOM];
-    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, batches = 0, entered = 0, lingering = 0;
-    struct timespec deadline;
+    int rows = 0, room = n < WC_ROOM ? n : WC_ROOM, batches = 0, entered = 0;
+    int64_t deadline = 0; /* of the linger under way (monotonic_ns), or 0 */
     d->more = 0;
     if (ready)
         take_event(d);
@@ -690,18 +691,13 @@ int hv_serve(struct hv_device *d, struct hv_lane **lanes, uint32_t nlanes, const
         if (!k) {
             if (!entered || !linger_us)
                 break; /* empty and armed: the channel wakes the driver for the next one */
-            if (!lingering) { /* linger_us from now, not from each (perhaps spurious) event */
-                clock_gettime(CLOCK_MONOTONIC, &deadline);
-                deadline.tv_nsec += (long)(linger_us % 1000000) * 1000;
-                deadline.tv_sec += linger_us / 1000000 + deadline.tv_nsec / 1000000000L;
-                deadline.tv_nsec %= 1000000000L;
-                lingering = 1;
-            }
-            if (linger(d, watch, nwatch, &deadline))
+            if (!deadline) /* linger_us from now, not from each (perhaps spurious) event */
+                deadline = monotonic_ns() + (int64_t)linger_us * 1000;
+            if (linger(d, watch, nwatch, deadline))
                 continue;
             break;
         }
-        lingering = 0;
+        deadline = 0;
         rows = serve_batch(lanes, nlanes, d, r, wc, k, room, out);
         if (rows)
             break;

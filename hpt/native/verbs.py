@@ -218,8 +218,8 @@ class Device:
         there for its RDMA Read, keeping what else completes meanwhile), until one goes to the driver;
         returns those of the last batch, in order, as (wr_id, status, byte_len, opcode, 0) each. With
         none the CQ is empty and armed, unless the call stopped at its budget (:attr:`more`). While a
-        lane is entered, an empty CQ is waited on for up to ``linger_us`` from the call's start, unless
-        a descriptor of :meth:`watch` is readable first."""
+        lane is entered, an empty CQ is waited on for up to ``linger_us`` after each batch, unless a
+        descriptor of :meth:`watch` is readable first."""
         if lanes != self._lanes:  # the portal's connections changed: a new pointer array
             self._lanes = list(lanes)
             self._lane_ptrs = self.ffi.new("struct hv_lane *[]", [lane.c for lane in lanes])

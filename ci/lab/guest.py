@@ -78,6 +78,9 @@ class GuestSpec:
     ip: str | None = None
     memory_mib: int = 1024
     cpus: int = 1
+    # -icount shift: the guest's clock counts its instructions (2**shift ns each) while it runs, so a
+    # CPU-bound run's guest-timed figures measure the work done, not the host's load (TCG only)
+    icount: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     netns: str | None = None
     shares: Mapping[str, Path] = field(default_factory=dict)
@@ -119,9 +122,11 @@ def qemu_binary() -> str | None:
     return shutil.which("qemu-system-x86_64")
 
 
-def _accel_args() -> list[str]:
+def _accel_args(icount: int | None) -> list[str]:
     if os.environ.get(ACCEL_ENV, "tcg") == "kvm":
         return ["-accel", "kvm", "-cpu", "host"]
+    if icount is not None:  # (instruction counting needs the one TCG thread; idle time stays real time)
+        return ["-accel", "tcg,thread=single", "-icount", f"shift={icount},align=off,sleep=on", "-cpu", "max"]
     return ["-accel", "tcg,thread=multi", "-cpu", "max"]
 
 
@@ -146,7 +151,7 @@ class Guest:
         if spec.ip:
             append += f" lab.ip={spec.ip}"
         argv = [
-            qemu, "-name", spec.name, "-machine", "q35", *_accel_args(),
+            qemu, "-name", spec.name, "-machine", "q35", *_accel_args(spec.icount),
             "-smp", str(spec.cpus), "-m", str(spec.memory_mib),
             "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
             "-serial", f"file:{self.console_log}",

@@ -209,6 +209,12 @@ ROUNDS = 3  # turns each target takes in the throughput run (iser_throughput.sh)
 # the throughput test's guest CPUs: 1, the lab's default (the initiator, soft-RoCE and the target share
 # it); LAB_CPUS=2 measures with a CPU apart for the target's own work (perf/README.md, "iSER, in the lab")
 THROUGHPUT_CPUS = int(os.environ.get("LAB_CPUS", "1"))
+# its guest clock: LAB_ICOUNT=N (default 1) counts the guest's instructions, 2**N ns each (QEMU's -icount),
+# so each figure measures the work a target makes the one vCPU do, the same from run to run within 0.2%;
+# the wall clock under TCG carries the host's load (one turn within about +-15%). LAB_ICOUNT=off: the wall
+# clock, which LAB_CPUS=2 needs (counted instructions run the vCPUs in turn on one host thread)
+_icount = os.environ.get("LAB_ICOUNT", "off" if THROUGHPUT_CPUS > 1 else "1")
+THROUGHPUT_ICOUNT = None if _icount in ("", "off") else int(_icount)
 
 
 def _turns(output: str, pattern: str, what: str) -> list[tuple[str, ...]]:
@@ -243,10 +249,12 @@ def test_sequential_throughput_hptd_and_tgtd(lab: Lab) -> None:
     script = guest_script("rxe_up.sh", "hptd_iser_start.sh", "tgtd_iser_start.sh", "iser_throughput.sh")
     result = lab.run_one(script, name="iser-throughput", env=iser_env(DEFINE_ONLY="1", ROUNDS=str(ROUNDS)),
                          nics=[UserNet()], memory_mib=MEMORY_MIB, timeout=1800.0,
-                         cpus=THROUGHPUT_CPUS)
-    lines = [f"iSER (soft-RoCE under emulation, {THROUGHPUT_CPUS} vCPU), median of {ROUNDS} turns each: 1 GiB"
-             " sequential O_DIRECT in MB/s, fio 4K random read in IOPS; the target's median CPU in ticks"
-             " (user + system) and the guest's idle ticks"]
+                         cpus=THROUGHPUT_CPUS, icount=THROUGHPUT_ICOUNT)
+    clock = (", wall clock" if THROUGHPUT_ICOUNT is None
+             else f", guest clock by instruction count, {1 << THROUGHPUT_ICOUNT} ns each")
+    lines = [f"iSER (soft-RoCE under emulation, {THROUGHPUT_CPUS} vCPU{clock}), median of {ROUNDS} turns"
+             " each: 1 GiB sequential O_DIRECT in MB/s, fio 4K random read in IOPS; the target's median CPU"
+             " in ticks (user + system) and the guest's idle ticks"]
     for what in ("write", "read", "randread"):
         if what == "randread":
             ours, theirs = (_iops(result.output, target) for target in ("hptd", "tgtd"))
@@ -254,11 +262,11 @@ def test_sequential_throughput_hptd_and_tgtd(lab: Lab) -> None:
             ours, theirs = (_mb_per_s(result.output, target, what) for target in ("hptd", "tgtd"))
         cpu = {target: _cpu(result.output, target, what) for target in ("hptd", "tgtd")}
         mine, peer = median(ours), median(theirs)
-        lines.append(f"  {what:8}  hptd {mine:8.1f}  tgtd {peer:8.1f}  hptd/tgtd {mine / peer:.2f}   "
+        lines.append(f"  {what:8}  hptd {mine:8.1f}  tgtd {peer:8.1f}  hptd/tgtd {mine / peer:.3f}   "
                      + "  ".join(f"{t} cpu {median(u for u, _, _ in c):.0f}+{median(s for _, s, _ in c):.0f}"
                                  f" idle {median(i for _, _, i in c):.0f}" for t, c in cpu.items())
                      + f"   (each turn: hptd {', '.join(f'{x:.1f}' for x in ours)};"
                      f" tgtd {', '.join(f'{x:.1f}' for x in theirs)}; each round's ratio"
-                     f" {', '.join(f'{o / t:.2f}' for o, t in zip(ours, theirs, strict=True))})")
+                     f" {', '.join(f'{o / t:.3f}' for o, t in zip(ours, theirs, strict=True))})")
     print("\n" + "\n".join(lines))
     RECORD.figures.extend(lines)

@@ -70,6 +70,10 @@ def test_command_boots_snapshot_with_one_cpu_and_restricted_user_net(tmp_path: P
     assert "mount_tag=src,security_model=none,readonly=on" in joined
     two = _command(tmp_path, monkeypatch, cpus=2)
     assert two[two.index("-smp") + 1] == "2"
+    counted = _command(tmp_path, monkeypatch, icount=1)
+    assert counted[counted.index("-icount") + 1] == "shift=1,align=off,sleep=on"
+    assert "tcg,thread=single" in counted
+    assert "-icount" not in argv
 
 
 def test_command_in_namespace_on_taps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -243,6 +243,11 @@ def _cpu(output: str, target: str, what: str) -> list[tuple[int, int, int]]:
     return [(int(u), int(s), int(i)) for u, s, i in found]
 
 
+def _packets(output: str, target: str, what: str) -> list[int]:
+    """Each turn's count of packets soft-RoCE sent in one pass (both ends': it carries both)."""
+    return [int(n) for (n,) in _turns(output, rf"packets {target} {what}: (\d+)", f"{target} {what} packets")]
+
+
 @pytest.mark.lab
 def test_sequential_throughput_hptd_and_tgtd(lab: Lab) -> None:
     """The issue's iSER figures: each target's median of ROUNDS turns, taken in turn in one guest."""
@@ -254,7 +259,7 @@ def test_sequential_throughput_hptd_and_tgtd(lab: Lab) -> None:
              else f", guest clock by instruction count, {1 << THROUGHPUT_ICOUNT} ns each")
     lines = [f"iSER (soft-RoCE under emulation, {THROUGHPUT_CPUS} vCPU{clock}), median of {ROUNDS} turns"
              " each: 1 GiB sequential O_DIRECT in MB/s, fio 4K random read in IOPS; the target's median CPU"
-             " in ticks (user + system) and the guest's idle ticks"]
+             " in ticks (user + system), the guest's idle ticks and the packets soft-RoCE sent"]
     for what in ("write", "read", "randread"):
         if what == "randread":
             ours, theirs = (_iops(result.output, target) for target in ("hptd", "tgtd"))
@@ -264,7 +269,9 @@ def test_sequential_throughput_hptd_and_tgtd(lab: Lab) -> None:
         mine, peer = median(ours), median(theirs)
         lines.append(f"  {what:8}  hptd {mine:8.1f}  tgtd {peer:8.1f}  hptd/tgtd {mine / peer:.3f}   "
                      + "  ".join(f"{t} cpu {median(u for u, _, _ in c):.0f}+{median(s for _, s, _ in c):.0f}"
-                                 f" idle {median(i for _, _, i in c):.0f}" for t, c in cpu.items())
+                                 f" idle {median(i for _, _, i in c):.0f}"
+                                 f" packets {median(_packets(result.output, t, what)):.0f}"
+                                 for t, c in cpu.items())
                      + f"   (each turn: hptd {', '.join(f'{x:.1f}' for x in ours)};"
                      f" tgtd {', '.join(f'{x:.1f}' for x in theirs)}; each round's ratio"
                      f" {', '.join(f'{o / t:.3f}' for o, t in zip(ours, theirs, strict=True))})")

@@ -5,12 +5,13 @@
 # (hptd_iser_start.sh and tgtd_iser_start.sh must be sourced ahead with DEFINE_ONLY=1). Each dd summary
 # line is logged as "throughput NAME write|read: ...", fio's IOPS as "iops NAME randread: N", and the
 # target process's CPU time (user and system ticks) for each pass, with the guest's idle ticks, as
-# "cpu NAME PASS: user U sys S idle I".
+# "cpu NAME PASS: user U sys S idle I", and the packets soft-RoCE sent in it as "packets NAME PASS: N".
 ticks() {  # the target's user and system CPU ticks and the guest's idle ones; with an argument, since it
     set -- "$(awk '{print $14, $15}' "/proc/$target_pid/stat") $(awk '/^cpu /{print $5 + $6}' /proc/stat)" "${1:-}"
     if [ -z "$2" ]; then echo "$1"; return; fi
     echo "$1 $2" | awk '{print "user", $1 - $4, "sys", $2 - $5, "idle", $3 - $6}'
 }
+sent() { cat /sys/class/infiniband/rxe0/ports/1/hw_counters/sent_pkts; }  # soft-RoCE: both ends' packets
 measure() {  # measure NAME: log in to $TARGET_IQN over iSER, time the transfers, log out
     iscsiadm -m node -o delete > /dev/null 2>&1 || true
     iscsiadm -m node -o new -T "$TARGET_IQN" -p "$GUEST_ADDR:3260" -I iser > /dev/null
@@ -19,6 +20,7 @@ measure() {  # measure NAME: log in to $TARGET_IQN over iSER, time the transfers
     disk=$(iscsi_disk "$TARGET_IQN")
     for pass in write read randread; do
         before=$(ticks)
+        packets=$(sent)
         if [ "$pass" = write ]; then
             dd if=/dev/zero of="$disk" bs=1M count=1024 oflag=direct 2> /tmp/dd.txt
         elif [ "$pass" = read ]; then
@@ -31,6 +33,7 @@ measure() {  # measure NAME: log in to $TARGET_IQN over iSER, time the transfers
         fi
         [ "$pass" = randread ] || log "throughput $1 $pass: $(tail -n 1 /tmp/dd.txt)"
         log "cpu $1 $pass: $(ticks "$before")"
+        log "packets $1 $pass: $(($(sent) - packets))"
     done
     iscsiadm -m node -T "$TARGET_IQN" -p "$GUEST_ADDR:3260" -I iser --logout > /dev/null
     wait_for 30 sh -c "! iscsiadm -m session"

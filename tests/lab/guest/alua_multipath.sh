@@ -37,6 +37,6 @@ grep -A3 "target port group id : 0x1" /tmp/rtpg | grep -q "standby"
 log "map followed: $d2 active (prio 50), $d1 standby"
 same_pattern "$map" 8
 verify_disk "$map" 8
-multipath -F
+flush_maps
 iscsiadm -m node --logoutall=all
 log "logged out"

@@ -84,6 +84,6 @@ wait_for 60 paths_are 1 1
 multipath -ll
 log "after the kill: 1 active path, 1 failed"
 same_pattern "$map" "$PATTERN_MIB"
-multipath -F
+flush_maps
 iscsiadm -m node --logoutall=all || true
 log "logged out"

@@ -71,3 +71,10 @@ same_pattern() {
     log "pattern $want, read back through $1: $got"
     [ "$want" = "$got" ]
 }
+
+# flush_maps: remove the maps once udev is done with them (a path that just failed has udev probe the
+# map, and "multipath -F" refuses a map held open: "map in use")
+flush_maps() {
+    udevadm settle --timeout=30 || true
+    wait_for 30 multipath -F
+}

@@ -210,7 +210,7 @@ ROUNDS = 3  # turns each target takes in the throughput run (iser_throughput.sh)
 # it); LAB_CPUS=2 measures with a CPU apart for the target's own work (perf/README.md, "iSER, in the lab")
 THROUGHPUT_CPUS = int(os.environ.get("LAB_CPUS", "1"))
 # its guest clock: LAB_ICOUNT=N (default 1) counts the guest's instructions, 2**N ns each (QEMU's -icount),
-# so each figure measures the work a target makes the one vCPU do, the same from run to run within 0.2%;
+# so each figure measures the work a target makes the one vCPU do, the same from run to run within about 0.4%;
 # the wall clock under TCG carries the host's load (one turn within about +-15%). LAB_ICOUNT=off: the wall
 # clock, which LAB_CPUS=2 needs (counted instructions run the vCPUs in turn on one host thread)
 _icount = os.environ.get("LAB_ICOUNT", "off" if THROUGHPUT_CPUS > 1 else "1")

@@ -5,7 +5,8 @@
 # (hptd_iser_start.sh and tgtd_iser_start.sh must be sourced ahead with DEFINE_ONLY=1). Each dd summary
 # line is logged as "throughput NAME write|read: ...", fio's IOPS as "iops NAME randread: N", and the
 # target process's CPU time (user and system ticks) for each pass, with the guest's idle ticks, as
-# "cpu NAME PASS: user U sys S idle I", and the packets soft-RoCE sent in it as "packets NAME PASS: N".
+# "cpu NAME PASS: user U sys S idle I", and the packets soft-RoCE sent in it as "packets NAME PASS: N";
+# how long udev took to probe the new disk after each login, before the passes, as "settle NAME: S s".
 ticks() {  # the target's user and system CPU ticks and the guest's idle ones; with an argument, since it
     set -- "$(awk '{print $14, $15}' "/proc/$target_pid/stat") $(awk '/^cpu /{print $5 + $6}' /proc/stat)" "${1:-}"
     if [ -z "$2" ]; then echo "$1"; return; fi
@@ -18,6 +19,11 @@ measure() {  # measure NAME: log in to $TARGET_IQN over iSER, time the transfers
     iscsiadm -m node -T "$TARGET_IQN" -p "$GUEST_ADDR:3260" -I iser --login > /dev/null
     wait_for 30 iscsi_disk "$TARGET_IQN"
     disk=$(iscsi_disk "$TARGET_IQN")
+    # udev probes the new disk (scsi_id, blkid, multipath: a few dozen commands, 0.2-0.4 s): let it
+    # finish, so that the write pass times the transfer, not the probe running beside it
+    settle_from=$(date +%s.%N)
+    udevadm settle
+    log "settle $1: $(echo "$settle_from $(date +%s.%N)" | awk '{printf "%.3f", $2 - $1}') s"
     for pass in write read randread; do
         before=$(ticks)
         packets=$(sent)
